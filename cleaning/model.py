@@ -1,0 +1,123 @@
+"""Plain data objects passed between the cleaning stages.
+
+Every stage keeps the 1-based line numbers of the *decoded* source: repair and
+normalization work line by line and never add or remove a line, so a paragraph
+can always point back at ``source_line_start..source_line_end``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(slots=True)
+class Event:
+    """One change or decision, made by a named rule.
+
+    ``line``/``line_end`` are 1-based lines of the decoded source (``None`` for
+    whole-file decisions such as the encoding). ``before``/``after`` hold the
+    changed text where there is one, so ``presswash explain`` can show it.
+    """
+
+    rule: str
+    stage: str
+    detail: str
+    line: int | None = None
+    line_end: int | None = None
+    before: str | None = None
+    after: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "stage": self.stage,
+            "detail": self.detail,
+            "line": self.line,
+            "line_end": self.line_end,
+            "before": self.before,
+            "after": self.after,
+        }
+
+
+@dataclass(slots=True)
+class SourceDoc:
+    """One document read from the input: a text file, a zip member or a JSONL record.
+
+    ``source_path`` is relative to the input root the user gave (POSIX
+    separators), with ``!member`` for archive members and ``#L<n>`` for JSONL
+    records, so ids never depend on where the data sits on disk.
+    ``data`` is raw bytes for text files and already-decoded ``str`` for JSONL
+    records (JSON is UTF-8 by definition).
+    """
+
+    source_path: str
+    source_sha256: str
+    data: bytes | str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Reject:
+    """An input (or part of one) that produced no documents, with a stable reason code."""
+
+    source_path: str
+    reason: str
+    detail: str
+    source_sha256: str | None = None
+    size_bytes: int | None = None
+
+
+@dataclass(slots=True)
+class DecodeInfo:
+    encoding: str
+    method: str
+    confidence: float
+    other_encoding_lines: int = 0
+    replacement_chars: int = 0
+
+
+@dataclass(slots=True)
+class Block:
+    """A paragraph rebuilt from one or more source lines by the layout stage."""
+
+    text: str
+    line_start: int
+    line_end: int
+    # rule names of the joins made inside this block, one per joined line break
+    joins: list[str] = field(default_factory=list)
+    # the block started with a paragraph indent (U+3000 or spaces)
+    indented: bool = False
+    # a blank line (or more) preceded this block in the source
+    after_blank: bool = False
+
+
+@dataclass(slots=True)
+class Byline:
+    role: str
+    name: str
+
+
+@dataclass(slots=True)
+class Paragraph:
+    text: str
+    line_start: int
+    line_end: int
+    joins: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Item:
+    """One unit of a page: an article, a photo caption, a brief or page furniture."""
+
+    kind: str  # article | caption | furniture | other
+    headline: list[str] = field(default_factory=list)
+    title: str | None = None
+    kicker: str | None = None
+    subtitle: str | None = None
+    lead: str | None = None  # the lead marker, e.g. "本报讯" or "WASHINGTON (AP) —"
+    byline: list[Byline] = field(default_factory=list)
+    byline_text: str | None = None  # a trailing byline line, kept verbatim (not a body paragraph)
+    paragraphs: list[Paragraph] = field(default_factory=list)
+    line_start: int = 0
+    line_end: int = 0

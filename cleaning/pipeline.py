@@ -1,0 +1,193 @@
+"""One document through every per-document stage, and its output rows.
+
+This is the code path shared by the Prefect flow (one task per shard calls
+:func:`process_document` for each document of the shard) and by
+``presswash explain`` (one file, no Prefect). Dedup is not here: it needs the
+whole run's paragraphs and runs as map/reduce in the flow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from typing import Any
+
+from cleaning import decode, layout, normalize, repair, segment
+from cleaning.config import CleaningConfig
+from cleaning.lang import guess_lang, to_simplified
+from cleaning.model import DecodeInfo, Event, Item, Reject, SourceDoc
+from cleaning.schema import STATUS_KEPT
+
+# Only these three are line breaks in the decoded source. Other separators
+# (U+2028, U+0085, form feed, ...) stay inside a line for the normalize stage to
+# handle, so line numbers agree with what `wc -l` and editors show.
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def split_lines(text: str) -> list[str]:
+    """Split decoded text into source lines (``\\r\\n``, lone ``\\r`` and ``\\n`` all end a line)."""
+    lines = _LINE_BREAK.split(text)
+    if lines and lines[-1] == "" and len(lines) > 1:
+        lines.pop()  # a final newline does not start another line
+    return lines
+
+
+@dataclass(slots=True)
+class DocResult:
+    doc: SourceDoc
+    decode_info: DecodeInfo
+    lines: list[str]
+    items: list[Item]
+    events: list[Event] = field(default_factory=list)
+
+
+def process_document(
+    doc: SourceDoc, cfg: CleaningConfig, furniture: frozenset[str] = frozenset()
+) -> DocResult | Reject:
+    """Decode, repair, normalize, lay out and segment one document.
+
+    Returns a :class:`Reject` (never raises) when the document cannot be
+    decoded sensibly; any other exception is a bug and propagates.
+    """
+    events: list[Event] = []
+    if isinstance(doc.data, bytes):
+        try:
+            dec = decode.decode_bytes(doc.data, cfg.decode)
+        except decode.DecodeRejected as exc:
+            return Reject(
+                source_path=doc.source_path,
+                reason=exc.reason,
+                detail=exc.detail,
+                source_sha256=doc.source_sha256,
+                size_bytes=len(doc.data),
+            )
+        text, info = dec.text, dec.info
+        events.extend(dec.events)
+    else:
+        text = doc.data
+        info = DecodeInfo(encoding="utf-8", method="jsonl", confidence=1.0)
+
+    lines = split_lines(text)
+    lines, ev = repair.repair_lines(lines, cfg.repair)
+    events.extend(ev)
+    lines, ev = normalize.normalize_lines(lines, cfg.normalize)
+    events.extend(ev)
+    blocks, ev = layout.build_blocks(lines, cfg.layout)
+    events.extend(ev)
+    items, ev = segment.segment_blocks(blocks, cfg.segment, furniture=furniture)
+    events.extend(ev)
+    return DocResult(doc=doc, decode_info=info, lines=lines, items=items, events=events)
+
+
+def article_id(source_path: str, position: int) -> str:
+    return hashlib.sha256(f"{source_path}\x1f{position}".encode()).hexdigest()[:16]
+
+
+def paragraph_id(art_id: str, position: int) -> str:
+    return f"{art_id}-{position:03d}"
+
+
+class _RuleIndex:
+    """Which rules fired on which source lines, for the per-row ``rules`` column."""
+
+    def __init__(self, events: list[Event]) -> None:
+        spans = sorted(
+            (e.line, e.line_end or e.line, e.rule) for e in events if e.line is not None
+        )
+        self._starts = [s[0] for s in spans]
+        self._spans = spans
+        self._file_rules = sorted({e.rule for e in events if e.line is None})
+
+    def rules_in(self, start: int, end: int) -> list[str]:
+        found = set(self._file_rules)
+        hi = bisect_right(self._starts, end)
+        for s, e, name in self._spans[:hi]:
+            if e >= start:
+                found.add(name)
+        return sorted(found)
+
+
+def document_rows(result: DocResult, cfg: CleaningConfig) -> tuple[list[dict], list[dict]]:
+    """Article and paragraph rows (schema ``articles`` / ``paragraphs``), before dedup."""
+    doc, info = result.doc, result.decode_info
+    index = _RuleIndex(result.events)
+    metadata = json.dumps(doc.metadata, ensure_ascii=False, sort_keys=True) if doc.metadata else None
+    articles: list[dict] = []
+    paragraphs: list[dict] = []
+    for pos, item in enumerate(result.items):
+        aid = article_id(doc.source_path, pos)
+        body = [p.text for p in item.paragraphs]
+        text = "\n".join(body)
+        damage = 0
+        for p_pos, p in enumerate(item.paragraphs):
+            p_damage = repair.count_damage(p.text)
+            damage += p_damage
+            paragraphs.append(
+                {
+                    "id": paragraph_id(aid, p_pos),
+                    "article_id": aid,
+                    "source_path": doc.source_path,
+                    "position": p_pos,
+                    "text": p.text,
+                    "char_count": len(p.text),
+                    "status": STATUS_KEPT,
+                    "relation": None,
+                    "duplicate_of": None,
+                    "cluster_id": None,
+                    "similarity": None,
+                    "containment": None,
+                    "source_line_start": p.line_start,
+                    "source_line_end": p.line_end,
+                    "joins": list(p.joins),
+                    "rules": index.rules_in(p.line_start, p.line_end),
+                    "damage_count": p_damage,
+                }
+            )
+        articles.append(
+            {
+                "id": aid,
+                "source_path": doc.source_path,
+                "source_sha256": doc.source_sha256,
+                "position": pos,
+                "kind": item.kind,
+                "headline": list(item.headline),
+                "title": item.title,
+                "kicker": item.kicker,
+                "subtitle": item.subtitle,
+                "lead": item.lead,
+                "byline": [{"role": b.role, "name": b.name} for b in item.byline],
+                "byline_text": item.byline_text,
+                "text": text,
+                "paragraph_count": len(body),
+                "paragraphs_kept": len(body),
+                "char_count": len(text),
+                "lang": guess_lang(text or " ".join(item.headline)),
+                "text_simplified": to_simplified(text) if cfg.output.simplified_column else None,
+                "status": STATUS_KEPT,
+                "relation": None,
+                "duplicate_of": None,
+                "similarity": None,
+                "source_line_start": item.line_start,
+                "source_line_end": item.line_end,
+                "encoding": info.encoding,
+                "decode_method": info.method,
+                "decode_confidence": float(info.confidence),
+                "other_encoding_lines": int(info.other_encoding_lines),
+                "replacement_chars": int(info.replacement_chars),
+                "damage_count": damage,
+                "rules": index.rules_in(item.line_start, item.line_end),
+                "metadata": metadata,
+            }
+        )
+    return articles, paragraphs
+
+
+def explain_lines(result: DocResult) -> list[dict[str, Any]]:
+    """Events in source-line order, for ``presswash explain``."""
+    return [
+        e.as_dict()
+        for e in sorted(result.events, key=lambda e: (e.line if e.line is not None else 0, e.stage))
+    ]

@@ -1,0 +1,133 @@
+"""Every Parquet schema presswash writes, in one place.
+
+Public tables (under the output directory, documented column by column in the
+README): ``articles``, ``paragraphs``, ``rejects``. Internal tables (under
+``<out>/.presswash/``, not part of the contract): the pre-dedup shard units and
+the dedup signature index.
+
+Any change to a public schema bumps :data:`SCHEMA_VERSION`, which every file
+carries in its key-value metadata (``presswash.schema_version``).
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+SCHEMA_VERSION = "1"
+METADATA_VERSION_KEY = b"presswash.schema_version"
+METADATA_TABLE_KEY = b"presswash.table"
+
+BYLINE_TYPE = pa.struct([("role", pa.string()), ("name", pa.string())])
+
+# Status values of a paragraph or article. ``kept`` rows form the clean corpus;
+# the others stay in the table, flagged, with ``duplicate_of`` set.
+STATUS_KEPT = "kept"
+STATUS_DUPLICATE = "duplicate"
+STATUS_TRUNCATED = "truncated"
+STATUSES = (STATUS_KEPT, STATUS_DUPLICATE, STATUS_TRUNCATED)
+
+# Relation of a flagged unit to the copy it repeats.
+RELATIONS = ("exact", "near", "prefix", "suffix", "inner")
+
+
+def _schema(name: str, fields: list[pa.Field]) -> pa.Schema:
+    return pa.schema(
+        fields,
+        metadata={METADATA_VERSION_KEY: SCHEMA_VERSION.encode(), METADATA_TABLE_KEY: name.encode()},
+    )
+
+
+ARTICLES = _schema(
+    "articles",
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("source_path", pa.string(), nullable=False),
+        pa.field("source_sha256", pa.string(), nullable=False),
+        pa.field("position", pa.int32(), nullable=False),
+        pa.field("kind", pa.string(), nullable=False),
+        pa.field("headline", pa.list_(pa.string())),
+        pa.field("title", pa.string()),
+        pa.field("kicker", pa.string()),
+        pa.field("subtitle", pa.string()),
+        pa.field("lead", pa.string()),
+        pa.field("byline", pa.list_(BYLINE_TYPE)),
+        pa.field("byline_text", pa.string()),
+        pa.field("text", pa.string(), nullable=False),
+        pa.field("paragraph_count", pa.int32(), nullable=False),
+        pa.field("paragraphs_kept", pa.int32(), nullable=False),
+        pa.field("char_count", pa.int32(), nullable=False),
+        pa.field("lang", pa.string()),
+        pa.field("text_simplified", pa.string()),
+        pa.field("status", pa.string(), nullable=False),
+        pa.field("relation", pa.string()),
+        pa.field("duplicate_of", pa.string()),
+        pa.field("similarity", pa.float32()),
+        pa.field("source_line_start", pa.int32(), nullable=False),
+        pa.field("source_line_end", pa.int32(), nullable=False),
+        pa.field("encoding", pa.string(), nullable=False),
+        pa.field("decode_method", pa.string(), nullable=False),
+        pa.field("decode_confidence", pa.float32(), nullable=False),
+        pa.field("other_encoding_lines", pa.int32(), nullable=False),
+        pa.field("replacement_chars", pa.int32(), nullable=False),
+        pa.field("damage_count", pa.int32(), nullable=False),
+        pa.field("rules", pa.list_(pa.string())),
+        pa.field("metadata", pa.string()),
+    ],
+)
+
+PARAGRAPHS = _schema(
+    "paragraphs",
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("article_id", pa.string(), nullable=False),
+        pa.field("source_path", pa.string(), nullable=False),
+        pa.field("position", pa.int32(), nullable=False),
+        pa.field("text", pa.string(), nullable=False),
+        pa.field("char_count", pa.int32(), nullable=False),
+        pa.field("status", pa.string(), nullable=False),
+        pa.field("relation", pa.string()),
+        pa.field("duplicate_of", pa.string()),
+        pa.field("cluster_id", pa.string()),
+        pa.field("similarity", pa.float32()),
+        pa.field("containment", pa.float32()),
+        pa.field("source_line_start", pa.int32(), nullable=False),
+        pa.field("source_line_end", pa.int32(), nullable=False),
+        pa.field("joins", pa.list_(pa.string())),
+        pa.field("rules", pa.list_(pa.string())),
+        pa.field("damage_count", pa.int32(), nullable=False),
+    ],
+)
+
+REJECTS = _schema(
+    "rejects",
+    [
+        pa.field("source_path", pa.string(), nullable=False),
+        pa.field("source_sha256", pa.string()),
+        pa.field("reason", pa.string(), nullable=False),
+        pa.field("detail", pa.string(), nullable=False),
+        pa.field("size_bytes", pa.int64()),
+    ],
+)
+
+PUBLIC_TABLES: dict[str, pa.Schema] = {
+    "articles": ARTICLES,
+    "paragraphs": PARAGRAPHS,
+    "rejects": REJECTS,
+}
+
+
+def empty_table(schema: pa.Schema) -> pa.Table:
+    return schema.empty_table()
+
+
+def table_from_rows(rows: list[dict], schema: pa.Schema) -> pa.Table:
+    """Build a table in exactly ``schema`` (column order, types, metadata)."""
+    if not rows:
+        return schema.empty_table()
+    return pa.Table.from_pylist(rows, schema=schema)
+
+
+def schema_version_of(schema: pa.Schema) -> str | None:
+    meta = schema.metadata or {}
+    value = meta.get(METADATA_VERSION_KEY)
+    return value.decode() if value is not None else None
