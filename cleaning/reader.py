@@ -1,0 +1,1077 @@
+"""Stage 1: find the input files and read them into documents, or reject them.
+
+:func:`list_inputs` turns what the user gave (files, directories, globs) into a
+deterministic list of :class:`InputFile` plus reject rows for what cannot be
+taken (duplicates, symlink loops, special files, ...). :func:`read_file` turns
+one input file into :class:`~cleaning.model.SourceDoc` objects (one per text
+file, zip member or JSONL record) and :class:`~cleaning.model.Reject` rows.
+
+Neither function raises on bad input: every problem becomes a reject row with a
+stable reason code from :data:`REASON_CODES`, and reading goes on with the next
+record, member or file. Memory is bounded: a text document is held in memory
+only up to ``max_file_bytes``; JSONL is streamed record by record; gzip and zip
+members are inflated in chunks under size and compression-ratio caps, in
+memory, never extracted to disk.
+
+``source_path`` (what ids are built from) is relative to the input root the
+user gave, with POSIX separators:
+
+* a directory argument: the path below that directory (``2019/page1.txt``);
+* a file argument: the file's name (``page1.txt``);
+* a glob: the path below the glob's leading non-wildcard directories
+  (``data/*/p*.txt`` → ``2019/page1.txt``).
+
+If two different files would get the same ``source_path`` (``a/x.txt`` and
+``b/x.txt`` given as ``a b``), the later one is prefixed with its root's name
+(``b/x.txt``), then numbered (``b/x.txt~2``), so no file is lost. Archive
+members get ``archive.zip!member/path.txt`` and JSONL records ``file.jsonl#L<n>``
+(n = 1-based line number in the decompressed file). Bytes of file names that
+are not UTF-8 are shown escaped (``caf\\xe9.txt``) so the path is valid text.
+"""
+
+from __future__ import annotations
+
+import errno
+import fnmatch
+import glob
+import gzip
+import hashlib
+import io
+import json
+import os
+import stat
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any, BinaryIO
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from cleaning.model import Reject, SourceDoc
+from cleaning.rules import register
+
+STAGE = "read"
+_MIB = 1 << 20
+_CHUNK = _MIB
+
+# code → one-line description. The README's "What happens to bad input" table and
+# docs/bad-input.md are checked against this. `empty`, `binary` and `undecodable`
+# are also emitted by the decode stage (cleaning.decode).
+REASON_CODES: dict[str, str] = {
+    "empty": "The file, member or record holds no text (zero bytes or only whitespace).",
+    "binary": "Not text: a known binary signature (PNG, PDF, zip, ...) or too many control/NUL bytes.",
+    "undecodable": "No candidate encoding decodes the bytes sensibly (decode stage).",
+    "not_found": "An input argument names no existing path.",
+    "no_match": "A glob argument matches no file.",
+    "vanished": "The file existed when listed but was gone when read.",
+    "unreadable": "The file or directory cannot be opened or read (permission denied, I/O error, ...).",
+    "not_a_regular_file": "A FIFO, socket or device file: never opened, so the run cannot hang on it.",
+    "unsupported_type": "A file (or archive member) whose name ends in no supported extension.",
+    "duplicate_input": "The same file (or directory) was reached twice; it is read once.",
+    "symlink_loop": "A symbolic link that leads back into its own ancestors or to itself.",
+    "broken_symlink": "A symbolic link whose target does not exist.",
+    "symlink_skipped": "A symbolic link met while walking a directory with follow_symlinks off.",
+    "too_large": "A text document larger than max_file_bytes (after decompression).",
+    "line_too_long": "A line (or JSONL record) longer than max_line_bytes / max_record_bytes.",
+    "gzip_truncated": "The gzip stream ends before its end marker; the whole file is rejected.",
+    "gzip_corrupt": "Not a valid gzip stream (bad header, bad CRC, corrupt data).",
+    "gzip_bomb": "The gzip stream inflates beyond max_decompressed_bytes or max_compression_ratio.",
+    "zip_corrupt": "The zip archive cannot be opened (no central directory, truncated, not a zip).",
+    "zip_corrupt_member": "One zip member cannot be inflated (bad CRC, bad header); others are still read.",
+    "zip_unsafe_path": "A zip member name that escapes the archive (../, absolute path, drive letter).",
+    "zip_bomb": "A zip member or archive inflating beyond the size or compression-ratio limits.",
+    "zip_too_many_members": "A zip archive with more members than max_zip_members.",
+    "zip_encrypted": "An encrypted zip member (no password support).",
+    "zip_unsupported": "A zip member compressed with a method this Python cannot inflate.",
+    "nested_archive": "A zip inside a zip: not opened.",
+    "jsonl_invalid": "A JSONL line that is not a JSON object (or not UTF-8).",
+    "jsonl_no_text": "A JSONL record with none of the configured text fields as a string.",
+}
+
+register("read.list_inputs", STAGE, "Expand files, directories and globs into a sorted input list.")
+register("read.source_path", STAGE, "Name each input relative to its root (POSIX, escaped non-UTF-8).")
+register("read.reject_duplicate", STAGE, "List a file reached twice (argument, symlink, hard link) once.")
+register("read.reject_symlink_loop", STAGE, "Stop at a symbolic link that loops back; never hang.")
+register("read.reject_unsupported", STAGE, "Reject files and members with no supported extension.")
+register("read.reject_empty", STAGE, "Reject a document with no bytes or only whitespace.")
+register("read.reject_binary", STAGE, "Reject binary data by signature or control/NUL byte ratio.")
+register("read.reject_too_large", STAGE, "Reject a document larger than max_file_bytes.")
+register("read.reject_long_line", STAGE, "Reject a document with a line longer than max_line_bytes.")
+register("read.gzip_stream", STAGE, "Verify and stream gzip; a truncated or corrupt stream rejects the file.")
+register("read.zip_member", STAGE, "Read zip members in memory under size and ratio caps.")
+register("read.zip_unsafe_path", STAGE, "Reject zip members whose names escape the archive.")
+register("read.zip_bomb", STAGE, "Reject zip members or archives beyond the inflate limits.")
+register("read.jsonl_record", STAGE, "One document per JSONL record; other fields kept as metadata.")
+register("read.jsonl_lone_surrogate", STAGE, "Replace lone surrogate escapes in JSONL strings by U+FFFD.")
+
+
+class ReadConfig(BaseModel):
+    """Settings of the read stage: what is listed, and the limits that keep memory bounded."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    extensions: list[str] = Field(
+        default_factory=lambda: [".txt", ".jsonl", ".txt.gz", ".jsonl.gz", ".zip"],
+        description="File name endings that are read (case-insensitive). Other files met while walking "
+        "a directory become `unsupported_type` reject rows, so every file is accounted for.",
+    )
+    include_globs: list[str] = Field(
+        default_factory=list,
+        description="If set, only files whose source_path matches one of these fnmatch patterns are "
+        "listed; the others are left out silently (an explicit choice, not a fault).",
+    )
+    exclude_globs: list[str] = Field(
+        default_factory=list,
+        description="Files whose source_path matches one of these fnmatch patterns are left out silently.",
+    )
+    skip_hidden: bool = Field(
+        True,
+        description="Leave out files and directories whose name starts with '.' (and __MACOSX in zips) "
+        "while walking, without a reject row.",
+    )
+    follow_symlinks: bool = Field(
+        True,
+        description="Follow symbolic links met while walking directories (loops are detected and "
+        "rejected as `symlink_loop`). Off: each link becomes a `symlink_skipped` reject row. Links "
+        "given directly as arguments are always followed.",
+    )
+    max_file_bytes: int = Field(
+        256 * _MIB,
+        ge=1,
+        description="Largest single text document held in memory: a .txt file, a decompressed "
+        ".txt.gz, or a zip member. Larger ones are rejected as `too_large` without being read whole.",
+    )
+    max_line_bytes: int = Field(
+        1 * _MIB,
+        ge=1,
+        description="Longest line (bytes between line breaks) of a text document. A longer line is not "
+        "a page of text (a 50 MB one-line dump would stall the layout stage), so the document is "
+        "rejected as `line_too_long`.",
+    )
+    max_record_bytes: int = Field(
+        64 * _MIB,
+        ge=1,
+        description="Longest JSONL record (one line of JSON). Longer records are skipped with a "
+        "`line_too_long` reject row, without being held in memory.",
+    )
+    max_decompressed_bytes: int = Field(
+        16 * 1024 * _MIB,
+        ge=1,
+        description="Largest decompressed size of one .gz file (JSONL is streamed, so this bounds "
+        "time, not memory). Beyond it the file is rejected as `gzip_bomb`.",
+    )
+    max_compression_ratio: float = Field(
+        200.0,
+        gt=1,
+        description="Largest inflated/compressed size ratio of a gzip file or zip member once it has "
+        "inflated more than min_ratio_check_bytes. Natural text compresses 3-10x; bombs 1000x.",
+    )
+    min_ratio_check_bytes: int = Field(
+        8 * _MIB,
+        ge=0,
+        description="The compression-ratio limit applies only to data that inflates beyond this size, "
+        "so small, very repetitive files are never refused.",
+    )
+    max_zip_members: int = Field(
+        200_000, ge=1, description="Most members a zip may have; more rejects the archive."
+    )
+    max_zip_total_bytes: int = Field(
+        16 * 1024 * _MIB,
+        ge=1,
+        description="Largest total inflated size of all members of one zip (declared or actual); "
+        "members beyond it are rejected as `zip_bomb`.",
+    )
+    jsonl_text_fields: list[str] = Field(
+        default_factory=lambda: ["text", "content"],
+        description="JSONL fields holding the document text, tried in order; the first string one is "
+        "the text and every other field is kept as the document's metadata.",
+    )
+    binary_control_ratio: float = Field(
+        0.05,
+        gt=0,
+        le=1,
+        description="A document whose share of control bytes (NUL and C0 controls other than tab, "
+        "line breaks, form feed and escape) reaches this is `binary`. Random bytes have ~10%, text "
+        "almost none. UTF-16/32-looking data is left to the decoder.",
+    )
+
+
+@dataclass(slots=True)
+class InputFile:
+    """One file to read: where it is, and the name ids are built from."""
+
+    path: Path
+    source_path: str
+    size: int
+
+
+# --------------------------------------------------------------------------- names
+
+
+def display_name(name: str) -> str:
+    """``name`` with non-UTF-8 bytes (surrogate escapes) shown as ``\\xNN``: always valid text."""
+    try:
+        name.encode("utf-8")
+        return name
+    except UnicodeEncodeError:
+        raw = name.encode("utf-8", "surrogateescape")
+        # Lone surrogates that were not produced by surrogateescape cannot be encoded back.
+        return raw.decode("utf-8", "backslashreplace")
+
+
+def _display_raw(name: str) -> str:
+    try:
+        return display_name(name)
+    except UnicodeEncodeError:
+        return name.encode("utf-8", "backslashreplace").decode("ascii")
+
+
+def _rel_posix(path: str, root: str) -> str:
+    rel = os.path.relpath(path, root)
+    return _display_raw(PurePosixPath(*Path(rel).parts).as_posix())
+
+
+def _suffix_kind(name: str, extensions: list[str]) -> str | None:
+    """The configured extension ``name`` ends with (longest match), or ``None``."""
+    low = name.lower()
+    best = None
+    for ext in extensions:
+        e = ext.lower()
+        if low.endswith(e) and (best is None or len(e) > len(best)):
+            best = e
+    return best
+
+
+def _is_glob(s: str) -> bool:
+    return glob.has_magic(s)
+
+
+def _glob_root(pattern: str) -> str:
+    parts = Path(pattern).parts
+    fixed: list[str] = []
+    for part in parts:
+        if glob.has_magic(part):
+            break
+        fixed.append(part)
+    if not fixed:
+        return "."
+    if len(fixed) == len(parts):  # no magic at all (cannot happen for a glob)
+        fixed = fixed[:-1] or ["."]
+    return str(Path(*fixed))
+
+
+# --------------------------------------------------------------------------- listing
+
+
+class _Lister:
+    def __init__(self, cfg: ReadConfig) -> None:
+        self.cfg = cfg
+        self.files: list[InputFile] = []
+        self.rejects: list[Reject] = []
+        self.seen_files: dict[tuple[int, int], str] = {}
+        self.seen_dirs: dict[tuple[int, int], str] = {}
+        self.taken_names: set[str] = set()
+
+    def reject(self, source_path: str, reason: str, detail: str, size: int | None = None) -> None:
+        self.rejects.append(Reject(source_path=source_path, reason=reason, detail=detail, size_bytes=size))
+
+    def _excluded(self, source_path: str) -> bool:
+        cfg = self.cfg
+        if cfg.include_globs and not any(fnmatch.fnmatchcase(source_path, g) for g in cfg.include_globs):
+            return True
+        return any(fnmatch.fnmatchcase(source_path, g) for g in cfg.exclude_globs)
+
+    def _unique_name(self, source_path: str, root_name: str) -> str:
+        name = source_path
+        if name in self.taken_names and root_name:
+            name = f"{root_name}/{source_path}"
+        base, n = name, 1
+        while name in self.taken_names:
+            n += 1
+            name = f"{base}~{n}"
+        self.taken_names.add(name)
+        return name
+
+    def add_file(self, path: str, source_path: str, st: os.stat_result, root_name: str) -> None:
+        if self._excluded(source_path):
+            return
+        if not stat.S_ISREG(st.st_mode):
+            self.reject(source_path, "not_a_regular_file", f"{_mode_name(st.st_mode)}, not read")
+            return
+        if _suffix_kind(os.path.basename(path), self.cfg.extensions) is None:
+            self.reject(
+                source_path,
+                "unsupported_type",
+                f"name ends in none of {', '.join(self.cfg.extensions)}",
+                st.st_size,
+            )
+            return
+        key = (st.st_dev, st.st_ino)
+        first = self.seen_files.get(key)
+        if first is not None:
+            self.reject(source_path, "duplicate_input", f"same file as {first}; read once", st.st_size)
+            return
+        name = self._unique_name(source_path, root_name)
+        self.seen_files[key] = name
+        self.files.append(InputFile(path=Path(path), source_path=name, size=st.st_size))
+
+    def add_argument(self, arg: str | Path) -> None:
+        if isinstance(arg, str) and not os.path.lexists(arg) and _is_glob(arg):
+            self._add_glob(arg)
+            return
+        path = os.fspath(arg)
+        shown = _display_raw(path)
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            self._stat_failed(path, shown, exc)
+            return
+        if stat.S_ISDIR(st.st_mode):
+            self._walk(path, st, root_name=_display_raw(os.path.basename(os.path.abspath(path))))
+        else:
+            self.add_file(path, _display_raw(os.path.basename(path)), st, root_name="")
+
+    def _stat_failed(self, path: str, shown: str, exc: OSError) -> None:
+        if exc.errno == errno.ELOOP:
+            self.reject(shown, "symlink_loop", "symbolic link loops back to itself")
+        elif isinstance(exc, FileNotFoundError):
+            if os.path.islink(path):
+                self.reject(shown, "broken_symlink", f"link target {_link_target(path)!r} does not exist")
+            else:
+                self.reject(shown, "not_found", "no such file or directory")
+        else:
+            self.reject(shown, "unreadable", _os_error(exc))
+
+    def _add_glob(self, pattern: str) -> None:
+        root = _glob_root(pattern)
+        matches = sorted(glob.glob(pattern, recursive=True), key=os.fsencode)
+        if not matches:
+            self.reject(_display_raw(pattern), "no_match", "the glob matches no path")
+            return
+        for m in matches:
+            source_path = _rel_posix(m, root)
+            try:
+                st = os.stat(m)
+            except OSError as exc:
+                self._stat_failed(m, source_path, exc)
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                self._walk(m, st, root_name="", prefix=source_path)
+            else:
+                self.add_file(m, source_path, st, root_name="")
+
+    def _walk(self, top: str, top_st: os.stat_result, root_name: str, prefix: str = "") -> None:
+        """Depth-first, sorted by file-name bytes, iterative (no recursion limit), loop-safe."""
+        top_key = (top_st.st_dev, top_st.st_ino)
+        shown_top = prefix or _display_raw(top)
+        if top_key in self.seen_dirs:
+            self.reject(
+                shown_top, "duplicate_input", f"same directory as {self.seen_dirs[top_key]}; read once"
+            )
+            return
+        self.seen_dirs[top_key] = shown_top
+        # stack of (directory path, its source_path prefix, keys of it and its ancestors)
+        stack: list[tuple[str, str, frozenset[tuple[int, int]]]] = [(top, prefix, frozenset([top_key]))]
+        while stack:
+            dpath, dprefix, ancestors = stack.pop()
+            try:
+                with os.scandir(dpath) as it:
+                    entries = sorted(it, key=lambda e: os.fsencode(e.name))
+            except OSError as exc:
+                self.reject(dprefix or _display_raw(dpath), "unreadable", _os_error(exc))
+                continue
+            subdirs: list[tuple[str, str, frozenset[tuple[int, int]]]] = []
+            for entry in entries:
+                if self.cfg.skip_hidden and entry.name.startswith("."):
+                    continue
+                rel = f"{dprefix}/{_display_raw(entry.name)}" if dprefix else _display_raw(entry.name)
+                is_link = entry.is_symlink()
+                if is_link and not self.cfg.follow_symlinks:
+                    if not self._excluded(rel):
+                        self.reject(
+                            rel, "symlink_skipped", f"link to {_link_target(entry.path)!r} not followed"
+                        )
+                    continue
+                try:
+                    st = os.stat(entry.path)
+                except OSError as exc:
+                    self._stat_failed(entry.path, rel, exc)
+                    continue
+                if stat.S_ISDIR(st.st_mode):
+                    key = (st.st_dev, st.st_ino)
+                    if key in ancestors:
+                        self.reject(
+                            rel, "symlink_loop", f"leads back to {self.seen_dirs.get(key, 'an ancestor')}"
+                        )
+                        continue
+                    if key in self.seen_dirs:
+                        self.reject(
+                            rel, "duplicate_input", f"same directory as {self.seen_dirs[key]}; read once"
+                        )
+                        continue
+                    self.seen_dirs[key] = rel
+                    subdirs.append((entry.path, rel, ancestors | {key}))
+                else:
+                    self.add_file(entry.path, rel, st, root_name)
+            # files of a directory come before its subdirectories, both in name order
+            stack.extend(reversed(subdirs))
+
+
+def _link_target(path: str) -> str:
+    try:
+        return _display_raw(os.readlink(path))
+    except OSError:
+        return "?"
+
+
+def _mode_name(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device file"
+    return "not a regular file"
+
+
+def _os_error(exc: OSError) -> str:
+    name = errno.errorcode.get(exc.errno or 0, type(exc).__name__)
+    return f"{name}: {exc.strerror or exc}"
+
+
+def list_inputs(
+    inputs: list[str | Path], cfg: ReadConfig | None = None
+) -> tuple[list[InputFile], list[Reject]]:
+    """Expand files, directories (recursed, sorted) and globs into input files and reject rows.
+
+    Deterministic: arguments in the order given, each directory's files before its
+    subdirectories, names sorted by their bytes. Never raises on odd paths.
+    """
+    lister = _Lister(cfg or ReadConfig())
+    for arg in inputs:
+        lister.add_argument(arg)
+    return lister.files, lister.rejects
+
+
+# --------------------------------------------------------------------------- byte checks
+
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", "PNG image"),
+    (b"%PDF-", "PDF document"),
+    (b"GIF87a", "GIF image"),
+    (b"GIF89a", "GIF image"),
+    (b"\xff\xd8\xff", "JPEG image"),
+    (b"II*\x00", "TIFF image"),
+    (b"MM\x00*", "TIFF image"),
+    (b"RIFF", "RIFF media (WebP/WAV/AVI)"),
+    (b"OggS", "Ogg media"),
+    (b"fLaC", "FLAC audio"),
+    (b"PK\x03\x04", "zip archive (or docx/xlsx/epub)"),
+    (b"PK\x05\x06", "empty zip archive"),
+    (b"\x1f\x8b", "gzip data"),
+    (b"BZh", "bzip2 data"),
+    (b"\xfd7zXZ\x00", "xz data"),
+    (b"(\xb5/\xfd", "zstd data"),
+    (b"7z\xbc\xaf\x27\x1c", "7z archive"),
+    (b"Rar!\x1a\x07", "RAR archive"),
+    (b"\x7fELF", "ELF executable"),
+    (b"MZ\x90\x00", "Windows executable"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "OLE document (doc/xls)"),
+    (b"SQLite format 3\x00", "SQLite database"),
+    (b"PAR1", "Parquet file"),
+    (b"\x00asm", "WebAssembly"),
+    (b"wOFF", "WOFF font"),
+    (b"wOF2", "WOFF2 font"),
+)
+_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
+
+# C0 controls that do not occur in text: all but \t \n \v \f \r and ESC.
+_CONTROL = np.zeros(256, dtype=bool)
+_CONTROL[[*range(0x00, 0x09), *range(0x0E, 0x1B), *range(0x1C, 0x20)]] = True
+_CJK_HIGH = np.zeros(256, dtype=bool)  # high bytes of UTF-16 code units of CJK text
+_CJK_HIGH[[0x00, 0x20, 0x30, 0xFF, *range(0x4E, 0xA0)]] = True
+_SCAN_BLOCK = 8 * _MIB
+
+
+def binary_reason(data: bytes, cfg: ReadConfig) -> str | None:
+    """Why ``data`` is not text (a detail for a ``binary`` reject), or ``None``.
+
+    Cheap and conservative: a signature at the start, or a high share of control
+    bytes. Data that looks like UTF-16/32 (BOM, NULs in fixed byte columns, CJK high
+    bytes in one column) is left to the decoder, which knows those encodings.
+    """
+    for magic, what in _MAGIC:
+        if data.startswith(magic):
+            return f"starts with the signature of a {what}"
+    if data.startswith(_BOMS):
+        return None
+    body = data.rstrip(b"\x00")
+    if not body:
+        return f"only NUL bytes ({len(data)})"
+    counts = np.zeros(256, dtype=np.int64)
+    col_nul = np.zeros(4, dtype=np.int64)
+    col_cjk = np.zeros(2, dtype=np.int64)
+    view = memoryview(body)
+    for off in range(0, len(body), _SCAN_BLOCK):
+        arr = np.frombuffer(view[off : off + _SCAN_BLOCK], dtype=np.uint8)
+        counts += np.bincount(arr, minlength=256)
+        nul = arr == 0
+        for r in range(4):
+            col_nul[(off + r) % 4] += int(np.count_nonzero(nul[r::4]))
+        hi = _CJK_HIGH[arr]
+        for r in range(2):
+            col_cjk[(off + r) % 2] += int(np.count_nonzero(hi[r::2]))
+    n = len(body)
+    controls = int(counts[_CONTROL].sum())
+    if controls < cfg.binary_control_ratio * n:
+        return None
+    nuls = int(counts[0])
+    # UTF-16: NULs sit in one of the two byte columns; UTF-32: in fixed columns mod 4.
+    if nuls:
+        if max(col_nul[0] + col_nul[2], col_nul[1] + col_nul[3]) >= 0.95 * nuls:
+            return None
+        if nuls >= 0.4 * n and sorted(col_nul)[-2] >= 0.2 * n:
+            return None
+    # UTF-16 Chinese without BOM: one column is mostly CJK high bytes.
+    if max(col_cjk) >= 0.6 * (n / 2):
+        return None
+    share = controls / n
+    if nuls >= 0.5 * n:
+        return f"mostly NUL bytes ({nuls} of {n})"
+    return f"{share:.0%} control bytes (limit {cfg.binary_control_ratio:.0%})"
+
+
+class _LineTracker:
+    """Longest run of bytes without \\n or \\r, fed chunk by chunk."""
+
+    def __init__(self) -> None:
+        self.run = 0
+        self.longest = 0
+
+    def feed(self, chunk: bytes | memoryview) -> None:
+        view = memoryview(chunk)
+        for off in range(0, len(view), _SCAN_BLOCK):
+            arr = np.frombuffer(view[off : off + _SCAN_BLOCK], dtype=np.uint8)
+            idx = np.flatnonzero((arr == 10) | (arr == 13))
+            if idx.size == 0:
+                self.run += len(arr)
+            else:
+                self.longest = max(self.longest, self.run + int(idx[0]))
+                if idx.size > 1:
+                    self.longest = max(self.longest, int((np.diff(idx) - 1).max()))
+                self.run = len(arr) - int(idx[-1]) - 1
+            self.longest = max(self.longest, self.run)
+
+
+def longest_line_bytes(data: bytes) -> int:
+    t = _LineTracker()
+    t.feed(data)
+    return t.longest
+
+
+# --------------------------------------------------------------------------- reading
+
+
+class _Rejected(Exception):
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+def _open(path: Path) -> BinaryIO:
+    # O_NONBLOCK: if a FIFO took the file's place since listing, open must not block.
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise _Rejected("unreadable", f"{_mode_name(st.st_mode)} since it was listed")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _open_error(exc: OSError) -> tuple[str, str]:
+    if isinstance(exc, FileNotFoundError):
+        return "vanished", "the file was removed after it was listed"
+    return "unreadable", _os_error(exc)
+
+
+def _sha256_file(path: Path) -> str:
+    with _open(path) as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+class _HashingReader(io.RawIOBase):
+    """Reads through ``fh``, hashing and counting every byte read."""
+
+    def __init__(self, fh: BinaryIO) -> None:
+        self.fh = fh
+        self.sha = hashlib.sha256()
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        data = self.fh.read(len(b))
+        n = len(data)
+        b[:n] = data
+        self.sha.update(data)
+        self.count += n
+        return n
+
+    def drain(self) -> None:
+        while chunk := self.fh.read(_CHUNK):
+            self.sha.update(chunk)
+            self.count += len(chunk)
+
+
+def _check_ratio(out: int, compressed: int, cfg: ReadConfig) -> bool:
+    return out > cfg.min_ratio_check_bytes and out > cfg.max_compression_ratio * max(compressed, 1)
+
+
+def _verify_gzip(path: Path, cfg: ReadConfig) -> tuple[str, int, _Rejected | None]:
+    """First pass over a .gz file: hash the raw bytes and inflate it all, keeping nothing.
+
+    Returns (sha256 of the raw file, decompressed size, the problem if any). The
+    whole stream is checked before any document is produced, so a truncated or
+    corrupt file is rejected as one and never half-read.
+    """
+    with _open(path) as fh:
+        raw = _HashingReader(fh)
+        out = 0
+        problem: _Rejected | None = None
+        try:
+            with gzip.GzipFile(fileobj=io.BufferedReader(raw, _CHUNK), mode="rb") as gz:
+                while chunk := gz.read(_CHUNK):
+                    out += len(chunk)
+                    if out > cfg.max_decompressed_bytes:
+                        problem = _Rejected(
+                            "gzip_bomb",
+                            f"inflates beyond max_decompressed_bytes={cfg.max_decompressed_bytes}",
+                        )
+                        break
+                    if _check_ratio(out, raw.count, cfg):
+                        problem = _Rejected(
+                            "gzip_bomb",
+                            f"inflated {out} bytes from {raw.count}: "
+                            f"ratio beyond {cfg.max_compression_ratio:g}",
+                        )
+                        break
+        except EOFError as exc:
+            problem = _Rejected("gzip_truncated", f"stream ends early after {out} inflated bytes ({exc})")
+        except (gzip.BadGzipFile, zlib.error) as exc:
+            problem = _Rejected("gzip_corrupt", f"{exc} (after {out} inflated bytes)")
+        raw.drain()
+        return raw.sha.hexdigest(), out, problem
+
+
+def _text_doc(source_path: str, sha: str, data: bytes, cfg: ReadConfig) -> SourceDoc | Reject:
+    """Checks shared by every byte document (.txt, .txt.gz, zip member)."""
+    size = len(data)
+    if not data.strip():
+        what = "zero bytes" if not data else f"{size} bytes of whitespace only"
+        return Reject(source_path, "empty", what, sha, size)
+    why = binary_reason(data, cfg)
+    if why is not None:
+        return Reject(source_path, "binary", why, sha, size)
+    longest = longest_line_bytes(data)
+    if longest > cfg.max_line_bytes:
+        return Reject(
+            source_path,
+            "line_too_long",
+            f"a line of {longest} bytes (max_line_bytes={cfg.max_line_bytes})",
+            sha,
+            size,
+        )
+    return SourceDoc(source_path=source_path, source_sha256=sha, data=data)
+
+
+def _read_txt(f: InputFile, cfg: ReadConfig) -> Iterator[SourceDoc | Reject]:
+    with _open(f.path) as fh:
+        size = os.fstat(fh.fileno()).st_size
+        if size > cfg.max_file_bytes:
+            sha = hashlib.file_digest(fh, "sha256").hexdigest()
+            yield Reject(
+                f.source_path, "too_large", f"{size} bytes (max_file_bytes={cfg.max_file_bytes})", sha, size
+            )
+            return
+        data = fh.read(cfg.max_file_bytes + 1)
+        if len(data) > cfg.max_file_bytes:  # grew since fstat
+            yield Reject(f.source_path, "too_large", f"grew beyond max_file_bytes={cfg.max_file_bytes}")
+            return
+    yield _text_doc(f.source_path, hashlib.sha256(data).hexdigest(), data, cfg)
+
+
+def _inflate_gzip_bytes(fileobj: BinaryIO, limit: int, compressed: int, cfg: ReadConfig, bomb: str) -> bytes:
+    """Inflate a gzip stream into memory, refusing beyond ``limit`` bytes or the ratio limit."""
+    chunks: list[bytes] = []
+    out = 0
+    with gzip.GzipFile(fileobj=fileobj, mode="rb") as gz:
+        while chunk := gz.read(_CHUNK):
+            out += len(chunk)
+            if out > limit:
+                raise _Rejected("too_large", f"inflates beyond max_file_bytes={limit}")
+            if _check_ratio(out, compressed, cfg):
+                raise _Rejected(bomb, f"inflated {out} bytes from {compressed}: ratio beyond limit")
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _read_txt_gz(f: InputFile, cfg: ReadConfig) -> Iterator[SourceDoc | Reject]:
+    sha, out, problem = _verify_gzip(f.path, cfg)
+    if problem is not None:
+        yield Reject(f.source_path, problem.reason, problem.detail, sha, f.size)
+        return
+    if out > cfg.max_file_bytes:
+        yield Reject(
+            f.source_path,
+            "too_large",
+            f"inflates to {out} bytes (max_file_bytes={cfg.max_file_bytes})",
+            sha,
+            f.size,
+        )
+        return
+    with _open(f.path) as fh:
+        try:
+            data = _inflate_gzip_bytes(fh, cfg.max_file_bytes, f.size, cfg, "gzip_bomb")
+        except EOFError as exc:  # changed since the first pass
+            yield Reject(f.source_path, "gzip_truncated", str(exc), sha, f.size)
+            return
+        except (gzip.BadGzipFile, zlib.error) as exc:
+            yield Reject(f.source_path, "gzip_corrupt", str(exc), sha, f.size)
+            return
+    yield _text_doc(f.source_path, sha, data, cfg)
+
+
+# ----- JSONL
+
+
+def _replace_surrogates(s: str) -> str:
+    return "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in s)
+
+
+def _clean_strings(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+            return value
+        except UnicodeEncodeError:
+            return _replace_surrogates(value)
+    if isinstance(value, list):
+        return [_clean_strings(v) for v in value]
+    if isinstance(value, dict):
+        return {_clean_strings(k): _clean_strings(v) for k, v in value.items()}
+    return value
+
+
+def _jsonl_record(
+    line: bytes, lineno: int, base: str, sha: str, cfg: ReadConfig
+) -> SourceDoc | Reject | None:
+    path = f"{base}#L{lineno}"
+    if lineno == 1 and line.startswith(b"\xef\xbb\xbf"):
+        line = line[3:]
+    if not line.strip():
+        return None  # blank lines separate nothing and are no records
+    try:
+        text_line = line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return Reject(path, "jsonl_invalid", f"not UTF-8 at byte {exc.start}", sha, len(line))
+    try:
+        obj = json.loads(text_line)
+    except (ValueError, RecursionError) as exc:
+        msg = str(exc) if not isinstance(exc, RecursionError) else "nested too deeply"
+        return Reject(path, "jsonl_invalid", f"not JSON: {msg[:200]}", sha, len(line))
+    if not isinstance(obj, dict):
+        return Reject(path, "jsonl_invalid", f"a JSON {type(obj).__name__}, not an object", sha, len(line))
+    obj = _clean_strings(obj)
+    field = next((k for k in cfg.jsonl_text_fields if isinstance(obj.get(k), str)), None)
+    if field is None:
+        present = [k for k in cfg.jsonl_text_fields if k in obj]
+        if present:
+            detail = ", ".join(f"{k!r} is {type(obj[k]).__name__}" for k in present) + ", not a string"
+        else:
+            detail = f"none of the fields {cfg.jsonl_text_fields} (has: {', '.join(sorted(obj))[:200]})"
+        return Reject(path, "jsonl_no_text", detail, sha, len(line))
+    text = obj.pop(field)
+    if not text.strip():
+        return Reject(path, "empty", f"field {field!r} holds no text", sha, len(line))
+    if len(text) * 4 > cfg.max_line_bytes:
+        longest = longest_line_bytes(text.encode("utf-8"))
+        if longest > cfg.max_line_bytes:
+            return Reject(
+                path,
+                "line_too_long",
+                f"a text line of {longest} bytes (max_line_bytes={cfg.max_line_bytes})",
+                sha,
+                len(line),
+            )
+    return SourceDoc(source_path=path, source_sha256=sha, data=text, metadata=obj)
+
+
+def _iter_lines(stream: BinaryIO, limit: int) -> Iterator[tuple[int, bytes | None, int]]:
+    """(line number, line or None when longer than ``limit``, its length) without unbounded reads."""
+    lineno = 0
+    while True:
+        line = stream.readline(limit + 1)
+        if not line:
+            return
+        lineno += 1
+        if len(line) > limit and not line.endswith(b"\n"):
+            total = len(line)
+            while True:  # skip the rest of the over-long line in bounded pieces
+                rest = stream.readline(_CHUNK)
+                total += len(rest)
+                if not rest or rest.endswith(b"\n"):
+                    break
+            yield lineno, None, total
+            continue
+        yield lineno, line.rstrip(b"\r\n"), len(line)
+
+
+def _jsonl_docs(stream: BinaryIO, base: str, sha: str, cfg: ReadConfig) -> Iterator[SourceDoc | Reject]:
+    head = stream.peek(65536)[:65536] if hasattr(stream, "peek") else b""
+    if head:
+        why = binary_reason(head, cfg)
+        if why is not None:
+            yield Reject(base, "binary", why, sha)
+            return
+    records = 0
+    for lineno, line, length in _iter_lines(stream, cfg.max_record_bytes):
+        if line is None:
+            yield Reject(
+                f"{base}#L{lineno}",
+                "line_too_long",
+                f"record of {length} bytes (max_record_bytes={cfg.max_record_bytes})",
+                sha,
+                length,
+            )
+            records += 1
+            continue
+        item = _jsonl_record(line, lineno, base, sha, cfg)
+        if item is not None:
+            records += 1
+            yield item
+    if records == 0:
+        yield Reject(base, "empty", "no JSONL records", sha)
+
+
+def _read_jsonl(f: InputFile, cfg: ReadConfig) -> Iterator[SourceDoc | Reject]:
+    sha = _sha256_file(f.path)
+    with _open(f.path) as fh:
+        yield from _jsonl_docs(io.BufferedReader(fh, _CHUNK), f.source_path, sha, cfg)  # type: ignore[arg-type]
+
+
+def _read_jsonl_gz(f: InputFile, cfg: ReadConfig) -> Iterator[SourceDoc | Reject]:
+    sha, _out, problem = _verify_gzip(f.path, cfg)
+    if problem is not None:
+        yield Reject(f.source_path, problem.reason, problem.detail, sha, f.size)
+        return
+    with _open(f.path) as fh, gzip.GzipFile(fileobj=fh, mode="rb") as gz:
+        try:
+            yield from _jsonl_docs(io.BufferedReader(gz, _CHUNK), f.source_path, sha, cfg)  # type: ignore[arg-type]
+        except (EOFError, gzip.BadGzipFile, zlib.error) as exc:  # changed since the first pass
+            yield Reject(f.source_path, "gzip_corrupt", f"changed while read: {exc}", sha, f.size)
+
+
+# ----- zip
+
+
+def _member_name(info: zipfile.ZipInfo) -> str:
+    name = info.filename
+    if not info.flag_bits & 0x800:
+        # No UTF-8 flag: zipfile decoded the name as cp437, but most tools write UTF-8.
+        try:
+            name = name.encode("cp437").decode("utf-8")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            pass
+    return _display_raw(name)
+
+
+def _unsafe_member(name: str) -> str | None:
+    if "\\" in name:
+        return "backslash in the name"
+    if name.startswith("/"):
+        return "absolute path"
+    if len(name) >= 2 and name[1] == ":":
+        return "drive letter"
+    if ".." in name.split("/"):
+        return "'..' component"
+    if "\x00" in name:
+        return "NUL in the name"
+    return None
+
+
+def _hidden_member(name: str) -> bool:
+    return any(p.startswith(".") or p == "__MACOSX" for p in name.split("/") if p)
+
+
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int, cfg: ReadConfig) -> bytes:
+    """Inflate one member into memory in chunks, never beyond the caps."""
+    limit = min(cfg.max_file_bytes, budget)
+    chunks: list[bytes] = []
+    out = 0
+    with zf.open(info) as m:
+        while chunk := m.read(_CHUNK):
+            out += len(chunk)
+            if out > budget:
+                raise _Rejected(
+                    "zip_bomb", f"archive inflates beyond max_zip_total_bytes={cfg.max_zip_total_bytes}"
+                )
+            if out > limit:
+                raise _Rejected("too_large", f"inflates beyond max_file_bytes={cfg.max_file_bytes}")
+            if _check_ratio(out, info.compress_size, cfg):
+                raise _Rejected(
+                    "zip_bomb", f"inflated {out} bytes from {info.compress_size}: ratio beyond limit"
+                )
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _read_zip(f: InputFile, cfg: ReadConfig) -> Iterator[SourceDoc | Reject]:
+    sha = _sha256_file(f.path)
+    with _open(f.path) as fh:
+        try:
+            zf = zipfile.ZipFile(fh)
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, OSError) as exc:
+            yield Reject(f.source_path, "zip_corrupt", str(exc) or type(exc).__name__, sha, f.size)
+            return
+        with zf:
+            yield from _zip_members(zf, f, sha, cfg)
+
+
+def _zip_members(
+    zf: zipfile.ZipFile, f: InputFile, sha: str, cfg: ReadConfig
+) -> Iterator[SourceDoc | Reject]:
+    infos = zf.infolist()
+    if len(infos) > cfg.max_zip_members:
+        yield Reject(
+            f.source_path,
+            "zip_too_many_members",
+            f"{len(infos)} members (max_zip_members={cfg.max_zip_members})",
+            sha,
+            f.size,
+        )
+        return
+    seen: set[str] = set()
+    inflated = 0
+    produced = 0
+    for info in infos:
+        if info.is_dir():
+            continue
+        name = _member_name(info)
+        path = f"{f.source_path}!{name}"
+
+        def rej(reason: str, detail: str, path: str = path, info: zipfile.ZipInfo = info) -> Reject:
+            return Reject(path, reason, detail, sha, info.file_size)
+
+        unsafe = _unsafe_member(name)
+        if unsafe is None and cfg.skip_hidden and _hidden_member(name):
+            continue
+        produced += 1
+        if unsafe is not None:
+            yield rej("zip_unsafe_path", f"{unsafe}: never extracted")
+            continue
+        if name in seen:
+            yield rej("duplicate_input", "a second member with this name in the archive")
+            continue
+        seen.add(name)
+        kind = _suffix_kind(name, cfg.extensions)
+        if kind == ".zip":
+            yield rej("nested_archive", "a zip inside a zip is not opened")
+            continue
+        if kind is None:
+            yield rej("unsupported_type", f"name ends in none of {', '.join(cfg.extensions)}")
+            continue
+        if info.flag_bits & 0x1:
+            yield rej("zip_encrypted", "encrypted member")
+            continue
+        if info.file_size > cfg.max_file_bytes and not kind.endswith(".gz"):
+            yield rej("too_large", f"declares {info.file_size} bytes (max_file_bytes={cfg.max_file_bytes})")
+            continue
+        if _check_ratio(info.file_size, info.compress_size, cfg):
+            yield rej(
+                "zip_bomb",
+                f"declares {info.file_size} bytes from {info.compress_size} compressed "
+                f"(max_compression_ratio={cfg.max_compression_ratio:g})",
+            )
+            continue
+        budget = cfg.max_zip_total_bytes - inflated
+        if info.file_size > budget:
+            yield rej("zip_bomb", f"archive inflates beyond max_zip_total_bytes={cfg.max_zip_total_bytes}")
+            continue
+        try:
+            data = _read_member(zf, info, budget, cfg)
+            if kind.endswith(".gz"):
+                data = _inflate_gzip_bytes(io.BytesIO(data), cfg.max_file_bytes, len(data), cfg, "zip_bomb")
+        except _Rejected as exc:
+            inflated += info.file_size
+            yield rej(exc.reason, exc.detail)
+            continue
+        except NotImplementedError as exc:
+            yield rej("zip_unsupported", str(exc))
+            continue
+        except RuntimeError as exc:  # zipfile: encrypted without password
+            yield rej("zip_encrypted", str(exc))
+            continue
+        except EOFError as exc:
+            yield rej(
+                "gzip_truncated" if kind.endswith(".gz") else "zip_corrupt_member", str(exc) or "ends early"
+            )
+            continue
+        except (zipfile.BadZipFile, zlib.error, gzip.BadGzipFile, ValueError, OSError) as exc:
+            reason = "gzip_corrupt" if isinstance(exc, gzip.BadGzipFile) else "zip_corrupt_member"
+            yield rej(reason, str(exc) or type(exc).__name__)
+            continue
+        inflated += len(data)
+        if kind.endswith((".jsonl", ".jsonl.gz")):
+            yield from _jsonl_docs(io.BufferedReader(io.BytesIO(data)), path, sha, cfg)
+        else:
+            yield _text_doc(path, sha, data, cfg)
+    if produced == 0:
+        yield Reject(f.source_path, "empty", "the archive holds no files", sha, f.size)
+
+
+# ----- dispatch
+
+
+def _reader_for(kind: str) -> Callable[[InputFile, ReadConfig], Iterator[SourceDoc | Reject]]:
+    """Configured extensions map onto five readers; any other text extension (``.md``) reads as text."""
+    if kind == ".zip":
+        return _read_zip
+    if kind.endswith(".jsonl.gz"):
+        return _read_jsonl_gz
+    if kind.endswith(".jsonl"):
+        return _read_jsonl
+    if kind.endswith(".gz"):
+        return _read_txt_gz
+    return _read_txt
+
+
+def read_file(f: InputFile, cfg: ReadConfig | None = None) -> Iterator[SourceDoc | Reject]:
+    """Documents of one input file, and reject rows for what cannot be read. Never raises on bad input.
+
+    ``.txt``: one document of raw bytes. ``.jsonl``: one ``str`` document per record
+    (``source_path#L<n>``). ``.gz`` of either: verified in a first pass, then
+    streamed. ``.zip``: members read in memory (``archive.zip!member``). Every
+    document carries the SHA-256 of the raw input file (the container for JSONL
+    and zip), so a cache can key on it.
+    """
+    cfg = cfg or ReadConfig()
+    kind = _suffix_kind(f.path.name, cfg.extensions)
+    if kind is None:
+        yield Reject(f.source_path, "unsupported_type", f"name ends in none of {', '.join(cfg.extensions)}")
+        return
+    reader = _reader_for(kind)
+    try:
+        yield from reader(f, cfg)
+    except _Rejected as exc:
+        yield Reject(f.source_path, exc.reason, exc.detail, None, f.size)
+    except OSError as exc:
+        reason, detail = _open_error(exc)
+        yield Reject(f.source_path, reason, detail, None, f.size)
