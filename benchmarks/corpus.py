@@ -163,7 +163,7 @@ def _fallback_zh_page(articles: list[Article], rng: random.Random, generation: i
     paper = rng.choice(_PAPERS_HANT if hant else _PAPERS_HANS)
     section = rng.choice(_SECTIONS_HANT if hant else _SECTIONS_HANS)
     date = articles[0].date or "2020-01-01"
-    y, m, d = (date.split("-") + ["1", "1"])[:3]
+    y, m, d = [*date.split("-"), "1", "1"][:3]
     page_no = rng.randint(1, 16)
     width = rng.choice((18, 22, 26, 30, 34, 40))
     blank_between = rng.random() < 0.6
