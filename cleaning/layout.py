@@ -1,0 +1,537 @@
+"""Stage 5, layout: rebuild paragraphs from the source lines.
+
+Every line break between two non-blank lines gets a decision, "same paragraph"
+(a *join*) or "new paragraph" (a *break*), made by a named rule from explicit
+evidence, reported as an :class:`~cleaning.model.Event`:
+
+* blank lines and a paragraph indent (``　　`` or spaces) mark a new paragraph;
+* on a hard-wrapped page (most lines as wide as the page's column, measured in
+  display cells), a line that filled the column continues in the next line
+  (the next line's first character would not have fitted), a shorter line
+  ends its paragraph;
+* punctuation that cannot start a line in typeset Chinese (``、，。``) joins;
+* English: a line-end hyphen is removed or kept (``con-``/``tinued``,
+  ``well-``/``known``) by word frequency, soft hyphens are always removed;
+  a line ending a sentence well short of the column ends a paragraph;
+* a *broken paragraph* (a body paragraph ending without terminal punctuation,
+  continued after a paragraph mark: ``…完`` + ``善城市网络建设。``) is
+  repaired; a jieba dictionary word straddling the seam (``完善``) is recorded
+  as evidence. Headline-like text (short, unpunctuated) is never joined this way.
+
+Han text is joined with no space, Latin text with one space.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import cache
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cleaning import english
+from cleaning.model import Block, Event
+from cleaning.rules import register
+
+STAGE = "layout"
+
+
+class LayoutConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    min_wrapped_fraction: float = Field(
+        0.35,
+        ge=0.0,
+        le=1.0,
+        description="A page counts as hard-wrapped at column width W when at least this fraction of its "
+        "non-blank lines is within `column_slack` cells of W (W: the most common line width).",
+    )
+    min_wrapped_lines: int = Field(
+        4, ge=2, description="Fewer non-blank lines than this: no column width is estimated."
+    )
+    min_column_cells: int = Field(
+        6,
+        ge=2,
+        description="Smallest column width (display cells) accepted; vertical Traditional layouts run "
+        "5 characters = 10 cells.",
+    )
+    column_slack: int = Field(
+        1,
+        ge=0,
+        description="Cells a line may fall short of the column width (after accounting for the width of "
+        "the next line's first character) and still count as filling the column.",
+    )
+    ambiguous_wide: bool = Field(
+        True,
+        description="Count East Asian *ambiguous* punctuation (“”‘’…—·) as 2 display cells, as Chinese "
+        "typesetting prints it. Switch off for Latin-only pages.",
+    )
+    english_short_line_ratio: float = Field(
+        0.75,
+        gt=0.0,
+        le=1.0,
+        description="English: a line ending a sentence and narrower than this fraction of the page's "
+        "typical line width ends its paragraph.",
+    )
+    repair_broken_paragraphs: bool = Field(
+        True,
+        description="Join a body paragraph that ends without terminal punctuation with the paragraph "
+        "that continues it (broken joins such as `…完` + `善城市网络建设。`).",
+    )
+    body_min_cells: int = Field(
+        40,
+        ge=1,
+        description="A paragraph narrower than this (display cells) is headline-like and is never "
+        "continued across a paragraph mark by the broken-paragraph repair.",
+    )
+    min_seam_word_freq: int = Field(
+        100,
+        ge=0,
+        description="Least jieba dictionary frequency of a word straddling a seam for it to count as "
+        "evidence of a broken join.",
+    )
+    max_seam_word_chars: int = Field(
+        4, ge=2, le=8, description="Longest dictionary word looked up across a seam (characters)."
+    )
+    dehyphenate: bool = Field(True, description="Decide English line-end hyphens by word frequency.")
+    min_dehyphen_zipf: float = Field(
+        2.0,
+        ge=0.0,
+        description="wordfreq Zipf frequency from which a joined word (`continued`) is accepted over "
+        "the hyphenated compound.",
+    )
+
+
+# ---------------------------------------------------------------- characters
+
+_WIDE_CORE = (
+    "\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf"
+    "\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6\U00020000-\U0003fffd"
+)
+_AMBIGUOUS_PUNCT = "\u2018\u2019\u201c\u201d\u2014\u2015\u2026\u00b7\u2022\u203b\u2116\u00a7"
+_WIDE = re.compile(f"[{_WIDE_CORE}]")
+_WIDE_AMBIG = re.compile(f"[{_WIDE_CORE}{_AMBIGUOUS_PUNCT}]")
+_ZERO_WIDTH = re.compile(r"[\u0300-\u036f\u200b-\u200f\u2060\ufeff\u00ad]")
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
+
+# Ends a paragraph: sentence-final punctuation, optionally followed by closing
+# quotes/brackets (`。”`), a colon or semicolon (list items, "修改为："), or an
+# end marker such as `（完）`.
+_PARA_FINAL = re.compile(
+    r"(?:[。！？!?…．.；;：:]|\.{3}|——)[\"'”’」』）)\]】〕》]*$|[（(](?:完|完结|全文完|END)[)）]$"
+)
+# Cannot start a line in typeset Chinese (GB/T 15834 line-breaking practice).
+_LINE_INITIAL_FORBIDDEN = frozenset("、，。：；！？）」』”’〕】》〉,;:!?)")
+# Clause punctuation inside a text: sign of running prose, not a headline.
+_CLAUSE_PUNCT = re.compile(r"[，、；：,;:。！？]")
+_OPENING = frozenset("“「『（(《〈【〔\"'‘")
+_INDENT = re.compile(r"^(?:\u3000+|[ \t]{2,}|\t)")
+_ASCII_WORD = re.compile(r"^[A-Za-z0-9][A-Za-z0-9'’\-]*")
+
+
+def display_width(text: str, ambiguous_wide: bool = True) -> int:
+    """Width of ``text`` in terminal display cells (wide East Asian characters count 2)."""
+    wide = _WIDE_AMBIG if ambiguous_wide else _WIDE
+    return len(text) + len(wide.findall(text)) - len(_ZERO_WIDTH.findall(text))
+
+
+def is_para_final(text: str) -> bool:
+    """``text`` ends the way a paragraph can end (terminal punctuation, colon, ``（完）``)."""
+    return bool(_PARA_FINAL.search(text.rstrip()))
+
+
+def _is_ascii_text_char(ch: str) -> bool:
+    return ch.isascii() and not ch.isspace()
+
+
+def join_separator(left: str, right: str) -> str:
+    """No space between Han (or any CJK) text, one space between Latin words."""
+    if not left or not right:
+        return ""
+    return " " if _is_ascii_text_char(left[-1]) and _is_ascii_text_char(right[0]) else ""
+
+
+# ---------------------------------------------------------------- dictionary
+
+
+@cache
+def _jieba_freq() -> dict[str, int]:
+    import logging
+
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    jieba.dt.check_initialized()
+    return jieba.dt.FREQ
+
+
+def seam_word(left: str, right: str, min_freq: int = 100, max_chars: int = 4) -> tuple[str, int] | None:
+    """The most frequent jieba dictionary word that straddles ``left|right``, if any.
+
+    Only the few characters at the seam are looked up (no segmentation of the
+    texts), in the original and in a Traditional→Simplified fold.
+    """
+    lt = left[-(max_chars - 1) :]
+    rt = right[: max_chars - 1]
+    if not lt or not rt or not _HAN.match(lt[-1]) or not _HAN.match(rt[0]):
+        return None
+    freq = _jieba_freq()
+    from cleaning.lang import fold_traditional
+
+    best: tuple[str, int] | None = None
+    for lt_v, rt_v in {(lt, rt), (fold_traditional(lt), fold_traditional(rt))}:
+        for i in range(1, len(lt_v) + 1):
+            a = lt_v[-i:]
+            if not all(_HAN.match(c) for c in a):
+                break
+            for j in range(1, len(rt_v) + 1):
+                if i + j > max_chars:
+                    break
+                b = rt_v[:j]
+                if not _HAN.match(b[-1]):
+                    break
+                f = freq.get(a + b, 0)
+                if f >= min_freq and (best is None or f > best[1]):
+                    best = (a + b, f)
+    return best
+
+
+# ---------------------------------------------------------------- lines
+
+
+@dataclass(slots=True)
+class _Line:
+    number: int  # 1-based
+    text: str  # without indent and trailing whitespace
+    width: int  # display cells of the printed line, indent included
+    indented: bool
+    trailing_space: bool
+    latin: bool  # mostly Latin script
+
+
+def _prepare(lines: list[str], cfg: LayoutConfig) -> list[_Line | None]:
+    out: list[_Line | None] = []
+    for i, raw in enumerate(lines):
+        stripped = raw.rstrip()
+        if not stripped.strip():
+            out.append(None)
+            continue
+        m = _INDENT.match(stripped)
+        text = stripped[m.end() :] if m else stripped.lstrip()
+        han = len(_HAN.findall(text))
+        latin = han * 4 < sum(1 for c in text if c.isascii() and c.isalpha())
+        out.append(
+            _Line(
+                number=i + 1,
+                text=text,
+                width=display_width(stripped, cfg.ambiguous_wide),
+                indented=m is not None,
+                trailing_space=raw[len(stripped) : len(stripped) + 1] == " " and raw.endswith(" "),
+                latin=latin,
+            )
+        )
+    return out
+
+
+def column_width(widths: list[int], cfg: LayoutConfig) -> int | None:
+    """The page's column width in display cells, or ``None`` when the page is not hard-wrapped.
+
+    The column is the width ``w`` that most lines reach (``w-1`` or ``w``: a
+    1-cell character does not always fill the last cell); the page counts as
+    hard-wrapped when enough lines sit within ``column_slack`` of it.
+    """
+    if len(widths) < cfg.min_wrapped_lines:
+        return None
+    counts = Counter(widths)
+    best_w, best_n = 0, -1
+    for w in counts:
+        if w < cfg.min_column_cells:
+            continue
+        n = counts[w] + counts.get(w - 1, 0)
+        if n > best_n or (n == best_n and w > best_w):
+            best_w, best_n = w, n
+    if best_n <= 0:
+        return None
+    near = sum(n for w, n in counts.items() if abs(w - best_w) <= max(cfg.column_slack, 1))
+    if near / len(widths) < cfg.min_wrapped_fraction or near < cfg.min_wrapped_lines:
+        return None
+    return best_w
+
+
+def _latin_width(lines: list[_Line | None]) -> int | None:
+    """Typical width (characters) of Latin lines: their 80th percentile."""
+    ws = sorted(ln.width for ln in lines if ln is not None and ln.latin)
+    if len(ws) < 4:
+        return None
+    return ws[int(len(ws) * 0.8)]
+
+
+def _first_unit_width(line: _Line, cfg: LayoutConfig) -> int:
+    """Cells of what would have had to fit on the previous line: a Latin word or one character."""
+    m = _ASCII_WORD.match(line.text)
+    unit = m.group(0) if m else line.text[:1]
+    return display_width(unit, cfg.ambiguous_wide)
+
+
+# ---------------------------------------------------------------- rules
+
+
+def _layout_case(text: str) -> str:
+    """Case function: lay out ``text`` and print the paragraphs separated by a blank line."""
+    blocks, _ = build_blocks(text.split("\n"), LayoutConfig())
+    return "\n\n".join(b.text for b in blocks)
+
+
+R_BLANK = register("layout.break_blank_line", STAGE, "A blank line ends the paragraph.")
+R_INDENT = register(
+    "layout.break_indent", STAGE, "A paragraph indent (　　 or spaces) starts a new paragraph."
+)
+R_SHORT = register(
+    "layout.break_short_line",
+    STAGE,
+    "On a hard-wrapped page, a line that stops short of the column ends its paragraph.",
+)
+R_LINE = register(
+    "layout.break_line",
+    STAGE,
+    "On a page that is not hard-wrapped (one paragraph per line), every line is a paragraph.",
+)
+R_SENTENCE = register(
+    "layout.break_sentence_end",
+    STAGE,
+    "English: a line ending a sentence well short of the typical line width ends its paragraph.",
+)
+R_WRAP = register(
+    "layout.join_wrapped_line",
+    STAGE,
+    "A line that filled the page's column continues in the next line (the next character would not fit).",
+    case_fn=_layout_case,
+)
+R_PUNCT = register(
+    "layout.join_line_initial_punct",
+    STAGE,
+    "A line starting with punctuation that cannot start a line (、，。) continues the previous one.",
+    case_fn=_layout_case,
+)
+R_ENGLISH = register(
+    "layout.join_english_line",
+    STAGE,
+    "English: a line that does not end a sentence (or fills the line) continues in the next; one space.",
+    case_fn=_layout_case,
+)
+R_DEHYPH = register(
+    "layout.dehyphenate",
+    STAGE,
+    "English: a line-end break hyphen (or soft hyphen) is removed and the word rejoined (con-|tinued).",
+    case_fn=_layout_case,
+)
+R_COMPOUND = register(
+    "layout.join_hyphenated_compound",
+    STAGE,
+    "English: a line-end hyphen of a known compound (well-|known) is kept and the halves joined.",
+    case_fn=_layout_case,
+)
+R_SEAM = register(
+    "layout.join_seam_word",
+    STAGE,
+    "Broken paragraph: a body paragraph ending without terminal punctuation continues after a "
+    "paragraph mark, and a dictionary word straddles the seam (完|善).",
+    case_fn=_layout_case,
+)
+R_UNTERM = register(
+    "layout.join_unterminated",
+    STAGE,
+    "Broken paragraph: a body paragraph ending without terminal punctuation continues after a "
+    "paragraph mark (有力的|措施), no dictionary word at the seam.",
+    case_fn=_layout_case,
+)
+
+
+# ---------------------------------------------------------------- decisions
+
+
+@dataclass(slots=True)
+class _Open:
+    parts: list[str]
+    text_cells: int
+    first: _Line
+    last: _Line
+    after_blank: bool
+    joins: list[str] = field(default_factory=list)
+
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+def _continuation_like(nxt: _Line, width: int | None, cfg: LayoutConfig) -> bool:
+    """The next line reads like the rest of a sentence, not a headline, lead or byline."""
+    from cleaning import segment
+
+    t = nxt.text
+    if t[0] in _OPENING or segment.starts_new_item(t):
+        return False
+    if is_para_final(t):
+        return True
+    if width is not None and nxt.width + 2 > width:
+        return True  # a full line of a wrapped page: prose, whatever its end
+    return nxt.width >= cfg.body_min_cells and bool(_CLAUSE_PUNCT.search(t))
+
+
+def _body_like(block: _Open, cfg: LayoutConfig) -> bool:
+    """The paragraph built so far is running prose (long, with clause punctuation)."""
+    text = block.text()
+    if block.text_cells < cfg.body_min_cells or not _CLAUSE_PUNCT.search(text):
+        return False
+    from cleaning import segment
+
+    return not segment.is_byline_or_caption(text)
+
+
+def _decide(
+    block: _Open,
+    prev: _Line,
+    nxt: _Line,
+    blanks: int,
+    width: int | None,
+    latin_w: int | None,
+    cfg: LayoutConfig,
+) -> tuple[str, str, str]:
+    """(rule name, separator text, evidence) for the break between ``prev`` and ``nxt``.
+
+    The separator is ``None``-like (``"\\x00"``) for a paragraph break.
+    """
+    BREAK = "\x00"
+    # Hard evidence of continuation first.
+    if nxt.text[0] in _LINE_INITIAL_FORBIDDEN and not (prev.latin and nxt.text[0] in ",;:!?)"):
+        return R_PUNCT.name, "", f"line {nxt.number} starts with '{nxt.text[0]}', which cannot start a line"
+    if cfg.dehyphenate and blanks == 0 and prev.latin and english.line_end_hyphen(prev.text):
+        d = english.decide_hyphen(prev.text, nxt.text, cfg.min_dehyphen_zipf)
+        if d is not None:
+            if d.remove_hyphen:
+                return R_DEHYPH.name, "\x01", f"'{d.joined}': {d.reason}"
+            return R_COMPOUND.name, "\x02", f"'{d.joined}': {d.reason}"
+
+    # Paragraph marks.
+    if blanks:
+        rule, evidence = R_BLANK.name, f"{blanks} blank line(s) before line {nxt.number}"
+    elif nxt.indented:
+        rule, evidence = R_INDENT.name, f"line {nxt.number} is indented"
+    elif prev.latin and nxt.latin and latin_w is not None and width is None:
+        if is_para_final(prev.text) and prev.width < cfg.english_short_line_ratio * latin_w:
+            rule, evidence = (
+                R_SENTENCE.name,
+                f"line {prev.number} ends a sentence at {prev.width} of ~{latin_w} characters",
+            )
+        else:
+            why = "does not end a sentence" if not is_para_final(prev.text) else "fills the line"
+            return R_ENGLISH.name, " ", f"line {prev.number} {why} ({prev.width} of ~{latin_w} characters)"
+    elif width is not None:
+        unit = _first_unit_width(nxt, cfg)
+        if prev.width + unit + (1 if nxt.latin and prev.latin else 0) > width - cfg.column_slack:
+            sep = " " if prev.trailing_space and join_separator(prev.text, nxt.text) == "" else None
+            sep = sep if sep is not None else join_separator(prev.text, nxt.text)
+            return (
+                R_WRAP.name,
+                sep,
+                f"line {prev.number} is {prev.width} cells of a {width}-cell column; "
+                f"'{nxt.text[:3]}' ({unit} cells) would not fit",
+            )
+        rule, evidence = (
+            R_SHORT.name,
+            f"line {prev.number} is {prev.width} cells of a {width}-cell column; "
+            f"'{nxt.text[:3]}' ({unit} cells) would have fit",
+        )
+    else:
+        rule, evidence = R_LINE.name, "page is not hard-wrapped: one paragraph per line"
+
+    # A paragraph mark; is it a broken paragraph?
+    if (
+        cfg.repair_broken_paragraphs
+        and not is_para_final(block.text())
+        and _body_like(block, cfg)
+        and _continuation_like(nxt, width, cfg)
+    ):
+        seam = seam_word(block.text(), nxt.text, cfg.min_seam_word_freq, cfg.max_seam_word_chars)
+        tail = block.text()[-4:]
+        head = nxt.text[:4]
+        mark = rule.removeprefix("layout.")
+        if seam is not None:
+            return (
+                R_SEAM.name,
+                join_separator(block.text(), nxt.text),
+                f"'{tail}|{head}': paragraph ends without terminal punctuation; dictionary word "
+                f"'{seam[0]}' (freq {seam[1]}) straddles the seam; overrides {mark} ({evidence})",
+            )
+        return (
+            R_UNTERM.name,
+            join_separator(block.text(), nxt.text),
+            f"'{tail}|{head}': paragraph ends without terminal punctuation and the next line continues "
+            f"the sentence; overrides {mark} ({evidence})",
+        )
+    return rule, BREAK, evidence
+
+
+def build_blocks(lines: list[str], cfg: LayoutConfig) -> tuple[list[Block], list[Event]]:
+    """Rebuild paragraphs (``Block``) from source lines; one event per line-break decision."""
+    prepared = _prepare(lines, cfg)
+    present = [ln for ln in prepared if ln is not None]
+    width = column_width([ln.width for ln in present if not ln.latin], cfg) if present else None
+    latin_w = _latin_width(prepared)
+    blocks: list[Block] = []
+    events: list[Event] = []
+    cur: _Open | None = None
+    blanks = 0
+
+    def close(b: _Open) -> None:
+        blocks.append(
+            Block(
+                text=b.text(),
+                line_start=b.first.number,
+                line_end=b.last.number,
+                joins=b.joins,
+                indented=b.first.indented,
+                after_blank=b.after_blank,
+            )
+        )
+
+    for ln in prepared:
+        if ln is None:
+            blanks += 1
+            continue
+        if cur is None:
+            cur = _Open([ln.text], ln.width, ln, ln, after_blank=blanks > 0)
+            blanks = 0
+            continue
+        prev = cur.last
+        rule, sep, evidence = _decide(cur, prev, ln, blanks, width, latin_w, cfg)
+        if sep == "\x00":
+            events.append(Event(rule, STAGE, evidence, line=prev.number, line_end=ln.number))
+            close(cur)
+            cur = _Open([ln.text], ln.width, ln, ln, after_blank=blanks > 0)
+        else:
+            before_tail = cur.parts[-1]
+            if sep == "\x01":  # remove the break hyphen
+                cur.parts[-1] = before_tail[:-1]
+                sep = ""
+            elif sep == "\x02":  # keep the compound's hyphen
+                sep = ""
+            cur.parts.append(sep + ln.text)
+            cur.text_cells += ln.width
+            cur.joins.append(rule)
+            cur.last = ln
+            events.append(
+                Event(
+                    rule,
+                    STAGE,
+                    evidence,
+                    line=prev.number,
+                    line_end=ln.number,
+                    before=f"{before_tail[-12:]}⏎{ln.text[:12]}",
+                    after=(cur.parts[-2][-12:] + cur.parts[-1][:12]),
+                )
+            )
+        blanks = 0
+    if cur is not None:
+        close(cur)
+    return blocks, events

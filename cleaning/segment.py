@@ -1,0 +1,715 @@
+"""Stage 6, segment: split a page's paragraphs into items without layout boxes.
+
+Each block (paragraph from the layout stage) is tagged by a named rule:
+
+* ``furniture``: page headers, dates, page numbers, ``第二版``, ``星期四``,
+  ``VOL. XXXVI. NO 6``, ``Continued on Page 6``, and lines that recur across
+  the pages of one issue (:func:`repeated_furniture`);
+* ``lead``: a paragraph opening with a dateline or news-agency marker
+  (``本报讯 （记者 …）``, ``本报6月11日讯``, ``新华社北京6月11日电（记者 …）``,
+  ``据新华社电``, ``（倫敦廿日哈瓦斯電）``, ``WASHINGTON (AP) —``); it is a body
+  paragraph, its marker goes to ``Item.lead`` and its names to ``Item.byline``;
+* ``byline``: a line made only of roles and names (``记者 焦同帅 通讯员 牛树志``,
+  ``（责任编辑：王五）``, ``By JOHN SMITH``);
+* ``caption``: a photo caption (ending ``记者 A 摄``, ``供图``, ``新华社发``, or
+  starting ``图为``), an item of its own with the photographer as byline;
+* ``headline``: short text without terminal punctuation; consecutive headline
+  lines form a group with kicker / title / subtitle (``——…``);
+* ``section_heading``: a numbered heading inside an article (``第一章``, ``一、``),
+  kept as a body paragraph;
+* ``end_marker``: ``（完）`` closes the article;
+* ``body``: everything else.
+
+A headline group followed by body (or a lead) starts an article; a lead starts
+one even without headline; body after a caption or furniture continues the
+article it interrupted.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cleaning.model import Block, Byline, Event, Item, Paragraph
+from cleaning.rules import register
+
+STAGE = "segment"
+
+
+class SegmentConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    max_headline_cells: int = Field(
+        64,
+        ge=4,
+        description="A paragraph wider than this (display cells) is never a headline line.",
+    )
+    max_headline_lines: int = Field(
+        5,
+        ge=1,
+        description="Most lines in one headline group; older pending lines beyond it become body text.",
+    )
+    max_split_title_cells: int = Field(
+        32,
+        ge=4,
+        description="Two or more short headline lines whose total width stays within this many cells are "
+        "one title broken over lines (`持续推进` + `“三规范”建设`), not kicker + title.",
+    )
+    max_byline_cells: int = Field(
+        60, ge=8, description="A byline line (roles and names only) is at most this wide."
+    )
+    max_furniture_cells: int = Field(
+        70, ge=4, description="Page furniture (headers, dates, page numbers) is at most this wide."
+    )
+    furniture_min_pages: int = Field(
+        2, ge=2, description="A line must recur on at least this many pages to count as repeated furniture."
+    )
+    furniture_min_page_fraction: float = Field(
+        0.3,
+        gt=0.0,
+        le=1.0,
+        description="... and on at least this fraction of the pages of the issue/shard.",
+    )
+    detect_captions: bool = Field(True, description="Tag photo captions as items of kind `caption`.")
+    detect_section_headings: bool = Field(
+        True,
+        description="Keep numbered headings (`第一章`, `一、`, `（三）`) inside the current article as body "
+        "paragraphs instead of starting a new article.",
+    )
+
+
+# ---------------------------------------------------------------- width
+
+_WIDE = re.compile(
+    "[\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf\uac00-\ud7a3"
+    "\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6\U00020000-\U0003fffd"
+    "\u2018\u2019\u201c\u201d\u2014\u2015\u2026\u00b7]"
+)
+
+
+def _cells(text: str) -> int:
+    return len(text) + len(_WIDE.findall(text))
+
+
+# ---------------------------------------------------------------- patterns
+
+_HAN_CH = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_NUM_CH = r"0-9０-９一二三四五六七八九十百零〇廿卅"
+_OPEN_B = r"[（(〔\[]"
+_CLOSE_B = r"[）)〕\]]"
+
+# Roles: keyword → role name. Longest keywords first in the regex.
+_ROLE_WORDS: dict[str, str] = {
+    "本报记者": "reporter",
+    "本報記者": "reporter",
+    "特约记者": "reporter",
+    "特約記者": "reporter",
+    "见习记者": "reporter",
+    "見習記者": "reporter",
+    "新华社记者": "reporter",
+    "新華社記者": "reporter",
+    "记者": "reporter",
+    "記者": "reporter",
+    "通讯员": "correspondent",
+    "通訊員": "correspondent",
+    "特约通讯员": "correspondent",
+    "实习生": "intern",
+    "實習生": "intern",
+    "责任编辑": "editor",
+    "責任編輯": "editor",
+    "责编": "editor",
+    "責編": "editor",
+    "编辑": "editor",
+    "編輯": "editor",
+    "校对": "proofreader",
+    "校對": "proofreader",
+    "摄影": "photographer",
+    "攝影": "photographer",
+    "撰文": "author",
+    "撰稿": "author",
+    "作者": "author",
+    "文": "author",
+    "图": "photographer",
+    "圖": "photographer",
+}
+_POSTFIX_ROLES: dict[str, str] = {"摄": "photographer", "攝": "photographer", "供图": "photographer"}
+_ROLE_RE = "|".join(sorted(map(re.escape, _ROLE_WORDS), key=len, reverse=True))
+_POSTFIX_RE = "|".join(sorted(map(re.escape, _POSTFIX_ROLES), key=len, reverse=True))
+_NAME = rf"[{_HAN_CH}][{_HAN_CH}·•]{{1,5}}"
+_BYLINE_TOKEN = re.compile(
+    rf"(?P<role>{_ROLE_RE})|(?P<post>{_POSTFIX_RE})|(?P<name>{_NAME})|(?P<sep>[\s\u3000、，,：:/|]+)"
+)
+
+_LEAD_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+    ("本报讯", re.compile(r"^(本[报報][讯訊])")),
+    ("本报…讯/电", re.compile(rf"^(本[报報][{_HAN_CH}{_NUM_CH}]{{0,12}}?[讯訊电電])")),
+    (
+        "agency dateline",
+        re.compile(
+            rf"^((?:新[华華]社|中新社|中新[网網]|人民[网網]|央[视視][网網]|中央社|法新社|路透社|美联社|美聯社)"
+            rf"[{_HAN_CH}{_NUM_CH}\s]{{1,16}}?[电電])"
+        ),
+    ),
+    ("according to agency", re.compile(rf"^(据[{_HAN_CH}]{{2,8}}?(?:[电電]|[报報]道|消息))")),
+    ("old-style dateline", re.compile(rf"^({_OPEN_B}[{_HAN_CH}{_NUM_CH}]{{2,16}}[电電]{_CLOSE_B})")),
+    (
+        "English dateline",
+        re.compile(
+            r"^([A-Z][A-Z.'\-]+(?: [A-Z][A-Z.'\-]+){0,3}"
+            r"(?:,\s*(?:[A-Z][a-z]{2,4}\.?|[A-Z][A-Z.]{2,5})\s*\d{1,2}\.?)?"
+            r"\s*(?:\((?:AP|UP|UPI|INS|Reuters|Special|[A-Z][A-Za-z. ]{1,20})\))?"
+            r"\s*(?:[—–]|--|-\s))"
+        ),
+    ),
+]
+# The byline in brackets right after a lead marker: （记者 黄啟峰 通讯员 刘光红）
+_LEAD_BYLINE = re.compile(rf"^\s*{_OPEN_B}\s*([^（()）]{{2,60}}?)\s*{_CLOSE_B}")
+
+_END_MARKER = re.compile(r"^[（(](?:完|完结|全文完|END|end)[)）]$")
+_EDITOR_LINE = re.compile(
+    rf"^{_OPEN_B}?\s*(?:责任编辑|責任編輯|责编|責編|编辑|編輯)\s*[：:]\s*(.+?)\s*{_CLOSE_B}?$"
+)
+_ENGLISH_BYLINE = re.compile(r"^By\s+((?:Miss |Mrs\. |Mr\. |Dr\. )?[A-Z][A-Za-z.'\- ]{2,40}?)(?:,.*)?$")
+
+_CAPTION_TAIL = re.compile(
+    rf"(?:^|(?<=[\s。！？”」』）)\]]))"
+    rf"((?:(?:{_ROLE_RE})\s*)?((?:{_NAME}[\s、]+)*{_NAME})\s*(?:{_POSTFIX_RE}))"
+    rf"\s*{_CLOSE_B}?$"
+)
+_CAPTION_SOURCE = re.compile(
+    r"(供图|供圖|新华社发|新華社發|资料图片|資料圖片|资料照片|資料照片|图片来源[：:].{1,20}|"
+    r"圖片來源[：:].{1,20}|Photo by .{2,40})\s*[）)]?$"
+)
+_CAPTION_START = re.compile(r"^(图为|圖為|上图|下图|左图|右图|图[：:]|圖[：:])")
+
+_FURNITURE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+    ("page label", re.compile(rf"第[{_NUM_CH}]+版|^[A-Z]?\d{{1,3}}\s*版$")),
+    (
+        "date",
+        re.compile(
+            rf"^\D{{0,20}}[{_NUM_CH}]{{2,4}}\s*年\s*[{_NUM_CH}]{{1,3}}\s*月\s*[{_NUM_CH}]{{1,3}}\s*日"
+            rf"(?:\s*(?:星期|週|周|礼拜|禮拜)[一二三四五六日天])?(?:\s*\S{{0,20}})?$"
+        ),
+    ),
+    ("weekday", re.compile(r"^(?:星期|週|周|礼拜|禮拜)[一二三四五六日天]$")),
+    ("page number", re.compile(r"^[\-—–·\s]*(?:[A-Z]\d{1,2}|\d{1,3})[\-—–·\s]*$")),
+    ("English page label", re.compile(r"^(?:PAGE|Page)\s+[A-Z0-9]+$|^VOL\.?\s+[A-Z0-9]+", re.I)),
+    (
+        "English date line",
+        re.compile(
+            r"^[A-Z][A-Za-z.,' ]{0,60}\b(?:JANUARY|FEBRUARY|MARCH|APRIL|MAY|JUNE|JULY|AUGUST|SEPTEMBER|"
+            r"OCTOBER|NOVEMBER|DECEMBER|January|February|March|April|May|June|July|August|September|"
+            r"October|November|December)\s+\d{1,2},?\s+1[6-9]\d\d\.?$"
+        ),
+    ),
+    (
+        "jump line",
+        re.compile(r"^\(?\s*(?:Continued|Concluded)\s+(?:on|from)\s+(?:Page|page)\s+\w+\.?\s*\)?$"),
+    ),
+    ("jump line", re.compile(rf"^{_OPEN_B}?\s*(?:下转|上接|转下|接上)[^）)]{{0,12}}版{_CLOSE_B}?$")),
+]
+
+_SECTION_HEADING = re.compile(
+    rf"^(?:第[{_NUM_CH}]+[章节節编編篇部条條]|[一二三四五六七八九十]{{1,3}}、|"
+    rf"{_OPEN_B}[一二三四五六七八九十]{{1,3}}{_CLOSE_B}|\d{{1,2}}[.、．]\D)"
+)
+_SUBTITLE = re.compile(r"^(?:——|—|－－|--)\s*")
+_TERMINAL = re.compile(r"[。！？!?…][”’」』）)\"']*$|[。；;]")
+_SENTENCE_INSIDE = re.compile(r"[。；;]|[.!?]\s+[A-Z]")
+_LATIN = re.compile(r"[A-Za-z]")
+
+
+# ---------------------------------------------------------------- parsing helpers
+
+
+def parse_byline(text: str) -> list[Byline] | None:
+    """Roles and names when ``text`` consists only of byline tokens (and has a role), else ``None``.
+
+    ``记者 焦同帅 通讯员 牛树志`` → reporter 焦同帅, correspondent 牛树志;
+    ``记者 黄啟峰 摄`` → photographer 黄啟峰.
+    """
+    s = text.strip().strip("（()）〔〕[]")
+    pos = 0
+    groups: list[list] = []  # [role, [names]]
+    saw_role = False
+    while pos < len(s):
+        m = _BYLINE_TOKEN.match(s, pos)
+        if m is None:
+            return None
+        pos = m.end()
+        if m.group("role"):
+            groups.append([_ROLE_WORDS[m.group("role")], []])
+            saw_role = True
+        elif m.group("post"):
+            role = _POSTFIX_ROLES[m.group("post")]
+            if not groups or not groups[-1][1]:
+                return None
+            groups[-1][0] = role
+            saw_role = True
+            groups.append([None, []])
+        elif m.group("name"):
+            name = m.group("name")
+            # "记者黄啟峰" written without a space: the role regex took the keyword already.
+            if not groups:
+                groups.append([None, []])
+            groups[-1][1].append(name)
+    if not saw_role:
+        return None
+    out: list[Byline] = []
+    for role, names in groups:
+        if not names:
+            continue
+        if role is None:
+            return None  # names with no role: not a byline we can attribute
+        out.extend(Byline(role=role, name=n) for n in names)
+    return out or None
+
+
+def lead_marker(text: str) -> tuple[str, list[Byline], str] | None:
+    """(marker, byline, pattern name) when ``text`` opens with a lead marker."""
+    for name, pat in _LEAD_PATTERNS:
+        m = pat.match(text)
+        if m is None:
+            continue
+        marker = m.group(1).strip()
+        if name == "English dateline" and len(marker) < 5:
+            continue
+        byline: list[Byline] = []
+        rest = text[m.end() :]
+        bm = _LEAD_BYLINE.match(rest)
+        if bm is not None:
+            byline = parse_byline(bm.group(1)) or []
+        return marker, byline, name
+    return None
+
+
+def caption_credit(text: str) -> tuple[str, list[Byline]] | None:
+    """(evidence, photographers) when ``text`` is a photo caption, else ``None``."""
+    m = _CAPTION_TAIL.search(text)
+    if m is not None and len(text) > len(m.group(1)):
+        names = re.split(r"[\s、]+", m.group(2).strip())
+        return f"ends with credit '{m.group(1)}'", [Byline("photographer", n) for n in names if n]
+    m2 = _CAPTION_SOURCE.search(text)
+    if m2 is not None and len(text) > len(m2.group(1)) + 4:
+        return f"ends with '{m2.group(1)}'", []
+    if _CAPTION_START.match(text):
+        return f"starts with '{_CAPTION_START.match(text).group(1)}'", []
+    return None
+
+
+def furniture_pattern(text: str, max_cells: int = 70) -> str | None:
+    """Name of the page-furniture pattern ``text`` matches, if any."""
+    t = text.strip()
+    if not t or _cells(t) > max_cells:
+        return None
+    for name, pat in _FURNITURE_PATTERNS:
+        if pat.search(t):
+            if name == "page label" and _TERMINAL.search(t):
+                continue  # "…在第二版刊登。": prose that mentions a page
+            return name
+    return None
+
+
+def furniture_key(line: str) -> str:
+    """Repetition key of a line: whitespace collapsed, digits folded (page numbers, dates vary)."""
+    return re.sub(r"\d+", "0", re.sub(r"\s+", " ", line.strip()))
+
+
+def starts_new_item(text: str) -> bool:
+    """``text`` opens a new item (lead marker, byline, caption, furniture): never a continuation."""
+    t = text.strip()
+    return (
+        lead_marker(t) is not None
+        or parse_byline(t) is not None
+        or furniture_pattern(t) is not None
+        or bool(_CAPTION_START.match(t))
+    )
+
+
+def is_byline_or_caption(text: str) -> bool:
+    """``text`` is a byline line or ends with a photo credit (never continued by another line)."""
+    t = text.strip()
+    if parse_byline(t) is not None:
+        return True
+    return _CAPTION_TAIL.search(t) is not None or _CAPTION_SOURCE.search(t) is not None
+
+
+# ---------------------------------------------------------------- rules
+
+
+def _byline_case(text: str) -> str:
+    b = parse_byline(text) or (
+        [Byline("editor", n) for n in re.split(r"[\s、，,]+", m.group(1)) if n]
+        if (m := _EDITOR_LINE.match(text.strip()))
+        else None
+    )
+    if b is None and (m := _ENGLISH_BYLINE.match(text.strip())):
+        b = [Byline("author", m.group(1).strip())]
+    return " ".join(f"{x.role}:{x.name}" for x in b) if b else text
+
+
+def _lead_case(text: str) -> str:
+    r = lead_marker(text)
+    if r is None:
+        return text
+    marker, byline, _ = r
+    return " ".join([marker, *(f"{x.role}:{x.name}" for x in byline)])
+
+
+def _caption_case(text: str) -> str:
+    r = caption_credit(text)
+    if r is None:
+        return text
+    return " ".join(["caption", *(f"{x.role}:{x.name}" for x in r[1])])
+
+
+def _furniture_case(text: str) -> str:
+    return "furniture" if furniture_pattern(text) else text
+
+
+def _headline_case(text: str) -> str:
+    """Case function: a headline group, one line each, followed by a body paragraph."""
+    lines = [ln for ln in text.split("\n") if ln.strip()]
+    blocks = [Block(text=ln, line_start=i + 1, line_end=i + 1) for i, ln in enumerate(lines)]
+    items, _ = segment_blocks(blocks, SegmentConfig())
+    if not items or not items[0].headline:
+        return text
+    it = items[0]
+    return f"kicker={it.kicker or ''}|title={it.title or ''}|subtitle={it.subtitle or ''}"
+
+
+R_FURN_PATTERN = register(
+    "segment.furniture_pattern",
+    STAGE,
+    "Page furniture recognised by pattern (第二版, dates, 星期四, page numbers, Continued on Page 6).",
+    case_fn=_furniture_case,
+)
+R_FURN_REPEAT = register(
+    "segment.furniture_repeated",
+    STAGE,
+    "Page furniture recognised by recurring on several pages of the same issue/shard.",
+)
+R_LEAD = register(
+    "segment.lead",
+    STAGE,
+    "A paragraph opening with a lead marker (本报讯, 新华社…电, WASHINGTON (AP) —) starts an article body; "
+    "its bracketed names are the byline.",
+    case_fn=_lead_case,
+)
+R_BYLINE = register(
+    "segment.byline",
+    STAGE,
+    "A line made only of roles and names (记者 A 通讯员 B, （责任编辑：C）, By JOHN SMITH) is the byline, "
+    "not a body paragraph.",
+    case_fn=_byline_case,
+)
+R_CAPTION = register(
+    "segment.caption",
+    STAGE,
+    "A photo caption (… 记者 A 摄, 供图, 新华社发, 图为…) is an item of its own; the credit is the byline.",
+    case_fn=_caption_case,
+)
+R_HEADLINE = register(
+    "segment.headline",
+    STAGE,
+    "Short text without terminal punctuation before body text is a headline line; a group of them is "
+    "split into kicker / title / subtitle.",
+    case_fn=_headline_case,
+)
+R_SECTION = register(
+    "segment.section_heading",
+    STAGE,
+    "A numbered heading inside an article (第一章, 一、) stays in the article as a body paragraph.",
+)
+R_END = register("segment.end_marker", STAGE, "（完） ends the current article.")
+R_BODY = register("segment.body", STAGE, "A body paragraph of the current article.")
+R_ORPHAN = register(
+    "segment.orphan_body",
+    STAGE,
+    "Body text with no headline or lead before it (page start, after a closing byline) forms an item "
+    "of kind `other`.",
+)
+
+
+# ---------------------------------------------------------------- classification
+
+
+@dataclass(slots=True)
+class _Tagged:
+    block: Block
+    tag: str
+    rule: str
+    detail: str
+    marker: str | None = None
+    byline: list[Byline] = field(default_factory=list)
+
+
+def _headline_like(text: str, cfg: SegmentConfig) -> bool:
+    cells = _cells(text)
+    if cells > cfg.max_headline_cells or cells == 0:
+        return False
+    if _SENTENCE_INSIDE.search(text) or re.search(r"[。．]$", text):
+        return False
+    if text.endswith(("，", ",", "、", "：", ":")):
+        return False
+    if _LATIN.search(text) and not re.search(rf"[{_HAN_CH}]", text):
+        # English headlines are set in capitals (or Title Case) and do not end a sentence.
+        letters = [c for c in text if c.isalpha()]
+        upper = sum(1 for c in letters if c.isupper())
+        words = text.split()
+        title_case = sum(1 for w in words if w[:1].isupper()) >= 0.6 * len(words)
+        return bool(letters) and (upper >= 0.6 * len(letters) or title_case) and not text.endswith(".")
+    return True
+
+
+def _classify(b: Block, cfg: SegmentConfig, furniture: frozenset[str]) -> _Tagged:
+    t = b.text.strip()
+    if _END_MARKER.match(t):
+        return _Tagged(b, "end", R_END.name, f"end marker '{t}'")
+    if (
+        furniture
+        and (t in furniture or furniture_key(t) in furniture)
+        and _cells(t) <= cfg.max_furniture_cells
+    ):
+        return _Tagged(b, "furniture", R_FURN_REPEAT.name, f"'{t[:30]}' recurs across pages of the issue")
+    fp = furniture_pattern(t, cfg.max_furniture_cells)
+    if fp is not None:
+        return _Tagged(b, "furniture", R_FURN_PATTERN.name, f"{fp}: '{t[:30]}'")
+    lead = lead_marker(t)
+    if lead is not None:
+        marker, byline, pat = lead
+        names = ", ".join(f"{x.role} {x.name}" for x in byline)
+        return _Tagged(
+            b,
+            "lead",
+            R_LEAD.name,
+            f"{pat} '{marker}'" + (f"; byline {names}" if names else ""),
+            marker,
+            byline,
+        )
+    if _cells(t) <= cfg.max_byline_cells:
+        by = parse_byline(t)
+        if by is not None:
+            names = ", ".join(f"{x.role} {x.name}" for x in by)
+            return _Tagged(b, "byline", R_BYLINE.name, f"roles and names only: {names}", byline=by)
+        m = _EDITOR_LINE.match(t)
+        if m is not None:
+            by = [Byline("editor", n) for n in re.split(r"[\s、，,]+", m.group(1)) if n]
+            return _Tagged(b, "byline", R_BYLINE.name, f"editor line: {m.group(1)}", byline=by)
+        m = _ENGLISH_BYLINE.match(t)
+        if m is not None:
+            return _Tagged(
+                b,
+                "byline",
+                R_BYLINE.name,
+                f"English byline '{t[:40]}'",
+                byline=[Byline("author", m.group(1))],
+            )
+    if cfg.detect_captions:
+        cap = caption_credit(t)
+        if cap is not None:
+            return _Tagged(b, "caption", R_CAPTION.name, cap[0], byline=cap[1])
+    if cfg.detect_section_headings and _SECTION_HEADING.match(t) and _cells(t) <= cfg.max_headline_cells:
+        return _Tagged(b, "section", R_SECTION.name, f"numbered heading '{t[:20]}'")
+    if _headline_like(t, cfg):
+        return _Tagged(b, "headline", R_HEADLINE.name, f"{_cells(t)} cells, no terminal punctuation")
+    return _Tagged(b, "body", R_BODY.name, "running text")
+
+
+def _assign_headline_roles(item: Item, lines: list[str], cfg: SegmentConfig) -> str:
+    """Fill kicker/title/subtitle from the group's lines (page order); returns the evidence."""
+    subs = [ln for ln in lines if _SUBTITLE.match(ln)]
+    main = [ln for ln in lines if not _SUBTITLE.match(ln)]
+    subtitle = [_SUBTITLE.sub("", ln) for ln in subs]
+    why: str
+    if not main:
+        main, subtitle = [subtitle[0]], subtitle[1:]
+    if len(main) == 1:
+        item.title = main[0]
+        why = "one main line"
+    elif all(_LATIN.search(ln) and not re.search(rf"[{_HAN_CH}]", ln) for ln in main):
+        item.title = " ".join(main[:1])
+        subtitle = main[1:] + subtitle
+        why = "English deck: first line is the title, the rest subtitle"
+    elif sum(_cells(ln) for ln in main) <= cfg.max_split_title_cells and not any(" " in ln for ln in main):
+        item.title = "".join(main)
+        why = (
+            f"short lines ({sum(_cells(ln) for ln in main)} cells together): one title over {len(main)} lines"
+        )
+    else:
+        widest = max(range(len(main)), key=lambda i: (_cells(main[i]), i))
+        item.title = main[widest]
+        if widest > 0:
+            item.kicker = " ".join(main[:widest])
+        subtitle = main[widest + 1 :] + subtitle
+        why = (
+            f"widest line is the title ({_cells(main[widest])} cells); lines before: kicker, after: subtitle"
+        )
+    item.subtitle = " ".join(subtitle) if subtitle else None
+    return why
+
+
+def _paragraph(b: Block) -> Paragraph:
+    return Paragraph(text=b.text, line_start=b.line_start, line_end=b.line_end, joins=list(b.joins))
+
+
+def segment_blocks(
+    blocks: list[Block], cfg: SegmentConfig, furniture: frozenset[str] = frozenset()
+) -> tuple[list[Item], list[Event]]:
+    """Group a page's paragraphs into items (articles, captions, furniture, other)."""
+    items: list[Item] = []
+    events: list[Event] = []
+    pending: list[_Tagged] = []
+    cur: Item | None = None  # the article body text goes to
+    closed = False  # cur was closed by a trailing byline or end marker
+
+    def ev(t: _Tagged, rule: str | None = None, detail: str | None = None) -> None:
+        events.append(
+            Event(
+                rule or t.rule, STAGE, detail or t.detail, line=t.block.line_start, line_end=t.block.line_end
+            )
+        )
+
+    def extend(item: Item, b: Block) -> None:
+        item.line_start = min(item.line_start, b.line_start) if item.line_start else b.line_start
+        item.line_end = max(item.line_end, b.line_end)
+
+    def start_article(first: _Tagged) -> Item:
+        item = Item(kind="article", line_start=first.block.line_start, line_end=first.block.line_end)
+        if pending:
+            lines = [p.block.text.strip() for p in pending]
+            item.headline = lines
+            why = _assign_headline_roles(item, lines, cfg)
+            for p in pending:
+                ev(p, detail=f"{p.detail}; group of {len(pending)}: {why}")
+                extend(item, p.block)
+            pending.clear()
+        items.append(item)
+        return item
+
+    def flush_pending_as_body() -> None:
+        nonlocal cur, closed
+        while pending:
+            p = pending.pop(0)
+            if cur is None or closed:
+                cur = Item(kind="other", line_start=p.block.line_start, line_end=p.block.line_end)
+                items.append(cur)
+                closed = False
+            cur.paragraphs.append(_paragraph(p.block))
+            extend(cur, p.block)
+            ev(p, R_BODY.name, "short line with no body after it: kept as text")
+
+    for b in blocks:
+        t = _classify(b, cfg, furniture)
+        if t.tag == "headline":
+            pending.append(t)
+            if len(pending) > cfg.max_headline_lines:
+                extra = pending[: len(pending) - cfg.max_headline_lines]
+                del pending[: len(extra)]
+                keep = list(pending)
+                pending[:] = extra
+                flush_pending_as_body()
+                pending[:] = keep
+            continue
+        if t.tag == "furniture":
+            if items and items[-1].kind == "furniture" and not pending:
+                fi = items[-1]
+            else:
+                fi = Item(kind="furniture", line_start=b.line_start, line_end=b.line_end)
+                items.append(fi)
+            fi.paragraphs.append(_paragraph(b))
+            extend(fi, b)
+            ev(t)
+            continue
+        if t.tag == "end":
+            ev(t)
+            if cur is not None:
+                extend(cur, b)
+                closed = True
+            continue
+        if t.tag == "caption":
+            item = Item(kind="caption", line_start=b.line_start, line_end=b.line_end)
+            if pending:
+                item.headline = [p.block.text.strip() for p in pending]
+                _assign_headline_roles(item, item.headline, cfg)
+                for p in pending:
+                    ev(p)
+                    extend(item, p.block)
+                pending.clear()
+            item.paragraphs.append(_paragraph(b))
+            item.byline = list(t.byline)
+            items.append(item)
+            ev(t)
+            continue
+        if t.tag == "byline":
+            if pending or cur is None or closed:
+                # a leading byline (By JOHN SMITH after the headline) opens the article
+                item = start_article(t)
+                item.byline.extend(t.byline)
+                item.byline_text = b.text.strip()
+                extend(item, b)
+                cur, closed = item, False
+                ev(t, detail=t.detail + "; leading byline")
+            else:
+                cur.byline.extend(t.byline)
+                cur.byline_text = (
+                    b.text.strip() if not cur.byline_text else f"{cur.byline_text}\n{b.text.strip()}"
+                )
+                extend(cur, b)
+                # a trailing byline closes the article; a leading one (no body yet) does not
+                closed = bool(cur.paragraphs)
+                ev(t, detail=t.detail + ("; trailing byline" if closed else "; leading byline"))
+            continue
+        # lead, section heading or body
+        if t.tag == "lead":
+            cur = start_article(t)
+            closed = False
+            cur.lead = t.marker
+            cur.byline.extend(t.byline)
+        elif pending:
+            if t.tag == "section" and cur is not None and not closed:
+                flush_pending_as_body()
+            else:
+                cur = start_article(t)
+                closed = False
+        elif cur is None or closed:
+            cur = Item(kind="other", line_start=b.line_start, line_end=b.line_end)
+            items.append(cur)
+            closed = False
+            ev(t, R_ORPHAN.name, "body text with no headline or lead before it")
+        cur.paragraphs.append(_paragraph(b))
+        extend(cur, b)
+        ev(t)
+    if pending:
+        # headline lines with no body after them (end of page): an item of their own
+        item = Item(kind="other", line_start=pending[0].block.line_start, line_end=pending[-1].block.line_end)
+        item.headline = [p.block.text.strip() for p in pending]
+        _assign_headline_roles(item, item.headline, cfg)
+        for p in pending:
+            ev(p, detail=p.detail + "; no body follows")
+        items.append(item)
+        pending.clear()
+    return items, events
+
+
+def repeated_furniture(pages: list[list[str]], cfg: SegmentConfig) -> frozenset[str]:
+    """Keys (:func:`furniture_key`) of short lines recurring across the pages of one issue/shard."""
+    if len(pages) < cfg.furniture_min_pages:
+        return frozenset()
+    counts: Counter[str] = Counter()
+    for page in pages:
+        keys = set()
+        for line in page:
+            t = line.strip()
+            if not t or _cells(t) > cfg.max_furniture_cells or _END_MARKER.match(t):
+                continue
+            if parse_byline(t) is not None:
+                continue  # a reporter's byline recurs on many pages and is not furniture
+            keys.add(furniture_key(t))
+        counts.update(keys)
+    need = max(cfg.furniture_min_pages, math.ceil(cfg.furniture_min_page_fraction * len(pages)))
+    return frozenset(k for k, n in counts.items() if n >= need)
