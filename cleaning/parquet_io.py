@@ -1,0 +1,260 @@
+"""Parquet writing, staged files and the atomic publish of an output directory.
+
+Writes are deterministic: the same table gives the same bytes (fixed row-group
+size, fixed codec, schema metadata from :mod:`cleaning.schema`), so re-running a
+job over unchanged input leaves every published file byte-identical.
+
+Publishing moves staged files into place with :func:`os.replace` (atomic on one
+file system), following a *journal* written before the first move. A run killed
+during the moves leaves the journal behind; :func:`recover` (called by the next
+run before anything else) replays it. Every move is idempotent: a move whose
+source is gone was already done.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from cleaning.schema import METADATA_VERSION_KEY, SCHEMA_VERSION
+
+# Rows per row group: small enough for readers to skip, large enough for zstd.
+ROW_GROUP_ROWS = 50_000
+JOURNAL_NAME = "publish-journal.json"
+
+
+def fsync_dir(path: str | Path) -> None:
+    """Make a rename or unlink inside ``path`` durable (no-op where unsupported)."""
+    try:
+        fd = os.open(str(path), os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _tmp_name(path: Path) -> Path:
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> None:
+    """Write, fsync, rename: readers see the old file or the new one, never a torn one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp_name(path)
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def write_json_atomic(path: str | Path, obj: Any) -> None:
+    data = json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+    write_bytes_atomic(path, data.encode("utf-8"))
+
+
+def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``table`` in exactly ``schema``: column order, types and the schema's metadata."""
+    if table.schema.equals(schema, check_metadata=True):
+        return table
+    cols = [table.column(f.name).cast(f.type) for f in schema]
+    return pa.Table.from_arrays(cols, schema=schema)
+
+
+def write_table(
+    table: pa.Table, path: str | Path, schema: pa.Schema | None = None, compression: str = "zstd"
+) -> int:
+    """Write one Parquet file (staged + fsync + rename); returns its row count.
+
+    The file carries ``presswash.schema_version`` in its key-value metadata even
+    when ``schema`` is an internal one without it.
+    """
+    path = Path(path)
+    if schema is not None:
+        table = conform(table, schema)
+    meta = dict(table.schema.metadata or {})
+    meta.setdefault(METADATA_VERSION_KEY, SCHEMA_VERSION.encode())
+    table = table.replace_schema_metadata(meta)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp_name(path)
+    with open(tmp, "wb") as fh:
+        pq.write_table(
+            table,
+            fh,
+            compression=compression,
+            row_group_size=ROW_GROUP_ROWS,
+            use_dictionary=True,
+            write_statistics=True,
+        )
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+    return table.num_rows
+
+
+def write_parts(
+    table: pa.Table,
+    directory: str | Path,
+    stem: str,
+    schema: pa.Schema,
+    rows_per_file: int,
+    compression: str = "zstd",
+) -> list[Path]:
+    """Split ``table`` into ``<stem>-00000.parquet``, ``<stem>-00001.parquet``, … (none if empty)."""
+    directory = Path(directory)
+    paths: list[Path] = []
+    for k, start in enumerate(range(0, table.num_rows, rows_per_file)):
+        part = directory / f"{stem}-{k:05d}.parquet"
+        write_table(table.slice(start, rows_per_file), part, schema, compression)
+        paths.append(part)
+    return paths
+
+
+def read_table(path: str | Path, columns: list[str] | None = None) -> pa.Table:
+    return pq.read_table(str(path), columns=columns)
+
+
+def same_bytes(a: Path, b: Path) -> bool:
+    """True when both files exist with identical content."""
+    try:
+        if a.stat().st_size != b.stat().st_size:
+            return False
+    except FileNotFoundError:
+        return False
+    with open(a, "rb") as fa, open(b, "rb") as fb:
+        while True:
+            ca, cb = fa.read(1 << 20), fb.read(1 << 20)
+            if ca != cb:
+                return False
+            if not ca:
+                return True
+
+
+@dataclass
+class PublishPlan:
+    """File moves (``staged → published``) and removals, paths relative to the output dir.
+
+    ``moves`` run in order, so the caller puts the manifest last: readers that
+    trust the manifest only ever see a complete dataset behind it.
+    """
+
+    run_id: str
+    moves: list[tuple[str, str]] = field(default_factory=list)
+    removes: list[str] = field(default_factory=list)
+    # directories (relative) deleted once the journal is done, e.g. the run's staging dir
+    cleanup: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "moves": [list(m) for m in self.moves],
+            "removes": list(self.removes),
+            "cleanup": list(self.cleanup),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> PublishPlan:
+        return cls(
+            run_id=d["run_id"],
+            moves=[(a, b) for a, b in d["moves"]],
+            removes=list(d["removes"]),
+            cleanup=list(d.get("cleanup", [])),
+        )
+
+
+class PublishError(RuntimeError):
+    pass
+
+
+def journal_path(state_dir: str | Path) -> Path:
+    return Path(state_dir) / JOURNAL_NAME
+
+
+def _drop_unchanged(out: Path, plan: PublishPlan) -> PublishPlan:
+    """Skip moves whose target already holds the same bytes (unchanged files keep their mtime)."""
+    moves: list[tuple[str, str]] = []
+    for src, dst in plan.moves:
+        if same_bytes(out / src, out / dst):
+            (out / src).unlink()
+        else:
+            moves.append((src, dst))
+    removes = [r for r in plan.removes if r not in {d for _, d in moves}]
+    return PublishPlan(run_id=plan.run_id, moves=moves, removes=removes, cleanup=plan.cleanup)
+
+
+def _roll_forward(out: Path, plan: PublishPlan) -> None:
+    touched: set[Path] = set()
+    for src, dst in plan.moves:
+        s, d = out / src, out / dst
+        if s.exists():
+            d.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(s, d)
+            touched.add(d.parent)
+        elif not d.exists():
+            raise PublishError(f"publish journal of run {plan.run_id}: staged file {src} is missing")
+    for rel in plan.removes:
+        p = out / rel
+        p.unlink(missing_ok=True)
+        touched.add(p.parent)
+    for d in sorted(touched):
+        fsync_dir(d)
+    for rel in plan.cleanup:
+        shutil.rmtree(out / rel, ignore_errors=True)
+
+
+def publish(out: str | Path, state_dir: str | Path, plan: PublishPlan) -> PublishPlan:
+    """Apply ``plan`` atomically file by file, after writing it down as a journal.
+
+    Returns the plan actually applied (moves of byte-identical files dropped).
+    """
+    out = Path(out)
+    plan = _drop_unchanged(out, plan)
+    jpath = journal_path(state_dir)
+    write_json_atomic(jpath, plan.as_dict())
+    _roll_forward(out, plan)
+    jpath.unlink()
+    fsync_dir(jpath.parent)
+    return plan
+
+
+def recover(out: str | Path, state_dir: str | Path) -> str | None:
+    """Finish an interrupted publish, if any; returns the run id it completed."""
+    jpath = journal_path(state_dir)
+    if not jpath.exists():
+        return None
+    try:
+        plan = PublishPlan.from_dict(json.loads(jpath.read_text(encoding="utf-8")))
+    except (ValueError, KeyError) as exc:
+        # The journal is written atomically, so this means tampering: stop, do not guess.
+        raise PublishError(f"unreadable publish journal {jpath}: {exc}") from exc
+    _roll_forward(Path(out), plan)
+    jpath.unlink()
+    fsync_dir(jpath.parent)
+    return plan.run_id
+
+
+def iter_parquet(directory: str | Path) -> Iterator[Path]:
+    """Published Parquet files of one table directory, in name order."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return iter(())
+    return iter(sorted(p for p in directory.glob("*.parquet") if p.is_file()))
+
+
+def row_count(paths: Iterable[str | Path]) -> int:
+    return sum(pq.ParquetFile(str(p)).metadata.num_rows for p in paths)

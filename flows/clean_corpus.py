@@ -1,0 +1,210 @@
+"""The ``clean-corpus`` Prefect flow: raw dumps in, a published Parquet dataset out.
+
+Tasks are coarse (one per shard of ``shard_bytes`` input bytes, one per output
+unit), pass paths and small dicts, and never carry text. The work itself lives
+in :mod:`flows.steps`; this module adds orchestration: retries and timeouts on
+the I/O tasks, the run lock, the recovery of an interrupted publish, artifacts
+and the ``presswash.dataset.published`` event.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.futures import as_completed
+from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.utilities.annotations import unmapped
+
+from cleaning import parquet_io
+from cleaning.state import RunLock, StateDir
+from flows import artifacts, steps
+from flows.params import FlowParams
+
+
+def _io_error(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry only I/O failures; a deterministic error would fail the same way again."""
+    try:
+        state.result()
+    except (OSError, TimeoutError):
+        return True
+    except Exception:
+        return False
+    return False
+
+
+# The incremental catalog (not Prefect's cache) decides what is reprocessed, so
+# task caching is off: a cache hit would skip writing files the run needs.
+_task_opts: dict[str, Any] = {"cache_policy": NO_CACHE, "persist_result": False}
+
+
+@task(name="plan", retry_condition_fn=_io_error, **_task_opts)
+def plan_task(params: FlowParams, run_id: str) -> dict[str, Any]:
+    return steps.plan(params, run_id)
+
+
+@task(name="process-shard", retry_condition_fn=_io_error, **_task_opts)
+def process_shard_task(shard: dict[str, Any], params: FlowParams) -> dict[str, Any]:
+    return steps.process_shard(shard, params)
+
+
+@task(name="dedup-reduce", retry_condition_fn=_io_error, **_task_opts)
+def reduce_task(catalog: dict[str, dict[str, Any]], params: FlowParams, run_id: str) -> dict[str, Any]:
+    return steps.reduce_dedup(catalog, params, run_id)
+
+
+@task(name="finalize-unit", retry_condition_fn=_io_error, **_task_opts)
+def finalize_task(uid: str, live: list[str], params: FlowParams, run_id: str) -> dict[str, Any]:
+    return steps.finalize_unit(uid, live, params, run_id)
+
+
+@task(name="publish", retry_condition_fn=_io_error, **_task_opts)
+def publish_task(
+    params: FlowParams,
+    the_plan: dict[str, Any],
+    shard_stats: list[dict[str, Any]],
+    finals: list[dict[str, Any]],
+    dedup_stats: dict[str, Any],
+    started: str,
+) -> dict[str, Any]:
+    return steps.publish_run(params, the_plan, shard_stats, finals, dedup_stats, started)
+
+
+def _opts(params: FlowParams) -> dict[str, Any]:
+    return {
+        "retries": params.retries,
+        "retry_delay_seconds": params.retry_delay_seconds,
+        "timeout_seconds": params.timeout_seconds,
+    }
+
+
+def _current_run_id() -> str:
+    try:
+        from prefect.runtime import flow_run
+
+        rid = flow_run.id
+        if rid:
+            return str(rid)
+    except Exception:
+        pass
+    return uuid.uuid4().hex
+
+
+def _logger() -> logging.Logger | logging.LoggerAdapter:
+    try:
+        return get_run_logger()
+    except Exception:
+        return logging.getLogger("presswash")
+
+
+@flow(
+    name="clean-corpus",
+    task_runner=ThreadPoolTaskRunner(max_workers=2),
+    validate_parameters=True,
+    persist_result=False,
+)
+def clean_corpus(params: FlowParams) -> dict[str, Any]:
+    """Clean, deduplicate and publish the given inputs into ``params.out`` (cumulatively)."""
+    log = _logger()
+    run_id = _current_run_id()
+    started = steps.now_iso()
+    state = StateDir(params.out)
+    state.ensure()
+    opts = _opts(params)
+    with RunLock(state, run_id, wait=params.wait, timeout=params.wait_timeout_seconds):
+        recovered = parquet_io.recover(state.out, state.root)
+        if recovered:
+            log.warning("completed the interrupted publish of run %s", recovered)
+        state.clear_staging()
+
+        the_plan = plan_task.with_options(**opts)(params, run_id)
+        shards = the_plan["shards"]
+        log.info(
+            "%d inputs: %d to process in %d shards, %d unchanged",
+            len(the_plan["given"]),
+            len(the_plan["processed"]),
+            len(shards),
+            len(the_plan["skipped"]),
+        )
+
+        progress = artifacts.start_progress(len(shards))
+        shard_stats: list[dict[str, Any]] = []
+        if shards:
+            futures = process_shard_task.with_options(**opts).map(shards, params=unmapped(params))
+            for done, fut in enumerate(as_completed(futures), start=1):
+                stats = fut.result()
+                shard_stats.append(stats)
+                artifacts.update_progress(progress, done, len(shards))
+                log.info(
+                    "shard %s: %d files, %d articles, %d paragraphs, %d rejects",
+                    stats["unit"],
+                    stats["files"],
+                    stats["articles"],
+                    stats["paragraphs"],
+                    stats["rejects"],
+                )
+        shard_stats.sort(key=lambda s: s["unit"])
+
+        catalog = the_plan["catalog"]
+        dedup_stats = reduce_task.with_options(**opts)(catalog, params, run_id)
+        live = steps.live_units(catalog)
+        units = list(live)
+        if units:
+            fin_futures = finalize_task.with_options(**opts).map(
+                units, [live[u] for u in units], params=unmapped(params), run_id=unmapped(run_id)
+            )
+            finals = [f.result() for f in fin_futures]
+        else:
+            finals = []
+        _merge_shard_status(shard_stats, finals)
+
+        published = publish_task.with_options(**opts)(
+            params, the_plan, shard_stats, finals, dedup_stats, started
+        )
+        manifest = published["manifest"]
+        artifacts.report(manifest, published)
+        artifacts.emit_published(manifest, published)
+        summary = summarize(manifest, published)
+        log.info(
+            "published %s: %d articles, %d paragraphs (%d kept), %d rejects",
+            summary["output"],
+            summary["articles"],
+            summary["paragraphs"],
+            summary["kept"],
+            summary["rejects"],
+        )
+        return summary
+
+
+def _merge_shard_status(shard_stats: list[dict[str, Any]], finals: list[dict[str, Any]]) -> None:
+    """Add the post-dedup paragraph statuses of each unit to its shard's stats."""
+    by_unit = {f["unit"]: f for f in finals}
+    for s in shard_stats:
+        f = by_unit.get(s["unit"], {})
+        for key in ("kept", "duplicate", "truncated"):
+            s[key] = f.get(key, 0)
+
+
+def summarize(manifest: dict[str, Any], published: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The short summary the CLI prints and the markdown artifact shows."""
+    status = manifest["paragraph_status"]
+    return {
+        "run_id": manifest["run_id"],
+        "output": manifest["output"],
+        "files_given": manifest["this_run"]["given"],
+        "files_processed": manifest["this_run"]["processed"],
+        "files_skipped": manifest["this_run"]["skipped"],
+        "articles": manifest["counts"]["articles"],
+        "paragraphs": manifest["counts"]["paragraphs"],
+        "kept": status.get("kept", 0),
+        "duplicate": status.get("duplicate", 0),
+        "truncated": status.get("truncated", 0),
+        "rejects": manifest["counts"]["rejects"],
+        "schema_version": manifest["schema_version"],
+        "changed_files": len(published["changed_files"]) if published else None,
+        "manifest": str(Path(manifest["output"]) / "manifest.json"),
+    }

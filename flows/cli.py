@@ -1,0 +1,319 @@
+"""The ``presswash`` command line.
+
+Prefect is imported only by the commands that run or serve the flow, so
+``presswash --help``, ``explain``, ``rules``, ``schema`` and ``validate`` start
+fast and work without any Prefect server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_LOCKED = 3
+
+DEFAULT_INPUT = "data/raw"
+DEFAULT_OUT = "data/clean"
+
+
+def _quiet_prefect_env() -> None:
+    # Telemetry off unless the user decided otherwise.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "inputs",
+        nargs="*",
+        metavar="INPUT",
+        help="input files, directories (recursed) or globs "
+        f"(default: the config's inputs, else {DEFAULT_INPUT})",
+    )
+    p.add_argument("--out", help=f"output directory (default: the config's out, else {DEFAULT_OUT})")
+    p.add_argument("--config", metavar="FILE", help="TOML file with flow parameters (see presswash.toml)")
+    p.add_argument("--force", action="store_true", default=None, help="reprocess every given input")
+    p.add_argument("--shard-bytes", type=int, help="input bytes per shard task")
+    p.add_argument(
+        "--runner",
+        choices=("thread", "process", "dask"),
+        default="thread",
+        help="task runner: thread (default), process (one process per core) or dask",
+    )
+    p.add_argument("--workers", type=int, help="workers of the runner (default: one per core)")
+    p.add_argument(
+        "--address", help="address of a running Dask scheduler (tcp://host:8786), with --runner dask"
+    )
+    p.add_argument(
+        "--wait",
+        action="store_true",
+        default=None,
+        help="if another run holds the output directory, wait for it instead of refusing",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="presswash",
+        description="Clean, deduplicated Parquet corpora from raw OCR and newspaper text dumps.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("run", help="run the clean-corpus flow once and publish the dataset")
+    _add_run_options(p)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("explain", help="show every change and decision on one file, by rule (no Prefect)")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--config", metavar="FILE", help="TOML file with flow parameters")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_explain)
+
+    p = sub.add_parser("rules", help="list every named rule with its summary")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_rules)
+
+    p = sub.add_parser("config", help="configuration commands")
+    csub = p.add_subparsers(dest="config_command", metavar="SUBCOMMAND")
+    csub.required = True
+    ps = csub.add_parser("show", help="print the effective configuration as TOML")
+    ps.add_argument("--config", metavar="FILE", help="TOML file with flow parameters")
+    ps.set_defaults(func=cmd_config_show)
+
+    p = sub.add_parser(
+        "serve", help="serve the clean-corpus deployment on a cron schedule (needs a Prefect server)"
+    )
+    p.add_argument("--cron", required=True, help='cron schedule, e.g. "0 3 * * *"')
+    p.add_argument("--name", default="presswash-daily", help="deployment name (default: presswash-daily)")
+    p.add_argument("--timezone", default="UTC", help="time zone of the schedule (default: UTC)")
+    _add_run_options(p)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("schema", help="print the public Parquet schemas and the schema version")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_schema)
+
+    p = sub.add_parser("validate", help="check the invariants of a published output directory")
+    p.add_argument("out", nargs="?", default=DEFAULT_OUT, metavar="OUT")
+    p.set_defaults(func=cmd_validate)
+    return parser
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _params(args: argparse.Namespace) -> Any:
+    """FlowParams from --config and the command-line overrides; exits with a clear message when invalid."""
+    from pydantic import ValidationError
+
+    from flows.params import FlowParams, describe_error
+
+    overrides: dict[str, Any] = {}
+    if getattr(args, "inputs", None):
+        overrides["inputs"] = list(args.inputs)
+    for name in ("out", "force", "shard_bytes", "wait"):
+        value = getattr(args, name, None)
+        if value is not None:
+            overrides[name] = value
+    try:
+        return FlowParams.from_toml(args.config, **overrides)
+    except ValidationError as exc:
+        raise SystemExit(_fail(describe_error(exc, args.config), EXIT_USAGE)) from None
+    except (OSError, ValueError) as exc:  # a missing or malformed TOML file
+        raise SystemExit(_fail(f"cannot read config {args.config}: {exc}", EXIT_USAGE)) from None
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"presswash: {message}", file=sys.stderr)
+    return code
+
+
+def _runner(args: argparse.Namespace) -> Any:
+    from flows.runners import make_task_runner
+
+    try:
+        return make_task_runner(args.runner, args.workers, args.address)
+    except (ValueError, RuntimeError) as exc:
+        raise SystemExit(_fail(str(exc), EXIT_USAGE)) from None
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    return "\n".join(
+        [
+            f"files:      {summary['files_given']} given, {summary['files_processed']} processed, "
+            f"{summary['files_skipped']} unchanged",
+            f"articles:   {summary['articles']}",
+            f"paragraphs: {summary['paragraphs']} ({summary['kept']} kept, {summary['duplicate']} duplicate, "
+            f"{summary['truncated']} truncated)",
+            f"rejects:    {summary['rejects']}",
+            f"output:     {summary['output']} (schema {summary['schema_version']}, "
+            f"{summary['changed_files']} files changed)",
+        ]
+    )
+
+
+# ----------------------------------------------------------------- commands
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    params = _params(args)
+    _quiet_prefect_env()
+    runner = _runner(args)
+
+    from cleaning.parquet_io import PublishError
+    from cleaning.state import RunLocked
+    from flows.clean_corpus import clean_corpus
+
+    try:
+        summary = clean_corpus.with_options(task_runner=runner)(params=params)
+    except RunLocked as exc:
+        return _fail(str(exc), EXIT_LOCKED)
+    except PublishError as exc:
+        return _fail(f"publish failed: {exc}", EXIT_FAILED)
+    print(format_summary(summary))
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    params = _params(args)
+    _quiet_prefect_env()
+    from prefect.settings import PREFECT_API_URL
+
+    if not (os.environ.get("PREFECT_API_URL") or PREFECT_API_URL.value()):
+        return _fail(
+            "serve needs a running Prefect server: start one with `prefect server start` and set "
+            "PREFECT_API_URL=http://127.0.0.1:4200/api (or point it at your server)",
+            EXIT_USAGE,
+        )
+    runner = _runner(args)
+    from prefect.schedules import Cron
+
+    from flows.clean_corpus import clean_corpus
+
+    flow = clean_corpus.with_options(task_runner=runner)
+    try:
+        flow.serve(
+            name=args.name,
+            schedule=Cron(args.cron, timezone=args.timezone),
+            parameters={"params": params.model_dump(mode="json")},
+            print_starting_message=True,
+        )
+    except ValueError as exc:  # a malformed cron string
+        return _fail(str(exc), EXIT_USAGE)
+    return EXIT_OK
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from flows.explain import explain_file
+
+    params = _params(argparse.Namespace(config=args.config))
+    report = explain_file(args.file, params.cleaning())
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        from flows.explain import render
+
+        sys.stdout.write(render(report))
+    return EXIT_OK if report["documents"] or report["rejects"] else EXIT_FAILED
+
+
+def cmd_rules(args: argparse.Namespace) -> int:
+    from cleaning.rules import all_rules
+
+    rules = all_rules()
+    if args.json:
+        print(
+            json.dumps(
+                [
+                    {
+                        "name": r.name,
+                        "stage": r.stage,
+                        "summary": r.summary,
+                        "has_cases": r.case_fn is not None,
+                    }
+                    for r in rules.values()
+                ],
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+        return EXIT_OK
+    width = max((len(n) for n in rules), default=0)
+    stage = None
+    for r in rules.values():
+        if r.stage != stage:
+            stage = r.stage
+            print(f"[{stage}]")
+        print(f"  {r.name.ljust(width)}  {r.summary}")
+    return EXIT_OK
+
+
+def cmd_config_show(args: argparse.Namespace) -> int:
+    from flows.tomlout import dumps
+
+    params = _params(args)
+    print(dumps(params.model_dump(mode="json")), end="")
+    return EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from cleaning.schema import PUBLIC_TABLES, SCHEMA_VERSION
+
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "schema_version": SCHEMA_VERSION,
+                    "tables": {
+                        name: [{"name": f.name, "type": str(f.type), "nullable": f.nullable} for f in schema]
+                        for name, schema in PUBLIC_TABLES.items()
+                    },
+                },
+                indent=2,
+            )
+        )
+        return EXIT_OK
+    print(f"schema version {SCHEMA_VERSION}")
+    for name, schema in PUBLIC_TABLES.items():
+        print(f"\n{name}/*.parquet")
+        for f in schema:
+            print(f"  {f.name:<22} {f.type!s:<40} {'null' if f.nullable else 'not null'}")
+    return EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from flows.steps import validate_output
+
+    problems = validate_output(args.out)
+    if problems:
+        for p in problems:
+            print(f"FAIL {p}")
+        return EXIT_FAILED
+    manifest = json.loads((Path(args.out) / "manifest.json").read_text(encoding="utf-8"))
+    c = manifest["counts"]
+    print(
+        f"OK {args.out}: {len(manifest['inputs'])} inputs, {c['articles']} articles, "
+        f"{c['paragraphs']} paragraphs, {c['rejects']} rejects"
+    )
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,219 @@
+"""``presswash explain FILE``: every change and decision on one file, line by line, by rule.
+
+Runs the same code path as a shard task (reader, per-document stages, rows),
+then dedup within the file through ``dedup_map``/``dedup_reduce`` on a
+temporary directory. No Prefect.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from cleaning.config import CleaningConfig
+from cleaning.model import Reject
+
+_MAX_SHOWN = 160
+
+
+def _clip(s: str | None, n: int = _MAX_SHOWN) -> str:
+    if s is None:
+        return ""
+    s = s.replace("\n", "⏎")
+    return s if len(s) <= n else s[: n - 1] + "…"
+
+
+def _item_dict(item: Any, pos: int, art: dict | None, paras: list[dict]) -> dict[str, Any]:
+    return {
+        "position": pos,
+        "id": art["id"] if art else None,
+        "kind": item.kind,
+        "lines": [item.line_start, item.line_end],
+        "kicker": item.kicker,
+        "title": item.title,
+        "subtitle": item.subtitle,
+        "headline": list(item.headline),
+        "lead": item.lead,
+        "byline": [{"role": b.role, "name": b.name} for b in item.byline],
+        "byline_text": item.byline_text,
+        "paragraphs": [
+            {
+                "id": p["id"],
+                "lines": [p["source_line_start"], p["source_line_end"]],
+                "joins": p["joins"],
+                "text": p["text"],
+            }
+            for p in paras
+        ],
+    }
+
+
+def explain_file(path: str | Path, cfg: CleaningConfig) -> dict[str, Any]:
+    """Everything ``explain`` shows, as plain data (``--json`` prints it as is)."""
+    import pyarrow as pa
+
+    from cleaning.dedup import dedup_map, dedup_reduce
+    from cleaning.parquet_io import write_table
+    from cleaning.pipeline import document_rows, explain_lines, process_document
+    from cleaning.reader import list_inputs, read_file
+
+    files, rejects = list_inputs([str(path)], cfg.read)
+    report: dict[str, Any] = {"file": str(path), "documents": [], "rejects": [], "dedup": []}
+    report["rejects"] = [_reject(r) for r in rejects]
+    all_paras: list[dict] = []
+    para_text: dict[str, str] = {}
+    for f in files:
+        docs = [d for d in read_file(f, cfg.read)]
+        pages = []
+        for d in docs:
+            if isinstance(d, Reject):
+                continue
+            from flows.steps import _page_lines
+
+            lines = _page_lines(d, cfg)
+            if lines is not None:
+                pages.append(lines)
+        furniture: frozenset[str] = frozenset()
+        if len(pages) >= 2:
+            from cleaning.segment import repeated_furniture
+
+            furniture = frozenset(repeated_furniture(pages, cfg.segment))
+        for doc in docs:
+            if isinstance(doc, Reject):
+                report["rejects"].append(_reject(doc))
+                continue
+            result = process_document(doc, cfg, furniture)
+            if isinstance(result, Reject):
+                report["rejects"].append(_reject(result))
+                continue
+            arts, paras = document_rows(result, cfg)
+            by_article: dict[str, list[dict]] = {}
+            art_pos = {a["id"]: a["position"] for a in arts}
+            for p in paras:
+                by_article.setdefault(p["article_id"], []).append(p)
+                all_paras.append({**p, "article_position": art_pos[p["article_id"]]})
+                para_text[p["id"]] = p["text"]
+            info = result.decode_info
+            report["documents"].append(
+                {
+                    "source_path": doc.source_path,
+                    "sha256": doc.source_sha256,
+                    "decode": {
+                        "encoding": info.encoding,
+                        "method": info.method,
+                        "confidence": info.confidence,
+                        "other_encoding_lines": info.other_encoding_lines,
+                        "replacement_chars": info.replacement_chars,
+                    },
+                    "furniture": sorted(furniture),
+                    "events": explain_lines(result),
+                    "items": [
+                        _item_dict(
+                            item,
+                            pos,
+                            arts[pos] if pos < len(arts) else None,
+                            by_article.get(arts[pos]["id"], []) if pos < len(arts) else [],
+                        )
+                        for pos, item in enumerate(result.items)
+                    ],
+                }
+            )
+    if all_paras:
+        table = pa.table(
+            {
+                "id": [p["id"] for p in all_paras],
+                "article_id": [p["article_id"] for p in all_paras],
+                "source_path": [p["source_path"] for p in all_paras],
+                "position": pa.array([p["position"] for p in all_paras], pa.int32()),
+                "article_position": pa.array([p["article_position"] for p in all_paras], pa.int32()),
+                "text": [p["text"] for p in all_paras],
+            }
+        )
+        with tempfile.TemporaryDirectory(prefix="presswash-explain-") as tmp:
+            index = Path(tmp) / "index.parquet"
+            write_table(dedup_map(table, cfg.dedup), index)
+            decisions = dedup_reduce([str(index)], cfg.dedup).to_pylist()
+        for d in decisions:
+            if d.get("status") in (None, "kept"):
+                continue
+            report["dedup"].append(
+                {
+                    **{
+                        k: d.get(k)
+                        for k in ("id", "status", "relation", "duplicate_of", "similarity", "containment")
+                    },
+                    "rule": d.get("rule") or d.get("reason"),
+                    "text": para_text.get(d["id"]),
+                    "repeats": para_text.get(d.get("duplicate_of") or ""),
+                }
+            )
+    return report
+
+
+def _reject(r: Reject) -> dict[str, Any]:
+    return {"source_path": r.source_path, "reason": r.reason, "detail": r.detail}
+
+
+def render(report: dict[str, Any]) -> str:
+    """The report for a person: one line per change or decision, in source order."""
+    out: list[str] = []
+    w = out.append
+    for doc in report["documents"]:
+        w(f"== {doc['source_path']}  (sha256 {doc['sha256'][:12]}…)")
+        d = doc["decode"]
+        w(
+            f"decode   {d['encoding']} by {d['method']}, confidence {d['confidence']:.2f}"
+            + (
+                f", {d['other_encoding_lines']} lines in another encoding"
+                if d["other_encoding_lines"]
+                else ""
+            )
+            + (f", {d['replacement_chars']} replacement chars" if d["replacement_chars"] else "")
+        )
+        if doc["furniture"]:
+            w(f"furniture lines repeated across pages: {', '.join(_clip(x, 40) for x in doc['furniture'])}")
+        w("")
+        w("-- changes and decisions (line: rule — detail)")
+        for e in doc["events"]:
+            where = (
+                "file"
+                if e["line"] is None
+                else (
+                    f"L{e['line']}"
+                    + (f"-{e['line_end']}" if e["line_end"] and e["line_end"] != e["line"] else "")
+                )
+            )
+            w(f"{where:>10}  {e['rule']} — {e['detail']}")
+            if e["before"] is not None or e["after"] is not None:
+                w(f"{'':>12}  {_clip(e['before'])!s}  →  {_clip(e['after'])!s}")
+        w("")
+        w("-- items")
+        for it in doc["items"]:
+            w(f"#{it['position']} {it['kind']}  L{it['lines'][0]}-{it['lines'][1]}  id {it['id']}")
+            for label in ("kicker", "title", "subtitle", "lead", "byline_text"):
+                if it[label]:
+                    w(f"    {label:<9} {_clip(it[label])}")
+            if it["headline"] and len(it["headline"]) > 1:
+                w(f"    headline  {' | '.join(it['headline'])}")
+            for b in it["byline"]:
+                w(f"    byline    {b['name']} ({b['role']})")
+            for p in it["paragraphs"]:
+                joins = f"  joins: {', '.join(p['joins'])}" if p["joins"] else ""
+                w(f"    ¶ {p['id']} L{p['lines'][0]}-{p['lines'][1]}{joins}")
+                w(f"        {_clip(p['text'], 80)}")
+        w("")
+    if report["dedup"]:
+        w("-- duplicates within this file")
+        for d in report["dedup"]:
+            sim = f", similarity {d['similarity']:.2f}" if d.get("similarity") is not None else ""
+            rule = f" [{d['rule']}]" if d.get("rule") else ""
+            w(f"  {d['id']} {d['status']} ({d['relation']}{sim}) of {d['duplicate_of']}{rule}")
+            w(f"      {_clip(d['text'], 80)}")
+            w(f"    repeats {_clip(d['repeats'], 80)}")
+        w("")
+    if report["rejects"]:
+        w("-- rejects")
+        for r in report["rejects"]:
+            w(f"  {r['source_path']}: {r['reason']} — {r['detail']}")
+    return "\n".join(out) + "\n"

@@ -1,0 +1,882 @@
+"""The work of each ``clean-corpus`` task, as plain functions (no Prefect import).
+
+The flow (:mod:`flows.clean_corpus`) wraps each of these in a task; tests call
+them directly. Every function takes and returns paths and small dicts: text
+only ever moves between a shard task and the disk.
+
+Steps: :func:`plan` (list, hash, diff against the catalog, cut shards) →
+:func:`process_shard` (one per shard: read, clean, write the unit and its dedup
+index) → :func:`reduce_dedup` (decisions over every live unit) →
+:func:`finalize_unit` (one per live unit: apply decisions, stage the public
+parts) → :func:`publish_run` (journal, atomic moves, manifest last).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import time
+from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from cleaning import parquet_io
+from cleaning.model import Reject
+from cleaning.schema import (
+    ARTICLES,
+    PARAGRAPHS,
+    PUBLIC_TABLES,
+    REJECTS,
+    SCHEMA_VERSION,
+    STATUS_KEPT,
+    STATUSES,
+)
+from cleaning.state import CatalogEntry, StateDir, load_catalog, sha256_file, unit_id, write_catalog
+from flows.params import FlowParams
+
+log = logging.getLogger("presswash")
+
+INTERNAL_ERROR = "internal_error"
+# Internal column of unit tables: the input file (catalog key) a row came from.
+INPUT_COL = "_input"
+ARTICLE_POS_COL = "_article_position"
+DEDUP_INPUT_COLUMNS = ["id", "article_id", "source_path", "position", "article_position", "text"]
+DECISION_COLUMNS = ["status", "relation", "duplicate_of", "cluster_id", "similarity", "containment"]
+ARTICLE_DECISION_COLUMNS = ["status", "relation", "duplicate_of", "similarity"]
+
+
+def _with_input(schema: pa.Schema, extra: list[pa.Field]) -> pa.Schema:
+    return pa.schema([*schema, *extra], metadata=schema.metadata)
+
+
+UNIT_ARTICLES = _with_input(ARTICLES, [pa.field(INPUT_COL, pa.string(), nullable=False)])
+UNIT_PARAGRAPHS = _with_input(
+    PARAGRAPHS,
+    [
+        pa.field(INPUT_COL, pa.string(), nullable=False),
+        pa.field(ARTICLE_POS_COL, pa.int32(), nullable=False),
+    ],
+)
+UNIT_REJECTS = _with_input(REJECTS, [pa.field(INPUT_COL, pa.string(), nullable=False)])
+UNIT_SCHEMAS = {"articles": UNIT_ARTICLES, "paragraphs": UNIT_PARAGRAPHS, "rejects": UNIT_REJECTS}
+
+VERSIONED_PACKAGES = ("presswash", "prefect", "pyarrow", "datasketch", "ftfy", "jieba", "charset-normalizer")
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def versions() -> dict[str, str | None]:
+    found: dict[str, str | None] = {"python": platform.python_version()}
+    for name in VERSIONED_PACKAGES:
+        try:
+            found[name] = importlib_metadata.version(name)
+        except importlib_metadata.PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def reject_row(r: Reject, input_sp: str) -> dict[str, Any]:
+    return {
+        "source_path": r.source_path,
+        "source_sha256": r.source_sha256,
+        "reason": r.reason,
+        "detail": r.detail,
+        "size_bytes": r.size_bytes,
+        INPUT_COL: input_sp,
+    }
+
+
+# --------------------------------------------------------------------------- plan
+
+
+def plan(params: FlowParams, run_id: str) -> dict[str, Any]:
+    """List and hash the inputs, diff them against the catalog, cut the work into shards.
+
+    Inputs the reader rejects while listing (unreadable, unsupported, …) go
+    into a small unit of their own, so they are accounted for like any file.
+    """
+    from cleaning.reader import list_inputs
+
+    cfg = params.cleaning()
+    state = StateDir(params.out)
+    state.ensure()
+    fingerprint = params.processing_fingerprint()
+    catalog = load_catalog(state)
+    out_abs = Path(params.out).resolve()
+
+    files, list_rejects = list_inputs(params.inputs, cfg.read)
+    # The output directory may sit inside an input directory (data/ holding raw/ and clean/).
+    files = [f for f in files if not _inside(Path(f.path), out_abs)]
+
+    seen: dict[str, Any] = {}
+    duplicates = 0
+    for f in files:
+        if f.source_path in seen:
+            duplicates += 1  # the same input given twice: count it once
+            continue
+        seen[f.source_path] = f
+    files = [seen[sp] for sp in sorted(seen)]
+
+    def fingerprint_file(f: Any) -> tuple[str, str | None, int | None, int | None, str | None]:
+        try:
+            st = os.stat(f.path)
+        except OSError as exc:
+            return f.source_path, None, None, None, f"{type(exc).__name__}: {exc}"
+        old = catalog.get(f.source_path)
+        if (
+            params.trust_mtime
+            and old is not None
+            and old.sha256
+            and old.size == st.st_size
+            and old.mtime_ns == st.st_mtime_ns
+        ):
+            return f.source_path, old.sha256, st.st_size, st.st_mtime_ns, None
+        try:
+            return f.source_path, sha256_file(f.path), st.st_size, st.st_mtime_ns, None
+        except OSError as exc:
+            return f.source_path, None, st.st_size, st.st_mtime_ns, f"{type(exc).__name__}: {exc}"
+
+    # hashlib releases the GIL on large buffers: threads overlap reading and hashing.
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        hashed = list(pool.map(fingerprint_file, files))
+
+    new_catalog: dict[str, CatalogEntry] = dict(catalog)
+    todo: list[dict[str, Any]] = []
+    skipped: list[str] = []
+    for f, (sp, sha, size, mtime, err) in zip(files, hashed, strict=True):
+        if err is not None:
+            reason = "vanished" if err.startswith("FileNotFoundError") else "unreadable"
+            list_rejects.append(Reject(source_path=sp, reason=reason, detail=err, size_bytes=size))
+            continue
+        old = catalog.get(sp)
+        unchanged = (
+            not params.force
+            and old is not None
+            and old.sha256 == sha
+            and old.fingerprint == fingerprint
+            and state.unit_complete(old.unit)
+        )
+        if unchanged:
+            skipped.append(sp)
+            new_catalog[sp] = CatalogEntry(sp, sha, size, mtime, fingerprint, old.unit)
+        else:
+            todo.append(
+                {
+                    "path": str(f.path),
+                    "source_path": sp,
+                    "size": int(size or 0),
+                    "sha256": sha,
+                    "mtime": mtime,
+                }
+            )
+
+    shards = _cut_shards(todo, params.shard_bytes, fingerprint, state)
+    for shard in shards:
+        for f in shard["files"]:
+            new_catalog[f["source_path"]] = CatalogEntry(
+                f["source_path"], f["sha256"], f["size"], f["mtime"], fingerprint, shard["unit"]
+            )
+
+    rejected_inputs: list[str] = []
+    list_rejects = _dedupe_rejects(list_rejects)
+    pending = []
+    for r in list_rejects:
+        old = catalog.get(r.source_path)
+        if (
+            not params.force
+            and old is not None
+            and old.sha256 == r.source_sha256
+            and old.fingerprint == fingerprint
+            and state.unit_complete(old.unit)
+        ):
+            skipped.append(r.source_path)
+            new_catalog[r.source_path] = old
+        else:
+            pending.append(r)
+        rejected_inputs.append(r.source_path)
+    listing_unit = None
+    if pending:
+        listing_unit = write_listing_unit(state, pending, fingerprint, cfg)
+        for r in pending:
+            new_catalog[r.source_path] = CatalogEntry(
+                r.source_path, r.source_sha256, r.size_bytes, None, fingerprint, listing_unit
+            )
+
+    given = sorted({f.source_path for f in files} | {r.source_path for r in list_rejects})
+    return {
+        "run_id": run_id,
+        "fingerprint": fingerprint,
+        "given": given,
+        "duplicate_inputs": duplicates,
+        "skipped": sorted(set(skipped)),
+        "processed": sorted(f["source_path"] for f in todo),
+        "listing_rejects": sorted(r.source_path for r in pending),
+        "listing_unit": listing_unit,
+        "shards": shards,
+        "catalog": {sp: e.as_dict() for sp, e in sorted(new_catalog.items())},
+    }
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.resolve().relative_to(root)
+        return True
+    except (ValueError, OSError):
+        return False
+
+
+def _dedupe_rejects(rejects: list[Reject]) -> list[Reject]:
+    by_path: dict[str, Reject] = {}
+    for r in rejects:
+        by_path.setdefault(r.source_path, r)
+    return [by_path[sp] for sp in sorted(by_path)]
+
+
+def _cut_shards(
+    todo: list[dict[str, Any]], shard_bytes: int, fingerprint: str, state: StateDir
+) -> list[dict[str, Any]]:
+    """Consecutive files (in source-path order) until ``shard_bytes``; one big file is one shard."""
+    shards: list[list[dict[str, Any]]] = []
+    current: list[dict[str, Any]] = []
+    size = 0
+    for f in sorted(todo, key=lambda f: f["source_path"]):
+        if current and size + f["size"] > shard_bytes:
+            shards.append(current)
+            current, size = [], 0
+        current.append(f)
+        size += f["size"]
+    if current:
+        shards.append(current)
+    out = []
+    for files in shards:
+        uid = unit_id(fingerprint, [(f["source_path"], f["sha256"]) for f in files])
+        out.append(
+            {
+                "unit": uid,
+                "files": files,
+                "bytes": sum(f["size"] for f in files),
+                # a unit left complete by an interrupted run with the same plan is reused
+                "reuse": state.unit_complete(uid),
+            }
+        )
+    return out
+
+
+def write_listing_unit(state: StateDir, rejects: list[Reject], fingerprint: str, cfg: Any) -> str:
+    uid = "l" + unit_id(fingerprint, [(r.source_path, r.source_sha256) for r in rejects])[1:]
+    if state.unit_complete(uid):
+        return uid
+    rows = [reject_row(r, r.source_path) for r in rejects]
+    sources = {r.source_path: {"articles": 0, "paragraphs": 0, "rejects": 1} for r in rejects}
+    _write_unit(state, uid, [], [], rows, sources, {"files": 0, "bytes": 0}, cfg)
+    return uid
+
+
+# ------------------------------------------------------------------- shard
+
+
+def _page_lines(doc: Any, cfg: Any) -> list[str] | None:
+    from cleaning import decode
+    from cleaning.pipeline import split_lines
+
+    if isinstance(doc.data, str):
+        return split_lines(doc.data)
+    try:
+        return split_lines(decode.decode_bytes(doc.data, cfg.decode).text)
+    except Exception:  # a page that cannot be decoded has no furniture to offer
+        return None
+
+
+def _furniture(files: list[Any], cfg: Any, max_pages: int) -> frozenset[str]:
+    """Lines repeated across the shard's pages (running heads, footers), from a bounded sample."""
+    from cleaning.reader import read_file
+    from cleaning.segment import repeated_furniture
+
+    if max_pages <= 0:
+        return frozenset()
+    pages: list[list[str]] = []
+    for f in files:
+        try:
+            for doc in read_file(f, cfg.read):
+                if isinstance(doc, Reject):
+                    continue
+                lines = _page_lines(doc, cfg)
+                if lines is not None:
+                    pages.append(lines)
+                if len(pages) >= max_pages:
+                    break
+        except Exception:  # reading problems are reported by the main pass
+            continue
+        if len(pages) >= max_pages:
+            break
+    if len(pages) < 2:
+        return frozenset()
+    try:
+        return frozenset(repeated_furniture(pages, cfg.segment))
+    except Exception as exc:
+        log.warning("furniture detection failed, continuing without: %s", exc)
+        return frozenset()
+
+
+def process_shard(shard: dict[str, Any], params: FlowParams) -> dict[str, Any]:
+    """Read and clean the files of one shard; write its unit and dedup index; return its stats."""
+    from cleaning.pipeline import document_rows, process_document
+    from cleaning.reader import InputFile, read_file
+
+    t0 = time.perf_counter()
+    state = StateDir(params.out)
+    uid = shard["unit"]
+    if state.unit_complete(uid):
+        stats = state.unit_stats(uid)
+        stats["reused"] = True
+        return stats
+    cfg = params.cleaning()
+    inputs = [
+        InputFile(path=Path(f["path"]), source_path=f["source_path"], size=f["size"]) for f in shard["files"]
+    ]
+    furniture = _furniture(inputs, cfg, params.furniture_max_pages)
+
+    articles: list[dict] = []
+    paragraphs: list[dict] = []
+    rejects: list[dict] = []
+    encodings: Counter[str] = Counter()
+    stage_events: Counter[str] = Counter()
+    joins = 0
+    docs = 0
+    sources: dict[str, dict[str, int]] = {}
+    for inp in inputs:
+        counts = sources.setdefault(inp.source_path, {"articles": 0, "paragraphs": 0, "rejects": 0})
+        try:
+            for doc in read_file(inp, cfg.read):
+                if isinstance(doc, Reject):
+                    rejects.append(reject_row(doc, inp.source_path))
+                    counts["rejects"] += 1
+                    continue
+                docs += 1
+                try:
+                    result = process_document(doc, cfg, furniture)
+                    if isinstance(result, Reject):
+                        rejects.append(reject_row(result, inp.source_path))
+                        counts["rejects"] += 1
+                        continue
+                    arts, paras = document_rows(result, cfg)
+                except Exception as exc:
+                    # A deterministic failure on one document (a bug or data no rule
+                    # expects): record it, keep the run going, never retry it.
+                    rejects.append(
+                        reject_row(
+                            Reject(
+                                source_path=doc.source_path,
+                                reason=INTERNAL_ERROR,
+                                detail=f"{type(exc).__name__}: {exc}"[:2000],
+                                source_sha256=doc.source_sha256,
+                                size_bytes=len(doc.data) if isinstance(doc.data, bytes) else None,
+                            ),
+                            inp.source_path,
+                        )
+                    )
+                    counts["rejects"] += 1
+                    continue
+                encodings[result.decode_info.encoding] += 1
+                for e in result.events:
+                    stage_events[e.stage] += 1
+                art_pos = {a["id"]: a["position"] for a in arts}
+                for a in arts:
+                    a[INPUT_COL] = inp.source_path
+                for p in paras:
+                    p[INPUT_COL] = inp.source_path
+                    p[ARTICLE_POS_COL] = art_pos[p["article_id"]]
+                    joins += len(p["joins"])
+                articles.extend(arts)
+                paragraphs.extend(paras)
+                counts["articles"] += len(arts)
+                counts["paragraphs"] += len(paras)
+        except OSError:
+            raise  # I/O: let the task's retries deal with it
+        except Exception as exc:
+            rejects.append(
+                reject_row(
+                    Reject(
+                        source_path=inp.source_path,
+                        reason=INTERNAL_ERROR,
+                        detail=f"reading stopped: {type(exc).__name__}: {exc}"[:2000],
+                        size_bytes=inp.size,
+                    ),
+                    inp.source_path,
+                )
+            )
+            counts["rejects"] += 1
+
+    summary = {
+        "unit": uid,
+        "files": len(inputs),
+        "bytes": int(shard["bytes"]),
+        "documents": docs,
+        "encodings": dict(sorted(encodings.items())),
+        "repairs": stage_events.get("repair", 0),
+        "normalizations": stage_events.get("normalize", 0),
+        "joins": joins,
+        "furniture_lines": len(furniture),
+    }
+    _write_unit(state, uid, articles, paragraphs, rejects, sources, summary, cfg)
+    stats = state.unit_stats(uid)
+    stats["seconds"] = round(time.perf_counter() - t0, 3)
+    stats["reused"] = False
+    return stats
+
+
+def _write_unit(
+    state: StateDir,
+    uid: str,
+    articles: list[dict],
+    paragraphs: list[dict],
+    rejects: list[dict],
+    sources: dict[str, dict[str, int]],
+    summary: dict[str, Any],
+    cfg: Any,
+) -> None:
+    from cleaning.dedup import dedup_map
+
+    udir = state.unit_dir(uid)
+    udir.mkdir(parents=True, exist_ok=True)
+    tables = {
+        "articles": pa.Table.from_pylist(articles, schema=UNIT_ARTICLES),
+        "paragraphs": pa.Table.from_pylist(paragraphs, schema=UNIT_PARAGRAPHS),
+        "rejects": pa.Table.from_pylist(rejects, schema=UNIT_REJECTS),
+    }
+    for name, table in tables.items():
+        parquet_io.write_table(table, udir / f"{name}.parquet", UNIT_SCHEMAS[name])
+    para = tables["paragraphs"]
+    dedup_in = pa.table(
+        {
+            "id": para["id"],
+            "article_id": para["article_id"],
+            "source_path": para["source_path"],
+            "position": para["position"],
+            "article_position": para[ARTICLE_POS_COL],
+            "text": para["text"],
+        }
+    )
+    parquet_io.write_table(dedup_map(dedup_in, cfg.dedup), state.index_path(uid))
+    stats = dict(summary)
+    stats.update(
+        {
+            "unit": uid,
+            "articles": tables["articles"].num_rows,
+            "paragraphs": tables["paragraphs"].num_rows,
+            "rejects": tables["rejects"].num_rows,
+            "sources": sources,
+        }
+    )
+    # written last: its presence marks the unit complete
+    parquet_io.write_json_atomic(udir / "stats.json", stats)
+
+
+# ------------------------------------------------------------------ reduce
+
+
+def live_units(catalog: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
+    """unit -> the input source paths whose current rows live in it."""
+    units: dict[str, list[str]] = defaultdict(list)
+    for sp, e in catalog.items():
+        units[e["unit"]].append(sp)
+    return {u: sorted(v) for u, v in sorted(units.items())}
+
+
+def _unit_table(
+    state: StateDir, uid: str, name: str, live: list[str], columns: list[str] | None = None
+) -> pa.Table:
+    t = pq.read_table(state.unit_dir(uid) / f"{name}.parquet", columns=columns)
+    stats_sources = set(state.unit_stats(uid)["sources"])
+    if set(live) >= stats_sources:
+        return t
+    return t.filter(pc.is_in(t[INPUT_COL], value_set=pa.array(live, pa.string())))
+
+
+def reduce_dedup(catalog: dict[str, dict[str, Any]], params: FlowParams, run_id: str) -> dict[str, Any]:
+    """Dedup decisions over every live unit, written per unit to the run's staging directory."""
+    from cleaning.dedup import dedup_reduce
+
+    t0 = time.perf_counter()
+    state = StateDir(params.out)
+    cfg = params.cleaning()
+    staging = state.staging(run_id)
+    units = live_units(catalog)
+    index_paths: list[str] = []
+    owners: list[pa.Table] = []
+    for uid, live in units.items():
+        ids = _unit_table(state, uid, "paragraphs", live, ["id", INPUT_COL])["id"]
+        owners.append(pa.table({"id": ids, "_unit": pa.array([uid] * len(ids), pa.string())}))
+        path = state.index_path(uid)
+        stats_sources = set(state.unit_stats(uid)["sources"])
+        if not set(live) >= stats_sources:
+            # some sources of this unit were re-processed into newer units: drop their signatures
+            idx = pq.read_table(path)
+            idx = idx.filter(pc.is_in(idx["id"], value_set=ids))
+            path = staging / "index" / f"{uid}.parquet"
+            parquet_io.write_table(idx, path)
+        index_paths.append(str(path))
+
+    decisions = dedup_reduce(index_paths, cfg.dedup)
+    owner = (
+        pa.concat_tables(owners)
+        if owners
+        else pa.table({"id": pa.array([], pa.string()), "_unit": pa.array([], pa.string())})
+    )
+    pos = pc.index_in(decisions["id"], value_set=owner["id"])
+    unit_of = pc.take(owner["_unit"], pos)
+    decisions = decisions.append_column("_unit", unit_of)
+    counts = Counter(decisions["status"].to_pylist())
+    (staging / "decisions").mkdir(parents=True, exist_ok=True)
+    for uid in units:
+        part = decisions.filter(pc.equal(decisions["_unit"], uid)).drop_columns(["_unit"])
+        parquet_io.write_table(part, staging / "decisions" / f"{uid}.parquet")
+    return {
+        "units": len(units),
+        "paragraphs": decisions.num_rows,
+        "statuses": {s: counts.get(s, 0) for s in STATUSES},
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
+
+
+# ---------------------------------------------------------------- finalize
+
+
+def _apply_decisions(para: pa.Table, decisions: pa.Table) -> pa.Table:
+    """Paragraph rows with the dedup columns taken from ``decisions`` (matched by id, order kept)."""
+    if decisions.num_rows == 0 or para.num_rows == 0:
+        return para
+    pos = pc.index_in(para["id"], value_set=decisions["id"])
+    for col in DECISION_COLUMNS:
+        if col not in decisions.column_names:
+            continue
+        new = pc.take(decisions[col], pos).cast(para.schema.field(col).type)
+        if col == "status":
+            new = pc.fill_null(new, STATUS_KEPT)
+        para = para.set_column(para.schema.get_field_index(col), col, new)
+    return para
+
+
+def _rebuild_articles(articles: pa.Table, para: pa.Table, simplified: bool) -> pa.Table:
+    """Article text = kept paragraphs joined with newlines; counts and status follow."""
+    kept_text: dict[str, list[str]] = defaultdict(list)
+    flagged: dict[str, list[tuple[str, str | None, str | None, float | None]]] = defaultdict(list)
+    for aid, text, status, rel, dup, sim in zip(
+        para["article_id"].to_pylist(),
+        para["text"].to_pylist(),
+        para["status"].to_pylist(),
+        para["relation"].to_pylist(),
+        para["duplicate_of"].to_pylist(),
+        para["similarity"].to_pylist(),
+        strict=True,
+    ):
+        if status == STATUS_KEPT:
+            kept_text[aid].append(text)
+        else:
+            flagged[aid].append((status, rel, dup, sim))
+    if not flagged:
+        return articles
+    rows = articles.to_pylist()
+    for row in rows:
+        aid = row["id"]
+        if aid not in flagged:
+            continue
+        body = kept_text.get(aid, [])
+        row["text"] = "\n".join(body)
+        row["paragraphs_kept"] = len(body)
+        row["char_count"] = len(row["text"])
+        if simplified:
+            from cleaning.lang import to_simplified
+
+            row["text_simplified"] = to_simplified(row["text"])
+        if not body and row["status"] == STATUS_KEPT:
+            # every paragraph repeats text kept elsewhere: the article as a whole is a repeat
+            status, rel, dup, sim = flagged[aid][0]
+            row["status"], row["relation"], row["similarity"] = status, rel, sim
+            row["duplicate_of"] = dup.rsplit("-", 1)[0] if dup else None
+    return pa.Table.from_pylist(rows, schema=articles.schema)
+
+
+def finalize_unit(uid: str, live: list[str], params: FlowParams, run_id: str) -> dict[str, Any]:
+    """Apply the dedup decisions to one unit and stage its public Parquet parts."""
+    state = StateDir(params.out)
+    cfg = params.cleaning()
+    staging = state.staging(run_id)
+    arts = _unit_table(state, uid, "articles", live)
+    para = _unit_table(state, uid, "paragraphs", live)
+    rej = _unit_table(state, uid, "rejects", live)
+    dpath = staging / "decisions" / f"{uid}.parquet"
+    decisions = pq.read_table(dpath) if dpath.exists() else None
+    if decisions is not None:
+        para = _apply_decisions(para, decisions)
+    arts = _rebuild_articles(arts, para, cfg.output.simplified_column)
+
+    staged: dict[str, list[str]] = {}
+    rows_per_file = cfg.output.rows_per_file
+    for name, table in (("articles", arts), ("paragraphs", para), ("rejects", rej)):
+        public = table.drop_columns([c for c in table.column_names if c.startswith("_")])
+        paths = parquet_io.write_parts(
+            public, staging / name, uid, PUBLIC_TABLES[name], rows_per_file, cfg.output.compression
+        )
+        staged[name] = [state.rel(p) for p in paths]
+    status = Counter(para["status"].to_pylist())
+    stats = state.unit_stats(uid)
+    return {
+        "unit": uid,
+        "staged": staged,
+        "articles": arts.num_rows,
+        "paragraphs": para.num_rows,
+        "rejects": rej.num_rows,
+        "kept": status.get("kept", 0),
+        "duplicate": status.get("duplicate", 0),
+        "truncated": status.get("truncated", 0),
+        "sources": {sp: stats["sources"].get(sp, {}) for sp in live},
+    }
+
+
+# ----------------------------------------------------------------- publish
+
+
+def build_manifest(
+    params: FlowParams,
+    the_plan: dict[str, Any],
+    shard_stats: list[dict[str, Any]],
+    finals: list[dict[str, Any]],
+    dedup_stats: dict[str, Any],
+    files: dict[str, list[str]],
+    started: str,
+) -> dict[str, Any]:
+    processed = set(the_plan["processed"]) | set(the_plan["listing_rejects"])
+    skipped = set(the_plan["skipped"])
+    catalog = the_plan["catalog"]
+    per_source: dict[str, dict[str, int]] = {}
+    for fin in finals:
+        per_source.update(fin["sources"])
+    inputs = []
+    for sp in sorted(catalog):
+        e = catalog[sp]
+        c = per_source.get(sp, {})
+        if c.get("articles", 0) == 0 and c.get("rejects", 0) > 0:
+            status = "rejected"
+        elif sp in processed:
+            status = "processed"
+        elif sp in skipped:
+            status = "skipped"
+        else:
+            status = "retained"  # from an earlier run, not given this time
+        inputs.append(
+            {
+                "source_path": sp,
+                "sha256": e["sha256"],
+                "bytes": e["size"],
+                "status": status,
+                "unit": e["unit"],
+                "articles": c.get("articles", 0),
+                "rejects": c.get("rejects", 0),
+            }
+        )
+    counts = {
+        "articles": sum(f["articles"] for f in finals),
+        "paragraphs": sum(f["paragraphs"] for f in finals),
+        "rejects": sum(f["rejects"] for f in finals),
+    }
+    paragraph_status = {s: sum(f[s] for f in finals) for s in STATUSES}
+    this_run = {
+        "given": len(the_plan["given"]),
+        "processed": len(processed),
+        "skipped": len(skipped),
+        "duplicate_inputs": the_plan["duplicate_inputs"],
+        "shards": len(the_plan["shards"]),
+    }
+    cfg = params.cleaning()
+    dedup_info: dict[str, Any] = {"parameters": cfg.dedup.model_dump(mode="json")}
+    try:
+        from cleaning import dedup as dedup_mod
+
+        rates = getattr(dedup_mod, "lsh_error_rates", None)
+        if rates is not None:
+            dedup_info["lsh_error_rates"] = rates(cfg.dedup)
+    except Exception as exc:
+        log.debug("no LSH error rates: %s", exc)
+    dedup_info["statuses"] = dedup_stats.get("statuses")
+    return {
+        "presswash_manifest": 1,
+        "schema_version": SCHEMA_VERSION,
+        "run_id": the_plan["run_id"],
+        "started": started,
+        "finished": now_iso(),
+        "output": str(Path(params.out)),
+        "inputs": inputs,
+        "this_run": this_run,
+        "counts": counts,
+        "paragraph_status": paragraph_status,
+        "files": files,
+        "shards": shard_stats,
+        "parameters": params.model_dump(mode="json"),
+        "cleaning_fingerprint": params.cleaning().fingerprint(),
+        "processing_fingerprint": the_plan["fingerprint"],
+        "dedup": dedup_info,
+        "versions": versions(),
+    }
+
+
+def publish_run(
+    params: FlowParams,
+    the_plan: dict[str, Any],
+    shard_stats: list[dict[str, Any]],
+    finals: list[dict[str, Any]],
+    dedup_stats: dict[str, Any],
+    started: str,
+) -> dict[str, Any]:
+    """Stage catalog and manifest, then move everything into place (manifest last)."""
+    state = StateDir(params.out)
+    run_id = the_plan["run_id"]
+    staging = state.staging(run_id)
+    out = Path(params.out)
+
+    staged: dict[str, list[str]] = {name: [] for name in PUBLIC_TABLES}
+    for fin in sorted(finals, key=lambda f: f["unit"]):
+        for name, rels in fin["staged"].items():
+            staged[name].extend(rels)
+    for name, schema in PUBLIC_TABLES.items():
+        if not staged[name]:
+            # an empty table still gets one file, so globs and readers see its schema
+            p = staging / name / "empty-00000.parquet"
+            parquet_io.write_table(schema.empty_table(), p, schema)
+            staged[name].append(state.rel(p))
+
+    moves: list[tuple[str, str]] = []
+    final_files: dict[str, list[str]] = {}
+    for name, rels in staged.items():
+        dests = []
+        for rel in sorted(rels):
+            dst = f"{name}/{Path(rel).name}"
+            moves.append((rel, dst))
+            dests.append(dst)
+        final_files[name] = dests
+    keep = {d for _, d in moves}
+    removes = []
+    for name in PUBLIC_TABLES:
+        for p in parquet_io.iter_parquet(out / name):
+            rel = f"{name}/{p.name}"
+            if rel not in keep:
+                removes.append(rel)
+
+    catalog = {
+        sp: CatalogEntry(source_path=sp, **{k: v for k, v in e.items() if k != "source_path"})
+        for sp, e in the_plan["catalog"].items()
+    }
+    write_catalog(staging / "catalog.json", catalog)
+    moves.append((state.rel(staging / "catalog.json"), state.rel(state.catalog_path)))
+
+    manifest = build_manifest(params, the_plan, shard_stats, finals, dedup_stats, final_files, started)
+    parquet_io.write_json_atomic(staging / "manifest.json", manifest)
+    moves.append((state.rel(staging / "manifest.json"), "manifest.json"))
+
+    plan_ = parquet_io.PublishPlan(run_id=run_id, moves=moves, removes=removes, cleanup=[state.rel(staging)])
+    applied = parquet_io.publish(out, state.root, plan_)
+    removed_units = state.collect_garbage({e.unit for e in catalog.values()})
+    return {
+        "manifest": manifest,
+        "changed_files": [d for _, d in applied.moves if not d.startswith(".presswash/")],
+        "removed_files": applied.removes,
+        "removed_units": removed_units,
+    }
+
+
+# ---------------------------------------------------------------- validate
+
+
+def validate_output(out: str | Path) -> list[str]:
+    """Check the invariants of a published output directory; returns the problems found."""
+    out = Path(out)
+    problems: list[str] = []
+    mpath = out / "manifest.json"
+    if not mpath.exists():
+        return [f"{mpath}: missing"]
+    manifest = json.loads(mpath.read_text(encoding="utf-8"))
+    tables: dict[str, pa.Table] = {}
+    for name, schema in PUBLIC_TABLES.items():
+        d = out / name
+        paths = list(parquet_io.iter_parquet(d))
+        if not paths:
+            problems.append(f"{name}/: no parquet files")
+            tables[name] = schema.empty_table()
+            continue
+        extra = [p.name for p in d.iterdir() if p.suffix != ".parquet"]
+        if extra:
+            problems.append(f"{name}/: files other than *.parquet: {extra}")
+        parts = []
+        for p in paths:
+            f = pq.ParquetFile(p)
+            meta = f.schema_arrow.metadata or {}
+            if meta.get(b"presswash.schema_version") != SCHEMA_VERSION.encode():
+                problems.append(f"{name}/{p.name}: schema version missing or not {SCHEMA_VERSION}")
+            if not f.schema_arrow.remove_metadata().equals(schema.remove_metadata()):
+                problems.append(f"{name}/{p.name}: schema differs from the public {name} schema")
+            parts.append(f.read())
+        tables[name] = pa.concat_tables(parts) if parts else schema.empty_table()
+        listed = sorted(manifest.get("files", {}).get(name, []))
+        if listed and listed != sorted(f"{name}/{p.name}" for p in paths):
+            problems.append(f"{name}/: files differ from the manifest's list")
+        want = manifest.get("counts", {}).get(name)
+        if want != tables[name].num_rows:
+            problems.append(f"{name}: manifest counts {want} rows, files hold {tables[name].num_rows}")
+
+    inputs = [i["source_path"] for i in manifest.get("inputs", [])]
+    dup_inputs = [sp for sp, n in Counter(inputs).items() if n > 1]
+    if dup_inputs:
+        problems.append(f"manifest lists inputs more than once: {dup_inputs[:5]}")
+    known = set(inputs)
+
+    def input_of(sp: str) -> bool:
+        if sp in known:
+            return True
+        for sep in ("!", "#L"):
+            i = sp.find(sep)
+            while i != -1:
+                if sp[:i] in known:
+                    return True
+                i = sp.find(sep, i + 1)
+        return False
+
+    for name in ("articles", "rejects"):
+        stray = [sp for sp in set(tables[name]["source_path"].to_pylist()) if not input_of(sp)]
+        if stray:
+            problems.append(f"{name}: rows from sources missing in the manifest: {sorted(stray)[:5]}")
+
+    for name in ("articles", "paragraphs"):
+        ids = tables[name]["id"].to_pylist()
+        dups = [i for i, n in Counter(ids).items() if n > 1]
+        if dups:
+            problems.append(f"{name}: duplicate ids: {dups[:5]}")
+    para = tables["paragraphs"]
+    kept_ids = set(pc.filter(para["id"], pc.equal(para["status"], STATUS_KEPT)).to_pylist())
+    bad_status = set(para["status"].to_pylist()) - set(STATUSES)
+    if bad_status:
+        problems.append(f"paragraphs: unknown status values {sorted(bad_status)}")
+    dangling = [
+        (i, d)
+        for i, d, s in zip(
+            para["id"].to_pylist(), para["duplicate_of"].to_pylist(), para["status"].to_pylist(), strict=True
+        )
+        if s != STATUS_KEPT and (d is None or d not in kept_ids)
+    ]
+    if dangling:
+        problems.append(f"paragraphs: duplicate_of not pointing at a kept paragraph: {dangling[:5]}")
+    art_ids = set(tables["articles"]["id"].to_pylist())
+    orphans = set(para["article_id"].to_pylist()) - art_ids
+    if orphans:
+        problems.append(f"paragraphs: article_id without an article: {sorted(orphans)[:5]}")
+    return problems
