@@ -131,3 +131,34 @@ def schema_version_of(schema: pa.Schema) -> str | None:
     meta = schema.metadata or {}
     value = meta.get(METADATA_VERSION_KEY)
     return value.decode() if value is not None else None
+
+
+# --- internal: dedup index ---
+# One row per paragraph, written by ``cleaning.dedup.dedup_map`` to
+# ``<out>/.presswash/index/<unit>.parquet`` and read back by ``dedup_reduce``
+# (this run's files and earlier runs'). Not a public table. The file metadata
+# also carries ``presswash.dedup_index`` (fingerprint of the index settings).
+DEDUP_INDEX_KEY = b"presswash.dedup_index"
+DEDUP_INDEX = _schema(
+    "dedup_index",
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("article_id", pa.string(), nullable=False),
+        pa.field("source_path", pa.string(), nullable=False),
+        pa.field("article_position", pa.int32(), nullable=False),
+        pa.field("position", pa.int32(), nullable=False),
+        # 0: character shingles (CJK), 1: word shingles
+        pa.field("unit", pa.int8(), nullable=False),
+        # the dedup key (verification recomputes shingles from it, for candidates only)
+        pa.field("key", pa.string(), nullable=False),
+        pa.field("key_chars", pa.int32(), nullable=False),
+        pa.field("key_tokens", pa.int32(), nullable=False),
+        pa.field("key_hash", pa.uint64(), nullable=False),
+        # LSH band hashes (empty for keys too short for MinHash)
+        pa.field("bands", pa.list_(pa.uint64()), nullable=False),
+        # content-defined anchor windows (bottom-k sample), and first / last window (0: none)
+        pa.field("anchors", pa.list_(pa.uint64()), nullable=False),
+        pa.field("head", pa.uint64(), nullable=False),
+        pa.field("tail", pa.uint64(), nullable=False),
+    ],
+)

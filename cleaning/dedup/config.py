@@ -1,0 +1,173 @@
+"""Settings of the dedup stage: every threshold is a named, documented field."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+# Settings that change what ``dedup_map`` writes into the index. Index files
+# written with different values cannot be compared, so the reduce checks them.
+INDEX_FIELDS: tuple[str, ...] = (
+    "unit",
+    "char_ngram",
+    "word_ngram",
+    "fold_traditional",
+    "casefold",
+    "num_perm",
+    "bands",
+    "rows",
+    "seed",
+    "min_signature_tokens",
+    "anchor_window_chars",
+    "anchor_window_words",
+    "anchor_sample",
+    "max_anchors",
+)
+
+
+class DedupConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # --- the dedup key -------------------------------------------------------
+    unit: Literal["auto", "char", "word", "jieba"] = Field(
+        "auto",
+        description="Shingle unit. 'auto': character n-grams for text that is mostly CJK, word n-grams "
+        "for space-separated text; 'char' / 'word' force one; 'jieba' uses jieba word n-grams for CJK "
+        "text (slow: segments every paragraph).",
+    )
+    char_ngram: int = Field(
+        3,
+        ge=1,
+        le=8,
+        description="n of character n-gram shingles for CJK keys (3 chosen by measurement, see "
+        "docs/dedup.md: 2 is too unspecific for containment, 4-5 lose recall under OCR noise).",
+    )
+    word_ngram: int = Field(
+        2,
+        ge=1,
+        le=8,
+        description="n of word n-gram shingles for space-separated keys (and jieba words).",
+    )
+    fold_traditional: bool = Field(
+        False,
+        description="Fold Traditional to Simplified characters in the key (cleaning.lang.fold_traditional), "
+        "so a Traditional and a Simplified copy of one text count as duplicates.",
+    )
+    casefold: bool = Field(True, description="Case-fold the key (Latin script), so case changes are ignored.")
+
+    # --- MinHash / LSH -------------------------------------------------------
+    num_perm: int = Field(
+        128, ge=8, le=1024, description="MinHash permutations (signature length), datasketch 'affine32'."
+    )
+    bands: int = Field(32, ge=1, description="LSH bands; bands * rows must equal num_perm.")
+    rows: int = Field(
+        4,
+        ge=1,
+        description="LSH rows per band. 32x4 puts the S-curve midpoint near Jaccard 0.42, well below "
+        "near_threshold, because candidates are verified on real shingle sets anyway.",
+    )
+    seed: int = Field(1, description="Seed of the MinHash permutations (datasketch's default is 1).")
+    min_signature_tokens: int = Field(
+        8,
+        ge=1,
+        description="Keys shorter than this many tokens (characters for CJK, words otherwise) get no "
+        "MinHash signature: they are matched by their exact key only (short lines, headlines).",
+    )
+
+    # --- candidates for fragments (containment) -----------------------------
+    anchor_window_chars: int = Field(
+        8,
+        ge=2,
+        description="Length in characters of the anchor windows (CJK keys) used to find short fragments "
+        "of long paragraphs, whose Jaccard with the full copy is too low for LSH. The first and the "
+        "last window of every key are also indexed (prefix / suffix candidates).",
+    )
+    anchor_window_words: int = Field(4, ge=1, description="Anchor window length in words (word keys).")
+    anchor_sample: int = Field(
+        4,
+        ge=1,
+        description="Keep about 1 in this many windows as anchor candidates (content-defined, by hash), "
+        "so both copies of a shared passage pick the same windows.",
+    )
+    max_anchors: int = Field(
+        64,
+        ge=0,
+        description="At most this many anchors per paragraph (the smallest hashes: a consistent "
+        "bottom-k sample), so the index grows with the number of paragraphs, not their length.",
+    )
+    max_bucket: int = Field(
+        256,
+        ge=2,
+        description="Anchor and head/tail buckets with more paragraphs than this are shared boilerplate "
+        "and produce no candidates (LSH band buckets are never skipped).",
+    )
+    bucket_heads: int = Field(
+        3,
+        ge=1,
+        description="Each paragraph in a bucket becomes a candidate of the bucket's first this-many "
+        "paragraphs in canonical order (longest, earliest): a star, not all pairs.",
+    )
+
+    # --- verification and typing --------------------------------------------
+    near_threshold: float = Field(
+        0.7,
+        gt=0.0,
+        le=1.0,
+        description="Jaccard of the shingle sets at or above which two paragraphs are near duplicates.",
+    )
+    containment_threshold: float = Field(
+        0.8,
+        gt=0.0,
+        le=1.0,
+        description="Share of the shorter paragraph's shingles found in the longer one at or above which "
+        "the shorter one is a truncated copy (prefix, suffix or inner part).",
+    )
+    truncation_min_missing: float = Field(
+        0.15,
+        ge=0.0,
+        le=1.0,
+        description="A contained copy is 'truncated' (not a near duplicate) when at least this share of "
+        "the longer copy's shingles is missing from it.",
+    )
+    min_fragment_tokens: int = Field(
+        20,
+        ge=1,
+        description="A shorter paragraph is flagged as a truncated copy only when its key has at least "
+        "this many tokens: shorter ones (headlines, kickers, formulae) often quote a phrase of a body "
+        "paragraph without being a copy of it (the seed's kicker, 16 characters, is one).",
+    )
+    end_slack: float = Field(
+        0.1,
+        ge=0.0,
+        le=0.5,
+        description="A fragment counts as prefix (suffix) when its match starts (ends) within this share "
+        "of the longer key from its start (end); otherwise it is an inner part.",
+    )
+
+    # --- article level ------------------------------------------------------
+    article_threshold: float = Field(
+        0.8,
+        gt=0.0,
+        le=1.0,
+        description="An article is a reprint of another when at least this share of its key characters "
+        "lies in paragraphs that share a duplicate cluster with that other article's paragraphs.",
+    )
+    min_article_chars: int = Field(
+        60,
+        ge=1,
+        description="Articles with fewer key characters than this are never flagged at article level.",
+    )
+
+    @model_validator(mode="after")
+    def _bands_fit(self) -> DedupConfig:
+        if self.bands * self.rows != self.num_perm:
+            raise ValueError(f"bands * rows ({self.bands}*{self.rows}) must equal num_perm ({self.num_perm})")
+        return self
+
+    def index_fingerprint(self) -> str:
+        """Hash of the settings that shape the index files (equal hash: comparable indexes)."""
+        data = {k: getattr(self, k) for k in INDEX_FIELDS}
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]

@@ -1,0 +1,99 @@
+"""The map phase: one shard's paragraphs in, its rows of the dedup index out."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import xxhash
+
+from cleaning.dedup.config import DedupConfig
+from cleaning.dedup.key import keys_and_units
+from cleaning.dedup.minhash import anchors, band_hashes, encode, minhash_signatures, shingle_hashes
+from cleaning.schema import DEDUP_INDEX, DEDUP_INDEX_KEY
+
+MAP_INPUT_COLUMNS = ("id", "article_id", "source_path", "position", "article_position", "text")
+# Characters of key text per vectorized batch: bounds the map's working memory
+# (about 60 bytes per character) independently of the shard size.
+_BATCH_CHARS = 2_000_000
+
+
+def index_schema(cfg: DedupConfig) -> pa.Schema:
+    meta = dict(DEDUP_INDEX.metadata or {})
+    meta[DEDUP_INDEX_KEY] = cfg.index_fingerprint().encode()
+    return DEDUP_INDEX.with_metadata(meta)
+
+
+def _list_array(values: np.ndarray, counts: np.ndarray) -> pa.Array:
+    offsets = np.zeros(len(counts) + 1, dtype=np.int32)
+    np.cumsum(counts, out=offsets[1:])
+    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values, type=pa.uint64()))
+
+
+def _batch_rows(keys: list[str], units: list[int], cfg: DedupConfig) -> dict[str, pa.Array]:
+    unit_arr = np.asarray(units, dtype=np.int8)
+    enc = encode(keys, unit_arr)
+    tokens = enc.token_counts
+    eligible = tokens >= cfg.min_signature_tokens
+    sh, counts = shingle_hashes(enc, unit_arr, cfg)
+    sh = sh[np.repeat(eligible, counts)]
+    sig = minhash_signatures(sh, counts[eligible], cfg)
+    bands = band_hashes(sig, cfg)
+    band_counts = np.where(eligible, cfg.bands, 0)
+    ah, acounts, head, tail = anchors(enc, unit_arr, eligible, cfg)
+    return {
+        "unit": pa.array(unit_arr, type=pa.int8()),
+        "key": pa.array(keys, type=pa.string()),
+        "key_chars": pa.array(np.diff(enc.offsets).astype(np.int32)),
+        "key_tokens": pa.array(tokens.astype(np.int32)),
+        "key_hash": pa.array(
+            np.fromiter(
+                (xxhash.xxh3_64_intdigest(k.encode()) for k in keys), dtype=np.uint64, count=len(keys)
+            )
+        ),
+        "bands": _list_array(bands.reshape(-1), band_counts),
+        "anchors": _list_array(ah, acounts),
+        "head": pa.array(head),
+        "tail": pa.array(tail),
+    }
+
+
+def dedup_map(paragraphs: pa.Table, cfg: DedupConfig) -> pa.Table:
+    """Index rows (schema ``cleaning.schema.DEDUP_INDEX``) for one shard of paragraphs.
+
+    ``paragraphs`` needs the columns ``id, article_id, source_path, position``
+    (paragraph position in its article), ``article_position`` (article position
+    in its source) and ``text``; other columns are ignored. Rows come out in
+    input order. The result depends only on each row's own values and the index
+    settings of ``cfg``, so shards can be mapped in any order, in any worker.
+    """
+    missing = [c for c in MAP_INPUT_COLUMNS if c not in paragraphs.column_names]
+    if missing:
+        raise ValueError(f"dedup_map: missing input columns {missing}")
+    schema = index_schema(cfg)
+    texts = paragraphs.column("text").to_pylist()
+    keys, units = keys_and_units(["" if t is None else t for t in texts], cfg)
+    parts: dict[str, list[pa.Array]] = {}
+    lo = 0
+    while lo < len(keys):
+        hi, chars = lo, 0
+        while hi < len(keys) and (chars < _BATCH_CHARS or hi == lo):
+            chars += len(keys[hi])
+            hi += 1
+        for name, arr in _batch_rows(keys[lo:hi], units[lo:hi], cfg).items():
+            parts.setdefault(name, []).append(arr)
+        lo = hi
+    columns: dict[str, pa.Array | pa.ChunkedArray] = {
+        "id": paragraphs.column("id").cast(pa.string()),
+        "article_id": paragraphs.column("article_id").cast(pa.string()),
+        "source_path": paragraphs.column("source_path").cast(pa.string()),
+        "article_position": paragraphs.column("article_position").cast(pa.int32()),
+        "position": paragraphs.column("position").cast(pa.int32()),
+    }
+    for field in schema:
+        if field.name in columns:
+            continue
+        chunks = parts.get(field.name)
+        columns[field.name] = (
+            pa.chunked_array(chunks, type=field.type) if chunks else pa.chunked_array([], type=field.type)
+        )
+    return pa.table([columns[f.name] for f in schema], schema=schema).combine_chunks()

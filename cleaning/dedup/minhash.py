@@ -1,0 +1,243 @@
+"""Shingles, MinHash signatures, LSH band hashes and anchors, computed in bulk with numpy.
+
+Every function here works on a whole batch of keys at once: the keys are
+concatenated into one array of code points and every shingle is a *segment* of
+that array, hashed with a polynomial prefix sum (``H(s, e) = (S[e] - S[s]) *
+K^-s mod 2^64``), so character n-grams, word n-grams and anchor windows all
+cost a few array passes and no Python loop per paragraph.
+
+Signatures follow datasketch's ``affine32`` scheme bit for bit: the 32-bit
+shingle hash is pre-mixed with the MurmurHash3 finalizer and permuted by
+``a_k * h + b_k mod 2^32`` with ``a, b`` drawn exactly as ``MinHash(num_perm,
+seed)`` draws them. ``MinHash(num_perm, seed, hashfunc=lambda h: h)`` updated
+with the values of :func:`shingle_hashes` gives the same hash values (tested).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+
+from cleaning.dedup.config import DedupConfig
+from cleaning.dedup.key import UNIT_CHAR
+
+_U64 = np.uint64
+_K = _U64(0x9E3779B97F4A7C15)  # odd, so it has an inverse mod 2^64
+_K_INV = _U64(pow(int(_K), -1, 1 << 64))
+_SPACE = 32
+# Shingles per chunk of the permutation loop: big enough to amortize the
+# per-permutation Python overhead, small enough to stay in the CPU cache.
+_CHUNK_SHINGLES = 1 << 16
+
+
+def fmix64(h: np.ndarray) -> np.ndarray:
+    """MurmurHash3 64-bit finalizer (a bijection with good avalanche), wrapping arithmetic."""
+    h = h ^ (h >> _U64(33))
+    h = h * _U64(0xFF51AFD7ED558CCD)
+    h = h ^ (h >> _U64(33))
+    h = h * _U64(0xC4CEB9FE1A85EC53)
+    return h ^ (h >> _U64(33))
+
+
+def fmix32(h: np.ndarray) -> np.ndarray:
+    """MurmurHash3 32-bit finalizer: datasketch's pre-mix of the affine32 scheme."""
+    h = h ^ (h >> np.uint32(16))
+    h = h * np.uint32(0x85EBCA6B)
+    h = h ^ (h >> np.uint32(13))
+    h = h * np.uint32(0xC2B2AE35)
+    return h ^ (h >> np.uint32(16))
+
+
+@cache
+def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(a, b) of datasketch's affine32 scheme for ``MinHash(num_perm=num_perm, seed=seed)``."""
+    gen = np.random.RandomState(seed)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    a.setflags(write=False)
+    b.setflags(write=False)
+    return a, b
+
+
+def _local_index(counts: np.ndarray) -> np.ndarray:
+    """For groups of the given sizes laid end to end: each element's index inside its group."""
+    total = int(counts.sum())
+    starts = np.cumsum(counts) - counts
+    return np.arange(total, dtype=np.int64) - np.repeat(starts, counts)
+
+
+@dataclass(slots=True)
+class Encoded:
+    """A batch of keys as one code point array with its prefix hashes and token spans."""
+
+    offsets: np.ndarray  # int64, len n+1: key i is codes[offsets[i]:offsets[i+1]]
+    prefix: np.ndarray  # uint64, len N+1: polynomial prefix sums
+    inv_pow: np.ndarray  # uint64, len N: K^-position
+    tok_start: np.ndarray  # int64: global start position of every token
+    tok_end: np.ndarray  # int64: global end position (exclusive)
+    tok_off: np.ndarray  # int64, len n+1: tokens of key i are tok_*[tok_off[i]:tok_off[i+1]]
+
+    @property
+    def token_counts(self) -> np.ndarray:
+        return np.diff(self.tok_off)
+
+    def segment_hash(self, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+        """64-bit polynomial hash of codes[start:end] for arrays of global positions."""
+        return (self.prefix[end] - self.prefix[start]) * self.inv_pow[start]
+
+
+def encode(keys: list[str], units: np.ndarray) -> Encoded:
+    lengths = np.fromiter((len(k) for k in keys), dtype=np.int64, count=len(keys))
+    offsets = np.zeros(len(keys) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    n = int(offsets[-1])
+    codes = np.frombuffer("".join(keys).encode("utf-32-le"), dtype=np.uint32)
+    pows = np.empty(n, dtype=_U64)
+    inv_pow = np.empty(n, dtype=_U64)
+    if n:
+        pows[0] = 1
+        pows[1:] = _K
+        np.cumprod(pows, out=pows)
+        inv_pow[0] = 1
+        inv_pow[1:] = _K_INV
+        np.cumprod(inv_pow, out=inv_pow)
+    prefix = np.zeros(n + 1, dtype=_U64)
+    # +1 so that no code point contributes zero
+    np.cumsum((codes.astype(_U64) + _U64(1)) * pows, out=prefix[1:])
+
+    # Tokens: every character of a CJK key, every space-separated word of a word key.
+    para_of_pos = np.repeat(np.arange(len(keys), dtype=np.int64), lengths)
+    is_char_unit = np.asarray(units, dtype=np.int8)[para_of_pos] == UNIT_CHAR
+    is_space = codes == _SPACE
+    prev_space = np.ones(n, dtype=bool)
+    prev_space[1:] = is_space[:-1]
+    prev_space[offsets[:-1][lengths > 0]] = True
+    next_space = np.ones(n, dtype=bool)
+    next_space[:-1] = is_space[1:]
+    next_space[offsets[1:][lengths > 0] - 1] = True
+    starts_mask = is_char_unit | (~is_space & prev_space)
+    ends_mask = is_char_unit | (~is_space & next_space)
+    tok_start = np.flatnonzero(starts_mask)
+    tok_end = np.flatnonzero(ends_mask) + 1
+    tok_counts = (
+        np.bincount(para_of_pos[tok_start], minlength=len(keys)) if n else np.zeros(len(keys), dtype=np.int64)
+    )
+    tok_off = np.zeros(len(keys) + 1, dtype=np.int64)
+    np.cumsum(tok_counts, out=tok_off[1:])
+    return Encoded(offsets, prefix, inv_pow, tok_start, tok_end, tok_off)
+
+
+def windows(enc: Encoded, width: np.ndarray, whole_if_short: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Hashes of every window of ``width[i]`` tokens of every key, in order.
+
+    Returns ``(hashes uint64, counts per key)``. A key with fewer tokens than its
+    width yields one window (the whole key) when ``whole_if_short``, else none.
+    """
+    t = enc.token_counts
+    width = np.asarray(width, dtype=np.int64)
+    counts = np.where(t >= width, t - width + 1, 0)
+    if whole_if_short:
+        counts = np.where((t > 0) & (t < width), 1, counts)
+    local = _local_index(counts)
+    first_tok = np.repeat(enc.tok_off[:-1], counts) + local
+    last_tok = np.minimum(first_tok + np.repeat(width, counts) - 1, np.repeat(enc.tok_off[1:] - 1, counts))
+    h = enc.segment_hash(enc.tok_start[first_tok], enc.tok_end[last_tok])
+    return fmix64(h), counts
+
+
+def shingle_widths(units: np.ndarray, cfg: DedupConfig) -> np.ndarray:
+    return np.where(np.asarray(units) == UNIT_CHAR, cfg.char_ngram, cfg.word_ngram).astype(np.int64)
+
+
+def shingle_hashes(enc: Encoded, units: np.ndarray, cfg: DedupConfig) -> tuple[np.ndarray, np.ndarray]:
+    """32-bit shingle hashes of every key, in text order: ``(hashes uint32, counts per key)``."""
+    h, counts = windows(enc, shingle_widths(units, cfg), whole_if_short=True)
+    return (h >> _U64(32)).astype(np.uint32), counts
+
+
+def minhash_signatures(hashes: np.ndarray, counts: np.ndarray, cfg: DedupConfig) -> np.ndarray:
+    """MinHash signatures ``(len(counts), num_perm) uint32`` of consecutive groups of shingle hashes.
+
+    Every group must be non-empty. Loops over permutations, not paragraphs: each
+    pass is one multiply-add and one ``minimum.reduceat`` over a cache-sized chunk.
+    """
+    a, b = permutations(cfg.num_perm, cfg.seed)
+    n = len(counts)
+    sig = np.empty((cfg.num_perm, n), dtype=np.uint32)
+    if n == 0:
+        return sig.T
+    if np.any(counts <= 0):
+        raise ValueError("every signature needs at least one shingle")
+    hv = fmix32(hashes.astype(np.uint32, copy=False))
+    ends = np.cumsum(counts)
+    starts = ends - counts
+    # chunk boundaries at paragraph boundaries, about _CHUNK_SHINGLES shingles each
+    cuts = [0]
+    while cuts[-1] < n:
+        lo = cuts[-1]
+        target = starts[lo] + _CHUNK_SHINGLES
+        hi = int(np.searchsorted(ends, target, side="right"))
+        cuts.append(max(hi, lo + 1))
+    buf = np.empty(min(int(ends[-1]), max(_CHUNK_SHINGLES, int(counts.max()))), dtype=np.uint32)
+    for lo, hi in itertools.pairwise(cuts):
+        s0, s1 = int(starts[lo]), int(ends[hi - 1])
+        chunk = hv[s0:s1]
+        work = buf[: s1 - s0]
+        seg = starts[lo:hi] - s0
+        for k in range(cfg.num_perm):
+            np.multiply(chunk, a[k], out=work)
+            np.add(work, b[k], out=work)
+            sig[k, lo:hi] = np.minimum.reduceat(work, seg)
+    return np.ascontiguousarray(sig.T)
+
+
+def band_hashes(sig: np.ndarray, cfg: DedupConfig) -> np.ndarray:
+    """``(n, bands) uint64``: one hash per LSH band of ``rows`` signature values."""
+    n = sig.shape[0]
+    out = np.empty((n, cfg.bands), dtype=_U64)
+    s = sig.astype(_U64)
+    for band in range(cfg.bands):
+        h = np.full(n, _U64((band + 1) * int(_K) % (1 << 64)), dtype=_U64)
+        for r in range(cfg.rows):
+            h = fmix64(h ^ s[:, band * cfg.rows + r])
+        out[:, band] = h
+    return out
+
+
+def anchor_windows(units: np.ndarray, cfg: DedupConfig) -> np.ndarray:
+    return np.where(np.asarray(units) == UNIT_CHAR, cfg.anchor_window_chars, cfg.anchor_window_words).astype(
+        np.int64
+    )
+
+
+def anchors(
+    enc: Encoded, units: np.ndarray, eligible: np.ndarray, cfg: DedupConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Anchors, head and tail window hashes of every key.
+
+    Returns ``(anchor hashes, anchor counts per key, head, tail)``; head/tail are 0
+    for keys shorter than one window or not ``eligible``. Anchors are the windows
+    whose hash is 0 mod ``anchor_sample``, at most ``max_anchors`` per key (the
+    smallest hashes), sorted by hash within a key.
+    """
+    n = len(units)
+    h, full_counts = windows(enc, anchor_windows(units, cfg), whole_if_short=False)
+    head = np.zeros(n, dtype=_U64)
+    tail = np.zeros(n, dtype=_U64)
+    ends = np.cumsum(full_counts)
+    starts = ends - full_counts
+    has = eligible & (full_counts > 0)
+    head[has] = h[starts[has]]
+    tail[has] = h[ends[has] - 1]
+    para = np.repeat(np.arange(n, dtype=np.int64), full_counts)
+    sel = (h % _U64(cfg.anchor_sample) == 0) & np.repeat(eligible, full_counts)
+    ah, ap = h[sel], para[sel]
+    order = np.lexsort((ah, ap))
+    ah, ap = ah[order], ap[order]
+    rank = _local_index(np.bincount(ap, minlength=n).astype(np.int64))
+    keep = rank < cfg.max_anchors
+    ah, ap = ah[keep], ap[keep]
+    return ah, np.bincount(ap, minlength=n).astype(np.int64), head, tail
