@@ -366,7 +366,7 @@ class _Lister:
     def _walk(self, top: str, top_st: os.stat_result, root_name: str, prefix: str = "") -> None:
         """Depth-first, sorted by file-name bytes, iterative (no recursion limit), loop-safe."""
         top_key = (top_st.st_dev, top_st.st_ino)
-        shown_top = prefix or _display_raw(top)
+        shown_top = prefix or _display_raw(os.path.basename(os.path.abspath(top)))
         if top_key in self.seen_dirs:
             self.reject(
                 shown_top, "duplicate_input", f"same directory as {self.seen_dirs[top_key]}; read once"
@@ -492,7 +492,7 @@ _BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
 _CONTROL = np.zeros(256, dtype=bool)
 _CONTROL[[*range(0x00, 0x09), *range(0x0E, 0x1B), *range(0x1C, 0x20)]] = True
 _CJK_HIGH = np.zeros(256, dtype=bool)  # high bytes of UTF-16 code units of CJK text
-_CJK_HIGH[[0x00, 0x20, 0x30, 0xFF, *range(0x4E, 0xA0)]] = True
+_CJK_HIGH[[0x20, 0x30, 0xFF, *range(0x4E, 0xA0)]] = True
 _SCAN_BLOCK = 8 * _MIB
 
 
@@ -533,11 +533,15 @@ def binary_reason(data: bytes, cfg: ReadConfig) -> str | None:
     if nuls:
         if max(col_nul[0] + col_nul[2], col_nul[1] + col_nul[3]) >= 0.95 * nuls:
             return None
-        if nuls >= 0.4 * n and sorted(col_nul)[-2] >= 0.2 * n:
+        quarter = n / 4
+        if max(col_nul) >= 0.95 * quarter and min(col_nul) <= 0.05 * quarter:
             return None
-    # UTF-16 Chinese without BOM: one column is mostly CJK high bytes.
-    if max(col_cjk) >= 0.6 * (n / 2):
-        return None
+    # UTF-16 Chinese without BOM: one column is mostly CJK high bytes (NUL for the ASCII in between).
+    half = n / 2
+    for parity in (0, 1):
+        cjk, nul = col_cjk[parity], col_nul[parity] + col_nul[parity + 2]
+        if cjk >= 0.3 * half and cjk + nul >= 0.6 * half:
+            return None
     share = controls / n
     if nuls >= 0.5 * n:
         return f"mostly NUL bytes ({nuls} of {n})"
