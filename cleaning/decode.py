@@ -1,0 +1,513 @@
+"""Stage 2, decode: raw bytes to text, with the evidence for the choice.
+
+The cascade, first match wins:
+
+1. empty input → reject ``empty``;
+2. a byte-order mark (UTF-32, UTF-8, UTF-16) → ``bom``;
+3. UTF-16 without BOM when the NUL bytes sit on one parity (ASCII-heavy text) → ``utf16-nul-pattern``;
+4. binary data (NULs, control bytes, file signatures) → reject ``binary``;
+5. strict UTF-8 → ``strict``. GB18030 is never tried before this: it decodes
+   almost any byte string, UTF-8 included, into (wrong) Han characters;
+6. otherwise the candidates GB18030, cp950, Big5-HKSCS, UTF-16LE/BE and cp1252
+   are decoded and scored by how plausible the result is as Chinese (frequent
+   Han characters, no private-use or control characters; see
+   :func:`cleaning.mojibake.plausibility`). charset-normalizer only breaks a
+   near tie. When part of the file is valid UTF-8 with real multi-byte content,
+   the file is decoded per line: UTF-8 lines stay UTF-8, the others get the
+   best-scoring legacy codec (counted in ``other_encoding_lines``), and bytes
+   that fit nothing become U+FFFD (counted in ``replacement_chars``), as does
+   a multi-byte character truncated at the end of the file.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cleaning.model import DecodeInfo, Event
+from cleaning.mojibake import plausibility
+from cleaning.rules import register
+
+STAGE = "decode"
+
+
+class DecodeConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    candidates: list[str] = Field(
+        default_factory=lambda: ["gb18030", "cp950", "big5hkscs", "utf-16-le", "utf-16-be", "cp1252"],
+        description="Codecs tried (in this order of preference on equal scores) when the input is not "
+        "strict UTF-8. Python codec names.",
+    )
+    min_plausibility: float = Field(
+        0.5,
+        description="Minimum plausibility (mean score per non-ASCII character, about -3 … 1; real Chinese "
+        "≈ 0.95) for a whole-file legacy decoding to be accepted.",
+    )
+    min_line_plausibility: float = Field(
+        0.6, description="Minimum plausibility of one line decoded with a legacy codec in a mixed file."
+    )
+    tie_margin: float = Field(
+        0.05,
+        description="Two candidates whose plausibility differs by less than this are a tie, broken by "
+        "charset-normalizer.",
+    )
+    utf8_evidence_ratio: float = Field(
+        0.5,
+        description="A file that fails strict UTF-8 is decoded per line when at least this share of its "
+        "non-ASCII byte sequences are valid UTF-8 multi-byte characters.",
+    )
+    max_replacement_ratio: float = Field(
+        0.1,
+        description="Reject as 'undecodable' when more than this share of the decoded characters had to "
+        "be replaced by U+FFFD.",
+    )
+    utf16_min_plausibility: float = Field(
+        -0.5,
+        description="Input with NUL bytes is read as UTF-16 without BOM (the better of LE/BE) when that "
+        "reading has no control characters and at least this plausibility (ASCII-only text scores 0); "
+        "otherwise it is binary.",
+    )
+    max_control_ratio: float = Field(
+        0.05,
+        description="Reject as 'binary' when more than this share of the first 64 KiB are control bytes "
+        "other than tab, line feed, carriage return, form feed and escape.",
+    )
+    sniff_bytes: int = Field(65536, ge=1024, description="Bytes examined by the binary and UTF-16 tests.")
+
+
+@dataclass(slots=True)
+class DecodeResult:
+    text: str
+    info: DecodeInfo
+    events: list[Event] = field(default_factory=list)
+
+
+class DecodeRejected(Exception):
+    """The input cannot be decoded sensibly. ``reason`` is a stable code, ``detail`` human text."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+# --- rules ---------------------------------------------------------------------------
+
+R_BOM = "decode.bom"
+R_UTF8 = "decode.utf8_strict"
+R_UTF16 = "decode.utf16_without_bom"
+R_LEGACY = "decode.legacy_by_plausibility"
+R_TIE = "decode.charset_tie_break"
+R_MIXED = "decode.mixed_per_line"
+R_TRUNC = "decode.truncated_tail"
+R_STRAY = "decode.invalid_bytes_replaced"
+R_REJECT = "decode.reject"
+
+
+def _case(rule_name: str):
+    def fn(data: bytes) -> str | bytes:
+        """The decoded text when this rule made the decision, else the input unchanged."""
+        try:
+            res = decode_bytes(data, DecodeConfig())
+        except DecodeRejected as exc:
+            return f"<rejected:{exc.reason}>" if rule_name == R_REJECT else data
+        return res.text if any(e.rule == rule_name for e in res.events) else data
+
+    return fn
+
+
+for _name, _summary in (
+    (R_BOM, "A byte-order mark (UTF-8, UTF-16, UTF-32) decides the encoding; the BOM is dropped."),
+    (
+        R_UTF8,
+        "Input that is valid UTF-8 is UTF-8 (always tried before GB18030, which accepts almost anything).",
+    ),
+    (R_UTF16, "UTF-16 without BOM, recognised by NUL bytes on one parity or by plausibility of the text."),
+    (
+        R_LEGACY,
+        "Not UTF-8: GB18030 / cp950 / Big5-HKSCS / cp1252 chosen by how plausible the decoded text is.",
+    ),
+    (R_TIE, "Two candidate encodings score alike: charset-normalizer's guess breaks the tie."),
+    (
+        R_MIXED,
+        "Mixed file: UTF-8 lines stay UTF-8, other lines are decoded with the best-scoring legacy codec.",
+    ),
+    (R_TRUNC, "A multi-byte character cut off at the end of the file becomes U+FFFD (counted)."),
+    (R_STRAY, "Bytes that fit no encoding (a stray invalid byte) become U+FFFD (counted)."),
+    (R_REJECT, "Empty, binary or undecodable input becomes a reject row (reason: empty/binary/undecodable)."),
+):
+    register(_name, STAGE, _summary, case_fn=_case(_name))
+
+
+# --- helpers -------------------------------------------------------------------------
+
+_BOMS: tuple[tuple[bytes, str], ...] = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+_SIGNATURES = (
+    b"%PDF-",
+    b"\x89PNG",
+    b"PK\x03\x04",
+    b"\x1f\x8b",
+    b"GIF8",
+    b"\xff\xd8\xff",
+    b"\x7fELF",
+    b"BZh",
+    b"\xfd7zXZ",
+)
+_CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f\x7f]")
+_CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f\x7f]")
+_NON_ASCII = re.compile(rb"[\x80-\xff]")
+_UTF8_SEQ = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+
+
+def _utf16_with_nuls(data: bytes, head: bytes, min_score: float) -> tuple[str, str, int] | None:
+    """UTF-16 without BOM for input with NUL bytes: (codec, text, replacements) or None.
+
+    ASCII code units put a NUL on one parity (odd offsets in LE, even in BE),
+    but Han characters such as U+4E00 put NULs on the other, so parity alone
+    does not decide: both byte orders are decoded and compared by plausibility,
+    and a reading with control characters (what binary data gives) is refused.
+    """
+    body = data if len(data) % 2 == 0 else data[:-1]
+    best: tuple[float, str, str, int] | None = None
+    for codec in ("utf-16-le", "utf-16-be"):
+        text, replaced = _decode_lenient(body, codec)
+        if _CONTROL_CHARS.search(text[: len(head)]):
+            continue
+        score = plausibility(text) - 3.0 * replaced / max(1, len(text))
+        if best is None or score > best[0]:
+            best = (score, codec, text, replaced)
+    if best is None or best[0] < min_score:
+        return None
+    return best[1], best[2], best[3]
+
+
+def _decode_lenient(data: bytes, codec: str) -> tuple[str, int]:
+    """Decode with U+FFFD for bad bytes; returns the text and how many replacements were made."""
+    text = data.decode(codec, errors="replace")
+    return text, text.count("\ufffd") - _existing_fffd(data, codec)
+
+
+def _existing_fffd(data: bytes, codec: str) -> int:
+    if codec.startswith("utf-8"):
+        return data.count(b"\xef\xbf\xbd")
+    return 0
+
+
+def _latin_plausibility(text: str) -> float:
+    """cp1252 candidate: accented letters inside Latin words are plausible, anything else is not."""
+    n = 0
+    good = 0
+    for m in re.finditer(r"[^\x00-\x7f]", text):
+        n += 1
+        i = m.start()
+        ch = m.group()
+        near = text[max(0, i - 1) : i] + text[i + 1 : i + 2]
+        if ch.isalpha() and any(c.isascii() and c.isalpha() for c in near):
+            good += 1
+        elif ch in "“”‘’–—…•€™©®°·":
+            good += 1
+    return (2.0 * good - n) / n if n else 0.0
+
+
+def _score(text: str, codec: str) -> float:
+    if codec == "cp1252":
+        return _latin_plausibility(text)
+    return plausibility(text)
+
+
+def _charset_normalizer_guess(data: bytes) -> str | None:
+    try:
+        from charset_normalizer import from_bytes
+
+        best = from_bytes(data[:65536]).best()
+    except Exception:  # a tie-breaker must never break decoding
+        return None
+    return codecs.lookup(best.encoding).name if best is not None else None
+
+
+def _codec_name(codec: str) -> str:
+    try:
+        return codecs.lookup(codec).name
+    except LookupError:
+        return codec
+
+
+@dataclass(slots=True)
+class _Candidate:
+    codec: str
+    text: str
+    score: float
+    replaced: int
+
+
+# --- the stage -----------------------------------------------------------------------
+
+
+def decode_bytes(data: bytes, cfg: DecodeConfig) -> DecodeResult:
+    """Decode one file's bytes. Raises only :class:`DecodeRejected`."""
+    if not data or not data.strip(b" \t\r\n\x00"):
+        raise DecodeRejected("empty", f"{len(data)} bytes, no text")
+
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            text, replaced = _decode_lenient(data[len(bom) :], codec)
+            return _finish(
+                text, codec, "bom", 1.0, 0, replaced, [Event(R_BOM, STAGE, f"byte-order mark: {codec}")], cfg
+            )
+
+    head = data[: cfg.sniff_bytes]
+    found16 = _utf16_with_nuls(data, head, cfg.utf16_min_plausibility) if b"\x00" in head else None
+    if found16 is not None:
+        codec16, text, replaced = found16
+        events = [Event(R_UTF16, STAGE, f"{codec16} without BOM: NUL bytes on one parity")]
+        if len(data) % 2:
+            text += "\ufffd"
+            replaced += 1
+            events.append(Event(R_TRUNC, STAGE, "odd final byte of UTF-16 input replaced by U+FFFD"))
+        return _finish(text, codec16, "utf16-nul-pattern", 0.95, 0, replaced, events, cfg)
+
+    _reject_binary(data, head, cfg)
+
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    else:
+        return _finish(text, "utf-8", "strict", 1.0, 0, 0, [Event(R_UTF8, STAGE, "valid UTF-8")], cfg)
+
+    return _decode_not_utf8(data, cfg)
+
+
+def _reject_binary(data: bytes, head: bytes, cfg: DecodeConfig) -> None:
+    for sig in _SIGNATURES:
+        if data.startswith(sig):
+            raise DecodeRejected("binary", f"file signature {sig!r}")
+    if b"\x00" in head:
+        raise DecodeRejected("binary", f"NUL bytes ({head.count(0)} in the first {len(head)} bytes)")
+    controls = len(_CONTROL_BYTES.findall(head))
+    if controls > cfg.max_control_ratio * len(head):
+        raise DecodeRejected("binary", f"{controls} control bytes in the first {len(head)} bytes")
+
+
+def _finish(
+    text: str,
+    codec: str,
+    method: str,
+    confidence: float,
+    other_lines: int,
+    replaced: int,
+    events: list[Event],
+    cfg: DecodeConfig,
+) -> DecodeResult:
+    if text and replaced > cfg.max_replacement_ratio * len(text):
+        raise DecodeRejected(
+            "undecodable", f"best reading ({codec}) needs {replaced} replacement characters in {len(text)}"
+        )
+    if not text.strip():
+        raise DecodeRejected("empty", f"decodes ({codec}) to whitespace only")
+    info = DecodeInfo(
+        encoding=_codec_name(codec),
+        method=method,
+        confidence=round(confidence, 3),
+        other_encoding_lines=other_lines,
+        replacement_chars=replaced,
+    )
+    return DecodeResult(text=text, info=info, events=events)
+
+
+def _tail_truncated(data: bytes, codec: str) -> bool:
+    """True when ``data`` is valid in ``codec`` except for an incomplete character at its very end."""
+    dec = codecs.getincrementaldecoder(codec)(errors="strict")
+    try:
+        dec.decode(data, final=False)
+    except UnicodeDecodeError:
+        return False
+    pending = dec.getstate()[0]
+    return bool(pending)
+
+
+def _decode_not_utf8(data: bytes, cfg: DecodeConfig) -> DecodeResult:
+    if _tail_truncated(data, "utf-8"):
+        text, replaced = _decode_lenient(data, "utf-8")
+        return _finish(
+            text,
+            "utf-8",
+            "utf8-truncated-tail",
+            0.99,
+            0,
+            replaced,
+            [Event(R_TRUNC, STAGE, "UTF-8 file ends inside a multi-byte character: U+FFFD")],
+            cfg,
+        )
+
+    valid_seqs = len(_UTF8_SEQ.findall(data))
+    non_ascii = len(_NON_ASCII.findall(data))
+    # Bytes not explained by a valid UTF-8 sequence.
+    stray = non_ascii - sum(len(m) for m in _UTF8_SEQ.findall(data))
+    if valid_seqs and valid_seqs >= cfg.utf8_evidence_ratio * (valid_seqs + stray):
+        return _decode_per_line(data, cfg)
+    return _decode_whole(data, cfg)
+
+
+def _candidates(data: bytes, cfg: DecodeConfig, strict: bool) -> list[_Candidate]:
+    out = []
+    for codec in cfg.candidates:
+        if codec.startswith("utf-16") and len(data) % 2:
+            continue
+        try:
+            if strict:
+                text, replaced = data.decode(codec), 0
+            else:
+                text, replaced = _decode_lenient(data, codec)
+        except (UnicodeDecodeError, LookupError):
+            continue
+        if "\x00" in text:
+            continue
+        score = _score(text, codec) - 3.0 * replaced / max(1, len(text))
+        out.append(_Candidate(codec, text, score, replaced))
+    return out
+
+
+def _decode_whole(data: bytes, cfg: DecodeConfig) -> DecodeResult:
+    strict = _candidates(data, cfg, strict=True)
+    method = "scored"
+    cands = list(strict)
+    if not cands or max(c.score for c in cands) < cfg.min_plausibility:
+        # A legacy file with a stray or truncated byte fails every strict decoder
+        # but one that should not win (cp1252 takes any byte): compare lenient reads.
+        seen = {c.codec for c in strict}
+        cands += [c for c in _candidates(data, cfg, strict=False) if c.codec not in seen]
+    utf8_text, utf8_replaced = _decode_lenient(data, "utf-8")
+    cands.append(
+        _Candidate(
+            "utf-8",
+            utf8_text,
+            plausibility(utf8_text) - 3.0 * utf8_replaced / max(1, len(utf8_text)),
+            utf8_replaced,
+        )
+    )
+    # Stable sort: on equal scores the configured order decides.
+    cands.sort(key=lambda c: -c.score)
+    best = cands[0]
+    # The runner-up is the best candidate that reads the bytes differently.
+    second = next((c for c in cands[1:] if c.text != best.text), None)
+    events: list[Event] = []
+    if second is not None and best.score - second.score < cfg.tie_margin:
+        guess = _charset_normalizer_guess(data)
+        names = {_codec_name(c.codec): c for c in (second, best)}
+        if guess in names:
+            if names[guess] is second:
+                best, second = second, best
+        events.append(
+            Event(
+                R_TIE,
+                STAGE,
+                f"{best.codec} {best.score:.2f} vs {second.codec} {second.score:.2f}: "
+                f"within {cfg.tie_margin}; charset-normalizer says {guess}",
+            )
+        )
+        method += "+charset-normalizer"
+    if best.replaced:
+        method += "-replaced"
+    if best.score < cfg.min_plausibility and best.replaced:
+        raise DecodeRejected(
+            "undecodable",
+            f"no encoding gives plausible text (best {best.codec}, plausibility {best.score:.2f})",
+        )
+    margin = best.score - (second.score if second is not None else -3.0)
+    confidence = max(0.0, min(1.0, best.score)) * min(1.0, 0.5 + margin)
+    if best.codec == "utf-8":
+        events.insert(
+            0, Event(R_STRAY, STAGE, f"{best.replaced} invalid UTF-8 byte sequence(s) replaced by U+FFFD")
+        )
+        return _finish(best.text, "utf-8", "utf8-replaced", confidence, 0, best.replaced, events, cfg)
+    rule = R_UTF16 if best.codec.startswith("utf-16") else R_LEGACY
+    detail = f"{best.codec}: plausibility {best.score:.2f}" + (
+        f", next {second.codec} {second.score:.2f}" if second is not None else ""
+    )
+    events.insert(0, Event(rule, STAGE, detail))
+    if best.replaced:
+        rule = R_TRUNC if _tail_truncated(data, best.codec) else R_STRAY
+        events.append(Event(rule, STAGE, f"{best.replaced} invalid byte sequence(s) replaced by U+FFFD"))
+    return _finish(best.text, best.codec, method, confidence, 0, best.replaced, events, cfg)
+
+
+def _decode_per_line(data: bytes, cfg: DecodeConfig) -> DecodeResult:
+    parts: list[str] = []
+    other = 0
+    replaced = 0
+    events: list[Event] = []
+    used: dict[str, int] = {}
+    chunks = data.split(b"\n")
+    for lineno, chunk in enumerate(chunks, start=1):
+        try:
+            parts.append(chunk.decode("utf-8"))
+            continue
+        except UnicodeDecodeError:
+            pass
+        best: _Candidate | None = None
+        for codec in cfg.candidates:
+            if codec.startswith("utf-16") or codec == "cp1252":
+                continue  # a line of a UTF-8 file is not UTF-16; cp1252 would mask stray bytes
+            try:
+                text = chunk.decode(codec)
+            except UnicodeDecodeError:
+                continue
+            score = plausibility(text)
+            if best is None or score > best.score:
+                best = _Candidate(codec, text, score, 0)
+        utf8_text, n_bad = _decode_lenient(chunk, "utf-8")
+        utf8_score = plausibility(utf8_text)
+        if best is not None and best.score >= cfg.min_line_plausibility and best.score > utf8_score:
+            parts.append(best.text)
+            other += 1
+            used[best.codec] = used.get(best.codec, 0) + 1
+            events.append(
+                Event(
+                    R_MIXED,
+                    STAGE,
+                    f"line decoded as {best.codec} (plausibility "
+                    f"{best.score:.2f}, UTF-8 with U+FFFD {utf8_score:.2f})",
+                    line=lineno,
+                    line_end=lineno,
+                )
+            )
+        else:
+            parts.append(utf8_text)
+            replaced += n_bad
+            is_tail = lineno == len(chunks) and _tail_truncated(chunk, "utf-8")
+            events.append(
+                Event(
+                    R_TRUNC if is_tail else R_STRAY,
+                    STAGE,
+                    f"{n_bad} invalid UTF-8 byte sequence(s) replaced by U+FFFD",
+                    line=lineno,
+                    line_end=lineno,
+                )
+            )
+    text = "\n".join(parts)
+    if other:
+        events.insert(
+            0,
+            Event(
+                R_MIXED,
+                STAGE,
+                f"mixed encodings: {other} line(s) not UTF-8 ("
+                + ", ".join(f"{k} {v}" for k, v in sorted(used.items()))
+                + ")",
+            ),
+        )
+    method = "per-line" if other else "utf8-replaced"
+    total_lines = max(1, len(chunks))
+    confidence = 1.0 - 0.5 * (other + replaced) / total_lines if other else 0.98
+    return _finish(text, "utf-8", method, max(0.0, confidence), other, replaced, events, cfg)

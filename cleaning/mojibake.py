@@ -1,0 +1,329 @@
+"""Plausibility of Chinese text, and reversal of Chinese mojibake.
+
+Two questions are answered here for the decode and repair stages:
+
+* :func:`plausibility` — how much does a string look like real Chinese text?
+  Each non-ASCII character scores by what it is: a frequent Han character
+  (``resources/han_rank.txt``) scores high, a rare one low, private-use
+  characters, controls and U+FFFD score negative. Real news and law text
+  scores about 0.95; GBK bytes read as Big5 (or the reverse) score near 0.
+
+* :func:`reverse_utf8_as_legacy` and :func:`reverse_legacy_as_latin1` undo the
+  two Chinese mojibake patterns ftfy does not handle:
+
+  - UTF-8 bytes decoded as GBK/GB18030 (or Big5) and saved again: ``浣犲ソ`` → ``你好``;
+  - GBK/GB18030 or Big5 bytes decoded as Latin-1/cp1252: ``ÄãºÃ`` → ``你好``.
+
+  Both work per segment (a run of characters inside a line) and accept a
+  reversal only when the result is clearly more plausible Chinese than the
+  input and re-encoding it reproduces the input exactly (lossless round trip).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from cleaning.rules import register
+
+# --- plausibility -----------------------------------------------------------------
+
+HAN_CLASS = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+_HAN_RE = re.compile(f"[{HAN_CLASS}]")
+
+# Rank thresholds in han_rank.txt (characters in descending frequency). Real
+# Chinese news/law text has ~97% of its Han characters in the top 2,500 and
+# ~99.9% in the top 9,000; mojibake has ~15% in the top 2,500.
+_COMMON_RANK = 2500
+_KNOWN_RANK = 4000
+
+# Punctuation and symbols ordinary Chinese text uses (scored like a common character).
+_CJK_PUNCT = set(
+    "，。、；：？！（）【】《》〈〉「」『』〔〕［］｛｝“”‘’…—～·－／％＋＝＜＞＃＆＊＠"
+    "　〇◎●○■□△▲◆◇★☆※→←↑↓①②③④⑤⑥⑦⑧⑨⑩×÷±°℃¥"
+)
+
+
+@cache
+def _han_weights() -> dict[str, float]:
+    text = (Path(__file__).parent / "resources" / "han_rank.txt").read_text(encoding="utf-8")
+    weights: dict[str, float] = {}
+    for i, ch in enumerate(text.strip()):
+        if i < _COMMON_RANK:
+            weights[ch] = 1.0
+        elif i < _KNOWN_RANK:
+            weights[ch] = 0.3
+        else:
+            weights[ch] = -0.5
+    return weights
+
+
+def _char_score(ch: str, weights: dict[str, float]) -> float:
+    w = weights.get(ch)
+    if w is not None:
+        return w
+    if ch in _CJK_PUNCT:
+        return 1.0
+    cp = ord(ch)
+    if cp == 0xFFFD or 0xE000 <= cp <= 0xF8FF or cp >= 0xF0000 or cp < 0x20 or 0x7F <= cp <= 0x9F:
+        return -3.0
+    if 0x3400 <= cp <= 0x9FFF or 0x20000 <= cp <= 0x3134F or 0xF900 <= cp <= 0xFAFF:
+        return -1.0  # a Han character outside the 9,000 most frequent ones
+    if 0x3040 <= cp <= 0x30FF or 0xAC00 <= cp <= 0xD7AF:
+        return 0.0  # kana/hangul: neutral (Japanese/Korean text is not our call)
+    if 0xFF01 <= cp <= 0xFF5E or 0x3000 <= cp <= 0x303F:
+        return 0.5
+    return -0.5
+
+
+def plausibility(text: str) -> float:
+    """Mean score of the non-ASCII characters of ``text`` as Chinese (about -3 … 1).
+
+    ASCII is neutral (it reads the same in every candidate encoding); a text
+    without non-ASCII characters scores 0. ASCII control characters other than
+    tab count against the text.
+    """
+    weights = _han_weights()
+    total = 0.0
+    n = 0
+    for ch in text:
+        if ch < "\x80":
+            if ch < " " and ch not in "\t\n\r\f":
+                total -= 3.0
+                n += 1
+            continue
+        total += _char_score(ch, weights)
+        n += 1
+    return total / n if n else 0.0
+
+
+def han_count(text: str) -> int:
+    return len(_HAN_RE.findall(text))
+
+
+# --- reversal -----------------------------------------------------------------------
+
+# Codecs a UTF-8 byte stream may have been misread with, and legacy codecs whose
+# bytes may have been misread as Latin-1/cp1252.
+UTF8_MISREAD_AS = ("gb18030", "cp950")
+LEGACY_CODECS = ("gb18030", "cp950", "big5hkscs")
+
+# One UTF-8 multi-byte sequence; a run of them (with ASCII in between) is what
+# a UTF-8 text looks like after being re-encoded with the codec it was misread as.
+_UTF8_RUN = re.compile(
+    rb"(?:[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3})"
+    rb"(?:[\x20-\x7e]*(?:[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}))*"
+)
+
+# cp1252's printable characters in 0x80-0x9F; bytes 0x81 0x8D 0x8F 0x90 0x9D
+# have none and survive a Latin-1 reading as C1 controls.
+_CP1252_HIGH = {
+    ch: bytes([b]) for b in range(0x80, 0xA0) for ch in [bytes([b]).decode("cp1252", errors="ignore")] if ch
+}
+_TO_LATIN1 = str.maketrans({ch: chr(b[0]) for ch, b in _CP1252_HIGH.items()})
+_LATIN1ISH = "\\x00-\\xff" + "".join(re.escape(ch) for ch in _CP1252_HIGH)
+# A run that can be bytes read as Latin-1/cp1252: at least two high characters.
+_LATIN1_RUN = re.compile(
+    f"[{_LATIN1ISH}]*[\\x80-\\xff{''.join(map(re.escape, _CP1252_HIGH))}][{_LATIN1ISH}]*"
+)
+_HIGH = re.compile(f"[\\x80-\\xff{''.join(map(re.escape, _CP1252_HIGH))}]")
+
+
+@dataclass(frozen=True, slots=True)
+class MojibakeThresholds:
+    """Acceptance thresholds (the repair stage fills these from its config)."""
+
+    min_score: float = 0.6  # plausibility of the repaired segment
+    min_gain: float = 0.5  # repaired minus original plausibility
+    min_han: int = 2  # Han characters in the repaired segment
+
+
+@dataclass(frozen=True, slots=True)
+class Reversal:
+    start: int  # character offsets in the line
+    end: int
+    before: str
+    after: str
+    codec: str  # the codec the text had been misread with (or had been encoded in)
+    score_before: float
+    score_after: float
+
+
+def _accept(before: str, after: str, th: MojibakeThresholds) -> tuple[bool, float, float]:
+    if "\n" in after or "\r" in after or "\ufffd" in after:
+        return False, 0.0, 0.0
+    sb, sa = plausibility(before), plausibility(after)
+    ok = sa >= th.min_score and sa - sb >= th.min_gain and han_count(after) >= th.min_han
+    return ok, sb, sa
+
+
+def _char_byte_offsets(line: str, codec: str) -> list[int] | None:
+    """Byte offset of every character boundary of ``line`` encoded with ``codec``."""
+    offsets = [0]
+    pos = 0
+    try:
+        for ch in line:
+            pos += len(ch.encode(codec))
+            offsets.append(pos)
+    except UnicodeEncodeError:
+        return None
+    return offsets
+
+
+def reverse_utf8_as_legacy(line: str, th: MojibakeThresholds = MojibakeThresholds()) -> list[Reversal]:
+    """Segments of ``line`` that are UTF-8 text misread as GB18030/GBK or Big5, reversed.
+
+    Returns the accepted reversals (non-overlapping, left to right); the caller
+    applies them. A segment is re-encoded with the codec it was misread with;
+    the bytes must be valid UTF-8 and the result clearly better Chinese.
+    """
+    best: list[Reversal] = []
+    for codec in UTF8_MISREAD_AS:
+        try:
+            data = line.encode(codec)
+        except UnicodeEncodeError:
+            continue
+        found: list[Reversal] = []
+        offsets: list[int] | None = None
+        for m in _UTF8_RUN.finditer(data):
+            if m.end() - m.start() < 6:  # fewer than two CJK characters' worth of bytes
+                continue
+            if offsets is None:
+                offsets = _char_byte_offsets(line, codec)
+                if offsets is None:
+                    break
+                index = {off: i for i, off in enumerate(offsets)}
+            # Shrink the byte run to whole characters of the line.
+            # Shrink the byte run to whole characters of the line that are also
+            # whole UTF-8 sequences (a run may start or end inside either).
+            b0, b1 = m.start(), m.end()
+            while b0 < b1 and (b0 not in index or 0x80 <= data[b0] < 0xC0):
+                b0 += 1
+            while b1 > b0 and (b1 not in index or (b1 < m.end() and 0x80 <= data[b1] < 0xC0)):
+                b1 -= 1
+            if b1 - b0 < 6:
+                continue
+            try:
+                after = data[b0:b1].decode("utf-8")
+            except UnicodeDecodeError:
+                continue
+            c0, c1 = index[b0], index[b1]
+            before = line[c0:c1]
+            if after == before or after.encode("utf-8") != before.encode(codec):
+                continue
+            ok, sb, sa = _accept(before, after, th)
+            if ok:
+                found.append(Reversal(c0, c1, before, after, codec, sb, sa))
+        if sum(r.end - r.start for r in found) > sum(r.end - r.start for r in best):
+            best = found
+    return best
+
+
+def _latin1_bytes(text: str) -> bytes | None:
+    try:
+        return text.translate(_TO_LATIN1).encode("latin-1")
+    except UnicodeEncodeError:
+        return None
+
+
+def _best_legacy(before: str, th: MojibakeThresholds) -> Reversal | None:
+    data = _latin1_bytes(before)
+    if data is None:
+        return None
+    try:
+        data.decode("utf-8")
+        return None  # valid UTF-8: that is ftfy's pattern (UTF-8 read as Latin-1), not ours
+    except UnicodeDecodeError:
+        pass
+    best: Reversal | None = None
+    for codec in LEGACY_CODECS:
+        try:
+            after = data.decode(codec)
+        except UnicodeDecodeError:
+            continue
+        if after.encode(codec) != data:
+            continue
+        ok, sb, sa = _accept(before, after, th)
+        if ok and (best is None or sa > best.score_after):
+            best = Reversal(0, len(before), before, after, codec, sb, sa)
+    return best
+
+
+def reverse_legacy_as_latin1(line: str, th: MojibakeThresholds = MojibakeThresholds()) -> list[Reversal]:
+    """Segments of ``line`` that are GBK/GB18030 or Big5 bytes misread as Latin-1/cp1252, reversed."""
+    out: list[Reversal] = []
+    for m in _LATIN1_RUN.finditer(line):
+        run = m.group()
+        if len(_HIGH.findall(run)) < 2:
+            continue
+        rev = _best_legacy(run, th)
+        if rev is not None:
+            out.append(
+                Reversal(m.start(), m.end(), run, rev.after, rev.codec, rev.score_before, rev.score_after)
+            )
+            continue
+        # The run may mix real Latin-1 words with one mojibake word: try each
+        # whitespace-delimited piece on its own.
+        for w in re.finditer(r"\S+", run):
+            if len(_HIGH.findall(w.group())) < 2:
+                continue
+            rev = _best_legacy(w.group(), th)
+            if rev is not None:
+                s = m.start() + w.start()
+                out.append(
+                    Reversal(
+                        s,
+                        s + len(w.group()),
+                        w.group(),
+                        rev.after,
+                        rev.codec,
+                        rev.score_before,
+                        rev.score_after,
+                    )
+                )
+    return out
+
+
+def apply_reversals(line: str, revs: list[Reversal]) -> str:
+    parts = []
+    pos = 0
+    for r in sorted(revs, key=lambda r: r.start):
+        parts.append(line[pos : r.start])
+        parts.append(r.after)
+        pos = r.end
+    parts.append(line[pos:])
+    return "".join(parts)
+
+
+# --- rules --------------------------------------------------------------------------
+
+UTF8_AS_LEGACY = "repair.mojibake_utf8_as_gbk"
+LEGACY_AS_LATIN1 = "repair.mojibake_gbk_big5_as_latin1"
+
+
+def fix_utf8_as_gbk(text: str) -> str:
+    """Case function: reverse UTF-8 misread as GBK/GB18030 (or Big5), per segment."""
+    return "\n".join(apply_reversals(ln, reverse_utf8_as_legacy(ln)) for ln in text.split("\n"))
+
+
+def fix_gbk_big5_as_latin1(text: str) -> str:
+    """Case function: reverse GBK/GB18030/Big5 bytes misread as Latin-1/cp1252, per segment."""
+    return "\n".join(apply_reversals(ln, reverse_legacy_as_latin1(ln)) for ln in text.split("\n"))
+
+
+register(
+    UTF8_AS_LEGACY,
+    "repair",
+    "UTF-8 text that was decoded as GBK/GB18030 (or Big5) and saved again is re-encoded and "
+    "decoded as UTF-8 (浣犲ソ → 你好), per segment, only when lossless and clearly better Chinese.",
+    case_fn=fix_utf8_as_gbk,
+)
+register(
+    LEGACY_AS_LATIN1,
+    "repair",
+    "GBK/GB18030 or Big5 bytes that were decoded as Latin-1/cp1252 (ÄãºÃ → 你好) are restored, "
+    "per segment, only when lossless and clearly better Chinese.",
+    case_fn=fix_gbk_big5_as_latin1,
+)

@@ -1,0 +1,420 @@
+"""Stage 4, normalize: selective, named, switchable character rules, line by line.
+
+Selective means: full-width punctuation stays full-width in Chinese, half-width
+punctuation in Han context becomes full-width (GB/T 15834 practice), full-width
+ASCII letters and digits become half-width, Kangxi radicals become the unified
+ideographs they stand for, ``□``/``〓`` placeholders are kept, and NFC changes
+to CJK compatibility ideographs are recorded (``normalize.cjk_compat_ideographs``).
+
+Never touched: U+00AD soft hyphens and a line-final ``-`` (English
+dehyphenation is the layout stage's job), the U+3000 ideographic-space indent
+at line start (paragraph evidence for layout), ``5G``, ``3.14``, ``10:30``,
+``e.g., the``, English sentences and URLs.
+
+Every rule is a regex substitution or ``str.translate``; a precompiled test
+skips lines no rule can change. Rules run in a fixed order and repeat until
+nothing changes, so the stage is idempotent. A line never gains or loses a
+line break, and no rule removes a Han character.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cleaning.model import Event
+from cleaning.rules import register
+
+STAGE = "normalize"
+
+HAN = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+# Full-width (and CJK) punctuation and brackets.
+FW_PUNCT = "，。、；：？！（）【】《》〈〉「」『』〔〕［］｛｝〖〗…—～·"
+FW_CLASS = re.escape(FW_PUNCT)
+# Curly quotes are shared by Chinese and English: they count as Chinese only next to Han.
+QUOTES = "“”‘’"
+# What counts as "Chinese context" on either side of a half-width mark.
+CJK_CTX = f"[{HAN}{FW_CLASS}{QUOTES}\u3000]"
+_CJK_CTX_RE = re.compile(CJK_CTX)
+_HAN_RE = re.compile(f"[{HAN}]")
+
+
+class NormalizeConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    remove_control_chars: bool = Field(
+        True,
+        description="Remove C0/C1 control characters (tab kept); vertical tab, form feed, U+0085, U+2028 "
+        "and U+2029 inside a line become a space.",
+    )
+    remove_zero_width: bool = Field(
+        True,
+        description="Remove zero-width space U+200B, word joiner U+2060, U+180E and a BOM U+FEFF inside "
+        "text. ZWJ/ZWNJ (emoji, Indic scripts) and the soft hyphen U+00AD are kept.",
+    )
+    kangxi_radicals: bool = Field(
+        True,
+        description="Map Kangxi radicals (U+2F00-2FD5) and the CJK radical supplement forms with a "
+        "compatibility mapping to the unified ideographs (⽇ → 日), as PDF/OCR extraction leaves them.",
+    )
+    nfc: bool = Field(True, description="Unicode NFC (canonical composition; never NFKC).")
+    cjk_compat_ideographs: bool = Field(
+        True,
+        description="Let NFC map CJK compatibility ideographs (U+F900-FAFF, U+2F800-2FA1F) to their "
+        "unified ideographs, each change recorded as an event. Off: they are kept.",
+    )
+    fullwidth_ascii_to_halfwidth: bool = Field(
+        True, description="Full-width ASCII letters and digits (Ａ１) become half-width (A1)."
+    )
+    halfwidth_punct_to_fullwidth: bool = Field(
+        True,
+        description="Half-width , ( ) : ; ? ! in Han context become ， （ ） ： ； ？ ！ (GB/T 15834). "
+        "Digits on both sides (3,000 10:30), URLs and Latin-only context are left alone.",
+    )
+    ascii_quotes_to_curly: bool = Field(
+        True,
+        description="Paired ASCII double quotes around Han text become “ ”, only when every double quote "
+        "on the line pairs up.",
+    )
+    space_around_fullwidth_punct: bool = Field(
+        True,
+        description="Remove ASCII spaces between a Han character and a full-width punctuation mark or "
+        "bracket (either order). Spaces between Han words and the line-start indent stay.",
+    )
+
+
+# --- rules: each is line -> line ---------------------------------------------------
+
+_CONTROL_TO_SPACE = {0x0B: " ", 0x0C: " ", 0x85: " ", 0x2028: " ", 0x2029: " "}
+_CONTROL_TABLE: dict[int, str | None] = {
+    c: None for c in [*range(0x00, 0x09), *range(0x0A, 0x20), 0x7F, *range(0x80, 0xA0)]
+}
+_CONTROL_TABLE.update(_CONTROL_TO_SPACE)
+_CONTROL_RE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def remove_control_chars(line: str) -> str:
+    if not _CONTROL_RE.search(line):
+        return line
+    return line.translate(_CONTROL_TABLE)
+
+
+_ZERO_WIDTH = "\u200b\u2060\u180e\ufeff"
+_ZW_TABLE = {ord(c): None for c in _ZERO_WIDTH}
+_ZW_RE = re.compile(f"[{_ZERO_WIDTH}]")
+
+
+def remove_zero_width(line: str) -> str:
+    if not _ZW_RE.search(line):
+        return line
+    return line.translate(_ZW_TABLE)
+
+
+def _kangxi_table() -> dict[int, str]:
+    table = {}
+    for cp in [*range(0x2E80, 0x2F00), *range(0x2F00, 0x2FE0)]:
+        ch = chr(cp)
+        mapped = unicodedata.normalize("NFKC", ch)
+        if mapped != ch and len(mapped) == 1 and _HAN_RE.match(mapped):
+            table[cp] = mapped
+    return table
+
+
+_KANGXI_TABLE = _kangxi_table()
+_KANGXI_RE = re.compile("[\u2e80-\u2fdf]")
+
+
+def map_kangxi_radicals(line: str) -> str:
+    if not _KANGXI_RE.search(line):
+        return line
+    return line.translate(_KANGXI_TABLE)
+
+
+_COMPAT_RE = re.compile("[\uf900-\ufaff\U0002f800-\U0002fa1f]")
+
+
+def _compat_table() -> dict[int, str]:
+    table = {}
+    for cp in [*range(0xF900, 0xFB00), *range(0x2F800, 0x2FA20)]:
+        ch = chr(cp)
+        mapped = unicodedata.normalize("NFC", ch)
+        if mapped != ch:
+            table[cp] = mapped
+    return table
+
+
+_COMPAT_TABLE = _compat_table()
+
+
+def nfc_keep_compat(line: str) -> str:
+    """NFC everywhere except CJK compatibility ideographs (those are their own rule)."""
+    if unicodedata.is_normalized("NFC", line):
+        return line
+    if not _COMPAT_RE.search(line):
+        return unicodedata.normalize("NFC", line)
+    parts = []
+    pos = 0
+    for m in _COMPAT_RE.finditer(line):
+        parts.append(unicodedata.normalize("NFC", line[pos : m.start()]))
+        parts.append(m.group())
+        pos = m.end()
+    parts.append(unicodedata.normalize("NFC", line[pos:]))
+    return "".join(parts)
+
+
+def map_cjk_compat(line: str) -> str:
+    if not _COMPAT_RE.search(line):
+        return line
+    return line.translate(_COMPAT_TABLE)
+
+
+_FW_ALNUM_TABLE = {
+    cp: chr(cp - 0xFEE0) for cp in [*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B), *range(0xFF41, 0xFF5B)]
+}
+_FW_ALNUM_RE = re.compile("[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]")
+
+
+def fullwidth_ascii_to_halfwidth(line: str) -> str:
+    if not _FW_ALNUM_RE.search(line):
+        return line
+    return line.translate(_FW_ALNUM_TABLE)
+
+
+_HALF_TO_FULL = {",": "，", ":": "：", ";": "；", "?": "？", "!": "！", "(": "（", ")": "）"}
+# Spans that are never touched: URLs, e-mail addresses, and runs of "?" that
+# stand for lost characters (damage, flagged by the repair stage, not punctuation).
+_PROTECTED = re.compile(r"(?:https?|ftp)://[!-~]+|www\.[!-~]+|[\w.+-]+@[\w-]+\.[\w.-]+|\?{2,}")
+_MARK = re.compile(r"[,:;?!()]")
+
+
+def _is_cjk(ch: str) -> bool:
+    return bool(ch) and _CJK_CTX_RE.match(ch) is not None
+
+
+def _convert_mark(line: str, i: int) -> bool:
+    ch = line[i]
+    prev = line[i - 1] if i > 0 else ""
+    nxt = line[i + 1] if i + 1 < len(line) else ""
+    if ch in ",:;" and prev.isascii() and prev.isdigit() and nxt.isascii() and nxt.isdigit():
+        return False  # 3,000  10:30
+    if ch == "(":
+        # An opening bracket belongs to what it opens: 本报讯 (记者 …
+        return _is_cjk(nxt) or (_is_cjk(prev) and nxt != "" and not nxt.isascii())
+    if ch == ")":
+        return _is_cjk(prev) or (_is_cjk(nxt) and not prev.isascii())
+    if _is_cjk(prev):
+        return True
+    # After Latin/digits, a mark followed by Chinese is Chinese punctuation
+    # (大唐5G,鲁西南), but not after other punctuation or a space (e.g., 中).
+    return _is_cjk(nxt) and prev != "" and (prev.isalnum() or prev in ")]\"'%")
+
+
+_PAREN_PAIR = re.compile(r"\(([^()]{0,60})\)")
+
+
+def _convert_pair(line: str, m: re.Match[str]) -> bool:
+    """A bracket pair is Chinese when it holds Han text, or sits in Chinese: (1)按照 but not f(x)在."""
+    if _HAN_RE.search(m.group(1)):
+        return True
+    prev = line[m.start() - 1] if m.start() > 0 else ""
+    nxt = line[m.end()] if m.end() < len(line) else ""
+    prev_ok = prev == "" or prev == " " or _is_cjk(prev)
+    next_ok = nxt == "" or _is_cjk(nxt)
+    return prev_ok and next_ok and (_is_cjk(prev) or _is_cjk(nxt))
+
+
+def halfwidth_punct_to_fullwidth(line: str) -> str:
+    if not _MARK.search(line):
+        return line
+    protected = [(m.start(), m.end()) for m in _PROTECTED.finditer(line)]
+
+    def is_protected(i: int) -> bool:
+        return any(a <= i < b for a, b in protected)
+
+    out = list(line)
+    decided: set[int] = set()
+    for m in _PAREN_PAIR.finditer(line):
+        i, j = m.start(), m.end() - 1
+        decided.update((i, j))
+        if not is_protected(i) and not is_protected(j) and _convert_pair(line, m):
+            out[i], out[j] = "（", "）"
+    for m in _MARK.finditer(line):
+        i = m.start()
+        if i in decided or is_protected(i):
+            continue
+        if _convert_mark(line, i):
+            out[i] = _HALF_TO_FULL[line[i]]
+    return "".join(out)
+
+
+_DQ_PAIR = re.compile(r'"([^"]*)"')
+
+
+def ascii_quotes_to_curly(line: str) -> str:
+    n = line.count('"')
+    if n == 0 or n % 2:
+        return line  # none, or an unpaired quote: not safe to guess
+    pairs = list(_DQ_PAIR.finditer(line))
+    # Convert only when every pair is Chinese: the quoted text has Han characters
+    # and the quote touches Chinese on at least one outer side (or the line edge).
+    for m in pairs:
+        inner = m.group(1)
+        if not _HAN_RE.search(inner):
+            return line
+        before = line[m.start() - 1] if m.start() > 0 else ""
+        after = line[m.end()] if m.end() < len(line) else ""
+        if not (_is_cjk(before) or _is_cjk(after) or before == "" or after == ""):
+            return line
+    return _DQ_PAIR.sub(lambda m: f"“{m.group(1)}”", line)
+
+
+# Full-width punctuation proper: no space belongs next to it in Chinese typesetting.
+FW_STRICT = re.escape("，。、；：？！（）【】《》〈〉「」『』〔〕［］｛｝〖〗")
+# Marks shared with Western text (“” ‘’ … — · ～): spaces go only where they touch Han.
+FW_SHARED = re.escape("“”‘’…—·～")
+_SPACE_FW = re.compile(
+    f"(?<=[{HAN}]) +(?=[{FW_STRICT}{FW_SHARED}])"
+    f"|(?<=[{FW_STRICT}{FW_SHARED}]) +(?=[{HAN}])"
+    f"|(?<=[{FW_STRICT}]) +(?=\\S)"
+    f"|(?<=\\S) +(?=[{FW_STRICT}])"
+)
+
+
+def space_around_fullwidth_punct(line: str) -> str:
+    if " " not in line:
+        return line
+    return _SPACE_FW.sub("", line)
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    name: str
+    switch: str
+    fn: Callable[[str], str]
+    summary: str
+
+
+RULES: tuple[_Rule, ...] = (
+    _Rule(
+        "normalize.remove_control_chars",
+        "remove_control_chars",
+        remove_control_chars,
+        "Removes C0/C1 control characters (tab kept); VT, FF, NEL, U+2028/2029 become a space.",
+    ),
+    _Rule(
+        "normalize.remove_zero_width",
+        "remove_zero_width",
+        remove_zero_width,
+        "Removes zero-width space, word joiner, U+180E and BOM inside text (ZWJ/ZWNJ, U+00AD kept).",
+    ),
+    _Rule(
+        "normalize.kangxi_radicals",
+        "kangxi_radicals",
+        map_kangxi_radicals,
+        "Maps Kangxi radicals and CJK radical supplement forms to unified ideographs (⽇ → 日).",
+    ),
+    _Rule(
+        "normalize.nfc",
+        "nfc",
+        nfc_keep_compat,
+        "Unicode NFC (never NFKC); CJK compatibility ideographs are handled by their own rule.",
+    ),
+    _Rule(
+        "normalize.cjk_compat_ideographs",
+        "cjk_compat_ideographs",
+        map_cjk_compat,
+        "NFC's mapping of CJK compatibility ideographs to unified ideographs (豈 → 豈), recorded.",
+    ),
+    _Rule(
+        "normalize.fullwidth_ascii_to_halfwidth",
+        "fullwidth_ascii_to_halfwidth",
+        fullwidth_ascii_to_halfwidth,
+        "Full-width ASCII letters and digits become half-width (Ａ１ → A1).",
+    ),
+    _Rule(
+        "normalize.halfwidth_punct_to_fullwidth",
+        "halfwidth_punct_to_fullwidth",
+        halfwidth_punct_to_fullwidth,
+        "Half-width , ( ) : ; ? ! in Han context become full-width (GB/T 15834).",
+    ),
+    _Rule(
+        "normalize.ascii_quotes_to_curly",
+        "ascii_quotes_to_curly",
+        ascii_quotes_to_curly,
+        "Paired ASCII double quotes around Han text become “ ” (only if all quotes on the line pair up).",
+    ),
+    _Rule(
+        "normalize.space_around_fullwidth_punct",
+        "space_around_fullwidth_punct",
+        space_around_fullwidth_punct,
+        "Removes ASCII spaces between a Han character and full-width punctuation (本报讯 （ → 本报讯（).",
+    ),
+)
+
+for _r in RULES:
+    register(_r.name, STAGE, _r.summary, case_fn=_r.fn)
+
+# A line with none of these characters, already NFC, is left alone by every rule.
+_ANY_RULE = re.compile(
+    "[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u200b\u2060\u180e\ufeff\u2e80-\u2fdf"
+    '\uf900-\ufaff\U0002f800-\U0002fa1f\uff10-\uff19\uff21-\uff3a\uff41-\uff5a,:;?!()"]'
+    f"|(?<=[{HAN}{FW_CLASS}{QUOTES}]) | (?=[{HAN}{FW_CLASS}{QUOTES}])"
+)
+
+_MAX_PASSES = 4
+
+
+def normalize_line(line: str, cfg: NormalizeConfig) -> tuple[str, list[tuple[str, str, str]]]:
+    """Normalize one line; returns the line and (rule, before, after) for each rule that changed it."""
+    if not _ANY_RULE.search(line) and unicodedata.is_normalized("NFC", line):
+        return line, []
+    rules = [r for r in RULES if getattr(cfg, r.switch)]
+    changes: list[tuple[str, str, str]] = []
+    text = line
+    for _ in range(_MAX_PASSES):
+        start = text
+        for r in rules:
+            new = r.fn(text)
+            if new != text:
+                changes.append((r.name, text, new))
+                text = new
+        if text == start:
+            break
+    return text, changes
+
+
+def normalize_lines(lines: list[str], cfg: NormalizeConfig) -> tuple[list[str], list[Event]]:
+    """Normalize each line; the output has exactly as many lines as the input."""
+    out = list(lines)
+    events: list[Event] = []
+    for i, line in enumerate(lines):
+        new, changes = normalize_line(line, cfg)
+        if not changes:
+            continue
+        out[i] = new
+        for name, before, after in changes:
+            events.append(
+                Event(
+                    name,
+                    STAGE,
+                    _describe(name, before, after),
+                    line=i + 1,
+                    line_end=i + 1,
+                    before=before,
+                    after=after,
+                )
+            )
+    return out, events
+
+
+def _describe(name: str, before: str, after: str) -> str:
+    if name == "normalize.cjk_compat_ideographs":
+        pairs = sorted(
+            {f"{c} U+{ord(c):04X} → {_COMPAT_TABLE[ord(c)]}" for c in before if ord(c) in _COMPAT_TABLE}
+        )
+        return "CJK compatibility ideograph(s) mapped by NFC: " + ", ".join(pairs)
+    return f"{len(before)} → {len(after)} characters"

@@ -1,0 +1,330 @@
+"""Stage 3, repair: Chinese mojibake reversal, then ftfy with a Chinese-safe configuration.
+
+Line by line, never adding or removing a line. Most lines need nothing: a
+precompiled character-class test sends them down a fast path that neither
+calls ftfy nor the mojibake logic (``tests/test_repair.py`` checks that the
+fast path and the full path agree on real text).
+
+Irrecoverable damage (``锟斤拷``, ``烫烫烫``/``屯屯屯``, runs of U+FFFD, ``??``
+substituted for Han characters) is flagged with an event and counted by
+:func:`count_damage`, never "fixed".
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+import ftfy
+from ftfy import TextFixerConfig
+from ftfy.chardata import CHARMAP_ENCODINGS
+from pydantic import BaseModel, ConfigDict, Field
+
+from cleaning import mojibake
+from cleaning.model import Event
+from cleaning.rules import register
+
+STAGE = "repair"
+FTFY_RULE = "repair.ftfy"
+DAMAGE_RULE = "repair.flag_damage"
+LOSSY_RULE = "repair.flag_lossy_mojibake"
+
+
+class RepairConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    mojibake_utf8_as_gbk: bool = Field(
+        True, description="Reverse UTF-8 text that was misread as GBK/GB18030 or Big5 (浣犲ソ → 你好)."
+    )
+    mojibake_gbk_big5_as_latin1: bool = Field(
+        True, description="Reverse GBK/Big5 bytes that were misread as Latin-1/cp1252 (ÄãºÃ → 你好)."
+    )
+    ftfy: bool = Field(
+        True,
+        description="Run ftfy (UTF-8 misread as Latin-1/cp1252 and its other encoding fixes) with the "
+        "Chinese-safe configuration: no width folding, no quote uncurling, no NFKC, no line-break changes.",
+    )
+    ftfy_unescape_html: bool = Field(
+        False,
+        description="Let ftfy decode HTML entities (&amp; …) in lines without '<'. Off: an entity may be "
+        "intended text, and correct text must come out unchanged.",
+    )
+    ftfy_fix_latin_ligatures: bool = Field(
+        True, description="Let ftfy split Latin ligatures (ﬁ → fi), common in OCR of English text."
+    )
+    min_score: float = Field(
+        0.6,
+        description="Minimum Chinese plausibility (mean per non-ASCII character, about -3 … 1; real text "
+        "≈ 0.95) of a segment after mojibake reversal.",
+    )
+    min_gain: float = Field(
+        0.5, description="Minimum plausibility gain of a mojibake reversal over the text it replaces."
+    )
+    min_han: int = Field(2, ge=1, description="Minimum Han characters in a reversed segment.")
+    min_question_run: int = Field(
+        2,
+        ge=1,
+        description="A run of at least this many '?' touching a Han character counts as damage (characters "
+        "lost to an encoder's substitution); a single '?' is usually a question mark.",
+    )
+
+
+# --- damage ------------------------------------------------------------------------
+
+_HAN = mojibake.HAN_CLASS
+
+
+@cache
+def _damage_re(min_q: int) -> re.Pattern[str]:
+    return re.compile(
+        "锟斤拷(?:锟斤拷)*|烫{3,}|屯{3,}|\ufffd+"
+        f"|(?<=[{_HAN}])\\?{{{min_q},}}|\\?{{{min_q},}}(?=[{_HAN}])"
+    )
+
+
+def damage_spans(text: str, min_question_run: int = 2) -> list[tuple[int, int, str]]:
+    return [(m.start(), m.end(), m.group()) for m in _damage_re(min_question_run).finditer(text)]
+
+
+def count_damage(text: str) -> int:
+    """Irrecoverable damage markers in ``text`` (each run counts once)."""
+    return len(_damage_re(2).findall(text))
+
+
+def mark_damage(text: str) -> str:
+    """Case function: wrap every damage marker in ⟦ ⟧ (text without damage stays unchanged)."""
+    return _damage_re(2).sub(lambda m: f"⟦{m.group()}⟧", text)
+
+
+register(
+    DAMAGE_RULE,
+    STAGE,
+    "Flags irrecoverable damage (锟斤拷, 烫烫烫/屯屯屯, U+FFFD runs, '??' for lost Han characters); "
+    "the text is left as it is and counted in damage_count.",
+    case_fn=mark_damage,
+)
+register(
+    LOSSY_RULE,
+    STAGE,
+    "Flags a line that looks like UTF-8 misread as GBK/Big5 but lost bytes (contains U+FFFD): not "
+    "reversed, because the round trip would not be lossless.",
+)
+
+
+# --- ftfy --------------------------------------------------------------------------
+
+
+def ftfy_config(cfg: RepairConfig) -> TextFixerConfig:
+    """The explicit ftfy configuration: encoding fixes only, nothing that changes correct Chinese."""
+    return TextFixerConfig(
+        unescape_html="auto" if cfg.ftfy_unescape_html else False,
+        remove_terminal_escapes=True,
+        fix_encoding=True,
+        restore_byte_a0=True,
+        replace_lossy_sequences=True,
+        decode_inconsistent_utf8=True,
+        fix_c1_controls=True,
+        fix_latin_ligatures=cfg.ftfy_fix_latin_ligatures,
+        fix_character_width=False,  # would fold full-width Chinese punctuation to ASCII
+        uncurl_quotes=False,  # “” are the Chinese quotation marks
+        fix_line_breaks=False,  # lines are fixed; the normalize stage owns separators
+        fix_surrogates=True,
+        remove_control_chars=False,  # the normalize stage removes them, with events
+        normalization=None,  # never NFKC; the normalize stage does NFC with events
+        explain=True,
+    )
+
+
+def _ftfy_case(text: str) -> str:
+    return ftfy.fix_text(text, ftfy_config(RepairConfig()))
+
+
+register(
+    FTFY_RULE,
+    STAGE,
+    "ftfy with an explicit Chinese-safe configuration: UTF-8 misread as Latin-1/cp1252 (ä½ å¥½ → 你好), "
+    "C1 controls, ligatures, surrogates, terminal escapes.",
+    case_fn=_ftfy_case,
+)
+
+
+# --- fast path ---------------------------------------------------------------------
+
+
+def _ftfy_trigger_chars() -> str:
+    """Characters without which ftfy's enabled fixes cannot change a line.
+
+    UTF-8 mojibake always contains the character that a UTF-8 lead byte
+    (0xC2-0xF4) becomes in one of the single-byte codecs ftfy knows; the other
+    fixes need C1 controls, ESC, ligatures, surrogates, U+FFFD or '&'.
+    """
+    chars = set()
+    for enc in CHARMAP_ENCODINGS:
+        chars.update(bytes(range(0xC2, 0xF5)).decode(enc, errors="ignore"))
+    chars.update(chr(c) for c in range(0x80, 0x100))
+    chars.update("\x1b&\ufffd")
+    chars.update(chr(c) for c in range(0xFB00, 0xFB07))
+    return "".join(sorted(chars))
+
+
+def _class(chars: str) -> str:
+    return "".join(re.escape(c) for c in chars)
+
+
+# ftfy's trigger characters, surrogates, and the characters of GBK/Big5
+# mojibake that ftfy's set does not already hold. UTF-8 misread as GBK/Big5
+# produces ordinary Han characters, so it gets its own test below.
+_SUSPICIOUS = re.compile(f"[{_class(_ftfy_trigger_chars())}\\ud800-\\udfff]|锟斤拷|烫烫|屯屯|\\?\\?")
+
+
+def _utf8_as_legacy_pairs() -> str:
+    """Characters whose GBK/Big5 encoding is a UTF-8 lead byte + continuation byte.
+
+    Every UTF-8 Chinese character misread as GBK or Big5 yields such a
+    character (or its run starts at a line start with one), so a line without
+    any cannot hold that mojibake.
+    """
+    chars: set[str] = set()
+    for codec in mojibake.UTF8_MISREAD_AS:
+        for lead in range(0xC2, 0xF5):
+            for cont in range(0x80, 0xC0):
+                try:
+                    ch = bytes([lead, cont]).decode(codec)
+                except UnicodeDecodeError:
+                    continue
+                if len(ch) == 1:
+                    chars.add(ch)
+    return "".join(sorted(chars))
+
+
+_UTF8_AS_LEGACY_HINT = re.compile(f"[{_class(_utf8_as_legacy_pairs())}]")
+
+
+def needs_repair(line: str) -> bool:
+    """Fast-path test: False means no repair rule can change this line."""
+    return bool(_SUSPICIOUS.search(line) or _UTF8_AS_LEGACY_HINT.search(line))
+
+
+# --- the stage ---------------------------------------------------------------------
+
+
+def _repair_line(
+    line: str, lineno: int, cfg: RepairConfig, fix_cfg: TextFixerConfig, events: list[Event]
+) -> str:
+    th = mojibake.MojibakeThresholds(min_score=cfg.min_score, min_gain=cfg.min_gain, min_han=cfg.min_han)
+    text = line
+    if cfg.mojibake_utf8_as_gbk and _UTF8_AS_LEGACY_HINT.search(text):
+        revs = mojibake.reverse_utf8_as_legacy(text, th)
+        if revs and "\ufffd" in text:
+            events.append(
+                Event(
+                    LOSSY_RULE,
+                    STAGE,
+                    f"{len(revs)} segment(s) look like UTF-8 misread as {revs[0].codec}, but the line "
+                    "lost bytes (U+FFFD): left as it is",
+                    line=lineno,
+                    line_end=lineno,
+                    before=text,
+                    after=text,
+                )
+            )
+        elif revs:
+            new = mojibake.apply_reversals(text, revs)
+            events.append(
+                Event(
+                    mojibake.UTF8_AS_LEGACY,
+                    STAGE,
+                    f"UTF-8 misread as {revs[0].codec}: {len(revs)} segment(s) reversed "
+                    f"(plausibility {revs[0].score_before:.2f} → {revs[0].score_after:.2f})",
+                    line=lineno,
+                    line_end=lineno,
+                    before=text,
+                    after=new,
+                )
+            )
+            text = new
+    if cfg.mojibake_gbk_big5_as_latin1 and _SUSPICIOUS.search(text):
+        revs = mojibake.reverse_legacy_as_latin1(text, th)
+        if revs:
+            new = mojibake.apply_reversals(text, revs)
+            events.append(
+                Event(
+                    mojibake.LEGACY_AS_LATIN1,
+                    STAGE,
+                    f"{revs[0].codec} bytes misread as Latin-1/cp1252: {len(revs)} segment(s) restored "
+                    f"(plausibility {revs[0].score_before:.2f} → {revs[0].score_after:.2f})",
+                    line=lineno,
+                    line_end=lineno,
+                    before=text,
+                    after=new,
+                )
+            )
+            text = new
+    if cfg.ftfy and _SUSPICIOUS.search(text):
+        fixed, explanation = ftfy.fix_and_explain(text, config=fix_cfg)
+        if fixed != text and "\n" not in fixed and "\r" not in fixed:
+            steps = ", ".join(f"{kind} {arg}" for kind, arg in (explanation or []))
+            events.append(
+                Event(
+                    FTFY_RULE,
+                    STAGE,
+                    f"ftfy: {steps or 'fixed'}",
+                    line=lineno,
+                    line_end=lineno,
+                    before=text,
+                    after=fixed,
+                )
+            )
+            text = fixed
+    spans = damage_spans(text, cfg.min_question_run)
+    if spans:
+        shown = ", ".join(repr(s[2][:12]) for s in spans[:5])
+        events.append(
+            Event(
+                DAMAGE_RULE,
+                STAGE,
+                f"{len(spans)} irrecoverable damage marker(s): {shown}",
+                line=lineno,
+                line_end=lineno,
+            )
+        )
+    return text
+
+
+def repair_lines(lines: list[str], cfg: RepairConfig) -> tuple[list[str], list[Event]]:
+    """Repair each line; the output has exactly as many lines as the input."""
+    events: list[Event] = []
+    fix_cfg = ftfy_config(cfg)
+    out = list(lines)
+    for i, line in enumerate(lines):
+        if not needs_repair(line):
+            continue
+        out[i] = _repair_line(line, i + 1, cfg, fix_cfg, events)
+    return out, events
+
+
+def repair_lines_slow(lines: list[str], cfg: RepairConfig) -> tuple[list[str], list[Event]]:
+    """Every line through the full path (no fast-path test): the reference for differential tests."""
+    events: list[Event] = []
+    fix_cfg = ftfy_config(cfg)
+    return [_repair_line_full(line, i + 1, cfg, fix_cfg, events) for i, line in enumerate(lines)], events
+
+
+def _repair_line_full(
+    line: str, lineno: int, cfg: RepairConfig, fix_cfg: TextFixerConfig, events: list[Event]
+) -> str:
+    th = mojibake.MojibakeThresholds(min_score=cfg.min_score, min_gain=cfg.min_gain, min_han=cfg.min_han)
+    text = line
+    if cfg.mojibake_utf8_as_gbk:
+        revs = mojibake.reverse_utf8_as_legacy(text, th)
+        if revs and "\ufffd" not in text:
+            text = mojibake.apply_reversals(text, revs)
+    if cfg.mojibake_gbk_big5_as_latin1:
+        revs = mojibake.reverse_legacy_as_latin1(text, th)
+        if revs:
+            text = mojibake.apply_reversals(text, revs)
+    if cfg.ftfy:
+        fixed = ftfy.fix_text(text, fix_cfg)
+        if "\n" not in fixed and "\r" not in fixed:
+            text = fixed
+    return text
