@@ -65,16 +65,15 @@ class DecodeConfig(BaseModel):
         description="Reject as 'undecodable' when more than this share of the decoded characters had to "
         "be replaced by U+FFFD.",
     )
-    utf16_min_plausibility: float = Field(
-        -0.5,
-        description="Input with NUL bytes is read as UTF-16 without BOM (the better of LE/BE) when that "
-        "reading has no control characters and at least this plausibility (ASCII-only text scores 0); "
-        "otherwise it is binary.",
-    )
     max_control_ratio: float = Field(
         0.05,
         description="Reject as 'binary' when more than this share of the first 64 KiB are control bytes "
         "other than tab, line feed, carriage return, form feed and escape.",
+    )
+    utf16_min_nul_share: float = Field(
+        0.005,
+        description="UTF-16 without BOM is considered when at least this share of the (two-byte) code units "
+        "in the sniffed head contain a NUL byte (ASCII letters, line breaks, Han characters like U+4E00).",
     )
     sniff_bytes: int = Field(65536, ge=1024, description="Bytes examined by the binary and UTF-16 tests.")
 
@@ -169,24 +168,31 @@ _NON_ASCII = re.compile(rb"[\x80-\xff]")
 _UTF8_SEQ = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
 
 
-def _utf16_with_nuls(data: bytes, head: bytes, min_score: float) -> tuple[str, str, int] | None:
-    """UTF-16 without BOM for input with NUL bytes: (codec, text, replacements) or None.
+def _utf16_without_bom(data: bytes, head: bytes, cfg: DecodeConfig) -> tuple[str, str, int] | None:
+    """UTF-16 without BOM: (codec, text, replacements), or None when it is not UTF-16.
 
     ASCII code units put a NUL on one parity (odd offsets in LE, even in BE),
     but Han characters such as U+4E00 put NULs on the other, so parity alone
-    does not decide: both byte orders are decoded and compared by plausibility,
-    and a reading with control characters (what binary data gives) is refused.
+    does not decide: both byte orders are decoded and compared. A reading is
+    accepted when it is plausible Chinese, or when it is mostly ASCII and the
+    NULs fill a large share of the code units (English UTF-16); a reading with
+    control characters (what binary data gives) is refused.
     """
+    units = max(1, len(head) // 2)
+    nul_units = sum(1 for i in range(0, len(head) - 1, 2) if head[i] == 0 or head[i + 1] == 0)
     body = data if len(data) % 2 == 0 else data[:-1]
     best: tuple[float, str, str, int] | None = None
     for codec in ("utf-16-le", "utf-16-be"):
         text, replaced = _decode_lenient(body, codec)
-        if _CONTROL_CHARS.search(text[: len(head)]):
+        if not text or _CONTROL_CHARS.search(text[: len(head)]):
             continue
         score = plausibility(text) - 3.0 * replaced / max(1, len(text))
+        ascii_share = sum(1 for ch in text[:4096] if ch < "\x80") / min(len(text), 4096)
+        if ascii_share >= 0.9 and nul_units >= 0.3 * units:
+            score = max(score, 1.0)  # English (or other ASCII) text in UTF-16
         if best is None or score > best[0]:
             best = (score, codec, text, replaced)
-    if best is None or best[0] < min_score:
+    if best is None or best[0] < cfg.min_plausibility:
         return None
     return best[1], best[2], best[3]
 
@@ -265,38 +271,45 @@ def decode_bytes(data: bytes, cfg: DecodeConfig) -> DecodeResult:
                 text, codec, "bom", 1.0, 0, replaced, [Event(R_BOM, STAGE, f"byte-order mark: {codec}")], cfg
             )
 
-    head = data[: cfg.sniff_bytes]
-    found16 = _utf16_with_nuls(data, head, cfg.utf16_min_plausibility) if b"\x00" in head else None
-    if found16 is not None:
-        codec16, text, replaced = found16
-        events = [Event(R_UTF16, STAGE, f"{codec16} without BOM: NUL bytes on one parity")]
-        if len(data) % 2:
-            text += "\ufffd"
-            replaced += 1
-            events.append(Event(R_TRUNC, STAGE, "odd final byte of UTF-16 input replaced by U+FFFD"))
-        return _finish(text, codec16, "utf16-nul-pattern", 0.95, 0, replaced, events, cfg)
-
-    _reject_binary(data, head, cfg)
-
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    else:
-        return _finish(text, "utf-8", "strict", 1.0, 0, 0, [Event(R_UTF8, STAGE, "valid UTF-8")], cfg)
-
-    return _decode_not_utf8(data, cfg)
-
-
-def _reject_binary(data: bytes, head: bytes, cfg: DecodeConfig) -> None:
     for sig in _SIGNATURES:
         if data.startswith(sig):
             raise DecodeRejected("binary", f"file signature {sig!r}")
-    if b"\x00" in head:
-        raise DecodeRejected("binary", f"NUL bytes ({head.count(0)} in the first {len(head)} bytes)")
+
+    try:
+        utf8_text: str | None = data.decode("utf-8")
+    except UnicodeDecodeError:
+        utf8_text = None
+
+    head = data[: cfg.sniff_bytes]
+    nuls = head.count(0)
     controls = len(_CONTROL_BYTES.findall(head))
-    if controls > cfg.max_control_ratio * len(head):
-        raise DecodeRejected("binary", f"{controls} control bytes in the first {len(head)} bytes")
+    binary_like = controls > cfg.max_control_ratio * len(head)
+    # UTF-16 without BOM shows as NUL bytes (ASCII code units) or, for Chinese
+    # without ASCII, as "control" bytes (low bytes of Han code units). UTF-8 text
+    # with multi-byte content and a few NULs is UTF-8: the normalize stage removes
+    # the NULs.
+    if (binary_like or nuls >= max(1.0, cfg.utf16_min_nul_share * (len(head) // 2))) and not (
+        utf8_text is not None and _NON_ASCII.search(head)
+    ):
+        found16 = _utf16_without_bom(data, head, cfg)
+        if found16 is not None:
+            codec16, text, replaced = found16
+            events = [Event(R_UTF16, STAGE, f"{codec16} without BOM: the plausible byte order")]
+            if len(data) % 2:
+                text += "\ufffd"
+                replaced += 1
+                events.append(Event(R_TRUNC, STAGE, "odd final byte of UTF-16 input replaced by U+FFFD"))
+            return _finish(text, codec16, "utf16-no-bom", 0.95, 0, replaced, events, cfg)
+
+    if binary_like:
+        raise DecodeRejected(
+            "binary", f"{controls} control/NUL bytes in the first {len(head)} bytes (mostly NUL: {nuls})"
+        )
+
+    if utf8_text is not None:
+        return _finish(utf8_text, "utf-8", "strict", 1.0, 0, 0, [Event(R_UTF8, STAGE, "valid UTF-8")], cfg)
+
+    return _decode_not_utf8(data, cfg)
 
 
 def _finish(
