@@ -504,9 +504,26 @@ def _unit_table(
     return t.filter(pc.is_in(t[INPUT_COL], value_set=pa.array(live, pa.string())))
 
 
+def _owned(ids: pa.ChunkedArray | pa.Array, uid: str) -> pa.Table:
+    return pa.table({"id": ids, "_unit": pa.array([uid] * len(ids), pa.string())})
+
+
+def _split_by_unit(table: pa.Table, owner: pa.Table, units: list[str], directory: Path) -> None:
+    """Write the rows of ``table`` (matched by id) to ``directory/<unit>.parquet``, one file per unit."""
+    unit_of = pc.take(owner["_unit"], pc.index_in(table["id"], value_set=owner["id"]))
+    table = table.append_column("_unit", unit_of)
+    for uid in units:
+        part = table.filter(pc.equal(table["_unit"], uid)).drop_columns(["_unit"])
+        parquet_io.write_table(part, directory / f"{uid}.parquet")
+
+
 def reduce_dedup(catalog: dict[str, dict[str, Any]], params: FlowParams, run_id: str) -> dict[str, Any]:
-    """Dedup decisions over every live unit, written per unit to the run's staging directory."""
-    from cleaning.dedup import dedup_reduce
+    """Dedup decisions over every live unit, written per unit to the run's staging directory.
+
+    Reads index files (keys and signatures) and id columns only; paragraph text
+    stays in the units, so this task never holds the corpus text.
+    """
+    from cleaning.dedup import article_decisions, dedup_reduce
 
     t0 = time.perf_counter()
     state = StateDir(params.out)
@@ -514,38 +531,50 @@ def reduce_dedup(catalog: dict[str, dict[str, Any]], params: FlowParams, run_id:
     staging = state.staging(run_id)
     units = live_units(catalog)
     index_paths: list[str] = []
-    owners: list[pa.Table] = []
+    para_owner: list[pa.Table] = []
+    art_owner: list[pa.Table] = []
+    art_cols: list[pa.Table] = []
     for uid, live in units.items():
         ids = _unit_table(state, uid, "paragraphs", live, ["id", INPUT_COL])["id"]
-        owners.append(pa.table({"id": ids, "_unit": pa.array([uid] * len(ids), pa.string())}))
+        para_owner.append(_owned(ids, uid))
+        arts = _unit_table(state, uid, "articles", live, ["id", "source_path", "position", INPUT_COL])
+        art_cols.append(arts.select(["id", "source_path", "position"]))
+        art_owner.append(_owned(arts["id"], uid))
         path = state.index_path(uid)
-        stats_sources = set(state.unit_stats(uid)["sources"])
-        if not set(live) >= stats_sources:
+        if not set(live) >= set(state.unit_stats(uid)["sources"]):
             # some sources of this unit were re-processed into newer units: drop their signatures
             idx = pq.read_table(path)
-            idx = idx.filter(pc.is_in(idx["id"], value_set=ids))
             path = staging / "index" / f"{uid}.parquet"
-            parquet_io.write_table(idx, path)
+            parquet_io.write_table(idx.filter(pc.is_in(idx["id"], value_set=ids.combine_chunks())), path)
         index_paths.append(str(path))
+    empty_owner = _owned(pa.array([], pa.string()), "")
 
     decisions = dedup_reduce(index_paths, cfg.dedup)
-    owner = (
-        pa.concat_tables(owners)
-        if owners
-        else pa.table({"id": pa.array([], pa.string()), "_unit": pa.array([], pa.string())})
+    articles = (
+        pa.concat_tables(art_cols)
+        if art_cols
+        else ARTICLES.empty_table().select(["id", "source_path", "position"])
     )
-    pos = pc.index_in(decisions["id"], value_set=owner["id"])
-    unit_of = pc.take(owner["_unit"], pos)
-    decisions = decisions.append_column("_unit", unit_of)
+    art_decisions = article_decisions(articles, decisions, cfg.dedup)
+    _split_by_unit(
+        decisions,
+        pa.concat_tables(para_owner) if para_owner else empty_owner,
+        list(units),
+        staging / "decisions",
+    )
+    _split_by_unit(
+        art_decisions,
+        pa.concat_tables(art_owner) if art_owner else empty_owner,
+        list(units),
+        staging / "article_decisions",
+    )
     counts = Counter(decisions["status"].to_pylist())
-    (staging / "decisions").mkdir(parents=True, exist_ok=True)
-    for uid in units:
-        part = decisions.filter(pc.equal(decisions["_unit"], uid)).drop_columns(["_unit"])
-        parquet_io.write_table(part, staging / "decisions" / f"{uid}.parquet")
+    art_counts = Counter(art_decisions["status"].to_pylist())
     return {
         "units": len(units),
         "paragraphs": decisions.num_rows,
         "statuses": {s: counts.get(s, 0) for s in STATUSES},
+        "article_statuses": {s: art_counts.get(s, 0) for s in STATUSES},
         "seconds": round(time.perf_counter() - t0, 3),
     }
 
@@ -553,12 +582,12 @@ def reduce_dedup(catalog: dict[str, dict[str, Any]], params: FlowParams, run_id:
 # ---------------------------------------------------------------- finalize
 
 
-def _apply_decisions(para: pa.Table, decisions: pa.Table) -> pa.Table:
-    """Paragraph rows with the dedup columns taken from ``decisions`` (matched by id, order kept)."""
+def _apply_decisions(para: pa.Table, decisions: pa.Table, columns: list[str] = DECISION_COLUMNS) -> pa.Table:
+    """Rows with the dedup columns taken from ``decisions`` (matched by id, order kept)."""
     if decisions.num_rows == 0 or para.num_rows == 0:
         return para
     pos = pc.index_in(para["id"], value_set=decisions["id"])
-    for col in DECISION_COLUMNS:
+    for col in columns:
         if col not in decisions.column_names:
             continue
         new = pc.take(decisions[col], pos).cast(para.schema.field(col).type)
@@ -600,11 +629,6 @@ def _rebuild_articles(articles: pa.Table, para: pa.Table, simplified: bool) -> p
             from cleaning.lang import to_simplified
 
             row["text_simplified"] = to_simplified(row["text"])
-        if not body and row["status"] == STATUS_KEPT:
-            # every paragraph repeats text kept elsewhere: the article as a whole is a repeat
-            status, rel, dup, sim = flagged[aid][0]
-            row["status"], row["relation"], row["similarity"] = status, rel, sim
-            row["duplicate_of"] = dup.rsplit("-", 1)[0] if dup else None
     return pa.Table.from_pylist(rows, schema=articles.schema)
 
 
@@ -621,6 +645,9 @@ def finalize_unit(uid: str, live: list[str], params: FlowParams, run_id: str) ->
     if decisions is not None:
         para = _apply_decisions(para, decisions)
     arts = _rebuild_articles(arts, para, cfg.output.simplified_column)
+    apath = staging / "article_decisions" / f"{uid}.parquet"
+    if apath.exists():
+        arts = _apply_decisions(arts, pq.read_table(apath), ARTICLE_DECISION_COLUMNS)
 
     staged: dict[str, list[str]] = {}
     rows_per_file = cfg.output.rows_per_file
@@ -704,12 +731,11 @@ def build_manifest(
     try:
         from cleaning import dedup as dedup_mod
 
-        rates = getattr(dedup_mod, "lsh_error_rates", None)
-        if rates is not None:
-            dedup_info["lsh_error_rates"] = rates(cfg.dedup)
+        dedup_info["lsh_expected_error_rates"] = dedup_mod.expected_error_rates(cfg.dedup)
     except Exception as exc:
         log.debug("no LSH error rates: %s", exc)
     dedup_info["statuses"] = dedup_stats.get("statuses")
+    dedup_info["article_statuses"] = dedup_stats.get("article_statuses")
     return {
         "presswash_manifest": 1,
         "schema_version": SCHEMA_VERSION,
