@@ -91,6 +91,12 @@ class LayoutConfig(BaseModel):
         description="Least jieba dictionary frequency of a word straddling a seam for it to count as "
         "evidence of a broken join.",
     )
+    max_headline_cells: int = Field(
+        64,
+        ge=4,
+        description="A wrapped run of lines up to this wide, not ending like a paragraph, after a full "
+        "line that does end one, is a headline or byline and starts a new paragraph.",
+    )
     max_seam_word_chars: int = Field(
         4, ge=2, le=8, description="Longest dictionary word looked up across a seam (characters)."
     )
@@ -125,6 +131,7 @@ _PARA_FINAL = re.compile(
 _LINE_INITIAL_FORBIDDEN = frozenset("、，。：；！？）」』”’〕】》〉,;:!?)")
 # Clause punctuation inside a text: sign of running prose, not a headline.
 _CLAUSE_PUNCT = re.compile(r"[，、；：,;:。！？]")
+_SENTENCE_INSIDE = re.compile(r"[。；;！？]|[.!?]\s+[A-Z]")
 _OPENING = frozenset("“「『（(《〈【〔\"'‘")
 _INDENT = re.compile(r"^(?:\u3000+|[ \t]{2,}|\t)")
 _ASCII_WORD = re.compile(r"^[A-Za-z0-9][A-Za-z0-9'’\-]*")
@@ -269,8 +276,13 @@ def _latin_width(lines: list[_Line | None]) -> int | None:
 
 def _first_unit_width(line: _Line, cfg: LayoutConfig) -> int:
     """Cells of what would have had to fit on the previous line: a Latin word or one character."""
-    m = _ASCII_WORD.match(line.text)
-    unit = m.group(0) if m else line.text[:1]
+    text = line.text
+    # Opening quotes and brackets may not end a line: they travel with what follows.
+    k = 0
+    while k < len(text) - 1 and text[k] in _OPENING:
+        k += 1
+    m = _ASCII_WORD.match(text, k)
+    unit = text[:k] + (m.group(0) if m else text[k : k + 1])
     return display_width(unit, cfg.ambiguous_wide)
 
 
@@ -296,6 +308,12 @@ R_LINE = register(
     "layout.break_line",
     STAGE,
     "On a page that is not hard-wrapped (one paragraph per line), every line is a paragraph.",
+)
+R_HEADLINE = register(
+    "layout.break_before_headline",
+    STAGE,
+    "A full line that ends its paragraph, followed by a short unpunctuated run (headline, byline): "
+    "new paragraph, the headline is not glued to the body.",
 )
 R_SENTENCE = register(
     "layout.break_sentence_end",
@@ -364,6 +382,22 @@ class _Open:
         return "".join(self.parts)
 
 
+BREAK = "\x00"  # separator value meaning "new paragraph"
+
+
+def _is_credit(text: str) -> bool:
+    from cleaning import segment
+
+    return segment.is_byline_or_caption(text)
+
+
+def _is_photo_credit(text: str) -> bool:
+    from cleaning import segment
+
+    byline = segment.parse_byline(text)
+    return bool(byline) and byline[-1].role == "photographer"
+
+
 def _continuation_like(nxt: _Line, width: int | None, cfg: LayoutConfig) -> bool:
     """The next line reads like the rest of a sentence, not a headline, lead or byline."""
     from cleaning import segment
@@ -388,10 +422,46 @@ def _body_like(block: _Open, cfg: LayoutConfig) -> bool:
     return not segment.is_byline_or_caption(text)
 
 
+def _fills_column(prev: _Line, nxt: _Line, width: int, cfg: LayoutConfig) -> tuple[bool, int]:
+    """Whether ``prev`` filled the column: ``nxt``'s first character (or word) would not have fit."""
+    unit = _first_unit_width(nxt, cfg)
+    gap = 1 if (nxt.latin and prev.latin) else 0
+    return prev.width + unit + gap > width - cfg.column_slack, unit
+
+
+def _headline_run(
+    lines: list[_Line | None], j: int, width: int, cfg: LayoutConfig, max_lines: int = 6
+) -> str | None:
+    """The text of the wrapped run starting at ``lines[j]`` when it reads as a headline or byline.
+
+    The run follows full lines up to the next paragraph mark; it is headline-like
+    when it is short and does not end the way a paragraph ends.
+    """
+    first = lines[j]
+    assert first is not None
+    parts, cells, k = [first.text], first.width, j
+    while k + 1 < len(lines):
+        nxt = lines[k + 1]
+        cur = lines[k]
+        assert cur is not None
+        if nxt is None or nxt.indented or not _fills_column(cur, nxt, width, cfg)[0]:
+            break
+        if k - j + 1 >= max_lines:
+            return None
+        parts.append(join_separator(parts[-1], nxt.text) + nxt.text)
+        cells += nxt.width
+        k += 1
+    text = "".join(parts)
+    if cells > cfg.max_headline_cells or is_para_final(text) or _SENTENCE_INSIDE.search(text):
+        return None
+    return text
+
+
 def _decide(
     block: _Open,
     prev: _Line,
-    nxt: _Line,
+    lines: list[_Line | None],
+    nxt_index: int,
     blanks: int,
     width: int | None,
     latin_w: int | None,
@@ -399,9 +469,10 @@ def _decide(
 ) -> tuple[str, str, str]:
     """(rule name, separator text, evidence) for the break between ``prev`` and ``nxt``.
 
-    The separator is ``None``-like (``"\\x00"``) for a paragraph break.
+    The separator is :data:`BREAK` for a paragraph break.
     """
-    BREAK = "\x00"
+    nxt = lines[nxt_index]
+    assert nxt is not None
     # Hard evidence of continuation first.
     if nxt.text[0] in _LINE_INITIAL_FORBIDDEN and not (prev.latin and nxt.text[0] in ",;:!?)"):
         return R_PUNCT.name, "", f"line {nxt.number} starts with '{nxt.text[0]}', which cannot start a line"
@@ -427,8 +498,22 @@ def _decide(
             why = "does not end a sentence" if not is_para_final(prev.text) else "fills the line"
             return R_ENGLISH.name, " ", f"line {prev.number} {why} ({prev.width} of ~{latin_w} characters)"
     elif width is not None:
-        unit = _first_unit_width(nxt, cfg)
-        if prev.width + unit + (1 if nxt.latin and prev.latin else 0) > width - cfg.column_slack:
+        full, unit = _fills_column(prev, nxt, width, cfg)
+        run = None
+        if full and (is_para_final(block.text()) or _is_credit(block.text())):
+            run = _headline_run(lines, nxt_index, width, cfg)
+            if run is not None and _is_credit(block.text()) and _is_credit(block.text() + run):
+                run = None  # a byline or credit wrapped over two lines ("牛树" + "志")
+            elif run is not None and _is_photo_credit(run):
+                run = None  # "记者 A 摄" closes the caption it follows
+        if run is not None:
+            return (
+                R_HEADLINE.name,
+                BREAK,
+                f"line {prev.number} fills the column but ends its paragraph, and '{run[:20]}' "
+                f"(lines from {nxt.number}) is short and unpunctuated: a headline or byline",
+            )
+        if full:
             sep = " " if prev.trailing_space and join_separator(prev.text, nxt.text) == "" else None
             sep = sep if sep is not None else join_separator(prev.text, nxt.text)
             return (
@@ -495,7 +580,7 @@ def build_blocks(lines: list[str], cfg: LayoutConfig) -> tuple[list[Block], list
             )
         )
 
-    for ln in prepared:
+    for index, ln in enumerate(prepared):
         if ln is None:
             blanks += 1
             continue
@@ -504,8 +589,8 @@ def build_blocks(lines: list[str], cfg: LayoutConfig) -> tuple[list[Block], list
             blanks = 0
             continue
         prev = cur.last
-        rule, sep, evidence = _decide(cur, prev, ln, blanks, width, latin_w, cfg)
-        if sep == "\x00":
+        rule, sep, evidence = _decide(cur, prev, prepared, index, blanks, width, latin_w, cfg)
+        if sep == BREAK:
             events.append(Event(rule, STAGE, evidence, line=prev.number, line_end=ln.number))
             close(cur)
             cur = _Open([ln.text], ln.width, ln, ln, after_blank=blanks > 0)
