@@ -50,7 +50,7 @@ from typing import Any, BinaryIO
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from cleaning.model import Reject, SourceDoc
+from cleaning.model import Event, Reject, SourceDoc
 from cleaning.rules import register
 
 STAGE = "read"
@@ -105,6 +105,13 @@ register("read.zip_member", STAGE, "Read zip members in memory under size and ra
 register("read.zip_unsafe_path", STAGE, "Reject zip members whose names escape the archive.")
 register("read.zip_bomb", STAGE, "Reject zip members or archives beyond the inflate limits.")
 register("read.jsonl_record", STAGE, "One document per JSONL record; other fields kept as metadata.")
+RULE_STRIP_NUL = "read.strip_nul_bytes"
+register(
+    RULE_STRIP_NUL,
+    STAGE,
+    "Remove NUL bytes from otherwise normal (ASCII-compatible) text, counted per line; "
+    "mostly-NUL data is binary, UTF-16/32 is left to the decoder.",
+)
 register("read.jsonl_lone_surrogate", STAGE, "Replace lone surrogate escapes in JSONL strings by U+FFFD.")
 
 
@@ -496,56 +503,129 @@ _CJK_HIGH[[0x20, 0x30, 0xFF, *range(0x4E, 0xA0)]] = True
 _SCAN_BLOCK = 8 * _MIB
 
 
-def binary_reason(data: bytes, cfg: ReadConfig) -> str | None:
-    """Why ``data`` is not text (a detail for a ``binary`` reject), or ``None``.
+@dataclass(slots=True)
+class ByteSniff:
+    """What a cheap look at a document's bytes says, before any decoding."""
 
-    Cheap and conservative: a signature at the start, or a high share of control
-    bytes. Data that looks like UTF-16/32 (BOM, NULs in fixed byte columns, CJK high
-    bytes in one column) is left to the decoder, which knows those encodings.
+    binary: str | None  # why the bytes are not text, or None
+    wide: bool  # looks like UTF-16/32 (NULs and control bytes belong to the encoding)
+    nuls: int  # NUL bytes in the data
+
+
+def sniff_bytes(data: bytes, cfg: ReadConfig) -> ByteSniff:
+    """Binary or text, and whether NUL bytes are part of a wide (UTF-16/32) encoding.
+
+    Cheap and conservative: a signature at the start, mostly NUL bytes, or a high
+    share of other control bytes. Data that looks like UTF-16/32 (BOM, NULs in
+    fixed byte columns, CJK high bytes in one column) is left to the decoder,
+    which knows those encodings.
     """
     for magic, what in _MAGIC:
         if data.startswith(magic):
-            return f"starts with the signature of a {what}"
-    if data.startswith(_BOMS):
-        return None
+            return ByteSniff(f"starts with the signature of a {what}", False, 0)
+    if data.startswith(_BOMS[1:]):
+        return ByteSniff(None, True, 0)
     body = data.rstrip(b"\x00")
+    trailing = len(data) - len(body)
     if not body:
-        return f"only NUL bytes ({len(data)})"
-    counts = np.zeros(256, dtype=np.int64)
-    col_nul = np.zeros(4, dtype=np.int64)
-    col_cjk = np.zeros(2, dtype=np.int64)
+        return ByteSniff(f"only NUL bytes ({len(data)})", False, len(data))
     view = memoryview(body)
+    counts = np.zeros(256, dtype=np.int64)
+    for off in range(0, len(body), _SCAN_BLOCK):
+        counts += np.bincount(np.frombuffer(view[off : off + _SCAN_BLOCK], dtype=np.uint8), minlength=256)
+    n = len(body)
+    nuls = int(counts[0])
+    controls = int(counts[_CONTROL].sum()) - nuls
+    too_many_controls = controls >= cfg.binary_control_ratio * max(n - nuls, 1)
+    if nuls + trailing == 0 and not too_many_controls:
+        return ByteSniff(None, False, 0)
+    # Only now (NULs or controls present) look at the byte columns.
+    col_nul = np.zeros(4, dtype=np.int64)  # NUL bytes by position mod 4
+    col_cjk = np.zeros(2, dtype=np.int64)  # UTF-16 high bytes of CJK text, by parity
+    col_8bit = np.zeros(2, dtype=np.int64)  # bytes >= 0x80, by parity
     for off in range(0, len(body), _SCAN_BLOCK):
         arr = np.frombuffer(view[off : off + _SCAN_BLOCK], dtype=np.uint8)
-        counts += np.bincount(arr, minlength=256)
         nul = arr == 0
+        hi = _CJK_HIGH[arr]
+        eight = arr >= 0x80
         for r in range(4):
             col_nul[(off + r) % 4] += int(np.count_nonzero(nul[r::4]))
-        hi = _CJK_HIGH[arr]
         for r in range(2):
             col_cjk[(off + r) % 2] += int(np.count_nonzero(hi[r::2]))
-    n = len(body)
-    controls = int(counts[_CONTROL].sum())
-    if controls < cfg.binary_control_ratio * n:
-        return None
-    nuls = int(counts[0])
-    # UTF-16: NULs sit in one of the two byte columns; UTF-32: in fixed columns mod 4.
-    if nuls:
-        if max(col_nul[0] + col_nul[2], col_nul[1] + col_nul[3]) >= 0.95 * nuls:
-            return None
-        quarter = n / 4
-        if max(col_nul) >= 0.95 * quarter and min(col_nul) <= 0.05 * quarter:
-            return None
-    # UTF-16 Chinese without BOM: one column is mostly CJK high bytes (NUL for the ASCII in between).
-    half = n / 2
-    for parity in (0, 1):
-        cjk, nul = col_cjk[parity], col_nul[parity] + col_nul[parity + 2]
-        if cjk >= 0.3 * half and cjk + nul >= 0.6 * half:
-            return None
-    share = controls / n
+            col_8bit[(off + r) % 2] += int(np.count_nonzero(eight[r::2]))
+    if _looks_wide(n, nuls, col_nul, col_cjk, col_8bit):
+        return ByteSniff(None, True, nuls + trailing)
     if nuls >= 0.5 * n:
-        return f"mostly NUL bytes ({nuls} of {n})"
-    return f"{share:.0%} control bytes (limit {cfg.binary_control_ratio:.0%})"
+        return ByteSniff(f"mostly NUL bytes ({nuls + trailing} of {len(data)})", False, nuls + trailing)
+    if too_many_controls:
+        # among the non-NUL bytes: ~10% in random data, ~0 in text
+        share = controls / max(n - nuls, 1)
+        return ByteSniff(
+            f"{share:.0%} control bytes (binary_control_ratio={cfg.binary_control_ratio:g})",
+            False,
+            nuls + trailing,
+        )
+    return ByteSniff(None, False, nuls + trailing)
+
+
+def _looks_wide(n: int, nuls: int, col_nul: np.ndarray, col_cjk: np.ndarray, col_8bit: np.ndarray) -> bool:
+    """UTF-16 or UTF-32 by byte columns (no BOM)."""
+    half, quarter = n / 2, n / 4
+    # UTF-16 ASCII-heavy text: many NULs, all in one of the two byte columns.
+    if nuls >= 0.1 * n and max(col_nul[0] + col_nul[2], col_nul[1] + col_nul[3]) >= 0.95 * nuls:
+        return True
+    # UTF-32: one byte column (the high byte) all NUL, another (the low byte) almost never.
+    if max(col_nul) >= 0.95 * quarter and min(col_nul) <= 0.05 * quarter:
+        return True
+    # UTF-16 Chinese: one column mostly CJK high bytes (or NUL for ASCII in between), the
+    # other (low bytes) spread over all values, so many of them >= 0x80.
+    for p in (0, 1):
+        high = col_cjk[p] + col_nul[p] + col_nul[p + 2]
+        if high >= 0.6 * half and col_8bit[1 - p] >= 0.2 * half:
+            return True
+    return False
+
+
+def binary_reason(data: bytes, cfg: ReadConfig) -> str | None:
+    """Why ``data`` is not text (the detail of a ``binary`` reject), or ``None``."""
+    return sniff_bytes(data, cfg).binary
+
+
+# Events of one document beyond this many lines are summed up in one whole-file event.
+_MAX_LINE_EVENTS = 200
+_DOC_EVENTS = "events" in SourceDoc.__dataclass_fields__
+
+
+def strip_nul_bytes(data: bytes) -> tuple[bytes, list[Event]]:
+    """Remove NUL bytes from ASCII-compatible text; one event per source line that had some.
+
+    Line numbers count ``\r\n``, lone ``\r`` and ``\n`` as one break each, like
+    :func:`cleaning.pipeline.split_lines`, in the stripped data.
+    """
+    if b"\x00" not in data:
+        return data, []
+    arr = np.frombuffer(data, dtype=np.uint8)
+    nul_pos = np.flatnonzero(arr == 0)
+    stripped = data.replace(b"\x00", b"")
+    s = np.frombuffer(stripped, dtype=np.uint8)
+    is_cr = s == 13
+    lf_alone = (s == 10) & ~np.concatenate(([False], is_cr[:-1]))
+    breaks = np.flatnonzero(is_cr | lf_alone)
+    # position of each NUL in the stripped data (the byte that followed it)
+    q = nul_pos - np.arange(len(nul_pos))
+    lines = 1 + np.searchsorted(breaks, q, side="left")
+    # NULs after the final line break belong to the last line (no line follows it).
+    n_lines = len(breaks) + (0 if stripped.endswith((b"\n", b"\r")) else 1)
+    lines = np.minimum(lines, max(n_lines, 1))
+    uniq, counts = np.unique(lines, return_counts=True)
+    events = [
+        Event(RULE_STRIP_NUL, STAGE, f"removed {int(c)} NUL byte{'s' if c > 1 else ''}", int(ln), int(ln))
+        for ln, c in zip(uniq[:_MAX_LINE_EVENTS], counts[:_MAX_LINE_EVENTS], strict=True)
+    ]
+    events.append(
+        Event(RULE_STRIP_NUL, STAGE, f"removed {len(nul_pos)} NUL bytes on {len(uniq)} lines in all")
+    )
+    return stripped, events
 
 
 class _LineTracker:
@@ -681,9 +761,14 @@ def _text_doc(source_path: str, sha: str, data: bytes, cfg: ReadConfig) -> Sourc
     if not data.strip():
         what = "zero bytes" if not data else f"{size} bytes of whitespace only"
         return Reject(source_path, "empty", what, sha, size)
-    why = binary_reason(data, cfg)
-    if why is not None:
-        return Reject(source_path, "binary", why, sha, size)
+    sniff = sniff_bytes(data, cfg)
+    if sniff.binary is not None:
+        return Reject(source_path, "binary", sniff.binary, sha, size)
+    events: list[Event] = []
+    if sniff.nuls and not sniff.wide:
+        data, events = strip_nul_bytes(data)
+        if not data.strip():
+            return Reject(source_path, "empty", f"{size} bytes of NULs and whitespace only", sha, size)
     longest = longest_line_bytes(data)
     if longest > cfg.max_line_bytes:
         return Reject(
@@ -693,6 +778,8 @@ def _text_doc(source_path: str, sha: str, data: bytes, cfg: ReadConfig) -> Sourc
             sha,
             size,
         )
+    if events and _DOC_EVENTS:
+        return SourceDoc(source_path=source_path, source_sha256=sha, data=data, events=events)  # type: ignore[call-arg]
     return SourceDoc(source_path=source_path, source_sha256=sha, data=data)
 
 

@@ -4,6 +4,7 @@ and reading always goes on. Every input is created in a temporary directory by t
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import os
 import re
@@ -337,15 +338,42 @@ def test_file_larger_than_max_file_bytes(tmp_path: Path) -> None:
     assert _only_reject(g, ReadConfig(max_file_bytes=1000)).reason == "too_large"
 
 
-def test_nul_bytes_inside_text_are_passed_on_and_mostly_nul_is_binary(tmp_path: Path) -> None:
-    text = "新闻正文第一段。\n".encode() * 50
-    with_nuls = text[:100] + b"\x00\x00" + text[100:] + b"\x00" * 10
+def test_nul_bytes_inside_text_are_stripped_by_a_named_rule(tmp_path: Path) -> None:
+    text = "新闻正文第一段。\r\n第二段。\n".encode() * 50
+    with_nuls = text[:9] + b"\x00\x00" + text[9:30] + b"\x00" + text[30:] + b"\x00" * 10
     (doc,) = _read(_write(tmp_path / "a.txt", with_nuls))
-    # A few NULs: the bytes go on unchanged; the normalize stage strips them with a named rule.
-    assert isinstance(doc, SourceDoc) and doc.data == with_nuls
-    mostly = text[:100] + b"\x00" * 5000 + text[100:200]
-    r = _only_reject(_write(tmp_path / "b.txt", mostly))
+    assert isinstance(doc, SourceDoc) and doc.data == text
+    assert doc.source_sha256 == hashlib.sha256(with_nuls).hexdigest()  # of the raw file
+    stripped, events = reader.strip_nul_bytes(with_nuls)
+    assert stripped == text
+    assert [(e.rule, e.line, e.detail) for e in events] == [
+        ("read.strip_nul_bytes", 1, "removed 2 NUL bytes"),
+        ("read.strip_nul_bytes", 2, "removed 1 NUL byte"),
+        ("read.strip_nul_bytes", 100, "removed 10 NUL bytes"),
+        ("read.strip_nul_bytes", None, "removed 13 NUL bytes on 3 lines in all"),
+    ]
+    if hasattr(doc, "events"):
+        assert [e.line for e in doc.events] == [1, 2, 100, None]
+
+
+def test_nul_bytes_in_gb18030_text_are_stripped_too(tmp_path: Path) -> None:
+    text = "简体中文的报纸，第一版。\n".encode("gb18030") * 40
+    (doc,) = _read(_write(tmp_path / "a.txt", text[:50] + b"\x00" + text[50:]))
+    assert isinstance(doc, SourceDoc) and doc.data == text
+
+
+def test_utf16_nul_bytes_are_left_to_the_decoder(tmp_path: Path) -> None:
+    data = "中文 ASCII 混合的文本。\n".encode("utf-16-le") * 40
+    (doc,) = _read(_write(tmp_path / "a.txt", data))
+    assert isinstance(doc, SourceDoc) and doc.data == data
+
+
+def test_mostly_nul_is_binary(tmp_path: Path) -> None:
+    text = "新闻正文第一段。\n".encode() * 50
+    r = _only_reject(_write(tmp_path / "b.txt", text[:100] + b"\x00" * 5000 + text[100:200]))
     assert r.reason == "binary" and "mostly NUL" in r.detail
+    r = _only_reject(_write(tmp_path / "c.txt", b"\x00\x00\n\x00 \x00"))
+    assert r.reason in ("binary", "empty")
 
 
 def test_mixed_line_endings_are_read_unchanged_and_split_downstream(tmp_path: Path) -> None:
