@@ -496,8 +496,7 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
 _BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
 
 # C0 controls that do not occur in text: all but \t \n \v \f \r and ESC.
-_CONTROL = np.zeros(256, dtype=bool)
-_CONTROL[[*range(0x00, 0x09), *range(0x0E, 0x1B), *range(0x1C, 0x20)]] = True
+_CONTROL_NOT_NUL = bytes([*range(0x01, 0x09), *range(0x0E, 0x1B), *range(0x1C, 0x20)])
 _CJK_HIGH = np.zeros(256, dtype=bool)  # high bytes of UTF-16 code units of CJK text
 _CJK_HIGH[[0x20, 0x30, 0xFF, *range(0x4E, 0xA0)]] = True
 _SCAN_BLOCK = 8 * _MIB
@@ -529,13 +528,10 @@ def sniff_bytes(data: bytes, cfg: ReadConfig) -> ByteSniff:
     trailing = len(data) - len(body)
     if not body:
         return ByteSniff(f"only NUL bytes ({len(data)})", False, len(data))
-    view = memoryview(body)
-    counts = np.zeros(256, dtype=np.int64)
-    for off in range(0, len(body), _SCAN_BLOCK):
-        counts += np.bincount(np.frombuffer(view[off : off + _SCAN_BLOCK], dtype=np.uint8), minlength=256)
     n = len(body)
-    nuls = int(counts[0])
-    controls = int(counts[_CONTROL].sum()) - nuls
+    nuls = body.count(0)
+    # bytes.translate runs in C at memory speed: far cheaper than a numpy histogram
+    controls = n - len(body.translate(None, _CONTROL_NOT_NUL))
     too_many_controls = controls >= cfg.binary_control_ratio * max(n - nuls, 1)
     if nuls + trailing == 0 and not too_many_controls:
         return ByteSniff(None, False, 0)
@@ -543,7 +539,8 @@ def sniff_bytes(data: bytes, cfg: ReadConfig) -> ByteSniff:
     col_nul = np.zeros(4, dtype=np.int64)  # NUL bytes by position mod 4
     col_cjk = np.zeros(2, dtype=np.int64)  # UTF-16 high bytes of CJK text, by parity
     col_8bit = np.zeros(2, dtype=np.int64)  # bytes >= 0x80, by parity
-    for off in range(0, len(body), _SCAN_BLOCK):
+    view = memoryview(body)
+    for off in range(0, n, _SCAN_BLOCK):
         arr = np.frombuffer(view[off : off + _SCAN_BLOCK], dtype=np.uint8)
         nul = arr == 0
         hi = _CJK_HIGH[arr]
@@ -651,6 +648,10 @@ class _LineTracker:
 
 
 def longest_line_bytes(data: bytes) -> int:
+    """Longest line of ``data`` in bytes (``\r\n``, ``\r`` and ``\n`` end a line)."""
+    if len(data) <= _SCAN_BLOCK:
+        # bytes.splitlines splits on exactly these three; in C, fast for small documents
+        return max(map(len, data.splitlines()), default=0)
     t = _LineTracker()
     t.feed(data)
     return t.longest
