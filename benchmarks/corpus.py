@@ -300,7 +300,8 @@ def build_set(name: str, size_mb: float, seed: int = 0, data_dir: Path = DATA_DI
         raise FileNotFoundError(f"real corpora not found under {shared_dir()}/corpora; set PRESSWASH_SHARED")
     gen_fn = {"zh": _zh_pages, "en": _en_pages}[name]
     root = data_dir / f"{name}-{size_mb:g}mb-s{seed}-g{GENERATOR_VERSION}"
-    marker = root / "manifest.json"
+    # beside the set, not in it: the set directory is given to the reader as input
+    marker = data_dir / f"{root.name}.json"
     if marker.exists():
         meta = json.loads(marker.read_text())
         files = [root / f for f in meta["files"]]

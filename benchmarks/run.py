@@ -1,0 +1,891 @@
+"""The benchmark: every stage, end to end, the naive baseline and the datatrove peer, in one run.
+
+    python -m benchmarks.run                      # 100 MB (70 % Chinese pages, 30 % English OCR)
+    python -m benchmarks.run --quick              # 10 MB, short naive budget: a smoke run
+    python -m benchmarks.run --peer               # add datatrove's MinHash dedup on the same paragraphs
+    python -m benchmarks.run --scaling            # 10 MB / 100 MB / 1 GB, and 1 vs 2 workers
+    python -m benchmarks.run --prefect            # `presswash run` vs the same steps without Prefect
+
+Inputs are built by :mod:`benchmarks.corpus` from the real corpora in ``$PRESSWASH_SHARED``
+(default ``../shared``); the run stops with a message when they are absent.
+
+Throughput is input MB (10^6 bytes of raw page files) per CPU second ("per core") and per wall
+second. Each set (``zh``, ``en``) is measured three ways:
+
+- *stage pass*: one process calls the stage functions directly, per document, with a CPU clock
+  around each call, so the stage rows add up to the stage pass's end to end;
+- *end to end*: a fresh subprocess runs the public API (``reader.read_file``,
+  ``pipeline.process_document``, ``document_rows``, ``dedup.dedup_map`` per shard,
+  ``dedup.dedup_reduce``, ``parquet_io``) shard by shard, as the flow does, so its peak RSS is
+  its own;
+- *naive*: :mod:`benchmarks.naive` on the same page files, on a CPU-time-budgeted prefix when it
+  is slow (the table says how much it saw).
+
+Results are printed and saved as JSON under ``benchmarks/out/`` (git ignores it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from benchmarks import corpus
+from benchmarks.peak_rss import MB as MIB
+from benchmarks.peak_rss import RssSampler, children_peak_rss, process_peak_rss
+
+OUT_DIR = corpus.REPO_ROOT / "benchmarks" / "out"
+STAGES = (
+    "read",
+    "decode",
+    "repair",
+    "normalize",
+    "layout",
+    "segment",
+    "rows",
+    "dedup map",
+    "dedup reduce",
+    "parquet write",
+)
+PER_DOCUMENT = frozenset(STAGES[:7]) | {"furniture"}
+DEFAULT_SHARD_BYTES = 32 * 2**20  # the flow's default shard size
+FURNITURE_MAX_PAGES = 2000  # the flow's default sample for repeated page furniture
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+@dataclass(slots=True)
+class Stat:
+    cpu: float = 0.0
+    wall: float = 0.0
+    peak_rss: int = 0
+    calls: int = 0
+
+
+class Clock:
+    """CPU and wall time per named stage, accumulated over many calls."""
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self.stats: dict[str, Stat] = {n: Stat() for n in names}
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        c0, w0 = time.process_time(), time.perf_counter()
+        try:
+            yield
+        finally:
+            st = self.stats.setdefault(name, Stat())
+            st.cpu += time.process_time() - c0
+            st.wall += time.perf_counter() - w0
+            st.calls += 1
+
+
+def _rusage_cpu() -> tuple[float, float]:
+    s = resource.getrusage(resource.RUSAGE_SELF)
+    c = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return s.ru_utime + s.ru_stime, c.ru_utime + c.ru_stime
+
+
+def _shards(files: list[Any], shard_bytes: int) -> list[list[Any]]:
+    shards: list[list[Any]] = [[]]
+    size = 0
+    for f in files:
+        if shards[-1] and size + f.size > shard_bytes:
+            shards.append([])
+            size = 0
+        shards[-1].append(f)
+        size += f.size
+    return [s for s in shards if s]
+
+
+def _dedup_input(paragraphs: list[dict], article_position: dict[str, int]) -> Any:
+    import pyarrow as pa
+
+    return pa.table(
+        {
+            "id": pa.array([p["id"] for p in paragraphs], pa.string()),
+            "article_id": pa.array([p["article_id"] for p in paragraphs], pa.string()),
+            "source_path": pa.array([p["source_path"] for p in paragraphs], pa.string()),
+            "position": pa.array([p["position"] for p in paragraphs], pa.int32()),
+            "article_position": pa.array([article_position[p["article_id"]] for p in paragraphs], pa.int32()),
+            "text": pa.array([p["text"] for p in paragraphs], pa.string()),
+        }
+    )
+
+
+def _apply_decisions(para: Any, decisions: Any) -> Any:
+    """Paragraph table with the dedup columns taken from ``decisions`` (matched by id)."""
+    import pyarrow.compute as pc
+
+    if decisions.num_rows == 0 or para.num_rows == 0:
+        return para
+    pos = pc.index_in(para["id"], value_set=decisions["id"])
+    for col in ("status", "relation", "duplicate_of", "cluster_id", "similarity", "containment"):
+        if col not in decisions.column_names:
+            continue
+        new = pc.take(decisions[col], pos).cast(para.schema.field(col).type)
+        if col == "status":
+            new = pc.fill_null(new, "kept")
+        para = para.set_column(para.schema.get_field_index(col), col, new)
+    return para
+
+
+# --------------------------------------------------------------------------- stage pass
+
+
+def _furniture_pages(shard: list[Any], cfg: Any, clock: Clock) -> frozenset[str]:
+    """What the flow does before a shard: decode a sample of its pages, find repeated lines."""
+    from cleaning import decode, reader, segment
+    from cleaning.model import Reject
+    from cleaning.pipeline import split_lines
+
+    if not hasattr(segment, "repeated_furniture"):
+        return frozenset()
+    with clock("furniture"):
+        pages: list[list[str]] = []
+        for f in shard:
+            for doc in reader.read_file(f, cfg.read):
+                if isinstance(doc, Reject):
+                    continue
+                if isinstance(doc.data, str):
+                    pages.append(split_lines(doc.data))
+                else:
+                    try:
+                        pages.append(split_lines(decode.decode_bytes(doc.data, cfg.decode).text))
+                    except Exception:  # an undecodable page has no furniture to offer
+                        continue
+            if len(pages) >= FURNITURE_MAX_PAGES:
+                break
+        return frozenset(segment.repeated_furniture(pages, cfg.segment)) if len(pages) >= 2 else frozenset()
+
+
+def stage_pass(root: Path, work: Path, shard_bytes: int) -> dict[str, Any]:
+    """Every stage function called directly, one document at a time, each under its own clock."""
+    import pyarrow as pa
+
+    from cleaning import decode, layout, normalize, parquet_io, reader, repair, segment
+    from cleaning.config import CleaningConfig
+    from cleaning.dedup import dedup_map, dedup_reduce
+    from cleaning.model import DecodeInfo, Reject
+    from cleaning.pipeline import DocResult, document_rows, split_lines
+    from cleaning.schema import ARTICLES, PARAGRAPHS, PUBLIC_TABLES
+
+    cfg = CleaningConfig()
+    clock = Clock((*STAGES, "furniture"))
+    sampler = RssSampler().start()
+    counts = {"documents": 0, "rejects": 0, "articles": 0, "paragraphs": 0, "input_bytes": 0}
+    index_paths: list[str] = []
+    units: list[Path] = []
+    c0, w0 = time.process_time(), time.perf_counter()
+
+    with sampler.window() as per_doc_window:
+        with clock("read"):
+            files, listing_rejects = reader.list_inputs([root], cfg.read)
+        counts["rejects"] += len(listing_rejects)
+        counts["input_bytes"] = sum(f.size for f in files)
+        for k, shard in enumerate(_shards(files, shard_bytes)):
+            furniture = _furniture_pages(shard, cfg, clock)
+            articles: list[dict] = []
+            paragraphs: list[dict] = []
+            for f in shard:
+                with clock("read"):
+                    docs = list(reader.read_file(f, cfg.read))
+                for doc in docs:
+                    if isinstance(doc, Reject):
+                        counts["rejects"] += 1
+                        continue
+                    counts["documents"] += 1
+                    with clock("decode"):
+                        if isinstance(doc.data, bytes):
+                            try:
+                                dec = decode.decode_bytes(doc.data, cfg.decode)
+                            except decode.DecodeRejected:
+                                counts["rejects"] += 1
+                                continue
+                            text, info, events = dec.text, dec.info, list(dec.events)
+                        else:
+                            text, events = doc.data, []
+                            info = DecodeInfo(encoding="utf-8", method="jsonl", confidence=1.0)
+                        lines = split_lines(text)
+                    with clock("repair"):
+                        lines, ev = repair.repair_lines(lines, cfg.repair)
+                    events.extend(ev)
+                    with clock("normalize"):
+                        lines, ev = normalize.normalize_lines(lines, cfg.normalize)
+                    events.extend(ev)
+                    with clock("layout"):
+                        blocks, ev = layout.build_blocks(lines, cfg.layout)
+                    events.extend(ev)
+                    with clock("segment"):
+                        items, ev = segment.segment_blocks(blocks, cfg.segment, furniture=furniture)
+                    events.extend(ev)
+                    with clock("rows"):
+                        res = DocResult(doc=doc, decode_info=info, lines=lines, items=items, events=events)
+                        arts, paras = document_rows(res, cfg)
+                        articles.extend(arts)
+                        paragraphs.extend(paras)
+            with clock("rows"):
+                art_pos = {a["id"]: a["position"] for a in articles}
+                art_table = pa.Table.from_pylist(articles, schema=ARTICLES)
+                para_table = pa.Table.from_pylist(paragraphs, schema=PARAGRAPHS)
+            counts["articles"] += len(articles)
+            counts["paragraphs"] += len(paragraphs)
+            udir = work / f"unit-{k:04d}"
+            with clock("parquet write"):
+                parquet_io.write_table(art_table, udir / "articles.parquet", ARTICLES)
+                parquet_io.write_table(para_table, udir / "paragraphs.parquet", PARAGRAPHS)
+            units.append(udir)
+            with clock("dedup map"):
+                index = dedup_map(_dedup_input(paragraphs, art_pos), cfg.dedup)
+                parquet_io.write_table(index, udir / "index.parquet")
+            index_paths.append(str(udir / "index.parquet"))
+            del articles, paragraphs, art_table, para_table, index
+    for name in PER_DOCUMENT | {"dedup map"}:
+        clock.stats[name].peak_rss = per_doc_window["peak"]
+
+    with sampler.window() as w, clock("dedup reduce"):
+        decisions = dedup_reduce(index_paths, cfg.dedup)
+    clock.stats["dedup reduce"].peak_rss = w["peak"]
+
+    statuses: dict[str, int] = {}
+    with sampler.window() as w, clock("parquet write"):
+        for udir in units:
+            para = _apply_decisions(parquet_io.read_table(udir / "paragraphs.parquet"), decisions)
+            for s in para["status"].to_pylist():
+                statuses[s] = statuses.get(s, 0) + 1
+            parquet_io.write_parts(para, udir / "public", "paragraphs", PUBLIC_TABLES["paragraphs"], 250_000)
+    clock.stats["parquet write"].peak_rss = max(w["peak"], per_doc_window["peak"])
+    sampler.stop()
+    return {
+        "stages": {k: asdict(v) for k, v in clock.stats.items()},
+        "cpu": time.process_time() - c0,
+        "wall": time.perf_counter() - w0,
+        "peak_rss": process_peak_rss(),
+        "counts": counts,
+        "statuses": statuses,
+    }
+
+
+# --------------------------------------------------------------------------- end to end (public API)
+
+
+def _e2e_shard(args: tuple[int, list[Any], str]) -> dict[str, Any]:
+    """One shard through the public API: read, process_document, rows, unit Parquet, dedup map."""
+    import pyarrow as pa
+
+    from cleaning import parquet_io, reader
+    from cleaning.config import CleaningConfig
+    from cleaning.dedup import dedup_map
+    from cleaning.model import Reject
+    from cleaning.pipeline import document_rows, process_document
+    from cleaning.schema import ARTICLES, PARAGRAPHS
+
+    k, shard, work = args
+    cfg = CleaningConfig()
+    clock = Clock(("furniture",))
+    furniture = _furniture_pages(shard, cfg, clock)
+    articles: list[dict] = []
+    paragraphs: list[dict] = []
+    rejects = docs = 0
+    for f in shard:
+        for doc in reader.read_file(f, cfg.read):
+            if isinstance(doc, Reject):
+                rejects += 1
+                continue
+            docs += 1
+            res = process_document(doc, cfg, furniture)
+            if isinstance(res, Reject):
+                rejects += 1
+                continue
+            arts, paras = document_rows(res, cfg)
+            articles.extend(arts)
+            paragraphs.extend(paras)
+    udir = Path(work) / f"unit-{k:04d}"
+    art_pos = {a["id"]: a["position"] for a in articles}
+    parquet_io.write_table(
+        pa.Table.from_pylist(articles, schema=ARTICLES), udir / "articles.parquet", ARTICLES
+    )
+    parquet_io.write_table(
+        pa.Table.from_pylist(paragraphs, schema=PARAGRAPHS), udir / "paragraphs.parquet", PARAGRAPHS
+    )
+    parquet_io.write_table(dedup_map(_dedup_input(paragraphs, art_pos), cfg.dedup), udir / "index.parquet")
+    return {
+        "unit": str(udir),
+        "documents": docs,
+        "rejects": rejects,
+        "articles": len(articles),
+        "paragraphs": len(paragraphs),
+    }
+
+
+def _e2e_finalize(args: tuple[str, str]) -> dict[str, int]:
+    from cleaning import parquet_io
+    from cleaning.schema import PUBLIC_TABLES
+
+    udir, decisions_path = Path(args[0]), args[1]
+    decisions = parquet_io.read_table(decisions_path)
+    para = _apply_decisions(parquet_io.read_table(udir / "paragraphs.parquet"), decisions)
+    parquet_io.write_parts(para, udir / "public", "paragraphs", PUBLIC_TABLES["paragraphs"], 250_000)
+    out: dict[str, int] = {}
+    for s in para["status"].to_pylist():
+        out[s] = out.get(s, 0) + 1
+    return out
+
+
+def e2e_pass(roots: list[Path], work: Path, workers: int, shard_bytes: int) -> dict[str, Any]:
+    """The whole pipeline through the public API, shards over ``workers`` processes (1: in-process)."""
+    from cleaning import parquet_io, reader
+    from cleaning.config import CleaningConfig
+    from cleaning.dedup import dedup_reduce
+
+    cfg = CleaningConfig()
+    sampler = RssSampler(interval=0.02, include_children=True).start()
+    self0, child0 = _rusage_cpu()
+    w0 = time.perf_counter()
+    phases: dict[str, float] = {}
+    files, _ = reader.list_inputs(list(roots), cfg.read)
+    jobs = [(k, s, str(work)) for k, s in enumerate(_shards(files, shard_bytes))]
+    pool = ProcessPoolExecutor(workers) if workers > 1 else None
+    mapper = pool.map if pool else map
+    shard_stats = list(mapper(_e2e_shard, jobs))
+    phases["shards"] = time.perf_counter() - w0
+    t = time.perf_counter()
+    decisions = dedup_reduce([str(Path(s["unit"]) / "index.parquet") for s in shard_stats], cfg.dedup)
+    dpath = work / "decisions.parquet"
+    parquet_io.write_table(decisions, dpath)
+    del decisions
+    phases["dedup reduce"] = time.perf_counter() - t
+    t = time.perf_counter()
+    statuses: dict[str, int] = {}
+    for st in mapper(_e2e_finalize, [(s["unit"], str(dpath)) for s in shard_stats]):
+        for key, v in st.items():
+            statuses[key] = statuses.get(key, 0) + v
+    phases["finalize"] = time.perf_counter() - t
+    if pool:
+        pool.shutdown()
+    wall = time.perf_counter() - w0
+    self1, child1 = _rusage_cpu()
+    sampler.stop()
+    return {
+        "workers": workers,
+        "files": len(files),
+        "input_bytes": sum(f.size for f in files),
+        "wall": wall,
+        "cpu": (self1 - self0) + (child1 - child0),
+        "phases": phases,
+        "peak_rss_sampled": sampler.peak(),
+        "peak_rss_self": process_peak_rss(),
+        "peak_rss_children": children_peak_rss(),
+        "documents": sum(s["documents"] for s in shard_stats),
+        "rejects": sum(s["rejects"] for s in shard_stats),
+        "articles": sum(s["articles"] for s in shard_stats),
+        "paragraphs": sum(s["paragraphs"] for s in shard_stats),
+        "statuses": statuses,
+        "shards": len(jobs),
+    }
+
+
+def e2e_subprocess(roots: list[Path], work: Path, workers: int, shard_bytes: int) -> dict[str, Any]:
+    """:func:`e2e_pass` in a fresh interpreter, so its peak memory is its own."""
+    result = work / "e2e.json"
+    cmd = [
+        sys.executable,
+        "-m",
+        "benchmarks.run",
+        "--e2e-only",
+        "--workers",
+        str(workers),
+        "--shard-mb",
+        str(shard_bytes / 2**20),
+        "--work",
+        str(work),
+        "--json",
+        str(result),
+        *[str(r) for r in roots],
+    ]
+    proc = subprocess.run(cmd, cwd=corpus.REPO_ROOT, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"end-to-end subprocess failed:\n{proc.stderr[-4000:]}")
+    return json.loads(result.read_text())
+
+
+# --------------------------------------------------------------------------- peer comparison
+
+
+def _content_sample(texts: list[str], limit_bytes: int, total_bytes: int) -> list[int]:
+    """Indices of a content-keyed sample: copies of a paragraph (same first characters) go together."""
+    if total_bytes <= limit_bytes:
+        return list(range(len(texts)))
+    keep_per_mille = max(1, int(1000 * limit_bytes / total_bytes))
+    out = []
+    for i, t in enumerate(texts):
+        key = "".join(t.split())[:6].encode()
+        if int.from_bytes(hashlib.blake2b(key, digest_size=4).digest()) % 1000 < keep_per_mille:
+            out.append(i)
+    return out
+
+
+def peer_compare(work: Path, lang: str, limit_mb: float) -> dict[str, Any]:
+    """presswash dedup map+reduce vs datatrove's MinHash pipeline on the same paragraphs."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from benchmarks import peer
+    from cleaning import parquet_io
+    from cleaning.config import CleaningConfig
+    from cleaning.dedup import dedup_map, dedup_reduce
+
+    why = peer.available()
+    if why is not None:
+        return {"skipped": f"datatrove not importable ({why}); pip install 'presswash[bench]'"}
+    tables = [
+        pq.read_table(
+            u / "paragraphs.parquet", columns=["id", "article_id", "source_path", "position", "text"]
+        )
+        for u in sorted(work.glob("unit-*"))
+    ]
+    para = pa.concat_tables(tables)
+    texts = para["text"].to_pylist()
+    total = sum(len(t.encode()) for t in texts)
+    idx = _content_sample(texts, int(limit_mb * corpus.MB), total)
+    sub = para.take(pa.array(idx, pa.int64()))
+    sub_texts = [texts[i] for i in idx]
+    sub_bytes = sum(len(t.encode()) for t in sub_texts)
+    # article_position is internal to the flow; paragraph position stands in for it here
+    dedup_in = sub.append_column("article_position", sub["position"]).select(
+        ["id", "article_id", "source_path", "position", "article_position", "text"]
+    )
+    cfg = CleaningConfig().dedup
+    c0, w0 = time.process_time(), time.perf_counter()
+    half = dedup_in.num_rows // 2  # two map shards, as a run of two shards would write
+    paths = []
+    for k, part in enumerate((dedup_in.slice(0, half), dedup_in.slice(half))):
+        path = work / f"peer-index-{k}.parquet"
+        parquet_io.write_table(dedup_map(part, cfg), path)
+        paths.append(str(path))
+    c_map, w_map = time.process_time() - c0, time.perf_counter() - w0
+    decisions = dedup_reduce(paths, cfg)
+    ours_cpu, ours_wall = time.process_time() - c0, time.perf_counter() - w0
+    flagged_ours = sum(1 for s in decisions["status"].to_pylist() if s != "kept")
+
+    theirs = peer.run_datatrove(sub_texts, "cmn" if lang == "zh" else "eng")
+    return {
+        "paragraphs": len(sub_texts),
+        "sample_bytes": sub_bytes,
+        "of_total_bytes": total,
+        "presswash": {
+            "cpu": ours_cpu,
+            "wall": ours_wall,
+            "map_cpu": c_map,
+            "map_wall": w_map,
+            "flagged": flagged_ours,
+        },
+        "datatrove": {
+            "cpu": theirs.cpu_total,
+            "wall": theirs.wall,
+            "steps": theirs.cpu,
+            "flagged": theirs.removed,
+        },
+    }
+
+
+# --------------------------------------------------------------------------- Prefect overhead
+
+
+def prefect_compare(roots: list[Path], work: Path, workers: int) -> dict[str, Any]:
+    """Wall time of ``presswash run`` against the flow's own steps called without Prefect."""
+    exe = shutil.which("presswash", path=str(Path(sys.executable).parent))
+    if exe is None or not (corpus.REPO_ROOT / "flows" / "cli.py").exists():
+        return {"skipped": "the presswash command (flows/) is not installed"}
+    out_flow, out_direct = work / "flow-out", work / "direct-out"
+    for d in (out_flow, out_direct):
+        shutil.rmtree(d, ignore_errors=True)
+    cmd = [exe, "run", *map(str, roots), "--out", str(out_flow), "--workers", str(workers)]
+    if workers > 1:
+        cmd += ["--runner", "process"]
+    env = dict(os.environ, PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="120")
+    t = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=corpus.REPO_ROOT, capture_output=True, text=True, env=env, check=False)
+    flow_wall = time.perf_counter() - t
+    if proc.returncode != 0:
+        return {"error": f"presswash run failed ({proc.returncode}): {proc.stderr[-3000:]}"}
+    direct_cmd = [
+        sys.executable,
+        "-m",
+        "benchmarks.run",
+        "--direct-steps",
+        "--work",
+        str(out_direct),
+        *map(str, roots),
+    ]
+    t = time.perf_counter()
+    proc2 = subprocess.run(direct_cmd, cwd=corpus.REPO_ROOT, capture_output=True, text=True, check=False)
+    direct_wall = time.perf_counter() - t
+    if proc2.returncode != 0:
+        return {"error": f"direct steps failed: {proc2.stderr[-3000:]}", "flow_wall": flow_wall}
+    return {
+        "flow_wall": flow_wall,
+        "direct_wall": direct_wall,
+        "overhead_share": (flow_wall - direct_wall) / flow_wall,
+        "workers": workers,
+        "command": " ".join(["presswash", *cmd[1:]]),
+    }
+
+
+def direct_steps(roots: list[Path], out: Path) -> None:
+    """The flow's steps in order, sequentially, without Prefect (the baseline of the overhead)."""
+    import uuid
+
+    from flows import steps
+    from flows.params import FlowParams
+
+    params = FlowParams(inputs=[str(r) for r in roots], out=str(out))
+    run_id = uuid.uuid4().hex
+    started = steps.now_iso()
+    from cleaning.state import StateDir
+
+    StateDir(params.out).ensure()
+    the_plan = steps.plan(params, run_id)
+    shard_stats = [steps.process_shard(s, params) for s in the_plan["shards"]]
+    catalog = the_plan["catalog"]
+    dedup_stats = steps.reduce_dedup(catalog, params, run_id)
+    live = steps.live_units(catalog)
+    finals = [steps.finalize_unit(u, live[u], params, run_id) for u in live]
+    steps.publish_run(params, the_plan, shard_stats, finals, dedup_stats, started)
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _rate(mb: float, seconds: float) -> float:
+    return mb / seconds if seconds > 0 else float("inf")
+
+
+def _fmt(x: float, nd: int = 2) -> str:
+    if x == float("inf"):
+        return "inf"
+    return f"{x:,.{nd}f}"
+
+
+def stage_table(name: str, size_mb: float, sp: dict[str, Any], e2e: dict[str, Any] | None) -> list[str]:
+    paras = sp["counts"]["paragraphs"]
+    head = (
+        f"| {name} stage | CPU s | wall s | MB/s per core | MB/s wall | paragraphs/s per core "
+        f"| share of CPU | peak RSS MiB |"
+    )
+    lines = [head, "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    total_cpu = sum(v["cpu"] for v in sp["stages"].values())
+    for stage in (*STAGES[:5], "furniture", *STAGES[5:]):
+        st = sp["stages"].get(stage)
+        if st is None or st["calls"] == 0:
+            continue
+        label = "segment: furniture pre-pass" if stage == "furniture" else stage
+        lines.append(
+            f"| {label} | {_fmt(st['cpu'])} | {_fmt(st['wall'])} | {_fmt(_rate(size_mb, st['cpu']), 1)} "
+            f"| {_fmt(_rate(size_mb, st['wall']), 1)} | {_fmt(_rate(paras, st['cpu']), 0)} "
+            f"| {100 * st['cpu'] / total_cpu:.1f}% | {st['peak_rss'] / MIB:,.0f} |"
+        )
+    lines.append(
+        f"| **stage pass, end to end** | {_fmt(sp['cpu'])} | {_fmt(sp['wall'])} "
+        f"| **{_fmt(_rate(size_mb, sp['cpu']))}** | {_fmt(_rate(size_mb, sp['wall']))} "
+        f"| {_fmt(_rate(paras, sp['cpu']), 0)} | 100% | {sp['peak_rss'] / MIB:,.0f} |"
+    )
+    if e2e:
+        peak = max(e2e["peak_rss_sampled"], e2e["peak_rss_self"])
+        lines.append(
+            f"| **end to end, public API, {e2e['workers']} worker(s)** | {_fmt(e2e['cpu'])} "
+            f"| {_fmt(e2e['wall'])} | **{_fmt(_rate(size_mb, e2e['cpu']))}** "
+            f"| {_fmt(_rate(size_mb, e2e['wall']))} | {_fmt(_rate(e2e['paragraphs'], e2e['cpu']), 0)} "
+            f"| | {peak / MIB:,.0f} |"
+        )
+    return lines
+
+
+def naive_table(name: str, nv: dict[str, Any]) -> list[str]:
+    mb = nv["input_bytes"] / corpus.MB
+    lines = [
+        f"| naive {name} stage | CPU s | MB/s per core | share of CPU |",
+        "|---|---:|---:|---:|",
+    ]
+    for stage, cpu in nv["cpu"].items():
+        lines.append(
+            f"| {stage} | {_fmt(cpu)} | {_fmt(_rate(mb, cpu), 1)} | {100 * cpu / nv['cpu_total']:.1f}% |"
+        )
+    lines.append(
+        f"| **naive end to end** | {_fmt(nv['cpu_total'])} | **{_fmt(_rate(mb, nv['cpu_total']))}** | 100% |"
+    )
+    return lines
+
+
+def machine() -> dict[str, Any]:
+    cpu = platform.processor() or ""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for ln in fh:
+                if ln.startswith("model name"):
+                    cpu = ln.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    import psutil
+
+    return {
+        "cpu": cpu,
+        "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "ram_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+# --------------------------------------------------------------------------- main
+
+
+def _size_label(mb: float) -> str:
+    return f"{mb / 1000:g} GB" if mb >= 1000 else f"{mb:g} MB"
+
+
+def run_main(args: argparse.Namespace) -> dict[str, Any]:
+    shard_bytes = int(args.shard_mb * 2**20)
+    results: dict[str, Any] = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": "python -m benchmarks.run " + " ".join(sys.argv[1:]),
+        "machine": machine(),
+        "size_mb": args.size_mb,
+        "sets": {},
+    }
+    print(f"building the benchmark sets ({_size_label(args.size_mb)}) ...", flush=True)
+    sets = corpus.build_sets(args.size_mb, seed=args.seed)
+    report: list[str] = []
+    for name, bset in sets.items():
+        if args.only and name not in args.only:
+            continue
+        size_mb = bset.mb
+        work = OUT_DIR / f"work-{name}"
+        print(f"[{name}] {len(bset.files)} pages, {size_mb:.1f} MB", flush=True)
+        entry: dict[str, Any] = {"files": len(bset.files), "mb": size_mb}
+
+        shutil.rmtree(work, ignore_errors=True)
+        print(f"[{name}] end to end, public API, 1 worker ...", flush=True)
+        entry["e2e"] = e2e_subprocess([bset.root], work / "e2e", 1, shard_bytes)
+
+        print(f"[{name}] stage pass ...", flush=True)
+        (work / "stages").mkdir(parents=True, exist_ok=True)
+        entry["stages"] = stage_pass(bset.root, work / "stages", shard_bytes)
+
+        print(f"[{name}] naive baseline (CPU budget {args.naive_seconds:g} s) ...", flush=True)
+        from benchmarks.naive import run_naive
+
+        entry["naive"] = asdict(run_naive(bset.files, time_budget=args.naive_seconds))
+
+        if args.peer:
+            print(f"[{name}] datatrove peer on <= {args.peer_mb:g} MB of paragraphs ...", flush=True)
+            entry["peer"] = peer_compare(work / "e2e", name, args.peer_mb)
+        results["sets"][name] = entry
+        report += _set_report(name, entry)
+        print("\n".join(_set_report(name, entry)), flush=True)
+
+    if args.prefect:
+        print("Prefect overhead ...", flush=True)
+        results["prefect"] = prefect_compare([s.root for s in sets.values()], OUT_DIR / "work-prefect", 1)
+        report += _prefect_report(results["prefect"])
+    results["report"] = report
+    return results
+
+
+def _set_report(name: str, entry: dict[str, Any]) -> list[str]:
+    size_mb = entry["mb"]
+    sp, e2e, nv = entry["stages"], entry.get("e2e"), entry["naive"]
+    out = ["", f"### {name}: {entry['files']} pages, {size_mb:.1f} MB", ""]
+    out += stage_table(name, size_mb, sp, e2e)
+    c = sp["counts"]
+    out.append("")
+    out.append(
+        f"{c['documents']} documents, {c['articles']} articles, {c['paragraphs']} paragraphs, "
+        f"{c['rejects']} rejects; paragraph statuses after dedup: {sp['statuses']}"
+    )
+    out.append("")
+    out += naive_table(name, nv)
+    nmb = nv["input_bytes"] / corpus.MB
+    seen = (
+        f"naive saw the first {nv['files']} of {entry['files']} pages ({nmb:.1f} MB, CPU budget reached)"
+        if nv["stopped_early"]
+        else f"naive saw all {nv['files']} pages"
+    )
+    ours = _rate(size_mb, e2e["cpu"]) if e2e else _rate(size_mb, sp["cpu"])
+    naive = _rate(nmb, nv["cpu_total"])
+    out += ["", f"{seen}; {nv['paragraphs']} paragraphs, {nv['duplicates']} flagged by its LSH."]
+    out += [
+        "",
+        f"**Headline {name}: presswash end to end {ours:.2f} MB/s per core vs naive {naive:.2f}: "
+        f"{ours / naive:.1f}x.**",
+    ]
+    peer_r = entry.get("peer")
+    if peer_r:
+        out.append("")
+        if "skipped" in peer_r:
+            out.append(f"peer skipped: {peer_r['skipped']}")
+        else:
+            mb = peer_r["sample_bytes"] / corpus.MB
+            pw, dt = peer_r["presswash"], peer_r["datatrove"]
+            out += [
+                f"| dedup on the same {peer_r['paragraphs']} paragraphs ({mb:.1f} MB) | CPU s | wall s "
+                f"| MB/s per core | paragraphs flagged |",
+                "|---|---:|---:|---:|---:|",
+                f"| presswash dedup_map + dedup_reduce | {_fmt(pw['cpu'])} | {_fmt(pw['wall'])} "
+                f"| {_fmt(_rate(mb, pw['cpu']))} | {pw['flagged']} |",
+                f"| datatrove MinHash (4 steps) | {_fmt(dt['cpu'])} | {_fmt(dt['wall'])} "
+                f"| {_fmt(_rate(mb, dt['cpu']))} | {dt['flagged']} |",
+                "",
+                f"**Dedup {name}: presswash {dt['cpu'] / pw['cpu']:.1f}x datatrove (CPU).** "
+                f"datatrove steps CPU s: " + ", ".join(f"{k} {v:.2f}" for k, v in dt["steps"].items()),
+            ]
+    return out
+
+
+def _prefect_report(p: dict[str, Any]) -> list[str]:
+    out = ["", "### Prefect overhead", ""]
+    if "skipped" in p or "error" in p:
+        out.append(p.get("skipped") or p.get("error", ""))
+        return out
+    out.append(
+        f"`{p['command']}`: {p['flow_wall']:.1f} s wall; the same flow steps called without Prefect: "
+        f"{p['direct_wall']:.1f} s; orchestration share {100 * p['overhead_share']:.1f}%."
+    )
+    return out
+
+
+def run_scaling(args: argparse.Namespace) -> dict[str, Any]:
+    shard_bytes = int(args.shard_mb * 2**20)
+    sizes = args.scaling_sizes
+    res: dict[str, Any] = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": "python -m benchmarks.run " + " ".join(sys.argv[1:]),
+        "machine": machine(),
+        "sizes": {},
+        "workers": {},
+    }
+    lines = [
+        "| input | pages | wall s | CPU s | MB/s per core | MB/s wall | peak RSS MiB | paragraphs |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for size in sizes:
+        print(f"scaling: building {_size_label(size)} ...", flush=True)
+        sets = corpus.build_sets(size, seed=args.seed)
+        roots = [s.root for s in sets.values()]
+        mb = sum(s.mb for s in sets.values())
+        work = OUT_DIR / f"work-scale-{size:g}"
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        print(f"scaling: {_size_label(size)} end to end, 1 worker ...", flush=True)
+        r = e2e_subprocess(roots, work, 1, shard_bytes)
+        res["sizes"][str(size)] = r
+        peak = max(r["peak_rss_sampled"], r["peak_rss_self"])
+        lines.append(
+            f"| {_size_label(size)} | {r['files']} | {r['wall']:.1f} | {r['cpu']:.1f} "
+            f"| {_rate(mb, r['cpu']):.2f} | {_rate(mb, r['wall']):.2f} | {peak / MIB:,.0f} "
+            f"| {r['paragraphs']} |"
+        )
+        print(lines[-1], flush=True)
+        shutil.rmtree(work, ignore_errors=True)
+    wsize = args.size_mb
+    sets = corpus.build_sets(wsize, seed=args.seed)
+    roots = [s.root for s in sets.values()]
+    mb = sum(s.mb for s in sets.values())
+    wlines = [
+        "",
+        "| workers | input | wall s | CPU s | speedup (wall) | peak RSS MiB (all processes) |",
+        "|---:|---|---:|---:|---:|---:|",
+    ]
+    base = None
+    for w in args.workers:
+        work = OUT_DIR / f"work-workers-{w}"
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        print(f"scaling: {_size_label(wsize)} with {w} worker(s) ...", flush=True)
+        r = e2e_subprocess(roots, work, w, shard_bytes)
+        res["workers"][str(w)] = r
+        base = base or r["wall"]
+        wlines.append(
+            f"| {w} | {_size_label(mb)} | {r['wall']:.1f} | {r['cpu']:.1f} | {base / r['wall']:.2f} "
+            f"| {r['peak_rss_sampled'] / MIB:,.0f} |"
+        )
+        print(wlines[-1], flush=True)
+        shutil.rmtree(work, ignore_errors=True)
+    res["report"] = lines + wlines
+    return res
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n")[0])
+    p.add_argument("--size-mb", type=float, default=100.0, help="input size of the run (default 100)")
+    p.add_argument("--quick", action="store_true", help="10 MB, naive budget 10 s, peer 1 MB")
+    p.add_argument("--scaling", action="store_true", help="10 MB / 100 MB / 1 GB and the worker counts")
+    p.add_argument(
+        "--scaling-sizes", type=lambda s: [float(x) for x in s.split(",")], default=[10, 100, 1000]
+    )
+    p.add_argument("--workers", type=lambda s: [int(x) for x in s.split(",")], default=[1, 2])
+    p.add_argument("--peer", action="store_true", help="add datatrove's MinHash dedup on the same paragraphs")
+    p.add_argument("--peer-mb", type=float, default=8.0, help="paragraph MB given to the peer comparison")
+    p.add_argument("--prefect", action="store_true", help="time `presswash run` against the bare steps")
+    p.add_argument(
+        "--naive-seconds", type=float, default=90.0, help="CPU budget of the naive baseline per set"
+    )
+    p.add_argument("--only", nargs="*", choices=["zh", "en"], help="measure only these sets")
+    p.add_argument("--shard-mb", type=float, default=DEFAULT_SHARD_BYTES / 2**20)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", type=Path, help="write the results here (default benchmarks/out/…)")
+    # internal: one end-to-end pass in this process (used through subprocesses)
+    p.add_argument("--e2e-only", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--direct-steps", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--work", type=Path, help=argparse.SUPPRESS)
+    p.add_argument("roots", nargs="*", type=Path, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.quick:
+        args.size_mb = 10.0
+        args.naive_seconds = min(args.naive_seconds, 10.0)
+        args.peer_mb = min(args.peer_mb, 1.0)
+        args.scaling_sizes = [2, 10]
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.e2e_only:
+        args.work.mkdir(parents=True, exist_ok=True)
+        r = e2e_pass(args.roots, args.work, args.workers[0], int(args.shard_mb * 2**20))
+        args.json.write_text(json.dumps(r))
+        return 0
+    if args.direct_steps:
+        direct_steps(args.roots, args.work)
+        return 0
+    if corpus.corpora_dir() is None:
+        print(f"skipped: the real corpora are not in {corpus.shared_dir()}/corpora (set PRESSWASH_SHARED)")
+        return 0
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    results = run_scaling(args) if args.scaling else run_main(args)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = args.json or OUT_DIR / f"{'scaling' if args.scaling else 'run'}-{stamp}.json"
+    path.write_text(json.dumps(results, indent=1, default=str))
+    print("\n".join(["", f"## {results['command']}  ({results['date']})", *results["report"]]))
+    print(f"\nresults: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
