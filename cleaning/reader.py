@@ -42,7 +42,7 @@ import os
 import stat
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
@@ -281,6 +281,7 @@ class _Lister:
         self.seen_files: dict[tuple[int, int], str] = {}
         self.seen_dirs: dict[tuple[int, int], str] = {}
         self.taken_names: set[str] = set()
+        self.skip_dirs: set[tuple[int, int]] = set()
 
     def reject(self, source_path: str, reason: str, detail: str, size: int | None = None) -> None:
         self.rejects.append(Reject(source_path=source_path, reason=reason, detail=detail, size_bytes=size))
@@ -373,6 +374,8 @@ class _Lister:
     def _walk(self, top: str, top_st: os.stat_result, root_name: str, prefix: str = "") -> None:
         """Depth-first, sorted by file-name bytes, iterative (no recursion limit), loop-safe."""
         top_key = (top_st.st_dev, top_st.st_ino)
+        if top_key in self.skip_dirs:
+            return
         shown_top = prefix or _display_raw(os.path.basename(os.path.abspath(top)))
         if top_key in self.seen_dirs:
             self.reject(
@@ -409,6 +412,8 @@ class _Lister:
                     continue
                 if stat.S_ISDIR(st.st_mode):
                     key = (st.st_dev, st.st_ino)
+                    if key in self.skip_dirs:
+                        continue
                     if key in ancestors:
                         self.reject(
                             rel, "symlink_loop", f"leads back to {self.seen_dirs.get(key, 'an ancestor')}"
@@ -450,14 +455,22 @@ def _os_error(exc: OSError) -> str:
 
 
 def list_inputs(
-    inputs: list[str | Path], cfg: ReadConfig | None = None
+    inputs: list[str | Path], cfg: ReadConfig | None = None, *, skip_dirs: Iterable[str | Path] = ()
 ) -> tuple[list[InputFile], list[Reject]]:
     """Expand files, directories (recursed, sorted) and globs into input files and reject rows.
 
     Deterministic: arguments in the order given, each directory's files before its
     subdirectories, names sorted by their bytes. Never raises on odd paths.
+    ``skip_dirs`` (e.g. the output directory, when it sits inside an input
+    directory) are not walked into and give no reject rows.
     """
     lister = _Lister(cfg or ReadConfig())
+    for d in skip_dirs:
+        try:
+            st = os.stat(d)
+        except OSError:
+            continue  # nothing there to skip
+        lister.skip_dirs.add((st.st_dev, st.st_ino))
     for arg in inputs:
         lister.add_argument(arg)
     return lister.files, lister.rejects

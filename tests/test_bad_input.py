@@ -354,6 +354,13 @@ def test_nul_bytes_inside_text_are_stripped_by_a_named_rule(tmp_path: Path) -> N
     ]
     if hasattr(doc, "events"):
         assert [e.line for e in doc.events] == [1, 2, 100, None]
+    # and the document goes through the stages instead of being called binary by the decoder
+    from cleaning.config import CleaningConfig
+    from cleaning.pipeline import DocResult, process_document
+
+    result = process_document(doc, CleaningConfig())
+    assert isinstance(result, DocResult) and len(result.lines) == 100
+    assert not any("\x00" in line for line in result.lines)
 
 
 def test_nul_bytes_in_gb18030_text_are_stripped_too(tmp_path: Path) -> None:

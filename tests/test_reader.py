@@ -155,6 +155,18 @@ def test_include_and_exclude_globs_leave_files_out_silently(tmp_path: Path) -> N
     assert rejects == []
 
 
+def test_skip_dirs_leaves_the_output_directory_out(tmp_path: Path) -> None:
+    _write(tmp_path / "data" / "raw" / "p.txt", b"x")
+    _write(tmp_path / "data" / "clean" / "manifest.json", b"{}")
+    _write(tmp_path / "data" / "clean" / "articles" / "part-0.parquet", b"PAR1")
+    files, rejects = list_inputs(
+        [tmp_path / "data"], CFG, skip_dirs=[tmp_path / "data" / "clean", tmp_path / "nope"]
+    )
+    assert [f.source_path for f in files] == ["raw/p.txt"] and rejects == []
+    files, rejects = list_inputs([tmp_path / "data" / "clean"], CFG, skip_dirs=[tmp_path / "data" / "clean"])
+    assert files == [] and rejects == []
+
+
 def test_extra_text_extension_is_read_as_text(tmp_path: Path) -> None:
     _write(tmp_path / "law.md", "# 标题\n正文。\n")
     cfg = ReadConfig(extensions=[".txt", ".md"])
