@@ -112,8 +112,11 @@ LEGACY_CODECS = ("gb18030", "cp950", "big5hkscs")
 
 # One UTF-8 multi-byte sequence; a run of them (with ASCII in between) is what
 # a UTF-8 text looks like after being re-encoded with the codec it was misread as.
+# A run starts with two 3-byte sequences (two CJK characters, the shortest
+# segment worth reversing): anchoring on that keeps the scan fast on GBK bytes
+# of correct Chinese, where single 2-byte sequences are common.
 _UTF8_RUN = re.compile(
-    rb"(?:[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3})"
+    rb"(?:[\xe0-\xef][\x80-\xbf]{2}){2}"
     rb"(?:[\x20-\x7e]*(?:[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}))*"
 )
 
@@ -123,12 +126,16 @@ _CP1252_HIGH = {
     ch: bytes([b]) for b in range(0x80, 0xA0) for ch in [bytes([b]).decode("cp1252", errors="ignore")] if ch
 }
 _TO_LATIN1 = str.maketrans({ch: chr(b[0]) for ch, b in _CP1252_HIGH.items()})
-_LATIN1ISH = "\\x00-\\xff" + "".join(re.escape(ch) for ch in _CP1252_HIGH)
-# A run that can be bytes read as Latin-1/cp1252: at least two high characters.
+_CP1252_CLASS = "".join(re.escape(ch) for ch in _CP1252_HIGH)
+# A double-byte GBK/Big5 character read as Latin-1/cp1252: a lead byte
+# (0x81-0xFF) and a trail byte (0x40-0x7E or 0x80-0xFF).
+LEAD_CLASS = f"\\x81-\\xff{_CP1252_CLASS}"
+TRAIL_CLASS = f"\\x40-\\x7e\\x80-\\xff{_CP1252_CLASS}"
+# A run of such characters, with the ASCII that cannot be a trail byte (space,
+# digits, ASCII punctuation) allowed between them.
 _LATIN1_RUN = re.compile(
-    f"[{_LATIN1ISH}]*[\\x80-\\xff{''.join(map(re.escape, _CP1252_HIGH))}][{_LATIN1ISH}]*"
+    f"(?:[{LEAD_CLASS}][{TRAIL_CLASS}])+(?:[\\x20-\\x3f]+(?:[{LEAD_CLASS}][{TRAIL_CLASS}])+)*"
 )
-_HIGH = re.compile(f"[\\x80-\\xff{''.join(map(re.escape, _CP1252_HIGH))}]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +145,7 @@ class MojibakeThresholds:
     min_score: float = 0.6  # plausibility of the repaired segment
     min_gain: float = 0.5  # repaired minus original plausibility
     min_han: int = 2  # Han characters in the repaired segment
+    max_ascii_trail_share: float = 0.5  # Latin-1 reading: pairs whose trail byte is an ASCII letter
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,17 +167,21 @@ def _accept(before: str, after: str, th: MojibakeThresholds) -> tuple[bool, floa
     return ok, sb, sa
 
 
-def _char_byte_offsets(line: str, codec: str) -> list[int] | None:
-    """Byte offset of every character boundary of ``line`` encoded with ``codec``."""
-    offsets = [0]
-    pos = 0
+def _char_index(data: bytes, pos: int, codec: str) -> int | None:
+    """Index of the character of ``data`` (bytes of a line in ``codec``) that starts at byte ``pos``.
+
+    None when ``pos`` falls inside a character. Decoding is deterministic from
+    the start of the line, so the prefix decodes cleanly exactly when ``pos``
+    is a character boundary.
+    """
     try:
-        for ch in line:
-            pos += len(ch.encode(codec))
-            offsets.append(pos)
-    except UnicodeEncodeError:
+        return len(data[:pos].decode(codec))
+    except UnicodeDecodeError:
         return None
-    return offsets
+
+
+def _is_utf8_continuation(byte: int) -> bool:
+    return 0x80 <= byte < 0xC0
 
 
 def reverse_utf8_as_legacy(line: str, th: MojibakeThresholds = MojibakeThresholds()) -> list[Reversal]:
@@ -186,30 +198,31 @@ def reverse_utf8_as_legacy(line: str, th: MojibakeThresholds = MojibakeThreshold
         except UnicodeEncodeError:
             continue
         found: list[Reversal] = []
-        offsets: list[int] | None = None
         for m in _UTF8_RUN.finditer(data):
             if m.end() - m.start() < 6:  # fewer than two CJK characters' worth of bytes
                 continue
-            if offsets is None:
-                offsets = _char_byte_offsets(line, codec)
-                if offsets is None:
-                    break
-                index = {off: i for i, off in enumerate(offsets)}
-            # Shrink the byte run to whole characters of the line.
             # Shrink the byte run to whole characters of the line that are also
             # whole UTF-8 sequences (a run may start or end inside either).
             b0, b1 = m.start(), m.end()
-            while b0 < b1 and (b0 not in index or 0x80 <= data[b0] < 0xC0):
+            c0 = c1 = None
+            while b1 - b0 >= 6:
+                if not _is_utf8_continuation(data[b0]):
+                    c0 = _char_index(data, b0, codec)
+                    if c0 is not None:
+                        break
                 b0 += 1
-            while b1 > b0 and (b1 not in index or (b1 < m.end() and 0x80 <= data[b1] < 0xC0)):
+            while c0 is not None and b1 - b0 >= 6:
+                if b1 == m.end() or not _is_utf8_continuation(data[b1]):
+                    c1 = _char_index(data, b1, codec)
+                    if c1 is not None:
+                        break
                 b1 -= 1
-            if b1 - b0 < 6:
+            if c0 is None or c1 is None:
                 continue
             try:
                 after = data[b0:b1].decode("utf-8")
             except UnicodeDecodeError:
                 continue
-            c0, c1 = index[b0], index[b1]
             before = line[c0:c1]
             if after == before or after.encode("utf-8") != before.encode(codec):
                 continue
@@ -237,6 +250,12 @@ def _best_legacy(before: str, th: MojibakeThresholds) -> Reversal | None:
         return None  # valid UTF-8: that is ftfy's pattern (UTF-8 read as Latin-1), not ours
     except UnicodeDecodeError:
         pass
+    # GB2312 text has only high trail bytes; Big5 about 40% ASCII ones. A run whose
+    # trail bytes are mostly ASCII letters is Latin text (OCR noise: «t«B), not mojibake.
+    pairs = len(data) // 2
+    ascii_trails = sum(1 for i in range(1, len(data), 2) if 0x40 <= data[i] <= 0x7E)
+    if ascii_trails > th.max_ascii_trail_share * pairs:
+        return None
     best: Reversal | None = None
     for codec in LEGACY_CODECS:
         try:
@@ -252,37 +271,22 @@ def _best_legacy(before: str, th: MojibakeThresholds) -> Reversal | None:
 
 
 def reverse_legacy_as_latin1(line: str, th: MojibakeThresholds = MojibakeThresholds()) -> list[Reversal]:
-    """Segments of ``line`` that are GBK/GB18030 or Big5 bytes misread as Latin-1/cp1252, reversed."""
+    """Segments of ``line`` that are GBK/GB18030 or Big5 bytes misread as Latin-1/cp1252, reversed.
+
+    A segment is a run of (lead, trail) character pairs, so Latin words with
+    one accented letter (``Café``, ``naïve``) are never a candidate of two
+    Han characters, and ASCII letters that a trail byte may have been stay
+    inside their pair.
+    """
     out: list[Reversal] = []
     for m in _LATIN1_RUN.finditer(line):
-        run = m.group()
-        if len(_HIGH.findall(run)) < 2:
-            continue
-        rev = _best_legacy(run, th)
+        rev = _best_legacy(m.group(), th)
         if rev is not None:
             out.append(
-                Reversal(m.start(), m.end(), run, rev.after, rev.codec, rev.score_before, rev.score_after)
-            )
-            continue
-        # The run may mix real Latin-1 words with one mojibake word: try each
-        # whitespace-delimited piece on its own.
-        for w in re.finditer(r"\S+", run):
-            if len(_HIGH.findall(w.group())) < 2:
-                continue
-            rev = _best_legacy(w.group(), th)
-            if rev is not None:
-                s = m.start() + w.start()
-                out.append(
-                    Reversal(
-                        s,
-                        s + len(w.group()),
-                        w.group(),
-                        rev.after,
-                        rev.codec,
-                        rev.score_before,
-                        rev.score_after,
-                    )
+                Reversal(
+                    m.start(), m.end(), m.group(), rev.after, rev.codec, rev.score_before, rev.score_after
                 )
+            )
     return out
 
 

@@ -13,10 +13,14 @@ substituted for Han characters) is flagged with an event and counted by
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
+from collections.abc import Iterable
 from functools import cache
+from itertools import accumulate
 
 import ftfy
 from ftfy import TextFixerConfig
+from ftfy.badness import is_bad
 from ftfy.chardata import CHARMAP_ENCODINGS
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -149,71 +153,98 @@ register(
 
 
 # --- fast path ---------------------------------------------------------------------
+#
+# Each repair step has a precompiled test that is necessary for it to change a
+# line; a line that passes none of them is returned untouched (the fast path).
+# ``repair_lines_reference`` runs every step on every line; the tests check
+# both give the same output on real text.
 
 
-def _ftfy_trigger_chars() -> str:
-    """Characters without which ftfy's enabled fixes cannot change a line.
-
-    UTF-8 mojibake always contains the character that a UTF-8 lead byte
-    (0xC2-0xF4) becomes in one of the single-byte codecs ftfy knows; the other
-    fixes need C1 controls, ESC, ligatures, surrogates, U+FFFD or '&'.
-    """
-    chars = set()
-    for enc in CHARMAP_ENCODINGS:
-        chars.update(bytes(range(0xC2, 0xF5)).decode(enc, errors="ignore"))
-    chars.update(chr(c) for c in range(0x80, 0x100))
-    chars.update("\x1b&\ufffd")
-    chars.update(chr(c) for c in range(0xFB00, 0xFB07))
-    return "".join(sorted(chars))
+def _class(chars: Iterable[str]) -> str:
+    return "".join(re.escape(c) for c in sorted(set(chars)))
 
 
-def _class(chars: str) -> str:
-    return "".join(re.escape(c) for c in chars)
+# Punctuation that ordinary Chinese and English text is full of. In MacRoman
+# and cp437 these are also the reading of a UTF-8 lead byte, but such mojibake
+# nearly always also holds Latin-1 letters (the continuation bytes), which are
+# tested for; excluding them keeps “quoted” Chinese lines on the fast path.
+_COMMON_PUNCT = "—–“”‘’…·─│"
 
 
-# ftfy's trigger characters, surrogates, and the characters of GBK/Big5
-# mojibake that ftfy's set does not already hold. UTF-8 misread as GBK/Big5
-# produces ordinary Han characters, so it gets its own test below.
-_SUSPICIOUS = re.compile(f"[{_class(_ftfy_trigger_chars())}\\ud800-\\udfff]|锟斤拷|烫烫|屯屯|\\?\\?")
+def _ftfy_lead_chars() -> str:
+    """What a UTF-8 lead byte (0xC2-0xF4) becomes in the single-byte codecs ftfy undoes.
 
-
-def _utf8_as_legacy_pairs() -> str:
-    """Characters whose GBK/Big5 encoding is a UTF-8 lead byte + continuation byte.
-
-    Every UTF-8 Chinese character misread as GBK or Big5 yields such a
-    character (or its run starts at a line start with one), so a line without
-    any cannot hold that mojibake.
+    ftfy only re-encodes a line that ``ftfy.badness.is_bad`` flags, and the
+    re-encoding can only succeed when the line holds such a character.
     """
     chars: set[str] = set()
-    for codec in mojibake.UTF8_MISREAD_AS:
-        for lead in range(0xC2, 0xF5):
-            for cont in range(0x80, 0xC0):
+    for enc in CHARMAP_ENCODINGS:
+        chars.update(bytes(range(0xC2, 0xF5)).decode(enc, errors="ignore"))
+    return _class(chars - set(_COMMON_PUNCT))
+
+
+# Characters ftfy's other enabled fixes act on (C1 controls, ESC, Latin
+# ligatures, surrogates) and the damage markers, which always take the full path.
+_FTFY_ALWAYS = re.compile("[\x1b\x80-\x9f\ufb00-\ufb06\ud800-\udfff]")
+_FTFY_LEAD = re.compile(f"[{_ftfy_lead_chars()}]")
+_DAMAGE_HINT = re.compile(r"锟斤拷|烫烫|屯屯|\ufffd|\?\?")
+
+
+def _pair_chars(codecs: tuple[str, ...], leads: range, trails: range) -> str:
+    chars: set[str] = set()
+    for codec in codecs:
+        for lead in leads:
+            for trail in trails:
                 try:
-                    ch = bytes([lead, cont]).decode(codec)
+                    ch = bytes([lead, trail]).decode(codec)
                 except UnicodeDecodeError:
                     continue
                 if len(ch) == 1:
                     chars.add(ch)
-    return "".join(sorted(chars))
+    return _class(chars)
 
 
-_UTF8_AS_LEGACY_HINT = re.compile(f"[{_class(_utf8_as_legacy_pairs())}]")
+# UTF-8 Chinese misread as GBK/Big5: two CJK characters (6 bytes E? c c E? c c)
+# read in pairs give (E? c)(c E?)(c c). A line without such a triple holds no
+# such mojibake of two or more characters.
+_UTF8_AS_LEGACY_HINT = re.compile(
+    f"[{_pair_chars(mojibake.UTF8_MISREAD_AS, range(0xE0, 0xF0), range(0x80, 0xC0))}]"
+    f"[{_pair_chars(mojibake.UTF8_MISREAD_AS, range(0x80, 0xC0), range(0xE0, 0xF0))}]"
+    f"[{_pair_chars(mojibake.UTF8_MISREAD_AS, range(0x80, 0xC0), range(0x80, 0xC0))}]"
+)
+# GBK/Big5 read as Latin-1/cp1252: a double-byte character, a Latin-1 letter
+# or symbol (lead byte 0xA1-0xFF) and a trail byte.
+_LATIN1_PAIRS_HINT = re.compile(f"[\xa1-\xff][{mojibake.TRAIL_CLASS}]")
+_HINTS = (_FTFY_LEAD, _FTFY_ALWAYS, _DAMAGE_HINT, _UTF8_AS_LEGACY_HINT, _LATIN1_PAIRS_HINT)
 
 
-def needs_repair(line: str) -> bool:
-    """Fast-path test: False means no repair rule can change this line."""
-    return bool(_SUSPICIOUS.search(line) or _UTF8_AS_LEGACY_HINT.search(line))
+def needs_repair(line: str, cfg: RepairConfig | None = None) -> bool:
+    """Fast-path test: False means no repair step can change or flag this line."""
+    return bool(
+        _FTFY_LEAD.search(line)
+        or _FTFY_ALWAYS.search(line)
+        or _DAMAGE_HINT.search(line)
+        or _UTF8_AS_LEGACY_HINT.search(line)
+        or _LATIN1_PAIRS_HINT.search(line)
+        or (cfg is not None and cfg.ftfy_unescape_html and "&" in line)
+    )
 
 
 # --- the stage ---------------------------------------------------------------------
 
 
 def _repair_line(
-    line: str, lineno: int, cfg: RepairConfig, fix_cfg: TextFixerConfig, events: list[Event]
+    line: str,
+    lineno: int,
+    cfg: RepairConfig,
+    fix_cfg: TextFixerConfig,
+    events: list[Event],
+    prefilter: bool = True,
 ) -> str:
+    """All repair steps on one line; ``prefilter=False`` skips the per-step tests (reference path)."""
     th = mojibake.MojibakeThresholds(min_score=cfg.min_score, min_gain=cfg.min_gain, min_han=cfg.min_han)
     text = line
-    if cfg.mojibake_utf8_as_gbk and _UTF8_AS_LEGACY_HINT.search(text):
+    if cfg.mojibake_utf8_as_gbk and (not prefilter or _UTF8_AS_LEGACY_HINT.search(text)):
         revs = mojibake.reverse_utf8_as_legacy(text, th)
         if revs and "\ufffd" in text:
             events.append(
@@ -224,8 +255,6 @@ def _repair_line(
                     "lost bytes (U+FFFD): left as it is",
                     line=lineno,
                     line_end=lineno,
-                    before=text,
-                    after=text,
                 )
             )
         elif revs:
@@ -243,7 +272,7 @@ def _repair_line(
                 )
             )
             text = new
-    if cfg.mojibake_gbk_big5_as_latin1 and _SUSPICIOUS.search(text):
+    if cfg.mojibake_gbk_big5_as_latin1 and (not prefilter or _LATIN1_PAIRS_HINT.search(text)):
         revs = mojibake.reverse_legacy_as_latin1(text, th)
         if revs:
             new = mojibake.apply_reversals(text, revs)
@@ -260,7 +289,12 @@ def _repair_line(
                 )
             )
             text = new
-    if cfg.ftfy and _SUSPICIOUS.search(text):
+    if cfg.ftfy and (
+        not prefilter
+        or _FTFY_ALWAYS.search(text)
+        or (_FTFY_LEAD.search(text) and is_bad(text))
+        or (cfg.ftfy_unescape_html and "&" in text)
+    ):
         fixed, explanation = ftfy.fix_and_explain(text, config=fix_cfg)
         if fixed != text and "\n" not in fixed and "\r" not in fixed:
             steps = ", ".join(f"{kind} {arg}" for kind, arg in (explanation or []))
@@ -276,19 +310,40 @@ def _repair_line(
                 )
             )
             text = fixed
-    spans = damage_spans(text, cfg.min_question_run)
-    if spans:
-        shown = ", ".join(repr(s[2][:12]) for s in spans[:5])
-        events.append(
-            Event(
-                DAMAGE_RULE,
-                STAGE,
-                f"{len(spans)} irrecoverable damage marker(s): {shown}",
-                line=lineno,
-                line_end=lineno,
+    if not prefilter or _DAMAGE_HINT.search(text):
+        spans = damage_spans(text, cfg.min_question_run)
+        if spans:
+            shown = ", ".join(repr(s[2][:12]) for s in spans[:5])
+            events.append(
+                Event(
+                    DAMAGE_RULE,
+                    STAGE,
+                    f"{len(spans)} irrecoverable damage marker(s): {shown}",
+                    line=lineno,
+                    line_end=lineno,
+                )
             )
-        )
     return text
+
+
+def lines_needing_repair(lines: list[str], cfg: RepairConfig) -> list[int]:
+    """Indexes of the lines some repair step may change or flag (the others take the fast path).
+
+    Each test runs once over the joined text rather than once per line: for
+    short lines the per-call overhead would cost more than the scan.
+    """
+    if not lines:
+        return []
+    text = "\n".join(lines)
+    starts = list(accumulate((len(ln) + 1 for ln in lines[:-1]), initial=0))
+    hit: set[int] = set()
+    hints = _HINTS + ((re.compile("&"),) if cfg.ftfy_unescape_html else ())
+    for rx in hints:
+        for m in rx.finditer(text):
+            hit.add(bisect_right(starts, m.start()) - 1)
+    # A match may straddle the newline joining two lines; the per-step tests in
+    # _repair_line look at each line alone, so such a hit only costs time.
+    return sorted(hit)
 
 
 def repair_lines(lines: list[str], cfg: RepairConfig) -> tuple[list[str], list[Event]]:
@@ -296,35 +351,14 @@ def repair_lines(lines: list[str], cfg: RepairConfig) -> tuple[list[str], list[E
     events: list[Event] = []
     fix_cfg = ftfy_config(cfg)
     out = list(lines)
-    for i, line in enumerate(lines):
-        if not needs_repair(line):
-            continue
-        out[i] = _repair_line(line, i + 1, cfg, fix_cfg, events)
+    for i in lines_needing_repair(lines, cfg):
+        out[i] = _repair_line(lines[i], i + 1, cfg, fix_cfg, events)
     return out, events
 
 
-def repair_lines_slow(lines: list[str], cfg: RepairConfig) -> tuple[list[str], list[Event]]:
-    """Every line through the full path (no fast-path test): the reference for differential tests."""
+def repair_lines_reference(lines: list[str], cfg: RepairConfig) -> tuple[list[str], list[Event]]:
+    """Every step on every line, no fast path: the reference the fast path is tested against."""
     events: list[Event] = []
     fix_cfg = ftfy_config(cfg)
-    return [_repair_line_full(line, i + 1, cfg, fix_cfg, events) for i, line in enumerate(lines)], events
-
-
-def _repair_line_full(
-    line: str, lineno: int, cfg: RepairConfig, fix_cfg: TextFixerConfig, events: list[Event]
-) -> str:
-    th = mojibake.MojibakeThresholds(min_score=cfg.min_score, min_gain=cfg.min_gain, min_han=cfg.min_han)
-    text = line
-    if cfg.mojibake_utf8_as_gbk:
-        revs = mojibake.reverse_utf8_as_legacy(text, th)
-        if revs and "\ufffd" not in text:
-            text = mojibake.apply_reversals(text, revs)
-    if cfg.mojibake_gbk_big5_as_latin1:
-        revs = mojibake.reverse_legacy_as_latin1(text, th)
-        if revs:
-            text = mojibake.apply_reversals(text, revs)
-    if cfg.ftfy:
-        fixed = ftfy.fix_text(text, fix_cfg)
-        if "\n" not in fixed and "\r" not in fixed:
-            text = fixed
-    return text
+    out = [_repair_line(line, i + 1, cfg, fix_cfg, events, prefilter=False) for i, line in enumerate(lines)]
+    return out, events
