@@ -273,15 +273,42 @@ def _glob_root(pattern: str) -> str:
 # --------------------------------------------------------------------------- listing
 
 
+@dataclass(slots=True)
+class _Candidate:
+    key: tuple[int, int]  # (device, inode): the same file however it was reached
+    via_link: bool  # reached through a symbolic link (to the file or a directory above it)
+    path: str
+    source_path: str
+    size: int
+    root_name: str
+
+
+@dataclass(slots=True)
+class _DirTask:
+    path: str
+    prefix: str  # its source_path ("" for a root)
+    key: tuple[int, int]
+    ancestors: frozenset[tuple[int, int]]  # keys of it and every directory above it in this walk
+    root_name: str
+    via_link: bool
+
+
 class _Lister:
+    """Collects candidates from all arguments, then keeps one file per (device, inode).
+
+    Directories are walked without entering symlinked directories first; those
+    are walked after every argument's real tree, so when a file is reachable
+    both directly and through a link, the direct path names it. Among files, one
+    reached directly also wins over one reached through a link.
+    """
+
     def __init__(self, cfg: ReadConfig) -> None:
         self.cfg = cfg
-        self.files: list[InputFile] = []
+        self.candidates: list[_Candidate] = []
         self.rejects: list[Reject] = []
-        self.seen_files: dict[tuple[int, int], str] = {}
         self.seen_dirs: dict[tuple[int, int], str] = {}
-        self.taken_names: set[str] = set()
         self.skip_dirs: set[tuple[int, int]] = set()
+        self.deferred: list[_DirTask] = []
 
     def reject(self, source_path: str, reason: str, detail: str, size: int | None = None) -> None:
         self.rejects.append(Reject(source_path=source_path, reason=reason, detail=detail, size_bytes=size))
@@ -292,18 +319,9 @@ class _Lister:
             return True
         return any(fnmatch.fnmatchcase(source_path, g) for g in cfg.exclude_globs)
 
-    def _unique_name(self, source_path: str, root_name: str) -> str:
-        name = source_path
-        if name in self.taken_names and root_name:
-            name = f"{root_name}/{source_path}"
-        base, n = name, 1
-        while name in self.taken_names:
-            n += 1
-            name = f"{base}~{n}"
-        self.taken_names.add(name)
-        return name
-
-    def add_file(self, path: str, source_path: str, st: os.stat_result, root_name: str) -> None:
+    def add_file(
+        self, path: str, source_path: str, st: os.stat_result, root_name: str, via_link: bool
+    ) -> None:
         if self._excluded(source_path):
             return
         if not stat.S_ISREG(st.st_mode):
@@ -317,14 +335,9 @@ class _Lister:
                 st.st_size,
             )
             return
-        key = (st.st_dev, st.st_ino)
-        first = self.seen_files.get(key)
-        if first is not None:
-            self.reject(source_path, "duplicate_input", f"same file as {first}; read once", st.st_size)
-            return
-        name = self._unique_name(source_path, root_name)
-        self.seen_files[key] = name
-        self.files.append(InputFile(path=Path(path), source_path=name, size=st.st_size))
+        self.candidates.append(
+            _Candidate((st.st_dev, st.st_ino), via_link, path, source_path, st.st_size, root_name)
+        )
 
     def add_argument(self, arg: str | Path) -> None:
         if isinstance(arg, str) and not os.path.lexists(arg) and _is_glob(arg):
@@ -338,9 +351,10 @@ class _Lister:
             self._stat_failed(path, shown, exc)
             return
         if stat.S_ISDIR(st.st_mode):
-            self._walk(path, st, root_name=_display_raw(os.path.basename(os.path.abspath(path))))
+            self._walk_root(path, st, root_name=_display_raw(os.path.basename(os.path.abspath(path))))
         else:
-            self.add_file(path, _display_raw(os.path.basename(path)), st, root_name="")
+            name = _display_raw(os.path.basename(path))
+            self.add_file(path, name, st, root_name="", via_link=os.path.islink(path))
 
     def _stat_failed(self, path: str, shown: str, exc: OSError) -> None:
         if exc.errno == errno.ELOOP:
@@ -367,12 +381,11 @@ class _Lister:
                 self._stat_failed(m, source_path, exc)
                 continue
             if stat.S_ISDIR(st.st_mode):
-                self._walk(m, st, root_name="", prefix=source_path)
+                self._walk_root(m, st, root_name="", prefix=source_path)
             else:
-                self.add_file(m, source_path, st, root_name="")
+                self.add_file(m, source_path, st, root_name="", via_link=os.path.islink(m))
 
-    def _walk(self, top: str, top_st: os.stat_result, root_name: str, prefix: str = "") -> None:
-        """Depth-first, sorted by file-name bytes, iterative (no recursion limit), loop-safe."""
+    def _walk_root(self, top: str, top_st: os.stat_result, root_name: str, prefix: str = "") -> None:
         top_key = (top_st.st_dev, top_st.st_ino)
         if top_key in self.skip_dirs:
             return
@@ -383,17 +396,37 @@ class _Lister:
             )
             return
         self.seen_dirs[top_key] = shown_top
-        # stack of (directory path, its source_path prefix, keys of it and its ancestors)
-        stack: list[tuple[str, str, frozenset[tuple[int, int]]]] = [(top, prefix, frozenset([top_key]))]
+        self._walk([_DirTask(top, prefix, top_key, frozenset([top_key]), root_name, os.path.islink(top))])
+
+    def walk_deferred_links(self) -> None:
+        """Walk the symlinked directories met so far (and those they lead to), after the real trees."""
+        while self.deferred:
+            task = self.deferred.pop(0)
+            first = self.seen_dirs.get(task.key)
+            if first is not None:
+                self.reject(task.prefix, "duplicate_input", f"same directory as {first}; read once")
+                continue
+            self.seen_dirs[task.key] = task.prefix
+            self._walk([task])
+
+    def _walk(self, stack: list[_DirTask]) -> None:
+        """Depth-first, sorted by file-name bytes, iterative (no recursion limit), loop-safe."""
         while stack:
-            dpath, dprefix, ancestors = stack.pop()
+            d = stack.pop()
+            dpath, dprefix, ancestors, root_name, via_link = (
+                d.path,
+                d.prefix,
+                d.ancestors,
+                d.root_name,
+                d.via_link,
+            )
             try:
                 with os.scandir(dpath) as it:
                     entries = sorted(it, key=lambda e: os.fsencode(e.name))
             except OSError as exc:
                 self.reject(dprefix or _display_raw(dpath), "unreadable", _os_error(exc))
                 continue
-            subdirs: list[tuple[str, str, frozenset[tuple[int, int]]]] = []
+            subdirs: list[_DirTask] = []
             for entry in entries:
                 if self.cfg.skip_hidden and entry.name.startswith("."):
                     continue
@@ -410,26 +443,57 @@ class _Lister:
                 except OSError as exc:
                     self._stat_failed(entry.path, rel, exc)
                     continue
-                if stat.S_ISDIR(st.st_mode):
-                    key = (st.st_dev, st.st_ino)
-                    if key in self.skip_dirs:
-                        continue
-                    if key in ancestors:
-                        self.reject(
-                            rel, "symlink_loop", f"leads back to {self.seen_dirs.get(key, 'an ancestor')}"
-                        )
-                        continue
-                    if key in self.seen_dirs:
-                        self.reject(
-                            rel, "duplicate_input", f"same directory as {self.seen_dirs[key]}; read once"
-                        )
-                        continue
-                    self.seen_dirs[key] = rel
-                    subdirs.append((entry.path, rel, ancestors | {key}))
-                else:
-                    self.add_file(entry.path, rel, st, root_name)
+                if not stat.S_ISDIR(st.st_mode):
+                    self.add_file(entry.path, rel, st, root_name, via_link or is_link)
+                    continue
+                key = (st.st_dev, st.st_ino)
+                if key in self.skip_dirs:
+                    continue
+                if key in ancestors:
+                    self.reject(
+                        rel, "symlink_loop", f"leads back to {self.seen_dirs.get(key, 'an ancestor')}"
+                    )
+                    continue
+                task = _DirTask(entry.path, rel, key, ancestors | {key}, root_name, via_link or is_link)
+                if is_link:
+                    self.deferred.append(task)  # walked after every real directory
+                    continue
+                if key in self.seen_dirs:
+                    self.reject(rel, "duplicate_input", f"same directory as {self.seen_dirs[key]}; read once")
+                    continue
+                self.seen_dirs[key] = rel
+                subdirs.append(task)
             # files of a directory come before its subdirectories, both in name order
             stack.extend(reversed(subdirs))
+
+    def finish(self) -> list[InputFile]:
+        """One file per (device, inode): the first reached directly, else the first reached at all."""
+        winner: dict[tuple[int, int], int] = {}
+        for i, c in enumerate(self.candidates):
+            j = winner.get(c.key)
+            if j is None or (self.candidates[j].via_link and not c.via_link):
+                winner[c.key] = i
+        files: list[InputFile] = []
+        names: dict[int, str] = {}
+        taken: set[str] = set()
+        for i, c in enumerate(self.candidates):
+            if winner[c.key] != i:
+                continue
+            name = c.source_path
+            if name in taken and c.root_name:
+                name = f"{c.root_name}/{c.source_path}"
+            base, n = name, 1
+            while name in taken:
+                n += 1
+                name = f"{base}~{n}"
+            taken.add(name)
+            names[i] = name
+            files.append(InputFile(path=Path(c.path), source_path=name, size=c.size))
+        for i, c in enumerate(self.candidates):
+            w = winner[c.key]
+            if w != i:
+                self.reject(c.source_path, "duplicate_input", f"same file as {names[w]}; read once", c.size)
+        return files
 
 
 def _link_target(path: str) -> str:
@@ -473,7 +537,9 @@ def list_inputs(
         lister.skip_dirs.add((st.st_dev, st.st_ino))
     for arg in inputs:
         lister.add_argument(arg)
-    return lister.files, lister.rejects
+    lister.walk_deferred_links()
+    files = lister.finish()
+    return files, lister.rejects
 
 
 # --------------------------------------------------------------------------- byte checks

@@ -568,6 +568,32 @@ def test_duplicate_input_paths_are_listed_once(tmp_path: Path) -> None:
     assert all("p.txt" in r.detail or "sub" in r.detail for r in rejects)
 
 
+def test_the_real_path_names_a_file_also_reached_through_a_link(tmp_path: Path) -> None:
+    root = tmp_path / "in"
+    _write(root / "good.txt", b"x")
+    _write(root / "z" / "deep" / "page.txt", b"y")
+    os.symlink("good.txt", root / "a-link.txt")  # sorts before its target
+    os.symlink("z/deep", root / "a-dir")  # a directory link sorting before the real directory
+    files, rejects = list_inputs([root], CFG)
+    assert [f.source_path for f in files] == ["good.txt", "z/deep/page.txt"]
+    assert sorted((r.source_path, r.reason, r.detail) for r in rejects) == [
+        ("a-dir", "duplicate_input", "same directory as z/deep; read once"),
+        ("a-link.txt", "duplicate_input", "same file as good.txt; read once"),
+    ]
+
+
+def test_a_linked_directory_outside_the_root_is_read_under_the_link_name(tmp_path: Path) -> None:
+    _write(tmp_path / "elsewhere" / "p.txt", b"x")
+    _write(tmp_path / "in" / "own.txt", b"y")
+    os.symlink(tmp_path / "elsewhere", tmp_path / "in" / "more")
+    files, rejects = list_inputs([tmp_path / "in"], CFG)
+    assert [f.source_path for f in files] == ["own.txt", "more/p.txt"] and rejects == []
+    # given as well, the real directory names the file and the link is the duplicate
+    files, rejects = list_inputs([tmp_path / "in", tmp_path / "elsewhere"], CFG)
+    assert [f.source_path for f in files] == ["own.txt", "p.txt"]
+    assert [(r.source_path, r.reason) for r in rejects] == [("more", "duplicate_input")]
+
+
 # ---------------------------------------------------------------- everything at once
 
 
