@@ -815,7 +815,7 @@ def publish_run(
     removed_units = state.collect_garbage({e.unit for e in catalog.values()})
     return {
         "manifest": manifest,
-        "changed_files": [d for _, d in applied.moves if not d.startswith(".presswash/")],
+        "changed_files": [d for _, d in applied.moves if d.endswith(".parquet") and not d.startswith(".")],
         "removed_files": applied.removes,
         "removed_units": removed_units,
     }

@@ -1,0 +1,178 @@
+"""Incremental state: catalog, unit ids, the run lock (cleaning.state) and the planning step."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from cleaning.state import (
+    CatalogEntry,
+    RunLock,
+    RunLocked,
+    StateDir,
+    load_catalog,
+    unit_id,
+    write_catalog,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+SEED = REPO / "data" / "raw" / "000_77a03ed607cd6b14.txt"
+
+
+def test_unit_id_is_content_addressed() -> None:
+    a = unit_id("fp", [("a.txt", "1"), ("b.txt", "2")])
+    assert a == unit_id("fp", [("b.txt", "2"), ("a.txt", "1")])
+    assert a != unit_id("fp", [("a.txt", "1"), ("b.txt", "3")])
+    assert a != unit_id("fp2", [("a.txt", "1"), ("b.txt", "2")])
+    assert len(a) == 16
+
+
+def test_catalog_round_trip(tmp_path: Path) -> None:
+    state = StateDir(tmp_path)
+    cat = {
+        "x.txt": CatalogEntry("x.txt", "ab", 3, 7, "fp", "u1"),
+        "y.txt": CatalogEntry("y.txt", None, None, None, "fp", "l2"),
+    }
+    write_catalog(state.catalog_path, cat)
+    assert load_catalog(state) == cat
+    assert load_catalog(StateDir(tmp_path / "none")) == {}
+
+
+def test_second_run_is_refused_with_a_clear_message(tmp_path: Path) -> None:
+    state = StateDir(tmp_path)
+    with RunLock(state, "run-1"):
+        with pytest.raises(RunLocked, match=r"in use by another presswash run \(run run-1, pid \d+"):
+            RunLock(state, "run-2").acquire()
+    with RunLock(state, "run-3"):  # released: the next run gets it
+        pass
+
+
+def test_waiting_run_gets_the_lock_when_the_first_finishes(tmp_path: Path) -> None:
+    state = StateDir(tmp_path)
+    first = RunLock(state, "run-1").acquire()
+    threading.Timer(0.6, first.release).start()
+    t0 = time.monotonic()
+    with RunLock(state, "run-2", wait=True, timeout=10):
+        assert time.monotonic() - t0 >= 0.5
+    held = RunLock(state, "run-3").acquire()
+    with pytest.raises(RunLocked):
+        RunLock(state, "run-4", wait=True, timeout=0.3).acquire()
+    held.release()
+
+
+def test_lock_of_a_killed_run_is_released_by_the_os(tmp_path: Path) -> None:
+    script = textwrap.dedent(
+        """
+        import sys, time
+        sys.path.insert(0, sys.argv[2])
+        from cleaning.state import RunLock, StateDir
+        RunLock(StateDir(sys.argv[1]), "victim").acquire()
+        print("locked", flush=True)
+        time.sleep(60)
+        """
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, str(tmp_path), str(REPO)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout.readline().strip() == "locked"
+        with pytest.raises(RunLocked, match="victim"):
+            RunLock(StateDir(tmp_path), "other").acquire()
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    with RunLock(StateDir(tmp_path), "other"):
+        pass
+
+
+def test_garbage_collection_keeps_live_units(tmp_path: Path) -> None:
+    state = StateDir(tmp_path)
+    state.ensure()
+    for u in ("u1", "u2"):
+        state.unit_dir(u).mkdir(parents=True)
+        state.index_path(u).write_bytes(b"")
+    assert state.collect_garbage({"u1"}) == ["u2"]
+    assert state.unit_dir("u1").exists() and not state.unit_dir("u2").exists()
+    assert state.index_path("u1").exists() and not state.index_path("u2").exists()
+
+
+# ---- planning and shard tasks, without the Prefect harness (through .fn)
+
+
+@pytest.fixture()
+def params_for(tmp_path: Path):
+    from flows.params import FlowParams
+
+    def make(**kw):
+        return FlowParams(inputs=[str(tmp_path / "in")], out=str(tmp_path / "out"), **kw)
+
+    (tmp_path / "in").mkdir()
+    return make
+
+
+def test_plan_cuts_shards_by_bytes_and_skips_unchanged(tmp_path: Path, params_for) -> None:
+    from flows.clean_corpus import plan_task, process_shard_task
+
+    for i in range(3):
+        (tmp_path / "in" / f"p{i}.txt").write_text(
+            f"第{i}版\n\n" + "本报讯 今天天气很好。" * 50, encoding="utf-8"
+        )
+    params = params_for(shard_bytes=2000)
+    plan = plan_task.fn(params, "r1")
+    assert [len(s["files"]) for s in plan["shards"]] == [1, 1, 1]
+    assert plan["processed"] == ["p0.txt", "p1.txt", "p2.txt"] and plan["skipped"] == []
+    big = plan_task.fn(params_for(shard_bytes=10**6), "r1")
+    assert len(big["shards"]) == 1
+    # a unit left complete by an earlier (killed) run with the same plan is reused
+    stats = process_shard_task.fn(big["shards"][0], params_for(shard_bytes=10**6))
+    assert stats["files"] == 3 and not stats["reused"]
+    again = plan_task.fn(params_for(shard_bytes=10**6), "r2")
+    assert again["shards"][0]["reuse"] is True
+
+
+def test_a_document_that_raises_becomes_an_internal_error_reject(
+    tmp_path: Path, params_for, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pyarrow.parquet as pq
+
+    import cleaning.pipeline
+    from flows.clean_corpus import plan_task, process_shard_task
+
+    shutil.copy(SEED, tmp_path / "in" / "good.txt")
+    (tmp_path / "in" / "bad.txt").write_text("这一页会让处理出错。\n", encoding="utf-8")
+    real = cleaning.pipeline.process_document
+
+    def failing(doc, cfg, furniture=frozenset()):
+        if doc.source_path == "bad.txt":
+            raise ValueError("boom on purpose")
+        return real(doc, cfg, furniture)
+
+    monkeypatch.setattr(cleaning.pipeline, "process_document", failing)
+    params = params_for()
+    plan = plan_task.fn(params, "r1")
+    stats = process_shard_task.fn(plan["shards"][0], params)
+    assert stats["rejects"] == 1 and stats["articles"] == 9
+    assert stats["sources"]["bad.txt"] == {"articles": 0, "paragraphs": 0, "rejects": 1}
+    rej = pq.read_table(StateDir(params.out).unit_dir(stats["unit"]) / "rejects.parquet").to_pylist()
+    assert rej[0]["reason"] == "internal_error" and "boom on purpose" in rej[0]["detail"]
+
+
+def test_unreadable_input_is_rejected_at_planning(tmp_path: Path, params_for) -> None:
+    if os.geteuid() == 0:
+        pytest.skip("root reads files regardless of permissions")
+    from flows.clean_corpus import plan_task
+
+    p = tmp_path / "in" / "locked.txt"
+    p.write_text("x", encoding="utf-8")
+    p.chmod(0)
+    plan = plan_task.fn(params_for(), "r1")
+    assert plan["listing_rejects"] == ["locked.txt"]
