@@ -57,7 +57,7 @@ class LayoutConfig(BaseModel):
         "5 characters = 10 cells.",
     )
     column_slack: int = Field(
-        1,
+        0,
         ge=0,
         description="Cells a line may fall short of the column width (after accounting for the width of "
         "the next line's first character) and still count as filling the column.",
@@ -132,6 +132,7 @@ _LINE_INITIAL_FORBIDDEN = frozenset("、，。：；！？）」』”’〕】�
 # Clause punctuation inside a text: sign of running prose, not a headline.
 _CLAUSE_PUNCT = re.compile(r"[，、；：,;:。！？]")
 _SENTENCE_INSIDE = re.compile(r"[。；;！？]|[.!?]\s+[A-Z]")
+_RUN_ON_PUNCT = re.compile(r"[，、；,;]")
 _OPENING = frozenset("“「『（(《〈【〔\"'‘")
 _INDENT = re.compile(r"^(?:\u3000+|[ \t]{2,}|\t)")
 _ASCII_WORD = re.compile(r"^[A-Za-z0-9][A-Za-z0-9'’\-]*")
@@ -232,7 +233,9 @@ def _prepare(lines: list[str], cfg: LayoutConfig) -> list[_Line | None]:
             _Line(
                 number=i + 1,
                 text=text,
-                width=display_width(stripped, cfg.ambiguous_wide),
+                # a break at a space leaves the space on the line: it filled a cell
+                width=display_width(stripped, cfg.ambiguous_wide)
+                + (1 if raw[len(stripped) : len(stripped) + 1] == " " else 0),
                 indented=m is not None,
                 trailing_space=raw[len(stripped) : len(stripped) + 1] == " " and raw.endswith(" "),
                 latin=latin,
@@ -250,16 +253,13 @@ def column_width(widths: list[int], cfg: LayoutConfig) -> int | None:
     """
     if len(widths) < cfg.min_wrapped_lines:
         return None
-    counts = Counter(widths)
-    best_w, best_n = 0, -1
-    for w in counts:
-        if w < cfg.min_column_cells:
-            continue
-        n = counts[w] + counts.get(w - 1, 0)
-        if n > best_n or (n == best_n and w > best_w):
-            best_w, best_n = w, n
-    if best_n <= 0:
+    counts = Counter(w for w in widths if w >= cfg.min_column_cells)
+    if not counts:
         return None
+    # The most common width (ties: the wider). When the column has an odd number of
+    # cells, Han-only lines stop one cell short and the mode is W-1, which is harmless:
+    # the full-line test asks whether the next character would have fit.
+    best_w, best_n = max(counts.items(), key=lambda kv: (kv[1], kv[0]))
     near = sum(n for w, n in counts.items() if abs(w - best_w) <= max(cfg.column_slack, 1))
     if near / len(widths) < cfg.min_wrapped_fraction or near < cfg.min_wrapped_lines:
         return None
@@ -452,7 +452,12 @@ def _headline_run(
         cells += nxt.width
         k += 1
     text = "".join(parts)
-    if cells > cfg.max_headline_cells or is_para_final(text) or _SENTENCE_INSIDE.search(text):
+    if (
+        cells > cfg.max_headline_cells
+        or is_para_final(text)
+        or _SENTENCE_INSIDE.search(text)
+        or _RUN_ON_PUNCT.search(text)  # "…，给网友展示了": a cut-off sentence, not a headline
+    ):
         return None
     return text
 
