@@ -259,7 +259,7 @@ def column_width(widths: list[int], cfg: LayoutConfig) -> int | None:
     # The most common width (ties: the wider). When the column has an odd number of
     # cells, Han-only lines stop one cell short and the mode is W-1, which is harmless:
     # the full-line test asks whether the next character would have fit.
-    best_w, best_n = max(counts.items(), key=lambda kv: (kv[1], kv[0]))
+    best_w = max(counts.items(), key=lambda kv: (kv[1], kv[0]))[0]
     near = sum(n for w, n in counts.items() if abs(w - best_w) <= max(cfg.column_slack, 1))
     if near / len(widths) < cfg.min_wrapped_fraction or near < cfg.min_wrapped_lines:
         return None
