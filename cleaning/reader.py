@@ -373,7 +373,11 @@ class _Lister:
         if not matches:
             self.reject(_display_raw(pattern), "no_match", "the glob matches no path")
             return
+        walked: list[str] = []
         for m in matches:
+            # `data/**` matches a directory and everything below it: the walk covers those
+            if any(m.startswith(w) for w in walked):
+                continue
             source_path = _rel_posix(m, root)
             try:
                 st = os.stat(m)
@@ -381,7 +385,8 @@ class _Lister:
                 self._stat_failed(m, source_path, exc)
                 continue
             if stat.S_ISDIR(st.st_mode):
-                self._walk_root(m, st, root_name="", prefix=source_path)
+                walked.append(os.path.join(m, ""))
+                self._walk_root(m, st, root_name="", prefix="" if source_path == "." else source_path)
             else:
                 self.add_file(m, source_path, st, root_name="", via_link=os.path.islink(m))
 

@@ -124,6 +124,15 @@ def test_recursive_glob(tmp_path: Path) -> None:
     assert [f.source_path for f in files] == ["a/1.txt", "a/b/2.txt"]
 
 
+@pytest.mark.parametrize("pattern", ["data/**", "data/*", "data/**/*.txt", "data/**/"])
+def test_glob_matching_directories_lists_each_file_once(tmp_path: Path, pattern: str) -> None:
+    for rel in ["data/raw/a.txt", "data/raw/sub/b.txt", "data/top.txt"]:
+        _write(tmp_path / rel, b"x")
+    files, rejects = list_inputs([f"{tmp_path}/{pattern}"], CFG)
+    assert rejects == []
+    assert sorted(f.source_path for f in files) == ["raw/a.txt", "raw/sub/b.txt", "top.txt"]
+
+
 def test_glob_without_match_and_missing_path_are_rejects(tmp_path: Path) -> None:
     files, rejects = list_inputs([str(tmp_path / "*.nothing"), tmp_path / "missing.txt"], CFG)
     assert files == []
