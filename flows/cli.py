@@ -75,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", metavar="FILE")
     p.add_argument("--config", metavar="FILE", help="TOML file with flow parameters")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--all", action="store_true", help="also show routine decisions (paragraph breaks)")
     p.set_defaults(func=cmd_explain)
 
     p = sub.add_parser("rules", help="list every named rule with its summary")
@@ -221,7 +222,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     else:
         from flows.explain import render
 
-        sys.stdout.write(render(report))
+        sys.stdout.write(render(report, show_all=args.all))
     return EXIT_OK if report["documents"] or report["rejects"] else EXIT_FAILED
 
 

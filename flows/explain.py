@@ -15,6 +15,8 @@ from cleaning.config import CleaningConfig
 from cleaning.model import Reject
 
 _MAX_SHOWN = 160
+# Decisions made at (nearly) every paragraph; shown only with --all.
+ROUTINE_RULES = frozenset({"layout.break_blank_line", "segment.body"})
 
 
 def _clip(s: str | None, n: int = _MAX_SHOWN) -> str:
@@ -22,6 +24,32 @@ def _clip(s: str | None, n: int = _MAX_SHOWN) -> str:
         return ""
     s = s.replace("\n", "⏎")
     return s if len(s) <= n else s[: n - 1] + "…"
+
+
+def diff_snippet(before: str, after: str, context: int = 8, max_changes: int = 4) -> str:
+    """The changed parts of a line with a little context; a repeated change is shown once, counted.
+
+    ``…上下文[','→'，']上下文… ×12`` reads: this replacement, first seen here, made 12 times.
+    """
+    from difflib import SequenceMatcher
+
+    ops = [
+        op for op in SequenceMatcher(None, before, after, autojunk=False).get_opcodes() if op[0] != "equal"
+    ]
+    if not ops:
+        return "(no visible change)"
+    first: dict[tuple[str, str], str] = {}
+    count: dict[tuple[str, str], int] = {}
+    for _tag, i1, i2, j1, j2 in ops:
+        pair = (before[i1:i2], after[j1:j2])
+        count[pair] = count.get(pair, 0) + 1
+        if pair not in first:
+            left = before[max(0, i1 - context) : i1]
+            right = before[i2 : i2 + context]
+            first[pair] = f"…{left}[{pair[0]!r}→{pair[1]!r}]{right}…".replace("\\n", "⏎")
+    shown = [first[p] + (f" ×{count[p]}" if count[p] > 1 else "") for p in list(first)[:max_changes]]
+    more = f"  (+{len(first) - max_changes} other changes)" if len(first) > max_changes else ""
+    return "  ".join(shown) + more
 
 
 def _item_dict(item: Any, pos: int, art: dict | None, paras: list[dict]) -> dict[str, Any]:
@@ -155,7 +183,7 @@ def _reject(r: Reject) -> dict[str, Any]:
     return {"source_path": r.source_path, "reason": r.reason, "detail": r.detail}
 
 
-def render(report: dict[str, Any]) -> str:
+def render(report: dict[str, Any], show_all: bool = False) -> str:
     """The report for a person: one line per change or decision, in source order."""
     out: list[str] = []
     w = out.append
@@ -175,7 +203,11 @@ def render(report: dict[str, Any]) -> str:
             w(f"furniture lines repeated across pages: {', '.join(_clip(x, 40) for x in doc['furniture'])}")
         w("")
         w("-- changes and decisions (line: rule — detail)")
+        hidden = 0
         for e in doc["events"]:
+            if not show_all and e["rule"] in ROUTINE_RULES:
+                hidden += 1
+                continue
             where = (
                 "file"
                 if e["line"] is None
@@ -185,8 +217,12 @@ def render(report: dict[str, Any]) -> str:
                 )
             )
             w(f"{where:>10}  {e['rule']} — {e['detail']}")
-            if e["before"] is not None or e["after"] is not None:
+            if e["before"] is not None and e["after"] is not None:
+                w(f"{'':>12}  {diff_snippet(e['before'], e['after'])}")
+            elif e["before"] is not None or e["after"] is not None:
                 w(f"{'':>12}  {_clip(e['before'])!s}  →  {_clip(e['after'])!s}")
+        if hidden:
+            w(f"{'':>12}  ({hidden} routine decisions not shown: {', '.join(sorted(ROUTINE_RULES))}; --all)")
         w("")
         w("-- items")
         for it in doc["items"]:
