@@ -1118,11 +1118,11 @@ def _read_zip(f: InputFile, cfg: ReadConfig) -> Iterator[SourceDoc | Reject]:
             yield Reject(f.source_path, "zip_corrupt", str(exc) or type(exc).__name__, sha, f.size)
             return
         with zf:
-            yield from _zip_members(zf, f, sha, cfg)
+            yield from _zip_members(zf, f, sha, cfg, os.fstat(fh.fileno()).st_size)
 
 
 def _zip_members(
-    zf: zipfile.ZipFile, f: InputFile, sha: str, cfg: ReadConfig
+    zf: zipfile.ZipFile, f: InputFile, sha: str, cfg: ReadConfig, archive_size: int
 ) -> Iterator[SourceDoc | Reject]:
     infos = zf.infolist()
     if len(infos) > cfg.max_zip_members:
@@ -1130,6 +1130,25 @@ def _zip_members(
             f.source_path,
             "zip_too_many_members",
             f"{len(infos)} members (max_zip_members={cfg.max_zip_members})",
+            sha,
+            f.size,
+        )
+        return
+    # The archive as a whole: many small members, each too small for the ratio check, or
+    # overlapping members (one compressed kernel referenced many times) add up here. Members
+    # refused on their own (too large, too compressed) do not count, so they alone are refused.
+    archive_size = max(archive_size, 1)
+    declared = sum(
+        i.file_size
+        for i in infos
+        if i.file_size <= cfg.max_file_bytes and not _check_ratio(i.file_size, i.compress_size, cfg)
+    )
+    if _check_ratio(declared, archive_size, cfg):
+        yield Reject(
+            f.source_path,
+            "zip_bomb",
+            f"members declare {declared} bytes in all from a {archive_size}-byte archive "
+            f"(max_compression_ratio={cfg.max_compression_ratio:g})",
             sha,
             f.size,
         )
@@ -1178,7 +1197,7 @@ def _zip_members(
             )
             continue
         budget = cfg.max_zip_total_bytes - inflated
-        if info.file_size > budget:
+        if info.file_size > budget or _check_ratio(inflated + info.file_size, archive_size, cfg):
             yield rej("zip_bomb", f"archive inflates beyond max_zip_total_bytes={cfg.max_zip_total_bytes}")
             continue
         try:

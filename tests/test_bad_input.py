@@ -215,6 +215,33 @@ def test_zip_bomb_is_refused_without_inflating_it(tmp_path: Path) -> None:
     assert peak < 8 << 20, f"peak {peak} bytes"
 
 
+def test_zip_of_many_small_highly_compressed_members_is_a_bomb(tmp_path: Path) -> None:
+    """Each member is below the ratio check's minimum size; the archive as a whole is not."""
+    p = tmp_path / "many.zip"
+    with zipfile.ZipFile(p, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        for i in range(24):
+            zf.writestr(f"{i}.txt", b"a" * (1 << 20))
+    r = _only_reject(p)
+    assert r.reason == "zip_bomb" and r.source_path == "many.zip"
+
+
+def test_zip_of_overlapping_members_is_a_bomb(tmp_path: Path) -> None:
+    """Central directory entries that all point at one compressed kernel (an "overlap" bomb)."""
+    p = tmp_path / "overlap.zip"
+    _zip_zeros(p, "kernel.txt", 4)
+    raw = p.read_bytes()
+    cd_start = raw.index(b"PK\x01\x02")
+    eocd = raw.index(b"PK\x05\x06")
+    entry = raw[cd_start:eocd]
+    copies = 50
+    cd = entry * copies
+    tail = bytearray(raw[eocd:])
+    struct.pack_into("<HHII", tail, 8, copies, copies, len(cd), cd_start)
+    p.write_bytes(raw[:cd_start] + cd + bytes(tail))
+    r = _only_reject(p)
+    assert r.reason == "zip_bomb" and "in all" in r.detail
+
+
 def test_zip_member_lying_about_its_size_stays_bounded(tmp_path: Path) -> None:
     """A header that declares a small size for a huge member: inflation stops at the declared size."""
     p = tmp_path / "liar.zip"
