@@ -55,12 +55,6 @@ register(
     "Paragraph contained in a longer kept one that matches a middle part of it: truncated (inner).",
 )
 register(
-    "dedup.truncated_gap",
-    STAGE,
-    "Paragraph contained in a longer kept one, spanning it from start to end but missing a part: "
-    "truncated (near).",
-)
-register(
     "dedup.article_reprint",
     STAGE,
     "Article whose paragraphs (nearly) all repeat another kept article's paragraphs: flagged at "

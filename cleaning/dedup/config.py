@@ -12,8 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 # written with different values cannot be compared, so the reduce checks them.
 INDEX_FIELDS: tuple[str, ...] = (
     "unit",
+    "latin_unit",
     "char_ngram",
     "word_ngram",
+    "latin_char_ngram",
     "fold_traditional",
     "casefold",
     "num_perm",
@@ -23,6 +25,7 @@ INDEX_FIELDS: tuple[str, ...] = (
     "min_signature_tokens",
     "anchor_window_chars",
     "anchor_window_words",
+    "anchor_window_latin_chars",
     "anchor_sample",
     "max_anchors",
 )
@@ -51,6 +54,15 @@ class DedupConfig(BaseModel):
         le=8,
         description="n of word n-gram shingles for space-separated keys (and jieba words).",
     )
+    latin_unit: Literal["word", "char"] = Field(
+        "word",
+        description="Shingles of space-separated (non-CJK) text in 'auto' mode: word n-grams, or "
+        "character n-grams of the key with spaces dropped ('char': more robust to OCR noise that "
+        "splits, joins and garbles words; measured in docs/dedup.md).",
+    )
+    latin_char_ngram: int = Field(
+        5, ge=2, le=12, description="n of character n-grams for space-separated text when latin_unit='char'."
+    )
     fold_traditional: bool = Field(
         False,
         description="Fold Traditional to Simplified characters in the key (cleaning.lang.fold_traditional), "
@@ -66,7 +78,7 @@ class DedupConfig(BaseModel):
     rows: int = Field(
         4,
         ge=1,
-        description="LSH rows per band. 32x4 puts the S-curve midpoint near Jaccard 0.42, well below "
+        description="LSH rows per band. 32x4 puts the S-curve midpoint near Jaccard 0.38, well below "
         "near_threshold, because candidates are verified on real shingle sets anyway.",
     )
     seed: int = Field(1, description="Seed of the MinHash permutations (datasketch's default is 1).")
@@ -86,6 +98,9 @@ class DedupConfig(BaseModel):
         "last window of every key are also indexed (prefix / suffix candidates).",
     )
     anchor_window_words: int = Field(4, ge=1, description="Anchor window length in words (word keys).")
+    anchor_window_latin_chars: int = Field(
+        20, ge=2, description="Anchor window length in characters for latin_unit='char' keys."
+    )
     anchor_sample: int = Field(
         4,
         ge=1,
@@ -113,10 +128,12 @@ class DedupConfig(BaseModel):
 
     # --- verification and typing --------------------------------------------
     near_threshold: float = Field(
-        0.7,
+        0.6,
         gt=0.0,
         le=1.0,
-        description="Jaccard of the shingle sets at or above which two paragraphs are near duplicates.",
+        description="Jaccard of the shingle sets at or above which two paragraphs are near duplicates "
+        "(0.6: best cluster ARI on the labelled sets of benchmarks/dedup_eval.py; OCR noise of 3% "
+        "already brings character 3-gram Jaccard down to about 0.7).",
     )
     containment_threshold: float = Field(
         0.8,
@@ -126,11 +143,12 @@ class DedupConfig(BaseModel):
         "the shorter one is a truncated copy (prefix, suffix or inner part).",
     )
     truncation_min_missing: float = Field(
-        0.15,
+        0.08,
         ge=0.0,
         le=1.0,
-        description="A contained copy is 'truncated' (not a near duplicate) when at least this share of "
-        "the longer copy's shingles is missing from it.",
+        description="A contained copy is 'truncated' (not a near duplicate) only when its key is shorter "
+        "than the longer copy's by at least this share of tokens; OCR drops shorten a near copy by "
+        "a few percent only.",
     )
     min_fragment_tokens: int = Field(
         20,
@@ -140,11 +158,11 @@ class DedupConfig(BaseModel):
         "paragraph without being a copy of it (the seed's kicker, 16 characters, is one).",
     )
     end_slack: float = Field(
-        0.1,
+        0.03,
         ge=0.0,
         le=0.5,
         description="A fragment counts as prefix (suffix) when its match starts (ends) within this share "
-        "of the longer key from its start (end); otherwise it is an inner part.",
+        "of the longer key (at least one shingle) from its start (end); otherwise it is an inner part.",
     )
 
     # --- article level ------------------------------------------------------

@@ -17,8 +17,9 @@ from functools import cache
 from cleaning.dedup.config import DedupConfig
 from cleaning.lang import fold_traditional
 
-UNIT_CHAR = 0
-UNIT_WORD = 1
+UNIT_CHAR = 0  # CJK characters
+UNIT_WORD = 1  # space-separated words (or jieba words)
+UNIT_LATIN_CHAR = 2  # characters of space-separated text, spaces dropped (latin_unit="char")
 
 # Anything that is not a letter, digit or mark (plus "_", which \w counts as a word character).
 _NON_WORD = re.compile(r"[\W_]+")
@@ -59,7 +60,7 @@ def _jieba_words(key: str) -> list[str]:
 
 
 def key_and_unit(text: str, cfg: DedupConfig | None = None) -> tuple[str, int]:
-    """The dedup key of ``text`` and its shingle unit (``UNIT_CHAR`` or ``UNIT_WORD``)."""
+    """The dedup key of ``text`` and its shingle unit (``UNIT_CHAR``, ``UNIT_WORD``, ``UNIT_LATIN_CHAR``)."""
     cfg = cfg or _default_config()
     folded = _fold(text, cfg)
     if cfg.unit == "char":
@@ -73,6 +74,8 @@ def key_and_unit(text: str, cfg: DedupConfig | None = None) -> tuple[str, int]:
         if cfg.unit == "jieba":
             return " ".join(_jieba_words(key)), UNIT_WORD
         return key, UNIT_CHAR
+    if cfg.latin_unit == "char":
+        return _NON_WORD.sub("", folded), UNIT_LATIN_CHAR
     return _NON_WORD.sub(" ", folded).strip(), UNIT_WORD
 
 

@@ -22,7 +22,7 @@ from functools import cache
 import numpy as np
 
 from cleaning.dedup.config import DedupConfig
-from cleaning.dedup.key import UNIT_CHAR
+from cleaning.dedup.key import UNIT_CHAR, UNIT_LATIN_CHAR, UNIT_WORD
 
 _U64 = np.uint64
 _K = _U64(0x9E3779B97F4A7C15)  # odd, so it has an inverse mod 2^64
@@ -110,7 +110,7 @@ def encode(keys: list[str], units: np.ndarray) -> Encoded:
 
     # Tokens: every character of a CJK key, every space-separated word of a word key.
     para_of_pos = np.repeat(np.arange(len(keys), dtype=np.int64), lengths)
-    is_char_unit = np.asarray(units, dtype=np.int8)[para_of_pos] == UNIT_CHAR
+    is_char_unit = np.asarray(units, dtype=np.int8)[para_of_pos] != UNIT_WORD
     is_space = codes == _SPACE
     prev_space = np.ones(n, dtype=bool)
     prev_space[1:] = is_space[:-1]
@@ -148,8 +148,17 @@ def windows(enc: Encoded, width: np.ndarray, whole_if_short: bool) -> tuple[np.n
     return fmix64(h), counts
 
 
+def _per_unit(units: np.ndarray, cjk: int, word: int, latin_char: int) -> np.ndarray:
+    u = np.asarray(units)
+    return np.where(u == UNIT_CHAR, cjk, np.where(u == UNIT_LATIN_CHAR, latin_char, word)).astype(np.int64)
+
+
+def shingle_width(unit: int, cfg: DedupConfig) -> int:
+    return int(_per_unit(np.array([unit]), cfg.char_ngram, cfg.word_ngram, cfg.latin_char_ngram)[0])
+
+
 def shingle_widths(units: np.ndarray, cfg: DedupConfig) -> np.ndarray:
-    return np.where(np.asarray(units) == UNIT_CHAR, cfg.char_ngram, cfg.word_ngram).astype(np.int64)
+    return _per_unit(units, cfg.char_ngram, cfg.word_ngram, cfg.latin_char_ngram)
 
 
 def shingle_hashes(enc: Encoded, units: np.ndarray, cfg: DedupConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -208,9 +217,7 @@ def band_hashes(sig: np.ndarray, cfg: DedupConfig) -> np.ndarray:
 
 
 def anchor_windows(units: np.ndarray, cfg: DedupConfig) -> np.ndarray:
-    return np.where(np.asarray(units) == UNIT_CHAR, cfg.anchor_window_chars, cfg.anchor_window_words).astype(
-        np.int64
-    )
+    return _per_unit(units, cfg.anchor_window_chars, cfg.anchor_window_words, cfg.anchor_window_latin_chars)
 
 
 def anchors(

@@ -27,8 +27,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from cleaning.dedup.config import DedupConfig
-from cleaning.dedup.key import UNIT_CHAR
-from cleaning.dedup.minhash import encode, shingle_hashes
+from cleaning.dedup.key import UNIT_WORD
+from cleaning.dedup.minhash import encode, shingle_hashes, shingle_width
 from cleaning.schema import DEDUP_INDEX_KEY, STATUS_DUPLICATE, STATUS_KEPT, STATUS_TRUNCATED
 
 DECISION_SCHEMA = pa.schema(
@@ -72,7 +72,6 @@ RULE_BY_RELATION = {
     "prefix": "dedup.truncated_prefix",
     "suffix": "dedup.truncated_suffix",
     "inner": "dedup.truncated_inner",
-    "gap": "dedup.truncated_gap",
 }
 
 
@@ -82,9 +81,10 @@ class Edge:
 
     child: int
     parent: int
-    relation: str  # exact | near | prefix | suffix | inner | gap
+    relation: str  # exact | near | prefix | suffix | inner
     similarity: float  # Jaccard of the shingle sets
     containment: float  # share of the child's shingles found in the parent
+    coverage: float = 1.0  # share of the parent's shingles found in the child
 
 
 class IndexMismatch(ValueError):
@@ -262,18 +262,26 @@ class _Shingles:
 
 
 def _alignment(
-    child_key: str, parent_key: str, child_seq: np.ndarray, parent_seq: np.ndarray
-) -> tuple[float, float]:
-    """Where the child lies in the parent: (start, end) as shares of the parent's length."""
+    child_key: str, parent_key: str, child_seq: np.ndarray, parent_seq: np.ndarray, n: int
+) -> tuple[int, int, int]:
+    """Where the child lies in the parent: (start, end, length) in shingle positions of the parent."""
     pos = parent_key.find(child_key)
     if pos >= 0 and parent_key:
-        return pos / len(parent_key), (pos + len(child_key)) / len(parent_key)
+        return pos, pos + len(child_key), len(parent_key)
+    total = len(parent_seq) + n - 1
     hit = np.flatnonzero(np.isin(parent_seq, child_seq))
-    if len(hit) == 0 or len(parent_seq) == 0:
-        return 0.0, 1.0
-    # robust ends: a stray common shingle far away must not stretch the span
-    lo, hi = np.quantile(hit, [0.05, 0.95])
-    return float(lo) / len(parent_seq), float(hi + 1) / len(parent_seq)
+    if len(hit) == 0:
+        return 0, total, total
+    # a stray common shingle far from the matched run must not stretch the span:
+    # keep hits with another hit within 2n positions
+    if len(hit) > 2:
+        gap = np.diff(hit)
+        near_prev = np.concatenate([[False], gap <= 2 * n])
+        near_next = np.concatenate([gap <= 2 * n, [False]])
+        supported = hit[near_prev | near_next]
+        if len(supported):
+            hit = supported
+    return int(hit[0]), int(hit[-1]) + n, total
 
 
 def _verify(
@@ -281,6 +289,7 @@ def _verify(
     keys: dict[int, str],
     sh: _Shingles,
     tokens: np.ndarray,
+    units: np.ndarray,
     cfg: DedupConfig,
 ) -> list[Edge]:
     edges: list[Edge] = []
@@ -300,28 +309,27 @@ def _verify(
         c_parent = inter / len(b)
         if (
             c_child >= cfg.containment_threshold
-            and 1.0 - c_parent >= cfg.truncation_min_missing
             and tokens[child] >= cfg.min_fragment_tokens
-            and tokens[child] < tokens[parent]
+            and tokens[child] <= (1.0 - cfg.truncation_min_missing) * tokens[parent]
         ):
-            lo, hi = _alignment(ck, pk, sh.seq(child), sh.seq(parent))
-            at_start = lo <= cfg.end_slack
-            at_end = hi >= 1.0 - cfg.end_slack
+            n = shingle_width(int(units[parent]), cfg)
+            lo, hi, total = _alignment(ck, pk, sh.seq(child), sh.seq(parent), n)
+            slack = max(n, cfg.end_slack * total)
+            at_start = lo <= slack
+            at_end = hi >= total - slack
             if at_start and at_end:
-                relation = "gap"
-            elif at_start:
-                relation = "prefix"
-            elif at_end:
-                relation = "suffix"
-            else:
-                relation = "inner"
-            edges.append(Edge(child, parent, relation, jac, c_child))
+                # spans the whole parent but misses a part of it: an edited copy
+                if jac >= cfg.near_threshold:
+                    edges.append(Edge(child, parent, "near", jac, c_child, c_parent))
+                continue
+            relation = "prefix" if at_start else "suffix" if at_end else "inner"
+            edges.append(Edge(child, parent, relation, jac, c_child, c_parent))
         elif jac >= cfg.near_threshold:
-            edges.append(Edge(child, parent, "near", jac, c_child))
+            edges.append(Edge(child, parent, "near", jac, c_child, c_parent))
     return edges
 
 
-_RELATION_RANK = {"exact": 0, "near": 1, "gap": 2, "prefix": 2, "suffix": 2, "inner": 2}
+_RELATION_RANK = {"exact": 0, "near": 1, "prefix": 2, "suffix": 2, "inner": 2}
 
 
 def _assign(n: int, edges: list[Edge], prio: np.ndarray) -> dict[int, Edge]:
@@ -340,21 +348,25 @@ def _assign(n: int, edges: list[Edge], prio: np.ndarray) -> dict[int, Edge]:
     return flagged
 
 
-def _reason(relation: str, sim: float, cont: float, parent_id: str, cfg: DedupConfig, unit: int) -> str:
-    shingle = f"{cfg.char_ngram}-character" if unit == UNIT_CHAR else f"{cfg.word_ngram}-word"
+def _reason(e: Edge, parent_id: str, cfg: DedupConfig, unit: int) -> str:
+    relation, sim, cont = e.relation, e.similarity, e.containment
+    n = shingle_width(int(unit), cfg)
+    shingle = f"{n}-word" if unit == UNIT_WORD else f"{n}-character"
     if relation == "exact":
         return f"exact repeat of {parent_id} (same dedup key)"
     if relation == "near":
-        return f"near duplicate of {parent_id}: Jaccard {sim:.2f} of {shingle} shingles"
+        return (
+            f"near duplicate of {parent_id}: Jaccard {sim:.2f} of {shingle} shingles "
+            f"(containment {cont:.0%} / {e.coverage:.0%})"
+        )
     where = {
         "prefix": "the beginning",
         "suffix": "the end",
         "inner": "a middle part",
-        "gap": "a copy with a part missing",
     }[relation]
     return (
         f"truncated copy ({where}) of the longer {parent_id}: {cont:.0%} of its {shingle} shingles "
-        f"are in it (Jaccard {sim:.2f})"
+        f"are in it, it covers {e.coverage:.0%} of that paragraph (Jaccard {sim:.2f})"
     )
 
 
@@ -368,8 +380,7 @@ def dedup_reduce(index_paths: Sequence[str | Path], cfg: DedupConfig) -> pa.Tabl
     present in several files (an earlier run indexed the same input) appears
     once. File order does not matter; the same files always give the same
     decisions. Status ``duplicate`` goes with relation ``exact``/``near``,
-    ``truncated`` with ``prefix``/``suffix``/``inner`` (and ``near`` for a copy
-    missing a middle part).
+    ``truncated`` with ``prefix``/``suffix``/``inner``.
     """
     table, paths = _load(index_paths, cfg)
     n = len(table)
@@ -397,7 +408,7 @@ def dedup_reduce(index_paths: Sequence[str | Path], cfg: DedupConfig) -> pa.Tabl
     dup_members = np.flatnonzero(~rep)
     keys = _read_keys(table, cand_rows, paths)
     sh = _Shingles(cand_rows, keys, units, cfg)
-    edges = _verify(pairs, keys, sh, tokens, cfg)
+    edges = _verify(pairs, keys, sh, tokens, units, cfg)
     flagged = _assign(n, edges, prio)
 
     ids = table.column("id").to_pylist()
@@ -412,7 +423,7 @@ def dedup_reduce(index_paths: Sequence[str | Path], cfg: DedupConfig) -> pa.Tabl
 
     def flag(row: int, e: Edge, parent: int, text: str) -> None:
         status[row] = STATUS_DUPLICATE if e.relation in ("exact", "near") else STATUS_TRUNCATED
-        relation[row] = "near" if e.relation == "gap" else e.relation
+        relation[row] = e.relation
         dup_of[row] = ids[parent]
         cluster[row] = ids[parent]
         cluster[parent] = ids[parent]
@@ -422,22 +433,16 @@ def dedup_reduce(index_paths: Sequence[str | Path], cfg: DedupConfig) -> pa.Tabl
         reason[row] = text
 
     for child, e in flagged.items():
-        flag(
-            child,
-            e,
-            e.parent,
-            _reason(e.relation, e.similarity, e.containment, ids[e.parent], cfg, units[child]),
-        )
+        flag(child, e, e.parent, _reason(e, ids[e.parent], cfg, units[child]))
     for row in dup_members.tolist():
         head = int(representative[row])
         if head in flagged:
             e = flagged[head]
-            text = f"exact repeat of {ids[head]}, which is " + _reason(
-                e.relation, e.similarity, e.containment, ids[e.parent], cfg, units[row]
-            )
+            text = f"exact repeat of {ids[head]}, which is a " + _reason(e, ids[e.parent], cfg, units[row])
             flag(row, e, e.parent, text)
         else:
-            flag(row, Edge(row, head, "exact", 1.0, 1.0), head, _reason("exact", 1.0, 1.0, ids[head], cfg, 0))
+            e = Edge(row, head, "exact", 1.0, 1.0)
+            flag(row, e, head, _reason(e, ids[head], cfg, units[row]))
 
     return pa.table(
         {
