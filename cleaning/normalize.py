@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import accumulate
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -32,14 +34,15 @@ from cleaning.rules import register
 STAGE = "normalize"
 
 HAN = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
-# Full-width (and CJK) punctuation and brackets.
-FW_PUNCT = "，。、；：？！（）【】《》〈〉「」『』〔〕［］｛｝〖〗…—～·"
+# Full-width punctuation and brackets proper: Chinese context wherever they are.
+FW_PUNCT = "，。、；：？！（）【】《》〈〉「」『』〔〕［］｛｝〖〗"
 FW_CLASS = re.escape(FW_PUNCT)
-# Curly quotes are shared by Chinese and English: they count as Chinese only next to Han.
+# Marks that Chinese and Western text share (“” ‘’ — … · ～): Chinese only next to Han.
+SHARED = "“”‘’…—·～"
+SHARED_CLASS = re.escape(SHARED)
 QUOTES = "“”‘’"
-# What counts as "Chinese context" on either side of a half-width mark.
-CJK_CTX = f"[{HAN}{FW_CLASS}{QUOTES}\u3000]"
-_CJK_CTX_RE = re.compile(CJK_CTX)
+# What counts as "Chinese context" next to a half-width mark (quotes are looked through).
+_CJK_CTX_RE = re.compile(f"[{HAN}{FW_CLASS}\u3000]")
 _HAN_RE = re.compile(f"[{HAN}]")
 
 
@@ -187,12 +190,22 @@ def fullwidth_ascii_to_halfwidth(line: str) -> str:
 _HALF_TO_FULL = {",": "，", ":": "：", ";": "；", "?": "？", "!": "！", "(": "（", ")": "）"}
 # Spans that are never touched: URLs, e-mail addresses, and runs of "?" that
 # stand for lost characters (damage, flagged by the repair stage, not punctuation).
-_PROTECTED = re.compile(r"(?:https?|ftp)://[!-~]+|www\.[!-~]+|[\w.+-]+@[\w-]+\.[\w.-]+|\?{2,}")
+_PROTECTED = re.compile(
+    r"(?:https?|ftp)://[!-~]+|www\.[!-~]+|[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+\.[A-Za-z0-9.-]+|\?{2,}"
+)
 _MARK = re.compile(r"[,:;?!()]")
 
 
 def _is_cjk(ch: str) -> bool:
     return bool(ch) and _CJK_CTX_RE.match(ch) is not None
+
+
+def _context(line: str, i: int, step: int) -> str:
+    """The character next to ``line[i]`` in direction ``step``, looking through curly quotes."""
+    j = i + step
+    while 0 <= j < len(line) and line[j] in QUOTES:
+        j += step
+    return line[j] if 0 <= j < len(line) else ""
 
 
 def _convert_mark(line: str, i: int) -> bool:
@@ -201,16 +214,18 @@ def _convert_mark(line: str, i: int) -> bool:
     nxt = line[i + 1] if i + 1 < len(line) else ""
     if ch in ",:;" and prev.isascii() and prev.isdigit() and nxt.isascii() and nxt.isdigit():
         return False  # 3,000  10:30
+    cjk_prev = _is_cjk(_context(line, i, -1))
+    cjk_next = _is_cjk(_context(line, i, 1))
     if ch == "(":
         # An opening bracket belongs to what it opens: 本报讯 (记者 …
-        return _is_cjk(nxt) or (_is_cjk(prev) and nxt != "" and not nxt.isascii())
+        return cjk_next or (cjk_prev and nxt != "" and not nxt.isascii())
     if ch == ")":
-        return _is_cjk(prev) or (_is_cjk(nxt) and not prev.isascii())
-    if _is_cjk(prev):
+        return cjk_prev or (cjk_next and not prev.isascii())
+    if cjk_prev:
         return True
     # After Latin/digits, a mark followed by Chinese is Chinese punctuation
     # (大唐5G,鲁西南), but not after other punctuation or a space (e.g., 中).
-    return _is_cjk(nxt) and prev != "" and (prev.isalnum() or prev in ")]\"'%")
+    return cjk_next and prev != "" and (prev.isalnum() or prev in ")]\"'%")
 
 
 _PAREN_PAIR = re.compile(r"\(([^()]{0,60})\)")
@@ -230,25 +245,38 @@ def _convert_pair(line: str, m: re.Match[str]) -> bool:
 def halfwidth_punct_to_fullwidth(line: str) -> str:
     if not _MARK.search(line):
         return line
-    protected = [(m.start(), m.end()) for m in _PROTECTED.finditer(line)]
+    protected = (
+        [(m.start(), m.end()) for m in _PROTECTED.finditer(line)]
+        if ("/" in line or "@" in line or "www." in line or "??" in line)
+        else []
+    )
 
     def is_protected(i: int) -> bool:
         return any(a <= i < b for a, b in protected)
 
-    out = list(line)
+    changes: dict[int, str] = {}
     decided: set[int] = set()
     for m in _PAREN_PAIR.finditer(line):
         i, j = m.start(), m.end() - 1
         decided.update((i, j))
         if not is_protected(i) and not is_protected(j) and _convert_pair(line, m):
-            out[i], out[j] = "（", "）"
+            changes[i], changes[j] = "（", "）"
     for m in _MARK.finditer(line):
         i = m.start()
         if i in decided or is_protected(i):
             continue
         if _convert_mark(line, i):
-            out[i] = _HALF_TO_FULL[line[i]]
-    return "".join(out)
+            changes[i] = _HALF_TO_FULL[line[i]]
+    if not changes:
+        return line
+    parts = []
+    pos = 0
+    for i in sorted(changes):
+        parts.append(line[pos:i])
+        parts.append(changes[i])
+        pos = i + 1
+    parts.append(line[pos:])
+    return "".join(parts)
 
 
 _DQ_PAIR = re.compile(r'"([^"]*)"')
@@ -272,15 +300,13 @@ def ascii_quotes_to_curly(line: str) -> str:
     return _DQ_PAIR.sub(lambda m: f"“{m.group(1)}”", line)
 
 
-# Full-width punctuation proper: no space belongs next to it in Chinese typesetting.
-FW_STRICT = re.escape("，。、；：？！（）【】《》〈〉「」『』〔〕［］｛｝〖〗")
-# Marks shared with Western text (“” ‘’ … — · ～): spaces go only where they touch Han.
-FW_SHARED = re.escape("“”‘’…—·～")
+# No space belongs next to full-width punctuation in Chinese typesetting; next
+# to the shared marks, only where the other side is Han.
 _SPACE_FW = re.compile(
-    f"(?<=[{HAN}]) +(?=[{FW_STRICT}{FW_SHARED}])"
-    f"|(?<=[{FW_STRICT}{FW_SHARED}]) +(?=[{HAN}])"
-    f"|(?<=[{FW_STRICT}]) +(?=\\S)"
-    f"|(?<=\\S) +(?=[{FW_STRICT}])"
+    f"(?<=[{HAN}]) +(?=[{FW_CLASS}{SHARED_CLASS}])"
+    f"|(?<=[{FW_CLASS}{SHARED_CLASS}]) +(?=[{HAN}])"
+    f"|(?<=[{FW_CLASS}]) +(?=\\S)"
+    f"|(?<=\\S) +(?=[{FW_CLASS}])"
 )
 
 
@@ -358,21 +384,35 @@ RULES: tuple[_Rule, ...] = (
 for _r in RULES:
     register(_r.name, STAGE, _r.summary, case_fn=_r.fn)
 
-# A line with none of these characters, already NFC, is left alone by every rule.
-_ANY_RULE = re.compile(
-    "[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u200b\u2060\u180e\ufeff\u2e80-\u2fdf"
+# A line with none of these, already NFC, is left alone by every rule. The
+# class leaves out "\\n": normalize_lines scans the lines joined by "\\n".
+_CHAR_HINT = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u200b\u2060\u180e\ufeff\u2e80-\u2fdf"
     '\uf900-\ufaff\U0002f800-\U0002fa1f\uff10-\uff19\uff21-\uff3a\uff41-\uff5a,:;?!()"]'
-    f"|(?<=[{HAN}{FW_CLASS}{QUOTES}]) | (?=[{HAN}{FW_CLASS}{QUOTES}])"
 )
+# Every branch of _SPACE_FW has a full-width or shared mark touching the spaces.
+_SPACE_HINT = re.compile(f"[{FW_CLASS}{SHARED_CLASS}] | [{FW_CLASS}{SHARED_CLASS}]")
+_HINTS = (_CHAR_HINT, _SPACE_HINT)
 
 _MAX_PASSES = 4
 
 
+def _rules(cfg: NormalizeConfig) -> list[_Rule]:
+    return [r for r in RULES if getattr(cfg, r.switch)]
+
+
 def normalize_line(line: str, cfg: NormalizeConfig) -> tuple[str, list[tuple[str, str, str]]]:
     """Normalize one line; returns the line and (rule, before, after) for each rule that changed it."""
-    if not _ANY_RULE.search(line) and unicodedata.is_normalized("NFC", line):
+    if (
+        "\n" not in line
+        and not any(rx.search(line) for rx in _HINTS)
+        and unicodedata.is_normalized("NFC", line)
+    ):
         return line, []
-    rules = [r for r in RULES if getattr(cfg, r.switch)]
+    return _apply(line, _rules(cfg))
+
+
+def _apply(line: str, rules: list[_Rule]) -> tuple[str, list[tuple[str, str, str]]]:
     changes: list[tuple[str, str, str]] = []
     text = line
     for _ in range(_MAX_PASSES):
@@ -387,12 +427,39 @@ def normalize_line(line: str, cfg: NormalizeConfig) -> tuple[str, list[tuple[str
     return text, changes
 
 
+def lines_needing_normalization(lines: list[str]) -> list[int]:
+    """Indexes of the lines some rule may change; the test runs once over the joined text."""
+    if not lines:
+        return []
+    text = "\n".join(lines)
+    if text.count("\n") != len(lines) - 1:  # a line holding a line break: test each line alone
+        return [
+            i
+            for i, ln in enumerate(lines)
+            if "\n" in ln or any(rx.search(ln) for rx in _HINTS) or not unicodedata.is_normalized("NFC", ln)
+        ]
+    starts = list(accumulate((len(ln) + 1 for ln in lines[:-1]), initial=0))
+    hit: set[int] = set()
+    for rx in _HINTS:
+        pos = 0
+        while (m := rx.search(text, pos)) is not None:
+            k = bisect_right(starts, m.start()) - 1
+            hit.add(k)
+            if k + 1 >= len(starts):
+                break
+            pos = starts[k + 1]  # one hit per line is enough
+    if not unicodedata.is_normalized("NFC", text):
+        hit.update(i for i, ln in enumerate(lines) if not unicodedata.is_normalized("NFC", ln))
+    return sorted(hit)
+
+
 def normalize_lines(lines: list[str], cfg: NormalizeConfig) -> tuple[list[str], list[Event]]:
     """Normalize each line; the output has exactly as many lines as the input."""
     out = list(lines)
     events: list[Event] = []
-    for i, line in enumerate(lines):
-        new, changes = normalize_line(line, cfg)
+    rules = _rules(cfg)
+    for i in lines_needing_normalization(lines):
+        new, changes = _apply(lines[i], rules)
         if not changes:
             continue
         out[i] = new
