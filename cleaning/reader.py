@@ -200,9 +200,10 @@ class ReadConfig(BaseModel):
         0.05,
         gt=0,
         le=1,
-        description="A document whose share of control bytes (NUL and C0 controls other than tab, "
-        "line breaks, form feed and escape) reaches this is `binary`. Random bytes have ~10%, text "
-        "almost none. UTF-16/32-looking data is left to the decoder.",
+        description="A document whose share of control bytes (C0 controls other than NUL, tab, line "
+        "breaks, form feed and escape), among its non-NUL bytes, reaches this is `binary`. Random "
+        "bytes have ~10%, text almost none. Data that is at least half NUL bytes is `binary` too; "
+        "UTF-16/32-looking data is left to the decoder.",
     )
 
 
@@ -219,26 +220,21 @@ class InputFile:
 
 
 def display_name(name: str) -> str:
-    """``name`` with non-UTF-8 bytes (surrogate escapes) shown as ``\\xNN``: always valid text."""
+    """``name`` with bytes that are not UTF-8 (surrogate escapes) shown as ``\\xNN``: always valid text."""
     try:
         name.encode("utf-8")
         return name
     except UnicodeEncodeError:
-        raw = name.encode("utf-8", "surrogateescape")
-        # Lone surrogates that were not produced by surrogateescape cannot be encoded back.
-        return raw.decode("utf-8", "backslashreplace")
-
-
-def _display_raw(name: str) -> str:
+        pass
     try:
-        return display_name(name)
-    except UnicodeEncodeError:
-        return name.encode("utf-8", "backslashreplace").decode("ascii")
+        return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate that surrogateescape did not make
+        return name.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _rel_posix(path: str, root: str) -> str:
     rel = os.path.relpath(path, root)
-    return _display_raw(PurePosixPath(*Path(rel).parts).as_posix())
+    return display_name(PurePosixPath(*Path(rel).parts).as_posix())
 
 
 def _suffix_kind(name: str, extensions: list[str]) -> str | None:
@@ -344,16 +340,16 @@ class _Lister:
             self._add_glob(arg)
             return
         path = os.fspath(arg)
-        shown = _display_raw(path)
+        shown = display_name(path)
         try:
             st = os.stat(path)
         except OSError as exc:
             self._stat_failed(path, shown, exc)
             return
         if stat.S_ISDIR(st.st_mode):
-            self._walk_root(path, st, root_name=_display_raw(os.path.basename(os.path.abspath(path))))
+            self._walk_root(path, st, root_name=display_name(os.path.basename(os.path.abspath(path))))
         else:
-            name = _display_raw(os.path.basename(path))
+            name = display_name(os.path.basename(path))
             self.add_file(path, name, st, root_name="", via_link=os.path.islink(path))
 
     def _stat_failed(self, path: str, shown: str, exc: OSError) -> None:
@@ -371,7 +367,7 @@ class _Lister:
         root = _glob_root(pattern)
         matches = sorted(glob.glob(pattern, recursive=True), key=os.fsencode)
         if not matches:
-            self.reject(_display_raw(pattern), "no_match", "the glob matches no path")
+            self.reject(display_name(pattern), "no_match", "the glob matches no path")
             return
         walked: list[str] = []
         for m in matches:
@@ -394,7 +390,7 @@ class _Lister:
         top_key = (top_st.st_dev, top_st.st_ino)
         if top_key in self.skip_dirs:
             return
-        shown_top = prefix or _display_raw(os.path.basename(os.path.abspath(top)))
+        shown_top = prefix or display_name(os.path.basename(os.path.abspath(top)))
         if top_key in self.seen_dirs:
             self.reject(
                 shown_top, "duplicate_input", f"same directory as {self.seen_dirs[top_key]}; read once"
@@ -429,13 +425,13 @@ class _Lister:
                 with os.scandir(dpath) as it:
                     entries = sorted(it, key=lambda e: os.fsencode(e.name))
             except OSError as exc:
-                self.reject(dprefix or _display_raw(dpath), "unreadable", _os_error(exc))
+                self.reject(dprefix or display_name(dpath), "unreadable", _os_error(exc))
                 continue
             subdirs: list[_DirTask] = []
             for entry in entries:
                 if self.cfg.skip_hidden and entry.name.startswith("."):
                     continue
-                rel = f"{dprefix}/{_display_raw(entry.name)}" if dprefix else _display_raw(entry.name)
+                rel = f"{dprefix}/{display_name(entry.name)}" if dprefix else display_name(entry.name)
                 is_link = entry.is_symlink()
                 if is_link and not self.cfg.follow_symlinks:
                     if not self._excluded(rel):
@@ -503,7 +499,7 @@ class _Lister:
 
 def _link_target(path: str) -> str:
     try:
-        return _display_raw(os.readlink(path))
+        return display_name(os.readlink(path))
     except OSError:
         return "?"
 
@@ -1060,13 +1056,15 @@ def _read_jsonl_gz(f: InputFile, cfg: ReadConfig) -> Iterator[SourceDoc | Reject
 
 def _member_name(info: zipfile.ZipInfo) -> str:
     name = info.filename
-    if not info.flag_bits & 0x800:
-        # No UTF-8 flag: zipfile decoded the name as cp437, but most tools write UTF-8.
-        try:
-            name = name.encode("cp437").decode("utf-8")
-        except (UnicodeEncodeError, UnicodeDecodeError):
-            pass
-    return _display_raw(name)
+    if info.flag_bits & 0x800:
+        return display_name(name)
+    # No UTF-8 flag: zipfile decoded the name bytes as cp437, but most tools write UTF-8, and
+    # Chinese Windows tools GBK. Show the bytes like a file name: UTF-8, else escaped.
+    try:
+        raw = name.encode("cp437")
+    except UnicodeEncodeError:
+        return display_name(name)
+    return raw.decode("utf-8", "backslashreplace")
 
 
 def _unsafe_member(name: str) -> str | None:
@@ -1165,7 +1163,7 @@ def _zip_members(
         def rej(reason: str, detail: str, path: str = path, info: zipfile.ZipInfo = info) -> Reject:
             return Reject(path, reason, detail, sha, info.file_size)
 
-        unsafe = _unsafe_member(name)
+        unsafe = _unsafe_member(info.filename)  # the raw name: escapes add backslashes
         if unsafe is None and cfg.skip_hidden and _hidden_member(name):
             continue
         produced += 1
