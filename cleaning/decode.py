@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from cleaning.lang import _tables as _script_tables
 from cleaning.model import DecodeInfo, Event
 from cleaning.mojibake import plausibility
 from cleaning.rules import register
@@ -54,6 +55,18 @@ class DecodeConfig(BaseModel):
         0.05,
         description="Two candidates whose plausibility differs by less than this are a tie, broken by "
         "charset-normalizer.",
+    )
+    script_consistency_margin: float = Field(
+        0.2,
+        description="In a tie, the reading whose script-specific characters are more consistently "
+        "Simplified or Traditional wins when it is more consistent by at least this much; otherwise "
+        "charset-normalizer decides.",
+    )
+    tie_break_min_bytes: int = Field(
+        32,
+        ge=0,
+        description="charset-normalizer is asked to break a tie only for inputs of at least this many "
+        "bytes; on shorter ones its guess is noise and the candidate order decides.",
     )
     utf8_evidence_ratio: float = Field(
         0.5,
@@ -130,7 +143,11 @@ for _name, _summary in (
         R_LEGACY,
         "Not UTF-8: GB18030 / cp950 / Big5-HKSCS / cp1252 chosen by how plausible the decoded text is.",
     ),
-    (R_TIE, "Two candidate encodings score alike: charset-normalizer's guess breaks the tie."),
+    (
+        R_TIE,
+        "Two candidate encodings score alike: the reading consistently in one script (Simplified or "
+        "Traditional) wins, else charset-normalizer's guess.",
+    ),
     (
         R_MIXED,
         "Mixed file: UTF-8 lines stay UTF-8, other lines are decoded with the best-scoring legacy codec.",
@@ -239,6 +256,34 @@ def _charset_normalizer_guess(data: bytes) -> str | None:
     except Exception:  # a tie-breaker must never break decoding
         return None
     return codecs.lookup(best.encoding).name if best is not None else None
+
+
+def _script_consistency(text: str) -> float:
+    """Share of the script-specific characters that belong to the majority script (0.5 … 1)."""
+    _, trad_only, simp_only = _script_tables()
+    t = sum(1 for ch in text if ch in trad_only)
+    s = sum(1 for ch in text if ch in simp_only)
+    return max(t, s) / (t + s) if t + s else 0.5
+
+
+_FAMILIES = {
+    "gb18030": "gb",
+    "gbk": "gb",
+    "gb2312": "gb",
+    "hz": "gb",
+    "big5": "big5",
+    "cp950": "big5",
+    "big5hkscs": "big5",
+    "utf_16_le": "utf-16",
+    "utf_16_be": "utf-16",
+    "utf_16": "utf-16",
+}
+
+
+def _family(codec: str) -> str:
+    """Codecs that read Chinese text alike (gb18030/gbk/gb2312; big5/cp950/big5hkscs) form one family."""
+    name = _codec_name(codec).replace("-", "_")
+    return _FAMILIES.get(name, name)
 
 
 def _codec_name(codec: str) -> str:
@@ -416,20 +461,27 @@ def _decode_whole(data: bytes, cfg: DecodeConfig) -> DecodeResult:
     second = next((c for c in cands[1:] if c.text != best.text), None)
     events: list[Event] = []
     if second is not None and best.score - second.score < cfg.tie_margin:
-        guess = _charset_normalizer_guess(data)
-        names = {_codec_name(c.codec): c for c in (second, best)}
-        if guess in names:
-            if names[guess] is second:
+        # First tie-breaker: real text is written in one script, and reading it
+        # with the wrong codec mixes Simplified-only and Traditional-only characters.
+        cb, cs = _script_consistency(best.text), _script_consistency(second.text)
+        if abs(cb - cs) >= cfg.script_consistency_margin:
+            if cs > cb:
                 best, second = second, best
+            detail = f"script consistency {max(cb, cs):.2f} vs {min(cb, cs):.2f}"
+        else:
+            guess = _charset_normalizer_guess(data) if len(data) >= cfg.tie_break_min_bytes else None
+            if guess is not None and _family(second.codec) == _family(guess) != _family(best.codec):
+                best, second = second, best
+            detail = f"charset-normalizer says {guess or 'nothing (input too short)'}"
+            method += "+charset-normalizer"
         events.append(
             Event(
                 R_TIE,
                 STAGE,
                 f"{best.codec} {best.score:.2f} vs {second.codec} {second.score:.2f}: "
-                f"within {cfg.tie_margin}; charset-normalizer says {guess}",
+                f"within {cfg.tie_margin}; {detail}",
             )
         )
-        method += "+charset-normalizer"
     if best.replaced:
         method += "-replaced"
     if best.score < cfg.min_plausibility and best.replaced:
