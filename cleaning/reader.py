@@ -553,13 +553,20 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"\xff\xd8\xff", "JPEG image"),
     (b"II*\x00", "TIFF image"),
     (b"MM\x00*", "TIFF image"),
-    (b"RIFF", "RIFF media (WebP/WAV/AVI)"),
-    (b"OggS", "Ogg media"),
+    (b"OggS\x00", "Ogg media"),
     (b"fLaC", "FLAC audio"),
     (b"PK\x03\x04", "zip archive (or docx/xlsx/epub)"),
     (b"PK\x05\x06", "empty zip archive"),
     (b"\x1f\x8b", "gzip data"),
-    (b"BZh", "bzip2 data"),
+    (b"BZh11AY&SY", "bzip2 data"),
+    (b"BZh21AY&SY", "bzip2 data"),
+    (b"BZh31AY&SY", "bzip2 data"),
+    (b"BZh41AY&SY", "bzip2 data"),
+    (b"BZh51AY&SY", "bzip2 data"),
+    (b"BZh61AY&SY", "bzip2 data"),
+    (b"BZh71AY&SY", "bzip2 data"),
+    (b"BZh81AY&SY", "bzip2 data"),
+    (b"BZh91AY&SY", "bzip2 data"),
     (b"\xfd7zXZ\x00", "xz data"),
     (b"(\xb5/\xfd", "zstd data"),
     (b"7z\xbc\xaf\x27\x1c", "7z archive"),
@@ -568,12 +575,25 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"MZ\x90\x00", "Windows executable"),
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "OLE document (doc/xls)"),
     (b"SQLite format 3\x00", "SQLite database"),
-    (b"PAR1", "Parquet file"),
     (b"\x00asm", "WebAssembly"),
     (b"wOFF", "WOFF font"),
     (b"wOF2", "WOFF2 font"),
 )
 _BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
+
+
+def _signature(data: bytes) -> str | None:
+    """The kind of binary file ``data`` starts like, or ``None``. Short signatures that could
+    begin a line of text ("RIFF", "PAR1") are only trusted with the bytes that follow them."""
+    for magic, what in _MAGIC:
+        if data.startswith(magic):
+            return what
+    if data.startswith(b"RIFF") and data[8:12] in (b"WAVE", b"AVI ", b"WEBP"):
+        return "RIFF media (WAV/AVI/WebP)"
+    if data.startswith(b"PAR1") and data.endswith(b"PAR1") and len(data) >= 12:
+        return "Parquet file"
+    return None
+
 
 # C0 controls that do not occur in text: all but \t \n \v \f \r and ESC.
 _CONTROL_NOT_NUL = bytes([*range(0x01, 0x09), *range(0x0E, 0x1B), *range(0x1C, 0x20)])
@@ -599,9 +619,9 @@ def sniff_bytes(data: bytes, cfg: ReadConfig) -> ByteSniff:
     fixed byte columns, CJK high bytes in one column) is left to the decoder,
     which knows those encodings.
     """
-    for magic, what in _MAGIC:
-        if data.startswith(magic):
-            return ByteSniff(f"starts with the signature of a {what}", False, 0)
+    what = _signature(data)
+    if what is not None:
+        return ByteSniff(f"starts with the signature of a {what}", False, 0)
     if data.startswith(_BOMS[1:]):
         return ByteSniff(None, True, 0)
     body = data.rstrip(b"\x00")
@@ -676,7 +696,7 @@ _DOC_EVENTS = "events" in SourceDoc.__dataclass_fields__
 def strip_nul_bytes(data: bytes) -> tuple[bytes, list[Event]]:
     """Remove NUL bytes from ASCII-compatible text; one event per source line that had some.
 
-    Line numbers count ``\r\n``, lone ``\r`` and ``\n`` as one break each, like
+    Line numbers count ``\\r\\n``, lone ``\\r`` and ``\\n`` as one break each, like
     :func:`cleaning.pipeline.split_lines`, in the stripped data.
     """
     if b"\x00" not in data:
@@ -728,7 +748,7 @@ class _LineTracker:
 
 
 def longest_line_bytes(data: bytes) -> int:
-    """Longest line of ``data`` in bytes (``\r\n``, ``\r`` and ``\n`` end a line)."""
+    """Longest line of ``data`` in bytes (``\\r\\n``, ``\\r`` and ``\\n`` end a line)."""
     if len(data) <= _SCAN_BLOCK:
         # bytes.splitlines splits on exactly these three; in C, fast for small documents
         return max(map(len, data.splitlines()), default=0)

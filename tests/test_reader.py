@@ -332,6 +332,7 @@ def test_read_file_on_unsupported_input_file_is_a_reject(tmp_path: Path) -> None
         "简体中文的报纸。\n".encode("gb18030") * 50,
         b"text with a form feed\x0c and an escape \x1b[0m\n" * 20,
         b"text padded with NULs at the end\n" + b"\x00" * 4000,
+        b"BZhang said the RIFF RAFF of PAR1 would go.\n" * 5,
     ],
     ids=[
         "utf16le-zh",
@@ -343,6 +344,7 @@ def test_read_file_on_unsupported_input_file_is_a_reject(tmp_path: Path) -> None
         "gb18030",
         "ff-esc",
         "pad",
+        "signature-like-words",
     ],
 )
 def test_text_in_other_encodings_is_not_binary(data: bytes) -> None:
