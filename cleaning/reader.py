@@ -791,6 +791,9 @@ def _sha256_file(path: Path) -> str:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
+_RATIO_STEP = 16 * 1024
+
+
 class _HashingReader(io.RawIOBase):
     """Reads through ``fh``, hashing and counting every byte read."""
 
@@ -803,7 +806,9 @@ class _HashingReader(io.RawIOBase):
         return True
 
     def readinto(self, b: Any) -> int:
-        data = self.fh.read(len(b))
+        # Small reads, so `count` follows what the decompressor has consumed closely
+        # and the compression-ratio check fires soon after min_ratio_check_bytes.
+        data = self.fh.read(min(len(b), _RATIO_STEP))
         n = len(data)
         b[:n] = data
         self.sha.update(data)
@@ -832,7 +837,7 @@ def _verify_gzip(path: Path, cfg: ReadConfig) -> tuple[str, int, _Rejected | Non
         out = 0
         problem: _Rejected | None = None
         try:
-            with gzip.GzipFile(fileobj=io.BufferedReader(raw, _CHUNK), mode="rb") as gz:
+            with gzip.GzipFile(fileobj=raw, mode="rb") as gz:
                 while chunk := gz.read(_CHUNK):
                     out += len(chunk)
                     if out > cfg.max_decompressed_bytes:
@@ -916,29 +921,40 @@ def _inflate_gzip_bytes(fileobj: BinaryIO, limit: int, compressed: int, cfg: Rea
 
 
 def _read_txt_gz(f: InputFile, cfg: ReadConfig) -> Iterator[SourceDoc | Reject]:
-    sha, out, problem = _verify_gzip(f.path, cfg)
-    if problem is not None:
-        yield Reject(f.source_path, problem.reason, problem.detail, sha, f.size)
-        return
-    if out > cfg.max_file_bytes:
-        yield Reject(
-            f.source_path,
-            "too_large",
-            f"inflates to {out} bytes (max_file_bytes={cfg.max_file_bytes})",
-            sha,
-            f.size,
-        )
-        return
+    """One pass: hash the raw bytes while inflating into memory (up to max_file_bytes)."""
     with _open(f.path) as fh:
+        raw = _HashingReader(fh)
+        chunks: list[bytes] = []
+        out = 0
+        problem: _Rejected | None = None
         try:
-            data = _inflate_gzip_bytes(fh, cfg.max_file_bytes, f.size, cfg, "gzip_bomb")
-        except EOFError as exc:  # changed since the first pass
-            yield Reject(f.source_path, "gzip_truncated", str(exc), sha, f.size)
-            return
+            with gzip.GzipFile(fileobj=raw, mode="rb") as gz:
+                while chunk := gz.read(_CHUNK):
+                    out += len(chunk)
+                    if _check_ratio(out, raw.count, cfg):
+                        problem = _Rejected(
+                            "gzip_bomb",
+                            f"inflated {out} bytes from {raw.count}: "
+                            f"ratio beyond {cfg.max_compression_ratio:g}",
+                        )
+                        break
+                    if out > cfg.max_file_bytes:
+                        problem = _Rejected(
+                            "too_large", f"inflates beyond max_file_bytes={cfg.max_file_bytes}"
+                        )
+                        break
+                    chunks.append(chunk)
+        except EOFError as exc:
+            problem = _Rejected("gzip_truncated", f"stream ends early after {out} inflated bytes ({exc})")
         except (gzip.BadGzipFile, zlib.error) as exc:
-            yield Reject(f.source_path, "gzip_corrupt", str(exc), sha, f.size)
-            return
-    yield _text_doc(f.source_path, sha, data, cfg)
+            problem = _Rejected("gzip_corrupt", f"{exc} (after {out} inflated bytes)")
+        chunks = chunks if problem is None else []
+        raw.drain()
+    sha = raw.sha.hexdigest()
+    if problem is not None:
+        yield Reject(f.source_path, problem.reason, problem.detail, sha, raw.count)
+        return
+    yield _text_doc(f.source_path, sha, b"".join(chunks), cfg)
 
 
 # ----- JSONL
@@ -981,7 +997,8 @@ def _jsonl_record(
         return Reject(path, "jsonl_invalid", f"not JSON: {msg[:200]}", sha, len(line))
     if not isinstance(obj, dict):
         return Reject(path, "jsonl_invalid", f"a JSON {type(obj).__name__}, not an object", sha, len(line))
-    obj = _clean_strings(obj)
+    if "\\ud" in text_line or "\\uD" in text_line:  # only \\uD800-\\uDFFF escapes make surrogates
+        obj = _clean_strings(obj)
     field = next((k for k in cfg.jsonl_text_fields if isinstance(obj.get(k), str)), None)
     if field is None:
         present = [k for k in cfg.jsonl_text_fields if k in obj]

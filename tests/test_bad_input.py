@@ -126,7 +126,7 @@ def test_gzip_corrupt(tmp_path: Path, data: bytes) -> None:
 
 def test_gzip_bomb_is_refused_while_streaming(tmp_path: Path) -> None:
     p = tmp_path / "bomb.txt.gz"
-    with gzip.open(p, "wb", compresslevel=1) as gz:
+    with gzip.open(p, "wb", compresslevel=9) as gz:
         zeros = b"0" * (1 << 20)
         for _ in range(64):
             gz.write(zeros)
