@@ -226,8 +226,15 @@ def _existing_fffd(data: bytes, codec: str) -> int:
     return 0
 
 
+_LATIN_WEIRD = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f{}\[\]\\^`|~<>@#$*_=+]")
+
+
 def _latin_plausibility(text: str) -> float:
-    """cp1252 candidate: accented letters inside Latin words are plausible, anything else is not."""
+    """cp1252 candidate: accented letters inside Latin words are plausible, anything else is not.
+
+    Text whose ASCII part is full of controls and symbols ({[\\^|...) is
+    something else read byte by byte (UTF-16 or a Chinese codec) and scores low.
+    """
     n = 0
     good = 0
     for m in re.finditer(r"[^\x00-\x7f]", text):
@@ -239,7 +246,10 @@ def _latin_plausibility(text: str) -> float:
             good += 1
         elif ch in "“”‘’–—…•€™©®°·":
             good += 1
-    return (2.0 * good - n) / n if n else 0.0
+    score = (2.0 * good - n) / n if n else 0.0
+    if len(_LATIN_WEIRD.findall(text)) > 0.05 * len(text):
+        score -= 2.0
+    return score
 
 
 def _score(text: str, codec: str) -> float:
@@ -306,7 +316,7 @@ class _Candidate:
 
 def decode_bytes(data: bytes, cfg: DecodeConfig) -> DecodeResult:
     """Decode one file's bytes. Raises only :class:`DecodeRejected`."""
-    if not data or not data.strip(b" \t\r\n\x00"):
+    if not data or not data.strip(b" \t\r\n"):
         raise DecodeRejected("empty", f"{len(data)} bytes, no text")
 
     for bom, codec in _BOMS:
