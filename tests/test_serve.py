@@ -41,8 +41,9 @@ def _stop(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
-@pytest.fixture()
-def prefect_server(tmp_path: Path):
+@pytest.fixture(scope="module")
+def prefect_server(tmp_path_factory: pytest.TempPathFactory):
+    tmp_path = tmp_path_factory.mktemp("prefect-server")
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env.update(
@@ -128,3 +129,21 @@ def test_serve_creates_the_scheduled_deployment(prefect_server, tmp_path: Path) 
         assert "layout" in params and "dedup" in params  # the full parameter model, cleaning included
     finally:
         _stop(serve)
+
+
+def test_prefect_yaml_deploys_to_a_work_pool(prefect_server) -> None:
+    """The commands of prefect.yaml's header, as a team running workers would type them."""
+    api, env = prefect_server
+    env = {**env, "PRESSWASH_WORKDIR": str(REPO)}
+    prefect = [sys.executable, "-m", "prefect"]
+    for cmd in (
+        [*prefect, "work-pool", "create", "presswash", "--type", "process"],
+        [*prefect, "--no-prompt", "deploy", "--all"],
+    ):
+        r = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
+        assert r.returncode == 0, r.stdout + r.stderr
+    deployment = httpx.get(f"{api}/deployments/name/clean-corpus/daily", timeout=5).json()
+    assert deployment["work_pool_name"] == "presswash"
+    assert [s["schedule"]["cron"] for s in deployment["schedules"]] == ["0 3 * * *"]
+    assert deployment["parameters"]["params"]["out"] == "data/clean"
+    assert deployment["entrypoint"] == "flows/clean_corpus.py:clean_corpus"
