@@ -145,7 +145,8 @@ class MojibakeThresholds:
     min_score: float = 0.6  # plausibility of the repaired segment
     min_gain: float = 0.5  # repaired minus original plausibility
     min_han: int = 2  # Han characters in the repaired segment
-    max_ascii_trail_share: float = 0.5  # Latin-1 reading: pairs whose trail byte is an ASCII letter
+    max_ascii_trail_share: float = 0.5  # Latin-1 reading of a short segment: ASCII trail bytes
+    min_han_without_trail_check: int = 4  # from this many characters on, plausibility alone decides
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,6 +242,21 @@ def _latin1_bytes(text: str) -> bytes | None:
         return None
 
 
+def _short_and_ascii_trailed(after: str, codec: str, th: MojibakeThresholds) -> bool:
+    """A short reading whose double-byte characters mostly end in an ASCII byte.
+
+    GB2312 characters have high trail bytes only, Big5 ones about 40% ASCII
+    trail bytes (0x40-0x7E). Two or three "characters" made mostly of a Latin-1
+    symbol plus an ASCII letter are what newspaper OCR noise gives (``«t«B``);
+    longer segments are judged by plausibility alone.
+    """
+    wide = [ch for ch in after if ord(ch) > 0x7F]
+    if len(wide) >= th.min_han_without_trail_check:
+        return False
+    ascii_trail = sum(1 for ch in wide if 0x40 <= ch.encode(codec)[-1] <= 0x7E)
+    return ascii_trail > th.max_ascii_trail_share * len(wide)
+
+
 def _best_legacy(before: str, th: MojibakeThresholds) -> Reversal | None:
     data = _latin1_bytes(before)
     if data is None:
@@ -250,19 +266,13 @@ def _best_legacy(before: str, th: MojibakeThresholds) -> Reversal | None:
         return None  # valid UTF-8: that is ftfy's pattern (UTF-8 read as Latin-1), not ours
     except UnicodeDecodeError:
         pass
-    # GB2312 text has only high trail bytes; Big5 about 40% ASCII ones. A run whose
-    # trail bytes are mostly ASCII letters is Latin text (OCR noise: «t«B), not mojibake.
-    pairs = len(data) // 2
-    ascii_trails = sum(1 for i in range(1, len(data), 2) if 0x40 <= data[i] <= 0x7E)
-    if ascii_trails > th.max_ascii_trail_share * pairs:
-        return None
     best: Reversal | None = None
     for codec in LEGACY_CODECS:
         try:
             after = data.decode(codec)
         except UnicodeDecodeError:
             continue
-        if after.encode(codec) != data:
+        if after.encode(codec) != data or _short_and_ascii_trailed(after, codec, th):
             continue
         ok, sb, sa = _accept(before, after, th)
         if ok and (best is None or sa > best.score_after):
@@ -308,8 +318,13 @@ LEGACY_AS_LATIN1 = "repair.mojibake_gbk_big5_as_latin1"
 
 
 def fix_utf8_as_gbk(text: str) -> str:
-    """Case function: reverse UTF-8 misread as GBK/GB18030 (or Big5), per segment."""
-    return "\n".join(apply_reversals(ln, reverse_utf8_as_legacy(ln)) for ln in text.split("\n"))
+    """Case function: reverse UTF-8 misread as GBK/GB18030 (or Big5), per segment.
+
+    A line holding U+FFFD lost bytes and is left alone, as the repair stage does.
+    """
+    return "\n".join(
+        ln if "\ufffd" in ln else apply_reversals(ln, reverse_utf8_as_legacy(ln)) for ln in text.split("\n")
+    )
 
 
 def fix_gbk_big5_as_latin1(text: str) -> str:
