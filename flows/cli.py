@@ -27,6 +27,8 @@ def _quiet_prefect_env() -> None:
     # Telemetry off unless the user decided otherwise.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
+    # Prefect's default (20 s) is too short for a busy machine: a run would fail before starting.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
