@@ -1221,6 +1221,9 @@ def _zip_members(
         if info.flag_bits & 0x1:
             yield rej("zip_encrypted", "encrypted member")
             continue
+        if stat.S_ISLNK(info.external_attr >> 16):
+            yield rej("unsupported_type", "a symbolic link stored in the archive, not a file")
+            continue
         if info.file_size > cfg.max_file_bytes and not kind.endswith(".gz"):
             yield rej("too_large", f"declares {info.file_size} bytes (max_file_bytes={cfg.max_file_bytes})")
             continue

@@ -278,6 +278,16 @@ def test_zip_total_size_and_member_count_limits(tmp_path: Path) -> None:
     assert _only_reject(p, ReadConfig(max_zip_members=4)).reason == "zip_too_many_members"
 
 
+def test_zip_symlink_member_is_not_read_as_text(tmp_path: Path) -> None:
+    p = tmp_path / "a.zip"
+    with zipfile.ZipFile(p, "w") as zf:
+        link = zipfile.ZipInfo("link.txt")
+        link.external_attr = (0o120777 << 16) | 0x20  # a symlink entry, as `zip --symlinks` writes
+        zf.writestr(link, b"/etc/passwd")
+        zf.writestr("page.txt", b"text\n")
+    assert _reasons(_read(p)) == ["unsupported_type", None]
+
+
 def test_zip_encrypted_and_duplicate_members(tmp_path: Path) -> None:
     p = tmp_path / "a.zip"
     with zipfile.ZipFile(p, "w") as zf:
