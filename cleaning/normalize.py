@@ -117,8 +117,20 @@ def remove_zero_width(line: str) -> str:
     return line.translate(_ZW_TABLE)
 
 
+# CJK Radicals Supplement forms that stand for a whole character but have no
+# compatibility mapping (after Unicode's EquivalentUnifiedIdeograph.txt); the
+# component-only forms (person side, water side, ...) are left alone.
+_RADICAL_SUPPLEMENT = dict(
+    zip(
+        "⺠⻄⻅⻆⻈⻉⻋⻐⻑⻓⻔⻘⻙⻚⻛⻜⻝⻠⻢⻣⻤⻥⻦⻧⻨⻩⻪⻬⻮⻰⻁⺩",
+        "民西见角讠贝车钅長长门青韦页风飞食饣马骨鬼鱼鸟卤麦黄黾齐齿龙虎王",
+        strict=True,
+    )
+)
+
+
 def _kangxi_table() -> dict[int, str]:
-    table = {}
+    table = {ord(k): v for k, v in _RADICAL_SUPPLEMENT.items()}
     for cp in [*range(0x2E80, 0x2F00), *range(0x2F00, 0x2FE0)]:
         ch = chr(cp)
         mapped = unicodedata.normalize("NFKC", ch)

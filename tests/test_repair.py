@@ -1,0 +1,220 @@
+"""Repair stage: line contract, damage flags, the fast path against the full path, properties.
+
+``tests/cases/repair.json`` (ftfy with the Chinese-safe configuration) and
+``tests/cases/damage.json`` (damage markers) are made by :func:`build_cases`;
+regenerate with ``python tests/test_repair.py``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+import json
+import os
+import random
+import zipfile
+from pathlib import Path
+
+import ftfy.bad_codecs  # noqa: F401  (registers sloppy-windows-1252)
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cleaning.repair import (
+    RepairConfig,
+    count_damage,
+    lines_needing_repair,
+    repair_lines,
+    repair_lines_reference,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+SEED = REPO / "data" / "raw" / "000_77a03ed607cd6b14.txt"
+CASES_DIR = Path(__file__).parent / "cases"
+CFG = RepairConfig()
+
+
+def _seed_lines() -> list[str]:
+    return SEED.read_text(encoding="utf-8").split("\n")
+
+
+def build_cases() -> dict[str, dict]:
+    lines = [ln for ln in _seed_lines() if len(ln) > 30]
+    repair: list[dict] = []
+
+    def add(
+        bucket: list[dict], cid: str, rule: str, given: str, expected: str | None, note: str = ""
+    ) -> None:
+        case: dict = {"id": cid, "rule": rule, "input": given}
+        if expected is not None:
+            case["expected"] = expected
+        if note:
+            case["note"] = note
+        case["expect"] = "pass"
+        bucket.append(case)
+
+    r = "repair.ftfy"
+    add(repair, "utf8-as-latin1", r, "ä½\xa0å¥½", "你好")
+    add(repair, "utf8-as-cp1252", r, "æµ‹è¯•ä¸€ä¸‹", "测试一下")
+    phrase = lines[0][:40]
+    add(repair, "seed-utf8-as-cp1252", r, phrase.encode().decode("sloppy-windows-1252"), phrase)
+    add(repair, "latin-word", r, "cafÃ© crÃ¨me", "café crème")
+    add(repair, "ligature", r, "ﬁnancial ﬂow", "financial flow")
+    add(repair, "terminal-escape", r, "\x1b[31m警告\x1b[0m", "警告")
+    add(repair, "neg-seed-line", r, lines[1], None)
+    add(
+        repair,
+        "neg-fullwidth-kept",
+        r,
+        "本报讯（记者 黄啟峰）：Ｈｅｌｌｏ　１２３，“引号”‘单引号’",
+        None,
+        "no width folding, no quote uncurling",
+    )
+    add(repair, "neg-no-nfc", r, "e\u0301 and 豈", None, "normalization is the normalize stage's job")
+    add(repair, "neg-html-entity", r, "AT&amp;T 与 &lt;b&gt;", None, "HTML unescaping is off by default")
+    add(repair, "neg-latin1-text", r, "Café crème, naïve résumé – déjà vu", None)
+    add(repair, "neg-japanese-korean-emoji", r, "日本語のテキスト 한국어 😀👍", None)
+
+    damage: list[dict] = []
+    d = "repair.flag_damage"
+    add(damage, "kunjinkao", d, "我们的锟斤拷锟斤拷系统", "我们的⟦锟斤拷锟斤拷⟧系统")
+    add(damage, "tangtang", d, "烫烫烫烫烫烫", "⟦烫烫烫烫烫烫⟧")
+    add(damage, "tuntun", d, "内容屯屯屯屯结束", "内容⟦屯屯屯屯⟧结束")
+    add(damage, "fffd-run", d, "记者黄\ufffd\ufffd峰报道", "记者黄⟦\ufffd\ufffd⟧峰报道")
+    add(damage, "question-marks-in-han", d, "记者??峰报道", "记者⟦??⟧峰报道")
+    add(damage, "question-marks-after-han", d, "市开发区???", "市开发区⟦???⟧")
+    add(damage, "neg-question", d, "是否写入廉政档案?你好", None)
+    add(damage, "neg-tang-word", d, "烫手山芋，屯兵", None)
+    add(damage, "neg-english-questions", d, "What?? Really??", None)
+    add(damage, "neg-seed-line", d, lines[2], None)
+    return {
+        "repair": {"family": "repair", "cases": repair},
+        "damage": {"family": "damage", "cases": damage},
+    }
+
+
+def test_case_files_are_current() -> None:
+    for name, family in build_cases().items():
+        path = CASES_DIR / f"{name}.json"
+        assert json.loads(path.read_text(encoding="utf-8")) == family, path.name
+
+
+def test_seed_is_unchanged_and_takes_the_fast_path() -> None:
+    lines = _seed_lines()
+    out, events = repair_lines(lines, CFG)
+    assert out == lines and events == []
+    assert lines_needing_repair(lines, CFG) == []
+
+
+def test_line_count_and_line_numbers_are_kept() -> None:
+    lines = ["正常的一行", "浣犲ソ", "", "ÄãºÃ", "ä½\xa0å¥½", "锟斤拷", "最后一行"]
+    out, events = repair_lines(lines, CFG)
+    assert len(out) == len(lines) and all("\n" not in ln for ln in out)
+    assert out[:5] == ["正常的一行", "你好", "", "你好", "你好"]
+    by_line = {e.line: e.rule for e in events}
+    assert by_line == {
+        2: "repair.mojibake_utf8_as_gbk",
+        4: "repair.mojibake_gbk_big5_as_latin1",
+        5: "repair.ftfy",
+        6: "repair.flag_damage",
+    }
+    changed = [e for e in events if e.before is not None]
+    assert all(e.before == lines[e.line - 1] and e.after == out[e.line - 1] for e in changed)
+
+
+def test_lossy_mojibake_is_flagged_not_reversed() -> None:
+    lossy = "本报讯 (记者 黄啟峰)六月的市开发区".encode().decode("gbk", errors="replace")
+    out, events = repair_lines([lossy], CFG)
+    assert out == [lossy]
+    assert {e.rule for e in events} == {"repair.flag_lossy_mojibake", "repair.flag_damage"}
+
+
+def test_count_damage() -> None:
+    assert count_damage("锟斤拷锟斤拷 and 烫烫烫 and \ufffd\ufffd and 黄??峰") == 4
+    assert count_damage(SEED.read_text(encoding="utf-8")) == 0
+
+
+def test_switches_turn_steps_off() -> None:
+    off = RepairConfig(mojibake_utf8_as_gbk=False, mojibake_gbk_big5_as_latin1=False, ftfy=False)
+    lines = ["浣犲ソ", "ÄãºÃ", "ä½\xa0å¥½"]
+    assert repair_lines(lines, off)[0] == lines
+
+
+@pytest.fixture(scope="module")
+def real_lines() -> list[str]:
+    root = Path(os.environ.get("PRESSWASH_SHARED", REPO.parent / "shared")) / "corpora"
+    paths = [root / "tw-president-news.jsonl.gz", root / "cn-laws.zip", root / "chronam-1916-01.zip"]
+    if not all(p.exists() for p in paths):
+        pytest.skip("shared corpora not available (set PRESSWASH_SHARED)")
+    lines: list[str] = []
+    with gzip.open(paths[0], "rt", encoding="utf-8") as fh:
+        for rec in itertools.islice(fh, 300):
+            lines += json.loads(rec)["content"].split("\n")
+    rng = random.Random(11)
+    with zipfile.ZipFile(paths[1]) as zf:
+        names = sorted(n for n in zf.namelist() if n.endswith(".md"))
+        for n in rng.sample(names, 60):
+            lines += zf.read(n).decode("utf-8").split("\n")
+    with zipfile.ZipFile(paths[2]) as zf:
+        names = sorted(n for n in zf.namelist() if n.endswith(".txt"))
+        for n in rng.sample(names, 20):
+            lines += zf.read(n).decode("utf-8", errors="replace").split("\n")
+    return lines
+
+
+def test_fast_path_matches_full_path_on_real_text(real_lines: list[str]) -> None:
+    """Differential test: skipping lines by the precompiled tests changes no output."""
+    garbled = [ln.encode().decode("gbk", errors="ignore") for ln in real_lines[:200:7]]
+    garbled += [ln.encode("gbk", errors="ignore").decode("latin-1") for ln in real_lines[:200:5]]
+    sample = real_lines + garbled
+    fast, _ = repair_lines(sample, CFG)
+    slow, _ = repair_lines_reference(sample, CFG)
+    assert fast == slow
+    assert len(lines_needing_repair(real_lines, CFG)) < 0.05 * len(real_lines)
+
+
+def test_correct_real_chinese_is_unchanged(real_lines: list[str]) -> None:
+    chinese = [ln for ln in real_lines if any("\u4e00" <= ch <= "\u9fff" for ch in ln)]
+    out, events = repair_lines(chinese, CFG)
+    assert out == chinese and not [e for e in events if e.rule != "repair.flag_damage"]
+
+
+_TEXT = st.text(
+    alphabet=st.one_of(
+        st.characters(min_codepoint=0x20, max_codepoint=0x2FF),
+        st.characters(min_codepoint=0x4E00, max_codepoint=0x9FFF),
+        st.sampled_from(list("，。“”—…\ufffd锟斤拷烫屯?ÄãºÃ浣犲ソ")),
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.lists(_TEXT, max_size=5))
+def test_repair_is_idempotent_and_keeps_lines(lines: list[str]) -> None:
+    once, _ = repair_lines(lines, CFG)
+    assert len(once) == len(lines) and all("\n" not in ln and "\r" not in ln for ln in once)
+    twice, _ = repair_lines(once, CFG)
+    assert twice == once
+
+
+_CHINESE = st.text(
+    alphabet=st.one_of(
+        st.characters(min_codepoint=0x4E00, max_codepoint=0x9FFF),
+        st.sampled_from(list("，。、；：？！“”‘’（）《》…— 0123456789abcXYZ")),
+    ),
+    max_size=80,
+)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(_CHINESE)
+def test_correct_chinese_utf8_is_never_changed(text: str) -> None:
+    assert repair_lines([text], CFG)[0] == [text]
+
+
+if __name__ == "__main__":
+    for name, family in build_cases().items():
+        path = CASES_DIR / f"{name}.json"
+        path.write_text(json.dumps(family, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        print(f"wrote {path}")
