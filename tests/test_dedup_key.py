@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from hypothesis import given
@@ -59,3 +60,22 @@ def test_no_han_character_lost(han: str, noise: str) -> None:
     folded = unicodedata.normalize("NFKC", text)
     expected = [ch for ch in folded if 0x4E00 <= ord(ch) <= 0x9FFF]
     assert [ch for ch in key if 0x4E00 <= ord(ch) <= 0x9FFF] == expected
+
+
+def test_kangxi_radicals_and_enclosed_ideographs_count_as_letters() -> None:
+    # PDF and OCR extraction often emit Kangxi radicals for common ideographs
+    assert dedup_key("⼀⼆三，㈠") == "一二三一"
+
+
+_NEWS_ALPHABET = st.sampled_from(
+    list("史燕推介的第二款产品總統府ABCxyz0129 ,.;:!?()“”‘’—…、。，；：！？（）《》【】")
+    + list("ＡＢＣｘｙｚ０１２\u3000")
+)
+
+
+@given(st.text(alphabet=_NEWS_ALPHABET, max_size=200))
+def test_fast_key_equals_whole_string_nfkc_reference(text: str) -> None:
+    reference = re.sub(r"[\W_]+", "", unicodedata.normalize("NFKC", text).lower())
+    assert dedup_key(text, DedupConfig(unit="char")) == reference
+    words = re.sub(r"[\W_]+", " ", unicodedata.normalize("NFKC", text).lower()).split()
+    assert dedup_key(text, DedupConfig(unit="word")) == " ".join(words)

@@ -104,14 +104,15 @@ class DedupConfig(BaseModel):
     anchor_sample: int = Field(
         4,
         ge=1,
-        description="Keep about 1 in this many windows as anchor candidates (content-defined, by hash), "
-        "so both copies of a shared passage pick the same windows.",
+        description="Keep about 1 in this many windows as anchors (content-defined, by hash), so both "
+        "copies of a shared passage pick the same windows.",
     )
     max_anchors: int = Field(
         64,
         ge=0,
-        description="At most this many anchors per paragraph (the smallest hashes: a consistent "
-        "bottom-k sample), so the index grows with the number of paragraphs, not their length.",
+        description="About this many anchors at most per paragraph (windows whose hash is below a "
+        "limit that falls with the key's length: a consistent sample), so the index grows with the "
+        "number of paragraphs, not their length. 0 turns anchors off.",
     )
     max_bucket: int = Field(
         256,

@@ -23,9 +23,14 @@ UNIT_LATIN_CHAR = 2  # characters of space-separated text, spaces dropped (latin
 
 # Anything that is not a letter, digit or mark (plus "_", which \w counts as a word character).
 _NON_WORD = re.compile(r"[\W_]+")
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af\U00020000-\U0003134f]")
+_CJK_RUN = re.compile(
+    r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af\U00020000-\U0003134f]+"
+)
+_ASCII_TABLES = {
+    sep: {c: (None if not sep else sep) for c in range(128) if not chr(c).isalnum()} for sep in ("", " ")
+}
 # How much of a text is looked at to decide between character and word shingles.
-_UNIT_SAMPLE = 400
+_UNIT_SAMPLE = 200
 
 
 @cache
@@ -33,24 +38,61 @@ def _default_config() -> DedupConfig:
     return DedupConfig()
 
 
-def _fold(text: str, cfg: DedupConfig) -> str:
-    if not unicodedata.is_normalized("NFKC", text):
-        text = unicodedata.normalize("NFKC", text)
+@cache
+def _nfkc_first() -> re.Pattern[str]:
+    """Non-word characters whose NFKC form has letters or digits (Kangxi radicals such as ``⼀``
+    from PDF extraction, ``㈠``, ``℡``), and any character beyond the BMP: text containing one is
+    normalized before punctuation is dropped, so they are not dropped as symbols."""
+    cps = [
+        cp
+        for cp in range(0x10000)
+        if not 0xD800 <= cp <= 0xDFFF
+        and _NON_WORD.match(chr(cp))
+        and any(c.isalnum() for c in unicodedata.normalize("NFKC", chr(cp)))
+    ]
+    spans: list[list[int]] = []
+    for cp in cps:
+        if spans and spans[-1][1] == cp - 1:
+            spans[-1][1] = cp
+        else:
+            spans.append([cp, cp])
+    body = "".join(re.escape(chr(a)) + (f"-{re.escape(chr(b))}" if b > a else "") for a, b in spans)
+    return re.compile(f"[{body}\U00010000-\U0010ffff]")
+
+
+def is_cjk_text(letters: str) -> bool:
+    """True when CJK characters make up at least a third of the first letters and digits.
+
+    ``letters`` is the text without its non-word characters (as in the key), so
+    the decision is the same for a text and for its key.
+    """
+    sample = letters[:_UNIT_SAMPLE]
+    cjk = sum(len(m) for m in _CJK_RUN.findall(sample))
+    return cjk > 0 and 3 * cjk >= len(sample)
+
+
+def _fold_letters(key: str, cfg: DedupConfig, separator: str) -> str:
+    """NFKC, case and T→S fold of text whose non-word characters are already dropped.
+
+    Without punctuation and spaces the NFKC quick check usually says "already
+    normalized", so the costly normalization only runs on the rare keys with
+    full-width letters or digits or compatibility characters.
+    """
+    if not unicodedata.is_normalized("NFKC", key):
+        key = unicodedata.normalize("NFKC", key)
     if cfg.casefold:
-        text = text.lower()
+        key = key.lower()
     if cfg.fold_traditional:
-        text = fold_traditional(text)
-    return text
+        key = fold_traditional(key)
+    if not (key.replace(" ", "") if separator else key).isalnum():
+        key = _NON_WORD.sub(separator, key)  # NFKC or case folding made a non-word character
+    return " ".join(key.split()) if separator else key
 
 
-def is_cjk_text(text: str) -> bool:
-    """True when CJK characters make up at least a third of the letters sampled."""
-    sample = text[:_UNIT_SAMPLE]
-    cjk = len(_CJK.findall(sample))
-    if cjk == 0:
-        return False
-    letters = len(_NON_WORD.sub("", sample))
-    return 3 * cjk >= letters
+def _ascii_key(text: str, cfg: DedupConfig, separator: str) -> str:
+    key = text.translate(_ASCII_TABLES[separator])  # str.translate has a fast path for ASCII
+    key = key.lower() if cfg.casefold else key
+    return " ".join(key.split()) if separator else key
 
 
 def _jieba_words(key: str) -> list[str]:
@@ -62,21 +104,28 @@ def _jieba_words(key: str) -> list[str]:
 def key_and_unit(text: str, cfg: DedupConfig | None = None) -> tuple[str, int]:
     """The dedup key of ``text`` and its shingle unit (``UNIT_CHAR``, ``UNIT_WORD``, ``UNIT_LATIN_CHAR``)."""
     cfg = cfg or _default_config()
-    folded = _fold(text, cfg)
+    if text.isascii() and cfg.unit != "char":
+        if cfg.latin_unit == "char" and cfg.unit != "word":
+            return _ascii_key(text, cfg, ""), UNIT_LATIN_CHAR
+        return _ascii_key(text, cfg, " "), UNIT_WORD
+    if _nfkc_first().search(text):
+        # a symbol NFKC spells in letters (Kangxi radical ⼀, ㈠): normalize before dropping symbols
+        text = unicodedata.normalize("NFKC", text)
+    letters = _NON_WORD.sub("", text)
     if cfg.unit == "char":
         cjk = True
     elif cfg.unit == "word":
         cjk = False
     else:
-        cjk = is_cjk_text(folded)
+        cjk = is_cjk_text(letters)
     if cjk:
-        key = _NON_WORD.sub("", folded)
+        key = _fold_letters(letters, cfg, "")
         if cfg.unit == "jieba":
             return " ".join(_jieba_words(key)), UNIT_WORD
         return key, UNIT_CHAR
     if cfg.latin_unit == "char":
-        return _NON_WORD.sub("", folded), UNIT_LATIN_CHAR
-    return _NON_WORD.sub(" ", folded).strip(), UNIT_WORD
+        return _fold_letters(letters, cfg, ""), UNIT_LATIN_CHAR
+    return _fold_letters(_NON_WORD.sub(" ", text), cfg, " "), UNIT_WORD
 
 
 def dedup_key(text: str, cfg: DedupConfig | None = None) -> str:

@@ -30,7 +30,7 @@ _K_INV = _U64(pow(int(_K), -1, 1 << 64))
 _SPACE = 32
 # Shingles per chunk of the permutation loop: big enough to amortize the
 # per-permutation Python overhead, small enough to stay in the CPU cache.
-_CHUNK_SHINGLES = 1 << 16
+_CHUNK_SHINGLES = 1 << 17
 
 
 def fmix64(h: np.ndarray) -> np.ndarray:
@@ -227,8 +227,10 @@ def anchors(
 
     Returns ``(anchor hashes, anchor counts per key, head, tail)``; head/tail are 0
     for keys shorter than one window or not ``eligible``. Anchors are the windows
-    whose hash is 0 mod ``anchor_sample``, at most ``max_anchors`` per key (the
-    smallest hashes), sorted by hash within a key.
+    whose hash lies below a per-key limit: ``1/anchor_sample`` of the hash range,
+    lowered for long keys so that about ``max_anchors`` remain. A limit, not a
+    sort: the same window is an anchor in a short fragment whenever it is one in
+    the long copy (the long copy's limit is the lower one).
     """
     n = len(units)
     h, full_counts = windows(enc, anchor_windows(units, cfg), whole_if_short=False)
@@ -239,12 +241,9 @@ def anchors(
     has = eligible & (full_counts > 0)
     head[has] = h[starts[has]]
     tail[has] = h[ends[has] - 1]
-    para = np.repeat(np.arange(n, dtype=np.int64), full_counts)
-    sel = (h % _U64(cfg.anchor_sample) == 0) & np.repeat(eligible, full_counts)
-    ah, ap = h[sel], para[sel]
-    order = np.lexsort((ah, ap))
-    ah, ap = ah[order], ap[order]
-    rank = _local_index(np.bincount(ap, minlength=n).astype(np.int64))
-    keep = rank < cfg.max_anchors
-    ah, ap = ah[keep], ap[keep]
+    share = np.minimum(1.0 / cfg.anchor_sample, cfg.max_anchors / np.maximum(full_counts, 1))
+    limit = np.where(eligible, np.minimum(share * 2.0**64, 2.0**64 - 4096), 0).astype(_U64)
+    sel = h < np.repeat(limit, full_counts)
+    ah = h[sel]
+    ap = np.repeat(np.arange(n, dtype=np.int64), full_counts)[sel]
     return ah, np.bincount(ap, minlength=n).astype(np.int64), head, tail
