@@ -54,6 +54,8 @@ from cleaning.model import Event, Reject, SourceDoc
 from cleaning.rules import register
 
 STAGE = "read"
+# The state directory every presswash output directory holds (cleaning.state.STATE_DIRNAME).
+OUTPUT_STATE_DIR = ".presswash"
 _MIB = 1 << 20
 _CHUNK = _MIB
 
@@ -138,6 +140,12 @@ class ReadConfig(BaseModel):
         True,
         description="Leave out files and directories whose name starts with '.' (and __MACOSX in zips) "
         "while walking, without a reject row.",
+    )
+    skip_output_dirs: bool = Field(
+        True,
+        description="Do not walk into presswash output directories (those holding a `.presswash/` "
+        "state directory), so an output directory inside an input directory is never read back as "
+        "input, and gives no reject rows.",
     )
     follow_symlinks: bool = Field(
         True,
@@ -414,19 +422,17 @@ class _Lister:
         """Depth-first, sorted by file-name bytes, iterative (no recursion limit), loop-safe."""
         while stack:
             d = stack.pop()
-            dpath, dprefix, ancestors, root_name, via_link = (
-                d.path,
-                d.prefix,
-                d.ancestors,
-                d.root_name,
-                d.via_link,
-            )
+            dprefix, ancestors, root_name, via_link = d.prefix, d.ancestors, d.root_name, d.via_link
             try:
-                with os.scandir(dpath) as it:
+                with os.scandir(d.path) as it:
                     entries = sorted(it, key=lambda e: os.fsencode(e.name))
             except OSError as exc:
-                self.reject(dprefix or display_name(dpath), "unreadable", _os_error(exc))
+                self.reject(dprefix or display_name(d.path), "unreadable", _os_error(exc))
                 continue
+            if self.cfg.skip_output_dirs and any(
+                e.name == OUTPUT_STATE_DIR and e.is_dir(follow_symlinks=False) for e in entries
+            ):
+                continue  # a presswash output directory: its files are our own outputs
             subdirs: list[_DirTask] = []
             for entry in entries:
                 if self.cfg.skip_hidden and entry.name.startswith("."):

@@ -176,6 +176,20 @@ def test_skip_dirs_leaves_the_output_directory_out(tmp_path: Path) -> None:
     assert files == [] and rejects == []
 
 
+def test_presswash_output_directories_are_never_read_back(tmp_path: Path) -> None:
+    from cleaning.state import STATE_DIRNAME
+
+    _write(tmp_path / "data" / "raw" / "p.txt", b"x")
+    _write(tmp_path / "data" / "clean" / "manifest.json", b"{}")
+    _write(tmp_path / "data" / "clean" / "notes.txt", b"x")
+    (tmp_path / "data" / "clean" / STATE_DIRNAME).mkdir()
+    files, rejects = list_inputs([tmp_path / "data"], CFG)
+    assert [f.source_path for f in files] == ["raw/p.txt"] and rejects == []
+    files, rejects = list_inputs([tmp_path / "data"], ReadConfig(skip_output_dirs=False))
+    assert [f.source_path for f in files] == ["clean/notes.txt", "raw/p.txt"]
+    assert [r.source_path for r in rejects] == ["clean/manifest.json"]
+
+
 def test_extra_text_extension_is_read_as_text(tmp_path: Path) -> None:
     _write(tmp_path / "law.md", "# 标题\n正文。\n")
     cfg = ReadConfig(extensions=[".txt", ".md"])
