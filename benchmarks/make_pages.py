@@ -275,7 +275,7 @@ def article_units(
         if max_paragraphs:
             paras = paras[:max_paragraphs]
         for k, p in enumerate(paras):
-            if k == 0 and rng.random() < leads:
+            if k == 0 and rng.random() < leads and re.search(r"[。！？」”]$", p):
                 reporter = _name(rng)
                 marker = "本報訊" if hant else "本报讯"
                 role = "記者" if hant else "记者"

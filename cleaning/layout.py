@@ -100,6 +100,11 @@ class LayoutConfig(BaseModel):
     max_seam_word_chars: int = Field(
         4, ge=2, le=8, description="Longest dictionary word looked up across a seam (characters)."
     )
+    lift_furniture: bool = Field(
+        True,
+        description="Set page furniture met inside the text (running headers, date lines, page labels, "
+        "jump lines) apart, so the paragraph it interrupts at a page break continues after it.",
+    )
     dehyphenate: bool = Field(True, description="Decide English line-end hyphens by word frequency.")
     min_dehyphen_zipf: float = Field(
         2.0,
@@ -119,6 +124,7 @@ _AMBIGUOUS_PUNCT = "\u2018\u2019\u201c\u201d\u2014\u2015\u2026\u00b7\u2022\u203b
 _WIDE = re.compile(f"[{_WIDE_CORE}]")
 _WIDE_AMBIG = re.compile(f"[{_WIDE_CORE}{_AMBIGUOUS_PUNCT}]")
 _ZERO_WIDTH = re.compile(r"[\u0300-\u036f\u200b-\u200f\u2060\ufeff\u00ad]")
+_INVISIBLE = re.compile(r"[\u200b-\u200f\u2060\ufeff\u00ad]")
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
 
 # Ends a paragraph: sentence-final punctuation, optionally followed by closing
@@ -130,8 +136,12 @@ _PARA_FINAL = re.compile(
 # Cannot start a line in typeset Chinese (GB/T 15834 line-breaking practice).
 _LINE_INITIAL_FORBIDDEN = frozenset("、，。：；！？）」』”’〕】》〉,;:!?)")
 # Clause punctuation inside a text: sign of running prose, not a headline.
-_CLAUSE_PUNCT = re.compile(r"[，、；：,;:。！？]")
+_CLAUSE_PUNCT = re.compile(r"[，；：,;:。！？]")  # not 、: headlines enumerate with it
 _SENTENCE_INSIDE = re.compile(r"[。；;！？]|[.!?]\s+[A-Z]")
+# Function characters that cannot end a sentence (structural particles, prepositions,
+# conjunctions) or cannot start one: evidence that a paragraph break cuts a sentence.
+_CANNOT_END = frozenset("的地得之和与及或并而且把被将对向从在于以为跟同使让令给比")
+_CANNOT_START = frozenset("的地得之和与與及或并並而且等们們着著过過吗嗎呢吧么麼")
 _RUN_ON_PUNCT = re.compile(r"[，、；,;]")
 _OPENING = frozenset("“「『（(《〈【〔\"'‘")
 _INDENT = re.compile(r"^(?:\u3000+|[ \t]{2,}|\t)")
@@ -222,7 +232,7 @@ def _prepare(lines: list[str], cfg: LayoutConfig) -> list[_Line | None]:
     out: list[_Line | None] = []
     for i, raw in enumerate(lines):
         stripped = raw.rstrip()
-        if not stripped.strip():
+        if not _INVISIBLE.sub("", stripped).strip():
             out.append(None)
             continue
         m = _INDENT.match(stripped)
@@ -235,7 +245,7 @@ def _prepare(lines: list[str], cfg: LayoutConfig) -> list[_Line | None]:
                 text=text,
                 # a break at a space leaves the space on the line: it filled a cell
                 width=display_width(stripped, cfg.ambiguous_wide)
-                + (1 if raw[len(stripped) : len(stripped) + 1] == " " else 0),
+                + min(2, display_width(raw[len(stripped) :], cfg.ambiguous_wide)),
                 indented=m is not None,
                 trailing_space=raw[len(stripped) : len(stripped) + 1] == " " and raw.endswith(" "),
                 latin=latin,
@@ -315,6 +325,17 @@ R_HEADLINE = register(
     "A full line that ends its paragraph, followed by a short unpunctuated run (headline, byline): "
     "new paragraph, the headline is not glued to the body.",
 )
+R_FURNITURE = register(
+    "layout.lift_furniture",
+    STAGE,
+    "A page-furniture line (running header, date line, page label, jump line) inside the text is set "
+    "apart as its own block; the paragraph it interrupts may continue after it.",
+)
+R_AFTER_CREDIT = register(
+    "layout.break_after_byline",
+    STAGE,
+    "A byline or photo credit that fills the column is not continued by text that is not part of it.",
+)
 R_SENTENCE = register(
     "layout.break_sentence_end",
     STAGE,
@@ -377,6 +398,7 @@ class _Open:
     last: _Line
     after_blank: bool
     joins: list[str] = field(default_factory=list)
+    furniture: bool = False
 
     def text(self) -> str:
         return "".join(self.parts)
@@ -385,10 +407,26 @@ class _Open:
 BREAK = "\x00"  # separator value meaning "new paragraph"
 
 
-def _is_credit(text: str) -> bool:
+def _is_credit(text: str, partial: bool = False) -> bool:
+    """A byline or photo credit; ``partial``: the start of one, cut inside the last name."""
     from cleaning import segment
 
+    if partial:
+        return segment.parse_byline(text, partial=True) is not None
     return segment.is_byline_or_caption(text)
+
+
+# Bare dates are not lifted: a wrapped body line can read "民國八十二年五月五日".
+_LIFTED_FURNITURE = frozenset(
+    {"page label", "date and weekday", "English page label", "English date line", "jump line"}
+)
+
+
+def _liftable_furniture(text: str) -> str | None:
+    from cleaning import segment
+
+    name = segment.furniture_pattern(text)
+    return name if name in _LIFTED_FURNITURE else None
 
 
 def _is_photo_credit(text: str) -> bool:
@@ -422,6 +460,12 @@ def _body_like(block: _Open, cfg: LayoutConfig) -> bool:
     return not segment.is_byline_or_caption(text)
 
 
+def _wrap_sep(prev: _Line, nxt: _Line) -> str:
+    """Separator for a wrapped line: a space the line ended with is kept (the break fell on it)."""
+    sep = join_separator(prev.text, nxt.text)
+    return " " if (not sep and prev.trailing_space) else sep
+
+
 def _fills_column(prev: _Line, nxt: _Line, width: int, cfg: LayoutConfig) -> tuple[bool, int]:
     """Whether ``prev`` filled the column: ``nxt``'s first character (or word) would not have fit."""
     unit = _first_unit_width(nxt, cfg)
@@ -440,16 +484,19 @@ def _headline_run(
     first = lines[j]
     assert first is not None
     parts, cells, k = [first.text], first.width, j
+    cur = first
     while k + 1 < len(lines):
         nxt = lines[k + 1]
-        cur = lines[k]
-        assert cur is not None
+        if nxt is not None and cfg.lift_furniture and _liftable_furniture(nxt.text):
+            k += 1  # a page header between the lines: look past it
+            continue
         if nxt is None or nxt.indented or not _fills_column(cur, nxt, width, cfg)[0]:
             break
-        if k - j + 1 >= max_lines:
+        if len(parts) >= max_lines:
             return None
         parts.append(join_separator(parts[-1], nxt.text) + nxt.text)
         cells += nxt.width
+        cur = nxt
         k += 1
     text = "".join(parts)
     if (
@@ -505,11 +552,20 @@ def _decide(
     elif width is not None:
         full, unit = _fills_column(prev, nxt, width, cfg)
         run = None
-        if full and (is_para_final(block.text()) or _is_credit(block.text())):
+        block_text = block.text()
+        if full and _is_credit(block_text):
+            # A byline or photo credit never runs on into other text; it may wrap ("牛树" + "志").
+            glued = block_text + _wrap_sep(prev, nxt) + nxt.text
+            if not _is_credit(glued) and not _is_credit(glued, partial=True):
+                return (
+                    R_AFTER_CREDIT.name,
+                    BREAK,
+                    f"lines up to {prev.number} are a byline or credit ('{block_text[-20:]}'); "
+                    f"'{nxt.text[:12]}' does not continue it",
+                )
+        elif full and is_para_final(block_text):
             run = _headline_run(lines, nxt_index, width, cfg)
-            if run is not None and _is_credit(block.text()) and _is_credit(block.text() + run):
-                run = None  # a byline or credit wrapped over two lines ("牛树" + "志")
-            elif run is not None and _is_photo_credit(run):
+            if run is not None and _is_photo_credit(run):
                 run = None  # "记者 A 摄" closes the caption it follows
         if run is not None:
             return (
@@ -519,11 +575,9 @@ def _decide(
                 f"(lines from {nxt.number}) is short and unpunctuated: a headline or byline",
             )
         if full:
-            sep = " " if prev.trailing_space and join_separator(prev.text, nxt.text) == "" else None
-            sep = sep if sep is not None else join_separator(prev.text, nxt.text)
             return (
                 R_WRAP.name,
-                sep,
+                _wrap_sep(prev, nxt),
                 f"line {prev.number} is {prev.width} cells of a {width}-cell column; "
                 f"'{nxt.text[:3]}' ({unit} cells) would not fit",
             )
@@ -546,6 +600,9 @@ def _decide(
         tail = block.text()[-4:]
         head = nxt.text[:4]
         mark = rule.removeprefix("layout.")
+        open_end = block.text()[-1] in _CANNOT_END or nxt.text[0] in _CANNOT_START
+        if seam is None and not open_end:
+            return rule, BREAK, evidence
         if seam is not None:
             return (
                 R_SEAM.name,
@@ -553,11 +610,16 @@ def _decide(
                 f"'{tail}|{head}': paragraph ends without terminal punctuation; dictionary word "
                 f"'{seam[0]}' (freq {seam[1]}) straddles the seam; overrides {mark} ({evidence})",
             )
+        why = (
+            f"'{block.text()[-1]}' cannot end a sentence"
+            if block.text()[-1] in _CANNOT_END
+            else f"'{nxt.text[0]}' cannot start one"
+        )
         return (
             R_UNTERM.name,
             join_separator(block.text(), nxt.text),
-            f"'{tail}|{head}': paragraph ends without terminal punctuation and the next line continues "
-            f"the sentence; overrides {mark} ({evidence})",
+            f"'{tail}|{head}': paragraph ends without terminal punctuation and {why}; "
+            f"overrides {mark} ({evidence})",
         )
     return rule, BREAK, evidence
 
@@ -584,16 +646,66 @@ def build_blocks(lines: list[str], cfg: LayoutConfig) -> tuple[list[Block], list
                 after_blank=b.after_blank,
             )
         )
+        blocks.extend(lifted)
+        lifted.clear()
+
+    lifted: list[Block] = []  # furniture met inside the open paragraph, emitted after it
+    lifted_line: _Line | None = None
 
     for index, ln in enumerate(prepared):
         if ln is None:
             blanks += 1
             continue
+        if lifted_line is not None:
+            events.append(
+                Event(
+                    R_FURNITURE.name,
+                    STAGE,
+                    f"line {lifted_line.number} is page furniture; line {ln.number} is decided against "
+                    f"line {cur.last.number if cur else '?'}",
+                    line=lifted_line.number,
+                    line_end=ln.number,
+                )
+            )
+            lifted_line = None
+        furniture = _liftable_furniture(ln.text) if cfg.lift_furniture else None
         if cur is None:
             cur = _Open([ln.text], ln.width, ln, ln, after_blank=blanks > 0)
+            cur.furniture = furniture is not None
             blanks = 0
             continue
         prev = cur.last
+        if cur.furniture:
+            # the open block is a furniture line (page start): it never continues
+            events.append(
+                Event(
+                    R_FURNITURE.name,
+                    STAGE,
+                    f"line {prev.number} is page furniture",
+                    line=prev.number,
+                    line_end=ln.number,
+                )
+            )
+            close(cur)
+            cur = _Open([ln.text], ln.width, ln, ln, after_blank=blanks > 0)
+            cur.furniture = furniture is not None
+            blanks = 0
+            continue
+        if furniture is not None:
+            events.append(
+                Event(
+                    R_FURNITURE.name,
+                    STAGE,
+                    f"'{ln.text[:30]}' is page furniture ({furniture}): set apart, the paragraph of "
+                    f"line {prev.number} may continue after it",
+                    line=prev.number,
+                    line_end=ln.number,
+                )
+            )
+            lifted.append(Block(ln.text, ln.number, ln.number, indented=ln.indented, after_blank=blanks > 0))
+            lifted_line = ln
+            blanks = 0  # blank lines around a page header say nothing about the paragraph
+            continue
         rule, sep, evidence = _decide(cur, prev, prepared, index, blanks, width, latin_w, cfg)
         if sep == BREAK:
             events.append(Event(rule, STAGE, evidence, line=prev.number, line_end=ln.number))
@@ -624,4 +736,5 @@ def build_blocks(lines: list[str], cfg: LayoutConfig) -> tuple[list[Block], list
         blanks = 0
     if cur is not None:
         close(cur)
+    blocks.extend(lifted)
     return blocks, events

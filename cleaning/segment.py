@@ -44,7 +44,7 @@ class SegmentConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     max_headline_cells: int = Field(
-        64,
+        100,
         ge=4,
         description="A paragraph wider than this (display cells) is never a headline line.",
     )
@@ -75,6 +75,11 @@ class SegmentConfig(BaseModel):
         description="... and on at least this fraction of the pages of the issue/shard.",
     )
     detect_captions: bool = Field(True, description="Tag photo captions as items of kind `caption`.")
+    indented_short_lines_are_body: bool = Field(
+        True,
+        description="A short unpunctuated paragraph carrying the paragraph indent (　　) is a subhead "
+        "inside the article, not a headline: headlines are not indented.",
+    )
     detect_section_headings: bool = Field(
         True,
         description="Keep numbered headings (`第一章`, `一、`, `（三）`) inside the current article as body "
@@ -139,7 +144,8 @@ _ROLE_WORDS: dict[str, str] = {
 _POSTFIX_ROLES: dict[str, str] = {"摄": "photographer", "攝": "photographer", "供图": "photographer"}
 _ROLE_RE = "|".join(sorted(map(re.escape, _ROLE_WORDS), key=len, reverse=True))
 _POSTFIX_RE = "|".join(sorted(map(re.escape, _POSTFIX_ROLES), key=len, reverse=True))
-_NAME = rf"[{_HAN_CH}][{_HAN_CH}·•]{{1,5}}"
+_NAME = rf"[{_HAN_CH}]{{2,4}}(?:[·•][{_HAN_CH}]{{1,6}})*"
+_HAN_ONE = re.compile(rf"[{_HAN_CH}]")
 _BYLINE_TOKEN = re.compile(
     rf"(?P<role>{_ROLE_RE})|(?P<post>{_POSTFIX_RE})|(?P<name>{_NAME})|(?P<sep>[\s\u3000、，,：:/|]+)"
 )
@@ -188,6 +194,14 @@ _CAPTION_START = re.compile(r"^(图为|圖為|上图|下图|左图|右图|图[�
 
 _FURNITURE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("page label", re.compile(rf"第[{_NUM_CH}]+版|^[A-Z]?\d{{1,3}}\s*版$")),
+    ("weekday", re.compile(r"^(?:星期|週|周|礼拜|禮拜)[一二三四五六日天]$")),
+    (
+        "date and weekday",
+        re.compile(
+            rf"[{_NUM_CH}]{{2,4}}\s*年\s*[{_NUM_CH}]{{1,3}}\s*月\s*[{_NUM_CH}]{{1,3}}\s*日"
+            rf"\s*(?:星期|週|周|礼拜|禮拜)[一二三四五六日天]"
+        ),
+    ),
     (
         "date",
         re.compile(
@@ -195,7 +209,6 @@ _FURNITURE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
             rf"(?:\s*(?:星期|週|周|礼拜|禮拜)[一二三四五六日天])?(?:\s*\S{{0,20}})?$"
         ),
     ),
-    ("weekday", re.compile(r"^(?:星期|週|周|礼拜|禮拜)[一二三四五六日天]$")),
     ("page number", re.compile(r"^[\-—–·\s]*(?:[A-Z]\d{1,2}|\d{1,3})[\-—–·\s]*$")),
     ("English page label", re.compile(r"^(?:PAGE|Page)\s+[A-Z0-9]+$|^VOL\.?\s+[A-Z0-9]+", re.I)),
     (
@@ -213,6 +226,8 @@ _FURNITURE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("jump line", re.compile(rf"^{_OPEN_B}?\s*(?:下转|上接|转下|接上)[^）)]{{0,12}}版{_CLOSE_B}?$")),
 ]
 
+# Sentence punctuation: a line carrying it is prose, never page furniture.
+_PROSE_PUNCT = re.compile(r"[。，；！？、]")
 _SECTION_HEADING = re.compile(
     rf"^(?:第[{_NUM_CH}]+[章节節编編篇部条條]|[一二三四五六七八九十]{{1,3}}、|"
     rf"{_OPEN_B}[一二三四五六七八九十]{{1,3}}{_CLOSE_B}|\d{{1,2}}[.、．]\D)"
@@ -226,7 +241,7 @@ _LATIN = re.compile(r"[A-Za-z]")
 # ---------------------------------------------------------------- parsing helpers
 
 
-def parse_byline(text: str) -> list[Byline] | None:
+def parse_byline(text: str, partial: bool = False) -> list[Byline] | None:
     """Roles and names when ``text`` consists only of byline tokens (and has a role), else ``None``.
 
     ``记者 焦同帅 通讯员 牛树志`` → reporter 焦同帅, correspondent 牛树志;
@@ -236,11 +251,16 @@ def parse_byline(text: str) -> list[Byline] | None:
     pos = 0
     groups: list[list] = []  # [role, [names]]
     saw_role = False
+    kind: str | None = None
+    last: str | None = None
     while pos < len(s):
         m = _BYLINE_TOKEN.match(s, pos)
         if m is None:
+            if partial and last != "name" and _HAN_ONE.fullmatch(s, pos):
+                break  # the byline wraps inside its last name ("通訊員 胡" + "超")
             return None
         pos = m.end()
+        last, kind = kind, m.lastgroup
         if m.group("role"):
             groups.append([_ROLE_WORDS[m.group("role")], []])
             saw_role = True
@@ -253,6 +273,8 @@ def parse_byline(text: str) -> list[Byline] | None:
             groups.append([None, []])
         elif m.group("name"):
             name = m.group("name")
+            if last == "name":
+                return None  # two names need a separator: "林濤總統接見" is prose
             # "记者黄啟峰" written without a space: the role regex took the keyword already.
             if not groups:
                 groups.append([None, []])
@@ -304,7 +326,7 @@ def caption_credit(text: str) -> tuple[str, list[Byline]] | None:
 def furniture_pattern(text: str, max_cells: int = 70) -> str | None:
     """Name of the page-furniture pattern ``text`` matches, if any."""
     t = text.strip()
-    if not t or _cells(t) > max_cells:
+    if not t or _cells(t) > max_cells or _PROSE_PUNCT.search(t):
         return None
     for name, pat in _FURNITURE_PATTERNS:
         if pat.search(t):
@@ -516,6 +538,8 @@ def _classify(b: Block, cfg: SegmentConfig, furniture: frozenset[str]) -> _Tagge
     if cfg.detect_section_headings and _SECTION_HEADING.match(t) and _cells(t) <= cfg.max_headline_cells:
         return _Tagged(b, "section", R_SECTION.name, f"numbered heading '{t[:20]}'")
     if _headline_like(t, cfg):
+        if b.indented and cfg.indented_short_lines_are_body:
+            return _Tagged(b, "section", R_SECTION.name, f"short line indented like body text: '{t[:20]}'")
         return _Tagged(b, "headline", R_HEADLINE.name, f"{_cells(t)} cells, no terminal punctuation")
     return _Tagged(b, "body", R_BODY.name, "running text")
 
@@ -671,11 +695,8 @@ def segment_blocks(
             cur.lead = t.marker
             cur.byline.extend(t.byline)
         elif pending:
-            if t.tag == "section" and cur is not None and not closed:
-                flush_pending_as_body()
-            else:
-                cur = start_article(t)
-                closed = False
+            cur = start_article(t)
+            closed = False
         elif cur is None or closed:
             cur = Item(kind="other", line_start=b.line_start, line_end=b.line_end)
             items.append(cur)
