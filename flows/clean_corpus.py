@@ -110,6 +110,8 @@ def _logger() -> logging.Logger | logging.LoggerAdapter:
 def clean_corpus(params: FlowParams) -> dict[str, Any]:
     """Clean, deduplicate and publish the given inputs into ``params.out`` (cumulatively)."""
     log = _logger()
+    # Tasks may run in other processes or on other machines (Dask): give them absolute paths.
+    params = params.model_copy(update={"out": str(Path(params.out).absolute())})
     run_id = _current_run_id()
     started = steps.now_iso()
     state = StateDir(params.out)

@@ -173,7 +173,7 @@ def plan(params: FlowParams, run_id: str) -> dict[str, Any]:
         else:
             todo.append(
                 {
-                    "path": str(f.path),
+                    "path": str(Path(f.path).absolute()),
                     "source_path": sp,
                     "size": int(size or 0),
                     "sha256": sha,
