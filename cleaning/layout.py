@@ -453,7 +453,10 @@ def _continuation_like(nxt: _Line, width: int | None, cfg: LayoutConfig) -> bool
 def _body_like(block: _Open, cfg: LayoutConfig) -> bool:
     """The paragraph built so far is running prose (long, with clause punctuation)."""
     text = block.text()
-    if block.text_cells < cfg.body_min_cells or not _CLAUSE_PUNCT.search(text):
+    if block.text_cells < cfg.body_min_cells:
+        return False
+    # "、" alone (enumeration) also appears in headlines: only long text counts as prose by it
+    if not _CLAUSE_PUNCT.search(text) and not ("、" in text and block.text_cells >= 2 * cfg.body_min_cells):
         return False
     from cleaning import segment
 
@@ -540,6 +543,14 @@ def _decide(
         rule, evidence = R_BLANK.name, f"{blanks} blank line(s) before line {nxt.number}"
     elif nxt.indented:
         rule, evidence = R_INDENT.name, f"line {nxt.number} is indented"
+    elif prev.latin and nxt.latin and width is None and latin_w is None:
+        if not is_para_final(prev.text) and nxt.text[0].islower():
+            return (
+                R_ENGLISH.name,
+                " ",
+                f"line {prev.number} does not end a sentence; line {nxt.number} goes on in lower case",
+            )
+        rule, evidence = R_LINE.name, "too few lines to tell the line width: one paragraph per line"
     elif prev.latin and nxt.latin and latin_w is not None and width is None:
         if is_para_final(prev.text) and prev.width < cfg.english_short_line_ratio * latin_w:
             rule, evidence = (

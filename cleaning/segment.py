@@ -152,7 +152,10 @@ _BYLINE_TOKEN = re.compile(
 
 _LEAD_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("本报讯", re.compile(r"^(本[报報][讯訊])")),
-    ("本报…讯/电", re.compile(rf"^(本[报報][{_HAN_CH}{_NUM_CH}]{{0,12}}?[讯訊电電])")),
+    (
+        "本报…讯/电",
+        re.compile(rf"^(本[报報](?:[{_HAN_CH}]{{1,6}}?)?[{_NUM_CH}]{{1,3}}月[{_NUM_CH}]{{1,3}}日[讯訊电電])"),
+    ),
     (
         "agency dateline",
         re.compile(
@@ -182,7 +185,7 @@ _EDITOR_LINE = re.compile(
 _ENGLISH_BYLINE = re.compile(r"^By\s+((?:Miss |Mrs\. |Mr\. |Dr\. )?[A-Z][A-Za-z.'\- ]{2,40}?)(?:,.*)?$")
 
 _CAPTION_TAIL = re.compile(
-    rf"(?:^|(?<=[\s。！？”」』）)\]]))"
+    rf"(?:^|(?<=[\s。！？”」』）)\]（(]))"
     rf"((?:(?:{_ROLE_RE})\s*)?((?:{_NAME}[\s、]+)*{_NAME})\s*(?:{_POSTFIX_RE}))"
     rf"\s*{_CLOSE_B}?$"
 )
