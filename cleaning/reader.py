@@ -31,6 +31,7 @@ are not UTF-8 are shown escaped (``caf\\xe9.txt``) so the path is valid text.
 
 from __future__ import annotations
 
+import codecs
 import errno
 import fnmatch
 import glob
@@ -985,25 +986,19 @@ def _clean_strings(value: Any) -> Any:
 
 
 def _jsonl_record(
-    line: bytes, lineno: int, base: str, sha: str, cfg: ReadConfig
-) -> SourceDoc | Reject | None:
+    line: str, lineno: int, base: str, sha: str, size: int, cfg: ReadConfig
+) -> SourceDoc | Reject:
     path = f"{base}#L{lineno}"
-    if lineno == 1 and line.startswith(b"\xef\xbb\xbf"):
-        line = line[3:]
-    if not line.strip():
-        return None  # blank lines separate nothing and are no records
     try:
-        text_line = line.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return Reject(path, "jsonl_invalid", f"not UTF-8 at byte {exc.start}", sha, len(line))
-    try:
-        obj = json.loads(text_line)
+        # strict=False: raw tabs and other control characters inside strings, which many
+        # JSONL writers leave unescaped, are accepted
+        obj = json.loads(line, strict=False)
     except (ValueError, RecursionError) as exc:
         msg = str(exc) if not isinstance(exc, RecursionError) else "nested too deeply"
-        return Reject(path, "jsonl_invalid", f"not JSON: {msg[:200]}", sha, len(line))
+        return Reject(path, "jsonl_invalid", f"not JSON: {msg[:200]}", sha, size)
     if not isinstance(obj, dict):
-        return Reject(path, "jsonl_invalid", f"a JSON {type(obj).__name__}, not an object", sha, len(line))
-    if "\\ud" in text_line or "\\uD" in text_line:  # only \\uD800-\\uDFFF escapes make surrogates
+        return Reject(path, "jsonl_invalid", f"a JSON {type(obj).__name__}, not an object", sha, size)
+    if "\\ud" in line or "\\uD" in line:  # only \uD800-\uDFFF escapes can make lone surrogates
         obj = _clean_strings(obj)
     field = next((k for k in cfg.jsonl_text_fields if isinstance(obj.get(k), str)), None)
     if field is None:
@@ -1012,10 +1007,10 @@ def _jsonl_record(
             detail = ", ".join(f"{k!r} is {type(obj[k]).__name__}" for k in present) + ", not a string"
         else:
             detail = f"none of the fields {cfg.jsonl_text_fields} (has: {', '.join(sorted(obj))[:200]})"
-        return Reject(path, "jsonl_no_text", detail, sha, len(line))
+        return Reject(path, "jsonl_no_text", detail, sha, size)
     text = obj.pop(field)
     if not text.strip():
-        return Reject(path, "empty", f"field {field!r} holds no text", sha, len(line))
+        return Reject(path, "empty", f"field {field!r} holds no text", sha, size)
     if len(text) * 4 > cfg.max_line_bytes:
         longest = longest_line_bytes(text.encode("utf-8"))
         if longest > cfg.max_line_bytes:
@@ -1024,54 +1019,87 @@ def _jsonl_record(
                 "line_too_long",
                 f"a text line of {longest} bytes (max_line_bytes={cfg.max_line_bytes})",
                 sha,
-                len(line),
+                size,
             )
     return SourceDoc(source_path=path, source_sha256=sha, data=text, metadata=obj)
 
 
-def _iter_lines(stream: BinaryIO, limit: int) -> Iterator[tuple[int, bytes | None, int]]:
-    """(line number, line or None when longer than ``limit``, its length) without unbounded reads."""
+def _iter_lines(stream: Any, limit: int) -> Iterator[tuple[int, Any, int]]:
+    """(line number, line or None when longer than ``limit``, its length) without unbounded reads.
+
+    ``stream`` is a binary or a text stream; lengths are in its units (bytes or characters).
+    """
     lineno = 0
+    nl = "\n" if isinstance(stream, io.TextIOBase) else b"\n"
     while True:
         line = stream.readline(limit + 1)
         if not line:
             return
         lineno += 1
-        if len(line) > limit and not line.endswith(b"\n"):
+        if len(line) > limit and not line.endswith(nl):
             total = len(line)
             while True:  # skip the rest of the over-long line in bounded pieces
                 rest = stream.readline(_CHUNK)
                 total += len(rest)
-                if not rest or rest.endswith(b"\n"):
+                if not rest or rest.endswith(nl):
                     break
             yield lineno, None, total
             continue
-        yield lineno, line.rstrip(b"\r\n"), len(line)
+        yield lineno, line.rstrip("\r\n" if isinstance(line, str) else b"\r\n"), len(line)
 
 
-def _jsonl_docs(stream: BinaryIO, base: str, sha: str, cfg: ReadConfig) -> Iterator[SourceDoc | Reject]:
-    head = stream.peek(65536)[:65536] if hasattr(stream, "peek") else b""
-    if head:
-        why = binary_reason(head, cfg)
-        if why is not None:
-            yield Reject(base, "binary", why, sha)
+def _jsonl_docs(
+    stream: io.BufferedReader, base: str, sha: str, cfg: ReadConfig
+) -> Iterator[SourceDoc | Reject]:
+    """Records of a JSONL byte stream: UTF-8 (JSON's encoding), or UTF-16 with a byte-order mark."""
+    head = stream.peek(65536)[:65536]
+    lines: Any = stream
+    limit = cfg.max_record_bytes
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        # What Windows PowerShell 5 writes by default; the BOM tells the byte order.
+        lines = io.TextIOWrapper(stream, encoding="utf-16", errors="replace", newline="")
+        limit = cfg.max_record_bytes // 2
+    elif head:
+        sniff = sniff_bytes(head, cfg)
+        if sniff.binary is not None:
+            yield Reject(base, "binary", sniff.binary, sha)
+            return
+        if sniff.wide:
+            yield Reject(
+                base, "jsonl_invalid", "UTF-16/32 without a byte-order mark; JSONL must be UTF-8", sha
+            )
             return
     records = 0
-    for lineno, line, length in _iter_lines(stream, cfg.max_record_bytes):
+    for lineno, line, length in _iter_lines(lines, limit):
         if line is None:
+            records += 1
             yield Reject(
                 f"{base}#L{lineno}",
                 "line_too_long",
-                f"record of {length} bytes (max_record_bytes={cfg.max_record_bytes})",
+                f"record longer than max_record_bytes={cfg.max_record_bytes}",
                 sha,
                 length,
             )
-            records += 1
             continue
-        item = _jsonl_record(line, lineno, base, sha, cfg)
-        if item is not None:
+        if isinstance(line, bytes):
+            if lineno == 1 and line.startswith(codecs.BOM_UTF8):
+                line = line[3:]
+            if not line.strip():
+                continue  # blank lines separate nothing and are no records
             records += 1
-            yield item
+            try:
+                text_line = line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                yield Reject(
+                    f"{base}#L{lineno}", "jsonl_invalid", f"not UTF-8 at byte {exc.start}", sha, length
+                )
+                continue
+        else:
+            text_line = line.lstrip("\ufeff") if lineno == 1 else line
+            if not text_line.strip():
+                continue
+            records += 1
+        yield _jsonl_record(text_line, lineno, base, sha, length, cfg)
     if records == 0:
         yield Reject(base, "empty", "no JSONL records", sha)
 

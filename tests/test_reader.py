@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import hashlib
 import io
@@ -229,6 +230,27 @@ def test_jsonl_records_text_metadata_and_line_numbers(tmp_path: Path) -> None:
     assert docs[0].metadata == {"id": 1, "title": "標題"}
     assert docs[1].data == "English text."
     assert docs[1].metadata == {"content": "kept as metadata", "n": [1, 2]}
+
+
+def test_jsonl_with_raw_tabs_and_crlf(tmp_path: Path) -> None:
+    p = _write(tmp_path / "a.jsonl", b'{"text": "col1\tcol2", "n": 1}\r\n{"text": "two"}\r\n')
+    docs = _read_all(p)
+    assert [(d.source_path, d.data) for d in docs] == [("a.jsonl#L1", "col1\tcol2"), ("a.jsonl#L2", "two")]
+
+
+def test_jsonl_in_utf16_with_bom_as_windows_powershell_writes_it(tmp_path: Path) -> None:
+    text = '{"text": "總統府新聞稿。"}\r\n{"content": "第二則", "id": 2}\r\n'
+    for codec in ("utf-16", "utf-16-be"):
+        raw = text.encode(codec) if codec == "utf-16" else codecs.BOM_UTF16_BE + text.encode(codec)
+        docs = _read_all(_write(tmp_path / f"{codec}.jsonl", raw))
+        assert [(d.source_path, d.data, d.metadata) for d in docs] == [
+            (f"{codec}.jsonl#L1", "總統府新聞稿。", {}),
+            (f"{codec}.jsonl#L2", "第二則", {"id": 2}),
+        ]
+        assert all(d.source_sha256 == _sha(raw) for d in docs)
+    no_bom = _write(tmp_path / "nobom.jsonl", text.encode("utf-16-le") * 20)
+    (r,) = _read_all(no_bom)
+    assert isinstance(r, Reject) and r.reason == "jsonl_invalid" and "UTF-8" in r.detail
 
 
 def test_jsonl_text_fields_are_configurable(tmp_path: Path) -> None:
