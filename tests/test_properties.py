@@ -129,7 +129,7 @@ def test_reader_never_raises_on_arbitrary_bytes_under_any_name(data: bytes, name
             _check_result(process_document(item, CFG), item)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(st.sampled_from([b"a", b"\xe4\xb8\xad", b"\x00", b"\n", b"\r", b"\r\n", b" "]), max_size=300))
 def test_strip_nul_bytes_counts_every_nul_on_its_line(parts: list[bytes]) -> None:
     data = b"".join(parts)
@@ -145,7 +145,7 @@ def test_strip_nul_bytes_counts_every_nul_on_its_line(parts: list[bytes]) -> Non
     assert all(1 <= e.line <= max(n_lines, 1) for e in line_events)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     st.lists(st.sampled_from([b"x", b"yy", b"\n", b"\r", b"\r\n", b"z" * 50]), max_size=200),
     st.integers(min_value=1, max_value=64),
