@@ -1181,6 +1181,17 @@ def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int, cfg: R
 def _read_zip(f: InputFile, cfg: ReadConfig) -> Iterator[SourceDoc | Reject]:
     sha = _sha256_file(f.path)
     with _open(f.path) as fh:
+        declared = _declared_member_count(fh)
+        if declared is not None and declared > cfg.max_zip_members:
+            # checked before zipfile builds a ZipInfo per entry, which could exhaust memory
+            yield Reject(
+                f.source_path,
+                "zip_too_many_members",
+                f"{declared} members declared (max_zip_members={cfg.max_zip_members})",
+                sha,
+                f.size,
+            )
+            return
         try:
             zf = zipfile.ZipFile(fh)
         except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, OSError) as exc:
@@ -1188,6 +1199,17 @@ def _read_zip(f: InputFile, cfg: ReadConfig) -> Iterator[SourceDoc | Reject]:
             return
         with zf:
             yield from _zip_members(zf, f, sha, cfg, os.fstat(fh.fileno()).st_size)
+
+
+def _declared_member_count(fh: BinaryIO) -> int | None:
+    """Entry count from the end-of-central-directory record, or None if it cannot be read."""
+    try:
+        rec = zipfile._EndRecData(fh)  # type: ignore[attr-defined]
+        return None if rec is None else int(rec[zipfile._ECD_ENTRIES_TOTAL])  # type: ignore[attr-defined]
+    except Exception:  # a private helper: if it changes, the count is checked after opening instead
+        return None
+    finally:
+        fh.seek(0)
 
 
 def _zip_members(
