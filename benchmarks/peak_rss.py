@@ -20,6 +20,7 @@ from contextlib import contextmanager
 import psutil
 
 MB = 1024 * 1024
+CHILDREN_REFRESH = 2.0  # seconds between listings of the child processes
 
 
 def _maxrss_bytes(who: int) -> int:
@@ -45,11 +46,13 @@ def current_rss() -> int:
 class RssSampler:
     """Samples the RSS of this process (and optionally its children) in a daemon thread."""
 
-    def __init__(self, interval: float = 0.005, include_children: bool = False) -> None:
+    def __init__(self, interval: float = 0.01, include_children: bool = False) -> None:
         self.interval = interval
         self.include_children = include_children
         self._proc = psutil.Process(os.getpid())
         self._window_peak = 0
+        self._children: list[psutil.Process] = []
+        self._children_at = -1e9
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
@@ -57,7 +60,12 @@ class RssSampler:
     def _sample(self) -> int:
         rss = self._proc.memory_info().rss
         if self.include_children:
-            for child in self._proc.children(recursive=True):
+            now = time.monotonic()
+            if now - self._children_at > CHILDREN_REFRESH:
+                # listing children scans all of /proc: far too costly to do on every sample
+                self._children = self._proc.children(recursive=True)
+                self._children_at = now
+            for child in self._children:
                 try:
                     rss += child.memory_info().rss
                 except psutil.Error:

@@ -354,7 +354,7 @@ def e2e_pass(roots: list[Path], work: Path, workers: int, shard_bytes: int) -> d
     from cleaning.dedup import dedup_reduce
 
     cfg = CleaningConfig()
-    sampler = RssSampler(interval=0.02, include_children=True).start()
+    sampler = RssSampler(interval=0.05, include_children=workers > 1).start()
     self0, child0 = _rusage_cpu()
     w0 = time.perf_counter()
     phases: dict[str, float] = {}
