@@ -55,6 +55,8 @@ class SourceDoc:
     source_sha256: str
     data: bytes | str
     metadata: dict[str, Any] = field(default_factory=dict)
+    # changes the reader already made (e.g. stray NUL bytes stripped), with line numbers
+    events: list[Event] = field(default_factory=list)
 
 
 @dataclass(slots=True)

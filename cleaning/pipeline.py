@@ -52,7 +52,7 @@ def process_document(
     Returns a :class:`Reject` (never raises) when the document cannot be
     decoded sensibly; any other exception is a bug and propagates.
     """
-    events: list[Event] = []
+    events: list[Event] = list(doc.events)
     if isinstance(doc.data, bytes):
         try:
             dec = decode.decode_bytes(doc.data, cfg.decode)
@@ -94,9 +94,7 @@ class _RuleIndex:
     """Which rules fired on which source lines, for the per-row ``rules`` column."""
 
     def __init__(self, events: list[Event]) -> None:
-        spans = sorted(
-            (e.line, e.line_end or e.line, e.rule) for e in events if e.line is not None
-        )
+        spans = sorted((e.line, e.line_end or e.line, e.rule) for e in events if e.line is not None)
         self._starts = [s[0] for s in spans]
         self._spans = spans
         self._file_rules = sorted({e.rule for e in events if e.line is None})

@@ -45,9 +45,7 @@ class Rule:
 _REGISTRY: dict[str, Rule] = {}
 
 
-def register(
-    name: str, stage: str, summary: str, case_fn: Callable[[Any], Any] | None = None
-) -> Rule:
+def register(name: str, stage: str, summary: str, case_fn: Callable[[Any], Any] | None = None) -> Rule:
     """Register a rule (idempotent for the same name and stage)."""
     if not name.startswith(stage + "."):
         raise ValueError(f"rule name {name!r} must start with its stage {stage!r}")
