@@ -538,10 +538,41 @@ def prefect_compare(roots: list[Path], work: Path, workers: int) -> dict[str, An
     direct_wall = time.perf_counter() - t
     if proc2.returncode != 0:
         return {"error": f"direct steps failed: {proc2.stderr[-3000:]}", "flow_wall": flow_wall}
+    # The fixed cost (Prefect import, ephemeral API server start, flow run bookkeeping) on one page.
+    tiny = next(iter(sorted(roots[0].rglob("*.txt"))))
+    shutil.rmtree(work / "tiny-out", ignore_errors=True)
+    t = time.perf_counter()
+    subprocess.run(
+        [exe, "run", str(tiny), "--out", str(work / "tiny-out"), "--workers", "1"],
+        cwd=corpus.REPO_ROOT,
+        capture_output=True,
+        env=env,
+        check=False,
+    )
+    tiny_flow = time.perf_counter() - t
+    shutil.rmtree(work / "tiny-direct", ignore_errors=True)
+    t = time.perf_counter()
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.run",
+            "--direct-steps",
+            "--work",
+            str(work / "tiny-direct"),
+            str(tiny),
+        ],
+        cwd=corpus.REPO_ROOT,
+        capture_output=True,
+        check=False,
+    )
+    tiny_direct = time.perf_counter() - t
     return {
         "flow_wall": flow_wall,
         "direct_wall": direct_wall,
         "overhead_share": (flow_wall - direct_wall) / flow_wall,
+        "one_page_flow_wall": tiny_flow,
+        "one_page_direct_wall": tiny_direct,
         "workers": workers,
         "command": " ".join(["presswash", *cmd[1:]]),
     }
@@ -765,7 +796,9 @@ def _prefect_report(p: dict[str, Any]) -> list[str]:
         return out
     out.append(
         f"`{p['command']}`: {p['flow_wall']:.1f} s wall; the same flow steps called without Prefect: "
-        f"{p['direct_wall']:.1f} s; orchestration share {100 * p['overhead_share']:.1f}%."
+        f"{p['direct_wall']:.1f} s; orchestration share {100 * p['overhead_share']:.1f}%. "
+        f"On one page: flow {p['one_page_flow_wall']:.1f} s, bare steps {p['one_page_direct_wall']:.1f} s "
+        f"(the fixed start-up cost)."
     )
     return out
 
