@@ -179,7 +179,11 @@ _SIGNATURES = (
     b"BZh",
     b"\xfd7zXZ",
 )
-_CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f\x7f]")
+# Control bytes (NUL and C0 except tab, line breaks, form feed, SUB/ESC kept as text).
+_CONTROL_BYTE_VALUES = bytes([*range(0x00, 0x09), 0x0B, *range(0x0E, 0x1B), *range(0x1C, 0x20), 0x7F])
+# bytes.translate(None, delete) counts in C: delete everything that is not a control byte.
+_NOT_CONTROL_BYTES = bytes(b for b in range(256) if b not in _CONTROL_BYTE_VALUES)
+_ASCII_BYTES = bytes(range(0x80))
 _CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f\x7f]")
 _NON_ASCII = re.compile(rb"[\x80-\xff]")
 _UTF8_SEQ = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
@@ -229,24 +233,20 @@ def _existing_fffd(data: bytes, codec: str) -> int:
 _LATIN_WEIRD = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f{}\[\]\\^`|~<>@#$*_=+]")
 
 
+_LATIN_LETTER = "À-ÖØ-öø-ÿŠšŽžŒœŸƒ"
+# An accented letter next to an ASCII letter (inside a word), or punctuation cp1252 text uses.
+_LATIN_GOOD = re.compile(f"(?<=[A-Za-z])[{_LATIN_LETTER}]|[{_LATIN_LETTER}](?=[A-Za-z])|[“”‘’–—…•€™©®°·]")
+
+
 def _latin_plausibility(text: str) -> float:
     """cp1252 candidate: accented letters inside Latin words are plausible, anything else is not.
 
     Text whose ASCII part is full of controls and symbols ({[\\^|...) is
     something else read byte by byte (UTF-16 or a Chinese codec) and scores low.
     """
-    n = 0
-    good = 0
-    for m in re.finditer(r"[^\x00-\x7f]", text):
-        n += 1
-        i = m.start()
-        ch = m.group()
-        near = text[max(0, i - 1) : i] + text[i + 1 : i + 2]
-        if ch.isalpha() and any(c.isascii() and c.isalpha() for c in near):
-            good += 1
-        elif ch in "“”‘’–—…•€™©®°·":
-            good += 1
-    score = (2.0 * good - n) / n if n else 0.0
+    n = len(text) - len(text.encode("ascii", errors="ignore"))
+    good = len(_LATIN_GOOD.findall(text))
+    score = min(1.0, (2.0 * good - n) / n) if n else 0.0
     if len(_LATIN_WEIRD.findall(text)) > 0.05 * len(text):
         score -= 2.0
     return score
@@ -337,7 +337,7 @@ def decode_bytes(data: bytes, cfg: DecodeConfig) -> DecodeResult:
 
     head = data[: cfg.sniff_bytes]
     nuls = head.count(0)
-    controls = len(_CONTROL_BYTES.findall(head))
+    controls = len(head.translate(None, _NOT_CONTROL_BYTES))
     binary_like = controls > cfg.max_control_ratio * len(head)
     # UTF-16 without BOM shows as NUL bytes (ASCII code units) or, for Chinese
     # without ASCII, as "control" bytes (low bytes of Han code units). UTF-8 text
@@ -418,10 +418,11 @@ def _decode_not_utf8(data: bytes, cfg: DecodeConfig) -> DecodeResult:
             cfg,
         )
 
-    valid_seqs = len(_UTF8_SEQ.findall(data))
-    non_ascii = len(_NON_ASCII.findall(data))
+    seqs = _UTF8_SEQ.findall(data)
+    valid_seqs = len(seqs)
+    non_ascii = len(data.translate(None, _ASCII_BYTES))
     # Bytes not explained by a valid UTF-8 sequence.
-    stray = non_ascii - sum(len(m) for m in _UTF8_SEQ.findall(data))
+    stray = non_ascii - sum(map(len, seqs))
     if valid_seqs and valid_seqs >= cfg.utf8_evidence_ratio * (valid_seqs + stray):
         return _decode_per_line(data, cfg)
     return _decode_whole(data, cfg)

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+import numpy as np
+
 from cleaning.rules import register
 
 # --- plausibility -----------------------------------------------------------------
@@ -78,25 +80,47 @@ def _char_score(ch: str, weights: dict[str, float]) -> float:
     return -0.5
 
 
+@cache
+def _score_lut() -> tuple[np.ndarray, np.ndarray]:
+    """Per code point: its score (as _char_score gives it) and whether it counts at all.
+
+    Built with array slices in reverse order of precedence, so plausibility()
+    is one table lookup per character in numpy, not a Python loop.
+    """
+    score = np.full(0x110000, -0.5, dtype=np.float32)
+    score[0xFF01:0xFF5F] = 0.5
+    score[0x3000:0x3040] = 0.5
+    score[0x3040:0x3100] = 0.0
+    score[0xAC00:0xD7B0] = 0.0
+    for lo, hi in ((0x3400, 0xA000), (0x20000, 0x31350), (0xF900, 0xFB00)):
+        score[lo:hi] = -1.0
+    for lo, hi in ((0x00, 0x20), (0x7F, 0xA0), (0xE000, 0xF900), (0xF0000, 0x110000), (0xFFFD, 0xFFFE)):
+        score[lo:hi] = -3.0
+    for ch in _CJK_PUNCT:
+        score[ord(ch)] = 1.0
+    for ch, w in _han_weights().items():
+        score[ord(ch)] = w
+    counts = np.ones(0x110000, dtype=bool)
+    counts[0x20:0x7F] = False  # ASCII reads the same in every candidate encoding
+    for ch in "\t\n\r\f":
+        counts[ord(ch)] = False
+    score[~counts] = 0.0
+    return score, counts
+
+
 def plausibility(text: str) -> float:
     """Mean score of the non-ASCII characters of ``text`` as Chinese (about -3 … 1).
 
     ASCII is neutral (it reads the same in every candidate encoding); a text
     without non-ASCII characters scores 0. ASCII control characters other than
-    tab count against the text.
+    tab and line breaks count against the text.
     """
-    weights = _han_weights()
-    total = 0.0
-    n = 0
-    for ch in text:
-        if ch < "\x80":
-            if ch < " " and ch not in "\t\n\r\f":
-                total -= 3.0
-                n += 1
-            continue
-        total += _char_score(ch, weights)
-        n += 1
-    return total / n if n else 0.0
+    if not text:
+        return 0.0
+    score, counts = _score_lut()
+    codes = np.frombuffer(text.encode("utf-32-le", errors="surrogatepass"), dtype=np.uint32)
+    n = int(np.count_nonzero(counts[codes]))
+    return float(score[codes].sum(dtype=np.float64)) / n if n else 0.0
 
 
 def han_count(text: str) -> int:
