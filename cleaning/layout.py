@@ -30,9 +30,10 @@ from functools import cache
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cleaning import english
+from cleaning import english, segment
 from cleaning.model import Block, Event
 from cleaning.rules import register
+from cleaning.segment import display_width
 
 STAGE = "layout"
 
@@ -55,6 +56,12 @@ class LayoutConfig(BaseModel):
         ge=2,
         description="Smallest column width (display cells) accepted; vertical Traditional layouts run "
         "5 characters = 10 cells.",
+    )
+    odd_column_ratio: float = Field(
+        0.2,
+        gt=0.0,
+        description="When lines one cell wider than the most common width are at least this share of it, "
+        "the column is that one cell wider (odd column: Han-only lines stop a cell short).",
     )
     column_slack: int = Field(
         0,
@@ -116,14 +123,7 @@ class LayoutConfig(BaseModel):
 
 # ---------------------------------------------------------------- characters
 
-_WIDE_CORE = (
-    "\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf"
-    "\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6\U00020000-\U0003fffd"
-)
-_AMBIGUOUS_PUNCT = "\u2018\u2019\u201c\u201d\u2014\u2015\u2026\u00b7\u2022\u203b\u2116\u00a7"
-_WIDE = re.compile(f"[{_WIDE_CORE}]")
-_WIDE_AMBIG = re.compile(f"[{_WIDE_CORE}{_AMBIGUOUS_PUNCT}]")
-_ZERO_WIDTH = re.compile(r"[\u0300-\u036f\u200b-\u200f\u2060\ufeff\u00ad]")
+_ASCII_LETTER = re.compile(r"[A-Za-z]")
 _INVISIBLE = re.compile(r"[\u200b-\u200f\u2060\ufeff\u00ad]")
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
 
@@ -148,15 +148,9 @@ _INDENT = re.compile(r"^(?:\u3000+|[ \t]{2,}|\t)")
 _ASCII_WORD = re.compile(r"^[A-Za-z0-9][A-Za-z0-9'’\-]*")
 
 
-def display_width(text: str, ambiguous_wide: bool = True) -> int:
-    """Width of ``text`` in terminal display cells (wide East Asian characters count 2)."""
-    wide = _WIDE_AMBIG if ambiguous_wide else _WIDE
-    return len(text) + len(wide.findall(text)) - len(_ZERO_WIDTH.findall(text))
-
-
 def is_para_final(text: str) -> bool:
     """``text`` ends the way a paragraph can end (terminal punctuation, colon, ``（完）``)."""
-    return bool(_PARA_FINAL.search(text.rstrip()))
+    return bool(_PARA_FINAL.search(text[-16:].rstrip()))
 
 
 def _is_ascii_text_char(ch: str) -> bool:
@@ -237,8 +231,11 @@ def _prepare(lines: list[str], cfg: LayoutConfig) -> list[_Line | None]:
             continue
         m = _INDENT.match(stripped)
         text = stripped[m.end() :] if m else stripped.lstrip()
-        han = len(_HAN.findall(text))
-        latin = han * 4 < sum(1 for c in text if c.isascii() and c.isalpha())
+        if text.isascii():
+            latin = True
+        else:
+            han = len(_HAN.findall(text))
+            latin = han * 4 < len(_ASCII_LETTER.findall(text))
         out.append(
             _Line(
                 number=i + 1,
@@ -270,6 +267,10 @@ def column_width(widths: list[int], cfg: LayoutConfig) -> int | None:
     # cells, Han-only lines stop one cell short and the mode is W-1, which is harmless:
     # the full-line test asks whether the next character would have fit.
     best_w = max(counts.items(), key=lambda kv: (kv[1], kv[0]))[0]
+    # An odd column: Han-only lines stop one cell short, so the mode is W-1 and lines
+    # with an odd number of narrow characters reach W. Many of those: the column is W.
+    if counts.get(best_w + 1, 0) >= cfg.odd_column_ratio * counts[best_w]:
+        best_w += 1
     near = sum(n for w, n in counts.items() if abs(w - best_w) <= max(cfg.column_slack, 1))
     if near / len(widths) < cfg.min_wrapped_fraction or near < cfg.min_wrapped_lines:
         return None
@@ -409,8 +410,6 @@ BREAK = "\x00"  # separator value meaning "new paragraph"
 
 def _is_credit(text: str, partial: bool = False) -> bool:
     """A byline or photo credit; ``partial``: the start of one, cut inside the last name."""
-    from cleaning import segment
-
     if partial:
         return segment.parse_byline(text, partial=True) is not None
     return segment.is_byline_or_caption(text)
@@ -422,24 +421,24 @@ _LIFTED_FURNITURE = frozenset(
 )
 
 
-def _liftable_furniture(text: str) -> str | None:
-    from cleaning import segment
+# Cheap pre-filter: every liftable furniture pattern contains one of these.
+_LIFT_HINT = re.compile(r"版|星期|週|周|禮拜|礼拜|PAGE|Page|VOL|Vol|Continued|Concluded|CONTINUED|1[6-9]\d\d")
 
+
+def _liftable_furniture(text: str) -> str | None:
+    if not _LIFT_HINT.search(text):
+        return None
     name = segment.furniture_pattern(text)
     return name if name in _LIFTED_FURNITURE else None
 
 
 def _is_photo_credit(text: str) -> bool:
-    from cleaning import segment
-
     byline = segment.parse_byline(text)
     return bool(byline) and byline[-1].role == "photographer"
 
 
 def _continuation_like(nxt: _Line, width: int | None, cfg: LayoutConfig) -> bool:
     """The next line reads like the rest of a sentence, not a headline, lead or byline."""
-    from cleaning import segment
-
     t = nxt.text
     if t[0] in _OPENING or segment.starts_new_item(t):
         return False
@@ -458,9 +457,10 @@ def _body_like(block: _Open, cfg: LayoutConfig) -> bool:
     # "、" alone (enumeration) also appears in headlines: only long text counts as prose by it
     if not _CLAUSE_PUNCT.search(text) and not ("、" in text and block.text_cells >= 2 * cfg.body_min_cells):
         return False
-    from cleaning import segment
-
     return not segment.is_byline_or_caption(text)
+
+
+_MAX_CREDIT_CELLS = 80  # a byline or credit line is never wider
 
 
 def _wrap_sep(prev: _Line, nxt: _Line) -> str:
@@ -563,8 +563,11 @@ def _decide(
     elif width is not None:
         full, unit = _fills_column(prev, nxt, width, cfg)
         run = None
-        block_text = block.text()
-        if full and _is_credit(block_text):
+        # Only the end of the block matters here: joining all its parts for every line would be
+        # quadratic in the paragraph length.
+        tail_text = block.parts[-1]
+        block_text = block.text() if block.text_cells <= _MAX_CREDIT_CELLS else ""
+        if full and block_text and _is_credit(block_text):
             # A byline or photo credit never runs on into other text; it may wrap ("牛树" + "志").
             glued = block_text + _wrap_sep(prev, nxt) + nxt.text
             if not _is_credit(glued) and not _is_credit(glued, partial=True):
@@ -574,7 +577,7 @@ def _decide(
                     f"lines up to {prev.number} are a byline or credit ('{block_text[-20:]}'); "
                     f"'{nxt.text[:12]}' does not continue it",
                 )
-        elif full and is_para_final(block_text):
+        elif full and is_para_final(tail_text):
             run = _headline_run(lines, nxt_index, width, cfg)
             if run is not None and _is_photo_credit(run):
                 run = None  # "记者 A 摄" closes the caption it follows
@@ -603,7 +606,7 @@ def _decide(
     # A paragraph mark; is it a broken paragraph?
     if (
         cfg.repair_broken_paragraphs
-        and not is_para_final(block.text())
+        and not is_para_final(block.parts[-1])
         and _body_like(block, cfg)
         and _continuation_like(nxt, width, cfg)
     ):

@@ -89,15 +89,30 @@ class SegmentConfig(BaseModel):
 
 # ---------------------------------------------------------------- width
 
-_WIDE = re.compile(
-    "[\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf\uac00-\ud7a3"
-    "\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6\U00020000-\U0003fffd"
-    "\u2018\u2019\u201c\u201d\u2014\u2015\u2026\u00b7]"
+_WIDE_CORE = (
+    "\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf"
+    "\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6\U00020000-\U0003fffd"
 )
+# East Asian *ambiguous* punctuation, printed full-width in Chinese typesetting.
+_AMBIGUOUS_PUNCT = "\u2018\u2019\u201c\u201d\u2014\u2015\u2026\u00b7\u2022\u203b\u2116\u00a7"
+_ZERO_WIDTH_CH = "\u0300-\u036f\u200b-\u200f\u2060\ufeff\u00ad"
+# Counting the (few) narrow characters of Chinese text is an order of magnitude faster
+# than counting the (many) wide ones.
+_NARROW = re.compile(f"[^{_WIDE_CORE}{_AMBIGUOUS_PUNCT}{_ZERO_WIDTH_CH}]")
+_NARROW_STRICT = re.compile(f"[^{_WIDE_CORE}{_ZERO_WIDTH_CH}]")
+_ZERO_WIDTH = re.compile(f"[{_ZERO_WIDTH_CH}]")
+
+
+def display_width(text: str, ambiguous_wide: bool = True) -> int:
+    """Width of ``text`` in terminal display cells (wide East Asian characters count 2)."""
+    if text.isascii():
+        return len(text)
+    narrow = _NARROW if ambiguous_wide else _NARROW_STRICT
+    return 2 * len(text) - len(narrow.findall(text)) - 2 * len(_ZERO_WIDTH.findall(text))
 
 
 def _cells(text: str) -> int:
-    return len(text) + len(_WIDE.findall(text))
+    return display_width(text)
 
 
 # ---------------------------------------------------------------- patterns
@@ -358,9 +373,10 @@ def starts_new_item(text: str) -> bool:
 def is_byline_or_caption(text: str) -> bool:
     """``text`` is a byline line or ends with a photo credit (never continued by another line)."""
     t = text.strip()
-    if parse_byline(t) is not None:
+    if _cells(t) <= 80 and parse_byline(t) is not None:
         return True
-    return _CAPTION_TAIL.search(t) is not None or _CAPTION_SOURCE.search(t) is not None
+    tail = t[-60:]  # credits sit at the end; do not scan long paragraphs
+    return _CAPTION_TAIL.search(tail) is not None or _CAPTION_SOURCE.search(tail) is not None
 
 
 # ---------------------------------------------------------------- rules
