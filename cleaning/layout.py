@@ -113,6 +113,12 @@ class LayoutConfig(BaseModel):
         "jump lines) apart, so the paragraph it interrupts at a page break continues after it.",
     )
     dehyphenate: bool = Field(True, description="Decide English line-end hyphens by word frequency.")
+    min_compound_part_zipf: float = Field(
+        3.0,
+        ge=0.0,
+        description="An unknown joined word keeps its hyphen when both halves are words at least this "
+        "frequent (wordfreq Zipf; `well`+`known`, `twenty`+`five`).",
+    )
     min_dehyphen_zipf: float = Field(
         2.0,
         ge=0.0,
@@ -251,27 +257,37 @@ def _prepare(lines: list[str], cfg: LayoutConfig) -> list[_Line | None]:
     return out
 
 
-def column_width(widths: list[int], cfg: LayoutConfig) -> int | None:
+def column_width(widths: list[int], cfg: LayoutConfig, hanging: list[int] | None = None) -> int | None:
     """The page's column width in display cells, or ``None`` when the page is not hard-wrapped.
 
-    The column is the width ``w`` that most lines reach (``w-1`` or ``w``: a
-    1-cell character does not always fill the last cell); the page counts as
-    hard-wrapped when enough lines sit within ``column_slack`` of it.
+    The column is the most common line width (ties: the wider); the page counts as
+    hard-wrapped when enough lines sit within ``column_slack`` (at least 1) of it.
+    ``hanging``: per line, the cells of trailing punctuation that may hang past the
+    column (GB/T 15834); such a line counts for both its width and its width without it.
     """
     if len(widths) < cfg.min_wrapped_lines:
         return None
-    counts = Counter(w for w in widths if w >= cfg.min_column_cells)
+    hanging = hanging or [0] * len(widths)
+    counts: Counter[int] = Counter()
+    for w, h in zip(widths, hanging, strict=True):
+        counts[w] += 1
+        if h:
+            counts[w - h] += 1
+    for w in [w for w in counts if w < cfg.min_column_cells]:
+        del counts[w]
     if not counts:
         return None
-    # The most common width (ties: the wider). When the column has an odd number of
-    # cells, Han-only lines stop one cell short and the mode is W-1, which is harmless:
-    # the full-line test asks whether the next character would have fit.
     best_w = max(counts.items(), key=lambda kv: (kv[1], kv[0]))[0]
     # An odd column: Han-only lines stop one cell short, so the mode is W-1 and lines
     # with an odd number of narrow characters reach W. Many of those: the column is W.
     if counts.get(best_w + 1, 0) >= cfg.odd_column_ratio * counts[best_w]:
         best_w += 1
-    near = sum(n for w, n in counts.items() if abs(w - best_w) <= max(cfg.column_slack, 1))
+    slack = max(cfg.column_slack, 1)
+    near = sum(
+        1
+        for w, h in zip(widths, hanging, strict=True)
+        if abs(w - best_w) <= slack or (h and abs(w - h - best_w) <= slack)
+    )
     if near / len(widths) < cfg.min_wrapped_fraction or near < cfg.min_wrapped_lines:
         return None
     return best_w
@@ -532,7 +548,7 @@ def _decide(
     if nxt.text[0] in _LINE_INITIAL_FORBIDDEN and not (prev.latin and nxt.text[0] in ",;:!?)"):
         return R_PUNCT.name, "", f"line {nxt.number} starts with '{nxt.text[0]}', which cannot start a line"
     if cfg.dehyphenate and blanks == 0 and prev.latin and english.line_end_hyphen(prev.text):
-        d = english.decide_hyphen(prev.text, nxt.text, cfg.min_dehyphen_zipf)
+        d = english.decide_hyphen(prev.text, nxt.text, cfg.min_dehyphen_zipf, cfg.min_compound_part_zipf)
         if d is not None:
             if d.remove_hyphen:
                 return R_DEHYPH.name, "\x01", f"'{d.joined}': {d.reason}"
@@ -642,7 +658,13 @@ def build_blocks(lines: list[str], cfg: LayoutConfig) -> tuple[list[Block], list
     """Rebuild paragraphs (``Block``) from source lines; one event per line-break decision."""
     prepared = _prepare(lines, cfg)
     present = [ln for ln in prepared if ln is not None]
-    width = column_width([ln.width for ln in present if not ln.latin], cfg) if present else None
+    # Lines ending in punctuation may hang it past the column (GB/T 15834).
+    han_lines = [ln for ln in present if not ln.latin]
+    width = column_width(
+        [ln.width for ln in han_lines],
+        cfg,
+        [display_width(ln.text[-1]) if ln.text[-1] in _LINE_INITIAL_FORBIDDEN else 0 for ln in han_lines],
+    )
     latin_w = _latin_width(prepared)
     blocks: list[Block] = []
     events: list[Event] = []

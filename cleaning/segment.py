@@ -157,7 +157,11 @@ _ROLE_WORDS: dict[str, str] = {
     "圖": "photographer",
 }
 _POSTFIX_ROLES: dict[str, str] = {"摄": "photographer", "攝": "photographer", "供图": "photographer"}
-_ROLE_RE = "|".join(sorted(map(re.escape, _ROLE_WORDS), key=len, reverse=True))
+# One-character roles ("文/张三", "图：李四") only count before a separator: "图书馆" is no byline.
+_ROLE_RE = "|".join(
+    re.escape(w) if len(w) > 1 else rf"{re.escape(w)}(?=[\s/：:|｜])"
+    for w in sorted(_ROLE_WORDS, key=len, reverse=True)
+)
 _POSTFIX_RE = "|".join(sorted(map(re.escape, _POSTFIX_ROLES), key=len, reverse=True))
 _NAME = rf"[{_HAN_CH}]{{2,4}}(?:[·•][{_HAN_CH}]{{1,6}})*"
 _HAN_ONE = re.compile(rf"[{_HAN_CH}]")

@@ -1,0 +1,170 @@
+"""Layout stage: line-join decisions, their evidence, and invariants.
+
+Text-level examples of each join rule live in ``tests/cases/layout.json``; this file
+checks the stage contract (blocks, line spans, one event per decision), the column
+model and properties that must hold on any input.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from benchmarks.make_pages import wrap_cells
+from cleaning.english import decide_hyphen
+from cleaning.layout import LayoutConfig, build_blocks, column_width, display_width, seam_word
+
+CFG = LayoutConfig()
+HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+
+P1 = (
+    "练建军强调，抓项目建设首先要配齐配强领导班子，"
+    "组织领导力量把项目谋划细、谋划深、谋划实，更细更实地研究政策。"
+)
+P2 = "要加强政企对接，增强服务意识，强化责任担当，做到分类施策、因地制宜。"
+
+
+def _texts(lines: list[str], cfg: LayoutConfig = CFG) -> list[str]:
+    return [b.text for b in build_blocks(lines, cfg)[0]]
+
+
+def test_display_width_counts_cells() -> None:
+    assert display_width("abc") == 3
+    assert display_width("中文") == 4
+    assert display_width("　　") == 4
+    assert display_width("“中”") == 6
+    assert display_width("“中”", ambiguous_wide=False) == 4
+    assert display_width("a\u200bb") == 2
+
+
+def test_column_width_is_the_common_line_width() -> None:
+    lines = wrap_cells(P1 + P2, 24)
+    assert column_width([display_width(x) for x in lines], CFG) == 24
+    assert column_width([10, 40, 7, 22, 61], CFG) is None  # one paragraph per line
+
+
+def test_wrapped_page_rebuilds_paragraphs_and_reports_every_break() -> None:
+    lines = wrap_cells(P1, 20, "\u3000\u3000") + wrap_cells(P2, 20, "\u3000\u3000")
+    blocks, events = build_blocks(lines, CFG)
+    assert [b.text for b in blocks] == [P1, P2]
+    assert all(b.indented for b in blocks)
+    assert blocks[0].line_start == 1 and blocks[1].line_end == len(lines)
+    assert [(e.line, e.line_end) for e in events] == list(itertools.pairwise(range(1, len(lines) + 1)))
+    assert sum(len(b.joins) for b in blocks) == len(lines) - 2
+    assert {e.rule for e in events} == {"layout.join_wrapped_line", "layout.break_indent"}
+    assert all(e.detail for e in events)
+
+
+def test_headline_is_not_glued_to_a_full_body_line() -> None:
+    # The body's last line fills the column and ends with 。; the headline that follows is
+    # not indented and would "continue" the column if width were the only evidence.
+    body = "用心打造营商环境，用情服务企业发展。"  # 18 characters = 36 cells
+    lines = [*wrap_cells(body, 36, ""), "加大措施抓好大项目建设", *wrap_cells(P2, 36, "\u3000\u3000")]
+    lines = [*wrap_cells(P1, 36, "\u3000\u3000"), *lines]
+    texts = _texts(lines)
+    assert "加大措施抓好大项目建设" in texts
+
+
+def test_blank_lines_and_trailing_byline_stay_apart() -> None:
+    lines = [P1, "", "记者 焦同帅 通讯员 牛树志", "", "活跃在田间地头的“红马甲”"]
+    assert _texts(lines) == [P1, "记者 焦同帅 通讯员 牛树志", "活跃在田间地头的“红马甲”"]
+
+
+def test_broken_paragraph_needs_evidence() -> None:
+    head = "各级各部门要提高政治站位，牢固树立大局意识和全局观念，要聚焦重点、立足实际、突出优势，以有力的"
+    assert _texts([head, "", "措施和优良的作风抓好重点大项目建设工作。"]) == [
+        head + "措施和优良的作风抓好重点大项目建设工作。"
+    ]
+    # No seam word, nothing that cannot end or start a sentence: left as two paragraphs.
+    other = "各级各部门要提高政治站位，牢固树立大局意识和全局观念，要聚焦重点、立足实际、突出优势"
+    assert _texts([other, "", "会议要求各部门抓好落实。"]) == [other, "会议要求各部门抓好落实。"]
+    # Switched off: never joined.
+    off = LayoutConfig(repair_broken_paragraphs=False)
+    assert len(_texts([head, "", "措施和优良的作风抓好重点大项目建设工作。"], off)) == 2
+
+
+def test_seam_word_lookup() -> None:
+    assert seam_word("需求，完", "善城市网络建设。")[0] == "完善"
+    assert seam_word("工作法，具", "体、系统")[0] == "具体"
+    assert seam_word("發揮了積", "極的作用")[0] in ("积极", "積極")  # Traditional folded
+    assert seam_word("以有力的", "措施和") is None
+    assert seam_word("需求。", "善城") is None  # punctuation at the seam
+
+
+def test_page_furniture_inside_a_paragraph_is_lifted() -> None:
+    lines = wrap_cells(P1, 20, "\u3000\u3000")
+    lines.insert(3, "东方日报 2020年6月16日 星期二 第3版 要闻")
+    blocks, events = build_blocks(lines, CFG)
+    assert [b.text for b in blocks] == [P1, "东方日报 2020年6月16日 星期二 第3版 要闻"]
+    assert any(e.rule == "layout.lift_furniture" for e in events)
+
+
+def test_english_lines_hyphens_and_soft_hyphens() -> None:
+    lines = [
+        "The members of the council con-",
+        "tinued the debate until a well-",
+        "known lawyer from the city an\u00ad",
+        "nounced that twenty-",
+        "five houses had burned.",
+    ]
+    assert _texts(lines) == [
+        "The members of the council continued the debate until a well-known lawyer from the city "
+        "announced that twenty-five houses had burned."
+    ]
+
+
+def test_hyphen_decisions() -> None:
+    assert decide_hyphen("con-", "tinued").remove_hyphen
+    assert not decide_hyphen("well-", "known").remove_hyphen
+    assert not decide_hyphen("Austro-", "German").remove_hyphen
+    assert decide_hyphen("Czer-", "nowitz").remove_hyphen  # unknown name: a break hyphen
+    assert decide_hyphen("no hyphen", "here") is None
+
+
+def test_crlf_and_fullwidth_lines_behave_alike() -> None:
+    half = [P1.replace("，", ","), "", P2.replace("，", ",")]
+    assert [t.replace(",", "，") for t in _texts(half)] == [P1, P2]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.text(alphabet=st.sampled_from("中文字，。、 \u3000abc-\u00ad“”记者摄第版\t"), max_size=30),
+        max_size=25,
+    )
+)
+def test_never_raises_and_loses_no_han_character(lines: list[str]) -> None:
+    blocks, events = build_blocks(lines, CFG)
+    han_in = sum(len(HAN.findall(x)) for x in lines)
+    han_out = sum(len(HAN.findall(b.text)) for b in blocks)
+    assert han_in == han_out
+    nonblank = [i + 1 for i, x in enumerate(lines) if b_strip(x)]
+    assert sum(1 for e in events if e.line is not None) == max(0, len(nonblank) - 1) + _lift_extra(events)
+    for b in blocks:
+        assert 1 <= b.line_start <= b.line_end <= len(lines)
+
+
+def b_strip(x: str) -> bool:
+    return bool(re.sub(r"[\u200b-\u200f\u2060\ufeff\u00ad]", "", x).strip())
+
+
+def _lift_extra(events) -> int:
+    # a lifted furniture line adds one decision (the lines around it are also decided together)
+    return sum(1 for e in events if e.rule == "layout.lift_furniture" and "decided against" in e.detail)
+
+
+_CLAUSE = st.text(alphabet=st.sampled_from("中文字词句段落报道会议指出要求各部门"), min_size=2, max_size=14)
+_PARA = st.lists(_CLAUSE, min_size=1, max_size=8).map(lambda parts: "，".join(parts) + "。")
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(_PARA, min_size=1, max_size=6), st.integers(min_value=10, max_value=60))
+def test_indented_wrapped_paragraphs_come_back(paras: list[str], width: int) -> None:
+    """Any column width: prose paragraphs carrying an indent are rebuilt exactly (given enough
+    lines to see the column: with two or three lines a page is read one paragraph per line)."""
+    lines = [ln for p in paras for ln in wrap_cells(p, width, "\u3000\u3000")]
+    assume(len(lines) >= 6)
+    assert _texts(lines) == paras
