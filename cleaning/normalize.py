@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect_right
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import accumulate
@@ -491,9 +492,17 @@ def normalize_lines(lines: list[str], cfg: NormalizeConfig) -> tuple[list[str], 
 
 
 def _describe(name: str, before: str, after: str) -> str:
+    """What changed, for ``presswash explain``: ``',' → '，' ×3``, ``removed ' ' ×1``."""
     if name == "normalize.cjk_compat_ideographs":
         pairs = sorted(
             {f"{c} U+{ord(c):04X} → {_COMPAT_TABLE[ord(c)]}" for c in before if ord(c) in _COMPAT_TABLE}
         )
         return "CJK compatibility ideograph(s) mapped by NFC: " + ", ".join(pairs)
-    return f"{len(before)} → {len(after)} characters"
+    if len(before) == len(after):
+        swaps = Counter((a, b) for a, b in zip(before, after, strict=True) if a != b)
+        return ", ".join(f"{a!r} → {b!r} ×{k}" for (a, b), k in sorted(swaps.items()))
+    removed = Counter(before) - Counter(after)
+    added = Counter(after) - Counter(before)
+    parts = [f"removed {c!r} ×{k}" for c, k in sorted(removed.items())]
+    parts += [f"added {c!r} ×{k}" for c, k in sorted(added.items())]
+    return ", ".join(parts) or f"{len(before)} → {len(after)} characters"
