@@ -181,6 +181,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         return _fail(str(exc), EXIT_LOCKED)
     except PublishError as exc:
         return _fail(f"publish failed: {exc}", EXIT_FAILED)
+    except OSError as exc:
+        # disk full, permission denied, a vanished output directory
+        from cleaning.parquet_io import journal_path
+        from cleaning.state import StateDir
+
+        if journal_path(StateDir(params.out).root).exists():
+            after = "the publish was interrupted; the next run completes it before anything else"
+        else:
+            after = f"nothing was published; the previous dataset in {params.out} is unchanged"
+        return _fail(f"run failed: {exc}\n{after}", EXIT_FAILED)
     print(format_summary(summary))
     return EXIT_OK
 
