@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cleaning.lang import _tables as _script_tables
 from cleaning.model import DecodeInfo, Event
-from cleaning.mojibake import plausibility
+from cleaning.mojibake import HAN_CLASS, plausibility
 from cleaning.rules import register
 
 STAGE = "decode"
@@ -47,6 +47,11 @@ class DecodeConfig(BaseModel):
         0.5,
         description="Minimum plausibility (mean score per non-ASCII character, about -3 … 1; real Chinese "
         "≈ 0.95) for a whole-file legacy decoding to be accepted.",
+    )
+    min_latin_line_plausibility: float = Field(
+        0.9,
+        description="A line of a mixed file is read as cp1252 (Latin-1 text in a UTF-8 file) only when its "
+        "accented letters sit inside Latin words to at least this score (-3 … 1).",
     )
     min_line_plausibility: float = Field(
         0.6, description="Minimum plausibility of one line decoded with a legacy codec in a mixed file."
@@ -322,9 +327,12 @@ def decode_bytes(data: bytes, cfg: DecodeConfig) -> DecodeResult:
     for bom, codec in _BOMS:
         if data.startswith(bom):
             text, replaced = _decode_lenient(data[len(bom) :], codec)
-            return _finish(
-                text, codec, "bom", 1.0, 0, replaced, [Event(R_BOM, STAGE, f"byte-order mark: {codec}")], cfg
-            )
+            events = [Event(R_BOM, STAGE, f"byte-order mark: {codec}")]
+            if replaced:
+                events.append(
+                    Event(R_STRAY, STAGE, f"{replaced} invalid byte sequence(s) replaced by U+FFFD")
+                )
+            return _finish(text, codec, "bom", 1.0, 0, replaced, events, cfg)
 
     for sig in _SIGNATURES:
         if data.startswith(sig):
@@ -518,60 +526,81 @@ def _decode_whole(data: bytes, cfg: DecodeConfig) -> DecodeResult:
     return _finish(best.text, best.codec, method, confidence, 0, best.replaced, events, cfg)
 
 
+_LINE_BREAK = re.compile(rb"(\r\n|\r|\n)")
+_HAN_RE = re.compile(f"[{HAN_CLASS}]")
+
+
 def _decode_per_line(data: bytes, cfg: DecodeConfig) -> DecodeResult:
+    """UTF-8 lines stay UTF-8; each other line gets its most plausible reading.
+
+    Lines are split like ``cleaning.pipeline.split_lines`` splits text (CRLF, CR,
+    LF; no legacy codec uses those bytes inside a character), so event line
+    numbers are lines of the decoded source.
+    """
     parts: list[str] = []
     other = 0
     replaced = 0
     events: list[Event] = []
     used: dict[str, int] = {}
-    chunks = data.split(b"\n")
-    for lineno, chunk in enumerate(chunks, start=1):
+    pieces = _LINE_BREAK.split(data)  # content, break, content, break, ..., content
+    n_lines = (len(pieces) + 1) // 2
+    for index in range(0, len(pieces), 2):
+        chunk = pieces[index]
+        lineno = index // 2 + 1
+        if index + 1 < len(pieces):
+            parts.append("")  # placeholder, filled below; keeps breaks in order
         try:
-            parts.append(chunk.decode("utf-8"))
-            continue
+            decoded = chunk.decode("utf-8")
         except UnicodeDecodeError:
-            pass
-        best: _Candidate | None = None
-        for codec in cfg.candidates:
-            if codec.startswith("utf-16") or codec == "cp1252":
-                continue  # a line of a UTF-8 file is not UTF-16; cp1252 would mask stray bytes
-            try:
-                text = chunk.decode(codec)
-            except UnicodeDecodeError:
-                continue
-            score = plausibility(text)
-            if best is None or score > best.score:
-                best = _Candidate(codec, text, score, 0)
-        utf8_text, n_bad = _decode_lenient(chunk, "utf-8")
-        utf8_score = plausibility(utf8_text)
-        if best is not None and best.score >= cfg.min_line_plausibility and best.score > utf8_score:
-            parts.append(best.text)
-            other += 1
-            used[best.codec] = used.get(best.codec, 0) + 1
-            events.append(
-                Event(
-                    R_MIXED,
-                    STAGE,
-                    f"line decoded as {best.codec} (plausibility "
-                    f"{best.score:.2f}, UTF-8 with U+FFFD {utf8_score:.2f})",
-                    line=lineno,
-                    line_end=lineno,
+            decoded = None
+        if decoded is None:
+            best: _Candidate | None = None
+            for codec in cfg.candidates:
+                if codec.startswith("utf-16"):
+                    continue  # a line of a UTF-8 file is not UTF-16
+                try:
+                    text = chunk.decode(codec)
+                except UnicodeDecodeError:
+                    continue
+                score = _score(text, codec)
+                if codec == "cp1252" and (score < cfg.min_latin_line_plausibility or _HAN_RE.search(text)):
+                    continue  # a Latin-1 line only when it reads as Latin words (else: stray bytes)
+                if best is None or score > best.score:
+                    best = _Candidate(codec, text, score, 0)
+            utf8_text, n_bad = _decode_lenient(chunk, "utf-8")
+            utf8_score = plausibility(utf8_text)
+            if best is not None and best.score >= cfg.min_line_plausibility and best.score > utf8_score:
+                decoded = best.text
+                other += 1
+                used[best.codec] = used.get(best.codec, 0) + 1
+                events.append(
+                    Event(
+                        R_MIXED,
+                        STAGE,
+                        f"line decoded as {best.codec} (plausibility "
+                        f"{best.score:.2f}, UTF-8 with U+FFFD {utf8_score:.2f})",
+                        line=lineno,
+                        line_end=lineno,
+                    )
                 )
-            )
+            else:
+                decoded = utf8_text
+                replaced += n_bad
+                is_tail = lineno == n_lines and _tail_truncated(chunk, "utf-8")
+                events.append(
+                    Event(
+                        R_TRUNC if is_tail else R_STRAY,
+                        STAGE,
+                        f"{n_bad} invalid UTF-8 byte sequence(s) replaced by U+FFFD",
+                        line=lineno,
+                        line_end=lineno,
+                    )
+                )
+        if index + 1 < len(pieces):
+            parts[-1] = decoded + pieces[index + 1].decode("ascii")
         else:
-            parts.append(utf8_text)
-            replaced += n_bad
-            is_tail = lineno == len(chunks) and _tail_truncated(chunk, "utf-8")
-            events.append(
-                Event(
-                    R_TRUNC if is_tail else R_STRAY,
-                    STAGE,
-                    f"{n_bad} invalid UTF-8 byte sequence(s) replaced by U+FFFD",
-                    line=lineno,
-                    line_end=lineno,
-                )
-            )
-    text = "\n".join(parts)
+            parts.append(decoded)
+    text = "".join(parts)
     if other:
         events.insert(
             0,
@@ -584,6 +613,6 @@ def _decode_per_line(data: bytes, cfg: DecodeConfig) -> DecodeResult:
             ),
         )
     method = "per-line" if other else "utf8-replaced"
-    total_lines = max(1, len(chunks))
+    total_lines = max(1, n_lines)
     confidence = 1.0 - 0.5 * (other + replaced) / total_lines if other else 0.98
     return _finish(text, "utf-8", method, max(0.0, confidence), other, replaced, events, cfg)

@@ -184,6 +184,20 @@ def test_decode_info_records_the_evidence() -> None:
     assert sorted(e.line for e in res.events if e.line is not None) == [5, 7]
 
 
+def test_mixed_file_with_latin1_line_and_cr_line_ends() -> None:
+    data = (
+        "第一行中文内容，正常。\r\n".encode()
+        + "naïve café résumé\r\n".encode("cp1252")
+        + "第三行\r中文".encode("gbk")
+        + "\r\n最后一行。".encode()
+    )
+    res = decode_bytes(data, CFG)
+    assert res.text == "第一行中文内容，正常。\r\nnaïve café résumé\r\n第三行\r中文\r\n最后一行。"
+    # Line numbers count CR, LF and CRLF alike, as the pipeline splits lines.
+    assert sorted(e.line for e in res.events if e.line) == [2, 3, 4]
+    assert res.info.other_encoding_lines == 3
+
+
 def test_replacement_characters_are_counted_not_hidden() -> None:
     text = "本报讯 记者走进项目建设现场，工作人员正忙碌地进行室内装修。" * 3
     res = decode_bytes(text.encode()[:6] + b"\xff\xfe" + text.encode()[6:], CFG)
