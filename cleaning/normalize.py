@@ -491,6 +491,12 @@ def normalize_lines(lines: list[str], cfg: NormalizeConfig) -> tuple[list[str], 
     return out, events
 
 
+def normalize_lines_reference(lines: list[str], cfg: NormalizeConfig) -> list[str]:
+    """Every rule on every line, no fast path: the reference the fast path is tested against."""
+    rules = _rules(cfg)
+    return [_apply(line, rules)[0] for line in lines]
+
+
 def _describe(name: str, before: str, after: str) -> str:
     """What changed, for ``presswash explain``: ``',' → '，' ×3``, ``removed ' ' ×1``."""
     if name == "normalize.cjk_compat_ideographs":

@@ -20,6 +20,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cleaning.decode import DecodeConfig, decode_bytes
+from cleaning.pipeline import split_lines
 from cleaning.repair import (
     RepairConfig,
     count_damage,
@@ -211,6 +213,17 @@ _CHINESE = st.text(
 @given(_CHINESE)
 def test_correct_chinese_utf8_is_never_changed(text: str) -> None:
     assert repair_lines([text], CFG)[0] == [text]
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.lists(_CHINESE, min_size=1, max_size=6))
+def test_correct_utf8_chinese_survives_decode_and_repair(paras: list[str]) -> None:
+    text = "\n".join(paras)
+    if not text.strip():
+        return
+    decoded = decode_bytes(text.encode("utf-8"), DecodeConfig()).text
+    lines = split_lines(decoded)
+    assert "\n".join(repair_lines(lines, CFG)[0]) == "\n".join(split_lines(text))
 
 
 if __name__ == "__main__":
