@@ -324,6 +324,16 @@ def reverse_legacy_as_latin1(line: str, th: MojibakeThresholds = MojibakeThresho
     return out
 
 
+# What a decoder leaves where it dropped bytes: U+FFFD, or "?" (Windows code
+# pages) right after a non-ASCII character.
+_LOST = re.compile("\ufffd|(?<=[^\x00-\x7f])\\?")
+
+
+def lost_bytes(line: str) -> bool:
+    """True when ``line`` shows the marks of bytes lost in a wrong decoding (U+FFFD, "鍚?")."""
+    return _LOST.search(line) is not None
+
+
 def apply_reversals(line: str, revs: list[Reversal]) -> str:
     parts = []
     pos = 0
@@ -344,10 +354,10 @@ LEGACY_AS_LATIN1 = "repair.mojibake_gbk_big5_as_latin1"
 def fix_utf8_as_gbk(text: str) -> str:
     """Case function: reverse UTF-8 misread as GBK/GB18030 (or Big5), per segment.
 
-    A line holding U+FFFD lost bytes and is left alone, as the repair stage does.
+    A line that lost bytes (:func:`lost_bytes`) is left alone, as the repair stage does.
     """
     return "\n".join(
-        ln if "\ufffd" in ln else apply_reversals(ln, reverse_utf8_as_legacy(ln)) for ln in text.split("\n")
+        ln if lost_bytes(ln) else apply_reversals(ln, reverse_utf8_as_legacy(ln)) for ln in text.split("\n")
     )
 
 

@@ -110,7 +110,8 @@ register(
 register(
     LOSSY_RULE,
     STAGE,
-    "Flags a line that looks like UTF-8 misread as GBK/Big5 but lost bytes (contains U+FFFD): not "
+    "Flags a line that looks like UTF-8 misread as GBK/Big5 but lost bytes (U+FFFD, or '?' after a "
+    "non-ASCII character): not "
     "reversed, because the round trip would not be lossless.",
 )
 
@@ -246,13 +247,13 @@ def _repair_line(
     text = line
     if cfg.mojibake_utf8_as_gbk and (not prefilter or _UTF8_AS_LEGACY_HINT.search(text)):
         revs = mojibake.reverse_utf8_as_legacy(text, th)
-        if revs and "\ufffd" in text:
+        if revs and mojibake.lost_bytes(text):
             events.append(
                 Event(
                     LOSSY_RULE,
                     STAGE,
                     f"{len(revs)} segment(s) look like UTF-8 misread as {revs[0].codec}, but the line "
-                    "lost bytes (U+FFFD): left as it is",
+                    "lost bytes (U+FFFD or '?'): left as it is",
                     line=lineno,
                     line_end=lineno,
                 )

@@ -62,7 +62,9 @@ def _traditional(text: str) -> str:
 def build_cases() -> dict:
     cases: list[dict] = []
 
-    def add(cid: str, rule: str, given: str, expected: str | None, expect: str = "pass", note: str = "") -> None:
+    def add(
+        cid: str, rule: str, given: str, expected: str | None, expect: str = "pass", note: str = ""
+    ) -> None:
         case: dict = {"id": cid, "rule": rule, "input": given}
         if expected is not None:
             case["expected"] = expected
@@ -80,15 +82,29 @@ def build_cases() -> dict:
         add(f"seed-phrase-{i}", u2g, utf8_misread(p, "gbk"), p)
     # One bad segment in an otherwise correct line: only that segment changes.
     p = lossless[2]
-    add("segment-in-correct-line", u2g, f"记者走进现场看到，{utf8_misread(p, 'gbk')}，如火如荼。",
-        f"记者走进现场看到，{p}，如火如荼。")
-    add("ascii-inside-segment", u2g, utf8_misread("当地就已经进行了5G新基建的优先布局", "gbk"),
-        "当地就已经进行了5G新基建的优先布局")
+    add(
+        "segment-in-correct-line",
+        u2g,
+        f"记者走进现场看到，{utf8_misread(p, 'gbk')}，如火如荼。",
+        f"记者走进现场看到，{p}，如火如荼。",
+    )
+    add(
+        "ascii-inside-segment",
+        u2g,
+        utf8_misread("当地就已经进行了5G新基建的优先布局", "gbk"),
+        "当地就已经进行了5G新基建的优先布局",
+    )
     big5 = [p for p in phrases if utf8_misread(p, "cp950") is not None]
     for i, p in enumerate(big5[:2]):
         add(f"utf8-as-big5-{i}", u2g, utf8_misread(p, "cp950"), p)
-    add("rare-place-name", u2g, utf8_misread("智慧菏泽", "gbk"), "智慧菏泽", "fail",
-        "菏泽 is rare in the frequency table: the repaired text does not score as clearly better")
+    add(
+        "rare-place-name",
+        u2g,
+        utf8_misread("智慧菏泽", "gbk"),
+        "智慧菏泽",
+        "fail",
+        "菏泽 is rare in the frequency table: the repaired text does not score as clearly better",
+    )
     for i, line in enumerate(ln for ln in SEED.read_text(encoding="utf-8").split("\n") if len(ln) > 30):
         if i >= 3:
             break
@@ -100,6 +116,13 @@ def build_cases() -> dict:
     add("neg-latin1", u2g, "Café crème, naïve résumé", None)
     lossy = "本报讯 (记者 黄啟峰)六月的市开发区".encode().decode("gbk", errors="replace")
     add("neg-lossy-line", u2g, lossy, None, note="bytes were lost (U+FFFD): flagged, not reversed")
+    add(
+        "neg-lossy-question-mark",
+        u2g,
+        "你好吗".encode().decode("gbk", errors="replace").replace("\ufffd", "?"),
+        None,
+        note="a Windows code page left '?' for the lost byte: flagged, not reversed",
+    )
 
     g2l = "repair.mojibake_gbk_big5_as_latin1"
     add("hello-latin1", g2l, "ÄãºÃ", "你好")
