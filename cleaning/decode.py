@@ -1,22 +1,23 @@
 """Stage 2, decode: raw bytes to text, with the evidence for the choice.
 
-The cascade, first match wins:
+The cascade, first match wins (``docs/decoding.md`` has the details):
 
 1. empty input → reject ``empty``;
-2. a byte-order mark (UTF-32, UTF-8, UTF-16) → ``bom``;
-3. UTF-16 without BOM when the NUL bytes sit on one parity (ASCII-heavy text) → ``utf16-nul-pattern``;
-4. binary data (NULs, control bytes, file signatures) → reject ``binary``;
+2. a byte-order mark (UTF-32, UTF-8, UTF-16) → method ``bom``;
+3. NUL or "control" bytes in input that is not UTF-8 with multi-byte content →
+   UTF-16 without BOM when one byte order reads as plausible text → ``utf16-no-bom``;
+4. file signatures or too many control/NUL bytes → reject ``binary``;
 5. strict UTF-8 → ``strict``. GB18030 is never tried before this: it decodes
    almost any byte string, UTF-8 included, into (wrong) Han characters;
-6. otherwise the candidates GB18030, cp950, Big5-HKSCS, UTF-16LE/BE and cp1252
-   are decoded and scored by how plausible the result is as Chinese (frequent
-   Han characters, no private-use or control characters; see
-   :func:`cleaning.mojibake.plausibility`). charset-normalizer only breaks a
-   near tie. When part of the file is valid UTF-8 with real multi-byte content,
-   the file is decoded per line: UTF-8 lines stay UTF-8, the others get the
-   best-scoring legacy codec (counted in ``other_encoding_lines``), and bytes
-   that fit nothing become U+FFFD (counted in ``replacement_chars``), as does
-   a multi-byte character truncated at the end of the file.
+6. otherwise: a UTF-8 character cut off at the end → ``utf8-truncated-tail``;
+   mostly valid UTF-8 → decoded per line (``per-line``: UTF-8 lines stay UTF-8,
+   the others get their most plausible legacy reading, counted in
+   ``other_encoding_lines``; bytes that fit nothing become U+FFFD, counted in
+   ``replacement_chars``); else the candidates GB18030, cp950, Big5-HKSCS,
+   UTF-16LE/BE and cp1252 are scored by how plausible the text is
+   (:func:`cleaning.mojibake.plausibility`) → ``scored``. A near tie is broken
+   by script consistency, then by charset-normalizer (``+charset-normalizer``).
+   Nothing plausible → reject ``undecodable``.
 """
 
 from __future__ import annotations
@@ -365,8 +366,9 @@ def decode_bytes(data: bytes, cfg: DecodeConfig) -> DecodeResult:
             return _finish(text, codec16, "utf16-no-bom", 0.95, 0, replaced, events, cfg)
 
     if binary_like:
+        what = "mostly NUL bytes" if nuls * 2 > controls else "control bytes"
         raise DecodeRejected(
-            "binary", f"{controls} control/NUL bytes in the first {len(head)} bytes (mostly NUL: {nuls})"
+            "binary", f"{what}: {controls} control/NUL bytes ({nuls} NUL) in the first {len(head)} bytes"
         )
 
     if utf8_text is not None:
