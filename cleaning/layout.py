@@ -257,19 +257,38 @@ def _prepare(lines: list[str], cfg: LayoutConfig) -> list[_Line | None]:
     return out
 
 
-def column_width(widths: list[int], cfg: LayoutConfig, hanging: list[int] | None = None) -> int | None:
+def _hanging_cells(text: str) -> int:
+    """Cells of the punctuation ending ``text`` that typesetting may hang past the column (。” ，)."""
+    k = len(text)
+    while k > 0 and len(text) - k < 2 and text[k - 1] in _LINE_INITIAL_FORBIDDEN:
+        k -= 1
+    return display_width(text[k:]) if k < len(text) else 0
+
+
+def column_width(
+    widths: list[int],
+    cfg: LayoutConfig,
+    hanging: list[int] | None = None,
+    final: list[bool] | None = None,
+) -> int | None:
     """The page's column width in display cells, or ``None`` when the page is not hard-wrapped.
 
-    The column is the most common line width (ties: the wider); the page counts as
-    hard-wrapped when enough lines sit within ``column_slack`` (at least 1) of it.
-    ``hanging``: per line, the cells of trailing punctuation that may hang past the
-    column (GB/T 15834); such a line counts for both its width and its width without it.
+    The column is the most common width of the lines that are not visibly the last
+    line of a paragraph (``final``: followed by a blank line, an indented line or the
+    end of the page); the page counts as hard-wrapped when enough of those lines sit
+    within ``column_slack`` (at least 1) of it. ``hanging``: per line, the cells of
+    trailing punctuation that may hang past the column (GB/T 15834); such a line counts
+    for both its width and its width without it.
     """
     if len(widths) < cfg.min_wrapped_lines:
         return None
     hanging = hanging or [0] * len(widths)
+    final = final or [False] * len(widths)
+    cand = [(w, h) for w, h, f in zip(widths, hanging, final, strict=True) if not f]
+    if len(cand) < 2:
+        return None
     counts: Counter[int] = Counter()
-    for w, h in zip(widths, hanging, strict=True):
+    for w, h in cand:
         counts[w] += 1
         if h:
             counts[w - h] += 1
@@ -283,12 +302,15 @@ def column_width(widths: list[int], cfg: LayoutConfig, hanging: list[int] | None
     if counts.get(best_w + 1, 0) >= cfg.odd_column_ratio * counts[best_w]:
         best_w += 1
     slack = max(cfg.column_slack, 1)
-    near = sum(
-        1
-        for w, h in zip(widths, hanging, strict=True)
-        if abs(w - best_w) <= slack or (h and abs(w - h - best_w) <= slack)
-    )
-    if near / len(widths) < cfg.min_wrapped_fraction or near < cfg.min_wrapped_lines:
+    # No line may be wider than the column (beyond hanging punctuation): when several are,
+    # the mode was a crowd of short lines (list items, one-line paragraphs), not the column.
+    body = [w - h for w, h in cand]
+    widest = max(body)
+    wide_lines = sum(1 for w in body if w >= widest - slack)
+    if widest > best_w + slack and wide_lines >= max(2, cfg.min_wrapped_fraction * len(cand)):
+        best_w = widest
+    near = sum(1 for w, h in cand if abs(w - best_w) <= slack or (h and abs(w - h - best_w) <= slack))
+    if near / len(cand) < cfg.min_wrapped_fraction or near < 2:
         return None
     return best_w
 
@@ -660,10 +682,18 @@ def build_blocks(lines: list[str], cfg: LayoutConfig) -> tuple[list[Block], list
     present = [ln for ln in prepared if ln is not None]
     # Lines ending in punctuation may hang it past the column (GB/T 15834).
     han_lines = [ln for ln in present if not ln.latin]
+    # A line followed by a blank line, an indented line or the end ends its paragraph:
+    # its width says nothing about the column.
+    final_line: dict[int, bool] = {}
+    for i, ln in enumerate(prepared):
+        if ln is not None:
+            nxt = prepared[i + 1] if i + 1 < len(prepared) else None
+            final_line[ln.number] = nxt is None or nxt.indented
     width = column_width(
         [ln.width for ln in han_lines],
         cfg,
-        [display_width(ln.text[-1]) if ln.text[-1] in _LINE_INITIAL_FORBIDDEN else 0 for ln in han_lines],
+        [_hanging_cells(ln.text) for ln in han_lines],
+        [final_line[ln.number] for ln in han_lines],
     )
     latin_w = _latin_width(prepared)
     blocks: list[Block] = []

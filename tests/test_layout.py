@@ -164,7 +164,7 @@ _PARA = st.lists(_CLAUSE, min_size=1, max_size=8).map(lambda parts: "，".join(p
 @given(st.lists(_PARA, min_size=1, max_size=6), st.integers(min_value=10, max_value=60))
 def test_indented_wrapped_paragraphs_come_back(paras: list[str], width: int) -> None:
     """Any column width: prose paragraphs carrying an indent are rebuilt exactly (given enough
-    lines to see the column: with two or three lines a page is read one paragraph per line)."""
+    lines to see the column: a page with one or two wrapped lines is read one paragraph per line)."""
     lines = [ln for p in paras for ln in wrap_cells(p, width, "\u3000\u3000")]
-    assume(len(lines) >= 6)
+    assume(len(lines) - len(paras) >= 3)  # at least three lines that are not a paragraph's last
     assert _texts(lines) == paras
