@@ -168,3 +168,26 @@ def test_invalid_parameters_fail_before_any_task(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="shard_bytes"):
         clean_corpus(params={"inputs": ["x"], "out": str(tmp_path / "o"), "shard_bytes": -5})
     assert not (tmp_path / "o").exists()
+
+
+def test_disk_full_while_staging_publishes_nothing(
+    prefect_harness, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from flows import steps
+
+    out = workdir / "out"
+    before = _digests(out)
+    manifest = (out / "manifest.json").read_bytes()
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(steps.parquet_io, "write_parts", full)
+    with pytest.raises(OSError, match="No space left"):
+        _run(workdir, force=True, retries=0)
+    assert _digests(out) == before and (out / "manifest.json").read_bytes() == manifest
+    monkeypatch.undo()
+    _run(workdir)  # the next run starts clean
+    assert validate_output(out) == []
