@@ -713,7 +713,9 @@ def segment_blocks(
             continue
         # lead, section heading or body
         if t.tag == "lead":
-            cur = start_article(t)
+            if pending or cur is None or closed or cur.paragraphs or cur.lead:
+                cur = start_article(t)
+            # else: the article was opened by its headline and a leading byline ("By JOHN SMITH")
             closed = False
             cur.lead = t.marker
             cur.byline.extend(t.byline)

@@ -1,0 +1,161 @@
+"""Segment stage: items from paragraphs (headline groups, leads, bylines, captions, furniture).
+
+Pattern-level examples of each rule live in ``tests/cases/segment.json``; this file
+checks how blocks are grouped into items and the contract of ``repeated_furniture``.
+"""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cleaning.model import Block
+from cleaning.segment import SegmentConfig, furniture_key, repeated_furniture, segment_blocks
+
+CFG = SegmentConfig()
+BODY1 = "会议指出，各相关部门要聚焦问题整改和推进重点问题落实等工作，进一步提高认识、统一思想。"
+BODY2 = "会议强调，要坚定信心，紧张有序，做到底数清、政策明，高质量地完成各项工作任务。"
+
+
+def blocks(*texts: str, indented: bool = False) -> list[Block]:
+    return [Block(text=t, line_start=i + 1, line_end=i + 1, indented=indented) for i, t in enumerate(texts)]
+
+
+def items_of(*texts: str, furniture: frozenset[str] = frozenset()):
+    return segment_blocks(blocks(*texts), CFG, furniture)
+
+
+def test_headline_lead_body_and_trailing_byline() -> None:
+    items, events = items_of(
+        "新开工项目30个 新签约项目32个",
+        "市开发区招商引资和大项目建设如火如荼",
+        "本报讯（记者 黄啟峰 通讯员 刘光红）" + BODY1,
+        BODY2,
+        "记者 焦同帅",
+        "加大措施抓好大项目建设",
+        BODY1,
+    )
+    assert [it.kind for it in items] == ["article", "article"]
+    a = items[0]
+    assert a.kicker == "新开工项目30个 新签约项目32个"
+    assert a.title == "市开发区招商引资和大项目建设如火如荼"
+    assert a.lead == "本报讯"
+    assert [(b.role, b.name) for b in a.byline] == [
+        ("reporter", "黄啟峰"),
+        ("correspondent", "刘光红"),
+        ("reporter", "焦同帅"),
+    ]
+    assert a.byline_text == "记者 焦同帅"
+    assert [p.text for p in a.paragraphs] == ["本报讯（记者 黄啟峰 通讯员 刘光红）" + BODY1, BODY2]
+    assert (a.line_start, a.line_end) == (1, 5)
+    assert items[1].title == "加大措施抓好大项目建设" and items[1].line_start == 6
+    tags = {e.line: e.rule for e in events}
+    assert tags[1] == tags[2] == "segment.headline"
+    assert tags[3] == "segment.lead" and tags[4] == "segment.body" and tags[5] == "segment.byline"
+
+
+def test_lead_without_headline_starts_an_article() -> None:
+    items, _ = items_of(BODY1, "新华社北京6月11日电（记者 张三、李四）" + BODY2)
+    assert [it.kind for it in items] == ["other", "article"]
+    assert items[1].lead == "新华社北京6月11日电"
+    assert [b.name for b in items[1].byline] == ["张三", "李四"]
+
+
+def test_caption_is_its_own_item_and_body_after_it_continues_the_article() -> None:
+    cap = "6月15日，记者走进精进电动科技有限公司生产车间，工人们正忙碌地组装电机。记者 黄啟峰 摄"
+    items, _ = items_of("持续推进", "“三规范”建设", BODY1, cap, BODY2)
+    assert [it.kind for it in items] == ["article", "caption"]
+    assert items[0].title == "持续推进“三规范”建设"
+    assert [p.text for p in items[0].paragraphs] == [BODY1, BODY2]
+    assert [p.text for p in items[1].paragraphs] == [cap]
+    assert [(b.role, b.name) for b in items[1].byline] == [("photographer", "黄啟峰")]
+
+
+def test_end_marker_closes_the_article() -> None:
+    items, events = items_of("深化改革开放", "——写在全会召开之际", BODY1, "（完）", BODY2)
+    assert [it.kind for it in items] == ["article", "other"]
+    assert items[0].subtitle == "写在全会召开之际"
+    assert any(e.rule == "segment.end_marker" for e in events)
+
+
+def test_numbered_and_indented_subheads_stay_in_the_article() -> None:
+    items, _ = items_of("中华人民共和国某某法", "第一章 总则", BODY1, "第二章 附则", BODY2)
+    assert len(items) == 1
+    assert [p.text for p in items[0].paragraphs] == ["第一章 总则", BODY1, "第二章 附则", BODY2]
+    b = [*blocks("某某条例"), *blocks("序言", BODY1, indented=True)]
+    items, _ = segment_blocks(b, CFG)
+    assert items[0].headline == ["某某条例"] and items[0].paragraphs[0].text == "序言"
+
+
+def test_page_furniture_by_pattern_and_by_repetition() -> None:
+    items, events = items_of("东方日报 2020年6月16日 星期二 第3版 要闻", "本地新闻", BODY1)
+    assert [it.kind for it in items] == ["furniture", "article"]
+    pages = [
+        ["城市晚报", "第1版", BODY1],
+        ["城市晚报", "第2版", BODY2],
+        ["城市晚报", "第3版", "另一篇文章。"],
+    ]
+    furn = repeated_furniture(pages, CFG)
+    assert furniture_key("城市晚报") in furn and furniture_key("第9版") in furn
+    assert furniture_key(BODY1) not in furn
+    items, events = items_of("城市晚报", "标题一", BODY1, furniture=furn)
+    assert items[0].kind == "furniture"
+    assert any(e.rule == "segment.furniture_repeated" for e in events)
+
+
+def test_repeated_bylines_are_not_furniture() -> None:
+    pages = [["记者 黄啟峰", BODY1], ["记者 黄啟峰", BODY2]]
+    assert repeated_furniture(pages, CFG) == frozenset()
+    assert repeated_furniture([["城市晚报"]], CFG) == frozenset()  # one page: nothing recurs
+
+
+def test_english_conventions() -> None:
+    items, _ = items_of(
+        "WAR IN THE BALKANS",
+        "Allies Advance on a Wide Front",
+        "By JOHN SMITH",
+        "WASHINGTON (AP) — The Senate passed the bill on Tuesday after a long debate.",
+        "The vote was close.",
+        "Continued on Page 6",
+    )
+    a = items[0]
+    assert a.title == "WAR IN THE BALKANS" and a.subtitle == "Allies Advance on a Wide Front"
+    assert [(b.role, b.name) for b in a.byline] == [("author", "JOHN SMITH")]
+    assert a.lead == "WASHINGTON (AP) —"
+    assert len(a.paragraphs) == 2
+    assert items[-1].kind == "furniture"
+
+
+def test_traditional_chinese() -> None:
+    items, _ = items_of(
+        "總統接見訪賓",
+        "本報訊（記者 孫桂靜）李總統登輝先生今天接見訪賓，表示歡迎。",
+        "記者 孫桂靜 通訊員 林濤",
+    )
+    assert items[0].lead == "本報訊"
+    assert [(b.role, b.name) for b in items[0].byline] == [
+        ("reporter", "孫桂靜"),
+        ("reporter", "孫桂靜"),
+        ("correspondent", "林濤"),
+    ]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.text(alphabet=st.sampled_from("中文本报讯记者摄（）() 第版，。、—ABy\u3000"), max_size=40),
+        max_size=20,
+    )
+)
+def test_never_raises_and_keeps_every_block(texts: list[str]) -> None:
+    texts = [t for t in texts if t.strip()]
+    items, events = items_of(*texts)
+    kept = sum(len(it.paragraphs) for it in items) + sum(
+        len(it.headline) for it in items if it.kind != "caption"
+    )
+    kept += sum(1 for it in items if it.byline_text for _ in it.byline_text.split("\n"))
+    kept += sum(len(it.headline) for it in items if it.kind == "caption")
+    ends = sum(1 for e in events if e.rule == "segment.end_marker")
+    assert kept + ends == len(texts)
+    for it in items:
+        assert it.line_start <= it.line_end
