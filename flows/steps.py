@@ -736,6 +736,7 @@ def build_manifest(
         log.debug("no LSH error rates: %s", exc)
     dedup_info["statuses"] = dedup_stats.get("statuses")
     dedup_info["article_statuses"] = dedup_stats.get("article_statuses")
+    dedup_info["reduce_seconds"] = dedup_stats.get("seconds")
     return {
         "presswash_manifest": 1,
         "schema_version": SCHEMA_VERSION,
