@@ -204,9 +204,12 @@ def test_config_rejects_unknown_and_inconsistent_settings() -> None:
 
 def test_expected_error_rates_are_probabilities() -> None:
     rates = expected_error_rates(CFG)
-    assert 0 <= rates["false_negative"] < 0.01
-    assert 0 <= rates["false_positive"] <= CFG.near_threshold
-    assert 0.3 < rates["midpoint"] < CFG.near_threshold
+    for name in ("false_positive", "false_negative", "candidate_probability_at_threshold"):
+        assert 0.0 <= rates[name] <= 1.0
+    assert 0.5 < rates["midpoint"] < 0.8
+    tighter = expected_error_rates(DedupConfig(bands=32, rows=4))
+    assert tighter["false_negative"] < rates["false_negative"]
+    assert tighter["false_positive"] > rates["false_positive"]
 
 
 def test_article_reprint_flagged_at_article_level(tmp_path: Path) -> None:

@@ -153,6 +153,17 @@ def _star_pairs(
     """Pairs (member, head) for buckets of equal ``bucket`` values; heads = first in canonical order."""
     if len(bucket) < 2:
         return np.empty(0, np.int64), np.empty(0, np.int64)
+    # most buckets hold one paragraph: find the others with a cheap unstable sort first
+    order = np.argsort(bucket)
+    sb = bucket[order]
+    same = sb[1:] == sb[:-1]
+    multi = np.zeros(len(sb), dtype=bool)
+    multi[1:] |= same
+    multi[:-1] |= same
+    keep = order[multi]
+    bucket, rows = bucket[keep], rows[keep]
+    if len(bucket) < 2:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
     order = np.lexsort((prio[rows], bucket))
     b, r = bucket[order], rows[order]
     new = np.ones(len(b), dtype=bool)
@@ -205,9 +216,17 @@ def _candidates(table: pa.Table, rep: np.ndarray, prio: np.ndarray, cfg: DedupCo
     anchor_rows = np.repeat(np.arange(n, dtype=np.int64), anchor_counts)
     sel = rep[anchor_rows]
     u, v = _star_pairs(anchor_values[sel], anchor_rows[sel], prio, cfg.bucket_heads, cfg.max_bucket)
+    del anchor_values, anchor_rows
+    if len(u):
+        # a pair must share min_shared_anchors anchors (fewer when one side has fewer anchors)
+        lo, hi = np.minimum(u, v), np.maximum(u, v)
+        code, shared = np.unique(lo * n + hi, return_counts=True)
+        lo, hi = code // n, code % n
+        need = np.minimum(cfg.min_shared_anchors, np.minimum(anchor_counts[lo], anchor_counts[hi]))
+        ok = shared >= np.maximum(need, 1)
+        u, v = lo[ok], hi[ok]
     us.append(u)
     vs.append(v)
-    del anchor_values, anchor_rows
 
     for name in ("head", "tail"):
         values = table.column(name).to_numpy().astype(np.uint64)
@@ -259,6 +278,21 @@ class _Shingles:
             s = frozenset(self._seq[row].tolist())
             self._sets[row] = s
         return s
+
+
+# Key characters whose shingle sets are held at once during verification.
+_VERIFY_BLOCK_CHARS = 2_000_000
+
+
+def _pair_blocks(pairs: np.ndarray, key_chars: np.ndarray) -> list[np.ndarray]:
+    """Candidate pairs in blocks of bounded key text, grouped by parent (rows recur less)."""
+    if len(pairs) == 0:
+        return []
+    pairs = pairs[np.argsort(pairs[:, 1], kind="stable")]
+    cost = np.cumsum(key_chars[pairs[:, 0]] + key_chars[pairs[:, 1]])
+    block = cost // _VERIFY_BLOCK_CHARS
+    cuts = np.flatnonzero(np.diff(block)) + 1
+    return np.split(pairs, cuts)
 
 
 def _alignment(
@@ -407,8 +441,12 @@ def dedup_reduce(index_paths: Sequence[str | Path], cfg: DedupConfig) -> pa.Tabl
     cand_rows = np.unique(pairs.reshape(-1)) if len(pairs) else np.empty(0, np.int64)
     dup_members = np.flatnonzero(~rep)
     keys = _read_keys(table, cand_rows, paths)
-    sh = _Shingles(cand_rows, keys, units, cfg)
-    edges = _verify(pairs, keys, sh, tokens, units, cfg)
+    edges: list[Edge] = []
+    for block in _pair_blocks(pairs, key_chars):
+        # shingle sets cost ~50 bytes per shingle in Python: build them one block at a time
+        sh = _Shingles(np.unique(block.reshape(-1)), keys, units, cfg)
+        edges.extend(_verify(block, keys, sh, tokens, units, cfg))
+        del sh
     flagged = _assign(n, edges, prio)
 
     ids = table.column("id").to_pylist()
