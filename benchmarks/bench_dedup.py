@@ -369,15 +369,15 @@ def main(argv: list[str] | None = None) -> int:
             "index_mb": sum(p.stat().st_size for p in index_paths) / MB,
             "mb_per_cpu_s": _rate(nbytes, map_cpu),
         }
+        m = res["map"]
         print(
-            f"map: {_rate(nbytes, map_cpu):.1f} MB/s per core, wall {map_wall:.1f}s, peak RSS {res['map']['rss_mb_max']:.0f} MB"
+            f"map: {m['mb_per_cpu_s']:.1f} MB/s per core, wall {map_wall:.1f}s, RSS {m['rss_mb_max']:.0f} MB"
         )
 
         sig = signatures_only(inputs, args.signature_mb, cfg)
         res["signatures"] = sig | {"mb_per_cpu_s": _rate(sig["bytes"], sig["cpu"])}
-        print(
-            f"signatures (numpy part): {_rate(sig['bytes'], sig['cpu']):.1f} MB/s per core; keys {_rate(sig['bytes'], sig['key_cpu']):.1f} MB/s"
-        )
+        sig_rate, key_rate = _rate(sig["bytes"], sig["cpu"]), _rate(sig["bytes"], sig["key_cpu"])
+        print(f"signatures (numpy part): {sig_rate:.1f} MB/s per core; keys {key_rate:.1f} MB/s per core")
 
         red = {}
         for share in (0.25, 0.5, 1.0):
@@ -385,32 +385,34 @@ def main(argv: list[str] | None = None) -> int:
             red[str(share)] = _in_fresh_process(_reduce, (part, cfg_dict))
             r = red[str(share)]
             print(
-                f"reduce {share:.0%}: {r['rows']} paragraphs, cpu {r['cpu']:.1f}s, peak RSS {r['rss_mb']:.0f} MB"
+                f"reduce {share:.0%}: {r['rows']} paragraphs, cpu {r['cpu']:.1f}s, RSS {r['rss_mb']:.0f} MB"
             )
         full = red["1.0"]
         res["reduce"] = red
         stage_cpu = map_cpu + full["cpu"]
         res["stage"] = {"cpu": stage_cpu, "mb_per_cpu_s": _rate(nbytes, stage_cpu)}
-        print(
-            f"stage (map + reduce): {_rate(nbytes, stage_cpu):.1f} MB/s per core; {full['status']} {full['relation']}"
-        )
+        print(f"stage (map + reduce): {res['stage']['mb_per_cpu_s']:.1f} MB/s per core")
+        print(f"  decisions: {full['status']} {full['relation']}")
 
         nv = naive(inputs, args.naive_mb, cfg)
         res["naive"] = nv | {"mb_per_cpu_s": _rate(nv["bytes"], nv["cpu"])}
         ratio = _rate(nbytes, stage_cpu) / _rate(nv["bytes"], nv["cpu"])
         res["stage_vs_naive"] = ratio
-        print(
-            f"naive datasketch: {_rate(nv['bytes'], nv['cpu']):.2f} MB/s per core on {nv['bytes'] / MB:.1f} MB -> stage is {ratio:.0f}x"
-        )
+        naive_rate = res["naive"]["mb_per_cpu_s"]
+        print(f"naive datasketch: {naive_rate:.2f} MB/s/core on {nv['bytes'] / MB:.1f} MB; ours {ratio:.0f}x")
 
         if args.peer_mb > 0:
             res["peer"] = peer(inputs, args.peer_mb, cfg, work)
             for lang, p in res["peer"].items():
                 if isinstance(p, dict):
+                    ours, theirs = (
+                        _rate(p["bytes"], p["presswash_cpu"]),
+                        _rate(p["bytes"], p["datatrove_cpu"]),
+                    )
                     print(
-                        f"peer {lang}: {p['bytes'] / MB:.1f} MB, presswash {_rate(p['bytes'], p['presswash_cpu']):.1f} MB/s "
-                        f"(flagged {p['presswash_flagged']}), datatrove {_rate(p['bytes'], p['datatrove_cpu']):.2f} MB/s "
-                        f"(removed {p['datatrove_removed']})"
+                        f"peer {lang}: {p['bytes'] / MB:.1f} MB: presswash {ours:.2f} MB/s per core "
+                        f"({p['presswash_flagged']} flagged), datatrove {theirs:.2f} MB/s per core "
+                        f"({p['datatrove_removed']} removed): {ours / theirs:.0f}x"
                     )
                 else:
                     print(f"peer: {p}")
