@@ -94,6 +94,11 @@ class DecodeConfig(BaseModel):
         description="UTF-16 without BOM is considered when at least this share of the (two-byte) code units "
         "in the sniffed head contain a NUL byte (ASCII letters, line breaks, Han characters like U+4E00).",
     )
+    utf16_ascii_nul_share: float = Field(
+        0.3,
+        description="A UTF-16 reading that is (nearly) all ASCII is accepted when at least this share of "
+        "the code units hold a NUL byte (English text in UTF-16).",
+    )
     sniff_bytes: int = Field(65536, ge=1024, description="Bytes examined by the binary and UTF-16 tests.")
 
 
@@ -215,7 +220,7 @@ def _utf16_without_bom(data: bytes, head: bytes, cfg: DecodeConfig) -> tuple[str
             continue
         score = plausibility(text) - 3.0 * replaced / max(1, len(text))
         ascii_share = sum(1 for ch in text[:4096] if ch < "\x80") / min(len(text), 4096)
-        if ascii_share >= 0.9 and nul_units >= 0.3 * units:
+        if ascii_share >= 0.9 and nul_units >= cfg.utf16_ascii_nul_share * units:
             score = max(score, 1.0)  # English (or other ASCII) text in UTF-16
         if best is None or score > best[0]:
             best = (score, codec, text, replaced)

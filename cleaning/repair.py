@@ -65,6 +65,17 @@ class RepairConfig(BaseModel):
         0.5, description="Minimum plausibility gain of a mojibake reversal over the text it replaces."
     )
     min_han: int = Field(2, ge=1, description="Minimum Han characters in a reversed segment.")
+    latin1_max_ascii_trail_share: float = Field(
+        0.5,
+        description="GBK/Big5 misread as Latin-1: a short segment is refused when more than this share of "
+        "its double-byte characters end in an ASCII byte (what Latin OCR noise like «t«B gives).",
+    )
+    latin1_trail_check_below: int = Field(
+        4,
+        ge=1,
+        description="Segments with at least this many double-byte characters skip the trail-byte test; "
+        "plausibility alone decides.",
+    )
     min_question_run: int = Field(
         2,
         ge=1,
@@ -243,7 +254,13 @@ def _repair_line(
     prefilter: bool = True,
 ) -> str:
     """All repair steps on one line; ``prefilter=False`` skips the per-step tests (reference path)."""
-    th = mojibake.MojibakeThresholds(min_score=cfg.min_score, min_gain=cfg.min_gain, min_han=cfg.min_han)
+    th = mojibake.MojibakeThresholds(
+        min_score=cfg.min_score,
+        min_gain=cfg.min_gain,
+        min_han=cfg.min_han,
+        max_ascii_trail_share=cfg.latin1_max_ascii_trail_share,
+        min_han_without_trail_check=cfg.latin1_trail_check_below,
+    )
     text = line
     if cfg.mojibake_utf8_as_gbk and (not prefilter or _UTF8_AS_LEGACY_HINT.search(text)):
         revs = mojibake.reverse_utf8_as_legacy(text, th)
