@@ -9,6 +9,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cleaning.dedup import (
     DedupConfig,
@@ -235,3 +237,25 @@ def test_article_reprint_flagged_at_article_level(tmp_path: Path) -> None:
     assert got["B"]["duplicate_of"] == "A" and got["B"]["similarity"] > 0.9
     assert got["B"]["rule"] == "dedup.article_reprint" and got["B"]["reason"]
     assert got["C"]["status"] == "kept"  # one paragraph of three repeats A: not a reprint
+
+
+_PIECES = [LONG_ZH[0][:40], LONG_ZH[1][:60], LONG_ZH[2][:30], EN[:80], "短句", "", "。", LONG_ZH[3]]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(parts=st.lists(st.lists(st.sampled_from(_PIECES), min_size=1, max_size=3), max_size=12))
+def test_decisions_are_consistent_on_arbitrary_input(parts: list[list[str]], tmp_path: Path) -> None:
+    texts = ["".join(p) for p in parts]
+    path = _write(tmp_path, "h", _rows("h.txt", texts))
+    got = _by_id(dedup_reduce([path], CFG))
+    assert len(got) == len(texts)
+    for row in got.values():
+        if row["status"] == "kept":
+            assert row["relation"] is None and row["duplicate_of"] is None
+            continue
+        parent = got[row["duplicate_of"]]
+        assert parent["status"] == "kept" and parent["id"] != row["id"]
+        expected = "duplicate" if row["relation"] in ("exact", "near") else "truncated"
+        assert row["status"] == expected
+        assert row["cluster_id"] == parent["cluster_id"] == parent["id"]
+        assert row["rule"] and row["reason"]
