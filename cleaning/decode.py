@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cleaning.lang import _tables as _script_tables
+from cleaning.lang import script_specific_chars
 from cleaning.model import DecodeInfo, Event
 from cleaning.mojibake import HAN_CLASS, plausibility
 from cleaning.rules import register
@@ -281,7 +281,7 @@ def _charset_normalizer_guess(data: bytes) -> str | None:
 
 def _script_consistency(text: str) -> float:
     """Share of the script-specific characters that belong to the majority script (0.5 … 1)."""
-    _, trad_only, simp_only = _script_tables()
+    trad_only, simp_only = script_specific_chars()
     t = sum(1 for ch in text if ch in trad_only)
     s = sum(1 for ch in text if ch in simp_only)
     return max(t, s) / (t + s) if t + s else 0.5

@@ -55,6 +55,12 @@ def _tables() -> tuple[dict[int, str], frozenset[str], frozenset[str]]:
     return t2s, frozenset(trad_only - both), frozenset(simp_only - both)
 
 
+def script_specific_chars() -> tuple[frozenset[str], frozenset[str]]:
+    """(characters used only in Traditional Chinese, characters used only in Simplified)."""
+    _, trad_only, simp_only = _tables()
+    return trad_only, simp_only
+
+
 def fold_traditional(text: str) -> str:
     """Character-level Traditional→Simplified fold (for dedup keys)."""
     return text.translate(_tables()[0])

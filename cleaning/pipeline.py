@@ -102,7 +102,7 @@ class _RuleIndex:
     def rules_in(self, start: int, end: int) -> list[str]:
         found = set(self._file_rules)
         hi = bisect_right(self._starts, end)
-        for s, e, name in self._spans[:hi]:
+        for _s, e, name in self._spans[:hi]:
             if e >= start:
                 found.add(name)
         return sorted(found)
@@ -183,9 +183,17 @@ def document_rows(result: DocResult, cfg: CleaningConfig) -> tuple[list[dict], l
     return articles, paragraphs
 
 
+# Pipeline order, so that on one line a repair is listed before the normalization that followed it.
+STAGE_ORDER = ("read", "decode", "repair", "normalize", "layout", "segment", "dedup")
+
+
 def explain_lines(result: DocResult) -> list[dict[str, Any]]:
-    """Events in source-line order, for ``presswash explain``."""
+    """Events in source-line order (then pipeline order), for ``presswash explain``."""
+    rank = {stage: i for i, stage in enumerate(STAGE_ORDER)}
     return [
         e.as_dict()
-        for e in sorted(result.events, key=lambda e: (e.line if e.line is not None else 0, e.stage))
+        for e in sorted(
+            result.events,
+            key=lambda e: (e.line if e.line is not None else 0, rank.get(e.stage, len(rank))),
+        )
     ]
