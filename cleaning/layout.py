@@ -150,8 +150,10 @@ _CANNOT_END = frozenset("的地得之和与及或并而且把被将对向从在�
 _CANNOT_START = frozenset("的地得之和与與及或并並而且等们們着著过過吗嗎呢吧么麼")
 _RUN_ON_PUNCT = re.compile(r"[，、；,;]")
 _OPENING = frozenset("“「『（(《〈【〔\"'‘")
-_INDENT = re.compile(r"^(?:\u3000+|[ \t]{2,}|\t)")
-_ASCII_WORD = re.compile(r"^[A-Za-z0-9][A-Za-z0-9'’\-]*")
+# Two ideographic spaces (or 2+ ASCII spaces, a tab): one U+3000 at a line start is the
+# honorific space of the text (挪抬, "　國父"), not a paragraph indent.
+_INDENT = re.compile(r"^(?:\u3000{2,}|[ \t]{2,}|\t)")
+_ASCII_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’\-]*")  # used with .match(text, pos)
 
 
 def is_para_final(text: str) -> bool:
@@ -236,7 +238,8 @@ def _prepare(lines: list[str], cfg: LayoutConfig) -> list[_Line | None]:
             out.append(None)
             continue
         m = _INDENT.match(stripped)
-        text = stripped[m.end() :] if m else stripped.lstrip()
+        # a lone U+3000 at the start is the text's own (honorific) space: kept
+        text = stripped[m.end() :] if m else stripped.lstrip(" \t")
         if text.isascii():
             latin = True
         else:
@@ -619,6 +622,11 @@ def _decide(
             run = _headline_run(lines, nxt_index, width, cfg)
             if run is not None and _is_photo_credit(run):
                 run = None  # "记者 A 摄" closes the caption it follows
+        elif full and segment.starts_with_role(nxt.text):
+            # a byline line after an unfinished paragraph (cut-off text, a subhead)
+            run = _headline_run(lines, nxt_index, width, cfg)
+            if run is not None and (not _is_credit(run) or _is_photo_credit(run)):
+                run = None
         if run is not None:
             return (
                 R_HEADLINE.name,

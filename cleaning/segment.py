@@ -80,6 +80,25 @@ class SegmentConfig(BaseModel):
         description="A short unpunctuated paragraph carrying the paragraph indent (　　) is a subhead "
         "inside the article, not a headline: headlines are not indented.",
     )
+    unindented_lines_are_headlines: bool = Field(
+        True,
+        description="On a page whose body paragraphs carry the indent, a paragraph without it (and not a "
+        "byline, lead or furniture) is a headline line even if it ends with punctuation.",
+    )
+    indented_page_fraction: float = Field(
+        0.9,
+        gt=0.0,
+        le=1.0,
+        description="A page is indented when at least this share of its long paragraphs is indented.",
+    )
+    indented_page_min_chars: int = Field(
+        40, ge=1, description="Paragraphs at least this long (characters) decide whether a page is indented."
+    )
+    max_unindented_headline_cells: int = Field(
+        160,
+        ge=4,
+        description="On an indented page, the widest unindented paragraph still taken as a headline line.",
+    )
     detect_section_headings: bool = Field(
         True,
         description="Keep numbered headings (`第一章`, `一、`, `（三）`) inside the current article as body "
@@ -313,6 +332,14 @@ def parse_byline(text: str, partial: bool = False) -> list[Byline] | None:
     return out or None
 
 
+_ROLE_START = re.compile(rf"^(?:{_ROLE_RE})")
+
+
+def starts_with_role(text: str) -> bool:
+    """``text`` opens with a byline role keyword (记者, 通讯员, 責任編輯, …)."""
+    return bool(_ROLE_START.match(text))
+
+
 def lead_marker(text: str) -> tuple[str, list[Byline], str] | None:
     """(marker, byline, pattern name) when ``text`` opens with a lead marker."""
     for name, pat in _LEAD_PATTERNS:
@@ -511,7 +538,9 @@ def _headline_like(text: str, cfg: SegmentConfig) -> bool:
     return True
 
 
-def _classify(b: Block, cfg: SegmentConfig, furniture: frozenset[str]) -> _Tagged:
+def _classify(
+    b: Block, cfg: SegmentConfig, furniture: frozenset[str], indented_page: bool = False
+) -> _Tagged:
     t = b.text.strip()
     if _END_MARKER.match(t):
         return _Tagged(b, "end", R_END.name, f"end marker '{t}'")
@@ -560,6 +589,10 @@ def _classify(b: Block, cfg: SegmentConfig, furniture: frozenset[str]) -> _Tagge
             return _Tagged(b, "caption", R_CAPTION.name, cap[0], byline=cap[1])
     if cfg.detect_section_headings and _SECTION_HEADING.match(t) and _cells(t) <= cfg.max_headline_cells:
         return _Tagged(b, "section", R_SECTION.name, f"numbered heading '{t[:20]}'")
+    if indented_page and not b.indented and _cells(t) <= cfg.max_unindented_headline_cells:
+        # Body paragraphs on this page carry the indent; a line without it is a headline even
+        # when it is a whole sentence ("李總統今天參加…，並應邀致詞。").
+        return _Tagged(b, "headline", R_HEADLINE.name, f"{_cells(t)} cells, not indented on an indented page")
     if _headline_like(t, cfg):
         if b.indented and cfg.indented_short_lines_are_body:
             return _Tagged(b, "section", R_SECTION.name, f"short line indented like body text: '{t[:20]}'")
@@ -650,8 +683,14 @@ def segment_blocks(
             extend(cur, p.block)
             ev(p, R_BODY.name, "short line with no body after it: kept as text")
 
+    long_blocks = [b for b in blocks if len(b.text) >= cfg.indented_page_min_chars]
+    indented_page = (
+        cfg.unindented_lines_are_headlines
+        and len(long_blocks) >= 3
+        and sum(b.indented for b in long_blocks) >= cfg.indented_page_fraction * len(long_blocks)
+    )
     for b in blocks:
-        t = _classify(b, cfg, furniture)
+        t = _classify(b, cfg, furniture, indented_page)
         if t.tag == "headline":
             pending.append(t)
             if len(pending) > cfg.max_headline_lines:
