@@ -153,7 +153,8 @@ _OPENING = frozenset("“「『（(《〈【〔\"'‘")
 # Two ideographic spaces (or 2+ ASCII spaces, a tab): one U+3000 at a line start is the
 # honorific space of the text (挪抬, "　國父"), not a paragraph indent.
 _INDENT = re.compile(r"^(?:\u3000{2,}|[ \t]{2,}|\t)")
-_ASCII_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’\-]*")  # used with .match(text, pos)
+# An unbreakable Latin word or number ("5G", "12.8", "4,153", "4.15%"); used with .match(text, pos)
+_ASCII_WORD = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.,'’%\-]*[A-Za-z0-9%])?")
 
 
 def is_para_final(text: str) -> bool:
