@@ -383,6 +383,7 @@ def e2e_pass(roots: list[Path], work: Path, workers: int, shard_bytes: int) -> d
     sampler.stop()
     return {
         "workers": workers,
+        "load_average_at_end": os.getloadavg(),
         "files": len(files),
         "input_bytes": sum(f.size for f in files),
         "wall": wall,
@@ -675,7 +676,15 @@ def machine() -> dict[str, Any]:
         pass
     import psutil
 
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=corpus.REPO_ROOT, capture_output=True, text=True
+        ).stdout.strip()
+    except OSError:
+        head = ""
     return {
+        "commit": head,
+        "load_average": os.getloadavg(),
         "cpu": cpu,
         "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "ram_gib": round(psutil.virtual_memory().total / 2**30, 1),
