@@ -160,5 +160,7 @@ DEDUP_INDEX = _schema(
         pa.field("anchors", pa.list_(pa.uint64()), nullable=False),
         pa.field("head", pa.uint64(), nullable=False),
         pa.field("tail", pa.uint64(), nullable=False),
+        # low byte of the first 64 MinHash values (b-bit sketch) to screen candidates; null if none
+        pa.field("sketch", pa.binary()),
     ],
 )

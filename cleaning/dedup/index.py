@@ -8,7 +8,14 @@ import xxhash
 
 from cleaning.dedup.config import DedupConfig
 from cleaning.dedup.key import keys_and_units
-from cleaning.dedup.minhash import anchors, band_hashes, encode, minhash_signatures, shingle_hashes
+from cleaning.dedup.minhash import (
+    SKETCH_PERMS,
+    anchors,
+    band_hashes,
+    encode,
+    minhash_signatures,
+    shingle_hashes,
+)
 from cleaning.schema import DEDUP_INDEX, DEDUP_INDEX_KEY
 
 MAP_INPUT_COLUMNS = ("id", "article_id", "source_path", "position", "article_position", "text")
@@ -27,6 +34,17 @@ def _list_array(values: np.ndarray, counts: np.ndarray) -> pa.Array:
     offsets = np.zeros(len(counts) + 1, dtype=np.int32)
     np.cumsum(counts, out=offsets[1:])
     return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values, type=pa.uint64()))
+
+
+def _sketch_array(sig: np.ndarray, eligible: np.ndarray) -> pa.Array:
+    width = min(SKETCH_PERMS, sig.shape[1])
+    low = np.ascontiguousarray((sig[:, :width] & 0xFF).astype(np.uint8))
+    offsets = np.zeros(len(eligible) + 1, dtype=np.int32)
+    np.cumsum(np.where(eligible, width, 0), out=offsets[1:])
+    valid = pa.array(eligible).buffers()[1] if not eligible.all() else None
+    return pa.BinaryArray.from_buffers(
+        pa.binary(), len(eligible), [valid, pa.py_buffer(offsets), pa.py_buffer(low.tobytes())]
+    )
 
 
 def _batch_rows(keys: list[str], units: list[int], cfg: DedupConfig) -> dict[str, pa.Array]:
@@ -54,6 +72,7 @@ def _batch_rows(keys: list[str], units: list[int], cfg: DedupConfig) -> dict[str
         "anchors": _list_array(ah, acounts),
         "head": pa.array(head),
         "tail": pa.array(tail),
+        "sketch": _sketch_array(sig, eligible),
     }
 
 

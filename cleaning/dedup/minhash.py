@@ -31,6 +31,8 @@ _SPACE = 32
 # Shingles per chunk of the permutation loop: big enough to amortize the
 # per-permutation Python overhead, small enough to stay in the CPU cache.
 _CHUNK_SHINGLES = 1 << 17
+# MinHash values kept (one byte each) in the index to screen candidate pairs.
+SKETCH_PERMS = 64
 
 
 def fmix64(h: np.ndarray) -> np.ndarray:

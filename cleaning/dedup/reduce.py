@@ -64,6 +64,7 @@ _LOAD_COLUMNS = [
     "anchors",
     "head",
     "tail",
+    "sketch",
 ]
 
 RULE_BY_RELATION = {
@@ -280,6 +281,67 @@ class _Shingles:
         return s
 
 
+def _sketches(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """``(n, width) uint8`` b-bit MinHash sketches; rows without one are all zero (width 0 if none)."""
+    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    n = len(arr)
+    if n == 0 or arr.null_count == n:
+        return np.zeros((n, 0), dtype=np.uint8)
+    bufs = arr.buffers()
+    offsets = np.frombuffer(bufs[1], dtype=np.int32)[arr.offset : arr.offset + n + 1].astype(np.int64)
+    data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
+    lengths = np.diff(offsets)
+    width = int(lengths.max())
+    has = lengths == width
+    out = np.zeros((n, width), dtype=np.uint8)
+    out[has] = data[offsets[:-1][has][:, None] + np.arange(width)]
+    return out
+
+
+def _screen(
+    pairs: np.ndarray, sketch: np.ndarray, tokens: np.ndarray, units: np.ndarray, cfg: DedupConfig
+) -> np.ndarray:
+    """Drop candidate pairs that cannot pass verification, judged from lengths and b-bit sketches.
+
+    From the key lengths, a pair can only be ``near`` if its shorter side has at
+    least ``near_threshold`` of the longer one's shingles, and only ``truncated``
+    if the shorter side is long enough and short enough. Where one of them is
+    possible, the Jaccard it needs is compared with the sketch estimate (low
+    bytes of 64 MinHash values), with a margin of three standard errors: the
+    screen only removes pairs that are clearly out of reach; survivors are
+    verified on their real shingle sets.
+    """
+    if len(pairs) == 0:
+        return pairs
+    child, parent = pairs[:, 0], pairs[:, 1]
+    width = np.array([shingle_width(u, cfg) for u in range(3)])[units.astype(np.int64)]
+    n_sh = np.maximum(tokens - width + 1, 1).astype(np.float64)
+    small = np.minimum(n_sh[child], n_sh[parent])
+    large = np.maximum(n_sh[child], n_sh[parent])
+    r = small / large
+    short_tokens = np.minimum(tokens[child], tokens[parent])
+    t = cfg.containment_threshold
+    cont_ok = (short_tokens >= cfg.min_fragment_tokens) & (
+        np.minimum(tokens[child], tokens[parent])
+        <= (1.0 - cfg.truncation_min_missing) * np.maximum(tokens[child], tokens[parent]) + 1
+    )
+    j_need = np.where(cont_ok, t * r / (1.0 + r - t * r), np.inf)
+    # shingle sets can be a little smaller than the token counts say: be lenient on the ratio
+    near_ok = r >= cfg.near_threshold - 0.1
+    j_need = np.where(near_ok, np.minimum(j_need, cfg.near_threshold), j_need)
+    keep = np.isfinite(j_need)
+    k = sketch.shape[1]
+    if k:
+        has = sketch.any(axis=1)
+        both = has[child] & has[parent]
+        match = (sketch[child] == sketch[parent]).mean(axis=1)
+        est = np.clip((match - 1 / 256) / (1 - 1 / 256), 0.0, 1.0)
+        jn = np.clip(np.where(np.isfinite(j_need), j_need, 1.0), 0.0, 1.0)
+        margin = 3.0 * np.sqrt(jn * (1.0 - jn) / k) + 1.0 / k
+        keep &= ~both | (est >= jn - margin)
+    return pairs[keep]
+
+
 # Key characters whose shingle sets are held at once during verification.
 _VERIFY_BLOCK_CHARS = 2_000_000
 
@@ -296,26 +358,26 @@ def _pair_blocks(pairs: np.ndarray, key_chars: np.ndarray) -> list[np.ndarray]:
 
 
 def _alignment(
-    child_key: str, parent_key: str, child_seq: np.ndarray, parent_seq: np.ndarray, n: int
+    child_key: str, parent_key: str, child_set: frozenset[int], parent_seq: np.ndarray, n: int
 ) -> tuple[int, int, int]:
     """Where the child lies in the parent: (start, end, length) in shingle positions of the parent."""
     pos = parent_key.find(child_key)
     if pos >= 0 and parent_key:
         return pos, pos + len(child_key), len(parent_key)
     total = len(parent_seq) + n - 1
-    hit = np.flatnonzero(np.isin(parent_seq, child_seq))
-    if len(hit) == 0:
+    hit = [i for i, h in enumerate(parent_seq.tolist()) if h in child_set]
+    if not hit:
         return 0, total, total
     # a stray common shingle far from the matched run must not stretch the span:
     # keep hits with another hit within 2n positions
-    if len(hit) > 2:
-        gap = np.diff(hit)
-        near_prev = np.concatenate([[False], gap <= 2 * n])
-        near_next = np.concatenate([gap <= 2 * n, [False]])
-        supported = hit[near_prev | near_next]
-        if len(supported):
-            hit = supported
-    return int(hit[0]), int(hit[-1]) + n, total
+    supported = [
+        h
+        for k, h in enumerate(hit)
+        if (k > 0 and h - hit[k - 1] <= 2 * n) or (k + 1 < len(hit) and hit[k + 1] - h <= 2 * n)
+    ]
+    if supported:
+        hit = supported
+    return hit[0], hit[-1] + n, total
 
 
 def _verify(
@@ -327,6 +389,7 @@ def _verify(
     cfg: DedupConfig,
 ) -> list[Edge]:
     edges: list[Edge] = []
+    widths = [shingle_width(u, cfg) for u in range(3)]
     for child, parent in pairs.tolist():
         ck, pk = keys[child], keys[parent]
         if ck == pk:
@@ -346,8 +409,8 @@ def _verify(
             and tokens[child] >= cfg.min_fragment_tokens
             and tokens[child] <= (1.0 - cfg.truncation_min_missing) * tokens[parent]
         ):
-            n = shingle_width(int(units[parent]), cfg)
-            lo, hi, total = _alignment(ck, pk, sh.seq(child), sh.seq(parent), n)
+            n = widths[units[parent]]
+            lo, hi, total = _alignment(ck, pk, a, sh.seq(parent), n)
             slack = max(n, cfg.end_slack * total)
             at_start = lo <= slack
             at_end = hi >= total - slack
@@ -438,6 +501,7 @@ def dedup_reduce(index_paths: Sequence[str | Path], cfg: DedupConfig) -> pa.Tabl
     rep = representative == np.arange(n)
 
     pairs = _candidates(table, rep, prio, cfg)
+    pairs = _screen(pairs, _sketches(table.column("sketch")), tokens, units, cfg)
     cand_rows = np.unique(pairs.reshape(-1)) if len(pairs) else np.empty(0, np.int64)
     dup_members = np.flatnonzero(~rep)
     keys = _read_keys(table, cand_rows, paths)
