@@ -391,9 +391,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sample", type=int, default=40, help="chronam hyphen decisions to print")
     ap.add_argument("--errors", type=int, default=0, help="print this many errors per set")
     args = ap.parse_args(argv)
+    from cleaning.english import zipf
     from cleaning.layout import _jieba_freq
 
-    _jieba_freq()  # load the dictionary before timing anything
+    _jieba_freq()  # load the dictionaries before timing anything
+    zipf("the")
     sets = args.sets.split(",")
     print(HEADER)
     reports = []

@@ -41,7 +41,9 @@ class HyphenDecision:
 
 def line_end_hyphen(line: str) -> bool:
     """The line ends in a (soft) hyphen directly after a letter."""
-    return bool(_TAIL_WORD.search(line))
+    if not line or line[-1] not in "-\u00ad‐":
+        return False
+    return bool(_TAIL_WORD.search(line[-60:]))
 
 
 def decide_hyphen(
@@ -61,7 +63,7 @@ def decide_hyphen(
     wordfreq's own figure for ``a-b`` is not used: it combines the halves' frequencies,
     which says nothing about the compound (``meet-ng`` would score 3.9).
     """
-    tail = _TAIL_WORD.search(line.rstrip())
+    tail = _TAIL_WORD.search(line.rstrip()[-60:])
     head = _HEAD_WORD.match(next_line.lstrip())
     if tail is None or head is None:
         return None

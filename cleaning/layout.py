@@ -235,7 +235,7 @@ def _prepare(lines: list[str], cfg: LayoutConfig) -> list[_Line | None]:
     out: list[_Line | None] = []
     for i, raw in enumerate(lines):
         stripped = raw.rstrip()
-        if not _INVISIBLE.sub("", stripped).strip():
+        if not stripped.strip() or (not stripped.isascii() and not _INVISIBLE.sub("", stripped).strip()):
             out.append(None)
             continue
         m = _INDENT.match(stripped)
