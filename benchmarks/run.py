@@ -4,7 +4,8 @@
     python -m benchmarks.run --quick              # 10 MB, short naive budget: a smoke run
     python -m benchmarks.run --peer               # add datatrove's MinHash dedup on the same paragraphs
     python -m benchmarks.run --scaling            # 10 MB / 100 MB / 1 GB, and 1 vs 2 workers
-    python -m benchmarks.run --prefect            # `presswash run` vs the same steps without Prefect
+    python -m benchmarks.run --prefect            # also `presswash run` vs the same steps without Prefect
+    python -m benchmarks.run --prefect-only       # only that comparison
 
 Inputs are built by :mod:`benchmarks.corpus` from the real corpora in ``$PRESSWASH_SHARED``
 (default ``../shared``); the run stops with a message when they are absent.
@@ -812,6 +813,18 @@ def _prefect_report(p: dict[str, Any]) -> list[str]:
     return out
 
 
+def run_prefect_only(args: argparse.Namespace) -> dict[str, Any]:
+    sets = corpus.build_sets(args.size_mb, seed=args.seed)
+    p = prefect_compare([s.root for s in sets.values()], OUT_DIR / "work-prefect", 1)
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": "python -m benchmarks.run " + " ".join(sys.argv[1:]),
+        "machine": machine(),
+        "prefect": p,
+        "report": _prefect_report(p),
+    }
+
+
 def run_scaling(args: argparse.Namespace) -> dict[str, Any]:
     shard_bytes = int(args.shard_mb * 2**20)
     sizes = args.scaling_sizes
@@ -889,6 +902,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--peer", action="store_true", help="add datatrove's MinHash dedup on the same paragraphs")
     p.add_argument("--peer-mb", type=float, default=8.0, help="paragraph MB given to the peer comparison")
     p.add_argument("--prefect", action="store_true", help="time `presswash run` against the bare steps")
+    p.add_argument("--prefect-only", action="store_true", help="only the Prefect overhead comparison")
     p.add_argument(
         "--naive-seconds", type=float, default=90.0, help="CPU budget of the naive baseline per set"
     )
@@ -924,7 +938,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"skipped: the real corpora are not in {corpus.shared_dir()}/corpora (set PRESSWASH_SHARED)")
         return 0
     OUT_DIR.mkdir(parents=True, exist_ok=True)
-    results = run_scaling(args) if args.scaling else run_main(args)
+    if args.prefect_only:
+        results = run_prefect_only(args)
+    else:
+        results = run_scaling(args) if args.scaling else run_main(args)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     path = args.json or OUT_DIR / f"{'scaling' if args.scaling else 'run'}-{stamp}.json"
     path.write_text(json.dumps(results, indent=1, default=str))
