@@ -913,6 +913,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     # internal: one end-to-end pass in this process (used through subprocesses)
     p.add_argument("--e2e-only", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--direct-steps", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--reduce-only", action="store_true", help="dedup_reduce over the index files given")
     p.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     p.add_argument("roots", nargs="*", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -930,6 +931,25 @@ def main(argv: list[str] | None = None) -> int:
         args.work.mkdir(parents=True, exist_ok=True)
         r = e2e_pass(args.roots, args.work, args.workers[0], int(args.shard_mb * 2**20))
         args.json.write_text(json.dumps(r))
+        return 0
+    if args.reduce_only:
+        # dedup_reduce alone over the given index files: how its time and memory grow
+        from cleaning.config import CleaningConfig
+        from cleaning.dedup import dedup_reduce
+
+        c0, w0 = time.process_time(), time.perf_counter()
+        decisions = dedup_reduce([str(r) for r in args.roots], CleaningConfig().dedup)
+        print(
+            json.dumps(
+                {
+                    "index_files": len(args.roots),
+                    "paragraphs": decisions.num_rows,
+                    "cpu": time.process_time() - c0,
+                    "wall": time.perf_counter() - w0,
+                    "peak_rss_mib": process_peak_rss() / MIB,
+                }
+            )
+        )
         return 0
     if args.direct_steps:
         direct_steps(args.roots, args.work)
