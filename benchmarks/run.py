@@ -813,6 +813,40 @@ def _prefect_report(p: dict[str, Any]) -> list[str]:
     return out
 
 
+def reduce_scaling(unit_dirs: list[Path]) -> list[dict[str, Any]]:
+    """How dedup_reduce's time and peak memory grow with the number of paragraphs."""
+    import pyarrow.parquet as pq
+
+    from cleaning import parquet_io
+    from cleaning.config import CleaningConfig
+    from cleaning.dedup import dedup_map
+
+    cfg = CleaningConfig().dedup
+    paths: list[str] = []
+    for u in unit_dirs:
+        para = pq.read_table(
+            u / "paragraphs.parquet", columns=["id", "article_id", "source_path", "position", "text"]
+        )
+        dedup_in = para.append_column("article_position", para["position"]).select(
+            ["id", "article_id", "source_path", "position", "article_position", "text"]
+        )
+        path = u / "index-current.parquet"
+        parquet_io.write_table(dedup_map(dedup_in, cfg), path)
+        paths.append(str(path))
+    out = []
+    for k in range(1, len(paths) + 1):
+        proc = subprocess.run(
+            [sys.executable, "-m", "benchmarks.run", "--reduce-only", *paths[:k]],
+            cwd=corpus.REPO_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        out.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+        print(json.dumps(out[-1]), flush=True)
+    return out
+
+
 def run_prefect_only(args: argparse.Namespace) -> dict[str, Any]:
     sets = corpus.build_sets(args.size_mb, seed=args.seed)
     p = prefect_compare([s.root for s in sets.values()], OUT_DIR / "work-prefect", 1)
@@ -914,6 +948,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--e2e-only", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--direct-steps", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--reduce-only", action="store_true", help="dedup_reduce over the index files given")
+    p.add_argument(
+        "--reduce-scaling",
+        action="store_true",
+        help="index the paragraphs.parquet of the unit directories given, then time dedup_reduce over "
+        "the first 1, 2, … of them (each in a fresh process)",
+    )
     p.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     p.add_argument("roots", nargs="*", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -931,6 +971,9 @@ def main(argv: list[str] | None = None) -> int:
         args.work.mkdir(parents=True, exist_ok=True)
         r = e2e_pass(args.roots, args.work, args.workers[0], int(args.shard_mb * 2**20))
         args.json.write_text(json.dumps(r))
+        return 0
+    if args.reduce_scaling:
+        print(json.dumps(reduce_scaling(args.roots), indent=1))
         return 0
     if args.reduce_only:
         # dedup_reduce alone over the given index files: how its time and memory grow
