@@ -815,6 +815,8 @@ def _prefect_report(p: dict[str, Any]) -> list[str]:
 
 def reduce_scaling(unit_dirs: list[Path]) -> list[dict[str, Any]]:
     """How dedup_reduce's time and peak memory grow with the number of paragraphs."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     from cleaning import parquet_io
@@ -823,10 +825,14 @@ def reduce_scaling(unit_dirs: list[Path]) -> list[dict[str, Any]]:
 
     cfg = CleaningConfig().dedup
     paths: list[str] = []
-    for u in unit_dirs:
+    for k, u in enumerate(unit_dirs):
         para = pq.read_table(
             u / "paragraphs.parquet", columns=["id", "article_id", "source_path", "position", "text"]
         )
+        # units of different runs reuse source paths (hence ids): make them distinct
+        for col in ("id", "article_id"):
+            new = pc.binary_join_element_wise(pa.scalar(f"u{k}"), para[col], "-")
+            para = para.set_column(para.schema.get_field_index(col), col, new)
         dedup_in = para.append_column("article_position", para["position"]).select(
             ["id", "article_id", "source_path", "position", "article_position", "text"]
         )
