@@ -21,7 +21,7 @@ from cleaning.schema import DEDUP_INDEX, DEDUP_INDEX_KEY
 MAP_INPUT_COLUMNS = ("id", "article_id", "source_path", "position", "article_position", "text")
 # Characters of key text per vectorized batch: bounds the map's working memory
 # (about 60 bytes per character) independently of the shard size.
-_BATCH_CHARS = 2_000_000
+_BATCH_CHARS = 500_000
 
 
 def index_schema(cfg: DedupConfig) -> pa.Schema:

@@ -214,9 +214,13 @@ def _candidates(table: pa.Table, rep: np.ndarray, prio: np.ndarray, cfg: DedupCo
     del matrix, band_values
 
     anchor_values, anchor_counts = _list_values(table.column("anchors"))
-    anchor_rows = np.repeat(np.arange(n, dtype=np.int64), anchor_counts)
-    sel = rep[anchor_rows]
-    u, v = _star_pairs(anchor_values[sel], anchor_rows[sel], prio, cfg.bucket_heads, cfg.max_bucket)
+    anchor_rows = np.repeat(np.arange(n, dtype=np.int32), anchor_counts)
+    if not rep.all():
+        sel = rep[anchor_rows]
+        anchor_values, anchor_rows = anchor_values[sel], anchor_rows[sel]
+        del sel
+    u, v = _star_pairs(anchor_values, anchor_rows, prio, cfg.bucket_heads, cfg.max_bucket)
+    u, v = u.astype(np.int64), v.astype(np.int64)
     del anchor_values, anchor_rows
     if len(u):
         # a pair must share min_shared_anchors anchors (fewer when one side has fewer anchors)
@@ -334,7 +338,10 @@ def _screen(
     if k:
         has = sketch.any(axis=1)
         both = has[child] & has[parent]
-        match = (sketch[child] == sketch[parent]).mean(axis=1)
+        match = np.empty(len(pairs), dtype=np.float64)
+        for lo in range(0, len(pairs), 65536):  # bounded temporaries: (pairs x 64) bytes per chunk
+            hi = lo + 65536
+            match[lo:hi] = (sketch[child[lo:hi]] == sketch[parent[lo:hi]]).mean(axis=1)
         est = np.clip((match - 1 / 256) / (1 - 1 / 256), 0.0, 1.0)
         jn = np.clip(np.where(np.isfinite(j_need), j_need, 1.0), 0.0, 1.0)
         margin = 3.0 * np.sqrt(jn * (1.0 - jn) / k) + 1.0 / k
@@ -502,6 +509,8 @@ def dedup_reduce(index_paths: Sequence[str | Path], cfg: DedupConfig) -> pa.Tabl
 
     pairs = _candidates(table, rep, prio, cfg)
     pairs = _screen(pairs, _sketches(table.column("sketch")), tokens, units, cfg)
+    # the signatures are done with: keep only what verification and the output need
+    table = table.select(["id", "article_id", "source_path", "key_chars", "_file", "_row"])
     cand_rows = np.unique(pairs.reshape(-1)) if len(pairs) else np.empty(0, np.int64)
     dup_members = np.flatnonzero(~rep)
     keys = _read_keys(table, cand_rows, paths)
