@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+# Bumped whenever the index columns or their meaning change (part of the fingerprint).
+INDEX_FORMAT = 2
 # Settings that change what ``dedup_map`` writes into the index. Index files
 # written with different values cannot be compared, so the reduce checks them.
 INDEX_FIELDS: tuple[str, ...] = (
@@ -196,5 +198,5 @@ class DedupConfig(BaseModel):
 
     def index_fingerprint(self) -> str:
         """Hash of the settings that shape the index files (equal hash: comparable indexes)."""
-        data = {k: getattr(self, k) for k in INDEX_FIELDS}
+        data = {k: getattr(self, k) for k in INDEX_FIELDS} | {"index_format": INDEX_FORMAT}
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
