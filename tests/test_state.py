@@ -176,3 +176,47 @@ def test_unreadable_input_is_rejected_at_planning(tmp_path: Path, params_for) ->
     p.chmod(0)
     plan = plan_task.fn(params_for(), "r1")
     assert plan["listing_rejects"] == ["locked.txt"]
+
+
+def _run_steps(params, run_id: str, stop_after_shards: int | None = None) -> None:
+    """The flow's steps in order, without Prefect; optionally 'killed' after some shards."""
+    from flows import steps
+
+    plan = steps.plan(params, run_id)
+    stats = []
+    for i, shard in enumerate(plan["shards"]):
+        if stop_after_shards is not None and i >= stop_after_shards:
+            return
+        stats.append(steps.process_shard(shard, params))
+    dedup = steps.reduce_dedup(plan["catalog"], params, run_id)
+    finals = [
+        steps.finalize_unit(u, live, params, run_id) for u, live in steps.live_units(plan["catalog"]).items()
+    ]
+    steps.publish_run(params, plan, stats, finals, dedup, steps.now_iso())
+
+
+def test_a_killed_run_is_completed_by_the_next_one_with_a_clean_runs_output(tmp_path: Path) -> None:
+    import hashlib
+
+    from flows.params import FlowParams
+
+    (tmp_path / "in").mkdir()
+    text = SEED.read_text(encoding="utf-8")
+    for i in range(3):
+        (tmp_path / "in" / f"p{i}.txt").write_text(text[: len(text) // (i + 1)], encoding="utf-8")
+
+    def params(out: str) -> FlowParams:
+        return FlowParams(inputs=[str(tmp_path / "in")], out=str(tmp_path / out), shard_bytes=2048)
+
+    def digests(out: str) -> dict[str, str]:
+        root = tmp_path / out
+        return {
+            p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in root.glob("*/*.parquet")
+        }
+
+    _run_steps(params("clean"), "r0")
+    _run_steps(params("crashed"), "r1", stop_after_shards=2)
+    assert not (tmp_path / "crashed" / "manifest.json").exists()
+    _run_steps(params("crashed"), "r2")
+    assert digests("crashed") == digests("clean") and len(digests("clean")) >= 6
