@@ -49,8 +49,9 @@ def process_document(
 ) -> DocResult | Reject:
     """Decode, repair, normalize, lay out and segment one document.
 
-    Returns a :class:`Reject` (never raises) when the document cannot be
-    decoded sensibly; any other exception is a bug and propagates.
+    Returns a :class:`Reject` when the document cannot be decoded sensibly.
+    Any other exception is a bug and propagates to the caller; the flow turns
+    it into an ``internal_error`` reject for that document and goes on.
     """
     events: list[Event] = list(doc.events)
     if isinstance(doc.data, bytes):

@@ -67,6 +67,8 @@ REASON_CODES: dict[str, str] = {
     "empty": "The file, member or record holds no text (zero bytes or only whitespace).",
     "binary": "Not text: a known binary signature (PNG, PDF, zip, ...) or too many control/NUL bytes.",
     "undecodable": "No candidate encoding decodes the bytes sensibly (decode stage).",
+    "internal_error": "A cleaning stage raised on this document (a bug, or data no rule expects); "
+    "the detail holds the exception, the run goes on (flow).",
     "not_found": "An input argument names no existing path.",
     "no_match": "A glob argument matches no file.",
     "vanished": "The file existed when listed but was gone when read.",
