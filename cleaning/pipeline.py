@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,20 +91,32 @@ def paragraph_id(art_id: str, position: int) -> str:
 
 
 class _RuleIndex:
-    """Which rules fired on which source lines, for the per-row ``rules`` column."""
+    """Which rules fired on which source lines, for the per-row ``rules`` column.
+
+    Built once per document as one set of rule names per source line, so a
+    lookup costs the lines of the span, not the number of events on the page.
+    """
 
     def __init__(self, events: list[Event]) -> None:
-        spans = sorted((e.line, e.line_end or e.line, e.rule) for e in events if e.line is not None)
-        self._starts = [s[0] for s in spans]
-        self._spans = spans
-        self._file_rules = sorted({e.rule for e in events if e.line is None})
+        self._file_rules = {e.rule for e in events if e.line is None}
+        last = max((e.line_end or e.line for e in events if e.line is not None), default=0)
+        per_line: list[set[str] | None] = [None] * (last + 1)
+        for e in events:
+            if e.line is None:
+                continue
+            for ln in range(e.line, (e.line_end or e.line) + 1):
+                bucket = per_line[ln]
+                if bucket is None:
+                    per_line[ln] = {e.rule}
+                else:
+                    bucket.add(e.rule)
+        self._per_line = per_line
 
     def rules_in(self, start: int, end: int) -> list[str]:
         found = set(self._file_rules)
-        hi = bisect_right(self._starts, end)
-        for _s, e, name in self._spans[:hi]:
-            if e >= start:
-                found.add(name)
+        for bucket in self._per_line[max(start, 0) : end + 1]:
+            if bucket:
+                found |= bucket
         return sorted(found)
 
 
