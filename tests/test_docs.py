@@ -92,3 +92,20 @@ def test_operations_guide_commands_exist() -> None:
         except SystemExit as exc:
             if exc.code != 0:  # --help exits 0
                 raise AssertionError(f"not a valid command line: presswash {line}") from None
+
+
+def test_readme_bad_input_table_names_every_reason_code() -> None:
+    from cleaning.reader import REASON_CODES
+
+    text = _text("README.md")
+    section = text[text.index("## What happens to bad input") :]
+    missing = [code for code in REASON_CODES if f"`{code}`" not in section]
+    assert not missing, f"README's bad-input table does not name: {missing}"
+
+
+def test_readme_opens_with_the_two_setup_commands() -> None:
+    text = _text("README.md")
+    block = text[text.index("```bash") : text.index("```", text.index("```bash") + 3)]
+    assert "presswash run data/raw" in block
+    assert "pytest" in block
+    assert text.index("```bash") < text.index("## ")
