@@ -32,6 +32,7 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from cleaning.layout import display_width
@@ -392,10 +393,15 @@ def fullwidth_punct(text: str) -> str:
     return _BETWEEN_HAN.sub(lambda m: (m.group(1) or m.group(2)).translate(_HALF_TO_FULL), text)
 
 
-def to_traditional(text: str) -> str:
+@cache
+def _s2tw() -> Any:
     import opencc
 
-    return opencc.OpenCC("s2tw").convert(text)
+    return opencc.OpenCC("s2tw")  # building the converter loads its dictionaries (~0.4 s)
+
+
+def to_traditional(text: str) -> str:
+    return _s2tw().convert(text)
 
 
 def seed_shape(seed_text: str, roles: dict[int, str], shape: str) -> tuple[bytes, dict[str, Any]]:
