@@ -88,7 +88,9 @@ def write_table(
         table = conform(table, schema)
     meta = dict(table.schema.metadata or {})
     meta.setdefault(METADATA_VERSION_KEY, SCHEMA_VERSION.encode())
-    table = table.replace_schema_metadata(meta)
+    # one chunk per column: the bytes then depend on the rows alone, not on how
+    # the table was assembled (batches written by ParquetAppender, slices, filters)
+    table = table.replace_schema_metadata(meta).combine_chunks()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _tmp_name(path)
     with open(tmp, "wb") as fh:
@@ -105,6 +107,57 @@ def write_table(
     os.replace(tmp, path)
     fsync_dir(path.parent)
     return table.num_rows
+
+
+class ParquetAppender:
+    """One Parquet file written a batch at a time (staged + fsync + rename on :meth:`close`).
+
+    Lets a task stream its rows to disk instead of holding a whole shard's
+    rows in memory. Each :meth:`write` adds row groups of at most
+    ``ROW_GROUP_ROWS`` rows, so the file depends only on the batches given.
+    """
+
+    def __init__(self, path: str | Path, schema: pa.Schema, compression: str = "zstd") -> None:
+        self.path = Path(path)
+        meta = dict(schema.metadata or {})
+        meta.setdefault(METADATA_VERSION_KEY, SCHEMA_VERSION.encode())
+        self.schema = schema.with_metadata(meta)
+        self.rows = 0
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._tmp = _tmp_name(self.path)
+        self._fh = open(self._tmp, "wb")
+        self._writer = pq.ParquetWriter(
+            self._fh,
+            self.schema,
+            compression=compression,
+            use_dictionary=True,
+            write_statistics=True,
+        )
+
+    def write(self, table: pa.Table) -> None:
+        if table.num_rows == 0:
+            return
+        self._writer.write_table(conform(table, self.schema), row_group_size=ROW_GROUP_ROWS)
+        self.rows += table.num_rows
+
+    def close(self) -> int:
+        """Finish the file and move it into place; returns its row count."""
+        self._writer.close()
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self._fh.close()
+        os.replace(self._tmp, self.path)
+        fsync_dir(self.path.parent)
+        return self.rows
+
+    def abort(self) -> None:
+        """Drop the partial file (after an error)."""
+        try:
+            self._writer.close()
+        except Exception:  # the file is thrown away anyway
+            pass
+        self._fh.close()
+        self._tmp.unlink(missing_ok=True)
 
 
 def write_parts(

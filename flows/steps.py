@@ -329,11 +329,86 @@ def _furniture(files: list[Any], cfg: Any, max_pages: int) -> frozenset[str]:
         return frozenset()
 
 
+class _UnitWriter:
+    """Streams the rows of one shard to its unit files and dedup index, a batch at a time.
+
+    A shard's rows as Python dicts cost ~50 bytes of memory per input byte; held
+    whole, a 32 MB shard took over 1.5 GB. Buffering at most ``batch_rows`` rows
+    per table keeps a shard task's memory flat whatever the shard's size.
+    The files are moved into place on :meth:`close`; ``stats.json``, written
+    last, marks the unit complete.
+    """
+
+    def __init__(self, state: StateDir, uid: str, cfg: Any, batch_rows: int = 5000) -> None:
+        from cleaning.dedup import index_schema
+
+        self.state, self.uid, self.cfg, self.batch_rows = state, uid, cfg, batch_rows
+        udir = state.unit_dir(uid)
+        udir.mkdir(parents=True, exist_ok=True)
+        for leftover in udir.glob(".*.tmp-*"):  # partial files of a killed run
+            leftover.unlink(missing_ok=True)
+        for leftover in state.index_path(uid).parent.glob(f".{uid}.parquet.tmp-*"):
+            leftover.unlink(missing_ok=True)
+        self.buffers: dict[str, list[dict]] = {name: [] for name in UNIT_SCHEMAS}
+        self.files = {
+            name: parquet_io.ParquetAppender(udir / f"{name}.parquet", schema)
+            for name, schema in UNIT_SCHEMAS.items()
+        }
+        self.files["index"] = parquet_io.ParquetAppender(state.index_path(uid), index_schema(cfg.dedup))
+
+    def add(self, name: str, rows: list[dict]) -> None:
+        buf = self.buffers[name]
+        buf.extend(rows)
+        if len(buf) >= self.batch_rows:
+            self._flush(name)
+
+    def _flush(self, name: str) -> None:
+        from cleaning.dedup import dedup_map
+
+        rows = self.buffers[name]
+        if not rows:
+            return
+        table = pa.Table.from_pylist(rows, schema=UNIT_SCHEMAS[name])
+        self.buffers[name] = []
+        self.files[name].write(table)
+        if name == "paragraphs":
+            # dedup_map depends on each row alone, so batches give the same index as the whole shard
+            dedup_in = pa.table(
+                {
+                    "id": table["id"],
+                    "article_id": table["article_id"],
+                    "source_path": table["source_path"],
+                    "position": table["position"],
+                    "article_position": table[ARTICLE_POS_COL],
+                    "text": table["text"],
+                }
+            )
+            self.files["index"].write(dedup_map(dedup_in, self.cfg.dedup))
+
+    def close(self, sources: dict[str, dict[str, int]], summary: dict[str, Any]) -> None:
+        for name in UNIT_SCHEMAS:
+            self._flush(name)
+        rows = {name: f.close() for name, f in self.files.items()}
+        stats = dict(summary)
+        stats.update(
+            {
+                "unit": self.uid,
+                "articles": rows["articles"],
+                "paragraphs": rows["paragraphs"],
+                "rejects": rows["rejects"],
+                "sources": sources,
+            }
+        )
+        # written last: its presence marks the unit complete
+        parquet_io.write_json_atomic(self.state.unit_dir(self.uid) / "stats.json", stats)
+
+    def abort(self) -> None:
+        for f in self.files.values():
+            f.abort()
+
+
 def process_shard(shard: dict[str, Any], params: FlowParams) -> dict[str, Any]:
     """Read and clean the files of one shard; write its unit and dedup index; return its stats."""
-    from cleaning.pipeline import document_rows, process_document
-    from cleaning.reader import InputFile, read_file
-
     t0 = time.perf_counter()
     state = StateDir(params.out)
     uid = shard["unit"]
@@ -342,14 +417,30 @@ def process_shard(shard: dict[str, Any], params: FlowParams) -> dict[str, Any]:
         stats["reused"] = True
         return stats
     cfg = params.cleaning()
+    writer = _UnitWriter(state, uid, cfg)
+    try:
+        sources, summary = _clean_shard(shard, params, cfg, writer)
+        writer.close(sources, summary)
+    except BaseException:
+        writer.abort()
+        raise
+    stats = state.unit_stats(uid)
+    stats["seconds"] = round(time.perf_counter() - t0, 3)
+    stats["reused"] = False
+    return stats
+
+
+def _clean_shard(
+    shard: dict[str, Any], params: FlowParams, cfg: Any, writer: _UnitWriter
+) -> tuple[dict[str, dict[str, int]], dict[str, Any]]:
+    from cleaning.pipeline import document_rows, process_document
+    from cleaning.reader import InputFile, read_file
+
     inputs = [
         InputFile(path=Path(f["path"]), source_path=f["source_path"], size=f["size"]) for f in shard["files"]
     ]
     furniture = _furniture(inputs, cfg, params.furniture_max_pages)
 
-    articles: list[dict] = []
-    paragraphs: list[dict] = []
-    rejects: list[dict] = []
     encodings: Counter[str] = Counter()
     stage_events: Counter[str] = Counter()
     joins = 0
@@ -360,37 +451,41 @@ def process_shard(shard: dict[str, Any], params: FlowParams) -> dict[str, Any]:
         try:
             for doc in read_file(inp, cfg.read):
                 if isinstance(doc, Reject):
-                    rejects.append(reject_row(doc, inp.source_path))
+                    writer.add("rejects", [reject_row(doc, inp.source_path)])
                     counts["rejects"] += 1
                     continue
                 docs += 1
                 try:
                     result = process_document(doc, cfg, furniture)
                     if isinstance(result, Reject):
-                        rejects.append(reject_row(result, inp.source_path))
+                        writer.add("rejects", [reject_row(result, inp.source_path)])
                         counts["rejects"] += 1
                         continue
                     arts, paras = document_rows(result, cfg)
                 except Exception as exc:
                     # A deterministic failure on one document (a bug or data no rule
                     # expects): record it, keep the run going, never retry it.
-                    rejects.append(
-                        reject_row(
-                            Reject(
-                                source_path=doc.source_path,
-                                reason=INTERNAL_ERROR,
-                                detail=f"{type(exc).__name__}: {exc}"[:2000],
-                                source_sha256=doc.source_sha256,
-                                size_bytes=len(doc.data) if isinstance(doc.data, bytes) else None,
-                            ),
-                            inp.source_path,
-                        )
+                    writer.add(
+                        "rejects",
+                        [
+                            reject_row(
+                                Reject(
+                                    source_path=doc.source_path,
+                                    reason=INTERNAL_ERROR,
+                                    detail=f"{type(exc).__name__}: {exc}"[:2000],
+                                    source_sha256=doc.source_sha256,
+                                    size_bytes=len(doc.data) if isinstance(doc.data, bytes) else None,
+                                ),
+                                inp.source_path,
+                            )
+                        ],
                     )
                     counts["rejects"] += 1
                     continue
                 encodings[result.decode_info.encoding] += 1
                 for e in result.events:
                     stage_events[e.stage] += 1
+                del result
                 art_pos = {a["id"]: a["position"] for a in arts}
                 for a in arts:
                     a[INPUT_COL] = inp.source_path
@@ -398,28 +493,31 @@ def process_shard(shard: dict[str, Any], params: FlowParams) -> dict[str, Any]:
                     p[INPUT_COL] = inp.source_path
                     p[ARTICLE_POS_COL] = art_pos[p["article_id"]]
                     joins += len(p["joins"])
-                articles.extend(arts)
-                paragraphs.extend(paras)
+                writer.add("articles", arts)
+                writer.add("paragraphs", paras)
                 counts["articles"] += len(arts)
                 counts["paragraphs"] += len(paras)
         except OSError:
             raise  # I/O: let the task's retries deal with it
         except Exception as exc:
-            rejects.append(
-                reject_row(
-                    Reject(
-                        source_path=inp.source_path,
-                        reason=INTERNAL_ERROR,
-                        detail=f"reading stopped: {type(exc).__name__}: {exc}"[:2000],
-                        size_bytes=inp.size,
-                    ),
-                    inp.source_path,
-                )
+            writer.add(
+                "rejects",
+                [
+                    reject_row(
+                        Reject(
+                            source_path=inp.source_path,
+                            reason=INTERNAL_ERROR,
+                            detail=f"reading stopped: {type(exc).__name__}: {exc}"[:2000],
+                            size_bytes=inp.size,
+                        ),
+                        inp.source_path,
+                    )
+                ],
             )
             counts["rejects"] += 1
 
     summary = {
-        "unit": uid,
+        "unit": shard["unit"],
         "files": len(inputs),
         "bytes": int(shard["bytes"]),
         "documents": docs,
@@ -429,11 +527,7 @@ def process_shard(shard: dict[str, Any], params: FlowParams) -> dict[str, Any]:
         "joins": joins,
         "furniture_lines": len(furniture),
     }
-    _write_unit(state, uid, articles, paragraphs, rejects, sources, summary, cfg)
-    stats = state.unit_stats(uid)
-    stats["seconds"] = round(time.perf_counter() - t0, 3)
-    stats["reused"] = False
-    return stats
+    return sources, summary
 
 
 def _write_unit(
@@ -446,41 +540,15 @@ def _write_unit(
     summary: dict[str, Any],
     cfg: Any,
 ) -> None:
-    from cleaning.dedup import dedup_map
-
-    udir = state.unit_dir(uid)
-    udir.mkdir(parents=True, exist_ok=True)
-    tables = {
-        "articles": pa.Table.from_pylist(articles, schema=UNIT_ARTICLES),
-        "paragraphs": pa.Table.from_pylist(paragraphs, schema=UNIT_PARAGRAPHS),
-        "rejects": pa.Table.from_pylist(rejects, schema=UNIT_REJECTS),
-    }
-    for name, table in tables.items():
-        parquet_io.write_table(table, udir / f"{name}.parquet", UNIT_SCHEMAS[name])
-    para = tables["paragraphs"]
-    dedup_in = pa.table(
-        {
-            "id": para["id"],
-            "article_id": para["article_id"],
-            "source_path": para["source_path"],
-            "position": para["position"],
-            "article_position": para[ARTICLE_POS_COL],
-            "text": para["text"],
-        }
-    )
-    parquet_io.write_table(dedup_map(dedup_in, cfg.dedup), state.index_path(uid))
-    stats = dict(summary)
-    stats.update(
-        {
-            "unit": uid,
-            "articles": tables["articles"].num_rows,
-            "paragraphs": tables["paragraphs"].num_rows,
-            "rejects": tables["rejects"].num_rows,
-            "sources": sources,
-        }
-    )
-    # written last: its presence marks the unit complete
-    parquet_io.write_json_atomic(udir / "stats.json", stats)
+    writer = _UnitWriter(state, uid, cfg)
+    try:
+        writer.add("articles", articles)
+        writer.add("paragraphs", paragraphs)
+        writer.add("rejects", rejects)
+        writer.close(sources, summary)
+    except BaseException:
+        writer.abort()
+        raise
 
 
 # ------------------------------------------------------------------ reduce
@@ -907,3 +975,38 @@ def validate_output(out: str | Path) -> list[str]:
     if orphans:
         problems.append(f"paragraphs: article_id without an article: {sorted(orphans)[:5]}")
     return problems
+
+
+# ------------------------------------------------------------ in-process run
+
+
+def run_local(params: FlowParams, run_id: str | None = None) -> dict[str, Any]:
+    """The whole flow in this process, without Prefect: the same steps in the same order.
+
+    For tests (a fault-injection run costs no API server start-up) and for
+    measuring what orchestration adds; :func:`flows.clean_corpus.clean_corpus`
+    is the real thing. Returns the published manifest.
+    """
+    import uuid
+
+    from cleaning.state import RunLock
+
+    params = params.model_copy(update={"out": str(Path(params.out).absolute())})
+    run_id = run_id or uuid.uuid4().hex
+    started = now_iso()
+    state = StateDir(params.out)
+    state.ensure()
+    with RunLock(state, run_id, wait=params.wait, timeout=params.wait_timeout_seconds):
+        parquet_io.recover(state.out, state.root)
+        state.clear_staging()
+        the_plan = plan(params, run_id)
+        shard_stats = sorted((process_shard(s, params) for s in the_plan["shards"]), key=lambda s: s["unit"])
+        catalog = the_plan["catalog"]
+        dedup_stats = reduce_dedup(catalog, params, run_id)
+        finals = [finalize_unit(u, live, params, run_id) for u, live in live_units(catalog).items()]
+        by_unit = {f["unit"]: f for f in finals}
+        for s in shard_stats:
+            for key in ("kept", "duplicate", "truncated"):
+                s[key] = by_unit.get(s["unit"], {}).get(key, 0)
+        published = publish_run(params, the_plan, shard_stats, finals, dedup_stats, started)
+    return published["manifest"]
