@@ -8,8 +8,10 @@
 3. Candidates, all by sorting arrays: LSH band buckets, anchor buckets, and
    head / tail window buckets (prefix and suffix fragments). Each bucket is a
    star on its first ``bucket_heads`` paragraphs in canonical order.
-4. Verification on the real shingle sets of the candidates only (keys are read
-   for those rows): Jaccard, both directed containments, typed relation.
+4. A screen drops pairs that cannot pass (lengths, b-bit sketch estimate with
+   a three-standard-error margin); the rest are verified on their real shingle
+   sets, recomputed from the keys of candidate rows only, a bounded block at a
+   time: Jaccard, both directed containments, typed relation.
 5. Greedy clustering in canonical order on verified edges only: a paragraph is
    flagged only when it verified against a paragraph that stays kept, so nothing
    chains through a third paragraph or shared boilerplate.
