@@ -66,7 +66,7 @@ def fold_traditional(text: str) -> str:
     return text.translate(_tables()[0])
 
 
-def guess_lang(text: str, sample: int = 4000) -> str:
+def guess_lang(text: str, sample: int = 1200) -> str:
     s = text[:sample]
     han = len(_HAN.findall(s))
     kana = len(_KANA.findall(s))
