@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import base64
 import codecs
-import gzip
-import itertools
 import json
-import os
 import random
-import zipfile
 from pathlib import Path
 
 import pytest
+import shared_corpora
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -29,10 +26,6 @@ REPO = Path(__file__).resolve().parent.parent
 SEED = REPO / "data" / "raw" / "000_77a03ed607cd6b14.txt"
 CASES = Path(__file__).parent / "cases" / "decode.json"
 CFG = DecodeConfig()
-
-
-def _shared() -> Path:
-    return Path(os.environ.get("PRESSWASH_SHARED", REPO.parent / "shared")) / "corpora"
 
 
 def seed_paragraphs() -> list[str]:
@@ -267,16 +260,7 @@ def test_correct_utf8_chinese_is_decoded_unchanged(text: str) -> None:
 
 @pytest.fixture(scope="module")
 def corpus_sample() -> dict[str, list[str]]:
-    root = _shared()
-    tw_path, cn_path = root / "tw-president-news.jsonl.gz", root / "cn-laws.zip"
-    if not tw_path.exists() or not cn_path.exists():
-        pytest.skip("shared corpora not available (set PRESSWASH_SHARED)")
-    with gzip.open(tw_path, "rt", encoding="utf-8") as fh:
-        tw = [json.loads(line)["content"] for line in itertools.islice(fh, 60)]
-    with zipfile.ZipFile(cn_path) as zf:
-        names = sorted(n for n in zf.namelist() if n.endswith(".md"))
-        cn = [zf.read(n).decode("utf-8") for n in random.Random(3).sample(names, 60)]
-    return {"tw": tw, "cn": cn}
+    return {"tw": shared_corpora.tw_contents(60), "cn": shared_corpora.cn_law_texts(60, seed=3)}
 
 
 def test_real_articles_round_trip_in_their_encodings(corpus_sample: dict[str, list[str]]) -> None:

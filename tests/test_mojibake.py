@@ -9,17 +9,13 @@ expected text is the phrase before garbling. Regenerate with::
 
 from __future__ import annotations
 
-import gzip
-import itertools
 import json
-import os
-import random
 import re
-import zipfile
 from pathlib import Path
 
 import ftfy.bad_codecs  # noqa: F401  (registers sloppy-windows-1252)
 import pytest
+import shared_corpora
 
 from cleaning.mojibake import (
     fix_gbk_big5_as_latin1,
@@ -189,19 +185,7 @@ def test_reversal_reports_segments_and_codec() -> None:
 
 @pytest.fixture(scope="module")
 def real_lines() -> list[str]:
-    root = Path(os.environ.get("PRESSWASH_SHARED", REPO.parent / "shared")) / "corpora"
-    tw_path, cn_path = root / "tw-president-news.jsonl.gz", root / "cn-laws.zip"
-    if not tw_path.exists() or not cn_path.exists():
-        pytest.skip("shared corpora not available (set PRESSWASH_SHARED)")
-    lines: list[str] = []
-    with gzip.open(tw_path, "rt", encoding="utf-8") as fh:
-        for rec in itertools.islice(fh, 150):
-            lines += [ln for ln in json.loads(rec)["content"].split("\n") if ln.strip()]
-    with zipfile.ZipFile(cn_path) as zf:
-        names = sorted(n for n in zf.namelist() if n.endswith(".md"))
-        for n in random.Random(5).sample(names, 40):
-            lines += [ln for ln in zf.read(n).decode("utf-8").split("\n") if ln.strip()]
-    return lines
+    return shared_corpora.real_lines(tw=150, cn=40, en=0, seed=5, skip_blank=True)
 
 
 def test_real_text_no_false_positives_and_recall(real_lines: list[str]) -> None:

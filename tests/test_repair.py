@@ -7,16 +7,12 @@ regenerate with ``python tests/test_repair.py``.
 
 from __future__ import annotations
 
-import gzip
-import itertools
 import json
-import os
-import random
-import zipfile
 from pathlib import Path
 
 import ftfy.bad_codecs  # noqa: F401  (registers sloppy-windows-1252)
 import pytest
+import shared_corpora
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -144,24 +140,7 @@ def test_switches_turn_steps_off() -> None:
 
 @pytest.fixture(scope="module")
 def real_lines() -> list[str]:
-    root = Path(os.environ.get("PRESSWASH_SHARED", REPO.parent / "shared")) / "corpora"
-    paths = [root / "tw-president-news.jsonl.gz", root / "cn-laws.zip", root / "chronam-1916-01.zip"]
-    if not all(p.exists() for p in paths):
-        pytest.skip("shared corpora not available (set PRESSWASH_SHARED)")
-    lines: list[str] = []
-    with gzip.open(paths[0], "rt", encoding="utf-8") as fh:
-        for rec in itertools.islice(fh, 300):
-            lines += json.loads(rec)["content"].split("\n")
-    rng = random.Random(11)
-    with zipfile.ZipFile(paths[1]) as zf:
-        names = sorted(n for n in zf.namelist() if n.endswith(".md"))
-        for n in rng.sample(names, 60):
-            lines += zf.read(n).decode("utf-8").split("\n")
-    with zipfile.ZipFile(paths[2]) as zf:
-        names = sorted(n for n in zf.namelist() if n.endswith(".txt"))
-        for n in rng.sample(names, 20):
-            lines += zf.read(n).decode("utf-8", errors="replace").split("\n")
-    return lines
+    return shared_corpora.real_lines(tw=300, cn=60, en=20, seed=11)
 
 
 def test_fast_path_matches_full_path_on_real_text(real_lines: list[str]) -> None:
