@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cleaning.dedup import DedupConfig, dedup_key, key_and_unit
-from cleaning.dedup.key import UNIT_CHAR, UNIT_WORD
+from cleaning.dedup.key import UNIT_CHAR, UNIT_WORD, keys_and_units
 
 
 def test_halfwidth_and_fullwidth_punctuation_give_one_key() -> None:
@@ -79,3 +79,20 @@ def test_fast_key_equals_whole_string_nfkc_reference(text: str) -> None:
     assert dedup_key(text, DedupConfig(unit="char")) == reference
     words = re.sub(r"[\W_]+", " ", unicodedata.normalize("NFKC", text).lower()).split()
     assert dedup_key(text, DedupConfig(unit="word")) == " ".join(words)
+
+
+_BATCH_CONFIGS = [
+    DedupConfig(),
+    DedupConfig(unit="char"),
+    DedupConfig(unit="word"),
+    DedupConfig(latin_unit="char"),
+    DedupConfig(unit="word", latin_unit="char"),
+    DedupConfig(fold_traditional=True, casefold=False),
+]
+
+
+@given(st.lists(st.one_of(st.text(alphabet=_NEWS_ALPHABET, max_size=80), st.text(max_size=40)), max_size=12))
+def test_batched_keys_equal_one_by_one(texts: list[str]) -> None:
+    for cfg in _BATCH_CONFIGS:
+        keys, units = keys_and_units(texts, cfg)
+        assert list(zip(keys, units, strict=True)) == [key_and_unit(t, cfg) for t in texts]

@@ -14,6 +14,8 @@ import re
 import unicodedata
 from functools import cache
 
+import numpy as np
+
 from cleaning.dedup.config import DedupConfig
 from cleaning.lang import fold_traditional
 
@@ -133,7 +135,143 @@ def dedup_key(text: str, cfg: DedupConfig | None = None) -> str:
     return key_and_unit(text, cfg)[0]
 
 
+# Batches join their texts with NUL, which every step below leaves in place (it is not a word
+# character, not cased, an NFKC starter that composes with nothing): one regex / translate /
+# lower / normalize call per batch instead of one per paragraph.
+_SEP = "\x00"
+_NON_WORD_KEEP_SEP = re.compile(r"[^\w\x00]+")  # _NON_WORD minus the separator ("_" handled apart)
+_ASCII_BATCH_TABLES = {
+    sep: {c: (None if not sep else sep) for c in range(1, 128) if not chr(c).isalnum()} for sep in ("", " ")
+}
+_CJK_RANGES = np.array(
+    [
+        (0x3040, 0x30FF),
+        (0x3400, 0x4DBF),
+        (0x4E00, 0x9FFF),
+        (0xF900, 0xFAFF),
+        (0xAC00, 0xD7AF),
+        (0x20000, 0x3134F),
+    ],
+    dtype=np.uint32,
+)
+
+
+def _split_joined(joined: str, count: int, separator: str) -> list[str] | None:
+    if separator:
+        # " ".join(key.split()) of every key at once: the separator becomes a word of its own
+        joined = " ".join(joined.replace(_SEP, f" {_SEP} ").split())
+        joined = joined.replace(f" {_SEP}", _SEP).replace(f"{_SEP} ", _SEP)
+    parts = joined.split(_SEP)
+    return parts if len(parts) == count else None
+
+
+def _fold_joined(joined: str, cfg: DedupConfig, separator: str) -> str:
+    """:func:`_fold_letters` of a NUL-joined batch, spaces not yet collapsed."""
+    if not unicodedata.is_normalized("NFKC", joined):
+        # normalizing is costly: only the keys that need it
+        joined = _SEP.join(
+            k if unicodedata.is_normalized("NFKC", k) else unicodedata.normalize("NFKC", k)
+            for k in joined.split(_SEP)
+        )
+    if cfg.casefold:
+        joined = joined.lower()
+    if cfg.fold_traditional:
+        joined = fold_traditional(joined)
+    check = joined.replace(_SEP, "")
+    if separator:
+        check = check.replace(" ", "")
+    if check and not check.isalnum():
+        joined = _NON_WORD_KEEP_SEP.sub(separator, joined).replace("_", separator)
+    return joined
+
+
+def _cjk_flags(letters: list[str]) -> np.ndarray:
+    """:func:`is_cjk_text` of every entry, over one code point array."""
+    n = len(letters)
+    samples = [t[:_UNIT_SAMPLE] for t in letters]
+    lengths = np.fromiter(map(len, samples), dtype=np.int64, count=n)
+    codes = np.frombuffer("".join(samples).encode("utf-32-le"), dtype=np.uint32)
+    is_cjk = np.zeros(len(codes), dtype=bool)
+    for lo, hi in _CJK_RANGES:
+        is_cjk |= (codes >= lo) & (codes <= hi)
+    owner = np.repeat(np.arange(n), lengths)
+    cjk = np.bincount(owner[is_cjk], minlength=n)
+    return (cjk > 0) & (3 * cjk >= lengths)
+
+
+def _batch_keys(texts: list[str], cfg: DedupConfig) -> tuple[list[str], list[int]] | None:
+    """Keys of texts without NUL characters in a few whole-batch passes (None: use the slow path)."""
+    n = len(texts)
+    keys: list[str] = [""] * n
+    units = [UNIT_CHAR] * n
+    if cfg.unit == "jieba":
+        return None
+    ascii_rows, other_rows = [], []
+    for i, t in enumerate(texts):
+        (ascii_rows if t.isascii() and cfg.unit != "char" else other_rows).append(i)
+    if ascii_rows:
+        latin_char = cfg.latin_unit == "char" and cfg.unit != "word"
+        separator = "" if latin_char else " "
+        joined = _SEP.join(texts[i] for i in ascii_rows).translate(_ASCII_BATCH_TABLES[separator])
+        parts = _split_joined(joined.lower() if cfg.casefold else joined, len(ascii_rows), separator)
+        if parts is None:
+            return None
+        unit = UNIT_LATIN_CHAR if latin_char else UNIT_WORD
+        for i, k in zip(ascii_rows, parts, strict=True):
+            keys[i] = k
+            units[i] = unit
+    if not other_rows:
+        return keys, units
+    slow = set()
+    joined = _SEP.join(texts[i] for i in other_rows)
+    nfkc_first = [m.start() for m in _nfkc_first().finditer(joined)]
+    if nfkc_first:
+        starts = np.cumsum([0] + [len(texts[i]) + 1 for i in other_rows[:-1]])
+        slow = {other_rows[j] for j in np.searchsorted(starts, nfkc_first, side="right") - 1}
+        other_rows = [i for i in other_rows if i not in slow]
+        joined = _SEP.join(texts[i] for i in other_rows)
+    for i in slow:
+        keys[i], units[i] = key_and_unit(texts[i], cfg)
+    if not other_rows:
+        return keys, units
+    letters = _split_joined(_NON_WORD_KEEP_SEP.sub("", joined).replace("_", ""), len(other_rows), "")
+    if letters is None:
+        return None
+    if cfg.unit == "char":
+        cjk = np.ones(len(other_rows), dtype=bool)
+    elif cfg.unit == "word":
+        cjk = np.zeros(len(other_rows), dtype=bool)
+    else:
+        cjk = _cjk_flags(letters)
+    char_like = cjk if cfg.latin_unit != "char" else np.ones(len(other_rows), dtype=bool)
+    groups = (
+        (np.flatnonzero(char_like), ""),
+        (np.flatnonzero(~char_like), " "),
+    )
+    for members, separator in groups:
+        if not len(members):
+            continue
+        if separator:
+            source = _NON_WORD_KEEP_SEP.sub(" ", _SEP.join(texts[other_rows[j]] for j in members))
+            source = source.replace("_", " ")
+        else:
+            source = _SEP.join(letters[j] for j in members)
+        parts = _split_joined(_fold_joined(source, cfg, separator), len(members), separator)
+        if parts is None:
+            return None
+        for j, k in zip(members.tolist(), parts, strict=True):
+            row = other_rows[j]
+            keys[row] = k
+            units[row] = UNIT_CHAR if cjk[j] else (UNIT_WORD if separator else UNIT_LATIN_CHAR)
+    return keys, units
+
+
 def keys_and_units(texts: list[str], cfg: DedupConfig) -> tuple[list[str], list[int]]:
+    """:func:`key_and_unit` of every text, batched (same results)."""
+    if texts and not any(_SEP in t for t in texts):
+        batched = _batch_keys(texts, cfg)
+        if batched is not None:
+            return batched
     keys: list[str] = []
     units: list[int] = []
     for text in texts:

@@ -91,21 +91,30 @@ class Encoded:
         return (self.prefix[end] - self.prefix[start]) * self.inv_pow[start]
 
 
+_POWERS: list[np.ndarray] = [np.ones(1, dtype=_U64), np.ones(1, dtype=_U64)]
+
+
+def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``K^i`` and ``K^-i`` for ``i < n``: the same for every batch, so computed once and grown."""
+    if len(_POWERS[0]) < n:
+        size = max(n, 2 * len(_POWERS[0]))
+        for i, base in enumerate((_K, _K_INV)):
+            pw = np.empty(size, dtype=_U64)
+            pw[0] = 1
+            pw[1:] = base
+            np.cumprod(pw, out=pw)
+            pw.setflags(write=False)
+            _POWERS[i] = pw
+    return _POWERS[0][:n], _POWERS[1][:n]
+
+
 def encode(keys: list[str], units: np.ndarray) -> Encoded:
     lengths = np.fromiter((len(k) for k in keys), dtype=np.int64, count=len(keys))
     offsets = np.zeros(len(keys) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
     n = int(offsets[-1])
     codes = np.frombuffer("".join(keys).encode("utf-32-le"), dtype=np.uint32)
-    pows = np.empty(n, dtype=_U64)
-    inv_pow = np.empty(n, dtype=_U64)
-    if n:
-        pows[0] = 1
-        pows[1:] = _K
-        np.cumprod(pows, out=pows)
-        inv_pow[0] = 1
-        inv_pow[1:] = _K_INV
-        np.cumprod(inv_pow, out=inv_pow)
+    pows, inv_pow = _powers(n)
     prefix = np.zeros(n + 1, dtype=_U64)
     # +1 so that no code point contributes zero
     np.cumsum((codes.astype(_U64) + _U64(1)) * pows, out=prefix[1:])
