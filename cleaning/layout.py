@@ -28,6 +28,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from functools import cache
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from cleaning import english, segment
@@ -131,7 +132,10 @@ class LayoutConfig(BaseModel):
 
 _ASCII_LETTER = re.compile(r"[A-Za-z]")
 _INVISIBLE = re.compile(r"[\u200b-\u200f\u2060\ufeff\u00ad]")
-_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
+_HAN_CH = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+_HAN = re.compile(f"[{_HAN_CH}]")
+# A character that is neither whitespace (as ``str.strip`` sees it) nor invisible: the line is not blank.
+_VISIBLE = re.compile(r"[^\s\u200b-\u200f\u2060\ufeff\u00ad]")
 
 # Ends a paragraph: sentence-final punctuation, optionally followed by closing
 # quotes/brackets (`。”`), a colon or semicolon (list items, "修改为："), or an
@@ -231,7 +235,86 @@ class _Line:
     latin: bool  # mostly Latin script
 
 
+def _class_ranges(spec: str) -> list[tuple[int, int]]:
+    """Code point ranges of a regex character-class body such as ``"a-z\u3000"``."""
+    out, i = [], 0
+    while i < len(spec):
+        if i + 2 < len(spec) and spec[i + 1] == "-":
+            out.append((ord(spec[i]), ord(spec[i + 2])))
+            i += 3
+        else:
+            out.append((ord(spec[i]), ord(spec[i])))
+            i += 1
+    return out
+
+
+@cache
+def _char_tables(ambiguous_wide: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per code point: display cells (as :func:`display_width`), Han (as ``_HAN``), ASCII letter."""
+    cells = np.ones(0x110000, dtype=np.uint8)
+    wide = segment._WIDE_CORE + (segment._AMBIGUOUS_PUNCT if ambiguous_wide else "")
+    for lo, hi in _class_ranges(wide):
+        cells[lo : hi + 1] = 2
+    for lo, hi in _class_ranges(segment._ZERO_WIDTH_CH):
+        cells[lo : hi + 1] = 0
+    han = np.zeros(0x110000, dtype=np.uint8)
+    for lo, hi in _class_ranges(_HAN_CH):
+        han[lo : hi + 1] = 1
+    letter = np.zeros(0x110000, dtype=np.uint8)
+    letter[ord("A") : ord("Z") + 1] = 1
+    letter[ord("a") : ord("z") + 1] = 1
+    return cells, han, letter
+
+
+def _line_sums(lines: list[str], ambiguous_wide: bool) -> tuple[list[int], list[int], list[int]] | None:
+    """Per line: display cells, Han characters, ASCII letters; one array pass over the page
+    instead of a few regex scans per line. ``None`` when a line holds a line feed."""
+    page = "\n".join(lines)
+    if page.count("\n") != len(lines) - 1:
+        return None
+    codes = np.frombuffer(page.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    lengths = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
+    ends = np.cumsum(lengths + 1) - 1  # index of each line's terminating line feed
+    starts = ends - lengths
+    out = []
+    for table in _char_tables(ambiguous_wide):
+        cum = np.concatenate(([0], np.cumsum(table[codes], dtype=np.int64)))
+        out.append((cum[ends] - cum[starts]).tolist())
+    return out[0], out[1], out[2]
+
+
 def _prepare(lines: list[str], cfg: LayoutConfig) -> list[_Line | None]:
+    out: list[_Line | None] = []
+    sums = _line_sums(lines, cfg.ambiguous_wide) if len(lines) > 1 else None
+    for i, raw in enumerate(lines):
+        stripped = raw.rstrip()
+        if not stripped or not _VISIBLE.search(stripped):
+            out.append(None)
+            continue
+        m = _INDENT.match(stripped)
+        # a lone U+3000 at the start is the text's own (honorific) space: kept
+        text = stripped[m.end() :] if m else stripped.lstrip(" \t")
+        if len(stripped) == len(raw) and sums is not None:
+            width = sums[0][i]
+            latin = True if text.isascii() else sums[1][i] * 4 < sums[2][i]
+            trailing_space = False
+        else:
+            if text.isascii():
+                latin = True
+            else:
+                latin = len(_HAN.findall(text)) * 4 < len(_ASCII_LETTER.findall(text))
+            # a break at a space leaves the space on the line: it filled a cell
+            width = display_width(stripped, cfg.ambiguous_wide) + min(
+                2, display_width(raw[len(stripped) :], cfg.ambiguous_wide)
+            )
+            trailing_space = raw[len(stripped) : len(stripped) + 1] == " " and raw.endswith(" ")
+        out.append(_Line(i + 1, text, width, m is not None, trailing_space, latin))
+    return out
+
+
+def _prepare_reference(lines: list[str], cfg: LayoutConfig) -> list[_Line | None]:
+    """:func:`_prepare` line by line with regex scans (the reference the array version is tested
+    against)."""
     out: list[_Line | None] = []
     for i, raw in enumerate(lines):
         stripped = raw.rstrip()
@@ -239,7 +322,6 @@ def _prepare(lines: list[str], cfg: LayoutConfig) -> list[_Line | None]:
             out.append(None)
             continue
         m = _INDENT.match(stripped)
-        # a lone U+3000 at the start is the text's own (honorific) space: kept
         text = stripped[m.end() :] if m else stripped.lstrip(" \t")
         if text.isascii():
             latin = True
@@ -250,7 +332,6 @@ def _prepare(lines: list[str], cfg: LayoutConfig) -> list[_Line | None]:
             _Line(
                 number=i + 1,
                 text=text,
-                # a break at a space leaves the space on the line: it filled a cell
                 width=display_width(stripped, cfg.ambiguous_wide)
                 + min(2, display_width(raw[len(stripped) :], cfg.ambiguous_wide)),
                 indented=m is not None,
@@ -263,6 +344,8 @@ def _prepare(lines: list[str], cfg: LayoutConfig) -> list[_Line | None]:
 
 def _hanging_cells(text: str) -> int:
     """Cells of the punctuation ending ``text`` that typesetting may hang past the column (。” ，)."""
+    if text[-1:] not in _LINE_INITIAL_FORBIDDEN or not text:
+        return 0
     k = len(text)
     while k > 0 and len(text) - k < 2 and text[k - 1] in _LINE_INITIAL_FORBIDDEN:
         k -= 1
@@ -687,7 +770,31 @@ def _decide(
 
 def build_blocks(lines: list[str], cfg: LayoutConfig) -> tuple[list[Block], list[Event]]:
     """Rebuild paragraphs (``Block``) from source lines; one event per line-break decision."""
-    prepared = _prepare(lines, cfg)
+    return _build_blocks(lines, cfg, fast=True)
+
+
+# Last characters a paragraph-final text can have (``_PARA_FINAL``): any other ends no paragraph.
+_PARA_FINAL_LAST = frozenset("。！？!?…．.；;：:\"'”’」』）)]】〕》—")
+_HYPHENS = ("-", "\u00ad", "‐")
+
+
+def _maybe_para_final(text: str) -> bool:
+    """:func:`is_para_final`, answered from the last character when it settles the question."""
+    last = text[-1]
+    if last in _PARA_FINAL_LAST or last.isspace():
+        return is_para_final(text)
+    return False
+
+
+@cache
+def _char_cells(ch: str, ambiguous_wide: bool) -> int:
+    return display_width(ch, ambiguous_wide)
+
+
+def _build_blocks(lines: list[str], cfg: LayoutConfig, fast: bool) -> tuple[list[Block], list[Event]]:
+    """:func:`build_blocks`; ``fast=False`` decides every break with :func:`_decide` alone (the
+    reference the fast path is tested against)."""
+    prepared = _prepare(lines, cfg) if fast else _prepare_reference(lines, cfg)
     present = [ln for ln in prepared if ln is not None]
     # Lines ending in punctuation may hang it past the column (GB/T 15834).
     han_lines = [ln for ln in present if not ln.latin]
@@ -726,6 +833,13 @@ def build_blocks(lines: list[str], cfg: LayoutConfig) -> tuple[list[Block], list
 
     lifted: list[Block] = []  # furniture met inside the open paragraph, emitted after it
     lifted_line: _Line | None = None
+    # The fast path below takes the routine decision of a hard-wrapped page (the line filled the
+    # column and nothing else applies) without the general :func:`_decide`; same rule, same evidence.
+    wrap_fast = fast and width is not None
+    limit = width - cfg.column_slack if width is not None else 0
+    amb = cfg.ambiguous_wide
+    lift = cfg.lift_furniture
+    wrap_name = R_WRAP.name
 
     for index, ln in enumerate(prepared):
         if ln is None:
@@ -743,9 +857,10 @@ def build_blocks(lines: list[str], cfg: LayoutConfig) -> tuple[list[Block], list
                 )
             )
             lifted_line = None
-        furniture = _liftable_furniture(ln.text) if cfg.lift_furniture else None
+        t = ln.text
+        furniture = _liftable_furniture(t) if lift else None
         if cur is None:
-            cur = _Open([ln.text], ln.width, ln, ln, after_blank=blanks > 0)
+            cur = _Open([t], ln.width, ln, ln, after_blank=blanks > 0)
             cur.furniture = furniture is not None
             blanks = 0
             continue
@@ -762,7 +877,7 @@ def build_blocks(lines: list[str], cfg: LayoutConfig) -> tuple[list[Block], list
                 )
             )
             close(cur)
-            cur = _Open([ln.text], ln.width, ln, ln, after_blank=blanks > 0)
+            cur = _Open([t], ln.width, ln, ln, after_blank=blanks > 0)
             cur.furniture = furniture is not None
             blanks = 0
             continue
@@ -771,21 +886,68 @@ def build_blocks(lines: list[str], cfg: LayoutConfig) -> tuple[list[Block], list
                 Event(
                     R_FURNITURE.name,
                     STAGE,
-                    f"'{ln.text[:30]}' is page furniture ({furniture}): set apart, the paragraph of "
+                    f"'{t[:30]}' is page furniture ({furniture}): set apart, the paragraph of "
                     f"line {prev.number} may continue after it",
                     line=prev.number,
                     line_end=ln.number,
                 )
             )
-            lifted.append(Block(ln.text, ln.number, ln.number, indented=ln.indented, after_blank=blanks > 0))
+            lifted.append(Block(t, ln.number, ln.number, indented=ln.indented, after_blank=blanks > 0))
             lifted_line = ln
             blanks = 0  # blank lines around a page header say nothing about the paragraph
             continue
+        if (
+            wrap_fast
+            and not blanks
+            and not ln.indented
+            and t[0] not in _LINE_INITIAL_FORBIDDEN
+            and not (prev.latin and prev.text.endswith(_HYPHENS))
+        ):
+            # _fills_column, with the first unit's width from a per-character cache when it is
+            # one character (neither an opening bracket nor the start of a Latin word)
+            c = t[0]
+            if c in _OPENING or c.isascii():
+                unit = _first_unit_width(ln, cfg)
+            else:
+                unit = _char_cells(c, amb)
+            full = prev.width + unit + (1 if (ln.latin and prev.latin) else 0) > limit
+            if (
+                full
+                and not (cur.text_cells <= _MAX_CREDIT_CELLS and _is_credit(cur.text()))
+                and not _maybe_para_final(cur.parts[-1])
+                and not segment.starts_with_role(t)
+            ):
+                before_tail = cur.parts[-1]
+                a = prev.text[-1]
+                sep = (
+                    " "
+                    if prev.trailing_space
+                    or (a.isascii() and not a.isspace() and c.isascii() and not c.isspace())
+                    else ""
+                )
+                part = sep + t
+                cur.parts.append(part)
+                cur.text_cells += ln.width
+                cur.joins.append(wrap_name)
+                cur.last = ln
+                events.append(
+                    Event(
+                        wrap_name,
+                        STAGE,
+                        f"line {prev.number} is {prev.width} cells of a {width}-cell column; "
+                        f"'{t[:3]}' ({unit} cells) would not fit",
+                        prev.number,
+                        ln.number,
+                        f"{before_tail[-12:]}⏎{t[:12]}",
+                        before_tail[-12:] + part[:12],
+                    )
+                )
+                continue
         rule, sep, evidence = _decide(cur, prev, prepared, index, blanks, width, latin_w, cfg)
         if sep == BREAK:
             events.append(Event(rule, STAGE, evidence, line=prev.number, line_end=ln.number))
             close(cur)
-            cur = _Open([ln.text], ln.width, ln, ln, after_blank=blanks > 0)
+            cur = _Open([t], ln.width, ln, ln, after_blank=blanks > 0)
         else:
             before_tail = cur.parts[-1]
             if sep == "\x01":  # remove the break hyphen
@@ -793,7 +955,7 @@ def build_blocks(lines: list[str], cfg: LayoutConfig) -> tuple[list[Block], list
                 sep = ""
             elif sep == "\x02":  # keep the compound's hyphen
                 sep = ""
-            cur.parts.append(sep + ln.text)
+            cur.parts.append(sep + t)
             cur.text_cells += ln.width
             cur.joins.append(rule)
             cur.last = ln
@@ -804,7 +966,7 @@ def build_blocks(lines: list[str], cfg: LayoutConfig) -> tuple[list[Block], list
                     evidence,
                     line=prev.number,
                     line_end=ln.number,
-                    before=f"{before_tail[-12:]}⏎{ln.text[:12]}",
+                    before=f"{before_tail[-12:]}⏎{t[:12]}",
                     after=(cur.parts[-2][-12:] + cur.parts[-1][:12]),
                 )
             )

@@ -31,6 +31,7 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -130,7 +131,9 @@ def display_width(text: str, ambiguous_wide: bool = True) -> int:
     return 2 * len(text) - len(narrow.findall(text)) - 2 * len(_ZERO_WIDTH.findall(text))
 
 
+@lru_cache(maxsize=4096)
 def _cells(text: str) -> int:
+    # a block's text is measured by several rules in turn: measured once
     return display_width(text)
 
 
@@ -213,6 +216,8 @@ _LEAD_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
         ),
     ),
 ]
+# Every lead pattern starts with one of these (a cheap test before six patterns).
+_LEAD_FIRST_CHARS = frozenset("本新華华中人央中法路美据（(〔[ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 # The byline in brackets right after a lead marker: （记者 黄啟峰 通讯员 刘光红）
 _LEAD_BYLINE = re.compile(rf"^\s*{_OPEN_B}\s*([^（()）]{{2,60}}?)\s*{_CLOSE_B}")
 
@@ -232,6 +237,13 @@ _CAPTION_SOURCE = re.compile(
     r"圖片來源[：:].{1,20}|Photo by .{2,40})\s*[）)]?$"
 )
 _CAPTION_START = re.compile(r"^(图为|圖為|上图|下图|左图|右图|图[：:]|圖[：:])")
+# Pre-filters: every byline has a role word (or a postfix role such as 摄); every credit at the end
+# of a caption has a postfix role or one of the source words. Text without any is neither, and most
+# paragraphs are spared the full patterns.
+_ROLE_HINT = re.compile(f"{_ROLE_RE}|{_POSTFIX_RE}")
+_SOURCE_HINT = "供圖|新华社发|新華社發|资料图片|資料圖片|资料照片|資料照片|图片来源|圖片來源|Photo by"
+_CREDIT_HINT = re.compile(f"{_ROLE_RE}|{_POSTFIX_RE}|{_SOURCE_HINT}")
+_CAPTION_HINT = re.compile(f"{_POSTFIX_RE}|{_SOURCE_HINT}")
 
 _FURNITURE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("page label", re.compile(rf"第[{_NUM_CH}]+版|^[A-Z]?\d{{1,3}}\s*版$")),
@@ -289,6 +301,8 @@ def parse_byline(text: str, partial: bool = False) -> list[Byline] | None:
     ``记者 黄啟峰 摄`` → photographer 黄啟峰.
     """
     s = text.strip().strip("（()）〔〕[]")
+    if not _ROLE_HINT.search(s):
+        return None  # no role: never a byline (``saw_role`` below)
     pos = 0
     groups: list[list] = []  # [role, [names]]
     saw_role = False
@@ -333,15 +347,18 @@ def parse_byline(text: str, partial: bool = False) -> list[Byline] | None:
 
 
 _ROLE_START = re.compile(rf"^(?:{_ROLE_RE})")
+_ROLE_FIRST_CHARS = frozenset(w[0] for w in _ROLE_WORDS)
 
 
 def starts_with_role(text: str) -> bool:
     """``text`` opens with a byline role keyword (记者, 通讯员, 責任編輯, …)."""
-    return bool(_ROLE_START.match(text))
+    return text[:1] in _ROLE_FIRST_CHARS and bool(_ROLE_START.match(text))
 
 
 def lead_marker(text: str) -> tuple[str, list[Byline], str] | None:
     """(marker, byline, pattern name) when ``text`` opens with a lead marker."""
+    if text[:1] not in _LEAD_FIRST_CHARS:
+        return None
     for name, pat in _LEAD_PATTERNS:
         m = pat.match(text)
         if m is None:
@@ -360,6 +377,10 @@ def lead_marker(text: str) -> tuple[str, list[Byline], str] | None:
 
 def caption_credit(text: str) -> tuple[str, list[Byline]] | None:
     """(evidence, photographers) when ``text`` is a photo caption, else ``None``."""
+    if not _CAPTION_HINT.search(text):
+        # no credit (postfix role or source word) anywhere: only the opening can make a caption
+        m = _CAPTION_START.match(text)
+        return (f"starts with '{m.group(1)}'", []) if m else None
     m = _CAPTION_TAIL.search(text)
     if m is not None and len(text) > len(m.group(1)):
         names = re.split(r"[\s、]+", m.group(2).strip())
@@ -375,7 +396,7 @@ def caption_credit(text: str) -> tuple[str, list[Byline]] | None:
 def furniture_pattern(text: str, max_cells: int = 70) -> str | None:
     """Name of the page-furniture pattern ``text`` matches, if any."""
     t = text.strip()
-    if not t or _cells(t) > max_cells or _PROSE_PUNCT.search(t):
+    if not t or _PROSE_PUNCT.search(t) or _cells(t) > max_cells:
         return None
     for name, pat in _FURNITURE_PATTERNS:
         if pat.search(t):
@@ -404,6 +425,8 @@ def starts_new_item(text: str) -> bool:
 def is_byline_or_caption(text: str) -> bool:
     """``text`` is a byline line or ends with a photo credit (never continued by another line)."""
     t = text.strip()
+    if not _CREDIT_HINT.search(t):
+        return False
     if _cells(t) <= 80 and parse_byline(t) is not None:
         return True
     tail = t[-60:]  # credits sit at the end; do not scan long paragraphs
