@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -94,10 +95,42 @@ class IndexMismatch(ValueError):
     """Index files written with different index settings cannot be deduplicated together."""
 
 
-def _load(index_paths: Sequence[str | Path], cfg: DedupConfig) -> tuple[pa.Table, list[str]]:
+@dataclass(slots=True)
+class _Index:
+    """The index rows of a run as arrays (one row per id, sorted by id); no key text."""
+
+    ids: pa.Array
+    article_id: pa.Array
+    source_path: pa.Array
+    article_position: np.ndarray
+    position: np.ndarray
+    unit: np.ndarray  # int8
+    key_chars: np.ndarray  # int64
+    key_tokens: np.ndarray  # int64
+    key_hash: np.ndarray  # uint64
+    bands: np.ndarray  # (n, bands) uint64, rows without a signature all zero
+    has_bands: np.ndarray  # bool
+    anchor_values: np.ndarray  # uint64, anchors of row i at anchor_off[i]:anchor_off[i+1]
+    anchor_counts: np.ndarray  # int64
+    head: np.ndarray  # uint64
+    tail: np.ndarray  # uint64
+    sketch: np.ndarray  # (n, width) uint8, rows without one all zero
+    file: np.ndarray  # int32: which index file
+    row: np.ndarray  # int64: row in that file
+
+    def __len__(self) -> int:
+        return len(self.key_chars)
+
+
+def _numpy(col: pa.ChunkedArray | pa.Array, dtype: type) -> np.ndarray:
+    return col.to_numpy().astype(dtype, copy=False) if len(col) else np.empty(0, dtype)
+
+
+def _load(index_paths: Sequence[str | Path], cfg: DedupConfig) -> tuple[_Index, list[str]]:
+    """Read the index files a file at a time straight into arrays (no whole-run Arrow table)."""
     expected = cfg.index_fingerprint()
     paths = sorted({str(p) for p in index_paths})
-    tables = []
+    parts: dict[str, list] = {}
     for file_no, path in enumerate(paths):
         pf = pq.ParquetFile(path)
         found = (pf.schema_arrow.metadata or {}).get(DEDUP_INDEX_KEY, b"").decode()
@@ -107,32 +140,98 @@ def _load(index_paths: Sequence[str | Path], cfg: DedupConfig) -> tuple[pa.Table
                 "rebuild the index or use the same [dedup] settings"
             )
         t = pf.read(columns=_LOAD_COLUMNS)
-        t = t.append_column("_file", pa.array(np.full(len(t), file_no, dtype=np.int32)))
-        t = t.append_column("_row", pa.array(np.arange(len(t), dtype=np.int64)))
-        tables.append(t)
-    if not tables:
-        return pa.table({c: [] for c in [*_LOAD_COLUMNS, "_file", "_row"]}), paths
-    table = pa.concat_tables(tables).combine_chunks()
+        n = len(t)
+        band_values, band_counts = _list_values(t.column("bands"))
+        bands = np.zeros((n, cfg.bands), dtype=np.uint64)
+        has_bands = band_counts == cfg.bands
+        if has_bands.any():
+            bands[has_bands] = band_values.reshape(-1, cfg.bands)
+        anchor_values, anchor_counts = _list_values(t.column("anchors"))
+        piece = {
+            "ids": t.column("id").combine_chunks(),
+            "article_id": t.column("article_id").combine_chunks(),
+            "source_path": t.column("source_path").combine_chunks(),
+            "article_position": _numpy(t.column("article_position"), np.int32),
+            "position": _numpy(t.column("position"), np.int32),
+            "unit": _numpy(t.column("unit"), np.int8),
+            "key_chars": _numpy(t.column("key_chars"), np.int64),
+            "key_tokens": _numpy(t.column("key_tokens"), np.int64),
+            "key_hash": _numpy(t.column("key_hash"), np.uint64),
+            "bands": bands,
+            "has_bands": has_bands,
+            "anchor_values": anchor_values,
+            "anchor_counts": anchor_counts,
+            "head": _numpy(t.column("head"), np.uint64),
+            "tail": _numpy(t.column("tail"), np.uint64),
+            "sketch": _sketches(t.column("sketch")),
+            "file": np.full(n, file_no, dtype=np.int32),
+            "row": np.arange(n, dtype=np.int64),
+        }
+        del t, band_values
+        for name, value in piece.items():
+            parts.setdefault(name, []).append(value)
+    if not parts:
+        empty = pa.array([], pa.string())
+        z = np.empty(0, np.int64)
+        return _Index(
+            empty, empty, empty, z, z, z.astype(np.int8), z, z, z.astype(np.uint64),
+            np.empty((0, cfg.bands), np.uint64), z.astype(bool), z.astype(np.uint64), z,
+            z.astype(np.uint64), z.astype(np.uint64), np.empty((0, 0), np.uint8), z.astype(np.int32), z,
+        ), paths  # fmt: skip
+    width = max(p.shape[1] for p in parts["sketch"])
+    parts["sketch"] = [
+        p if p.shape[1] == width else np.zeros((len(p), width), np.uint8) for p in parts["sketch"]
+    ]
     # One row per id: a paragraph indexed by an earlier run and again now counts once.
-    table = table.take(pc.sort_indices(table, [("id", "ascending"), ("_file", "ascending")]))
-    ids = table.column("id").to_numpy(zero_copy_only=False)
-    if len(ids) > 1:
-        first = np.ones(len(ids), dtype=bool)
-        first[1:] = ids[1:] != ids[:-1]
+    ids = pa.concat_arrays(parts.pop("ids"))
+    file_col = np.concatenate(parts["file"])
+    order = pc.sort_indices(
+        pa.table({"id": ids, "_file": file_col}), [("id", "ascending"), ("_file", "ascending")]
+    ).to_numpy()
+    sorted_ids = ids.take(pa.array(order))
+    if len(order) > 1:
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = pc.not_equal(sorted_ids.slice(1), sorted_ids.slice(0, len(order) - 1)).to_numpy(
+            zero_copy_only=False
+        )
         if not first.all():
-            table = table.filter(pa.array(first))
-    return table, paths
+            order = order[first]
+            sorted_ids = sorted_ids.filter(pa.array(first))
+    del ids
+    take = pa.array(order)
+    anchor_counts = np.concatenate(parts["anchor_counts"])
+    anchor_off = np.zeros(len(anchor_counts) + 1, dtype=np.int64)
+    np.cumsum(anchor_counts, out=anchor_off[1:])
+    counts = anchor_counts[order]
+    anchor_take = np.repeat(anchor_off[:-1][order], counts) + _local_index(counts)
+    del anchor_off, anchor_counts
+    cols: dict = {"ids": sorted_ids, "anchor_counts": counts}
+    cols["anchor_values"] = np.concatenate(parts.pop("anchor_values"))[anchor_take]
+    del anchor_take
+    for name in ("article_id", "source_path"):
+        cols[name] = pa.concat_arrays(parts.pop(name)).take(take)
+    for name in list(parts):
+        if name != "anchor_counts":
+            cols[name] = np.concatenate(parts.pop(name))[order]
+    return _Index(**cols), paths
 
 
-def _priority(table: pa.Table) -> np.ndarray:
+def _local_index(counts: np.ndarray) -> np.ndarray:
+    """For groups of the given sizes laid end to end: each element's index inside its group."""
+    total = int(counts.sum())
+    starts = np.cumsum(counts) - counts
+    return np.arange(total, dtype=np.int64) - np.repeat(starts, counts)
+
+
+def _priority(idx: _Index) -> np.ndarray:
     """Rank of every row in canonical order (0 = most complete, earliest)."""
     order_table = pa.table(
         {
-            "neg_len": pc.negate(table.column("key_chars").cast(pa.int64())),
-            "source_path": table.column("source_path"),
-            "article_position": table.column("article_position"),
-            "position": table.column("position"),
-            "id": table.column("id"),
+            "neg_len": -idx.key_chars,
+            "source_path": idx.source_path,
+            "article_position": idx.article_position,
+            "position": idx.position,
+            "id": idx.ids,
         }
     )
     order = pc.sort_indices(
@@ -197,26 +296,21 @@ def _list_values(col: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarra
     return values, counts
 
 
-def _candidates(table: pa.Table, rep: np.ndarray, prio: np.ndarray, cfg: DedupConfig) -> np.ndarray:
+def _candidates(idx: _Index, rep: np.ndarray, prio: np.ndarray, cfg: DedupConfig) -> np.ndarray:
     """Candidate pairs among representatives, as ``(n, 2)`` int64 rows ``(child, parent)``."""
-    n = len(table)
+    n = len(idx)
     us: list[np.ndarray] = []
     vs: list[np.ndarray] = []
 
-    band_values, band_counts = _list_values(table.column("bands"))
-    with_bands = (band_counts == cfg.bands) & rep
-    band_rows = np.flatnonzero(band_counts == cfg.bands)
-    matrix = band_values.reshape(-1, cfg.bands) if len(band_values) else np.empty((0, cfg.bands), np.uint64)
-    sel = with_bands[band_rows]
-    rows_b, matrix = band_rows[sel], matrix[sel]
+    rows_b = np.flatnonzero(idx.has_bands & rep)
     for band in range(cfg.bands):
-        u, v = _star_pairs(matrix[:, band], rows_b, prio, cfg.bucket_heads, None)
+        u, v = _star_pairs(idx.bands[rows_b, band], rows_b, prio, cfg.bucket_heads, None)
         us.append(u)
         vs.append(v)
-    del matrix, band_values
 
-    anchor_values, anchor_counts = _list_values(table.column("anchors"))
+    anchor_counts = idx.anchor_counts
     anchor_rows = np.repeat(np.arange(n, dtype=np.int32), anchor_counts)
+    anchor_values = idx.anchor_values
     if not rep.all():
         sel = rep[anchor_rows]
         anchor_values, anchor_rows = anchor_values[sel], anchor_rows[sel]
@@ -235,8 +329,7 @@ def _candidates(table: pa.Table, rep: np.ndarray, prio: np.ndarray, cfg: DedupCo
     us.append(u)
     vs.append(v)
 
-    for name in ("head", "tail"):
-        values = table.column(name).to_numpy().astype(np.uint64)
+    for values in (idx.head, idx.tail):
         rows = np.flatnonzero((values != 0) & rep)
         u, v = _star_pairs(values[rows], rows, prio, cfg.bucket_heads, cfg.max_bucket)
         us.append(u)
@@ -250,41 +343,76 @@ def _candidates(table: pa.Table, rep: np.ndarray, prio: np.ndarray, cfg: DedupCo
     return np.stack([code // n, code % n], axis=1)
 
 
-def _read_keys(table: pa.Table, rows: np.ndarray, paths: list[str]) -> dict[int, str]:
-    """Key text of the given rows, reading one file's key column at a time."""
-    files = table.column("_file").to_numpy()[rows]
-    file_rows = table.column("_row").to_numpy()[rows]
-    keys: dict[int, str] = {}
+def _read_keys(idx: _Index, rows: np.ndarray, paths: list[str]) -> pa.Array:
+    """Key text of the given (sorted) rows, in their order, as one compact Arrow array.
+
+    One file's key column is read at a time; only the candidates' keys are kept,
+    as UTF-8 bytes (no Python string per paragraph).
+    """
+    files = idx.file[rows]
+    file_rows = idx.row[rows]
+    taken: list[pa.Array] = []
+    where: list[np.ndarray] = []
     for file_no in np.unique(files):
-        m = files == file_no
+        m = np.flatnonzero(files == file_no)
         col = pq.read_table(paths[int(file_no)], columns=["key"]).column("key")
-        taken = col.take(pa.array(file_rows[m])).to_pylist()
-        keys.update(zip(rows[m].tolist(), taken, strict=True))
-    return keys
+        taken.append(col.take(pa.array(file_rows[m])).combine_chunks().cast(pa.large_string()))
+        where.append(m)
+    if not taken:
+        return pa.array([], pa.large_string())
+    keys = pa.concat_arrays(taken)
+    back = np.empty(len(rows), dtype=np.int64)
+    back[np.concatenate(where)] = np.arange(len(rows), dtype=np.int64)
+    return keys.take(pa.array(back))
+
+
+def _sorted_unique(values: np.ndarray) -> np.ndarray:
+    """``np.unique`` by an in-place sort (numpy's hash-based unique is slower on large uint64 arrays)."""
+    values.sort()
+    keep = np.ones(len(values), dtype=bool)
+    keep[1:] = values[1:] != values[:-1]
+    return values[keep]
 
 
 class _Shingles:
-    """Shingle sequences and sets of the candidate rows, computed in one batch."""
+    """Shingle hashes of a block's rows: the sequences (for alignment) and the sorted sets.
 
-    def __init__(self, rows: np.ndarray, keys: dict[int, str], units: np.ndarray, cfg: DedupConfig):
-        key_list = [keys[int(r)] for r in rows]
+    ``sets`` holds ``local_row << 32 | hash`` sorted and de-duplicated, so one
+    ``searchsorted`` finds any shingle of any row of the block.
+    """
+
+    def __init__(self, rows: np.ndarray, keys: list[str], units: np.ndarray, cfg: DedupConfig):
         unit_arr = units[rows].astype(np.int8)
-        hashes, counts = shingle_hashes(encode(key_list, unit_arr), unit_arr, cfg)
-        ends = np.cumsum(counts)
-        self._seq: dict[int, np.ndarray] = {}
-        for r, e, c in zip(rows.tolist(), ends.tolist(), counts.tolist(), strict=True):
-            self._seq[r] = hashes[e - c : e]
-        self._sets: dict[int, frozenset[int]] = {}
+        hashes, counts = shingle_hashes(encode(keys, unit_arr), unit_arr, cfg)
+        self.seq = hashes
+        self.seq_off = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(counts, out=self.seq_off[1:])
+        owner = np.repeat(np.arange(len(rows), dtype=np.uint64), counts)
+        self.sets = _sorted_unique((owner << np.uint64(32)) | hashes.astype(np.uint64))
+        self.set_off = np.searchsorted(self.sets >> np.uint64(32), np.arange(len(rows) + 1, dtype=np.uint64))
 
-    def seq(self, row: int) -> np.ndarray:
-        return self._seq[row]
+    def set_sizes(self, local: np.ndarray) -> np.ndarray:
+        return self.set_off[local + 1] - self.set_off[local]
 
-    def set(self, row: int) -> frozenset[int]:
-        s = self._sets.get(row)
-        if s is None:
-            s = frozenset(self._seq[row].tolist())
-            self._sets[row] = s
-        return s
+    def intersections(self, child: np.ndarray, parent: np.ndarray) -> np.ndarray:
+        """|set(child) & set(parent)| for arrays of local rows."""
+        sizes = self.set_sizes(child)
+        at = np.repeat(self.set_off[child], sizes) + _local_index(sizes)
+        query = (np.repeat(parent.astype(np.uint64), sizes) << np.uint64(32)) | (
+            self.sets[at] & np.uint64(0xFFFFFFFF)
+        )
+        pos = np.minimum(np.searchsorted(self.sets, query), max(len(self.sets) - 1, 0))
+        hit = self.sets[pos] == query if len(self.sets) else np.zeros(len(query), dtype=bool)
+        pair = np.repeat(np.arange(len(child), dtype=np.int64), sizes)
+        return np.bincount(pair[hit], minlength=len(child))
+
+    def sequence(self, local: int) -> np.ndarray:
+        return self.seq[self.seq_off[local] : self.seq_off[local + 1]]
+
+    def hash_set(self, local: int) -> np.ndarray:
+        return (self.sets[self.set_off[local] : self.set_off[local + 1]] & np.uint64(0xFFFFFFFF)).astype(
+            np.uint32
+        )
 
 
 def _sketches(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
@@ -367,71 +495,89 @@ def _pair_blocks(pairs: np.ndarray, key_chars: np.ndarray) -> list[np.ndarray]:
 
 
 def _alignment(
-    child_key: str, parent_key: str, child_set: frozenset[int], parent_seq: np.ndarray, n: int
+    child_key: str, parent_key: str, child_set: np.ndarray, parent_seq: np.ndarray, n: int
 ) -> tuple[int, int, int]:
     """Where the child lies in the parent: (start, end, length) in shingle positions of the parent."""
     pos = parent_key.find(child_key)
     if pos >= 0 and parent_key:
         return pos, pos + len(child_key), len(parent_key)
     total = len(parent_seq) + n - 1
-    hit = [i for i, h in enumerate(parent_seq.tolist()) if h in child_set]
-    if not hit:
+    # child_set is sorted: membership by binary search
+    at = np.minimum(np.searchsorted(child_set, parent_seq), len(child_set) - 1)
+    hit = np.flatnonzero(child_set[at] == parent_seq) if len(child_set) else np.empty(0, np.int64)
+    if not len(hit):
         return 0, total, total
     # a stray common shingle far from the matched run must not stretch the span:
     # keep hits with another hit within 2n positions
-    supported = [
-        h
-        for k, h in enumerate(hit)
-        if (k > 0 and h - hit[k - 1] <= 2 * n) or (k + 1 < len(hit) and hit[k + 1] - h <= 2 * n)
-    ]
-    if supported:
-        hit = supported
-    return hit[0], hit[-1] + n, total
+    close = np.diff(hit) <= 2 * n
+    supported = np.zeros(len(hit), dtype=bool)
+    supported[1:] |= close
+    supported[:-1] |= close
+    if supported.any():
+        hit = hit[supported]
+    return int(hit[0]), int(hit[-1]) + n, total
 
 
 def _verify(
     pairs: np.ndarray,
-    keys: dict[int, str],
+    rows: np.ndarray,
+    keys: list[str],
     sh: _Shingles,
-    tokens: np.ndarray,
-    units: np.ndarray,
+    idx: _Index,
     cfg: DedupConfig,
 ) -> list[Edge]:
+    """Verified edges of a block of pairs whose rows (sorted) are ``rows`` with keys ``keys``.
+
+    Set sizes and intersections for all pairs at once; only the pairs that pass
+    as truncations are aligned one by one.
+    """
+    tokens, units = idx.key_tokens, idx.unit
+    widths = _widths(cfg)
+    child, parent = pairs[:, 0], pairs[:, 1]
+    lc, lp = np.searchsorted(rows, child), np.searchsorted(rows, parent)
+    # equal keys have equal hashes and lengths; the strings decide
+    same_hash = (idx.key_hash[child] == idx.key_hash[parent]) & (
+        idx.key_chars[child] == idx.key_chars[parent]
+    )
+    exact = np.zeros(len(pairs), dtype=bool)
+    for k in np.flatnonzero(same_hash).tolist():
+        exact[k] = keys[lc[k]] == keys[lp[k]]
+    size_a, size_b = sh.set_sizes(lc), sh.set_sizes(lp)
+    inter = sh.intersections(lc, lp)
+    live = ~exact & (size_a > 0) & (size_b > 0) & (inter > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        jac = inter / (size_a + size_b - inter)
+        c_child = inter / size_a
+        c_parent = inter / size_b
+    trunc = (
+        live
+        & (c_child >= cfg.containment_threshold)
+        & (tokens[child] >= cfg.min_fragment_tokens)
+        & (tokens[child] <= (1.0 - cfg.truncation_min_missing) * tokens[parent])
+    )
+    near = live & ~trunc & (jac >= cfg.near_threshold)
     edges: list[Edge] = []
-    widths = [shingle_width(u, cfg) for u in range(3)]
-    for child, parent in pairs.tolist():
-        ck, pk = keys[child], keys[parent]
-        if ck == pk:
-            edges.append(Edge(child, parent, "exact", 1.0, 1.0))
+    for k in np.flatnonzero(exact | trunc | near).tolist():
+        c, p = int(child[k]), int(parent[k])
+        if exact[k]:
+            edges.append(Edge(c, p, "exact", 1.0, 1.0))
             continue
-        a, b = sh.set(child), sh.set(parent)
-        if not a or not b:
+        j, cc, cp = float(jac[k]), float(c_child[k]), float(c_parent[k])
+        if near[k]:
+            edges.append(Edge(c, p, "near", j, cc, cp))
             continue
-        inter = len(a & b)
-        if inter == 0:
+        n = widths[units[p]]
+        lo, hi, total = _alignment(keys[lc[k]], keys[lp[k]], sh.hash_set(lc[k]), sh.sequence(lp[k]), n)
+        slack = max(n, cfg.end_slack * total)
+        at_start = lo <= slack
+        at_end = hi >= total - slack
+        if at_start and at_end:
+            # spans the whole parent but misses a part of it: an edited copy
+            if j >= cfg.near_threshold:
+                edges.append(Edge(c, p, "near", j, cc, cp))
             continue
-        jac = inter / (len(a) + len(b) - inter)
-        c_child = inter / len(a)
-        c_parent = inter / len(b)
-        if (
-            c_child >= cfg.containment_threshold
-            and tokens[child] >= cfg.min_fragment_tokens
-            and tokens[child] <= (1.0 - cfg.truncation_min_missing) * tokens[parent]
-        ):
-            n = widths[units[parent]]
-            lo, hi, total = _alignment(ck, pk, a, sh.seq(parent), n)
-            slack = max(n, cfg.end_slack * total)
-            at_start = lo <= slack
-            at_end = hi >= total - slack
-            if at_start and at_end:
-                # spans the whole parent but misses a part of it: an edited copy
-                if jac >= cfg.near_threshold:
-                    edges.append(Edge(child, parent, "near", jac, c_child, c_parent))
-                continue
-            relation = "prefix" if at_start else "suffix" if at_end else "inner"
-            edges.append(Edge(child, parent, relation, jac, c_child, c_parent))
-        elif jac >= cfg.near_threshold:
-            edges.append(Edge(child, parent, "near", jac, c_child, c_parent))
+        relation = "prefix" if at_start else "suffix" if at_end else "inner"
+        edges.append(Edge(c, p, relation, j, cc, cp))
     return edges
 
 
@@ -454,9 +600,19 @@ def _assign(n: int, edges: list[Edge], prio: np.ndarray) -> dict[int, Edge]:
     return flagged
 
 
+def _widths(cfg: DedupConfig) -> tuple[int, ...]:
+    return _widths_of(cfg.char_ngram, cfg.word_ngram, cfg.latin_char_ngram)
+
+
+@cache
+def _widths_of(char_ngram: int, word_ngram: int, latin_char_ngram: int) -> tuple[int, ...]:
+    """Shingle width per unit code (UNIT_CHAR, UNIT_WORD, UNIT_LATIN_CHAR)."""
+    return (char_ngram, word_ngram, latin_char_ngram)
+
+
 def _reason(e: Edge, parent_id: str, cfg: DedupConfig, unit: int) -> str:
     relation, sim, cont = e.relation, e.similarity, e.containment
-    n = shingle_width(int(unit), cfg)
+    n = _widths(cfg)[int(unit)]
     shingle = f"{n}-word" if unit == UNIT_WORD else f"{n}-character"
     if relation == "exact":
         return f"exact repeat of {parent_id} (same dedup key)"
@@ -488,15 +644,12 @@ def dedup_reduce(index_paths: Sequence[str | Path], cfg: DedupConfig) -> pa.Tabl
     decisions. Status ``duplicate`` goes with relation ``exact``/``near``,
     ``truncated`` with ``prefix``/``suffix``/``inner``.
     """
-    table, paths = _load(index_paths, cfg)
-    n = len(table)
+    idx, paths = _load(index_paths, cfg)
+    n = len(idx)
     if n == 0:
         return DECISION_SCHEMA.empty_table()
-    prio = _priority(table)
-    tokens = table.column("key_tokens").to_numpy().astype(np.int64)
-    units = table.column("unit").to_numpy().astype(np.int8)
-    key_hash = table.column("key_hash").to_numpy().astype(np.uint64)
-    key_chars = table.column("key_chars").to_numpy().astype(np.int64)
+    prio = _priority(idx)
+    tokens, units, key_hash, key_chars = idx.key_tokens, idx.unit, idx.key_hash, idx.key_chars
 
     # exact groups (key hash and length must agree); empty keys never group
     order = np.lexsort((prio, key_chars, key_hash))
@@ -506,71 +659,98 @@ def dedup_reduce(index_paths: Sequence[str | Path], cfg: DedupConfig) -> pa.Tabl
     group_head = order[np.flatnonzero(new)[np.cumsum(new) - 1]]
     representative = np.empty(n, dtype=np.int64)
     representative[order] = group_head
+    del order, kh, kc, new, group_head
     representative[key_chars == 0] = np.flatnonzero(key_chars == 0)
     rep = representative == np.arange(n)
 
-    pairs = _candidates(table, rep, prio, cfg)
-    pairs = _screen(pairs, _sketches(table.column("sketch")), tokens, units, cfg)
+    pairs = _candidates(idx, rep, prio, cfg)
+    pairs = _screen(pairs, idx.sketch, tokens, units, cfg)
     # the signatures are done with: keep only what verification and the output need
-    table = table.select(["id", "article_id", "source_path", "key_chars", "_file", "_row"])
+    idx.bands = idx.sketch = idx.anchor_values = np.empty(0, np.uint64)
     cand_rows = np.unique(pairs.reshape(-1)) if len(pairs) else np.empty(0, np.int64)
-    dup_members = np.flatnonzero(~rep)
-    keys = _read_keys(table, cand_rows, paths)
+    cand_keys = _read_keys(idx, cand_rows, paths)
     edges: list[Edge] = []
     for block in _pair_blocks(pairs, key_chars):
-        # shingle sets cost ~50 bytes per shingle in Python: build them one block at a time
-        sh = _Shingles(np.unique(block.reshape(-1)), keys, units, cfg)
-        edges.extend(_verify(block, keys, sh, tokens, units, cfg))
-        del sh
+        # shingles of one block at a time: working memory bounded by _VERIFY_BLOCK_CHARS
+        rows = np.unique(block.reshape(-1))
+        keys = cand_keys.take(pa.array(np.searchsorted(cand_rows, rows))).to_pylist()
+        sh = _Shingles(rows, keys, units, cfg)
+        edges.extend(_verify(block, rows, keys, sh, idx, cfg))
+        del sh, keys
+    del cand_keys
     flagged = _assign(n, edges, prio)
+    return _decisions(idx, flagged, representative, rep, cfg)
 
-    ids = table.column("id").to_pylist()
-    status = [STATUS_KEPT] * n
-    relation: list[str | None] = [None] * n
-    dup_of: list[str | None] = [None] * n
-    cluster: list[str | None] = [None] * n
-    sim: list[float | None] = [None] * n
-    cont: list[float | None] = [None] * n
-    rule: list[str | None] = [None] * n
-    reason: list[str | None] = [None] * n
 
-    def flag(row: int, e: Edge, parent: int, text: str) -> None:
-        status[row] = STATUS_DUPLICATE if e.relation in ("exact", "near") else STATUS_TRUNCATED
-        relation[row] = e.relation
-        dup_of[row] = ids[parent]
-        cluster[row] = ids[parent]
-        cluster[parent] = ids[parent]
+_STATUS_NAMES = pa.array([STATUS_KEPT, STATUS_DUPLICATE, STATUS_TRUNCATED], pa.string())
+_RELATIONS = ("exact", "near", "prefix", "suffix", "inner")
+_RELATION_CODE = {r: i for i, r in enumerate(_RELATIONS)}
+
+
+def _decisions(
+    idx: _Index, flagged: dict[int, Edge], representative: np.ndarray, rep: np.ndarray, cfg: DedupConfig
+) -> pa.Table:
+    """The decision table, column by column from arrays; Python strings only for flagged rows' reasons."""
+    n = len(idx)
+    ids = idx.ids
+    units = idx.unit
+    parent = np.full(n, -1, dtype=np.int64)
+    relation = np.full(n, -1, dtype=np.int8)
+    sim = np.zeros(n, dtype=np.float64)
+    cont = np.zeros(n, dtype=np.float64)
+    reason_rows: list[int] = []
+    reasons: list[str] = []
+
+    def id_of(row: int) -> str:
+        return ids[row].as_py()
+
+    def flag(row: int, e: Edge, to: int, text: str) -> None:
+        parent[row] = to
+        relation[row] = _RELATION_CODE[e.relation]
         sim[row] = e.similarity
         cont[row] = e.containment
-        rule[row] = RULE_BY_RELATION[e.relation]
-        reason[row] = text
+        reason_rows.append(row)
+        reasons.append(text)
 
     for child, e in flagged.items():
-        flag(child, e, e.parent, _reason(e, ids[e.parent], cfg, units[child]))
-    for row in dup_members.tolist():
+        flag(child, e, e.parent, _reason(e, id_of(e.parent), cfg, units[child]))
+    for row in np.flatnonzero(~rep).tolist():
         head = int(representative[row])
         if head in flagged:
             e = flagged[head]
-            text = f"exact repeat of {ids[head]}, which is a " + _reason(e, ids[e.parent], cfg, units[row])
+            text = f"exact repeat of {id_of(head)}, which is a " + _reason(
+                e, id_of(e.parent), cfg, units[row]
+            )
             flag(row, e, e.parent, text)
         else:
             e = Edge(row, head, "exact", 1.0, 1.0)
-            flag(row, e, head, _reason(e, ids[head], cfg, units[row]))
+            flag(row, e, head, _reason(e, id_of(head), cfg, units[row]))
 
+    is_flagged = relation >= 0
+    in_cluster = is_flagged.copy()
+    in_cluster[parent[is_flagged]] = True
+    # a kept paragraph is the id of its own cluster
+    cluster = np.where(is_flagged, parent, np.where(in_cluster, np.arange(n), -1))
+    status = np.where(relation < 0, 0, np.where(relation <= _RELATION_CODE["near"], 1, 2))
+    rel_names = pa.array(list(_RELATIONS), pa.string())
+    rule_names = pa.array([RULE_BY_RELATION[r] for r in _RELATIONS], pa.string())
+    rel_take = pa.array(relation.astype(np.int64), mask=~is_flagged)
+    reason_index = np.full(n, -1, dtype=np.int64)
+    reason_index[np.asarray(reason_rows, dtype=np.int64)] = np.arange(len(reason_rows), dtype=np.int64)
     return pa.table(
         {
-            "id": pa.array(ids, pa.string()),
-            "status": pa.array(status, pa.string()),
-            "relation": pa.array(relation, pa.string()),
-            "duplicate_of": pa.array(dup_of, pa.string()),
-            "cluster_id": pa.array(cluster, pa.string()),
-            "similarity": pa.array(sim, pa.float32()),
-            "containment": pa.array(cont, pa.float32()),
-            "rule": pa.array(rule, pa.string()),
-            "reason": pa.array(reason, pa.string()),
-            "article_id": table.column("article_id"),
-            "source_path": table.column("source_path"),
-            "key_chars": table.column("key_chars").cast(pa.int32()),
+            "id": ids,
+            "status": _STATUS_NAMES.take(pa.array(status.astype(np.int64))),
+            "relation": rel_names.take(rel_take),
+            "duplicate_of": ids.take(pa.array(parent, mask=~is_flagged)),
+            "cluster_id": ids.take(pa.array(cluster, mask=cluster < 0)),
+            "similarity": pa.array(sim.astype(np.float32), mask=~is_flagged),
+            "containment": pa.array(cont.astype(np.float32), mask=~is_flagged),
+            "rule": rule_names.take(rel_take),
+            "reason": pa.array(reasons, pa.string()).take(pa.array(reason_index, mask=reason_index < 0)),
+            "article_id": idx.article_id,
+            "source_path": idx.source_path,
+            "key_chars": pa.array(idx.key_chars.astype(np.int32)),
         },
         schema=DECISION_SCHEMA,
     )
