@@ -115,8 +115,9 @@ def plan(params: FlowParams, run_id: str) -> dict[str, Any]:
     catalog = load_catalog(state)
     out_abs = Path(params.out).resolve()
 
-    files, list_rejects = list_inputs(params.inputs, cfg.read)
-    # The output directory may sit inside an input directory (data/ holding raw/ and clean/).
+    # The output directory may sit inside an input directory (data/ holding raw/ and clean/):
+    # the reader does not walk into it (nor reject its files); the filter covers files given by name.
+    files, list_rejects = list_inputs(params.inputs, cfg.read, skip_dirs=[out_abs])
     files = [f for f in files if not _inside(Path(f.path), out_abs)]
 
     seen: dict[str, Any] = {}
@@ -754,6 +755,7 @@ def build_manifest(
 ) -> dict[str, Any]:
     processed = set(the_plan["processed"]) | set(the_plan["listing_rejects"])
     skipped = set(the_plan["skipped"])
+    given = set(the_plan["given"])
     catalog = the_plan["catalog"]
     per_source: dict[str, dict[str, int]] = {}
     for fin in finals:
@@ -762,14 +764,18 @@ def build_manifest(
     for sp in sorted(catalog):
         e = catalog[sp]
         c = per_source.get(sp, {})
-        if c.get("articles", 0) == 0 and c.get("rejects", 0) > 0:
+        if sp not in given:
+            # from an earlier run, not given this time: its rows (articles or rejects)
+            # stay, as in a clean run over every input ever given
+            status = "retained"
+        elif c.get("articles", 0) == 0 and c.get("rejects", 0) > 0:
             status = "rejected"
         elif sp in processed:
             status = "processed"
         elif sp in skipped:
             status = "skipped"
         else:
-            status = "retained"  # from an earlier run, not given this time
+            status = "retained"
         inputs.append(
             {
                 "source_path": sp,
@@ -898,8 +904,12 @@ def validate_output(out: str | Path) -> list[str]:
     out = Path(out)
     problems: list[str] = []
     mpath = out / "manifest.json"
+    journal = parquet_io.journal_path(StateDir(out).root)
+    if journal.exists():
+        # files are being (or were, by a killed run) moved into place: old and new versions mix
+        problems.append(f"{journal}: a publish is in progress or was interrupted; the next run completes it")
     if not mpath.exists():
-        return [f"{mpath}: missing"]
+        return [*problems, f"{mpath}: missing"]
     manifest = json.loads(mpath.read_text(encoding="utf-8"))
     tables: dict[str, pa.Table] = {}
     for name, schema in PUBLIC_TABLES.items():
