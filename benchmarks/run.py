@@ -522,8 +522,12 @@ def prefect_compare(roots: list[Path], work: Path, workers: int) -> dict[str, An
         cmd += ["--runner", "process"]
     env = dict(os.environ, PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="120")
     t = time.perf_counter()
+    _, ch0 = _rusage_cpu()
     proc = subprocess.run(cmd, cwd=corpus.REPO_ROOT, capture_output=True, text=True, env=env, check=False)
     flow_wall = time.perf_counter() - t
+    # CPU of the whole process tree (flow, its API server, workers): robust against a busy machine
+    _, ch1 = _rusage_cpu()
+    flow_cpu = ch1 - ch0
     if proc.returncode != 0:
         return {"error": f"presswash run failed ({proc.returncode}): {proc.stderr[-3000:]}"}
     direct_cmd = [
@@ -538,6 +542,8 @@ def prefect_compare(roots: list[Path], work: Path, workers: int) -> dict[str, An
     t = time.perf_counter()
     proc2 = subprocess.run(direct_cmd, cwd=corpus.REPO_ROOT, capture_output=True, text=True, check=False)
     direct_wall = time.perf_counter() - t
+    _, ch2 = _rusage_cpu()
+    direct_cpu = ch2 - ch1
     if proc2.returncode != 0:
         return {"error": f"direct steps failed: {proc2.stderr[-3000:]}", "flow_wall": flow_wall}
     # The fixed cost (Prefect import, ephemeral API server start, flow run bookkeeping) on one page.
@@ -573,6 +579,9 @@ def prefect_compare(roots: list[Path], work: Path, workers: int) -> dict[str, An
         "flow_wall": flow_wall,
         "direct_wall": direct_wall,
         "overhead_share": (flow_wall - direct_wall) / flow_wall,
+        "flow_cpu": flow_cpu,
+        "direct_cpu": direct_cpu,
+        "overhead_share_cpu": (flow_cpu - direct_cpu) / flow_cpu if flow_cpu else None,
         "one_page_flow_wall": tiny_flow,
         "one_page_direct_wall": tiny_direct,
         "workers": workers,
@@ -807,6 +816,9 @@ def _prefect_report(p: dict[str, Any]) -> list[str]:
     out.append(
         f"`{p['command']}`: {p['flow_wall']:.1f} s wall; the same flow steps called without Prefect: "
         f"{p['direct_wall']:.1f} s; orchestration share {100 * p['overhead_share']:.1f}%. "
+        f"CPU of all processes: flow {p.get('flow_cpu', 0):.1f} s, "
+        f"bare steps {p.get('direct_cpu', 0):.1f} s, "
+        f"orchestration share {100 * (p.get('overhead_share_cpu') or 0):.1f}%. "
         f"On one page: flow {p['one_page_flow_wall']:.1f} s, bare steps {p['one_page_direct_wall']:.1f} s "
         f"(the fixed start-up cost)."
     )
