@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 from cleaning.dedup.config import DedupConfig
 from cleaning.dedup.key import UNIT_WORD
 from cleaning.dedup.minhash import encode, shingle_hashes, shingle_width
-from cleaning.schema import DEDUP_INDEX_KEY, STATUS_DUPLICATE, STATUS_KEPT, STATUS_TRUNCATED
+from cleaning.schema import DEDUP_INDEX, DEDUP_INDEX_KEY, STATUS_DUPLICATE, STATUS_KEPT, STATUS_TRUNCATED
 
 DECISION_SCHEMA = pa.schema(
     [
@@ -52,23 +52,6 @@ DECISION_SCHEMA = pa.schema(
         pa.field("key_chars", pa.int32(), nullable=False),
     ]
 )
-
-_LOAD_COLUMNS = [
-    "id",
-    "article_id",
-    "source_path",
-    "article_position",
-    "position",
-    "unit",
-    "key_chars",
-    "key_tokens",
-    "key_hash",
-    "bands",
-    "anchors",
-    "head",
-    "tail",
-    "sketch",
-]
 
 RULE_BY_RELATION = {
     "exact": "dedup.exact",
@@ -97,41 +80,76 @@ class IndexMismatch(ValueError):
 
 @dataclass(slots=True)
 class _Index:
-    """The index rows of a run as arrays (one row per id, sorted by id); no key text."""
+    """The scalar columns of a run's index rows (one row per id, sorted by id).
 
+    Signature columns (bands, anchors, head / tail, sketches) are not held here:
+    each phase reads the one it needs from the files, a file at a time, and drops
+    it when done, so the reduce's peak is one phase's arrays, not all of them.
+    """
+
+    paths: list[str]
+    dest: list[np.ndarray]  # per file: each file row's row here (-1: an id seen in an earlier file)
     ids: pa.Array
     article_id: pa.Array
     source_path: pa.Array
-    article_position: np.ndarray
-    position: np.ndarray
     unit: np.ndarray  # int8
     key_chars: np.ndarray  # int64
     key_tokens: np.ndarray  # int64
     key_hash: np.ndarray  # uint64
-    bands: np.ndarray  # (n, bands) uint64, rows without a signature all zero
-    has_bands: np.ndarray  # bool
-    anchor_values: np.ndarray  # uint64, anchors of row i at anchor_off[i]:anchor_off[i+1]
-    anchor_counts: np.ndarray  # int64
-    head: np.ndarray  # uint64
-    tail: np.ndarray  # uint64
-    sketch: np.ndarray  # (n, width) uint8, rows without one all zero
+    prio: np.ndarray  # int64: rank in canonical order
     file: np.ndarray  # int32: which index file
     row: np.ndarray  # int64: row in that file
 
     def __len__(self) -> int:
         return len(self.key_chars)
 
+    def read(self, column: str, rows: np.ndarray | None = None):
+        """Yield ``(where, values)`` for every file, reading only ``column`` of it.
+
+        Without ``rows``: ``where`` are this index's rows of the file's kept rows.
+        With ``rows``: only files holding some of them are read, and ``where`` are
+        positions in ``rows``.
+        """
+        files = self.file[rows] if rows is not None else None
+        for file_no, path in enumerate(self.paths):
+            if files is None:
+                dest = self.dest[file_no]
+                file_rows = np.flatnonzero(dest >= 0)
+                where = dest[file_rows]
+            else:
+                where = np.flatnonzero(files == file_no)
+                file_rows = self.row[rows[where]]
+            if not len(file_rows):
+                continue
+            col = pq.read_table(path, columns=[column]).column(column).combine_chunks()
+            if len(file_rows) != len(col):
+                col = col.take(pa.array(file_rows))
+            yield where, col
+
 
 def _numpy(col: pa.ChunkedArray | pa.Array, dtype: type) -> np.ndarray:
     return col.to_numpy().astype(dtype, copy=False) if len(col) else np.empty(0, dtype)
 
 
-def _load(index_paths: Sequence[str | Path], cfg: DedupConfig) -> tuple[_Index, list[str]]:
-    """Read the index files a file at a time straight into arrays (no whole-run Arrow table)."""
+_SCALAR_COLUMNS = [
+    "id",
+    "article_id",
+    "source_path",
+    "article_position",
+    "position",
+    "unit",
+    "key_chars",
+    "key_tokens",
+    "key_hash",
+]
+
+
+def _load(index_paths: Sequence[str | Path], cfg: DedupConfig) -> _Index:
+    """Check the files' settings and read their scalar columns (see :class:`_Index`)."""
     expected = cfg.index_fingerprint()
     paths = sorted({str(p) for p in index_paths})
-    parts: dict[str, list] = {}
-    for file_no, path in enumerate(paths):
+    parts: dict[str, list] = {c: [] for c in _SCALAR_COLUMNS}
+    for path in paths:
         pf = pq.ParquetFile(path)
         found = (pf.schema_arrow.metadata or {}).get(DEDUP_INDEX_KEY, b"").decode()
         if found != expected:
@@ -139,56 +157,22 @@ def _load(index_paths: Sequence[str | Path], cfg: DedupConfig) -> tuple[_Index, 
                 f"{path}: written with index settings {found or 'unknown'}, this run uses {expected}; "
                 "rebuild the index or use the same [dedup] settings"
             )
-        t = pf.read(columns=_LOAD_COLUMNS)
-        n = len(t)
-        band_values, band_counts = _list_values(t.column("bands"))
-        bands = np.zeros((n, cfg.bands), dtype=np.uint64)
-        has_bands = band_counts == cfg.bands
-        if has_bands.any():
-            bands[has_bands] = band_values.reshape(-1, cfg.bands)
-        anchor_values, anchor_counts = _list_values(t.column("anchors"))
-        piece = {
-            "ids": t.column("id").combine_chunks(),
-            "article_id": t.column("article_id").combine_chunks(),
-            "source_path": t.column("source_path").combine_chunks(),
-            "article_position": _numpy(t.column("article_position"), np.int32),
-            "position": _numpy(t.column("position"), np.int32),
-            "unit": _numpy(t.column("unit"), np.int8),
-            "key_chars": _numpy(t.column("key_chars"), np.int64),
-            "key_tokens": _numpy(t.column("key_tokens"), np.int64),
-            "key_hash": _numpy(t.column("key_hash"), np.uint64),
-            "bands": bands,
-            "has_bands": has_bands,
-            "anchor_values": anchor_values,
-            "anchor_counts": anchor_counts,
-            "head": _numpy(t.column("head"), np.uint64),
-            "tail": _numpy(t.column("tail"), np.uint64),
-            "sketch": _sketches(t.column("sketch")),
-            "file": np.full(n, file_no, dtype=np.int32),
-            "row": np.arange(n, dtype=np.int64),
-        }
-        del t, band_values
-        for name, value in piece.items():
-            parts.setdefault(name, []).append(value)
-    if not parts:
-        empty = pa.array([], pa.string())
-        z = np.empty(0, np.int64)
-        return _Index(
-            empty, empty, empty, z, z, z.astype(np.int8), z, z, z.astype(np.uint64),
-            np.empty((0, cfg.bands), np.uint64), z.astype(bool), z.astype(np.uint64), z,
-            z.astype(np.uint64), z.astype(np.uint64), np.empty((0, 0), np.uint8), z.astype(np.int32), z,
-        ), paths  # fmt: skip
-    width = max(p.shape[1] for p in parts["sketch"])
-    parts["sketch"] = [
-        p if p.shape[1] == width else np.zeros((len(p), width), np.uint8) for p in parts["sketch"]
-    ]
+        t = pf.read(columns=_SCALAR_COLUMNS)
+        for name in _SCALAR_COLUMNS:
+            parts[name].append(t.column(name).combine_chunks())
+    sizes = np.array([len(x) for x in parts["id"]], dtype=np.int64)
+    file_col = np.repeat(np.arange(len(paths), dtype=np.int32), sizes)
+    row_col = np.arange(int(sizes.sum()), dtype=np.int64) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    cols = {
+        name: pa.concat_arrays(chunks) if chunks else pa.array([], DEDUP_INDEX.field(name).type)
+        for name, chunks in parts.items()
+    }
+    del parts
     # One row per id: a paragraph indexed by an earlier run and again now counts once.
-    ids = pa.concat_arrays(parts.pop("ids"))
-    file_col = np.concatenate(parts["file"])
     order = pc.sort_indices(
-        pa.table({"id": ids, "_file": file_col}), [("id", "ascending"), ("_file", "ascending")]
+        pa.table({"id": cols["id"], "_file": file_col}), [("id", "ascending"), ("_file", "ascending")]
     ).to_numpy()
-    sorted_ids = ids.take(pa.array(order))
+    sorted_ids = cols["id"].take(pa.array(order, pa.int64()))
     if len(order) > 1:
         first = np.ones(len(order), dtype=bool)
         first[1:] = pc.not_equal(sorted_ids.slice(1), sorted_ids.slice(0, len(order) - 1)).to_numpy(
@@ -197,23 +181,30 @@ def _load(index_paths: Sequence[str | Path], cfg: DedupConfig) -> tuple[_Index, 
         if not first.all():
             order = order[first]
             sorted_ids = sorted_ids.filter(pa.array(first))
-    del ids
-    take = pa.array(order)
-    anchor_counts = np.concatenate(parts["anchor_counts"])
-    anchor_off = np.zeros(len(anchor_counts) + 1, dtype=np.int64)
-    np.cumsum(anchor_counts, out=anchor_off[1:])
-    counts = anchor_counts[order]
-    anchor_take = np.repeat(anchor_off[:-1][order], counts) + _local_index(counts)
-    del anchor_off, anchor_counts
-    cols: dict = {"ids": sorted_ids, "anchor_counts": counts}
-    cols["anchor_values"] = np.concatenate(parts.pop("anchor_values"))[anchor_take]
-    del anchor_take
-    for name in ("article_id", "source_path"):
-        cols[name] = pa.concat_arrays(parts.pop(name)).take(take)
-    for name in list(parts):
-        if name != "anchor_counts":
-            cols[name] = np.concatenate(parts.pop(name))[order]
-    return _Index(**cols), paths
+    take = pa.array(order, pa.int64())
+    n = len(order)
+    dest_all = np.full(len(file_col), -1, dtype=np.int64)
+    dest_all[order] = np.arange(n, dtype=np.int64)
+    idx = _Index(
+        paths=paths,
+        dest=[d.astype(np.int32) if n < 2**31 else d for d in np.split(dest_all, np.cumsum(sizes)[:-1])],
+        ids=sorted_ids,
+        article_id=cols["article_id"].take(take),
+        source_path=cols["source_path"].take(take),
+        unit=_numpy(cols["unit"], np.int8)[order],
+        key_chars=_numpy(cols["key_chars"], np.int64)[order],
+        key_tokens=_numpy(cols["key_tokens"], np.int64)[order],
+        key_hash=_numpy(cols["key_hash"], np.uint64)[order],
+        prio=np.empty(0, np.int64),
+        file=file_col[order],
+        row=row_col[order],
+    )
+    idx.prio = _priority(
+        idx,
+        _numpy(cols["article_position"], np.int32)[order],
+        _numpy(cols["position"], np.int32)[order],
+    )
+    return idx
 
 
 def _local_index(counts: np.ndarray) -> np.ndarray:
@@ -223,14 +214,14 @@ def _local_index(counts: np.ndarray) -> np.ndarray:
     return np.arange(total, dtype=np.int64) - np.repeat(starts, counts)
 
 
-def _priority(idx: _Index) -> np.ndarray:
+def _priority(idx: _Index, article_position: np.ndarray, position: np.ndarray) -> np.ndarray:
     """Rank of every row in canonical order (0 = most complete, earliest)."""
     order_table = pa.table(
         {
             "neg_len": -idx.key_chars,
             "source_path": idx.source_path,
-            "article_position": idx.article_position,
-            "position": idx.position,
+            "article_position": article_position,
+            "position": position,
             "id": idx.ids,
         }
     )
@@ -296,45 +287,91 @@ def _list_values(col: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarra
     return values, counts
 
 
-def _candidates(idx: _Index, rep: np.ndarray, prio: np.ndarray, cfg: DedupConfig) -> np.ndarray:
-    """Candidate pairs among representatives, as ``(n, 2)`` int64 rows ``(child, parent)``."""
-    n = len(idx)
-    us: list[np.ndarray] = []
-    vs: list[np.ndarray] = []
+# Anchors sorted at once in the candidate phase: the anchors are read in this many hash ranges
+# per pass over the files (more passes for more anchors), bounding the sort's temporaries.
+_ANCHORS_PER_PASS = 8_000_000
 
-    rows_b = np.flatnonzero(idx.has_bands & rep)
+
+def _band_pairs(idx: _Index, rep: np.ndarray, cfg: DedupConfig) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    n = len(idx)
+    matrix = np.zeros((n, cfg.bands), dtype=np.uint64)
+    has = np.zeros(n, dtype=bool)
+    for where, col in idx.read("bands"):
+        values, counts = _list_values(col)
+        full = counts == cfg.bands
+        matrix[where[full]] = values.reshape(-1, cfg.bands) if len(values) else values
+        has[where[full]] = True
+    rows_b = np.flatnonzero(has & rep)
+    us, vs = [], []
     for band in range(cfg.bands):
-        u, v = _star_pairs(idx.bands[rows_b, band], rows_b, prio, cfg.bucket_heads, None)
+        u, v = _star_pairs(matrix[rows_b, band], rows_b, idx.prio, cfg.bucket_heads, None)
         us.append(u)
         vs.append(v)
+    return us, vs
 
-    anchor_counts = idx.anchor_counts
-    anchor_rows = np.repeat(np.arange(n, dtype=np.int32), anchor_counts)
-    anchor_values = idx.anchor_values
-    if not rep.all():
-        sel = rep[anchor_rows]
-        anchor_values, anchor_rows = anchor_values[sel], anchor_rows[sel]
-        del sel
-    u, v = _star_pairs(anchor_values, anchor_rows, prio, cfg.bucket_heads, cfg.max_bucket)
-    u, v = u.astype(np.int64), v.astype(np.int64)
-    del anchor_values, anchor_rows
-    if len(u):
-        # a pair must share min_shared_anchors anchors (fewer when one side has fewer anchors)
-        lo, hi = np.minimum(u, v), np.maximum(u, v)
-        code, shared = np.unique(lo * n + hi, return_counts=True)
-        lo, hi = code // n, code % n
-        need = np.minimum(cfg.min_shared_anchors, np.minimum(anchor_counts[lo], anchor_counts[hi]))
-        ok = shared >= np.maximum(need, 1)
-        u, v = lo[ok], hi[ok]
+
+def _anchor_pairs(idx: _Index, rep: np.ndarray, cfg: DedupConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs sharing ``min_shared_anchors`` anchors, the anchors read a hash range at a time."""
+    n = len(idx)
+    anchor_counts = np.zeros(n, dtype=np.int64)
+    codes: list[np.ndarray] = []
+    passes, done, counted = 1, 0, False
+    while done < passes:
+        lo_hash, hi_hash = (done << 64) // passes, ((done + 1) << 64) // passes
+        values_parts, rows_parts = [], []
+        for where, col in idx.read("anchors"):
+            values, counts = _list_values(col)
+            if not counted:
+                anchor_counts[where] = counts
+            rows = np.repeat(where.astype(np.int32), counts)
+            keep = rep[rows]
+            if passes > 1:
+                keep &= (values >= np.uint64(lo_hash)) & (values <= np.uint64(hi_hash - 1))
+            values_parts.append(values[keep])
+            rows_parts.append(rows[keep])
+            del values, rows, keep
+        if not counted:
+            counted = True
+            wanted = -(-int(anchor_counts[rep].sum()) // _ANCHORS_PER_PASS)
+            if wanted > 1:
+                # too many anchors to sort at once: start over, a hash range at a time
+                del values_parts, rows_parts
+                passes = wanted
+                continue
+        anchor_values, anchor_rows = np.concatenate(values_parts), np.concatenate(rows_parts)
+        del values_parts, rows_parts
+        u, v = _star_pairs(anchor_values, anchor_rows, idx.prio, cfg.bucket_heads, cfg.max_bucket)
+        del anchor_values, anchor_rows
+        u, v = u.astype(np.int64), v.astype(np.int64)
+        codes.append(np.minimum(u, v) * n + np.maximum(u, v))
+        done += 1
+    code = np.concatenate(codes)
+    if not len(code):
+        return code, code
+    # a pair must share min_shared_anchors anchors (fewer when one side has fewer anchors)
+    code, shared = np.unique(code, return_counts=True)
+    lo, hi = code // n, code % n
+    need = np.minimum(cfg.min_shared_anchors, np.minimum(anchor_counts[lo], anchor_counts[hi]))
+    ok = shared >= np.maximum(need, 1)
+    return lo[ok], hi[ok]
+
+
+def _candidates(idx: _Index, rep: np.ndarray, cfg: DedupConfig) -> np.ndarray:
+    """Candidate pairs among representatives, as ``(n, 2)`` int64 rows ``(child, parent)``."""
+    n = len(idx)
+    prio = idx.prio
+    us, vs = _band_pairs(idx, rep, cfg)
+    u, v = _anchor_pairs(idx, rep, cfg)
     us.append(u)
     vs.append(v)
-
-    for values in (idx.head, idx.tail):
+    for name in ("head", "tail"):
+        values = np.zeros(n, dtype=np.uint64)
+        for where, col in idx.read(name):
+            values[where] = _numpy(col, np.uint64)
         rows = np.flatnonzero((values != 0) & rep)
         u, v = _star_pairs(values[rows], rows, prio, cfg.bucket_heads, cfg.max_bucket)
         us.append(u)
         vs.append(v)
-
     u = np.concatenate(us) if us else np.empty(0, np.int64)
     v = np.concatenate(vs) if vs else np.empty(0, np.int64)
     child = np.where(prio[u] > prio[v], u, v)
@@ -343,26 +380,22 @@ def _candidates(idx: _Index, rep: np.ndarray, prio: np.ndarray, cfg: DedupConfig
     return np.stack([code // n, code % n], axis=1)
 
 
-def _read_keys(idx: _Index, rows: np.ndarray, paths: list[str]) -> pa.Array:
+def _read_keys(idx: _Index, rows: np.ndarray) -> pa.Array:
     """Key text of the given (sorted) rows, in their order, as one compact Arrow array.
 
     One file's key column is read at a time; only the candidates' keys are kept,
     as UTF-8 bytes (no Python string per paragraph).
     """
-    files = idx.file[rows]
-    file_rows = idx.row[rows]
     taken: list[pa.Array] = []
-    where: list[np.ndarray] = []
-    for file_no in np.unique(files):
-        m = np.flatnonzero(files == file_no)
-        col = pq.read_table(paths[int(file_no)], columns=["key"]).column("key")
-        taken.append(col.take(pa.array(file_rows[m])).combine_chunks().cast(pa.large_string()))
-        where.append(m)
+    where_parts: list[np.ndarray] = []
+    for where, col in idx.read("key", rows):
+        taken.append(col.cast(pa.large_string()))
+        where_parts.append(where)
     if not taken:
         return pa.array([], pa.large_string())
     keys = pa.concat_arrays(taken)
     back = np.empty(len(rows), dtype=np.int64)
-    back[np.concatenate(where)] = np.arange(len(rows), dtype=np.int64)
+    back[np.concatenate(where_parts)] = np.arange(len(rows), dtype=np.int64)
     return keys.take(pa.array(back))
 
 
@@ -644,11 +677,11 @@ def dedup_reduce(index_paths: Sequence[str | Path], cfg: DedupConfig) -> pa.Tabl
     decisions. Status ``duplicate`` goes with relation ``exact``/``near``,
     ``truncated`` with ``prefix``/``suffix``/``inner``.
     """
-    idx, paths = _load(index_paths, cfg)
+    idx = _load(index_paths, cfg)
     n = len(idx)
     if n == 0:
         return DECISION_SCHEMA.empty_table()
-    prio = _priority(idx)
+    prio = idx.prio
     tokens, units, key_hash, key_chars = idx.key_tokens, idx.unit, idx.key_hash, idx.key_chars
 
     # exact groups (key hash and length must agree); empty keys never group
@@ -663,12 +696,16 @@ def dedup_reduce(index_paths: Sequence[str | Path], cfg: DedupConfig) -> pa.Tabl
     representative[key_chars == 0] = np.flatnonzero(key_chars == 0)
     rep = representative == np.arange(n)
 
-    pairs = _candidates(idx, rep, prio, cfg)
-    pairs = _screen(pairs, idx.sketch, tokens, units, cfg)
-    # the signatures are done with: keep only what verification and the output need
-    idx.bands = idx.sketch = idx.anchor_values = np.empty(0, np.uint64)
+    pairs = _candidates(idx, rep, cfg)
     cand_rows = np.unique(pairs.reshape(-1)) if len(pairs) else np.empty(0, np.int64)
-    cand_keys = _read_keys(idx, cand_rows, paths)
+    if len(pairs):
+        # sketches of candidate rows only, screened on local row numbers
+        local = np.searchsorted(cand_rows, pairs)
+        kept = _screen(local, _candidate_sketches(idx, cand_rows), tokens[cand_rows], units[cand_rows], cfg)
+        pairs = cand_rows[kept]
+        del local, kept
+        cand_rows = np.unique(pairs.reshape(-1)) if len(pairs) else np.empty(0, np.int64)
+    cand_keys = _read_keys(idx, cand_rows)
     edges: list[Edge] = []
     for block in _pair_blocks(pairs, key_chars):
         # shingles of one block at a time: working memory bounded by _VERIFY_BLOCK_CHARS
@@ -680,6 +717,18 @@ def dedup_reduce(index_paths: Sequence[str | Path], cfg: DedupConfig) -> pa.Tabl
     del cand_keys
     flagged = _assign(n, edges, prio)
     return _decisions(idx, flagged, representative, rep, cfg)
+
+
+def _candidate_sketches(idx: _Index, rows: np.ndarray) -> np.ndarray:
+    """``(len(rows), width) uint8`` sketches of the given rows (all zero where a row has none)."""
+    out = np.zeros((len(rows), 0), dtype=np.uint8)
+    for where, col in idx.read("sketch", rows):
+        part = _sketches(col)
+        if part.shape[1] > out.shape[1]:
+            out = np.zeros((len(rows), part.shape[1]), dtype=np.uint8)
+        if part.shape[1]:
+            out[where] = part
+    return out
 
 
 _STATUS_NAMES = pa.array([STATUS_KEPT, STATUS_DUPLICATE, STATUS_TRUNCATED], pa.string())
