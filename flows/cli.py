@@ -122,7 +122,7 @@ def _params(args: argparse.Namespace) -> Any:
     overrides: dict[str, Any] = {}
     if getattr(args, "inputs", None):
         overrides["inputs"] = list(args.inputs)
-    for name in ("out", "force", "shard_bytes", "wait"):
+    for name in ("out", "force", "shard_bytes", "wait", "workers"):
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
@@ -139,11 +139,11 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
-def _runner(args: argparse.Namespace) -> Any:
+def _runner(args: argparse.Namespace, workers: int | None = None) -> Any:
     from flows.runners import make_task_runner
 
     try:
-        return make_task_runner(args.runner, args.workers, args.address)
+        return make_task_runner(args.runner, args.workers or workers, args.address)
     except (ValueError, RuntimeError) as exc:
         raise SystemExit(_fail(str(exc), EXIT_USAGE)) from None
 
@@ -169,7 +169,7 @@ def format_summary(summary: dict[str, Any]) -> str:
 def cmd_run(args: argparse.Namespace) -> int:
     params = _params(args)
     _quiet_prefect_env()
-    runner = _runner(args)
+    runner = _runner(args, params.workers)
 
     from cleaning.parquet_io import PublishError
     from cleaning.state import RunLocked
@@ -206,7 +206,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "PREFECT_API_URL=http://127.0.0.1:4200/api (or point it at your server)",
             EXIT_USAGE,
         )
-    runner = _runner(args)
+    runner = _runner(args, params.workers)
     from prefect.schedules import Cron
 
     from flows.clean_corpus import clean_corpus

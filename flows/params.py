@@ -45,6 +45,19 @@ class FlowParams(CleaningConfig):
         description="Input bytes per shard task. Shards are the unit of parallelism and of "
         "incremental state; larger shards mean less per-task overhead, more memory per task.",
     )
+    workers: int | None = Field(
+        None,
+        ge=1,
+        description="Workers of the task runner (default: one per core). An input smaller than "
+        "workers x shard_bytes is cut into about this many shards (none under min_shard_bytes), "
+        "so every worker has a shard.",
+    )
+    min_shard_bytes: int = Field(
+        2**20,
+        ge=1024,
+        description="Smallest shard the automatic cut makes when it splits an input for the workers; "
+        "below it the per-task start-up (imports, dictionaries) outweighs the gain.",
+    )
     furniture_max_pages: int = Field(
         2000,
         ge=0,

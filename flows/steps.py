@@ -182,7 +182,7 @@ def plan(params: FlowParams, run_id: str) -> dict[str, Any]:
                 }
             )
 
-    shards = _cut_shards(todo, params.shard_bytes, fingerprint, state)
+    shards = _cut_shards(todo, shard_size(params, sum(f["size"] for f in todo)), fingerprint, state)
     for shard in shards:
         for f in shard["files"]:
             new_catalog[f["source_path"]] = CatalogEntry(
@@ -227,6 +227,15 @@ def plan(params: FlowParams, run_id: str) -> dict[str, Any]:
         "shards": shards,
         "catalog": {sp: e.as_dict() for sp, e in sorted(new_catalog.items())},
     }
+
+
+def shard_size(params: FlowParams, todo_bytes: int) -> int:
+    """Bytes per shard: ``shard_bytes``, lowered so a mid-sized input gives every worker a shard."""
+    from flows.runners import default_workers
+
+    workers = params.workers or default_workers()
+    even = -(-todo_bytes // workers)  # ceil: at most ``workers`` shards of this size
+    return min(params.shard_bytes, max(params.min_shard_bytes, even))
 
 
 def _inside(path: Path, root: Path) -> bool:

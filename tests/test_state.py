@@ -139,6 +139,20 @@ def test_plan_cuts_shards_by_bytes_and_skips_unchanged(tmp_path: Path, params_fo
     assert again["shards"][0]["reuse"] is True
 
 
+def test_a_mid_sized_input_gives_every_worker_a_shard(tmp_path: Path, params_for) -> None:
+    from flows.steps import plan
+
+    for i in range(6):
+        (tmp_path / "in" / f"p{i}.txt").write_text("本报讯 今天天气很好。" * 60, encoding="utf-8")
+    one = plan(params_for(shard_bytes=10**6, min_shard_bytes=1024, workers=1), "r1")
+    assert len(one["shards"]) == 1
+    three = plan(params_for(shard_bytes=10**6, min_shard_bytes=1024, workers=3), "r1")
+    assert len(three["shards"]) == 3 and sum(len(s["files"]) for s in three["shards"]) == 6
+    # never below min_shard_bytes: a tiny input stays one task
+    tiny = plan(params_for(shard_bytes=10**6, workers=3), "r1")
+    assert len(tiny["shards"]) == 1
+
+
 def test_a_document_that_raises_becomes_an_internal_error_reject(
     tmp_path: Path, params_for, monkeypatch: pytest.MonkeyPatch
 ) -> None:
