@@ -840,6 +840,9 @@ def _build_blocks(lines: list[str], cfg: LayoutConfig, fast: bool) -> tuple[list
     amb = cfg.ambiguous_wide
     lift = cfg.lift_furniture
     wrap_name = R_WRAP.name
+    english_fast = fast and width is None and latin_w is not None
+    short_english = cfg.english_short_line_ratio * latin_w if latin_w is not None else 0.0
+    english_name = R_ENGLISH.name
 
     for index, ln in enumerate(prepared):
         if ln is None:
@@ -896,53 +899,65 @@ def _build_blocks(lines: list[str], cfg: LayoutConfig, fast: bool) -> tuple[list
             lifted_line = ln
             blanks = 0  # blank lines around a page header say nothing about the paragraph
             continue
+        fast_rule: str | None = None
         if (
-            wrap_fast
+            fast
             and not blanks
             and not ln.indented
-            and t[0] not in _LINE_INITIAL_FORBIDDEN
+            and (t[0] not in _LINE_INITIAL_FORBIDDEN or (prev.latin and t[0] in ",;:!?)"))
             and not (prev.latin and prev.text.endswith(_HYPHENS))
         ):
-            # _fills_column, with the first unit's width from a per-character cache when it is
-            # one character (neither an opening bracket nor the start of a Latin word)
-            c = t[0]
-            if c in _OPENING or c.isascii():
-                unit = _first_unit_width(ln, cfg)
-            else:
-                unit = _char_cells(c, amb)
-            full = prev.width + unit + (1 if (ln.latin and prev.latin) else 0) > limit
-            if (
-                full
-                and not (cur.text_cells <= _MAX_CREDIT_CELLS and _is_credit(cur.text()))
-                and not _maybe_para_final(cur.parts[-1])
-                and not segment.starts_with_role(t)
-            ):
-                before_tail = cur.parts[-1]
-                a = prev.text[-1]
-                sep = (
-                    " "
-                    if prev.trailing_space
-                    or (a.isascii() and not a.isspace() and c.isascii() and not c.isspace())
-                    else ""
-                )
-                part = sep + t
-                cur.parts.append(part)
-                cur.text_cells += ln.width
-                cur.joins.append(wrap_name)
-                cur.last = ln
-                events.append(
-                    Event(
-                        wrap_name,
-                        STAGE,
-                        f"line {prev.number} is {prev.width} cells of a {width}-cell column; "
-                        f"'{t[:3]}' ({unit} cells) would not fit",
-                        prev.number,
-                        ln.number,
-                        f"{before_tail[-12:]}⏎{t[:12]}",
-                        before_tail[-12:] + part[:12],
+            if wrap_fast and t[0] not in _LINE_INITIAL_FORBIDDEN:
+                # _fills_column, with the first unit's width from a per-character cache when it is
+                # one character (neither an opening bracket nor the start of a Latin word)
+                c = t[0]
+                if c in _OPENING or c.isascii():
+                    unit = _first_unit_width(ln, cfg)
+                else:
+                    unit = _char_cells(c, amb)
+                if (
+                    prev.width + unit + (1 if (ln.latin and prev.latin) else 0) > limit
+                    and not (cur.text_cells <= _MAX_CREDIT_CELLS and _is_credit(cur.text()))
+                    and not _maybe_para_final(cur.parts[-1])
+                    and not segment.starts_with_role(t)
+                ):
+                    a = prev.text[-1]
+                    fast_sep = (
+                        " "
+                        if prev.trailing_space
+                        or (a.isascii() and not a.isspace() and c.isascii() and not c.isspace())
+                        else ""
                     )
+                    fast_rule = wrap_name
+                    fast_evidence = (
+                        f"line {prev.number} is {prev.width} cells of a {width}-cell column; "
+                        f"'{t[:3]}' ({unit} cells) would not fit"
+                    )
+            elif english_fast and ln.latin and prev.latin:
+                final = _maybe_para_final(prev.text)
+                if not (final and prev.width < short_english):
+                    fast_rule, fast_sep = english_name, " "
+                    why = "does not end a sentence" if not final else "fills the line"
+                    fast_evidence = f"line {prev.number} {why} ({prev.width} of ~{latin_w} characters)"
+        if fast_rule is not None:
+            before_tail = cur.parts[-1]
+            part = fast_sep + t
+            cur.parts.append(part)
+            cur.text_cells += ln.width
+            cur.joins.append(fast_rule)
+            cur.last = ln
+            events.append(
+                Event(
+                    fast_rule,
+                    STAGE,
+                    fast_evidence,
+                    prev.number,
+                    ln.number,
+                    f"{before_tail[-12:]}⏎{t[:12]}",
+                    before_tail[-12:] + part[:12],
                 )
-                continue
+            )
+            continue
         rule, sep, evidence = _decide(cur, prev, prepared, index, blanks, width, latin_w, cfg)
         if sep == BREAK:
             events.append(Event(rule, STAGE, evidence, line=prev.number, line_end=ln.number))
