@@ -299,8 +299,9 @@ def _band_pairs(idx: _Index, rep: np.ndarray, cfg: DedupConfig) -> tuple[list[np
     for where, col in idx.read("bands"):
         values, counts = _list_values(col)
         full = counts == cfg.bands
-        matrix[where[full]] = values.reshape(-1, cfg.bands) if len(values) else values
-        has[where[full]] = True
+        if full.any():
+            matrix[where[full]] = values.reshape(-1, cfg.bands)
+            has[where[full]] = True
     rows_b = np.flatnonzero(has & rep)
     us, vs = [], []
     for band in range(cfg.bands):
