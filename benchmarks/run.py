@@ -597,6 +597,9 @@ def direct_steps(roots: list[Path], out: Path) -> None:
     from flows.params import FlowParams
 
     params = FlowParams(inputs=[str(r) for r in roots], out=str(out))
+    if hasattr(steps, "run_local"):
+        steps.run_local(params)  # the flow's own Prefect-free composition, kept in step with it
+        return
     run_id = uuid.uuid4().hex
     started = steps.now_iso()
     from cleaning.state import StateDir
