@@ -288,12 +288,15 @@ def _prepare(lines: list[str], cfg: LayoutConfig) -> list[_Line | None]:
     sums = _line_sums(lines, cfg.ambiguous_wide) if len(lines) > 1 else None
     for i, raw in enumerate(lines):
         stripped = raw.rstrip()
-        if not stripped or not _VISIBLE.search(stripped):
+        if not stripped or (not stripped.isascii() and not _VISIBLE.search(stripped)):
             out.append(None)
             continue
-        m = _INDENT.match(stripped)
-        # a lone U+3000 at the start is the text's own (honorific) space: kept
-        text = stripped[m.end() :] if m else stripped.lstrip(" \t")
+        if stripped[0] in "\u3000 \t":
+            m = _INDENT.match(stripped)
+            # a lone U+3000 at the start is the text's own (honorific) space: kept
+            text = stripped[m.end() :] if m else stripped.lstrip(" \t")
+        else:
+            m, text = None, stripped
         if len(stripped) == len(raw) and sums is not None:
             width = sums[0][i]
             latin = True if text.isascii() else sums[1][i] * 4 < sums[2][i]
@@ -349,7 +352,7 @@ def _hanging_cells(text: str) -> int:
     k = len(text)
     while k > 0 and len(text) - k < 2 and text[k - 1] in _LINE_INITIAL_FORBIDDEN:
         k -= 1
-    return display_width(text[k:]) if k < len(text) else 0
+    return sum(_char_cells(ch, True) for ch in text[k:]) if k < len(text) else 0
 
 
 def column_width(
@@ -548,6 +551,25 @@ _LIFTED_FURNITURE = frozenset(
 
 # Cheap pre-filter: every liftable furniture pattern contains one of these.
 _LIFT_HINT = re.compile(r"版|星期|週|周|禮拜|礼拜|PAGE|Page|VOL|Vol|Continued|Concluded|CONTINUED|1[6-9]\d\d")
+
+
+def _hinted_lines(lines: list[str]) -> set[int] | None:
+    """Indices of the lines ``_LIFT_HINT`` finds something in (``None``: a line holds a line feed)."""
+    page = "\n".join(lines)
+    if page.count("\n") != len(lines) - 1:
+        return None
+    found: set[int] = set()
+    pos, line, line_start = 0, 0, 0
+    while (m := _LIFT_HINT.search(page, pos)) is not None:
+        # count the line feeds between the previous hit and this one
+        line += page.count("\n", line_start, m.start())
+        found.add(line)
+        end = page.find("\n", m.end())
+        if end < 0:
+            break
+        line += 1
+        line_start = pos = end + 1
+    return found
 
 
 def _liftable_furniture(text: str) -> str | None:
@@ -800,16 +822,16 @@ def _build_blocks(lines: list[str], cfg: LayoutConfig, fast: bool) -> tuple[list
     han_lines = [ln for ln in present if not ln.latin]
     # A line followed by a blank line, an indented line or the end ends its paragraph:
     # its width says nothing about the column.
-    final_line: dict[int, bool] = {}
-    for i, ln in enumerate(prepared):
-        if ln is not None:
-            nxt = prepared[i + 1] if i + 1 < len(prepared) else None
-            final_line[ln.number] = nxt is None or nxt.indented
+    final_line = [
+        nxt is None or nxt.indented
+        for ln, nxt in zip(prepared, [*prepared[1:], None], strict=False)
+        if ln is not None and not ln.latin
+    ]
     width = column_width(
         [ln.width for ln in han_lines],
         cfg,
         [_hanging_cells(ln.text) for ln in han_lines],
-        [final_line[ln.number] for ln in han_lines],
+        final_line,
     )
     latin_w = _latin_width(prepared)
     blocks: list[Block] = []
@@ -840,6 +862,8 @@ def _build_blocks(lines: list[str], cfg: LayoutConfig, fast: bool) -> tuple[list
     amb = cfg.ambiguous_wide
     lift = cfg.lift_furniture
     wrap_name = R_WRAP.name
+    # Lines that may be liftable furniture: one scan of the page for the pre-filter's words.
+    hinted = _hinted_lines(lines) if fast and lift else None
     english_fast = fast and width is None and latin_w is not None
     short_english = cfg.english_short_line_ratio * latin_w if latin_w is not None else 0.0
     english_name = R_ENGLISH.name
@@ -861,7 +885,7 @@ def _build_blocks(lines: list[str], cfg: LayoutConfig, fast: bool) -> tuple[list
             )
             lifted_line = None
         t = ln.text
-        furniture = _liftable_furniture(t) if lift else None
+        furniture = _liftable_furniture(t) if lift and (hinted is None or index in hinted) else None
         if cur is None:
             cur = _Open([t], ln.width, ln, ln, after_blank=blanks > 0)
             cur.furniture = furniture is not None

@@ -137,6 +137,14 @@ def _cells(text: str) -> int:
     return display_width(text)
 
 
+def _wider_than(text: str, limit: int) -> bool:
+    """``_cells(text) > limit`` without measuring a long paragraph: widths are never negative,
+    so a prefix wider than ``limit`` settles it."""
+    if len(text) > limit and _cells(text[: limit + 1]) > limit:
+        return True
+    return _cells(text) > limit
+
+
 # ---------------------------------------------------------------- patterns
 
 _HAN_CH = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
@@ -396,7 +404,7 @@ def caption_credit(text: str) -> tuple[str, list[Byline]] | None:
 def furniture_pattern(text: str, max_cells: int = 70) -> str | None:
     """Name of the page-furniture pattern ``text`` matches, if any."""
     t = text.strip()
-    if not t or _PROSE_PUNCT.search(t) or _cells(t) > max_cells:
+    if not t or _PROSE_PUNCT.search(t) or _wider_than(t, max_cells):
         return None
     for name, pat in _FURNITURE_PATTERNS:
         if pat.search(t):
@@ -427,7 +435,7 @@ def is_byline_or_caption(text: str) -> bool:
     t = text.strip()
     if not _CREDIT_HINT.search(t):
         return False
-    if _cells(t) <= 80 and parse_byline(t) is not None:
+    if not _wider_than(t, 80) and parse_byline(t) is not None:
         return True
     tail = t[-60:]  # credits sit at the end; do not scan long paragraphs
     return _CAPTION_TAIL.search(tail) is not None or _CAPTION_SOURCE.search(tail) is not None
@@ -544,8 +552,7 @@ class _Tagged:
 
 
 def _headline_like(text: str, cfg: SegmentConfig) -> bool:
-    cells = _cells(text)
-    if cells > cfg.max_headline_cells or cells == 0:
+    if _wider_than(text, cfg.max_headline_cells) or _cells(text) == 0:
         return False
     if _SENTENCE_INSIDE.search(text) or re.search(r"[。．]$", text):
         return False
@@ -570,7 +577,7 @@ def _classify(
     if (
         furniture
         and (t in furniture or furniture_key(t) in furniture)
-        and _cells(t) <= cfg.max_furniture_cells
+        and not _wider_than(t, cfg.max_furniture_cells)
     ):
         return _Tagged(b, "furniture", R_FURN_REPEAT.name, f"'{t[:30]}' recurs across pages of the issue")
     fp = furniture_pattern(t, cfg.max_furniture_cells)
@@ -588,7 +595,7 @@ def _classify(
             marker,
             byline,
         )
-    if _cells(t) <= cfg.max_byline_cells:
+    if not _wider_than(t, cfg.max_byline_cells):
         by = parse_byline(t)
         if by is not None:
             names = ", ".join(f"{x.role} {x.name}" for x in by)
@@ -610,9 +617,13 @@ def _classify(
         cap = caption_credit(t)
         if cap is not None:
             return _Tagged(b, "caption", R_CAPTION.name, cap[0], byline=cap[1])
-    if cfg.detect_section_headings and _SECTION_HEADING.match(t) and _cells(t) <= cfg.max_headline_cells:
+    if (
+        cfg.detect_section_headings
+        and _SECTION_HEADING.match(t)
+        and not _wider_than(t, cfg.max_headline_cells)
+    ):
         return _Tagged(b, "section", R_SECTION.name, f"numbered heading '{t[:20]}'")
-    if indented_page and not b.indented and _cells(t) <= cfg.max_unindented_headline_cells:
+    if indented_page and not b.indented and not _wider_than(t, cfg.max_unindented_headline_cells):
         # Body paragraphs on this page carry the indent; a line without it is a headline even
         # when it is a whole sentence ("李總統今天參加…，並應邀致詞。").
         return _Tagged(b, "headline", R_HEADLINE.name, f"{_cells(t)} cells, not indented on an indented page")
@@ -813,7 +824,7 @@ def repeated_furniture(pages: list[list[str]], cfg: SegmentConfig) -> frozenset[
         keys = set()
         for line in page:
             t = line.strip()
-            if not t or _cells(t) > cfg.max_furniture_cells or _END_MARKER.match(t):
+            if not t or _wider_than(t, cfg.max_furniture_cells) or _END_MARKER.match(t):
                 continue
             if parse_byline(t) is not None:
                 continue  # a reporter's byline recurs on many pages and is not furniture
