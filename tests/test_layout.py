@@ -15,7 +15,16 @@ from hypothesis import strategies as st
 
 from benchmarks.make_pages import wrap_cells
 from cleaning.english import decide_hyphen
-from cleaning.layout import LayoutConfig, build_blocks, column_width, display_width, seam_word
+from cleaning.layout import (
+    LayoutConfig,
+    _build_blocks,
+    _prepare,
+    _prepare_reference,
+    build_blocks,
+    column_width,
+    display_width,
+    seam_word,
+)
 
 CFG = LayoutConfig()
 HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
@@ -168,3 +177,94 @@ def test_indented_wrapped_paragraphs_come_back(paras: list[str], width: int) -> 
     lines = [ln for p in paras for ln in wrap_cells(p, width, "\u3000\u3000")]
     assume(len(lines) - len(paras) >= 3)  # at least three lines that are not a paragraph's last
     assert _texts(lines) == paras
+
+
+# ---------------------------------------------------------------- fast paths against the reference
+
+_TOKENS = st.sampled_from(
+    [
+        *"中文字词句报道会议指出要求各部门，。、：；！？“”（）「」—…·",
+        "\u3000\u3000",
+        "\u3000",
+        "  ",
+        " ",
+        "\t",
+        "\u00ad",
+        "\u200b",
+        "-",
+        "5G",
+        "12.8",
+        "4,153",
+        "con",
+        "tinued",
+        "well",
+        "known",
+        "The",
+        "city.",
+        "第3版",
+        "星期二",
+        "2020年6月16日",
+        "Page 6",
+        "记者 王明",
+        "通讯员 李华",
+        "摄",
+        "供图",
+        "本报讯",
+        "图为",
+        "的",
+        "和",
+        "完",
+        "善",
+    ]
+)
+_LINE = st.lists(_TOKENS, max_size=14).map("".join)
+
+
+def _same(lines: list[str], cfg: LayoutConfig = CFG) -> None:
+    fast = _build_blocks(lines, cfg, fast=True)
+    ref = _build_blocks(lines, cfg, fast=False)
+    assert fast[0] == ref[0]
+    assert [e.as_dict() for e in fast[1]] == [e.as_dict() for e in ref[1]]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_LINE, max_size=30), st.booleans())
+def test_fast_paths_decide_like_the_reference(lines: list[str], ambiguous_wide: bool) -> None:
+    _same(lines, LayoutConfig(ambiguous_wide=ambiguous_wide))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(_LINE, max_size=30))
+def test_array_line_measures_match_the_per_line_scan(lines: list[str]) -> None:
+    assert _prepare(lines, CFG) == _prepare_reference(lines, CFG)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(_PARA, min_size=1, max_size=6),
+    st.integers(min_value=5, max_value=40),
+    st.booleans(),
+    st.sampled_from(["", "记者 焦同帅 通讯员 牛树志", "加大措施抓好大项目建设", "东方日报 第3版 星期二"]),
+)
+def test_fast_paths_on_wrapped_pages(paras: list[str], chars: int, indent: bool, extra: str) -> None:
+    lines = [ln for p in paras for ln in [*wrap_cells(p, 2 * chars, "\u3000\u3000" if indent else ""), extra]]
+    _same(lines)
+
+
+def test_fast_paths_on_english_and_seed_pages() -> None:
+    from test_seed_golden import SEED
+
+    _same(SEED.read_text(encoding="utf-8").split("\n"))
+    english = [
+        "The members of the council con-",
+        "tinued the debate until a well-",
+        "known lawyer from the city an\u00ad",
+        "nounced that twenty-",
+        "five houses had burned.",
+        "It was late.",
+        "WASHINGTON, Jan. 3.—The President said",
+        "that the note would be sent.",
+    ] * 3
+    _same(english)
+    for width in (12, 20, 36):
+        _same([*wrap_cells(P1 + P2, width, "\u3000\u3000"), "记者 焦同帅 摄", *wrap_cells(P2, width)])
