@@ -6,6 +6,7 @@
     python -m benchmarks.run --scaling            # 10 MB / 100 MB / 1 GB, and 1 vs 2 workers
     python -m benchmarks.run --prefect            # also `presswash run` vs the same steps without Prefect
     python -m benchmarks.run --prefect-only       # only that comparison
+    python -m benchmarks.run --reduce-scaling UNIT_DIR...   # dedup_reduce time/memory vs paragraphs
 
 Inputs are built by :mod:`benchmarks.corpus` from the real corpora in ``$PRESSWASH_SHARED``
 (default ``../shared``); the run stops with a message when they are absent.
@@ -755,7 +756,8 @@ def run_main(args: argparse.Namespace) -> dict[str, Any]:
 
     if args.prefect:
         print("Prefect overhead ...", flush=True)
-        results["prefect"] = prefect_compare([s.root for s in sets.values()], OUT_DIR / "work-prefect", 1)
+        work = OUT_DIR / f"work-prefect-{args.size_mb:g}"
+        results["prefect"] = prefect_compare([s.root for s in sets.values()], work, 1)
         report += _prefect_report(results["prefect"])
     results["report"] = report
     return results
@@ -870,7 +872,7 @@ def reduce_scaling(unit_dirs: list[Path]) -> list[dict[str, Any]]:
 
 def run_prefect_only(args: argparse.Namespace) -> dict[str, Any]:
     sets = corpus.build_sets(args.size_mb, seed=args.seed)
-    p = prefect_compare([s.root for s in sets.values()], OUT_DIR / "work-prefect", 1)
+    p = prefect_compare([s.root for s in sets.values()], OUT_DIR / f"work-prefect-{args.size_mb:g}", 1)
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": "python -m benchmarks.run " + " ".join(sys.argv[1:]),
