@@ -56,7 +56,18 @@ def _run(workdir: Path, **kw) -> dict:
     from flows.clean_corpus import clean_corpus
 
     params = FlowParams(inputs=[str(workdir / "in")], out=str(workdir / "out"), **kw)
-    return clean_corpus(params=params)
+    summary = clean_corpus(params=params)
+    _check_invariants(workdir / "in", workdir / "out")
+    return summary
+
+
+def _check_invariants(inp: Path, out: Path) -> None:
+    """After every flow run: `presswash validate` is clean and each input is in the manifest once."""
+    assert validate_output(out) == []
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    listed = [i["source_path"] for i in manifest["inputs"]]
+    given = {p.relative_to(inp).as_posix() for p in inp.rglob("*") if p.is_file()}
+    assert len(listed) == len(set(listed)) and given <= set(listed)
 
 
 def test_first_run_publishes_a_valid_dataset(prefect_harness, workdir: Path) -> None:
