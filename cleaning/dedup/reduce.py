@@ -19,7 +19,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -250,10 +251,12 @@ def _star_pairs(
     order = np.argsort(bucket)
     sb = bucket[order]
     same = sb[1:] == sb[:-1]
-    multi = np.zeros(len(sb), dtype=bool)
+    del sb
+    multi = np.zeros(len(order), dtype=bool)
     multi[1:] |= same
     multi[:-1] |= same
     keep = order[multi]
+    del order, same, multi
     bucket, rows = bucket[keep], rows[keep]
     if len(bucket) < 2:
         return np.empty(0, np.int64), np.empty(0, np.int64)
@@ -287,9 +290,13 @@ def _list_values(col: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarra
     return values, counts
 
 
-# Anchors sorted at once in the candidate phase: the anchors are read in this many hash ranges
-# per pass over the files (more passes for more anchors), bounding the sort's temporaries.
-_ANCHORS_PER_PASS = 8_000_000
+# Anchors sorted at once in the candidate phase. Runs with more representatives than
+# _ANCHOR_SPILL_ROWS split their anchors by hash range (a bucket never spans two ranges) into
+# temporary files, about _ANCHOR_SPILL_ROWS / 8 rows' worth each, and read back adjacent ranges
+# together up to _ANCHORS_PER_RANGE anchors: the sort's temporaries stay bounded whatever the
+# number of paragraphs.
+_ANCHOR_SPILL_ROWS = 200_000
+_ANCHORS_PER_RANGE = 2_000_000
 
 
 def _band_pairs(idx: _Index, rep: np.ndarray, cfg: DedupConfig) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -311,42 +318,83 @@ def _band_pairs(idx: _Index, rep: np.ndarray, cfg: DedupConfig) -> tuple[list[np
     return us, vs
 
 
-def _anchor_pairs(idx: _Index, rep: np.ndarray, cfg: DedupConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs sharing ``min_shared_anchors`` anchors, the anchors read a hash range at a time."""
-    n = len(idx)
-    anchor_counts = np.zeros(n, dtype=np.int64)
-    codes: list[np.ndarray] = []
-    passes, done, counted = 1, 0, False
-    while done < passes:
-        lo_hash, hi_hash = (done << 64) // passes, ((done + 1) << 64) // passes
+def _anchor_ranges(
+    idx: _Index, rep: np.ndarray, ranges: int, spill: Path, counts_out: np.ndarray
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """``(anchor values, rows)`` of the representatives, one hash range at a time.
+
+    One range: straight from the files. Several: one pass over the files writes
+    every range's anchors to its own temporary file, then the ranges are read back
+    one by one. ``counts_out`` gets every row's number of anchors before the first yield.
+    """
+    if ranges == 1:
         values_parts, rows_parts = [], []
         for where, col in idx.read("anchors"):
             values, counts = _list_values(col)
-            if not counted:
-                anchor_counts[where] = counts
+            counts_out[where] = counts
             rows = np.repeat(where.astype(np.int32), counts)
             keep = rep[rows]
-            if passes > 1:
-                keep &= (values >= np.uint64(lo_hash)) & (values <= np.uint64(hi_hash - 1))
             values_parts.append(values[keep])
             rows_parts.append(rows[keep])
-            del values, rows, keep
-        if not counted:
-            counted = True
-            wanted = -(-int(anchor_counts[rep].sum()) // _ANCHORS_PER_PASS)
-            if wanted > 1:
-                # too many anchors to sort at once: start over, a hash range at a time
-                del values_parts, rows_parts
-                passes = wanted
-                continue
-        anchor_values, anchor_rows = np.concatenate(values_parts), np.concatenate(rows_parts)
-        del values_parts, rows_parts
-        u, v = _star_pairs(anchor_values, anchor_rows, idx.prio, cfg.bucket_heads, cfg.max_bucket)
-        del anchor_values, anchor_rows
-        u, v = u.astype(np.int64), v.astype(np.int64)
-        codes.append(np.minimum(u, v) * n + np.maximum(u, v))
-        done += 1
-    code = np.concatenate(codes)
+        if values_parts:
+            yield np.concatenate(values_parts), np.concatenate(rows_parts)
+        return
+    shift = np.uint64(64 - max(1, (ranges - 1).bit_length()))
+    ranges = 1 << (64 - int(shift))
+    handles = [((spill / f"v{k}").open("wb"), (spill / f"r{k}").open("wb")) for k in range(ranges)]
+    try:
+        for where, col in idx.read("anchors"):
+            values, counts = _list_values(col)
+            counts_out[where] = counts
+            rows = np.repeat(where.astype(np.int32), counts)
+            keep = rep[rows]
+            values, rows = values[keep], rows[keep]
+            part = (values >> shift).astype(np.int64)
+            order = np.argsort(part, kind="stable")
+            bounds = np.searchsorted(part[order], np.arange(ranges + 1))
+            for k in range(ranges):
+                sel = order[bounds[k] : bounds[k + 1]]
+                if len(sel):
+                    values[sel].tofile(handles[k][0])
+                    rows[sel].tofile(handles[k][1])
+    finally:
+        for hv, hr in handles:
+            hv.close()
+            hr.close()
+    k = 0
+    while k < ranges:
+        # adjacent hash ranges together, up to _ANCHORS_PER_RANGE anchors
+        group, size = [k], (spill / f"v{k}").stat().st_size // 8
+        while (
+            group[-1] + 1 < ranges
+            and size + (spill / f"v{group[-1] + 1}").stat().st_size // 8 <= _ANCHORS_PER_RANGE
+        ):
+            group.append(group[-1] + 1)
+            size += (spill / f"v{group[-1]}").stat().st_size // 8
+        k = group[-1] + 1
+        values = np.concatenate([np.fromfile(spill / f"v{g}", dtype=np.uint64) for g in group])
+        rows = np.concatenate([np.fromfile(spill / f"r{g}", dtype=np.int32) for g in group])
+        for g in group:
+            (spill / f"v{g}").unlink()
+            (spill / f"r{g}").unlink()
+        if len(values):
+            yield values, rows
+
+
+def _anchor_pairs(idx: _Index, rep: np.ndarray, cfg: DedupConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs sharing ``min_shared_anchors`` anchors (or all of the smaller side's)."""
+    n = len(idx)
+    anchor_counts = np.zeros(n, dtype=np.int64)
+    reps = int(rep.sum())
+    ranges = 1 if reps <= _ANCHOR_SPILL_ROWS else min(1024, -(-8 * reps // _ANCHOR_SPILL_ROWS))
+    codes: list[np.ndarray] = []
+    with tempfile.TemporaryDirectory(prefix="presswash-anchors-") as spill:
+        for values, rows in _anchor_ranges(idx, rep, ranges, Path(spill), anchor_counts):
+            u, v = _star_pairs(values, rows, idx.prio, cfg.bucket_heads, cfg.max_bucket)
+            del values, rows
+            u, v = u.astype(np.int64), v.astype(np.int64)
+            codes.append(np.minimum(u, v) * n + np.maximum(u, v))
+    code = np.concatenate(codes) if codes else np.empty(0, np.int64)
     if not len(code):
         return code, code
     # a pair must share min_shared_anchors anchors (fewer when one side has fewer anchors)
@@ -381,23 +429,22 @@ def _candidates(idx: _Index, rep: np.ndarray, cfg: DedupConfig) -> np.ndarray:
     return np.stack([code // n, code % n], axis=1)
 
 
-def _read_keys(idx: _Index, rows: np.ndarray) -> pa.Array:
-    """Key text of the given (sorted) rows, in their order, as one compact Arrow array.
+def _read_keys(idx: _Index, rows: np.ndarray) -> tuple[pa.ChunkedArray, np.ndarray]:
+    """Key text of the given (sorted) rows as one compact chunked Arrow array, and where row
+    ``rows[i]``'s key is in it.
 
     One file's key column is read at a time; only the candidates' keys are kept,
-    as UTF-8 bytes (no Python string per paragraph).
+    as UTF-8 bytes (no Python string per paragraph, no copy to reorder them).
     """
     taken: list[pa.Array] = []
     where_parts: list[np.ndarray] = []
     for where, col in idx.read("key", rows):
         taken.append(col.cast(pa.large_string()))
         where_parts.append(where)
-    if not taken:
-        return pa.array([], pa.large_string())
-    keys = pa.concat_arrays(taken)
-    back = np.empty(len(rows), dtype=np.int64)
-    back[np.concatenate(where_parts)] = np.arange(len(rows), dtype=np.int64)
-    return keys.take(pa.array(back))
+    at = np.empty(len(rows), dtype=np.int64)
+    if where_parts:
+        at[np.concatenate(where_parts)] = np.arange(len(rows), dtype=np.int64)
+    return pa.chunked_array(taken, pa.large_string()), at
 
 
 def _sorted_unique(values: np.ndarray) -> np.ndarray:
@@ -514,7 +561,7 @@ def _screen(
 
 
 # Key characters whose shingle sets are held at once during verification.
-_VERIFY_BLOCK_CHARS = 2_000_000
+_VERIFY_BLOCK_CHARS = 1_000_000
 
 
 def _pair_blocks(pairs: np.ndarray, key_chars: np.ndarray) -> list[np.ndarray]:
@@ -697,7 +744,9 @@ def dedup_reduce(index_paths: Sequence[str | Path], cfg: DedupConfig) -> pa.Tabl
     representative[key_chars == 0] = np.flatnonzero(key_chars == 0)
     rep = representative == np.arange(n)
 
+    _release()
     pairs = _candidates(idx, rep, cfg)
+    _release()
     cand_rows = np.unique(pairs.reshape(-1)) if len(pairs) else np.empty(0, np.int64)
     if len(pairs):
         # sketches of candidate rows only, screened on local row numbers
@@ -706,18 +755,24 @@ def dedup_reduce(index_paths: Sequence[str | Path], cfg: DedupConfig) -> pa.Tabl
         pairs = cand_rows[kept]
         del local, kept
         cand_rows = np.unique(pairs.reshape(-1)) if len(pairs) else np.empty(0, np.int64)
-    cand_keys = _read_keys(idx, cand_rows)
+    cand_keys, key_at = _read_keys(idx, cand_rows)
+    _release()
     edges: list[Edge] = []
     for block in _pair_blocks(pairs, key_chars):
         # shingles of one block at a time: working memory bounded by _VERIFY_BLOCK_CHARS
         rows = np.unique(block.reshape(-1))
-        keys = cand_keys.take(pa.array(np.searchsorted(cand_rows, rows))).to_pylist()
+        keys = cand_keys.take(pa.array(key_at[np.searchsorted(cand_rows, rows)])).to_pylist()
         sh = _Shingles(rows, keys, units, cfg)
         edges.extend(_verify(block, rows, keys, sh, idx, cfg))
         del sh, keys
     del cand_keys
     flagged = _assign(n, edges, prio)
     return _decisions(idx, flagged, representative, rep, cfg)
+
+
+def _release() -> None:
+    """Hand memory Arrow freed back to the system between phases (its pool keeps it otherwise)."""
+    pa.default_memory_pool().release_unused()
 
 
 def _candidate_sketches(idx: _Index, rows: np.ndarray) -> np.ndarray:
