@@ -234,6 +234,10 @@ class _Line:
     trailing_space: bool
     latin: bool  # mostly Latin script
 
+    def _renumber(self, number: int) -> _Line:
+        self.number = number
+        return self
+
 
 def _class_ranges(spec: str) -> list[tuple[int, int]]:
     """Code point ranges of a regex character-class body such as ``"a-z\u3000"``."""
@@ -284,34 +288,30 @@ def _line_sums(lines: list[str], ambiguous_wide: bool) -> tuple[list[int], list[
 
 
 def _prepare(lines: list[str], cfg: LayoutConfig) -> list[_Line | None]:
-    out: list[_Line | None] = []
     sums = _line_sums(lines, cfg.ambiguous_wide) if len(lines) > 1 else None
-    for i, raw in enumerate(lines):
+    if sums is None:
+        return _prepare_reference(lines, cfg)
+    out: list[_Line | None] = []
+    append = out.append
+    visible = _VISIBLE.search
+    indent = _INDENT.match
+    line = _Line
+    for i, (raw, width, han, letters) in enumerate(zip(lines, *sums, strict=True)):
         stripped = raw.rstrip()
-        if not stripped or (not stripped.isascii() and not _VISIBLE.search(stripped)):
-            out.append(None)
+        if not stripped or (not stripped.isascii() and not visible(stripped)):
+            append(None)
             continue
         if stripped[0] in "\u3000 \t":
-            m = _INDENT.match(stripped)
+            m = indent(stripped)
             # a lone U+3000 at the start is the text's own (honorific) space: kept
             text = stripped[m.end() :] if m else stripped.lstrip(" \t")
         else:
             m, text = None, stripped
-        if len(stripped) == len(raw) and sums is not None:
-            width = sums[0][i]
-            latin = True if text.isascii() else sums[1][i] * 4 < sums[2][i]
-            trailing_space = False
+        if len(stripped) == len(raw):
+            append(line(i + 1, text, width, m is not None, False, text.isascii() or han * 4 < letters))
         else:
-            if text.isascii():
-                latin = True
-            else:
-                latin = len(_HAN.findall(text)) * 4 < len(_ASCII_LETTER.findall(text))
-            # a break at a space leaves the space on the line: it filled a cell
-            width = display_width(stripped, cfg.ambiguous_wide) + min(
-                2, display_width(raw[len(stripped) :], cfg.ambiguous_wide)
-            )
-            trailing_space = raw[len(stripped) : len(stripped) + 1] == " " and raw.endswith(" ")
-        out.append(_Line(i + 1, text, width, m is not None, trailing_space, latin))
+            # trailing whitespace: measured as the reference does (rare)
+            append(_prepare_reference([raw], cfg)[0]._renumber(i + 1))
     return out
 
 
@@ -377,11 +377,9 @@ def column_width(
     cand = [(w, h) for w, h, f in zip(widths, hanging, final, strict=True) if not f]
     if len(cand) < 2:
         return None
-    counts: Counter[int] = Counter()
-    for w, h in cand:
-        counts[w] += 1
-        if h:
-            counts[w - h] += 1
+    # the mode's tie-break below is by width, so the counting order does not matter
+    counts: Counter[int] = Counter(w for w, _ in cand)
+    counts.update(w - h for w, h in cand if h)
     for w in [w for w in counts if w < cfg.min_column_cells]:
         del counts[w]
     if not counts:
@@ -830,7 +828,7 @@ def _build_blocks(lines: list[str], cfg: LayoutConfig, fast: bool) -> tuple[list
     width = column_width(
         [ln.width for ln in han_lines],
         cfg,
-        [_hanging_cells(ln.text) for ln in han_lines],
+        [_hanging_cells(ln.text) if ln.text[-1] in _LINE_INITIAL_FORBIDDEN else 0 for ln in han_lines],
         final_line,
     )
     latin_w = _latin_width(prepared)
@@ -862,6 +860,8 @@ def _build_blocks(lines: list[str], cfg: LayoutConfig, fast: bool) -> tuple[list
     amb = cfg.ambiguous_wide
     lift = cfg.lift_furniture
     wrap_name = R_WRAP.name
+    credit_hint = segment._CREDIT_HINT.search
+    role_first = segment._ROLE_FIRST_CHARS
     # Lines that may be liftable furniture: one scan of the page for the pre-filter's words.
     hinted = _hinted_lines(lines) if fast and lift else None
     english_fast = fast and width is None and latin_w is not None
@@ -941,9 +941,16 @@ def _build_blocks(lines: list[str], cfg: LayoutConfig, fast: bool) -> tuple[list
                     unit = _char_cells(c, amb)
                 if (
                     prev.width + unit + (1 if (ln.latin and prev.latin) else 0) > limit
-                    and not (cur.text_cells <= _MAX_CREDIT_CELLS and _is_credit(cur.text()))
-                    and not _maybe_para_final(cur.parts[-1])
-                    and not segment.starts_with_role(t)
+                    and not (
+                        cur.text_cells <= _MAX_CREDIT_CELLS
+                        and credit_hint(bt := cur.text())
+                        and segment.is_byline_or_caption(bt)
+                    )
+                    and (
+                        ((last := cur.parts[-1][-1]) not in _PARA_FINAL_LAST and not last.isspace())
+                        or not is_para_final(cur.parts[-1])
+                    )
+                    and (c not in role_first or not segment.starts_with_role(t))
                 ):
                     a = prev.text[-1]
                     fast_sep = (
