@@ -166,6 +166,25 @@ def test_same_decisions_regardless_of_file_order(tmp_path: Path) -> None:
     assert dedup_reduce([files[2], files[0], files[3], files[1]], CFG).equals(first)
 
 
+def test_anchors_spilled_by_hash_range_give_the_same_decisions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cleaning.dedup.reduce as reduce_module
+
+    rng = random.Random(5)
+    texts = [LONG_ZH[i % 4][rng.randrange(0, 60) :] for i in range(24)] + [
+        _noisy(LONG_ZH[i % 4], 0.03, i) for i in range(8)
+    ]
+    files = [_write(tmp_path, f"f{k}", _rows(f"s{k}.txt", texts[k::3])) for k in range(3)]
+    in_memory = dedup_reduce(files, CFG)
+    assert set(in_memory.column("status").to_pylist()) > {"kept"}
+    # every run spills its anchors, a few anchors per range read back
+    monkeypatch.setattr(reduce_module, "_ANCHOR_SPILL_ROWS", 2)
+    monkeypatch.setattr(reduce_module, "_ANCHORS_PER_RANGE", 40)
+    monkeypatch.setattr(reduce_module, "_VERIFY_BLOCK_CHARS", 500)
+    assert dedup_reduce(files, CFG).equals(in_memory)
+
+
 def test_incremental_against_earlier_index_and_rerun_is_stable(tmp_path: Path) -> None:
     old = _write(tmp_path, "run1", _rows("day1.txt", [LONG_ZH[0], LONG_ZH[1]]))
     first = dedup_reduce([old], CFG)
