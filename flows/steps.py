@@ -676,38 +676,53 @@ def _apply_decisions(para: pa.Table, decisions: pa.Table, columns: list[str] = D
 
 
 def _rebuild_articles(articles: pa.Table, para: pa.Table, simplified: bool) -> pa.Table:
-    """Article text = kept paragraphs joined with newlines; counts and status follow."""
+    """Article text = kept paragraphs joined with newlines; counts and status follow.
+
+    Only articles with a flagged paragraph change; their paragraphs alone are
+    turned into Python objects, so finalize never holds a unit's text as strings.
+    """
+    flagged_ids = pc.unique(pc.filter(para["article_id"], pc.not_equal(para["status"], STATUS_KEPT)))
+    if len(flagged_ids) == 0:
+        return articles
+    touched = para.filter(pc.is_in(para["article_id"], value_set=flagged_ids))
     kept_text: dict[str, list[str]] = defaultdict(list)
-    flagged: dict[str, list[tuple[str, str | None, str | None, float | None]]] = defaultdict(list)
-    for aid, text, status, rel, dup, sim in zip(
-        para["article_id"].to_pylist(),
-        para["text"].to_pylist(),
-        para["status"].to_pylist(),
-        para["relation"].to_pylist(),
-        para["duplicate_of"].to_pylist(),
-        para["similarity"].to_pylist(),
+    for aid, text, status in zip(
+        touched["article_id"].to_pylist(),
+        touched["text"].to_pylist(),
+        touched["status"].to_pylist(),
         strict=True,
     ):
         if status == STATUS_KEPT:
             kept_text[aid].append(text)
-        else:
-            flagged[aid].append((status, rel, dup, sim))
-    if not flagged:
-        return articles
-    rows = articles.to_pylist()
-    for row in rows:
-        aid = row["id"]
-        if aid not in flagged:
-            continue
-        body = kept_text.get(aid, [])
-        row["text"] = "\n".join(body)
-        row["paragraphs_kept"] = len(body)
-        row["char_count"] = len(row["text"])
-        if simplified:
-            from cleaning.lang import to_simplified
+    mask = pc.is_in(articles["id"], value_set=flagged_ids)
+    texts: list[str | None] = []
+    for aid, hit in zip(articles["id"].to_pylist(), mask.to_pylist(), strict=True):
+        texts.append("\n".join(kept_text.get(aid, [])) if hit else None)
+    new_text = pa.array(texts, pa.string())
+    kept_counts = pa.array(
+        [
+            len(kept_text.get(a, [])) if t is not None else None
+            for a, t in zip(articles["id"].to_pylist(), texts, strict=True)
+        ],
+        pa.int32(),
+    )
+    replaced = {
+        "text": new_text,
+        "paragraphs_kept": kept_counts,
+        "char_count": pc.utf8_length(new_text).cast(pa.int32()),
+    }
+    if simplified:
+        from cleaning.lang import to_simplified
 
-            row["text_simplified"] = to_simplified(row["text"])
-    return pa.Table.from_pylist(rows, schema=articles.schema)
+        replaced["text_simplified"] = pa.array(
+            [None if t is None else to_simplified(t) for t in texts], pa.string()
+        )
+    for col, values in replaced.items():
+        i = articles.schema.get_field_index(col)
+        field = articles.schema.field(i)
+        merged = pc.if_else(mask, values.cast(field.type), articles[col])
+        articles = articles.set_column(i, field, merged)
+    return articles
 
 
 def finalize_unit(uid: str, live: list[str], params: FlowParams, run_id: str) -> dict[str, Any]:
