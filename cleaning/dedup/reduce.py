@@ -1,17 +1,21 @@
 """The reduce phase: index files in, one decision per paragraph out.
 
-1. Load the index files (without the key text), drop repeated ids (the same
-   input indexed by an earlier run), order paragraphs canonically: longest key
-   first, then earliest ``(source_path, article_position, position)``, then id.
+1. Load the scalar columns of the index files (no key text, no signatures),
+   drop repeated ids (the same input indexed by an earlier run), order
+   paragraphs canonically: longest key first, then earliest ``(source_path,
+   article_position, position)``, then id.
 2. Exact groups: equal key hashes. Only the best of each group (its
    representative) takes part in the rest; the others follow its fate.
-3. Candidates, all by sorting arrays: LSH band buckets, anchor buckets, and
-   head / tail window buckets (prefix and suffix fragments). Each bucket is a
-   star on its first ``bucket_heads`` paragraphs in canonical order.
+3. Candidates, all by sorting arrays, each signature column read from the files
+   only for its phase: LSH band buckets, anchor buckets (large runs: a hash range
+   at a time, spilled to temporary files), and head / tail window buckets (prefix
+   and suffix fragments). Each bucket is a star on its first ``bucket_heads``
+   paragraphs in canonical order.
 4. A screen drops pairs that cannot pass (lengths, b-bit sketch estimate with
-   a three-standard-error margin); the rest are verified on their real shingle
-   sets, recomputed from the keys of candidate rows only, a bounded block at a
-   time: Jaccard, both directed containments, typed relation.
+   a three-standard-error margin; sketches read for candidate rows only); the
+   rest are verified on their real shingle sets, recomputed from the keys of
+   candidate rows only, a bounded block at a time, set sizes and intersections
+   for the whole block at once: Jaccard, both directed containments, typed relation.
 5. Greedy clustering in canonical order on verified edges only: a paragraph is
    flagged only when it verified against a paragraph that stays kept, so nothing
    chains through a third paragraph or shared boilerplate.
@@ -164,10 +168,8 @@ def _load(index_paths: Sequence[str | Path], cfg: DedupConfig) -> _Index:
     sizes = np.array([len(x) for x in parts["id"]], dtype=np.int64)
     file_col = np.repeat(np.arange(len(paths), dtype=np.int32), sizes)
     row_col = np.arange(int(sizes.sum()), dtype=np.int64) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-    cols = {
-        name: pa.concat_arrays(chunks) if chunks else pa.array([], DEDUP_INDEX.field(name).type)
-        for name, chunks in parts.items()
-    }
+    # chunked, not concatenated: the only copy is the reordering take below
+    cols = {name: pa.chunked_array(chunks, DEDUP_INDEX.field(name).type) for name, chunks in parts.items()}
     del parts
     # One row per id: a paragraph indexed by an earlier run and again now counts once.
     order = pc.sort_indices(
@@ -205,6 +207,8 @@ def _load(index_paths: Sequence[str | Path], cfg: DedupConfig) -> _Index:
         _numpy(cols["article_position"], np.int32)[order],
         _numpy(cols["position"], np.int32)[order],
     )
+    del cols
+    _release()
     return idx
 
 
@@ -819,17 +823,34 @@ def _decisions(
 
     for child, e in flagged.items():
         flag(child, e, e.parent, _reason(e, id_of(e.parent), cfg, units[child]))
-    for row in np.flatnonzero(~rep).tolist():
+    # exact repeats of a representative (often most flagged rows): their columns and
+    # reasons as whole arrays, Python strings only where the units differ
+    members = np.flatnonzero(~rep)
+    heads = representative[members]
+    head_flagged = relation[heads] >= 0
+    odd = head_flagged & (units[members] != units[heads])
+    for row in members[odd].tolist():
         head = int(representative[row])
-        if head in flagged:
-            e = flagged[head]
-            text = f"exact repeat of {id_of(head)}, which is a " + _reason(
-                e, id_of(e.parent), cfg, units[row]
-            )
-            flag(row, e, e.parent, text)
-        else:
-            e = Edge(row, head, "exact", 1.0, 1.0)
-            flag(row, e, head, _reason(e, id_of(head), cfg, units[row]))
+        e = flagged[head]
+        text = f"exact repeat of {id_of(head)}, which is a " + _reason(e, id_of(e.parent), cfg, units[row])
+        flag(row, e, e.parent, text)
+    simple = ~odd
+    m, h = members[simple], heads[simple]
+    via = head_flagged[simple]
+    parent[m] = np.where(via, parent[h], h)
+    relation[m] = np.where(via, relation[h], _RELATION_CODE["exact"])
+    sim[m] = np.where(via, sim[h], 1.0)
+    cont[m] = np.where(via, cont[h], 1.0)
+    head_ids = ids.take(pa.array(h))
+    reason_of = np.full(n, -1, dtype=np.int64)
+    reason_of[np.asarray(reason_rows, dtype=np.int64)] = np.arange(len(reason_rows), dtype=np.int64)
+    head_reason = pa.array(reasons, pa.string()).take(pa.array(reason_of[h], mask=~via))
+    member_reasons = pc.if_else(
+        pa.array(via),
+        pc.binary_join_element_wise("exact repeat of ", head_ids, ", which is a ", head_reason, ""),
+        pc.binary_join_element_wise("exact repeat of ", head_ids, " (same dedup key)", ""),
+    )
+    del head_ids, head_reason
 
     is_flagged = relation >= 0
     in_cluster = is_flagged.copy()
@@ -840,8 +861,11 @@ def _decisions(
     rel_names = pa.array(list(_RELATIONS), pa.string())
     rule_names = pa.array([RULE_BY_RELATION[r] for r in _RELATIONS], pa.string())
     rel_take = pa.array(relation.astype(np.int64), mask=~is_flagged)
+    # reasons: the ones written one by one, then the exact repeats' in member order
     reason_index = np.full(n, -1, dtype=np.int64)
     reason_index[np.asarray(reason_rows, dtype=np.int64)] = np.arange(len(reason_rows), dtype=np.int64)
+    reason_index[m] = len(reason_rows) + np.arange(len(m), dtype=np.int64)
+    all_reasons = pa.chunked_array([pa.array(reasons, pa.string()), member_reasons.cast(pa.string())])
     return pa.table(
         {
             "id": ids,
@@ -852,7 +876,7 @@ def _decisions(
             "similarity": pa.array(sim.astype(np.float32), mask=~is_flagged),
             "containment": pa.array(cont.astype(np.float32), mask=~is_flagged),
             "rule": rule_names.take(rel_take),
-            "reason": pa.array(reasons, pa.string()).take(pa.array(reason_index, mask=reason_index < 0)),
+            "reason": all_reasons.take(pa.array(reason_index, mask=reason_index < 0)).combine_chunks(),
             "article_id": idx.article_id,
             "source_path": idx.source_path,
             "key_chars": pa.array(idx.key_chars.astype(np.int32)),
