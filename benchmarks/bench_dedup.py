@@ -163,6 +163,19 @@ def build_input(target_mb: float, shard_mb: float, out: Path) -> tuple[list[Path
 
 
 def _peak_rss_mb() -> float:
+    """Peak RSS of this process since it started its program.
+
+    ``ru_maxrss`` survives ``exec``: a spawned worker would report at least the
+    RSS of the parent it was forked from (the input lists, hundreds of MB), so
+    the kernel's per-address-space high-water mark is read where there is one.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
