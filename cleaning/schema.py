@@ -164,3 +164,37 @@ DEDUP_INDEX = _schema(
         pa.field("sketch", pa.binary()),
     ],
 )
+
+# Decisions of the dedup reduce, one row per paragraph (written per unit by the flow,
+# applied to the paragraphs table by the finalize step).
+DECISION_SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("status", pa.string(), nullable=False),
+        pa.field("relation", pa.string()),
+        pa.field("duplicate_of", pa.string()),
+        pa.field("cluster_id", pa.string()),
+        pa.field("similarity", pa.float32()),
+        pa.field("containment", pa.float32()),
+        # the named rule that made the decision, and why (for ``presswash explain``)
+        pa.field("rule", pa.string()),
+        pa.field("reason", pa.string()),
+        # carried over from the index, for article_decisions and the flow
+        pa.field("article_id", pa.string(), nullable=False),
+        pa.field("source_path", pa.string(), nullable=False),
+        pa.field("key_chars", pa.int32(), nullable=False),
+    ]
+)
+
+# Article-level decisions (reprints), one row per article.
+ARTICLE_DECISION_SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("status", pa.string(), nullable=False),
+        pa.field("relation", pa.string()),
+        pa.field("duplicate_of", pa.string()),
+        pa.field("similarity", pa.float32()),
+        pa.field("rule", pa.string()),
+        pa.field("reason", pa.string()),
+    ]
+)

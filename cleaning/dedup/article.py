@@ -7,19 +7,7 @@ from collections import defaultdict
 import pyarrow as pa
 
 from cleaning.dedup.config import DedupConfig
-from cleaning.schema import STATUS_DUPLICATE, STATUS_KEPT, STATUS_TRUNCATED
-
-ARTICLE_DECISION_SCHEMA = pa.schema(
-    [
-        pa.field("id", pa.string(), nullable=False),
-        pa.field("status", pa.string(), nullable=False),
-        pa.field("relation", pa.string()),
-        pa.field("duplicate_of", pa.string()),
-        pa.field("similarity", pa.float32()),
-        pa.field("rule", pa.string()),
-        pa.field("reason", pa.string()),
-    ]
-)
+from cleaning.schema import ARTICLE_DECISION_SCHEMA, STATUS_DUPLICATE, STATUS_KEPT, STATUS_TRUNCATED
 
 
 def article_decisions(articles: pa.Table, paragraph_decisions: pa.Table, cfg: DedupConfig) -> pa.Table:

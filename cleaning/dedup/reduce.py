@@ -37,25 +37,13 @@ import pyarrow.parquet as pq
 from cleaning.dedup.config import DedupConfig
 from cleaning.dedup.key import UNIT_WORD
 from cleaning.dedup.minhash import encode, shingle_hashes, shingle_width
-from cleaning.schema import DEDUP_INDEX, DEDUP_INDEX_KEY, STATUS_DUPLICATE, STATUS_KEPT, STATUS_TRUNCATED
-
-DECISION_SCHEMA = pa.schema(
-    [
-        pa.field("id", pa.string(), nullable=False),
-        pa.field("status", pa.string(), nullable=False),
-        pa.field("relation", pa.string()),
-        pa.field("duplicate_of", pa.string()),
-        pa.field("cluster_id", pa.string()),
-        pa.field("similarity", pa.float32()),
-        pa.field("containment", pa.float32()),
-        # the named rule that made the decision, and why (for ``presswash explain``)
-        pa.field("rule", pa.string()),
-        pa.field("reason", pa.string()),
-        # carried over from the index, for article_decisions and the flow
-        pa.field("article_id", pa.string(), nullable=False),
-        pa.field("source_path", pa.string(), nullable=False),
-        pa.field("key_chars", pa.int32(), nullable=False),
-    ]
+from cleaning.schema import (
+    DECISION_SCHEMA,
+    DEDUP_INDEX,
+    DEDUP_INDEX_KEY,
+    STATUS_DUPLICATE,
+    STATUS_KEPT,
+    STATUS_TRUNCATED,
 )
 
 RULE_BY_RELATION = {
