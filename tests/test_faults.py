@@ -178,17 +178,19 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     }
 
 
-def _after_kill(out: Path, prev: Path) -> None:
-    """What a reader finds after the kill: the previous dataset, or a journaled publish."""
+def _after_kill(out: Path, prev: Path) -> bool:
+    """What a reader finds after the kill: the previous dataset, or a journaled publish (True)."""
     for p in out.glob("*/*.parquet"):
         pq.read_table(p)  # never a torn file
     if parquet_io.journal_path(out / ".presswash").exists():
         assert any("interrupted" in p for p in steps.validate_output(out))
+        return True
     else:
         check_invariants(out)
         manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
         if manifest["run_id"] == json.loads((prev / "manifest.json").read_text(encoding="utf-8"))["run_id"]:
             assert _digests(out) == _digests(prev), "the previous dataset is intact"
+    return False
 
 
 def test_run_killed_in_every_phase_is_completed_by_the_next_run(scenario: dict[str, Any]) -> None:
@@ -196,10 +198,12 @@ def test_run_killed_in_every_phase_is_completed_by_the_next_run(scenario: dict[s
     phases = ("process_shard", "reduce_dedup", "finalize_unit", "publish_run")
     assert {e for e in events} >= set(phases), events
     rng = random.Random(7)
-    kills = sorted(
-        rng.choice([k for k, e in enumerate(events, start=1) if e == phase])
-        for phase in (*phases, "publish_run")
-    )
+    kills = []
+    for phase in phases:
+        ks = [k for k, e in enumerate(events, start=1) if e == phase]
+        # publish: its second half are the moves after the journal (catalog, manifest, journal first)
+        kills.append(rng.choice(ks[len(ks) // 2 :] if phase == "publish_run" else ks))
+    journaled = 0
     for n, k in enumerate(kills):
         out = scenario["root"] / f"killed{n}"
         shutil.copytree(scenario["prev"], out)
@@ -218,10 +222,11 @@ def test_run_killed_in_every_phase_is_completed_by_the_next_run(scenario: dict[s
             check=False,
         )
         assert proc.returncode == -signal.SIGKILL, (k, events[k - 1], proc.stdout, proc.stderr[-2000:])
-        _after_kill(out, scenario["prev"])
+        journaled += _after_kill(out, scenario["prev"])
         steps.run_local(_params(scenario["inp"], out))
         check_invariants(out, scenario["inp"])
         assert _rows(out) == _rows(scenario["reference"]), f"kill at event {k} ({events[k - 1]})"
+    assert journaled == 1, "exactly the kill among the publish moves leaves a journal"
 
 
 def test_presswash_run_killed_mid_run_leaves_the_previous_dataset(scenario: dict[str, Any]) -> None:
