@@ -7,26 +7,86 @@ can always point back at ``source_line_start..source_line_end``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+# A detail or before/after text may be given as a zero-argument callable: it is
+# formatted only when someone reads it (explain, the JSON output). Layout records a
+# decision for every line break of a page, and formatting those strings eagerly
+# cost as much as making the decisions.
+LazyText = str | Callable[[], str]
 
-@dataclass(slots=True)
+
+def _resolve(value: LazyText | None) -> str | None:
+    return value if value is None or isinstance(value, str) else value()
+
+
 class Event:
     """One change or decision, made by a named rule.
 
     ``line``/``line_end`` are 1-based lines of the decoded source (``None`` for
     whole-file decisions such as the encoding). ``before``/``after`` hold the
     changed text where there is one, so ``presswash explain`` can show it.
+    ``detail``, ``before`` and ``after`` may be passed as callables (see
+    :data:`LazyText`); reading the attribute formats them once.
     """
 
-    rule: str
-    stage: str
-    detail: str
-    line: int | None = None
-    line_end: int | None = None
-    before: str | None = None
-    after: str | None = None
+    __slots__ = ("_after", "_before", "_detail", "line", "line_end", "rule", "stage")
+
+    def __init__(
+        self,
+        rule: str,
+        stage: str,
+        detail: LazyText,
+        line: int | None = None,
+        line_end: int | None = None,
+        before: LazyText | None = None,
+        after: LazyText | None = None,
+    ) -> None:
+        self.rule = rule
+        self.stage = stage
+        self._detail = detail
+        self.line = line
+        self.line_end = line_end
+        self._before = before
+        self._after = after
+
+    @property
+    def detail(self) -> str:
+        if not isinstance(self._detail, str):
+            self._detail = self._detail()
+        return self._detail
+
+    @detail.setter
+    def detail(self, value: LazyText) -> None:
+        self._detail = value
+
+    @property
+    def before(self) -> str | None:
+        if self._before is not None and not isinstance(self._before, str):
+            self._before = self._before()
+        return self._before
+
+    @property
+    def after(self) -> str | None:
+        if self._after is not None and not isinstance(self._after, str):
+            self._after = self._after()
+        return self._after
+
+    def _key(self) -> tuple:
+        return (self.rule, self.stage, self.detail, self.line, self.line_end, self.before, self.after)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Event) and self._key() == other._key()
+
+    __hash__ = None  # mutable, like the dataclass it replaces
+
+    def __repr__(self) -> str:
+        return (
+            f"Event(rule={self.rule!r}, stage={self.stage!r}, detail={self.detail!r}, line={self.line!r}, "
+            f"line_end={self.line_end!r}, before={self.before!r}, after={self.after!r})"
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {
