@@ -2,7 +2,7 @@
 
 The shard work is CPU-bound Python, so threads share one core (the GIL); the
 ``process`` and ``dask`` runners are the ones that use several cores. See
-docs/operations.md for measurements.
+the README ("Using several cores, and Dask") for measurements.
 """
 
 from __future__ import annotations
