@@ -165,6 +165,34 @@ DEDUP_INDEX = _schema(
     ],
 )
 
+# --- internal: the flow's pre-dedup unit tables (``<out>/.presswash/units/<unit>/``) ---
+# The public schemas plus the columns the flow needs to replace or finalize a
+# unit's rows: the input file (catalog key) a row came from, and the article's
+# position in its source (a dedup sort key).
+INPUT_COL = "_input"
+ARTICLE_POS_COL = "_article_position"
+
+
+def _with_internal(schema: pa.Schema, extra: list[pa.Field]) -> pa.Schema:
+    return pa.schema([*schema, *extra], metadata=schema.metadata)
+
+
+UNIT_ARTICLES = _with_internal(ARTICLES, [pa.field(INPUT_COL, pa.string(), nullable=False)])
+UNIT_PARAGRAPHS = _with_internal(
+    PARAGRAPHS,
+    [
+        pa.field(INPUT_COL, pa.string(), nullable=False),
+        pa.field(ARTICLE_POS_COL, pa.int32(), nullable=False),
+    ],
+)
+UNIT_REJECTS = _with_internal(REJECTS, [pa.field(INPUT_COL, pa.string(), nullable=False)])
+UNIT_SCHEMAS: dict[str, pa.Schema] = {
+    "articles": UNIT_ARTICLES,
+    "paragraphs": UNIT_PARAGRAPHS,
+    "rejects": UNIT_REJECTS,
+}
+
+
 # Decisions of the dedup reduce, one row per paragraph (written per unit by the flow,
 # applied to the paragraphs table by the finalize step).
 DECISION_SCHEMA = pa.schema(

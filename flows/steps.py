@@ -32,13 +32,14 @@ import pyarrow.parquet as pq
 from cleaning import parquet_io
 from cleaning.model import Reject
 from cleaning.schema import (
+    ARTICLE_POS_COL,
     ARTICLES,
-    PARAGRAPHS,
+    INPUT_COL,
     PUBLIC_TABLES,
-    REJECTS,
     SCHEMA_VERSION,
     STATUS_KEPT,
     STATUSES,
+    UNIT_SCHEMAS,
 )
 from cleaning.state import CatalogEntry, StateDir, load_catalog, sha256_file, unit_id, write_catalog
 from flows.params import FlowParams
@@ -46,28 +47,10 @@ from flows.params import FlowParams
 log = logging.getLogger("presswash")
 
 INTERNAL_ERROR = "internal_error"
-# Internal column of unit tables: the input file (catalog key) a row came from.
-INPUT_COL = "_input"
-ARTICLE_POS_COL = "_article_position"
 DEDUP_INPUT_COLUMNS = ["id", "article_id", "source_path", "position", "article_position", "text"]
 DECISION_COLUMNS = ["status", "relation", "duplicate_of", "cluster_id", "similarity", "containment"]
 ARTICLE_DECISION_COLUMNS = ["status", "relation", "duplicate_of", "similarity"]
 
-
-def _with_input(schema: pa.Schema, extra: list[pa.Field]) -> pa.Schema:
-    return pa.schema([*schema, *extra], metadata=schema.metadata)
-
-
-UNIT_ARTICLES = _with_input(ARTICLES, [pa.field(INPUT_COL, pa.string(), nullable=False)])
-UNIT_PARAGRAPHS = _with_input(
-    PARAGRAPHS,
-    [
-        pa.field(INPUT_COL, pa.string(), nullable=False),
-        pa.field(ARTICLE_POS_COL, pa.int32(), nullable=False),
-    ],
-)
-UNIT_REJECTS = _with_input(REJECTS, [pa.field(INPUT_COL, pa.string(), nullable=False)])
-UNIT_SCHEMAS = {"articles": UNIT_ARTICLES, "paragraphs": UNIT_PARAGRAPHS, "rejects": UNIT_REJECTS}
 
 VERSIONED_PACKAGES = ("presswash", "prefect", "pyarrow", "datasketch", "ftfy", "jieba", "charset-normalizer")
 
