@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -788,6 +789,63 @@ def _decide(
     return rule, BREAK, evidence
 
 
+# Evidence of the routine joins, formatted from (line, x, y, z, next line's text); ``str.format``
+# ignores the arguments a text does not use, and ``{4:.3}`` is the first three characters.
+_WRAP_DETAIL = "line {0} is {1} cells of a {2}-cell column; '{4:.3}' ({3} cells) would not fit".format
+_ENGLISH_DETAIL = "line {0} {1} ({2} of ~{3} characters)".format
+
+
+class _JoinEvent(Event):
+    """The event of a routine join (fast path): detail, before and after are formatted from the
+    stored numbers and texts on first read, with the same text as the general path.
+
+    One object per decision: lazy texts passed as callables (``functools.partial``) would add
+    garbage-collected objects per line, which cost more than formatting the texts.
+    """
+
+    __slots__ = ("_fmt", "_head", "_sep", "_tail", "_x", "_y", "_z")
+
+    def __init__(
+        self,
+        rule: str,
+        line: int,
+        line_end: int,
+        fmt: Callable[..., str],
+        x: object,
+        y: object,
+        z: object,
+        tail: str,
+        sep: str,
+        head: str,
+    ) -> None:
+        self.rule = rule
+        self.stage = STAGE
+        self.line = line
+        self.line_end = line_end
+        self._detail = self._before = self._after = None
+        self._fmt, self._x, self._y, self._z = fmt, x, y, z
+        self._tail, self._sep, self._head = tail, sep, head
+
+    def _get_detail(self) -> str:
+        if self._detail is None:
+            self._detail = self._fmt(self.line, self._x, self._y, self._z, self._head)
+        return Event.detail.fget(self)
+
+    detail = property(_get_detail, Event.detail.fset)
+
+    @property
+    def before(self) -> str | None:
+        if self._before is None:
+            self._before = f"{self._tail[-12:]}⏎{self._head[:12]}"
+        return self._before
+
+    @property
+    def after(self) -> str | None:
+        if self._after is None:
+            self._after = self._tail[-12:] + (self._sep + self._head)[:12]
+        return self._after
+
+
 def build_blocks(lines: list[str], cfg: LayoutConfig) -> tuple[list[Block], list[Event]]:
     """Rebuild paragraphs (``Block``) from source lines; one event per line-break decision."""
     return _build_blocks(lines, cfg, fast=True)
@@ -867,6 +925,7 @@ def _build_blocks(lines: list[str], cfg: LayoutConfig, fast: bool) -> tuple[list
     english_fast = fast and width is None and latin_w is not None
     short_english = cfg.english_short_line_ratio * latin_w if latin_w is not None else 0.0
     english_name = R_ENGLISH.name
+    wrap_detail, english_detail, join_event = _WRAP_DETAIL, _ENGLISH_DETAIL, _JoinEvent
 
     for index, ln in enumerate(prepared):
         if ln is None:
@@ -959,33 +1018,38 @@ def _build_blocks(lines: list[str], cfg: LayoutConfig, fast: bool) -> tuple[list
                         or (a.isascii() and not a.isspace() and c.isascii() and not c.isspace())
                         else ""
                     )
-                    fast_rule = wrap_name
-                    fast_evidence = (
-                        f"line {prev.number} is {prev.width} cells of a {width}-cell column; "
-                        f"'{t[:3]}' ({unit} cells) would not fit"
+                    fast_rule, fast_fmt, fast_x, fast_y, fast_z = (
+                        wrap_name,
+                        wrap_detail,
+                        prev.width,
+                        width,
+                        unit,
                     )
             elif english_fast and ln.latin and prev.latin:
                 final = _maybe_para_final(prev.text)
                 if not (final and prev.width < short_english):
                     fast_rule, fast_sep = english_name, " "
-                    why = "does not end a sentence" if not final else "fills the line"
-                    fast_evidence = f"line {prev.number} {why} ({prev.width} of ~{latin_w} characters)"
+                    fast_fmt, fast_y, fast_z = english_detail, prev.width, latin_w
+                    fast_x = "does not end a sentence" if not final else "fills the line"
         if fast_rule is not None:
-            before_tail = cur.parts[-1]
-            part = fast_sep + t
-            cur.parts.append(part)
+            parts = cur.parts
+            before_tail = parts[-1]
+            parts.append(fast_sep + t)
             cur.text_cells += ln.width
             cur.joins.append(fast_rule)
             cur.last = ln
             events.append(
-                Event(
+                join_event(
                     fast_rule,
-                    STAGE,
-                    fast_evidence,
                     prev.number,
                     ln.number,
-                    f"{before_tail[-12:]}⏎{t[:12]}",
-                    before_tail[-12:] + part[:12],
+                    fast_fmt,
+                    fast_x,
+                    fast_y,
+                    fast_z,
+                    before_tail,
+                    fast_sep,
+                    t,
                 )
             )
             continue

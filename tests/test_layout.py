@@ -268,3 +268,22 @@ def test_fast_paths_on_english_and_seed_pages() -> None:
     _same(english)
     for width in (12, 20, 36):
         _same([*wrap_cells(P1 + P2, width, "\u3000\u3000"), "记者 焦同帅 摄", *wrap_cells(P2, width)])
+
+
+def test_fast_path_events_read_pickle_and_compare_like_plain_events() -> None:
+    import copy
+    import pickle
+
+    from cleaning.model import Event
+
+    _, events = build_blocks(wrap_cells(P1 + P2, 20, "\u3000\u3000"), CFG)
+    joins = [e for e in events if e.rule == "layout.join_wrapped_line"]
+    assert joins
+    for e in joins:
+        plain = Event(**e.as_dict())
+        assert e == plain and plain == e
+        assert pickle.loads(pickle.dumps(e)).as_dict() == plain.as_dict()
+        assert copy.copy(e).as_dict() == plain.as_dict()
+        assert e.before.replace("⏎", "") == e.after  # a wrapped Han line joins with no separator
+    joins[0].detail = "changed"
+    assert joins[0].detail == "changed"
