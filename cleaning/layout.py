@@ -27,7 +27,7 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -354,6 +354,12 @@ def _hanging_cells(text: str) -> int:
     while k > 0 and len(text) - k < 2 and text[k - 1] in _LINE_INITIAL_FORBIDDEN:
         k -= 1
     return sum(_char_cells(ch, True) for ch in text[k:]) if k < len(text) else 0
+
+
+@lru_cache(maxsize=4096)
+def _hanging_end(end: str) -> int:
+    """:func:`_hanging_cells` of a text ending with ``end``, its last two characters."""
+    return _hanging_cells(end)
 
 
 def column_width(
@@ -886,7 +892,8 @@ def _build_blocks(lines: list[str], cfg: LayoutConfig, fast: bool) -> tuple[list
     width = column_width(
         [ln.width for ln in han_lines],
         cfg,
-        [_hanging_cells(ln.text) if ln.text[-1] in _LINE_INITIAL_FORBIDDEN else 0 for ln in han_lines],
+        # only the last two characters can hang: measured once per distinct line end
+        [_hanging_end(ln.text[-2:]) if ln.text[-1] in _LINE_INITIAL_FORBIDDEN else 0 for ln in han_lines],
         final_line,
     )
     latin_w = _latin_width(prepared)

@@ -18,6 +18,8 @@ from cleaning.english import decide_hyphen
 from cleaning.layout import (
     LayoutConfig,
     _build_blocks,
+    _hanging_cells,
+    _hanging_end,
     _prepare,
     _prepare_reference,
     build_blocks,
@@ -287,3 +289,8 @@ def test_fast_path_events_read_pickle_and_compare_like_plain_events() -> None:
         assert e.before.replace("⏎", "") == e.after  # a wrapped Han line joins with no separator
     joins[0].detail = "changed"
     assert joins[0].detail == "changed"
+
+
+def test_hanging_punctuation_is_measured_from_the_last_two_characters() -> None:
+    for text in ["好。", "说：“好。”", "，", "a,", "好”）", "是的，", "abc", "“”。", "了……"]:
+        assert _hanging_end(text[-2:]) == _hanging_cells(text)
