@@ -1,14 +1,20 @@
-"""``presswash serve`` against a real local Prefect server: the deployment, its schedule and parameters.
+"""The README's scheduling commands against a real local Prefect server.
 
 Starts ``prefect server start`` on a free loopback port (private PREFECT_HOME,
-SQLite), runs ``presswash serve --cron …`` pointed at it, reads the deployment
-back through the REST API, then stops both. Skips only if the server does not
-come up within 90 seconds.
+SQLite, no scheduler service so the cron schedules never start a run on their
+own), then: ``presswash serve --cron …``, read back through the REST API;
+``prefect work-pool create`` + ``prefect --no-prompt deploy --all`` from
+prefect.yaml; ``prefect worker start --pool presswash`` running a
+``prefect deployment run clean-corpus/daily`` to completion. Every process is
+started in its own session and its whole group is stopped at the end. Skips only
+if the server does not come up within 90 seconds.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -17,12 +23,17 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
+
+from flows.steps import validate_output
 
 pytestmark = pytest.mark.flow
 
 REPO = Path(__file__).resolve().parent.parent
+SEED = REPO / "data" / "raw" / "000_77a03ed607cd6b14.txt"
 PRESSWASH = [sys.executable, "-c", "import sys; from flows.cli import main; sys.exit(main())"]
+PREFECT = [sys.executable, "-m", "prefect"]
 
 
 def _free_port() -> int:
@@ -32,6 +43,11 @@ def _free_port() -> int:
 
 
 def _stop(proc: subprocess.Popen) -> None:
+    """Stop ``proc``'s process group, and any descendant that left it (a worker's flow-run process)."""
+    try:
+        descendants = psutil.Process(proc.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        descendants = []
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGINT)
         try:
@@ -39,6 +55,17 @@ def _stop(proc: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+    else:
+        try:  # the leader is gone; its group may not be
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    for child in descendants:
+        try:
+            child.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(descendants, timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +79,9 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory):
         DO_NOT_TRACK="1",
         PREFECT_LOGGING_LEVEL="WARNING",
         PREFECT_UI_ENABLED="false",
+        # The deployments carry a cron schedule: without the scheduler service the server never
+        # creates a run of its own (with the deployment's default, repository-relative paths).
+        PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED="false",
     )
     log = open(tmp_path / "server.log", "w")
     server = subprocess.Popen(
@@ -131,19 +161,78 @@ def test_serve_creates_the_scheduled_deployment(prefect_server, tmp_path: Path) 
         _stop(serve)
 
 
-def test_prefect_yaml_deploys_to_a_work_pool(prefect_server) -> None:
+@pytest.fixture(scope="module")
+def work_pool_deployment(prefect_server):
     """The commands of prefect.yaml's header, as a team running workers would type them."""
     api, env = prefect_server
     env = {**env, "PRESSWASH_WORKDIR": str(REPO)}
-    prefect = [sys.executable, "-m", "prefect"]
     for cmd in (
-        [*prefect, "work-pool", "create", "presswash", "--type", "process"],
-        [*prefect, "--no-prompt", "deploy", "--all"],
+        [*PREFECT, "work-pool", "create", "presswash", "--type", "process"],
+        [*PREFECT, "--no-prompt", "deploy", "--all"],
     ):
         r = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
         assert r.returncode == 0, r.stdout + r.stderr
+    return api, env
+
+
+def test_prefect_yaml_deploys_to_a_work_pool(work_pool_deployment) -> None:
+    api, _ = work_pool_deployment
     deployment = httpx.get(f"{api}/deployments/name/clean-corpus/daily", timeout=5).json()
     assert deployment["work_pool_name"] == "presswash"
     assert [s["schedule"]["cron"] for s in deployment["schedules"]] == ["0 3 * * *"]
     assert deployment["parameters"]["params"]["out"] == "data/clean"
     assert deployment["entrypoint"] == "flows/clean_corpus.py:clean_corpus"
+
+
+TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+
+
+def test_worker_runs_the_daily_deployment(work_pool_deployment, tmp_path: Path) -> None:
+    """``prefect worker start --pool presswash`` picks up a ``prefect deployment run`` and publishes."""
+    api, env = work_pool_deployment
+    inp = tmp_path / "dumps"
+    inp.mkdir()
+    (inp / "page.txt").write_text(SEED.read_text(encoding="utf-8"), encoding="utf-8")
+    out = tmp_path / "clean"
+    # Poll every second rather than every 10 s; the worker starts outside the checkout so that
+    # only PRESSWASH_WORKDIR (prefect.yaml's pull step) can lead the flow run to the code.
+    worker_env = {**env, "PREFECT_WORKER_QUERY_SECONDS": "1"}
+    log_path = tmp_path / "worker.log"
+    with open(log_path, "w") as log:
+        worker = subprocess.Popen(
+            [*PREFECT, "worker", "start", "--pool", "presswash"],
+            cwd=tmp_path,
+            env=worker_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        params = {"params": {"inputs": [str(inp)], "out": str(out)}}
+        r = subprocess.run(
+            [*PREFECT, "deployment", "run", "clean-corpus/daily", "--params", json.dumps(params)],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert r.returncode == 0, r.stdout + r.stderr
+        run_id = re.search(r"UUID:\s*([0-9a-f-]{36})", r.stdout)
+        assert run_id, r.stdout
+        state = None
+        deadline = time.monotonic() + 150
+        while time.monotonic() < deadline and worker.poll() is None:
+            run = httpx.get(f"{api}/flow_runs/{run_id.group(1)}", timeout=5).json()
+            state = run["state"]["type"] if run.get("state") else None
+            if state in TERMINAL:
+                break
+            time.sleep(1)
+        assert state == "COMPLETED", f"flow run {state}; worker log:\n{log_path.read_text()[-3000:]}"
+        assert run["parameters"]["params"]["out"] == str(out)
+        assert validate_output(out) == []
+        manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+        assert [i["status"] for i in manifest["inputs"]] == ["processed"]
+        assert manifest["counts"]["articles"] > 0
+    finally:
+        _stop(worker)
