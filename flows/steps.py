@@ -423,6 +423,23 @@ def process_shard(shard: dict[str, Any], params: FlowParams) -> dict[str, Any]:
     return stats
 
 
+def _internal_error(
+    writer: _UnitWriter,
+    input_path: str,
+    source_path: str,
+    exc: Exception,
+    prefix: str,
+    sha256: str | None,
+    size: int | None,
+) -> None:
+    """Record an exception raised while cleaning as an ``internal_error`` reject row."""
+    detail = f"{prefix}{type(exc).__name__}: {exc}"[:2000]
+    reject = Reject(
+        source_path=source_path, reason=INTERNAL_ERROR, detail=detail, source_sha256=sha256, size_bytes=size
+    )
+    writer.add("rejects", [reject_row(reject, input_path)])
+
+
 def _clean_shard(
     shard: dict[str, Any], params: FlowParams, cfg: Any, writer: _UnitWriter
 ) -> tuple[dict[str, dict[str, int]], dict[str, Any]]:
@@ -458,20 +475,9 @@ def _clean_shard(
                 except Exception as exc:
                     # A deterministic failure on one document (a bug or data no rule
                     # expects): record it, keep the run going, never retry it.
-                    writer.add(
-                        "rejects",
-                        [
-                            reject_row(
-                                Reject(
-                                    source_path=doc.source_path,
-                                    reason=INTERNAL_ERROR,
-                                    detail=f"{type(exc).__name__}: {exc}"[:2000],
-                                    source_sha256=doc.source_sha256,
-                                    size_bytes=len(doc.data) if isinstance(doc.data, bytes) else None,
-                                ),
-                                inp.source_path,
-                            )
-                        ],
+                    size = len(doc.data) if isinstance(doc.data, bytes) else None
+                    _internal_error(
+                        writer, inp.source_path, doc.source_path, exc, "", doc.source_sha256, size
                     )
                     counts["rejects"] += 1
                     continue
@@ -493,19 +499,8 @@ def _clean_shard(
         except OSError:
             raise  # I/O: let the task's retries deal with it
         except Exception as exc:
-            writer.add(
-                "rejects",
-                [
-                    reject_row(
-                        Reject(
-                            source_path=inp.source_path,
-                            reason=INTERNAL_ERROR,
-                            detail=f"reading stopped: {type(exc).__name__}: {exc}"[:2000],
-                            size_bytes=inp.size,
-                        ),
-                        inp.source_path,
-                    )
-                ],
+            _internal_error(
+                writer, inp.source_path, inp.source_path, exc, "reading stopped: ", None, inp.size
             )
             counts["rejects"] += 1
 
