@@ -510,84 +510,156 @@ def peer_compare(work: Path, lang: str, limit_mb: float) -> dict[str, Any]:
 # --------------------------------------------------------------------------- Prefect overhead
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _tree_cpu(pid: int) -> float:
+    """User + system CPU seconds of a live process and all its descendants."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0.0
+    total = 0.0
+    for p in procs:
+        try:
+            t = p.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += t.user + t.system
+    return total
+
+
+@contextmanager
+def prefect_server(home: Path) -> Iterator[tuple[str, subprocess.Popen]]:
+    """A long-lived ``prefect server start`` (as in production), on a private PREFECT_HOME."""
+    import signal
+    import urllib.request
+
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(
+        PREFECT_HOME=str(home),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        DO_NOT_TRACK="1",
+        PREFECT_UI_ENABLED="false",
+        PREFECT_LOGGING_LEVEL="WARNING",
+    )
+    home.mkdir(parents=True, exist_ok=True)
+    log = open(home / "server.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    api = f"http://127.0.0.1:{port}/api"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"prefect server did not start: {(home / 'server.log').read_text()[-800:]}"
+                )
+            try:
+                with urllib.request.urlopen(f"{api}/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            time.sleep(0.5)
+        yield api, proc
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGINT)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        log.close()
+
+
+def _timed(
+    cmd: list[str], env: dict[str, str] | None = None, server_pid: int | None = None
+) -> dict[str, Any]:
+    """Wall and CPU (the command's process tree, plus the API server's if given) of one command."""
+    s0 = _tree_cpu(server_pid) if server_pid else 0.0
+    _, ch0 = _rusage_cpu()
+    t = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=corpus.REPO_ROOT, capture_output=True, text=True, env=env, check=False)
+    wall = time.perf_counter() - t
+    _, ch1 = _rusage_cpu()
+    server = (_tree_cpu(server_pid) - s0) if server_pid else 0.0
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd[:3])} … failed ({proc.returncode}): {proc.stderr[-3000:]}")
+    return {"wall": wall, "cpu": (ch1 - ch0) + server, "server_cpu": server}
+
+
 def prefect_compare(roots: list[Path], work: Path, workers: int) -> dict[str, Any]:
-    """Wall time of ``presswash run`` against the flow's own steps called without Prefect."""
+    """``presswash run`` against the flow's own steps called without Prefect.
+
+    Three ways on the same input: the bare steps (``flows.steps.run_local``, no Prefect import);
+    the flow against a long-lived ``prefect server start`` (how a scheduled deployment runs: the
+    server is up before the run, its CPU during the run is counted); the flow on Prefect's
+    ephemeral server (the README's command: the run starts and stops a temporary API server).
+    The same three on one page give the fixed cost of each.
+    """
     exe = shutil.which("presswash", path=str(Path(sys.executable).parent))
     if exe is None or not (corpus.REPO_ROOT / "flows" / "cli.py").exists():
         return {"skipped": "the presswash command (flows/) is not installed"}
-    out_flow, out_direct = work / "flow-out", work / "direct-out"
-    for d in (out_flow, out_direct):
-        shutil.rmtree(d, ignore_errors=True)
-    cmd = [exe, "run", *map(str, roots), "--out", str(out_flow), "--workers", str(workers)]
-    if workers > 1:
-        cmd += ["--runner", "process"]
-    env = dict(os.environ, PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="120")
-    t = time.perf_counter()
-    _, ch0 = _rusage_cpu()
-    proc = subprocess.run(cmd, cwd=corpus.REPO_ROOT, capture_output=True, text=True, env=env, check=False)
-    flow_wall = time.perf_counter() - t
-    # CPU of the whole process tree (flow, its API server, workers): robust against a busy machine
-    _, ch1 = _rusage_cpu()
-    flow_cpu = ch1 - ch0
-    if proc.returncode != 0:
-        return {"error": f"presswash run failed ({proc.returncode}): {proc.stderr[-3000:]}"}
-    direct_cmd = [
-        sys.executable,
-        "-m",
-        "benchmarks.run",
-        "--direct-steps",
-        "--work",
-        str(out_direct),
-        *map(str, roots),
-    ]
-    t = time.perf_counter()
-    proc2 = subprocess.run(direct_cmd, cwd=corpus.REPO_ROOT, capture_output=True, text=True, check=False)
-    direct_wall = time.perf_counter() - t
-    _, ch2 = _rusage_cpu()
-    direct_cpu = ch2 - ch1
-    if proc2.returncode != 0:
-        return {"error": f"direct steps failed: {proc2.stderr[-3000:]}", "flow_wall": flow_wall}
-    # The fixed cost (Prefect import, ephemeral API server start, flow run bookkeeping) on one page.
     tiny = next(iter(sorted(roots[0].rglob("*.txt"))))
-    shutil.rmtree(work / "tiny-out", ignore_errors=True)
-    t = time.perf_counter()
-    subprocess.run(
-        [exe, "run", str(tiny), "--out", str(work / "tiny-out"), "--workers", "1"],
-        cwd=corpus.REPO_ROOT,
-        capture_output=True,
-        env=env,
-        check=False,
-    )
-    tiny_flow = time.perf_counter() - t
-    shutil.rmtree(work / "tiny-direct", ignore_errors=True)
-    t = time.perf_counter()
-    subprocess.run(
-        [
+    runner = ["--runner", "process"] if workers > 1 else []
+
+    def flow_cmd(inputs: list[Path], out: Path) -> list[str]:
+        shutil.rmtree(out, ignore_errors=True)
+        return [exe, "run", *map(str, inputs), "--out", str(out), "--workers", str(workers), *runner]
+
+    def bare_cmd(inputs: list[Path], out: Path) -> list[str]:
+        shutil.rmtree(out, ignore_errors=True)
+        return [
             sys.executable,
             "-m",
             "benchmarks.run",
             "--direct-steps",
             "--work",
-            str(work / "tiny-direct"),
-            str(tiny),
-        ],
-        cwd=corpus.REPO_ROOT,
-        capture_output=True,
-        check=False,
-    )
-    tiny_direct = time.perf_counter() - t
-    return {
-        "flow_wall": flow_wall,
-        "direct_wall": direct_wall,
-        "overhead_share": (flow_wall - direct_wall) / flow_wall,
-        "flow_cpu": flow_cpu,
-        "direct_cpu": direct_cpu,
-        "overhead_share_cpu": (flow_cpu - direct_cpu) / flow_cpu if flow_cpu else None,
-        "one_page_flow_wall": tiny_flow,
-        "one_page_direct_wall": tiny_direct,
-        "workers": workers,
-        "command": " ".join(["presswash", *cmd[1:]]),
-    }
+            str(out),
+            *map(str, inputs),
+        ]
+
+    eph_env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    eph_env["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "180"
+    res: dict[str, Any] = {"workers": workers}
+    try:
+        res["bare"] = _timed(bare_cmd(roots, work / "direct-out"))
+        res["bare_one_page"] = _timed(bare_cmd([tiny], work / "tiny-direct"))
+        home = work / "prefect-home"
+        shutil.rmtree(home, ignore_errors=True)
+        with prefect_server(home) as (api, server):
+            env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+            env.update(PREFECT_HOME=str(home), PREFECT_API_URL=api, DO_NOT_TRACK="1")
+            res["server_one_page"] = _timed(flow_cmd([tiny], work / "tiny-server"), env, server.pid)
+            res["server"] = _timed(flow_cmd(roots, work / "server-out"), env, server.pid)
+        res["ephemeral_one_page"] = _timed(flow_cmd([tiny], work / "tiny-out"), eph_env)
+        res["ephemeral"] = _timed(flow_cmd(roots, work / "flow-out"), eph_env)
+    except RuntimeError as exc:
+        res["error"] = str(exc)
+        return res
+    bare = res["bare"]
+    for mode in ("server", "ephemeral"):
+        m = res[mode]
+        m["overhead_share_wall"] = (m["wall"] - bare["wall"]) / m["wall"]
+        m["overhead_share_cpu"] = (m["cpu"] - bare["cpu"]) / m["cpu"] if m["cpu"] else None
+    res["command"] = " ".join(["presswash", *flow_cmd(roots, work / "flow-out")[1:]])
+    return res
 
 
 def direct_steps(roots: list[Path], out: Path) -> None:
@@ -818,15 +890,24 @@ def _prefect_report(p: dict[str, Any]) -> list[str]:
     if "skipped" in p or "error" in p:
         out.append(p.get("skipped") or p.get("error", ""))
         return out
+    out.append(f"`{p['command']}` (and with `PREFECT_API_URL` set to a running `prefect server start`):")
+    out += [
+        "",
+        "| way | wall s | CPU s (all processes) | orchestration share, wall | share, CPU "
+        "| one page: wall s | one page: CPU s |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    bare, bare1 = p["bare"], p["bare_one_page"]
     out.append(
-        f"`{p['command']}`: {p['flow_wall']:.1f} s wall; the same flow steps called without Prefect: "
-        f"{p['direct_wall']:.1f} s; orchestration share {100 * p['overhead_share']:.1f}%. "
-        f"CPU of all processes: flow {p.get('flow_cpu', 0):.1f} s, "
-        f"bare steps {p.get('direct_cpu', 0):.1f} s, "
-        f"orchestration share {100 * (p.get('overhead_share_cpu') or 0):.1f}%. "
-        f"On one page: flow {p['one_page_flow_wall']:.1f} s, bare steps {p['one_page_direct_wall']:.1f} s "
-        f"(the fixed start-up cost)."
+        f"| bare steps, no Prefect | {bare['wall']:.1f} | {bare['cpu']:.1f} | | "
+        f"| {bare1['wall']:.1f} | {bare1['cpu']:.1f} |"
     )
+    for mode, label in (("server", "flow, running server"), ("ephemeral", "flow, ephemeral server")):
+        m, one = p[mode], p[f"{mode}_one_page"]
+        out.append(
+            f"| {label} | {m['wall']:.1f} | {m['cpu']:.1f} | {100 * m['overhead_share_wall']:.1f}% "
+            f"| {100 * (m['overhead_share_cpu'] or 0):.1f}% | {one['wall']:.1f} | {one['cpu']:.1f} |"
+        )
     return out
 
 
