@@ -6,7 +6,8 @@ Map/reduce, so it scales past one machine's memory and works across runs:
   rows out (dedup key, exact-key hash, LSH band hashes, anchors), written by
   the flow to ``<out>/.presswash/index/<unit>.parquet``.
 - :func:`dedup_reduce` (one call per run): this run's and earlier runs' index
-  files in, one decision per paragraph out.
+  files in, one decision per paragraph out (:func:`reduce_index`: the same
+  decisions held compactly, written a batch at a time).
 - :func:`article_decisions`: article-level reprints from the paragraph decisions.
 
 Nothing is deleted: flagged rows keep their text and point at the kept copy.
@@ -19,7 +20,7 @@ from cleaning.dedup.config import DedupConfig
 from cleaning.dedup.index import dedup_map, index_schema
 from cleaning.dedup.key import dedup_key, key_and_unit
 from cleaning.dedup.lsh import expected_error_rates
-from cleaning.dedup.reduce import DECISION_SCHEMA, IndexMismatch, dedup_reduce
+from cleaning.dedup.reduce import DECISION_SCHEMA, IndexMismatch, Reduced, dedup_reduce, reduce_index
 from cleaning.rules import register
 
 STAGE = "dedup"
@@ -66,6 +67,7 @@ __all__ = [
     "DECISION_SCHEMA",
     "DedupConfig",
     "IndexMismatch",
+    "Reduced",
     "article_decisions",
     "dedup_key",
     "dedup_map",
@@ -73,4 +75,5 @@ __all__ = [
     "expected_error_rates",
     "index_schema",
     "key_and_unit",
+    "reduce_index",
 ]

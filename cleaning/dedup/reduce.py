@@ -55,18 +55,6 @@ RULE_BY_RELATION = {
 }
 
 
-@dataclass(slots=True)
-class Edge:
-    """A verified relation: ``child`` (not longer) repeats ``parent``."""
-
-    child: int
-    parent: int
-    relation: str  # exact | near | prefix | suffix | inner
-    similarity: float  # Jaccard of the shingle sets
-    containment: float  # share of the child's shingles found in the parent
-    coverage: float = 1.0  # share of the parent's shingles found in the child
-
-
 class IndexMismatch(ValueError):
     """Index files written with different index settings cannot be deduplicated together."""
 
@@ -591,6 +579,35 @@ def _alignment(
     return int(hit[0]), int(hit[-1]) + n, total
 
 
+@dataclass(slots=True)
+class _Edges:
+    """Verified relations as arrays: ``child[k]`` (not longer) repeats ``parent[k]``.
+
+    ``relation`` holds codes into ``_RELATIONS``; ``similarity`` is the Jaccard of
+    the shingle sets, ``containment`` the share of the child's shingles found in
+    the parent, ``coverage`` the share of the parent's shingles found in the child.
+    Arrays, not one object per edge: a run can verify millions of pairs.
+    """
+
+    child: np.ndarray  # int64
+    parent: np.ndarray  # int64
+    relation: np.ndarray  # int8
+    similarity: np.ndarray  # float64
+    containment: np.ndarray  # float64
+    coverage: np.ndarray  # float64
+
+    def __len__(self) -> int:
+        return len(self.child)
+
+    @classmethod
+    def concat(cls, parts: list[_Edges]) -> _Edges:
+        if not parts:
+            return cls(
+                *(np.empty(0, t) for t in (np.int64, np.int64, np.int8, np.float64, np.float64, np.float64))
+            )
+        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in cls.__slots__))
+
+
 def _verify(
     pairs: np.ndarray,
     rows: np.ndarray,
@@ -598,7 +615,7 @@ def _verify(
     sh: _Shingles,
     idx: _Index,
     cfg: DedupConfig,
-) -> list[Edge]:
+) -> _Edges:
     """Verified edges of a block of pairs whose rows (sorted) are ``rows`` with keys ``keys``.
 
     Set sizes and intersections for all pairs at once; only the pairs that pass
@@ -629,16 +646,10 @@ def _verify(
         & (tokens[child] <= (1.0 - cfg.truncation_min_missing) * tokens[parent])
     )
     near = live & ~trunc & (jac >= cfg.near_threshold)
-    edges: list[Edge] = []
-    for k in np.flatnonzero(exact | trunc | near).tolist():
-        c, p = int(child[k]), int(parent[k])
-        if exact[k]:
-            edges.append(Edge(c, p, "exact", 1.0, 1.0))
-            continue
-        j, cc, cp = float(jac[k]), float(c_child[k]), float(c_parent[k])
-        if near[k]:
-            edges.append(Edge(c, p, "near", j, cc, cp))
-            continue
+    relation = np.full(len(pairs), -1, dtype=np.int8)
+    relation[near] = _RELATION_CODE["near"]
+    for k in np.flatnonzero(trunc).tolist():
+        p = int(parent[k])
         n = widths[units[p]]
         lo, hi, total = _alignment(keys[lc[k]], keys[lp[k]], sh.hash_set(lc[k]), sh.sequence(lp[k]), n)
         slack = max(n, cfg.end_slack * total)
@@ -646,31 +657,52 @@ def _verify(
         at_end = hi >= total - slack
         if at_start and at_end:
             # spans the whole parent but misses a part of it: an edited copy
-            if j >= cfg.near_threshold:
-                edges.append(Edge(c, p, "near", j, cc, cp))
+            if jac[k] >= cfg.near_threshold:
+                relation[k] = _RELATION_CODE["near"]
             continue
-        relation = "prefix" if at_start else "suffix" if at_end else "inner"
-        edges.append(Edge(c, p, relation, j, cc, cp))
-    return edges
+        relation[k] = _RELATION_CODE["prefix" if at_start else "suffix" if at_end else "inner"]
+    relation[exact] = _RELATION_CODE["exact"]
+    keep = relation >= 0
+    one = exact[keep]
+    return _Edges(
+        child=child[keep].astype(np.int64),
+        parent=parent[keep].astype(np.int64),
+        relation=relation[keep],
+        similarity=np.where(one, 1.0, jac[keep]),
+        containment=np.where(one, 1.0, c_child[keep]),
+        coverage=np.where(one, 1.0, c_parent[keep]),
+    )
 
 
 _RELATION_RANK = {"exact": 0, "near": 1, "prefix": 2, "suffix": 2, "inner": 2}
+_RELATIONS = ("exact", "near", "prefix", "suffix", "inner")
+_RELATION_CODE = {r: i for i, r in enumerate(_RELATIONS)}
 
 
-def _assign(n: int, edges: list[Edge], prio: np.ndarray) -> dict[int, Edge]:
-    """Greedy in canonical order: a row is flagged by its best edge to a row that stays kept."""
-    by_child: dict[int, list[Edge]] = {}
-    for e in edges:
-        by_child.setdefault(e.child, []).append(e)
-    flagged: dict[int, Edge] = {}
-    for child in sorted(by_child, key=lambda r: prio[r]):
-        live = [e for e in by_child[child] if e.parent not in flagged]
-        if not live:
+def _assign(n: int, edges: _Edges, prio: np.ndarray) -> np.ndarray:
+    """Greedy in canonical order: a row is flagged by its best edge to a row that stays kept.
+
+    Returns, per row, the index of the edge that flags it (-1: not flagged by an
+    edge of its own). Edges are sorted by child in canonical order, then by
+    preference (relation, containment, similarity, parent's rank); a parent always
+    ranks before its child, so its fate is settled when the child's turn comes.
+    """
+    chosen = np.full(n, -1, dtype=np.int64)
+    if not len(edges):
+        return chosen
+    rank = np.array([_RELATION_RANK[r] for r in _RELATIONS], dtype=np.int8)[edges.relation]
+    order = np.lexsort((prio[edges.parent], -edges.similarity, -edges.containment, rank, prio[edges.child]))
+    flagged = bytearray(n)
+    last = -1
+    for k, c, p in zip(
+        order.tolist(), edges.child[order].tolist(), edges.parent[order].tolist(), strict=True
+    ):
+        if c == last or flagged[p]:
             continue
-        flagged[child] = min(
-            live, key=lambda e: (_RELATION_RANK[e.relation], -e.containment, -e.similarity, prio[e.parent])
-        )
-    return flagged
+        flagged[c] = 1
+        chosen[c] = k
+        last = c
+    return chosen
 
 
 def _widths(cfg: DedupConfig) -> tuple[int, ...]:
@@ -683,8 +715,9 @@ def _widths_of(char_ngram: int, word_ngram: int, latin_char_ngram: int) -> tuple
     return (char_ngram, word_ngram, latin_char_ngram)
 
 
-def _reason(e: Edge, parent_id: str, cfg: DedupConfig, unit: int) -> str:
-    relation, sim, cont = e.relation, e.similarity, e.containment
+def _reason(
+    relation: str, sim: float, cont: float, cov: float, parent_id: str, cfg: DedupConfig, unit: int
+) -> str:
     n = _widths(cfg)[int(unit)]
     shingle = f"{n}-word" if unit == UNIT_WORD else f"{n}-character"
     if relation == "exact":
@@ -692,7 +725,7 @@ def _reason(e: Edge, parent_id: str, cfg: DedupConfig, unit: int) -> str:
     if relation == "near":
         return (
             f"near duplicate of {parent_id}: Jaccard {sim:.2f} of {shingle} shingles "
-            f"(containment {cont:.0%} / {e.coverage:.0%})"
+            f"(containment {cont:.0%} / {cov:.0%})"
         )
     where = {
         "prefix": "the beginning",
@@ -701,26 +734,198 @@ def _reason(e: Edge, parent_id: str, cfg: DedupConfig, unit: int) -> str:
     }[relation]
     return (
         f"truncated copy ({where}) of the longer {parent_id}: {cont:.0%} of its {shingle} shingles "
-        f"are in it, it covers {e.coverage:.0%} of that paragraph (Jaccard {sim:.2f})"
+        f"are in it, it covers {cov:.0%} of that paragraph (Jaccard {sim:.2f})"
     )
 
 
-def dedup_reduce(index_paths: Sequence[str | Path], cfg: DedupConfig) -> pa.Table:
-    """Decisions (schema :data:`DECISION_SCHEMA`) for every paragraph of the given index files.
+# Decision rows built at a time by :meth:`Reduced.batches` (Arrow strings for one batch only).
+DECISION_BATCH_ROWS = 50_000
 
-    Columns: ``id, status, relation, duplicate_of, cluster_id, similarity,
-    containment`` as in ``cleaning.schema.PARAGRAPHS``, plus ``rule`` (the named
-    rule behind a flag), ``reason`` (human explanation), ``article_id``,
-    ``source_path`` and ``key_chars``. Rows are sorted by id. A paragraph id
-    present in several files (an earlier run indexed the same input) appears
-    once. File order does not matter; the same files always give the same
-    decisions. Status ``duplicate`` goes with relation ``exact``/``near``,
-    ``truncated`` with ``prefix``/``suffix``/``inner``.
+
+class Reduced:
+    """The reduce's decisions for every paragraph, held as a few arrays per row.
+
+    Decision rows (schema :data:`DECISION_SCHEMA`), with their id strings and
+    reason texts, are built only a batch at a time by :meth:`batches`, so a caller
+    can stream them to disk: the whole table with millions of reason strings
+    never has to exist. ``paths`` are the index files (sorted); ``file`` gives the
+    file each row was read from (for a paragraph id found in several files: the
+    first of them).
+    """
+
+    def __init__(
+        self,
+        idx: _Index,
+        cfg: DedupConfig,
+        representative: np.ndarray,
+        edges: _Edges,
+        own_edge: np.ndarray,
+    ) -> None:
+        n = len(idx)
+        self._cfg = cfg
+        self.paths = idx.paths
+        self.ids = idx.ids
+        self.article_id = idx.article_id
+        self.source_path = idx.source_path
+        self.unit = idx.unit
+        self.key_chars = idx.key_chars.astype(np.int32)
+        self.file = idx.file
+        self._edges = edges
+        rows = np.arange(n, dtype=np.int64)
+        # exact repeats follow their group's representative: its edge if it is flagged
+        self._head = representative
+        edge = own_edge[representative]
+        self._edge = edge
+        flagged_edge = edge >= 0
+        self.relation = _gather(edges.relation, edge, -1).astype(np.int8)
+        self.relation[~flagged_edge & (representative != rows)] = _RELATION_CODE["exact"]
+        is_flagged = self.relation >= 0
+        self.parent = np.where(
+            flagged_edge, _gather(edges.parent, edge, -1), np.where(is_flagged, representative, -1)
+        )
+        in_cluster = is_flagged.copy()
+        in_cluster[self.parent[is_flagged]] = True
+        # a kept paragraph is the id of its own cluster
+        self._cluster_self = in_cluster & ~is_flagged
+
+    def __len__(self) -> int:
+        return len(self.relation)
+
+    def rows_of(self, path: str | Path) -> np.ndarray:
+        """This reduce's rows (ascending, i.e. by id) read from the index file ``path``."""
+        return np.flatnonzero(self.file == self.paths.index(str(path)))
+
+    def status_counts(self) -> dict[str, int]:
+        relation = self.relation.astype(np.int64) + 1
+        counts = np.bincount(relation, minlength=len(_RELATIONS) + 1)
+        near = _RELATION_CODE["near"] + 1
+        return {
+            STATUS_KEPT: int(counts[0]),
+            STATUS_DUPLICATE: int(counts[1 : near + 1].sum()),
+            STATUS_TRUNCATED: int(counts[near + 1 :].sum()),
+        }
+
+    def cluster(self) -> np.ndarray:
+        """Per row: the row of its cluster's kept paragraph (-1: not in a cluster)."""
+        rows = np.arange(len(self), dtype=np.int64)
+        return np.where(self.relation >= 0, self.parent, np.where(self._cluster_self, rows, -1))
+
+    def batches(
+        self, rows: np.ndarray | None = None, size: int = DECISION_BATCH_ROWS
+    ) -> Iterator[pa.RecordBatch]:
+        """Decision rows for ``rows`` (default: all, by id), ``size`` rows per batch."""
+        if rows is None:
+            rows = np.arange(len(self), dtype=np.int64)
+        for lo in range(0, len(rows), size):
+            yield self._batch(np.asarray(rows[lo : lo + size], dtype=np.int64))
+
+    def table(self) -> pa.Table:
+        """All decisions as one table, rows sorted by id."""
+        return pa.Table.from_batches(list(self.batches()), schema=DECISION_SCHEMA)
+
+    def _batch(self, rows: np.ndarray) -> pa.RecordBatch:
+        ids = self.ids
+        relation = self.relation[rows]
+        flagged = relation >= 0
+        parent = self.parent[rows]
+        cluster = np.where(flagged, parent, np.where(self._cluster_self[rows], rows, -1))
+        edge = self._edge[rows]
+        has_edge = edge >= 0
+        sim = _gather(self._edges.similarity, edge, 1.0)
+        cont = _gather(self._edges.containment, edge, 1.0)
+        status = np.where(relation < 0, 0, np.where(relation <= _RELATION_CODE["near"], 1, 2))
+        rel_take = pa.array(relation.astype(np.int64), mask=~flagged)
+        reason = self._reasons(rows, flagged, edge, has_edge)
+        return pa.RecordBatch.from_arrays(
+            [
+                _flat(x)
+                for x in (
+                    ids.take(pa.array(rows)),
+                    _STATUS_NAMES.take(pa.array(status.astype(np.int64))),
+                    _RELATION_NAMES.take(rel_take),
+                    ids.take(pa.array(parent, mask=~flagged)),
+                    ids.take(pa.array(cluster, mask=cluster < 0)),
+                    pa.array(sim.astype(np.float32), mask=~flagged),
+                    pa.array(cont.astype(np.float32), mask=~flagged),
+                    _RULE_NAMES.take(rel_take),
+                    reason,
+                    self.article_id.take(pa.array(rows)),
+                    self.source_path.take(pa.array(rows)),
+                    pa.array(self.key_chars[rows]),
+                )
+            ],
+            schema=DECISION_SCHEMA,
+        )
+
+    def _reasons(
+        self, rows: np.ndarray, flagged: np.ndarray, edge: np.ndarray, has_edge: np.ndarray
+    ) -> pa.Array:
+        """Reason texts of a batch: one Python string per distinct (edge, unit), the rest by Arrow joins.
+
+        A row flagged by its own edge gets that edge's text; an exact repeat of a
+        flagged representative "exact repeat of <head>, which is a <edge text>"
+        (with the repeat's own shingle unit); an exact repeat of a kept one
+        "exact repeat of <head> (same dedup key)".
+        """
+        n = len(rows)
+        head = self._head[rows]
+        own = has_edge & (head == rows)
+        via = has_edge & ~own
+        plain = flagged & ~has_edge
+        e = self._edges
+        texts = pa.nulls(n, pa.string())
+        if has_edge.any():
+            sel = np.flatnonzero(has_edge)
+            combo = edge[sel] * 4 + self.unit[rows[sel]].astype(np.int64)
+            uniq, inverse = np.unique(combo, return_inverse=True)
+            k, units = uniq // 4, uniq % 4
+            parent_ids = self.ids.take(pa.array(e.parent[k])).to_pylist()
+            strings = [
+                _reason(_RELATIONS[r], s, c, v, pid, self._cfg, u)
+                for r, s, c, v, pid, u in zip(
+                    e.relation[k].tolist(),
+                    e.similarity[k].tolist(),
+                    e.containment[k].tolist(),
+                    e.coverage[k].tolist(),
+                    parent_ids,
+                    units.tolist(),
+                    strict=True,
+                )
+            ]
+            at = np.full(n, -1, dtype=np.int64)
+            at[sel] = inverse.reshape(-1)
+            texts = pa.array(strings, pa.string()).take(pa.array(at, mask=at < 0))
+        if not (via.any() or plain.any()):
+            return texts
+        head_ids = self.ids.take(pa.array(head, mask=~(via | plain)))
+        joined_via = pc.binary_join_element_wise("exact repeat of ", head_ids, ", which is a ", texts, "")
+        joined_plain = pc.binary_join_element_wise("exact repeat of ", head_ids, " (same dedup key)", "")
+        out = pc.if_else(pa.array(via), joined_via, texts)
+        return pc.if_else(pa.array(plain), joined_plain, out)
+
+
+def _gather(values: np.ndarray, at: np.ndarray, fill: float) -> np.ndarray:
+    """``values[at]`` where ``at >= 0``, else ``fill``."""
+    if not len(values):
+        return np.full(len(at), fill, dtype=np.result_type(values.dtype, np.min_scalar_type(fill)))
+    return np.where(at >= 0, values[np.maximum(at, 0)], fill)
+
+
+def _flat(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """One contiguous array of plain values (chunks combined, dictionary-encoded columns decoded)."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    return arr.dictionary_decode() if pa.types.is_dictionary(arr.type) else arr
+
+
+def reduce_index(index_paths: Sequence[str | Path], cfg: DedupConfig) -> Reduced:
+    """The decisions for every paragraph of the given index files, as a :class:`Reduced`.
+
+    The same decisions as :func:`dedup_reduce`, held compactly: write them with
+    :meth:`Reduced.batches` instead of building one table.
     """
     idx = _load(index_paths, cfg)
     n = len(idx)
-    if n == 0:
-        return DECISION_SCHEMA.empty_table()
     prio = idx.prio
     tokens, units, key_hash, key_chars = idx.key_tokens, idx.unit, idx.key_hash, idx.key_chars
 
@@ -737,7 +942,7 @@ def dedup_reduce(index_paths: Sequence[str | Path], cfg: DedupConfig) -> pa.Tabl
     rep = representative == np.arange(n)
 
     _release()
-    pairs = _candidates(idx, rep, cfg)
+    pairs = _candidates(idx, rep, cfg) if n else np.empty((0, 2), np.int64)
     _release()
     cand_rows = np.unique(pairs.reshape(-1)) if len(pairs) else np.empty(0, np.int64)
     if len(pairs):
@@ -749,17 +954,40 @@ def dedup_reduce(index_paths: Sequence[str | Path], cfg: DedupConfig) -> pa.Tabl
         cand_rows = np.unique(pairs.reshape(-1)) if len(pairs) else np.empty(0, np.int64)
     cand_keys, key_at = _read_keys(idx, cand_rows)
     _release()
-    edges: list[Edge] = []
+    parts: list[_Edges] = []
     for block in _pair_blocks(pairs, key_chars):
         # shingles of one block at a time: working memory bounded by _VERIFY_BLOCK_CHARS
         rows = np.unique(block.reshape(-1))
         keys = cand_keys.take(pa.array(key_at[np.searchsorted(cand_rows, rows)])).to_pylist()
         sh = _Shingles(rows, keys, units, cfg)
-        edges.extend(_verify(block, rows, keys, sh, idx, cfg))
+        parts.append(_verify(block, rows, keys, sh, idx, cfg))
         del sh, keys
-    del cand_keys
-    flagged = _assign(n, edges, prio)
-    return _decisions(idx, flagged, representative, rep, cfg)
+    del cand_keys, key_at, pairs, cand_rows, rep
+    edges = _Edges.concat(parts)
+    del parts
+    own_edge = _assign(n, edges, prio)
+    # what the decisions do not need any more
+    idx.prio = idx.key_tokens = idx.key_hash = idx.row = np.empty(0, np.int64)
+    idx.dest = []
+    _release()
+    return Reduced(idx, cfg, representative, edges, own_edge)
+
+
+def dedup_reduce(index_paths: Sequence[str | Path], cfg: DedupConfig) -> pa.Table:
+    """Decisions (schema :data:`DECISION_SCHEMA`) for every paragraph of the given index files.
+
+    Columns: ``id, status, relation, duplicate_of, cluster_id, similarity,
+    containment`` as in ``cleaning.schema.PARAGRAPHS``, plus ``rule`` (the named
+    rule behind a flag), ``reason`` (human explanation), ``article_id``,
+    ``source_path`` and ``key_chars``. Rows are sorted by id. A paragraph id
+    present in several files (an earlier run indexed the same input) appears
+    once. File order does not matter; the same files always give the same
+    decisions. Status ``duplicate`` goes with relation ``exact``/``near``,
+    ``truncated`` with ``prefix``/``suffix``/``inner``. For millions of
+    paragraphs, :func:`reduce_index` and :meth:`Reduced.batches` give the same
+    rows a batch at a time.
+    """
+    return reduce_index(index_paths, cfg).table()
 
 
 def _release() -> None:
@@ -780,94 +1008,5 @@ def _candidate_sketches(idx: _Index, rows: np.ndarray) -> np.ndarray:
 
 
 _STATUS_NAMES = pa.array([STATUS_KEPT, STATUS_DUPLICATE, STATUS_TRUNCATED], pa.string())
-_RELATIONS = ("exact", "near", "prefix", "suffix", "inner")
-_RELATION_CODE = {r: i for i, r in enumerate(_RELATIONS)}
-
-
-def _decisions(
-    idx: _Index, flagged: dict[int, Edge], representative: np.ndarray, rep: np.ndarray, cfg: DedupConfig
-) -> pa.Table:
-    """The decision table, column by column from arrays; Python strings only for flagged rows' reasons."""
-    n = len(idx)
-    ids = idx.ids
-    units = idx.unit
-    parent = np.full(n, -1, dtype=np.int64)
-    relation = np.full(n, -1, dtype=np.int8)
-    sim = np.zeros(n, dtype=np.float64)
-    cont = np.zeros(n, dtype=np.float64)
-    reason_rows: list[int] = []
-    reasons: list[str] = []
-
-    def id_of(row: int) -> str:
-        return ids[row].as_py()
-
-    def flag(row: int, e: Edge, to: int, text: str) -> None:
-        parent[row] = to
-        relation[row] = _RELATION_CODE[e.relation]
-        sim[row] = e.similarity
-        cont[row] = e.containment
-        reason_rows.append(row)
-        reasons.append(text)
-
-    for child, e in flagged.items():
-        flag(child, e, e.parent, _reason(e, id_of(e.parent), cfg, units[child]))
-    # exact repeats of a representative (often most flagged rows): their columns and
-    # reasons as whole arrays, Python strings only where the units differ
-    members = np.flatnonzero(~rep)
-    heads = representative[members]
-    head_flagged = relation[heads] >= 0
-    odd = head_flagged & (units[members] != units[heads])
-    for row in members[odd].tolist():
-        head = int(representative[row])
-        e = flagged[head]
-        text = f"exact repeat of {id_of(head)}, which is a " + _reason(e, id_of(e.parent), cfg, units[row])
-        flag(row, e, e.parent, text)
-    simple = ~odd
-    m, h = members[simple], heads[simple]
-    via = head_flagged[simple]
-    parent[m] = np.where(via, parent[h], h)
-    relation[m] = np.where(via, relation[h], _RELATION_CODE["exact"])
-    sim[m] = np.where(via, sim[h], 1.0)
-    cont[m] = np.where(via, cont[h], 1.0)
-    head_ids = ids.take(pa.array(h))
-    reason_of = np.full(n, -1, dtype=np.int64)
-    reason_of[np.asarray(reason_rows, dtype=np.int64)] = np.arange(len(reason_rows), dtype=np.int64)
-    head_reason = pa.array(reasons, pa.string()).take(pa.array(reason_of[h], mask=~via))
-    member_reasons = pc.if_else(
-        pa.array(via),
-        pc.binary_join_element_wise("exact repeat of ", head_ids, ", which is a ", head_reason, ""),
-        pc.binary_join_element_wise("exact repeat of ", head_ids, " (same dedup key)", ""),
-    )
-    del head_ids, head_reason
-
-    is_flagged = relation >= 0
-    in_cluster = is_flagged.copy()
-    in_cluster[parent[is_flagged]] = True
-    # a kept paragraph is the id of its own cluster
-    cluster = np.where(is_flagged, parent, np.where(in_cluster, np.arange(n), -1))
-    status = np.where(relation < 0, 0, np.where(relation <= _RELATION_CODE["near"], 1, 2))
-    rel_names = pa.array(list(_RELATIONS), pa.string())
-    rule_names = pa.array([RULE_BY_RELATION[r] for r in _RELATIONS], pa.string())
-    rel_take = pa.array(relation.astype(np.int64), mask=~is_flagged)
-    # reasons: the ones written one by one, then the exact repeats' in member order
-    reason_index = np.full(n, -1, dtype=np.int64)
-    reason_index[np.asarray(reason_rows, dtype=np.int64)] = np.arange(len(reason_rows), dtype=np.int64)
-    reason_index[m] = len(reason_rows) + np.arange(len(m), dtype=np.int64)
-    all_reasons = pa.chunked_array([pa.array(reasons, pa.string()), member_reasons.cast(pa.string())])
-    return pa.table(
-        {
-            "id": ids,
-            "status": _STATUS_NAMES.take(pa.array(status.astype(np.int64))),
-            "relation": rel_names.take(rel_take),
-            "duplicate_of": ids.take(pa.array(parent, mask=~is_flagged)),
-            "cluster_id": ids.take(pa.array(cluster, mask=cluster < 0)),
-            "similarity": pa.array(sim.astype(np.float32), mask=~is_flagged),
-            "containment": pa.array(cont.astype(np.float32), mask=~is_flagged),
-            "rule": rule_names.take(rel_take),
-            "reason": all_reasons.take(pa.array(reason_index, mask=reason_index < 0)).combine_chunks(),
-            "article_id": idx.article_id,
-            "source_path": idx.source_path,
-            "key_chars": pa.array(idx.key_chars.astype(np.int32)),
-        },
-        schema=DECISION_SCHEMA,
-    )
+_RELATION_NAMES = pa.array(list(_RELATIONS), pa.string())
+_RULE_NAMES = pa.array([RULE_BY_RELATION[r] for r in _RELATIONS], pa.string())
