@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from cleaning.dedup.config import DedupConfig
 from cleaning.schema import ARTICLE_DECISION_SCHEMA, STATUS_DUPLICATE, STATUS_KEPT, STATUS_TRUNCATED
+
+# Pair entries (article, article, characters) expanded at once from the clusters; the
+# run's clusters are worked through in slices of about this many entries.
+_PAIR_CHUNK = 2_000_000
+_RULE = pa.array(["dedup.article_reprint"], pa.string())
 
 
 def article_decisions(articles: pa.Table, paragraph_decisions: pa.Table, cfg: DedupConfig) -> pa.Table:
@@ -30,85 +35,200 @@ def article_decisions(articles: pa.Table, paragraph_decisions: pa.Table, cfg: De
     of B; ``similarity`` is the covered share of A. Paragraph-level decisions are
     not changed.
     """
-    art_ids = articles.column("id").to_pylist()
-    known = set(art_ids)
-    src = dict(zip(art_ids, articles.column("source_path").to_pylist(), strict=True))
-    pos = dict(zip(art_ids, articles.column("position").to_pylist(), strict=True))
-
-    total: dict[str, int] = defaultdict(int)
-    members: dict[str, list[tuple[str, int]]] = defaultdict(list)  # cluster -> (article, chars)
-    para_rows = zip(
-        paragraph_decisions.column("article_id").to_pylist(),
-        paragraph_decisions.column("cluster_id").to_pylist(),
-        paragraph_decisions.column("key_chars").to_pylist(),
-        strict=True,
+    cluster = paragraph_decisions.column("cluster_id")
+    codes = pc.dictionary_encode(
+        cluster.combine_chunks() if isinstance(cluster, pa.ChunkedArray) else cluster
     )
-    for aid, cid, chars in para_rows:
-        if aid not in known:
+    para_cluster = pc.fill_null(codes.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return article_reprints(
+        articles,
+        paragraph_decisions.column("article_id"),
+        para_cluster,
+        paragraph_decisions.column("key_chars").to_numpy().astype(np.int64),
+        cfg,
+    )
+
+
+def article_reprints(
+    articles: pa.Table,
+    para_article: pa.Array | pa.ChunkedArray,
+    para_cluster: np.ndarray,
+    para_chars: np.ndarray,
+    cfg: DedupConfig,
+) -> pa.Table:
+    """:func:`article_decisions` from per-paragraph arrays: article id, cluster number, key characters.
+
+    ``para_cluster`` numbers each paragraph's duplicate cluster (any numbering,
+    -1: in none). Works on arrays and sorts, with Python objects only for the
+    flagged articles' rows, so a run of millions of paragraphs stays compact.
+    """
+    art_ids = articles.column("id")
+    art_ids = art_ids.combine_chunks() if isinstance(art_ids, pa.ChunkedArray) else art_ids
+    n_art = len(art_ids)
+    if n_art == 0:
+        return ARTICLE_DECISION_SCHEMA.empty_table()
+    # an article listed twice is decided once, as its first row
+    first = pc.index_in(art_ids, value_set=art_ids).to_numpy(zero_copy_only=False).astype(np.int64)
+    article = pc.index_in(para_article, value_set=art_ids)
+    article = pc.fill_null(article, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    known = article >= 0
+    article, cluster, chars = article[known], para_cluster[known], para_chars[known]
+    total = np.bincount(article, weights=chars, minlength=n_art).astype(np.int64)
+
+    a, b, covered = _covered_pairs(article, cluster, chars, n_art, cfg.max_bucket)
+
+    rank = np.empty(n_art, dtype=np.int64)
+    rank[_canonical_order(articles, total)] = np.arange(n_art, dtype=np.int64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(total[a] > 0, covered / total[a], 0.0)
+    eligible = (total[a] >= cfg.min_article_chars) & (rank[b] < rank[a]) & (share >= cfg.article_threshold)
+    del share
+    ca, cb, cc = a[eligible], b[eligible], covered[eligible]
+    # a's candidates, best first: largest share (same denominator: most characters), then earliest b
+    order = np.lexsort((rank[cb], -cc, rank[ca]))
+    parent = np.full(n_art, -1, dtype=np.int64)
+    cover = np.zeros(n_art, dtype=np.int64)
+    # a parent ranks before its reprint: its fate is settled when the reprint's turn comes
+    flagged = bytearray(n_art)
+    for x, y, c in zip(ca[order].tolist(), cb[order].tolist(), cc[order].tolist(), strict=True):
+        if flagged[x] or flagged[y]:
             continue
-        total[aid] += chars
-        if cid is not None:
-            members[cid].append((aid, chars))
+        flagged[x] = 1
+        parent[x] = y
+        cover[x] = c
 
-    # covered[A][B]: A's key characters in clusters that B also has a paragraph in
-    covered: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for group in members.values():
-        arts = {a for a, _ in group}
-        if len(arts) < 2 or len(arts) > cfg.max_bucket:
-            continue
-        for a, chars in group:
-            for b in arts:
-                if b != a:
-                    covered[a][b] += chars
+    # relation: near when the parent is covered by the reprint as well
+    pair_code = a * n_art + b  # sorted: _covered_pairs returns pairs in (a, b) order
+    rows = np.flatnonzero(parent >= 0)
+    back = np.zeros(len(rows), dtype=np.int64)
+    if len(rows):
+        want = parent[rows] * n_art + rows
+        at = np.minimum(np.searchsorted(pair_code, want), len(pair_code) - 1)
+        back = np.where(pair_code[at] == want, covered[at], 0)
+    status = np.zeros(n_art, dtype=np.int8)
+    relation = np.zeros(n_art, dtype=np.int8)
+    sim = np.zeros(n_art, dtype=np.float64)
+    reason_texts: list[str] = []
+    parent_ids = art_ids.take(pa.array(parent[rows])).to_pylist() if len(rows) else []
+    for r, p, c, bc, pid in zip(
+        rows.tolist(), parent[rows].tolist(), cover[rows].tolist(), back.tolist(), parent_ids, strict=True
+    ):
+        s = c / int(total[r])
+        near = (bc / int(total[p]) if total[p] else 0.0) >= cfg.article_threshold
+        status[r] = 1 if near else 2
+        relation[r] = 1 if near else 2
+        sim[r] = s
+        what = "a reprint of" if near else "a shortened reprint of"
+        reason_texts.append(f"{what} article {pid}: {s:.0%} of its text repeats that article's paragraphs")
+    reason_at = np.full(n_art, -1, dtype=np.int64)
+    reason_at[rows] = np.arange(len(rows), dtype=np.int64)
 
-    def share(a: str, b: str) -> float:
-        return covered[a].get(b, 0) / total[a] if total[a] else 0.0
-
-    order = sorted(art_ids, key=lambda a: (-total.get(a, 0), src[a], pos[a], a))
-    rank = {a: i for i, a in enumerate(order)}
-    flagged: dict[str, tuple[str, float, str]] = {}
-    for a in order:
-        if total.get(a, 0) < cfg.min_article_chars or a not in covered:
-            continue
-        best: tuple[float, int, str] | None = None
-        for b in covered[a]:
-            if b in flagged or rank[b] > rank[a]:
-                continue
-            s = share(a, b)
-            if s >= cfg.article_threshold and (best is None or (-s, rank[b]) < (-best[0], best[1])):
-                best = (s, rank[b], b)
-        if best is not None:
-            s, _, b = best
-            relation = "near" if share(b, a) >= cfg.article_threshold else "inner"
-            flagged[a] = (b, s, relation)
-
-    status, relation, dup_of, sim, rule, reason = [], [], [], [], [], []
-    for a in art_ids:
-        if a in flagged:
-            b, s, rel = flagged[a]
-            status.append(STATUS_DUPLICATE if rel == "near" else STATUS_TRUNCATED)
-            relation.append(rel)
-            dup_of.append(b)
-            sim.append(s)
-            rule.append("dedup.article_reprint")
-            what = "a reprint of" if rel == "near" else "a shortened reprint of"
-            reason.append(f"{what} article {b}: {s:.0%} of its text repeats that article's paragraphs")
-        else:
-            status.append(STATUS_KEPT)
-            relation.append(None)
-            dup_of.append(None)
-            sim.append(None)
-            rule.append(None)
-            reason.append(None)
+    # every listed row takes the decision of its id's first row
+    status, relation, sim, parent, reason_at = (x[first] for x in (status, relation, sim, parent, reason_at))
+    is_flagged = status > 0
+    names = pa.array([STATUS_KEPT, STATUS_DUPLICATE, STATUS_TRUNCATED], pa.string())
+    relations = pa.array([None, "near", "inner"], pa.string())
     return pa.table(
         {
-            "id": pa.array(art_ids, pa.string()),
-            "status": status,
-            "relation": pa.array(relation, pa.string()),
-            "duplicate_of": pa.array(dup_of, pa.string()),
-            "similarity": pa.array(sim, pa.float32()),
-            "rule": pa.array(rule, pa.string()),
-            "reason": pa.array(reason, pa.string()),
+            "id": art_ids,
+            "status": names.take(pa.array(status.astype(np.int64))),
+            "relation": relations.take(pa.array(relation.astype(np.int64))),
+            "duplicate_of": art_ids.take(pa.array(parent, mask=~is_flagged)),
+            "similarity": pa.array(sim.astype(np.float32), mask=~is_flagged),
+            "rule": _RULE.take(pa.array(np.zeros(n_art, dtype=np.int64), mask=~is_flagged)),
+            "reason": pa.array(reason_texts, pa.string()).take(pa.array(reason_at, mask=reason_at < 0)),
         },
         schema=ARTICLE_DECISION_SCHEMA,
     )
+
+
+def _canonical_order(articles: pa.Table, total: np.ndarray) -> np.ndarray:
+    """Articles in canonical order: most key characters, then earliest (source_path, position), id."""
+    table = pa.table(
+        {
+            "neg_total": -total,
+            "source_path": articles.column("source_path"),
+            "position": articles.column("position"),
+            "id": articles.column("id"),
+        }
+    )
+    keys = [(c, "ascending") for c in table.column_names]
+    return pc.sort_indices(table, keys).to_numpy()
+
+
+def _covered_pairs(
+    article: np.ndarray, cluster: np.ndarray, chars: np.ndarray, n_art: int, max_bucket: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(a, b, covered)`` sorted by ``(a, b)``: a's key characters in clusters where b has a paragraph too.
+
+    Clusters with fewer than 2 or more than ``max_bucket`` distinct articles are
+    left out (boilerplate repeated everywhere says nothing about reprints).
+    """
+    empty = np.empty(0, np.int64)
+    inside = cluster >= 0
+    if not inside.any():
+        return empty, empty, empty
+    article, cluster, chars = article[inside], cluster[inside], chars[inside]
+    # one entry per (cluster, article): the article's characters in that cluster
+    order = np.lexsort((article, cluster))
+    cl, ar = cluster[order], article[order]
+    new = np.ones(len(cl), dtype=bool)
+    new[1:] = (cl[1:] != cl[:-1]) | (ar[1:] != ar[:-1])
+    starts = np.flatnonzero(new)
+    e_cluster, e_article = cl[starts], ar[starts]
+    e_chars = np.add.reduceat(chars[order], starts)
+    del order, cl, ar, new, starts
+    # distinct articles per cluster
+    new = np.ones(len(e_cluster), dtype=bool)
+    new[1:] = e_cluster[1:] != e_cluster[:-1]
+    c_start = np.flatnonzero(new)
+    c_size = np.diff(np.append(c_start, len(e_cluster)))
+    ok = (c_size >= 2) & (c_size <= max_bucket)
+    c_start, c_size = c_start[ok], c_size[ok]
+    # every ordered pair of distinct articles of a cluster, a slice of clusters at a time
+    cum = np.cumsum(c_size * (c_size - 1))
+    codes: list[np.ndarray] = []
+    sums: list[np.ndarray] = []
+    lo = 0
+    while lo < len(c_start):
+        base = int(cum[lo - 1]) if lo else 0
+        hi = max(lo + 1, int(np.searchsorted(cum, base + _PAIR_CHUNK, side="right")))
+        starts, sizes = c_start[lo:hi], c_size[lo:hi]
+        lo = hi
+        # entry i pairs with every entry j of its cluster
+        i = np.repeat(np.arange(len(sizes)), sizes)
+        entry = np.repeat(starts, sizes) + _local(sizes)
+        times = sizes[i]
+        first = np.repeat(starts[i], times)
+        j = first + _local(times)
+        src = np.repeat(entry, times)
+        keep = src != j
+        src, j = src[keep], j[keep]
+        code, total = _sum_by(e_article[src] * n_art + e_article[j], e_chars[src])
+        codes.append(code)
+        sums.append(total)
+        if sum(len(c) for c in codes) > 2 * _PAIR_CHUNK:
+            code, total = _sum_by(np.concatenate(codes), np.concatenate(sums))
+            codes, sums = [code], [total]
+    if not codes:
+        return empty, empty, empty
+    code, covered = _sum_by(np.concatenate(codes), np.concatenate(sums))
+    return code // n_art, code % n_art, covered
+
+
+def _local(counts: np.ndarray) -> np.ndarray:
+    """For groups of the given sizes laid end to end: each element's index inside its group."""
+    starts = np.cumsum(counts) - counts
+    return np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(starts, counts)
+
+
+def _sum_by(code: np.ndarray, value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct codes (sorted) and the sum of the values of each."""
+    if not len(code):
+        return code, value
+    order = np.argsort(code, kind="stable")
+    code = code[order]
+    new = np.ones(len(code), dtype=bool)
+    new[1:] = code[1:] != code[:-1]
+    starts = np.flatnonzero(new)
+    return code[starts], np.add.reduceat(value[order], starts)
