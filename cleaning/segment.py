@@ -138,10 +138,15 @@ def _cells(text: str) -> int:
 
 
 def _wider_than(text: str, limit: int) -> bool:
-    """``_cells(text) > limit`` without measuring a long paragraph: widths are never negative,
-    so a prefix wider than ``limit`` settles it."""
-    if len(text) > limit and _cells(text[: limit + 1]) > limit:
-        return True
+    """``_cells(text) > limit``, mostly without measuring: a character is 0, 1 or 2 cells wide."""
+    n = len(text)
+    if 2 * n <= limit:
+        return False  # even if every character were wide
+    if n > limit:
+        # a prefix wider than the limit settles it; without zero-width characters any
+        # limit + 1 characters are
+        if _ZERO_WIDTH.search(text, 0, limit + 1) is None or _cells(text[: limit + 1]) > limit:
+            return True
     return _cells(text) > limit
 
 
@@ -414,9 +419,18 @@ def furniture_pattern(text: str, max_cells: int = 70) -> str | None:
     return None
 
 
+_SPACE = re.compile(r"\s+")
+# _SPACE without "\n", for a text of "\n"-joined lines; spelled out (what str.isspace accepts), as a
+# literal class scans about twice as fast as the negated category [^\S\n].
+_SPACE_IN_LINE = re.compile(
+    "[\t\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+"
+)
+_DIGITS = re.compile(r"\d+")
+
+
 def furniture_key(line: str) -> str:
     """Repetition key of a line: whitespace collapsed, digits folded (page numbers, dates vary)."""
-    return re.sub(r"\d+", "0", re.sub(r"\s+", " ", line.strip()))
+    return _DIGITS.sub("0", _SPACE.sub(" ", line.strip()))
 
 
 def starts_new_item(text: str) -> bool:
@@ -815,20 +829,51 @@ def segment_blocks(
     return items, events
 
 
+def _page_keys(page: list[str]) -> list[str]:
+    """:func:`furniture_key` of every line of ``page``, by three passes over the joined page text.
+
+    Two ``re.sub`` per line cost more in call overhead than in matching on pages of short OCR
+    lines; over the joined text they run once per page. The newline joining the lines is no
+    ``\\d`` and is kept out of the whitespace class, so no match crosses it.
+    """
+    text = "\n".join(page)
+    if text.count("\n") != len(page) - 1:
+        return [furniture_key(line) for line in page]  # a line holding "\n": one by one
+    folded = _DIGITS.sub("0", _SPACE_IN_LINE.sub(" ", text))
+    # each line's leading/trailing whitespace is now at most one space: strip it at the seams
+    return folded.replace(" \n", "\n").replace("\n ", "\n").strip(" ").split("\n")
+
+
+def _furniture_line(t: str, cfg: SegmentConfig) -> bool:
+    """A stripped, non-empty line that may be repeated furniture (bylines recur and are not)."""
+    return not (
+        _wider_than(t, cfg.max_furniture_cells) or _END_MARKER.match(t) or parse_byline(t) is not None
+    )
+
+
 def repeated_furniture(pages: list[list[str]], cfg: SegmentConfig) -> frozenset[str]:
-    """Keys (:func:`furniture_key`) of short lines recurring across the pages of one issue/shard."""
+    """Keys (:func:`furniture_key`) of short lines recurring across the pages of one issue/shard.
+
+    A key counts once per page on which some line with that key is short, no end marker and no
+    byline. Those tests cost far more than the key, and only keys on many pages matter: every
+    key is counted first, then the few that reach the threshold are recounted with the tests.
+    """
     if len(pages) < cfg.furniture_min_pages:
         return frozenset()
-    counts: Counter[str] = Counter()
-    for page in pages:
-        keys = set()
-        for line in page:
-            t = line.strip()
-            if not t or _wider_than(t, cfg.max_furniture_cells) or _END_MARKER.match(t):
-                continue
-            if parse_byline(t) is not None:
-                continue  # a reporter's byline recurs on many pages and is not furniture
-            keys.add(furniture_key(t))
-        counts.update(keys)
     need = max(cfg.furniture_min_pages, math.ceil(cfg.furniture_min_page_fraction * len(pages)))
-    return frozenset(k for k, n in counts.items() if n >= need)
+    page_keys = [_page_keys(page) for page in pages]
+    counts: Counter[str] = Counter()
+    for keys in page_keys:
+        counts.update(set(keys))
+    # an upper bound of the exact count: "" (blank lines) and lines failing the tests are still in
+    candidates = {k for k, n in counts.items() if n >= need and k}
+    if not candidates:
+        return frozenset()
+    exact: Counter[str] = Counter()
+    for page, keys in zip(pages, page_keys, strict=True):
+        found = set()
+        for line, key in zip(page, keys, strict=True):
+            if key in candidates and key not in found and _furniture_line(line.strip(), cfg):
+                found.add(key)
+        exact.update(found)
+    return frozenset(k for k, n in exact.items() if n >= need)
