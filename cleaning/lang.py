@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import re
 from functools import cache
+from itertools import repeat
 from pathlib import Path
 
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
+# Chinese text has few characters that are not Han: counting those is about 3x faster.
+_NOT_HAN = re.compile(r"[^\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
 _KANA = re.compile(r"[\u3040-\u30ff]")
 _HANGUL = re.compile(r"[\uac00-\ud7af]")
 _LATIN = re.compile(r"[A-Za-z]")
@@ -66,25 +69,35 @@ def fold_traditional(text: str) -> str:
     return text.translate(_tables()[0])
 
 
+@cache
+def _script_weights() -> dict[str, int]:
+    """1 for a Traditional-only character, 2**32 for a Simplified-only one: one sum counts both."""
+    _, trad_only, simp_only = _tables()
+    return {**dict.fromkeys(trad_only, 1), **dict.fromkeys(simp_only, _SIMP_UNIT)}
+
+
+_SIMP_UNIT = 1 << 32  # far above any sample's length, so the two counts never mix
+
+
 def guess_lang(text: str, sample: int = 1200) -> str:
     s = text[:sample]
-    han = len(_HAN.findall(s))
-    kana = len(_KANA.findall(s))
-    hangul = len(_HANGUL.findall(s))
-    latin = len(_LATIN.findall(s))
+    han = len(s) - len(_NOT_HAN.findall(s))
+    # kana, hangul and Latin letters are only counted where they can change the answer
+    kana = len(_KANA.findall(s)) if _KANA.search(s) else 0
     if kana and kana * 5 >= han:
         return "ja"
+    hangul = len(_HANGUL.findall(s)) if _HANGUL.search(s) else 0
     if hangul and hangul >= han:
         return "ko"
     if han == 0:
-        return "en" if latin >= 20 else "und"
-    if latin > 4 * han:
+        return "en" if len(_LATIN.findall(s)) >= 20 else "und"
+    if len(s) - han > 4 * han and len(_LATIN.findall(s)) > 4 * han:
         return "en"
-    _, trad_only, simp_only = _tables()
-    # map() over a frozenset's __contains__ runs in C: ~5x faster than a generator
-    # and ~20x faster than a regex class of a few thousand characters.
-    t = sum(map(trad_only.__contains__, s))
-    si = sum(map(simp_only.__contains__, s))
+    # map() of a dict's get runs in C: one pass counts both scripts (the weights of
+    # _script_weights), ~2x faster than a pass per script and ~20x faster than a regex
+    # class of a few thousand characters.
+    both = sum(map(_script_weights().get, s, repeat(0)))
+    t, si = both % _SIMP_UNIT, both // _SIMP_UNIT
     if t > 2 * si and t >= 2:
         return "zh-Hant"
     if si > 2 * t and si >= 2:
