@@ -12,6 +12,8 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
+from functools import reduce
+from operator import or_
 from typing import Any
 
 from cleaning import decode, layout, normalize, repair, segment
@@ -93,31 +95,50 @@ def paragraph_id(art_id: str, position: int) -> str:
 class _RuleIndex:
     """Which rules fired on which source lines, for the per-row ``rules`` column.
 
-    Built once per document as one set of rule names per source line, so a
-    lookup costs the lines of the span, not the number of events on the page.
+    Built once per document as one bit mask per source line (a bit per rule
+    name), so a lookup ORs the masks of the span's lines, and each distinct
+    mask is turned into its sorted rule names once: a page has a few hundred
+    events but only a few distinct masks.
     """
 
+    __slots__ = ("_file_mask", "_masks", "_names", "_rules")
+
     def __init__(self, events: list[Event]) -> None:
-        self._file_rules = {e.rule for e in events if e.line is None}
-        last = max((e.line_end or e.line for e in events if e.line is not None), default=0)
-        per_line: list[set[str] | None] = [None] * (last + 1)
+        bits: dict[str, int] = {}
+        per_line: dict[int, int] = {}
+        file_mask = 0
+        last = 0
         for e in events:
-            if e.line is None:
+            bit = bits.get(e.rule)
+            if bit is None:
+                bit = bits[e.rule] = 1 << len(bits)
+            start = e.line
+            if start is None:
+                file_mask |= bit
                 continue
-            for ln in range(e.line, (e.line_end or e.line) + 1):
-                bucket = per_line[ln]
-                if bucket is None:
-                    per_line[ln] = {e.rule}
-                else:
-                    bucket.add(e.rule)
-        self._per_line = per_line
+            end = e.line_end or start
+            if end > last:
+                last = end
+            if end == start:  # nearly every event: one line
+                per_line[start] = per_line.get(start, 0) | bit
+            else:
+                for ln in range(start, end + 1):
+                    per_line[ln] = per_line.get(ln, 0) | bit
+        masks = [0] * (last + 1)
+        for ln, mask in per_line.items():
+            if 0 <= ln <= last:  # source lines are 1-based; nothing else is ever looked up
+                masks[ln] = mask
+        self._masks = masks
+        self._file_mask = file_mask
+        self._rules = [(bit, rule) for rule, bit in bits.items()]
+        self._names: dict[int, list[str]] = {}
 
     def rules_in(self, start: int, end: int) -> list[str]:
-        found = set(self._file_rules)
-        for bucket in self._per_line[max(start, 0) : end + 1]:
-            if bucket:
-                found |= bucket
-        return sorted(found)
+        mask = reduce(or_, self._masks[max(start, 0) : end + 1], self._file_mask)
+        names = self._names.get(mask)
+        if names is None:
+            names = self._names[mask] = sorted(rule for bit, rule in self._rules if mask & bit)
+        return list(names)  # each row owns its list
 
 
 def document_rows(result: DocResult, cfg: CleaningConfig) -> tuple[list[dict], list[dict]]:
@@ -131,10 +152,10 @@ def document_rows(result: DocResult, cfg: CleaningConfig) -> tuple[list[dict], l
         aid = article_id(doc.source_path, pos)
         body = [p.text for p in item.paragraphs]
         text = "\n".join(body)
-        damage = 0
-        for p_pos, p in enumerate(item.paragraphs):
-            p_damage = repair.count_damage(p.text)
-            damage += p_damage
+        # the article's text joins its paragraphs: no hint in it, no damage in any of them
+        # (a hint straddling a joining newline only costs the exact count)
+        damages = [repair.count_damage(t) for t in body] if repair.may_have_damage(text) else [0] * len(body)
+        for p_pos, (p, p_damage) in enumerate(zip(item.paragraphs, damages, strict=True)):
             paragraphs.append(
                 {
                     "id": paragraph_id(aid, p_pos),
@@ -187,7 +208,7 @@ def document_rows(result: DocResult, cfg: CleaningConfig) -> tuple[list[dict], l
                 "decode_confidence": float(info.confidence),
                 "other_encoding_lines": int(info.other_encoding_lines),
                 "replacement_chars": int(info.replacement_chars),
-                "damage_count": damage,
+                "damage_count": sum(damages),
                 "rules": index.rules_in(item.line_start, item.line_end),
                 "metadata": metadata,
             }

@@ -101,17 +101,18 @@ def damage_spans(text: str, min_question_run: int = 2) -> list[tuple[int, int, s
     return [(m.start(), m.end(), m.group()) for m in _damage_re(min_question_run).finditer(text)]
 
 
-# Every damage marker contains one of these characters; a plain character-class
-# search is several times faster than the full pattern's look-arounds at every
-# position, and almost all text has none of them.
-_DAMAGE_HINT = re.compile("[锟烫屯\ufffd?]")
-
-
 def count_damage(text: str) -> int:
     """Irrecoverable damage markers in ``text`` (each run counts once)."""
+    # _DAMAGE_HINT (below) is necessary for a marker and scans far faster than the
+    # full pattern's look-arounds; almost all text has none.
     if _DAMAGE_HINT.search(text) is None:
         return 0
     return len(_damage_re(2).findall(text))
+
+
+def may_have_damage(text: str) -> bool:
+    """False when ``text`` holds no damage marker; one scan of an article spares its paragraphs."""
+    return _DAMAGE_HINT.search(text) is not None
 
 
 def mark_damage(text: str) -> str:
@@ -207,6 +208,7 @@ def _ftfy_lead_chars() -> str:
 # ligatures, surrogates) and the damage markers, which always take the full path.
 _FTFY_ALWAYS = re.compile("[\x1b\x80-\x9f\ufb00-\ufb06\ud800-\udfff]")
 _FTFY_LEAD = re.compile(f"[{_ftfy_lead_chars()}]")
+# Every damage marker (the _damage_re patterns, any min_question_run >= 2) contains one of these.
 _DAMAGE_HINT = re.compile(r"锟斤拷|烫烫|屯屯|\ufffd|\?\?")
 
 
