@@ -34,6 +34,7 @@ from cleaning.model import Reject
 from cleaning.schema import (
     ARTICLE_POS_COL,
     ARTICLES,
+    DECISION_SCHEMA,
     INPUT_COL,
     PUBLIC_TABLES,
     SCHEMA_VERSION,
@@ -560,75 +561,73 @@ def _unit_table(
     return t.filter(pc.is_in(t[INPUT_COL], value_set=pa.array(live, pa.string())))
 
 
-def _owned(ids: pa.ChunkedArray | pa.Array, uid: str) -> pa.Table:
-    return pa.table({"id": ids, "_unit": pa.array([uid] * len(ids), pa.string())})
-
-
-def _split_by_unit(table: pa.Table, owner: pa.Table, units: list[str], directory: Path) -> None:
-    """Write the rows of ``table`` (matched by id) to ``directory/<unit>.parquet``, one file per unit."""
-    unit_of = pc.take(owner["_unit"], pc.index_in(table["id"], value_set=owner["id"]))
-    table = table.append_column("_unit", unit_of)
-    for uid in units:
-        part = table.filter(pc.equal(table["_unit"], uid)).drop_columns(["_unit"])
-        parquet_io.write_table(part, directory / f"{uid}.parquet")
+def _write_decisions(batches: Any, path: Path) -> int:
+    """Stream decision batches into one Parquet file; returns its row count."""
+    out = parquet_io.ParquetAppender(path, DECISION_SCHEMA)
+    try:
+        for batch in batches:
+            out.write(pa.Table.from_batches([batch]))
+    except BaseException:
+        out.abort()
+        raise
+    return out.close()
 
 
 def reduce_dedup(catalog: dict[str, dict[str, Any]], params: FlowParams, run_id: str) -> dict[str, Any]:
     """Dedup decisions over every live unit, written per unit to the run's staging directory.
 
     Reads index files (keys and signatures) and id columns only; paragraph text
-    stays in the units, so this task never holds the corpus text.
+    stays in the units, so this task never holds the corpus text. The decisions
+    are held as compact arrays and written a unit at a time, a batch at a time:
+    memory grows by about a hundred bytes per paragraph, not by the decision
+    table with its reason texts.
     """
-    from cleaning.dedup import article_decisions, dedup_reduce
+    from cleaning.dedup import article_reprints, reduce_index
 
     t0 = time.perf_counter()
     state = StateDir(params.out)
     cfg = params.cleaning()
     staging = state.staging(run_id)
     units = live_units(catalog)
-    index_paths: list[str] = []
-    para_owner: list[pa.Table] = []
-    art_owner: list[pa.Table] = []
+    index_paths: dict[str, str] = {}
     art_cols: list[pa.Table] = []
     for uid, live in units.items():
-        ids = _unit_table(state, uid, "paragraphs", live, ["id", INPUT_COL])["id"]
-        para_owner.append(_owned(ids, uid))
         arts = _unit_table(state, uid, "articles", live, ["id", "source_path", "position", INPUT_COL])
         art_cols.append(arts.select(["id", "source_path", "position"]))
-        art_owner.append(_owned(arts["id"], uid))
         path = state.index_path(uid)
         if not set(live) >= set(state.unit_stats(uid)["sources"]):
             # some sources of this unit were re-processed into newer units: drop their signatures
+            ids = _unit_table(state, uid, "paragraphs", live, ["id", INPUT_COL])["id"]
             idx = pq.read_table(path)
             path = staging / "index" / f"{uid}.parquet"
             parquet_io.write_table(idx.filter(pc.is_in(idx["id"], value_set=ids.combine_chunks())), path)
-        index_paths.append(str(path))
-    empty_owner = _owned(pa.array([], pa.string()), "")
+            del idx, ids
+        index_paths[uid] = str(path)
 
-    decisions = dedup_reduce(index_paths, cfg.dedup)
+    reduced = reduce_index(list(index_paths.values()), cfg.dedup)
+    # each unit's index holds exactly its live paragraphs: its rows are the unit's decisions
+    for uid, path in index_paths.items():
+        _write_decisions(reduced.batches(reduced.rows_of(path)), staging / "decisions" / f"{uid}.parquet")
+
     articles = (
         pa.concat_tables(art_cols)
         if art_cols
         else ARTICLES.empty_table().select(["id", "source_path", "position"])
     )
-    art_decisions = article_decisions(articles, decisions, cfg.dedup)
-    _split_by_unit(
-        decisions,
-        pa.concat_tables(para_owner) if para_owner else empty_owner,
-        list(units),
-        staging / "decisions",
+    art_decisions = article_reprints(
+        articles, reduced.article_id, reduced.cluster(), reduced.key_chars, cfg.dedup
     )
-    _split_by_unit(
-        art_decisions,
-        pa.concat_tables(art_owner) if art_owner else empty_owner,
-        list(units),
-        staging / "article_decisions",
-    )
-    counts = Counter(decisions["status"].to_pylist())
-    art_counts = Counter(art_decisions["status"].to_pylist())
+    # articles were listed unit after unit: each unit's decisions are the next slice
+    start = 0
+    for uid, arts in zip(units, art_cols, strict=True):
+        part = art_decisions.slice(start, arts.num_rows)
+        parquet_io.write_table(part, staging / "article_decisions" / f"{uid}.parquet")
+        start += arts.num_rows
+    art_counts = {r["values"]: r["counts"] for r in pc.value_counts(art_decisions["status"]).to_pylist()}
+    counts = reduced.status_counts()
     return {
         "units": len(units),
-        "paragraphs": decisions.num_rows,
+        "paragraphs": len(reduced),
         "statuses": {s: counts.get(s, 0) for s in STATUSES},
         "article_statuses": {s: art_counts.get(s, 0) for s in STATUSES},
         "seconds": round(time.perf_counter() - t0, 3),

@@ -15,7 +15,7 @@ Nothing is deleted: flagged rows keep their text and point at the kept copy.
 
 from __future__ import annotations
 
-from cleaning.dedup.article import ARTICLE_DECISION_SCHEMA, article_decisions
+from cleaning.dedup.article import ARTICLE_DECISION_SCHEMA, article_decisions, article_reprints
 from cleaning.dedup.config import DedupConfig
 from cleaning.dedup.index import dedup_map, index_schema
 from cleaning.dedup.key import dedup_key, key_and_unit
@@ -69,6 +69,7 @@ __all__ = [
     "IndexMismatch",
     "Reduced",
     "article_decisions",
+    "article_reprints",
     "dedup_key",
     "dedup_map",
     "dedup_reduce",

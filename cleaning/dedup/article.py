@@ -69,8 +69,10 @@ def article_reprints(
         return ARTICLE_DECISION_SCHEMA.empty_table()
     # an article listed twice is decided once, as its first row
     first = pc.index_in(art_ids, value_set=art_ids).to_numpy(zero_copy_only=False).astype(np.int64)
-    article = pc.index_in(para_article, value_set=art_ids)
-    article = pc.fill_null(article, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    article = pc.fill_null(pc.index_in(para_article, value_set=art_ids), -1)
+    if isinstance(article, pa.ChunkedArray):
+        article = article.combine_chunks()
+    article = article.to_numpy(zero_copy_only=False).astype(np.int64)
     known = article >= 0
     article, cluster, chars = article[known], para_cluster[known], para_chars[known]
     total = np.bincount(article, weights=chars, minlength=n_art).astype(np.int64)
