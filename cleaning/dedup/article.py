@@ -72,19 +72,18 @@ def article_reprints(
     article = pc.fill_null(pc.index_in(para_article, value_set=art_ids), -1)
     if isinstance(article, pa.ChunkedArray):
         article = article.combine_chunks()
-    article = article.to_numpy(zero_copy_only=False).astype(np.int64)
+    # 32-bit numbers where they fit: these arrays have one entry per paragraph
+    small = np.int32 if max(n_art, len(para_cluster)) < 2**31 else np.int64
+    article = article.to_numpy(zero_copy_only=False).astype(small)
     known = article >= 0
-    article, cluster, chars = article[known], para_cluster[known], para_chars[known]
+    article, cluster, chars = article[known], para_cluster[known].astype(small), para_chars[known]
     total = np.bincount(article, weights=chars, minlength=n_art).astype(np.int64)
 
-    a, b, covered = _covered_pairs(article, cluster, chars, n_art, cfg.max_bucket)
+    a, b, covered = _covered_pairs(article, cluster, chars, total, cfg)
 
     rank = np.empty(n_art, dtype=np.int64)
     rank[_canonical_order(articles, total)] = np.arange(n_art, dtype=np.int64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        share = np.where(total[a] > 0, covered / total[a], 0.0)
-    eligible = (total[a] >= cfg.min_article_chars) & (rank[b] < rank[a]) & (share >= cfg.article_threshold)
-    del share
+    eligible = (total[a] >= cfg.min_article_chars) & (rank[b] < rank[a])
     ca, cb, cc = a[eligible], b[eligible], covered[eligible]
     # a's candidates, best first: largest share (same denominator: most characters), then earliest b
     order = np.lexsort((rank[cb], -cc, rank[ca]))
@@ -159,14 +158,20 @@ def _canonical_order(articles: pa.Table, total: np.ndarray) -> np.ndarray:
 
 
 def _covered_pairs(
-    article: np.ndarray, cluster: np.ndarray, chars: np.ndarray, n_art: int, max_bucket: int
+    article: np.ndarray, cluster: np.ndarray, chars: np.ndarray, total: np.ndarray, cfg: DedupConfig
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(a, b, covered)`` sorted by ``(a, b)``: a's key characters in clusters where b has a paragraph too.
+    """``(a, b, covered)`` sorted by ``(a, b)``, for the pairs where b covers at least
+    ``article_threshold`` of a: ``covered`` is a's key characters in clusters where b
+    has a paragraph too.
 
     Clusters with fewer than 2 or more than ``max_bucket`` distinct articles are
-    left out (boilerplate repeated everywhere says nothing about reprints).
+    left out (boilerplate repeated everywhere says nothing about reprints). Pairs
+    are expanded for a range of articles at a time (all pairs of an article in
+    one range, so each range's sums are final) and only those reaching the
+    threshold are kept.
     """
     empty = np.empty(0, np.int64)
+    n_art = len(total)
     inside = cluster >= 0
     if not inside.any():
         return empty, empty, empty
@@ -180,41 +185,51 @@ def _covered_pairs(
     e_cluster, e_article = cl[starts], ar[starts]
     e_chars = np.add.reduceat(chars[order], starts)
     del order, cl, ar, new, starts
-    # distinct articles per cluster
+    # distinct articles per cluster; entries of clusters of a useful size only
     new = np.ones(len(e_cluster), dtype=bool)
     new[1:] = e_cluster[1:] != e_cluster[:-1]
     c_start = np.flatnonzero(new)
     c_size = np.diff(np.append(c_start, len(e_cluster)))
-    ok = (c_size >= 2) & (c_size <= max_bucket)
-    c_start, c_size = c_start[ok], c_size[ok]
-    # every ordered pair of distinct articles of a cluster, a slice of clusters at a time
-    cum = np.cumsum(c_size * (c_size - 1))
+    ok = np.repeat((c_size >= 2) & (c_size <= cfg.max_bucket), c_size)
+    e_start, e_size = (
+        np.repeat(c_start.astype(article.dtype), c_size),
+        np.repeat(c_size.astype(article.dtype), c_size),
+    )
+    e_cluster, e_article, e_chars = e_cluster[ok], e_article[ok], e_chars[ok]
+    e_start, e_size = e_start[ok], e_size[ok]
+    # whole clusters were dropped: a start moves back by the entries dropped before it
+    e_start = e_start - np.cumsum(~ok)[e_start]
+    del ok, c_start, c_size
+    # entries by article, cut into article ranges of about _PAIR_CHUNK pairs
+    by_article = np.argsort(e_article, kind="stable")
+    sorted_article = e_article[by_article]
+    cum = np.cumsum(e_size[by_article] - 1)
     codes: list[np.ndarray] = []
     sums: list[np.ndarray] = []
     lo = 0
-    while lo < len(c_start):
+    while lo < len(by_article):
         base = int(cum[lo - 1]) if lo else 0
         hi = max(lo + 1, int(np.searchsorted(cum, base + _PAIR_CHUNK, side="right")))
-        starts, sizes = c_start[lo:hi], c_size[lo:hi]
+        # never split an article's entries
+        hi = int(np.searchsorted(sorted_article, sorted_article[hi - 1], side="right"))
+        src = by_article[lo:hi]
         lo = hi
-        # entry i pairs with every entry j of its cluster
-        i = np.repeat(np.arange(len(sizes)), sizes)
-        entry = np.repeat(starts, sizes) + _local(sizes)
-        times = sizes[i]
-        first = np.repeat(starts[i], times)
-        j = first + _local(times)
-        src = np.repeat(entry, times)
+        times = e_size[src]
+        j = np.repeat(e_start[src], times) + _local(times)
+        src = np.repeat(src, times)
         keep = src != j
         src, j = src[keep], j[keep]
-        code, total = _sum_by(e_article[src] * n_art + e_article[j], e_chars[src])
-        codes.append(code)
-        sums.append(total)
-        if sum(len(c) for c in codes) > 2 * _PAIR_CHUNK:
-            code, total = _sum_by(np.concatenate(codes), np.concatenate(sums))
-            codes, sums = [code], [total]
+        a = e_article[src].astype(np.int64)
+        code, covered = _sum_by(a * n_art + e_article[j], e_chars[src])
+        a = code // n_art
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share = np.where(total[a] > 0, covered / total[a], 0.0)
+        enough = share >= cfg.article_threshold
+        codes.append(code[enough])
+        sums.append(covered[enough])
     if not codes:
         return empty, empty, empty
-    code, covered = _sum_by(np.concatenate(codes), np.concatenate(sums))
+    code, covered = np.concatenate(codes), np.concatenate(sums)
     return code // n_art, code % n_art, covered
 
 
