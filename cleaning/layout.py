@@ -24,10 +24,12 @@ Han text is joined with no space, Latin text with one space.
 from __future__ import annotations
 
 import re
-from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
+from itertools import repeat
+from operator import itemgetter
+from typing import NamedTuple
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -226,18 +228,15 @@ def seam_word(left: str, right: str, min_freq: int = 100, max_chars: int = 4) ->
 # ---------------------------------------------------------------- lines
 
 
-@dataclass(slots=True)
-class _Line:
+class _Line(NamedTuple):
+    """One non-blank source line. A tuple: a page's lines are made in one C-level ``map``."""
+
     number: int  # 1-based
     text: str  # without indent and trailing whitespace
     width: int  # display cells of the printed line, indent included
     indented: bool
     trailing_space: bool
     latin: bool  # mostly Latin script
-
-    def _renumber(self, number: int) -> _Line:
-        self.number = number
-        return self
 
 
 def _class_ranges(spec: str) -> list[tuple[int, int]]:
@@ -253,67 +252,170 @@ def _class_ranges(spec: str) -> list[tuple[int, int]]:
     return out
 
 
+# Per-line character counts are read from one cumulative sum of packed per-character fields:
+# display cells, Han, ASCII letter, visible (neither whitespace nor invisible), 16 bits each.
+_FIELD_BITS = 16
+_MAX_PACKED_LINE = (1 << (_FIELD_BITS - 1)) - 1  # characters: 2 cells each still fit a field
+
+
 @cache
-def _char_tables(ambiguous_wide: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per code point: display cells (as :func:`display_width`), Han (as ``_HAN``), ASCII letter."""
-    cells = np.ones(0x110000, dtype=np.uint8)
+def _char_tables(ambiguous_wide: bool) -> np.ndarray:
+    """Per code point, packed: display cells (as :func:`display_width`), Han (as ``_HAN``), ASCII
+    letter, visible (as ``_VISIBLE``)."""
+    cells = np.ones(0x110000, dtype=np.uint64)
     wide = segment._WIDE_CORE + (segment._AMBIGUOUS_PUNCT if ambiguous_wide else "")
     for lo, hi in _class_ranges(wide):
         cells[lo : hi + 1] = 2
     for lo, hi in _class_ranges(segment._ZERO_WIDTH_CH):
         cells[lo : hi + 1] = 0
-    han = np.zeros(0x110000, dtype=np.uint8)
+    han = np.zeros(0x110000, dtype=np.uint64)
     for lo, hi in _class_ranges(_HAN_CH):
         han[lo : hi + 1] = 1
-    letter = np.zeros(0x110000, dtype=np.uint8)
+    letter = np.zeros(0x110000, dtype=np.uint64)
     letter[ord("A") : ord("Z") + 1] = 1
     letter[ord("a") : ord("z") + 1] = 1
-    return cells, han, letter
+    visible = np.ones(0x110000, dtype=np.uint64)
+    # every Unicode whitespace character (str.isspace, regex \s) lies below U+3001
+    visible[[c for c in range(0x3001) if chr(c).isspace()]] = 0
+    for lo, hi in _class_ranges("\u200b-\u200f\u2060\ufeff\u00ad"):
+        visible[lo : hi + 1] = 0
+    b = _FIELD_BITS
+    return cells | (han << b) | (letter << (2 * b)) | (visible << (3 * b))
 
 
-def _line_sums(lines: list[str], ambiguous_wide: bool) -> tuple[list[int], list[int], list[int]] | None:
-    """Per line: display cells, Han characters, ASCII letters; one array pass over the page
-    instead of a few regex scans per line. ``None`` when a line holds a line feed."""
+@dataclass(slots=True)
+class _PageSums:
+    """Per line of a page (numpy arrays): display cells, Han characters, ASCII letters, visible
+    characters, the first code point (0 for an empty line) and the length."""
+
+    cells: np.ndarray
+    han: np.ndarray
+    letters: np.ndarray
+    visible: np.ndarray
+    first: np.ndarray
+    last: np.ndarray
+    lengths: np.ndarray
+
+
+def _line_sums(lines: list[str], ambiguous_wide: bool) -> _PageSums | None:
+    """Per-line counts from one array pass over the page instead of a few regex scans per line.
+    ``None`` when a line holds a line feed or is too long for the packed fields."""
     page = "\n".join(lines)
     if page.count("\n") != len(lines) - 1:
         return None
-    codes = np.frombuffer(page.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     lengths = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
+    if int(lengths.max()) > _MAX_PACKED_LINE:
+        return None
+    codes = np.frombuffer(page.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     ends = np.cumsum(lengths + 1) - 1  # index of each line's terminating line feed
     starts = ends - lengths
-    out = []
-    for table in _char_tables(ambiguous_wide):
-        cum = np.concatenate(([0], np.cumsum(table[codes], dtype=np.int64)))
-        out.append((cum[ends] - cum[starts]).tolist())
-    return out[0], out[1], out[2]
+    # wraps modulo 2**64; the difference of two sums is exact, and no field of one line overflows
+    cum = np.concatenate((np.zeros(1, dtype=np.uint64), np.cumsum(_char_tables(ambiguous_wide)[codes])))
+    sums = cum[ends] - cum[starts]
+    mask = np.uint64((1 << _FIELD_BITS) - 1)
+    b = np.uint64(_FIELD_BITS)
+    fields = [((sums >> (b * np.uint64(k))) & mask).astype(np.int64) for k in range(4)]
+    # an empty line reads the line feed around it: it is blank, its characters are never used
+    first = codes[np.minimum(starts, len(codes) - 1)].astype(np.int64)
+    last = codes[np.maximum(ends - 1, 0)].astype(np.int64)
+    return _PageSums(*fields, first=first, last=last, lengths=lengths)
+
+
+class _Page:
+    """A page's non-blank lines as columns (``texts[i]`` is ``None`` for a blank line); a
+    :class:`_Line` is made only when a decision needs one (``page[i]``). ``arrays``: the same
+    as numpy arrays, when the page was measured as a whole."""
+
+    __slots__ = ("arrays", "indented", "latin", "texts", "trailing", "widths")
+
+    def __init__(
+        self,
+        texts: list[str | None],
+        widths: list[int],
+        indented: list[bool],
+        trailing: list[bool],
+        latin: list[bool],
+        arrays: _Arrays | None = None,
+    ) -> None:
+        self.texts, self.widths, self.indented = texts, widths, indented
+        self.trailing, self.latin, self.arrays = trailing, latin, arrays
+
+    @classmethod
+    def of(cls, lines: list[_Line | None]) -> _Page:
+        cols: list[list] = [[], [], [], [], []]
+        for ln in lines:
+            row = (None, 0, False, False, False) if ln is None else ln[1:]
+            for col, value in zip(cols, row, strict=True):
+                col.append(value)
+        return cls(*cols)
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def __getitem__(self, i: int) -> _Line | None:
+        t = self.texts[i]
+        if t is None:
+            return None
+        return _Line(i + 1, t, self.widths[i], self.indented[i], self.trailing[i], self.latin[i])
 
 
 def _prepare(lines: list[str], cfg: LayoutConfig) -> list[_Line | None]:
-    sums = _line_sums(lines, cfg.ambiguous_wide) if len(lines) > 1 else None
+    page = _prepare_page(lines, cfg)
+    return [page[i] for i in range(len(page))]
+
+
+def _prepare_page(lines: list[str], cfg: LayoutConfig) -> _Page:
+    """:func:`_prepare_reference` as columns from page arrays; only blank lines, lines with
+    trailing whitespace and lines starting with a space, a tab or U+3000 (possible indents) are
+    looked at one by one."""
+    n = len(lines)
+    sums = _line_sums(lines, cfg.ambiguous_wide) if n > 1 else None
     if sums is None:
-        return _prepare_reference(lines, cfg)
-    out: list[_Line | None] = []
-    append = out.append
-    visible = _VISIBLE.search
+        return _Page.of(_prepare_reference(lines, cfg))
+    texts: list[str | None] = list(map(str.rstrip, lines))
+    trailing = np.fromiter(map(len, texts), dtype=np.int64, count=n) != sums.lengths
+    han_latin = sums.han * 4 < sums.letters
+    latin_a = np.fromiter(map(str.isascii, texts), dtype=bool, count=n) | han_latin
+    present = sums.visible != 0
+    widths_a, first, last = sums.cells, sums.first, sums.last
+    indented_a = np.zeros(n, dtype=bool)
+    widths = widths_a.tolist()
+    latin = latin_a.tolist()
+    indented = [False] * n
+    trailing_space = [False] * n
+    f = sums.first
+    odd_a = trailing | ~present | (f == 0x3000) | (f == 0x20) | (f == 0x09)
+    odd = np.flatnonzero(odd_a).tolist()
     indent = _INDENT.match
-    line = _Line
-    for i, (raw, width, han, letters) in enumerate(zip(lines, *sums, strict=True)):
-        stripped = raw.rstrip()
-        if not stripped or (not stripped.isascii() and not visible(stripped)):
-            append(None)
-            continue
-        if stripped[0] in "\u3000 \t":
-            m = indent(stripped)
-            # a lone U+3000 at the start is the text's own (honorific) space: kept
-            text = stripped[m.end() :] if m else stripped.lstrip(" \t")
-        else:
-            m, text = None, stripped
-        if len(stripped) == len(raw):
-            append(line(i + 1, text, width, m is not None, False, text.isascii() or han * 4 < letters))
-        else:
+    odd_cols = (trailing[odd].tolist(), present[odd].tolist(), han_latin[odd].tolist())
+    for i, tr, vis, hl in zip(odd, *odd_cols, strict=True):
+        if tr:
             # trailing whitespace: measured as the reference does (rare)
-            append(_prepare_reference([raw], cfg)[0]._renumber(i + 1))
-    return out
+            ln = _prepare_reference([lines[i]], cfg)[0]
+            if ln is None:
+                texts[i] = None
+                present[i] = False
+                continue
+            _, text, widths[i], indented[i], trailing_space[i], latin[i] = ln
+            widths_a[i], indented_a[i], last[i] = widths[i], indented[i], ord(text[-1])
+        elif not vis:
+            texts[i] = None
+            continue
+        else:
+            st = texts[i]
+            m = indent(st)
+            # a lone U+3000 at the start is the text's own (honorific) space: kept
+            text = st[m.end() :] if m else st.lstrip(" \t")
+            indented[i] = indented_a[i] = m is not None
+            latin[i] = text.isascii() or hl
+        texts[i] = text
+        first[i] = ord(text[0])
+        latin_a[i] = latin[i]
+    filled = texts[:]
+    for i in np.flatnonzero(~present).tolist():
+        filled[i] = "\x00"
+    arrays = _arrays_of(filled, present, widths_a, latin_a & present, indented_a, first, last)
+    return _Page(texts, widths, indented, trailing_space, latin, arrays)
 
 
 def _prepare_reference(lines: list[str], cfg: LayoutConfig) -> list[_Line | None]:
@@ -363,10 +465,10 @@ def _hanging_end(end: str) -> int:
 
 
 def column_width(
-    widths: list[int],
+    widths: Sequence[int] | np.ndarray,
     cfg: LayoutConfig,
-    hanging: list[int] | None = None,
-    final: list[bool] | None = None,
+    hanging: Sequence[int] | np.ndarray | None = None,
+    final: Sequence[bool] | np.ndarray | None = None,
 ) -> int | None:
     """The page's column width in display cells, or ``None`` when the page is not hard-wrapped.
 
@@ -379,33 +481,36 @@ def column_width(
     """
     if len(widths) < cfg.min_wrapped_lines:
         return None
-    hanging = hanging or [0] * len(widths)
-    final = final or [False] * len(widths)
-    cand = [(w, h) for w, h, f in zip(widths, hanging, final, strict=True) if not f]
-    if len(cand) < 2:
+    w_all = np.asarray(widths, dtype=np.int64)
+    keep = ~np.asarray(final, dtype=bool) if final is not None else np.ones(len(w_all), dtype=bool)
+    cw = w_all[keep]  # the candidate lines
+    ch = np.asarray(hanging, dtype=np.int64)[keep] if hanging is not None else np.zeros(len(cw), np.int64)
+    n = len(cw)
+    if n < 2:
         return None
-    # the mode's tie-break below is by width, so the counting order does not matter
-    counts: Counter[int] = Counter(w for w, _ in cand)
-    counts.update(w - h for w, h in cand if h)
-    for w in [w for w in counts if w < cfg.min_column_cells]:
-        del counts[w]
-    if not counts:
+    hangs = ch != 0
+    body = cw - ch
+    # every width, and the width without hanging punctuation of the lines that have some
+    vals = np.concatenate((cw, body[hangs]))
+    vals = vals[vals >= cfg.min_column_cells]
+    if not len(vals):
         return None
-    best_w = max(counts.items(), key=lambda kv: (kv[1], kv[0]))[0]
+    counts = np.bincount(vals)
+    # the mode; ties go to the widest
+    best_w = int(np.flatnonzero(counts == counts.max())[-1])
     # An odd column: Han-only lines stop one cell short, so the mode is W-1 and lines
     # with an odd number of narrow characters reach W. Many of those: the column is W.
-    if counts.get(best_w + 1, 0) >= cfg.odd_column_ratio * counts[best_w]:
+    if best_w + 1 < len(counts) and counts[best_w + 1] >= cfg.odd_column_ratio * counts[best_w]:
         best_w += 1
     slack = max(cfg.column_slack, 1)
     # No line may be wider than the column (beyond hanging punctuation): when several are,
     # the mode was a crowd of short lines (list items, one-line paragraphs), not the column.
-    body = [w - h for w, h in cand]
-    widest = max(body)
-    wide_lines = sum(1 for w in body if w >= widest - slack)
-    if widest > best_w + slack and wide_lines >= max(2, cfg.min_wrapped_fraction * len(cand)):
+    widest = int(body.max())
+    wide_lines = int(np.count_nonzero(body >= widest - slack))
+    if widest > best_w + slack and wide_lines >= max(2, cfg.min_wrapped_fraction * n):
         best_w = widest
-    near = sum(1 for w, h in cand if abs(w - best_w) <= slack or (h and abs(w - h - best_w) <= slack))
-    if near / len(cand) < cfg.min_wrapped_fraction or near < 2:
+    near = int(np.count_nonzero((np.abs(cw - best_w) <= slack) | (hangs & (np.abs(body - best_w) <= slack))))
+    if near / n < cfg.min_wrapped_fraction or near < 2:
         return None
     return best_w
 
@@ -528,8 +633,8 @@ R_UNTERM = register(
 class _Open:
     parts: list[str]
     text_cells: int
-    first: _Line
-    last: _Line
+    first: int  # index of the first line
+    last: int  # index of the last line
     after_blank: bool
     joins: list[str] = field(default_factory=list)
     furniture: bool = False
@@ -875,28 +980,223 @@ def _char_cells(ch: str, ambiguous_wide: bool) -> int:
     return display_width(ch, ambiguous_wide)
 
 
+# Character classes of a line's first and last character, as bits of one table over code points.
+_F_FORBIDDEN, _F_OPENING, _F_HYPHEN, _F_FINAL_LAST = 1, 2, 4, 8
+_F_RUN_ON, _F_ASCII_SPACE, _F_ROLE, _F_TERMINAL = 16, 32, 64, 128
+# Ends a paragraph by itself (``_PARA_FINAL`` with no closing quote or bracket after it).
+_TERMINAL = "。！？!?…．.；;：:"
+
+
+@cache
+def _flag_table() -> np.ndarray:
+    table = np.zeros(0x110000, dtype=np.uint8)
+    for flag, chars in (
+        (_F_FORBIDDEN, _LINE_INITIAL_FORBIDDEN),
+        (_F_OPENING, _OPENING),
+        (_F_HYPHEN, "".join(_HYPHENS)),
+        (_F_FINAL_LAST, _PARA_FINAL_LAST),
+        (_F_RUN_ON, ",;:!?)"),
+        (_F_ASCII_SPACE, [chr(c) for c in range(128) if chr(c).isspace()]),
+        (_F_ROLE, segment._ROLE_FIRST_CHARS),
+        (_F_TERMINAL, _TERMINAL),
+    ):
+        table[[ord(c) for c in chars]] |= flag
+    return table
+
+
+@dataclass(slots=True)
+class _Arrays:
+    """A page's columns as numpy arrays, with the code points and classes of each line's first
+    and last character (a blank line reads as ``"\x00"``)."""
+
+    filled: list[str]  # texts, blank lines as "\x00"
+    present: np.ndarray
+    widths: np.ndarray
+    latin: np.ndarray  # of present lines
+    indented: np.ndarray
+    first: np.ndarray
+    last: np.ndarray
+    first_flags: np.ndarray
+    last_flags: np.ndarray
+    final: np.ndarray  # is_para_final(text)
+
+
+def _arrays(page: _Page) -> _Arrays:
+    if page.arrays is not None:
+        return page.arrays
+    texts = page.texts
+    n = len(texts)
+    filled = [t if t is not None else "\x00" for t in texts]
+    first = np.fromiter(map(ord, map(itemgetter(0), filled)), dtype=np.int64, count=n)
+    last = np.fromiter(map(ord, map(itemgetter(-1), filled)), dtype=np.int64, count=n)
+    present = np.fromiter((t is not None for t in texts), dtype=bool, count=n)
+    widths = np.array(page.widths, dtype=np.int64)
+    latin = np.array(page.latin, dtype=bool) & present
+    return _arrays_of(filled, present, widths, latin, np.array(page.indented, dtype=bool), first, last)
+
+
+def _arrays_of(
+    filled: list[str],
+    present: np.ndarray,
+    widths: np.ndarray,
+    latin: np.ndarray,
+    indented: np.ndarray,
+    first: np.ndarray,
+    last: np.ndarray,
+) -> _Arrays:
+    flags = _flag_table()
+    last_flags = flags[last]
+    # a paragraph-final line: a terminal mark at the end settles it, only a closing quote or
+    # bracket (or a dash) needs the pattern
+    final = (last_flags & _F_TERMINAL).astype(bool) & present
+    for i in np.flatnonzero((last_flags & (_F_FINAL_LAST | _F_TERMINAL)) == _F_FINAL_LAST).tolist():
+        final[i] = bool(present[i]) and is_para_final(filled[i])
+    return _Arrays(filled, present, widths, latin, indented, first, last, flags[first], last_flags, final)
+
+
+def _column_inputs(arr: _Arrays) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Widths, hanging punctuation and "visibly a paragraph's last line" of the Han lines, the
+    inputs of :func:`column_width`."""
+    han = arr.present & ~arr.latin
+    # followed by a blank line, an indented line or the end: its width says nothing about the column
+    ends_para = np.ones(len(han), dtype=bool)
+    ends_para[:-1] = ~arr.present[1:] | arr.indented[1:]
+    hanging = np.zeros(len(han), dtype=np.int64)
+    filled = arr.filled
+    # only the last two characters can hang: measured once per distinct line end
+    for i in np.flatnonzero(han & (arr.last_flags & _F_FORBIDDEN).astype(bool)).tolist():
+        hanging[i] = _hanging_end(filled[i][-2:])
+    return arr.widths[han], hanging[han], ends_para[han]
+
+
+def _page_latin_width(arr: _Arrays) -> int | None:
+    """:func:`_latin_width` of the page's lines."""
+    ws = np.sort(arr.widths[arr.latin])
+    if len(ws) < 4:
+        return None
+    return int(ws[int(len(ws) * 0.8)])
+
+
+@dataclass(slots=True)
+class _Runs:
+    """Routine joins of a page found for all its lines at once.
+
+    ``ok[i]``: the break between lines ``i-1`` and ``i`` is a routine join (the fast path's
+    evidence, for the pair alone: the paragraph's own state, byline or furniture, is checked when
+    the run is taken); ``end[i]``: the first ``j >= i`` that is not; ``parts[i]``: the separator
+    and text of line ``i``; ``seps``, ``xs``, ``ys``, ``zs``: the event's separator and detail
+    values (see :class:`_JoinEvent`).
+    """
+
+    ok: list[bool]
+    end: list[int]
+    parts: list[str]
+    seps: list[str]
+    xs: list
+    ys: list
+    zs: list
+    rule: str
+    fmt: Callable[..., str]
+
+
+def _shift(a: np.ndarray, fill: object = 0) -> np.ndarray:
+    """``a`` moved one place on: element ``i`` is ``a[i-1]``."""
+    out = np.empty_like(a)
+    out[0] = fill
+    out[1:] = a[:-1]
+    return out
+
+
+def _find_runs(
+    page: _Page,
+    arr: _Arrays,
+    width: int | None,
+    latin_w: int | None,
+    hinted: set[int] | None,
+    cfg: LayoutConfig,
+) -> _Runs | None:
+    """The routine joins of the fast path in :func:`_build_blocks`, tested for every line with
+    array operations; the same evidence in the same order, so the same rule and the same event."""
+    n = len(arr.filled)
+    if n < 2 or (width is None and latin_w is None):
+        return None
+    filled, present, latin, ff, lf = arr.filled, arr.present, arr.latin, arr.first_flags, arr.last_flags
+    final = arr.final
+    forbidden_first = (ff & _F_FORBIDDEN).astype(bool)
+    pair = present & _shift(present, False) & ~arr.indented
+    if cfg.lift_furniture:
+        if hinted is None:
+            return None
+        pair[list(hinted)] = False
+    prev_latin = _shift(latin, False)
+    prev_width = _shift(arr.widths)
+    prev_final = _shift(final, False)
+    prev_hyphen = _shift((lf & _F_HYPHEN).astype(bool) & latin, False)
+    if width is not None:
+        # the next line's first unit: one character's cells, or a Latin word / bracketed unit
+        cells = _char_tables(cfg.ambiguous_wide)[arr.first] & np.uint64((1 << _FIELD_BITS) - 1)
+        unit = cells.astype(np.int64)
+        cand = pair & ~forbidden_first
+        wordy = cand & ((arr.first < 128) | (ff & _F_OPENING).astype(bool))
+        for i in np.flatnonzero(wordy).tolist():
+            unit[i] = _first_unit_width(page[i], cfg)
+        role = np.zeros(n, dtype=bool)
+        for i in np.flatnonzero(cand & (ff & _F_ROLE).astype(bool)).tolist():
+            role[i] = segment.starts_with_role(filled[i])
+        limit = width - cfg.column_slack
+        ok = cand & ~prev_hyphen & (prev_width + unit + (latin & prev_latin) > limit) & ~prev_final & ~role
+        # a space the line ended with is kept; Latin text on both sides: one space
+        ascii_ns_first = (arr.first < 128) & ~(ff & _F_ASCII_SPACE).astype(bool)
+        ascii_ns_last = (arr.last < 128) & ~(lf & _F_ASCII_SPACE).astype(bool)
+        spaced = ok & (
+            _shift(np.array(page.trailing, dtype=bool), False)
+            | (_shift(ascii_ns_last, False) & ascii_ns_first)
+        )
+        seps = [""] * n
+        parts = filled[:]
+        for i in np.flatnonzero(spaced).tolist():
+            seps[i] = " "
+            parts[i] = " " + filled[i]
+        xs, ys, zs = prev_width.tolist(), [width] * n, unit.tolist()
+        return _Runs(ok.tolist(), _run_ends(ok), parts, seps, xs, ys, zs, R_WRAP.name, _WRAP_DETAIL)
+    short = cfg.english_short_line_ratio * latin_w
+    ok = (
+        pair
+        & latin
+        & prev_latin
+        & (~forbidden_first | (ff & _F_RUN_ON).astype(bool))
+        & ~prev_hyphen
+        & ~(prev_final & (prev_width < short))
+    )
+    parts = [" " + t for t in filled]
+    xs = np.where(prev_final, "fills the line", "does not end a sentence").tolist()
+    ys, zs = prev_width.tolist(), [latin_w] * n
+    return _Runs(ok.tolist(), _run_ends(ok), parts, [" "] * n, xs, ys, zs, R_ENGLISH.name, _ENGLISH_DETAIL)
+
+
+def _run_ends(ok: np.ndarray) -> list[int]:
+    """Per index ``i``: the first ``j >= i`` with ``ok[j]`` false (``len(ok)`` if none)."""
+    n = len(ok)
+    marker = np.where(ok, n, np.arange(n))
+    return np.minimum.accumulate(marker[::-1])[::-1].tolist()
+
+
 def _build_blocks(lines: list[str], cfg: LayoutConfig, fast: bool) -> tuple[list[Block], list[Event]]:
     """:func:`build_blocks`; ``fast=False`` decides every break with :func:`_decide` alone (the
     reference the fast path is tested against)."""
-    prepared = _prepare(lines, cfg) if fast else _prepare_reference(lines, cfg)
-    present = [ln for ln in prepared if ln is not None]
-    # Lines ending in punctuation may hang it past the column (GB/T 15834).
-    han_lines = [ln for ln in present if not ln.latin]
-    # A line followed by a blank line, an indented line or the end ends its paragraph:
-    # its width says nothing about the column.
-    final_line = [
-        nxt is None or nxt.indented
-        for ln, nxt in zip(prepared, [*prepared[1:], None], strict=False)
-        if ln is not None and not ln.latin
-    ]
-    width = column_width(
-        [ln.width for ln in han_lines],
-        cfg,
-        # only the last two characters can hang: measured once per distinct line end
-        [_hanging_end(ln.text[-2:]) if ln.text[-1] in _LINE_INITIAL_FORBIDDEN else 0 for ln in han_lines],
-        final_line,
+    page = _prepare_page(lines, cfg) if fast else _Page.of(_prepare_reference(lines, cfg))
+    texts, widths, indented, latin, trailing = (
+        page.texts,
+        page.widths,
+        page.indented,
+        page.latin,
+        page.trailing,
     )
-    latin_w = _latin_width(prepared)
+    # Lines ending in punctuation may hang it past the column (GB/T 15834).
+    arr = _arrays(page)
+    col_widths, hanging, final_line = _column_inputs(arr)
+    width = column_width(col_widths, cfg, hanging, final_line)
+    latin_w = _page_latin_width(arr)
     blocks: list[Block] = []
     events: list[Event] = []
     cur: _Open | None = None
@@ -906,10 +1206,10 @@ def _build_blocks(lines: list[str], cfg: LayoutConfig, fast: bool) -> tuple[list
         blocks.append(
             Block(
                 text=b.text(),
-                line_start=b.first.number,
-                line_end=b.last.number,
+                line_start=b.first + 1,
+                line_end=b.last + 1,
                 joins=b.joins,
-                indented=b.first.indented,
+                indented=indented[b.first],
                 after_blank=b.after_blank,
             )
         )
@@ -917,7 +1217,7 @@ def _build_blocks(lines: list[str], cfg: LayoutConfig, fast: bool) -> tuple[list
         lifted.clear()
 
     lifted: list[Block] = []  # furniture met inside the open paragraph, emitted after it
-    lifted_line: _Line | None = None
+    lifted_line: int | None = None
     # The fast path below takes the routine decision of a hard-wrapped page (the line filled the
     # column and nothing else applies) without the general :func:`_decide`; same rule, same evidence.
     wrap_fast = fast and width is not None
@@ -933,46 +1233,105 @@ def _build_blocks(lines: list[str], cfg: LayoutConfig, fast: bool) -> tuple[list
     short_english = cfg.english_short_line_ratio * latin_w if latin_w is not None else 0.0
     english_name = R_ENGLISH.name
     wrap_detail, english_detail, join_event = _WRAP_DETAIL, _ENGLISH_DETAIL, _JoinEvent
+    # Runs of routine joins, found for the whole page at once and taken in one step each.
+    runs = _find_runs(page, arr, width, latin_w, hinted, cfg) if fast else None
+    run_ok = runs.ok if runs is not None else None
+    final_l = arr.final.tolist()
+    blank_name, indent_name, short_name, sentence_name = (
+        R_BLANK.name,
+        R_INDENT.name,
+        R_SHORT.name,
+        R_SENTENCE.name,
+    )
 
-    for index, ln in enumerate(prepared):
-        if ln is None:
+    n = len(texts)
+    index = 0
+    while index < n:
+        t = texts[index]
+        if t is None:
             blanks += 1
+            index += 1
             continue
+        if (
+            run_ok is not None
+            and run_ok[index]
+            and cur is not None
+            and cur.last == index - 1
+            and not cur.furniture
+        ):
+            end = runs.end[index]
+            if cur.text_cells <= _MAX_CREDIT_CELLS:
+                # a short paragraph so far may be a byline or credit: no credit word may occur in
+                # the text any line of the run is joined to while the paragraph is that short
+                # (a regex match in a prefix is a match in the whole)
+                cells, j = cur.text_cells, index
+                while j < end and cells <= _MAX_CREDIT_CELLS:
+                    cells += widths[j]
+                    j += 1
+                if credit_hint(cur.text() + "".join(runs.parts[index : j - 1])):
+                    end = index
+            if end > index:
+                parts = cur.parts
+                new = runs.parts[index:end]
+                tails = [parts[-1], *new[:-1]]
+                parts.extend(new)
+                cur.text_cells += sum(widths[index:end])
+                cur.joins.extend(repeat(runs.rule, end - index))
+                cur.last = end - 1
+                events.extend(
+                    map(
+                        join_event,
+                        repeat(runs.rule),
+                        range(index, end),
+                        range(index + 1, end + 1),
+                        repeat(runs.fmt),
+                        runs.xs[index:end],
+                        runs.ys[index:end],
+                        runs.zs[index:end],
+                        tails,
+                        runs.seps[index:end],
+                        texts[index:end],
+                    )
+                )
+                index = end
+                continue
+        ln_width = widths[index]
         if lifted_line is not None:
             events.append(
                 Event(
                     R_FURNITURE.name,
                     STAGE,
-                    f"line {lifted_line.number} is page furniture; line {ln.number} is decided against "
-                    f"line {cur.last.number if cur else '?'}",
-                    line=lifted_line.number,
-                    line_end=ln.number,
+                    f"line {lifted_line + 1} is page furniture; line {index + 1} is decided against "
+                    f"line {cur.last + 1 if cur else '?'}",
+                    line=lifted_line + 1,
+                    line_end=index + 1,
                 )
             )
             lifted_line = None
-        t = ln.text
         furniture = _liftable_furniture(t) if lift and (hinted is None or index in hinted) else None
         if cur is None:
-            cur = _Open([t], ln.width, ln, ln, after_blank=blanks > 0)
+            cur = _Open([t], ln_width, index, index, after_blank=blanks > 0)
             cur.furniture = furniture is not None
             blanks = 0
+            index += 1
             continue
-        prev = cur.last
+        p = cur.last
         if cur.furniture:
             # the open block is a furniture line (page start): it never continues
             events.append(
                 Event(
                     R_FURNITURE.name,
                     STAGE,
-                    f"line {prev.number} is page furniture",
-                    line=prev.number,
-                    line_end=ln.number,
+                    f"line {p + 1} is page furniture",
+                    line=p + 1,
+                    line_end=index + 1,
                 )
             )
             close(cur)
-            cur = _Open([t], ln.width, ln, ln, after_blank=blanks > 0)
+            cur = _Open([t], ln_width, index, index, after_blank=blanks > 0)
             cur.furniture = furniture is not None
             blanks = 0
+            index += 1
             continue
         if furniture is not None:
             events.append(
@@ -980,33 +1339,36 @@ def _build_blocks(lines: list[str], cfg: LayoutConfig, fast: bool) -> tuple[list
                     R_FURNITURE.name,
                     STAGE,
                     f"'{t[:30]}' is page furniture ({furniture}): set apart, the paragraph of "
-                    f"line {prev.number} may continue after it",
-                    line=prev.number,
-                    line_end=ln.number,
+                    f"line {p + 1} may continue after it",
+                    line=p + 1,
+                    line_end=index + 1,
                 )
             )
-            lifted.append(Block(t, ln.number, ln.number, indented=ln.indented, after_blank=blanks > 0))
-            lifted_line = ln
+            lifted.append(Block(t, index + 1, index + 1, indented=indented[index], after_blank=blanks > 0))
+            lifted_line = index
             blanks = 0  # blank lines around a page header say nothing about the paragraph
+            index += 1
             continue
+        prev_text, prev_latin, prev_width = texts[p], latin[p], widths[p]
+        ln_latin = latin[index]
         fast_rule: str | None = None
         if (
             fast
             and not blanks
-            and not ln.indented
-            and (t[0] not in _LINE_INITIAL_FORBIDDEN or (prev.latin and t[0] in ",;:!?)"))
-            and not (prev.latin and prev.text.endswith(_HYPHENS))
+            and not indented[index]
+            and (t[0] not in _LINE_INITIAL_FORBIDDEN or (prev_latin and t[0] in ",;:!?)"))
+            and not (prev_latin and prev_text.endswith(_HYPHENS))
         ):
             if wrap_fast and t[0] not in _LINE_INITIAL_FORBIDDEN:
                 # _fills_column, with the first unit's width from a per-character cache when it is
                 # one character (neither an opening bracket nor the start of a Latin word)
                 c = t[0]
                 if c in _OPENING or c.isascii():
-                    unit = _first_unit_width(ln, cfg)
+                    unit = _first_unit_width(page[index], cfg)
                 else:
                     unit = _char_cells(c, amb)
                 if (
-                    prev.width + unit + (1 if (ln.latin and prev.latin) else 0) > limit
+                    prev_width + unit + (1 if (ln_latin and prev_latin) else 0) > limit
                     and not (
                         cur.text_cells <= _MAX_CREDIT_CELLS
                         and credit_hint(bt := cur.text())
@@ -1018,38 +1380,38 @@ def _build_blocks(lines: list[str], cfg: LayoutConfig, fast: bool) -> tuple[list
                     )
                     and (c not in role_first or not segment.starts_with_role(t))
                 ):
-                    a = prev.text[-1]
+                    a = prev_text[-1]
                     fast_sep = (
                         " "
-                        if prev.trailing_space
+                        if trailing[p]
                         or (a.isascii() and not a.isspace() and c.isascii() and not c.isspace())
                         else ""
                     )
                     fast_rule, fast_fmt, fast_x, fast_y, fast_z = (
                         wrap_name,
                         wrap_detail,
-                        prev.width,
+                        prev_width,
                         width,
                         unit,
                     )
-            elif english_fast and ln.latin and prev.latin:
-                final = _maybe_para_final(prev.text)
-                if not (final and prev.width < short_english):
+            elif english_fast and ln_latin and prev_latin:
+                final = _maybe_para_final(prev_text)
+                if not (final and prev_width < short_english):
                     fast_rule, fast_sep = english_name, " "
-                    fast_fmt, fast_y, fast_z = english_detail, prev.width, latin_w
+                    fast_fmt, fast_y, fast_z = english_detail, prev_width, latin_w
                     fast_x = "does not end a sentence" if not final else "fills the line"
         if fast_rule is not None:
             parts = cur.parts
             before_tail = parts[-1]
             parts.append(fast_sep + t)
-            cur.text_cells += ln.width
+            cur.text_cells += ln_width
             cur.joins.append(fast_rule)
-            cur.last = ln
+            cur.last = index
             events.append(
                 join_event(
                     fast_rule,
-                    prev.number,
-                    ln.number,
+                    p + 1,
+                    index + 1,
                     fast_fmt,
                     fast_x,
                     fast_y,
@@ -1059,12 +1421,47 @@ def _build_blocks(lines: list[str], cfg: LayoutConfig, fast: bool) -> tuple[list
                     t,
                 )
             )
+            index += 1
             continue
-        rule, sep, evidence = _decide(cur, prev, prepared, index, blanks, width, latin_w, cfg)
+        rule = None
+        if (
+            fast
+            and final_l[p]
+            and (t[0] not in _LINE_INITIAL_FORBIDDEN or (prev_latin and t[0] in ",;:!?)"))
+            and not (not blanks and prev_latin and prev_text[-1] in "-\u00ad‐")
+        ):
+            # A routine paragraph mark after a paragraph-final line (no broken paragraph to
+            # repair): the rule and evidence :func:`_decide` gives, without its other tests.
+            if blanks:
+                rule, sep, evidence = blank_name, BREAK, f"{blanks} blank line(s) before line {index + 1}"
+            elif indented[index]:
+                rule, sep, evidence = indent_name, BREAK, f"line {index + 1} is indented"
+            elif width is not None:
+                c = t[0]
+                unit = (
+                    _first_unit_width(page[index], cfg)
+                    if c in _OPENING or c.isascii()
+                    else _char_cells(c, amb)
+                )
+                if prev_width + unit + (1 if (ln_latin and prev_latin) else 0) <= limit:
+                    rule, sep, evidence = (
+                        short_name,
+                        BREAK,
+                        f"line {p + 1} is {prev_width} cells of a {width}-cell column; "
+                        f"'{t[:3]}' ({unit} cells) would have fit",
+                    )
+            elif latin_w is not None and prev_latin and ln_latin and prev_width < short_english:
+                rule, sep, evidence = (
+                    sentence_name,
+                    BREAK,
+                    f"line {p + 1} ends a sentence at {prev_width} of ~{latin_w} characters",
+                )
+        if rule is None:
+            rule, sep, evidence = _decide(cur, page[p], page, index, blanks, width, latin_w, cfg)
         if sep == BREAK:
-            events.append(Event(rule, STAGE, evidence, line=prev.number, line_end=ln.number))
+            events.append(Event(rule, STAGE, evidence, line=p + 1, line_end=index + 1))
             close(cur)
-            cur = _Open([t], ln.width, ln, ln, after_blank=blanks > 0)
+            cur = _Open([t], ln_width, index, index, after_blank=blanks > 0)
         else:
             before_tail = cur.parts[-1]
             if sep == "\x01":  # remove the break hyphen
@@ -1073,21 +1470,22 @@ def _build_blocks(lines: list[str], cfg: LayoutConfig, fast: bool) -> tuple[list
             elif sep == "\x02":  # keep the compound's hyphen
                 sep = ""
             cur.parts.append(sep + t)
-            cur.text_cells += ln.width
+            cur.text_cells += ln_width
             cur.joins.append(rule)
-            cur.last = ln
+            cur.last = index
             events.append(
                 Event(
                     rule,
                     STAGE,
                     evidence,
-                    line=prev.number,
-                    line_end=ln.number,
+                    line=p + 1,
+                    line_end=index + 1,
                     before=f"{before_tail[-12:]}⏎{t[:12]}",
                     after=(cur.parts[-2][-12:] + cur.parts[-1][:12]),
                 )
             )
         blanks = 0
+        index += 1
     if cur is not None:
         close(cur)
     blocks.extend(lifted)
