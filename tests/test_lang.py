@@ -1,0 +1,83 @@
+"""Language hints: ``guess_lang`` (one table look-up per character) against the plain counting it
+replaces, on generated text of every script it tells apart and on the real corpora."""
+
+from __future__ import annotations
+
+import re
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cleaning import lang
+from cleaning.lang import guess_lang, script_specific_chars
+from tests.shared_corpora import chronam_pages, cn_law_texts, tw_contents
+
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
+_KANA = re.compile(r"[\u3040-\u30ff]")
+_HANGUL = re.compile(r"[\uac00-\ud7af]")
+_LATIN = re.compile(r"[A-Za-z]")
+
+
+def reference_guess_lang(text: str, sample: int = 1200) -> str:
+    """The definition: each count by its own regex or set, on the first ``sample`` characters."""
+    s = text[:sample]
+    han = len(_HAN.findall(s))
+    kana = len(_KANA.findall(s))
+    hangul = len(_HANGUL.findall(s))
+    latin = len(_LATIN.findall(s))
+    if kana and kana * 5 >= han:
+        return "ja"
+    if hangul and hangul >= han:
+        return "ko"
+    if han == 0:
+        return "en" if latin >= 20 else "und"
+    if latin > 4 * han:
+        return "en"
+    trad_only, simp_only = script_specific_chars()
+    t = sum(c in trad_only for c in s)
+    si = sum(c in simp_only for c in s)
+    if t > 2 * si and t >= 2:
+        return "zh-Hant"
+    if si > 2 * t and si >= 2:
+        return "zh-Hans"
+    return "zh"
+
+
+TRAD, SIMP = (sorted(x)[:60] for x in script_specific_chars())
+OTHERS = ["中", "人", "の", "カ", "한", "글", "a", "Z", " ", "，", "1", "\ud800", "𠀀", "\U00031350"]
+ALPHABET = st.sampled_from([*TRAD, *SIMP, *OTHERS])
+
+
+def test_script_specific_characters_are_han_inside_the_table() -> None:
+    for chars in script_specific_chars():
+        assert all(_HAN.fullmatch(c) and ord(c) <= lang._TABLE_TOP for c in chars)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=ALPHABET, max_size=80), st.integers(min_value=0, max_value=100))
+def test_same_as_plain_counting_on_mixed_scripts(text: str, sample: int) -> None:
+    assert guess_lang(text, sample) == reference_guess_lang(text, sample)
+    assert guess_lang(text) == reference_guess_lang(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=60))
+def test_same_as_plain_counting_on_any_text(text: str) -> None:
+    assert guess_lang(text) == reference_guess_lang(text)
+
+
+def test_examples() -> None:
+    assert guess_lang("總統今天接見來訪的外國貴賓，表示歡迎。") == "zh-Hant"
+    assert guess_lang("总统今天接见来访的外国贵宾，表示欢迎。") == "zh-Hans"
+    assert guess_lang("これは日本語の文章です。") == "ja"
+    assert guess_lang("한국어 문장입니다") == "ko"
+    assert guess_lang("The Senate passed the bill on Tuesday.") == "en"
+    assert guess_lang("") == guess_lang("123") == "und"
+
+
+def test_same_as_plain_counting_on_the_real_corpora() -> None:
+    texts = tw_contents(150) + cn_law_texts(30, seed=8) + chronam_pages(20, seed=8)
+    for text in texts:
+        for start in (0, 1000, 5000):
+            part = text[start:]
+            assert guess_lang(part) == reference_guess_lang(part)
