@@ -103,11 +103,11 @@ class _RuleIndex:
 
     __slots__ = ("_file_mask", "_masks", "_names", "_rules")
 
-    def __init__(self, events: list[Event]) -> None:
+    def __init__(self, events: list[Event], n_lines: int = 0) -> None:
         bits: dict[str, int] = {}
-        per_line: dict[int, int] = {}
+        # events point at the document's lines; the list grows should one point further
+        masks = [0] * (n_lines + 2)
         file_mask = 0
-        last = 0
         for e in events:
             bit = bits.get(e.rule)
             if bit is None:
@@ -117,17 +117,16 @@ class _RuleIndex:
                 file_mask |= bit
                 continue
             end = e.line_end or start
-            if end > last:
-                last = end
-            if end == start:  # nearly every event: one line
-                per_line[start] = per_line.get(start, 0) | bit
+            if end >= len(masks):
+                masks.extend([0] * (end + 1 - len(masks)))
+            if end == start:
+                masks[start] |= bit
+            elif end == start + 1:  # a decision about the break between two lines (layout)
+                masks[start] |= bit
+                masks[end] |= bit
             else:
                 for ln in range(start, end + 1):
-                    per_line[ln] = per_line.get(ln, 0) | bit
-        masks = [0] * (last + 1)
-        for ln, mask in per_line.items():
-            if 0 <= ln <= last:  # source lines are 1-based; nothing else is ever looked up
-                masks[ln] = mask
+                    masks[ln] |= bit
         self._masks = masks
         self._file_mask = file_mask
         self._rules = [(bit, rule) for rule, bit in bits.items()]
@@ -144,7 +143,7 @@ class _RuleIndex:
 def document_rows(result: DocResult, cfg: CleaningConfig) -> tuple[list[dict], list[dict]]:
     """Article and paragraph rows (schema ``articles`` / ``paragraphs``), before dedup."""
     doc, info = result.doc, result.decode_info
-    index = _RuleIndex(result.events)
+    index = _RuleIndex(result.events, len(result.lines))
     metadata = json.dumps(doc.metadata, ensure_ascii=False, sort_keys=True) if doc.metadata else None
     articles: list[dict] = []
     paragraphs: list[dict] = []

@@ -1,0 +1,96 @@
+"""Output rows of one document: the per-row ``rules`` column (``_RuleIndex``) and damage counts,
+against their plain definitions."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cleaning import repair
+from cleaning.config import CleaningConfig
+from cleaning.model import DecodeInfo, Event, Item, Paragraph, SourceDoc
+from cleaning.pipeline import DocResult, _RuleIndex, document_rows
+
+RULES = ["layout.join_wrapped_line", "segment.body", "repair.ftfy", "decode.utf8_strict", "a.b", "z.y"]
+
+
+def reference_rules_in(events: list[Event], start: int, end: int) -> list[str]:
+    """Rules of whole-file events and of every event whose lines meet ``start..end``."""
+    found = {e.rule for e in events if e.line is None}
+    for e in events:
+        if e.line is not None and max(e.line, start) <= min(e.line_end or e.line, end):
+            found.add(e.rule)
+    return sorted(found)
+
+
+events_st = st.lists(
+    st.builds(
+        lambda rule, line, span: Event(
+            rule, "x", "d", line=line, line_end=None if span is None or line is None else line + span
+        ),
+        st.sampled_from(RULES),
+        st.one_of(st.none(), st.integers(min_value=1, max_value=40)),
+        st.one_of(st.none(), st.integers(min_value=-1, max_value=6)),
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    events_st, st.lists(st.tuples(st.integers(0, 50), st.integers(0, 12)), max_size=10), st.integers(0, 45)
+)
+def test_rules_in_is_the_plain_definition(
+    events: list[Event], spans: list[tuple[int, int]], n_lines: int
+) -> None:
+    index = _RuleIndex(events, n_lines)
+    for start, length in spans:
+        assert index.rules_in(start, start + length) == reference_rules_in(events, start, start + length)
+
+
+def test_each_row_owns_its_rules_list() -> None:
+    index = _RuleIndex([Event("a.b", "x", "d", line=1, line_end=2)], 2)
+    first = index.rules_in(1, 1)
+    first.append("changed")
+    assert index.rules_in(1, 1) == ["a.b"]
+
+
+def _result(paragraph_texts: list[list[str]]) -> DocResult:
+    items, line = [], 1
+    for texts in paragraph_texts:
+        paras = []
+        for t in texts:
+            paras.append(Paragraph(text=t, line_start=line, line_end=line))
+            line += 1
+        items.append(
+            Item(kind="article", paragraphs=paras, line_start=paras[0].line_start, line_end=line - 1)
+        )
+    doc = SourceDoc(source_path="p.txt", source_sha256="0" * 64, data=b"")
+    info = DecodeInfo(encoding="utf-8", method="strict", confidence=1.0)
+    return DocResult(doc=doc, decode_info=info, lines=[""] * line, items=items)
+
+
+DAMAGE_PIECES = st.sampled_from(["中", "?", "锟斤拷", "烫", "屯", "\ufffd", "a", " "])
+PARAGRAPH = st.lists(DAMAGE_PIECES, min_size=1, max_size=12).map("".join)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.lists(PARAGRAPH, min_size=1, max_size=4),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_damage_counts_are_per_paragraph(articles: list[list[str]]) -> None:
+    arts, paras = document_rows(_result(articles), CleaningConfig())
+    flat = [t for texts in articles for t in texts]
+    assert [p["damage_count"] for p in paras] == [repair.count_damage(t) for t in flat]
+    assert [a["damage_count"] for a in arts] == [sum(map(repair.count_damage, texts)) for texts in articles]
+
+
+def test_damage_hint_across_paragraphs_counts_nothing() -> None:
+    # "中?" + "?中": the joined article text has "??" between Han, no paragraph has damage
+    arts, paras = document_rows(_result([["中?", "?中", "锟斤拷中"]]), CleaningConfig())
+    assert [p["damage_count"] for p in paras] == [0, 0, 1]
+    assert arts[0]["damage_count"] == 1
