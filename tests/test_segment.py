@@ -6,11 +6,23 @@ checks how blocks are grouped into items and the contract of ``repeated_furnitur
 
 from __future__ import annotations
 
+import math
+import re
+from collections import Counter
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cleaning.model import Block
-from cleaning.segment import SegmentConfig, furniture_key, repeated_furniture, segment_blocks
+from cleaning.segment import (
+    SegmentConfig,
+    _wider_than,
+    display_width,
+    furniture_key,
+    parse_byline,
+    repeated_furniture,
+    segment_blocks,
+)
 
 CFG = SegmentConfig()
 BODY1 = "会议指出，各相关部门要聚焦问题整改和推进重点问题落实等工作，进一步提高认识、统一思想。"
@@ -159,3 +171,72 @@ def test_never_raises_and_keeps_every_block(texts: list[str]) -> None:
     assert kept + ends == len(texts)
     for it in items:
         assert it.line_start <= it.line_end
+
+
+def reference_repeated_furniture(pages: list[list[str]], cfg: SegmentConfig) -> frozenset[str]:
+    """The definition: every short line that is no end marker or byline, keyed, counted once per page."""
+    if len(pages) < cfg.furniture_min_pages:
+        return frozenset()
+    counts: Counter[str] = Counter()
+    for page in pages:
+        keys = set()
+        for line in page:
+            t = line.strip()
+            if (
+                not t
+                or display_width(t) > cfg.max_furniture_cells
+                or re.match(r"^[（(](?:完|完结|全文完|END|end)[)）]$", t)
+            ):
+                continue
+            if parse_byline(t) is not None:
+                continue
+            keys.add(re.sub(r"\d+", "0", re.sub(r"\s+", " ", t)))
+        counts.update(keys)
+    need = max(cfg.furniture_min_pages, math.ceil(cfg.furniture_min_page_fraction * len(pages)))
+    return frozenset(k for k, n in counts.items() if n >= need)
+
+
+FURNITURE_LINES = st.sampled_from(
+    [
+        "城市晚报",
+        "第1版",
+        "第12版",
+        " 第 3 版 ",
+        "记者 黄啟峰",
+        "（完）",
+        "",
+        "  ",
+        "\u3000要闻\u3000",
+        "A1",
+        "a\tb",
+        "x\u200b",
+        "\u200b" * 80,
+        "中" * 36,
+        "中" * 35,
+        "a" * 71,
+        "①②",
+        "2020年1月1日",
+        "\x85",
+        "\u2028",
+        BODY1,
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.lists(st.one_of(FURNITURE_LINES, st.text(max_size=8)), max_size=8), max_size=8),
+    st.sampled_from([0.01, 0.3, 0.6, 1.0]),
+)
+def test_repeated_furniture_is_the_plain_definition(pages: list[list[str]], fraction: float) -> None:
+    cfg = SegmentConfig(furniture_min_page_fraction=fraction)
+    assert repeated_furniture(pages, cfg) == reference_repeated_furniture(pages, cfg)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from("中a \u200b\u0301“—…ｱ\U00020000\u3000"), max_size=120),
+    st.integers(min_value=0, max_value=110),
+)
+def test_width_limit_is_the_measured_width(text: str, limit: int) -> None:
+    assert _wider_than(text, limit) == (display_width(text) > limit)
