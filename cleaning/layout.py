@@ -256,6 +256,7 @@ def _class_ranges(spec: str) -> list[tuple[int, int]]:
 # display cells, Han, ASCII letter, visible (neither whitespace nor invisible), 16 bits each.
 _FIELD_BITS = 16
 _MAX_PACKED_LINE = (1 << (_FIELD_BITS - 1)) - 1  # characters: 2 cells each still fit a field
+_CELL_MASK = np.uint64((1 << _FIELD_BITS) - 1)
 
 
 @cache
@@ -294,6 +295,7 @@ class _PageSums:
     visible: np.ndarray
     first: np.ndarray
     last: np.ndarray
+    second: np.ndarray  # the last but one (0 for a line shorter than 2)
     lengths: np.ndarray
 
 
@@ -312,13 +314,13 @@ def _line_sums(lines: list[str], ambiguous_wide: bool) -> _PageSums | None:
     # wraps modulo 2**64; the difference of two sums is exact, and no field of one line overflows
     cum = np.concatenate((np.zeros(1, dtype=np.uint64), np.cumsum(_char_tables(ambiguous_wide)[codes])))
     sums = cum[ends] - cum[starts]
-    mask = np.uint64((1 << _FIELD_BITS) - 1)
     b = np.uint64(_FIELD_BITS)
-    fields = [((sums >> (b * np.uint64(k))) & mask).astype(np.int64) for k in range(4)]
+    fields = [((sums >> (b * np.uint64(k))) & _CELL_MASK).astype(np.int64) for k in range(4)]
     # an empty line reads the line feed around it: it is blank, its characters are never used
     first = codes[np.minimum(starts, len(codes) - 1)].astype(np.int64)
     last = codes[np.maximum(ends - 1, 0)].astype(np.int64)
-    return _PageSums(*fields, first=first, last=last, lengths=lengths)
+    second = np.where(lengths > 1, codes[np.maximum(ends - 2, 0)], 0).astype(np.int64)
+    return _PageSums(*fields, first=first, last=last, second=second, lengths=lengths)
 
 
 class _Page:
@@ -377,7 +379,7 @@ def _prepare_page(lines: list[str], cfg: LayoutConfig) -> _Page:
     han_latin = sums.han * 4 < sums.letters
     latin_a = np.fromiter(map(str.isascii, texts), dtype=bool, count=n) | han_latin
     present = sums.visible != 0
-    widths_a, first, last = sums.cells, sums.first, sums.last
+    widths_a, first, last, second = sums.cells, sums.first, sums.last, sums.second
     indented_a = np.zeros(n, dtype=bool)
     widths = widths_a.tolist()
     latin = latin_a.tolist()
@@ -385,9 +387,10 @@ def _prepare_page(lines: list[str], cfg: LayoutConfig) -> _Page:
     trailing_space = [False] * n
     f = sums.first
     odd_a = trailing | ~present | (f == 0x3000) | (f == 0x20) | (f == 0x09)
-    odd = np.flatnonzero(odd_a).tolist()
+    odd_idx = np.flatnonzero(odd_a)
+    odd = odd_idx.tolist()
     indent = _INDENT.match
-    odd_cols = (trailing[odd].tolist(), present[odd].tolist(), han_latin[odd].tolist())
+    odd_cols = (trailing[odd_idx].tolist(), present[odd_idx].tolist(), han_latin[odd_idx].tolist())
     for i, tr, vis, hl in zip(odd, *odd_cols, strict=True):
         if tr:
             # trailing whitespace: measured as the reference does (rare)
@@ -410,11 +413,12 @@ def _prepare_page(lines: list[str], cfg: LayoutConfig) -> _Page:
             latin[i] = text.isascii() or hl
         texts[i] = text
         first[i] = ord(text[0])
+        second[i] = ord(text[-2]) if len(text) > 1 else 0
         latin_a[i] = latin[i]
     filled = texts[:]
     for i in np.flatnonzero(~present).tolist():
         filled[i] = "\x00"
-    arrays = _arrays_of(filled, present, widths_a, latin_a & present, indented_a, first, last)
+    arrays = _arrays_of(filled, present, widths_a, latin_a & present, indented_a, first, last, second)
     return _Page(texts, widths, indented, trailing_space, latin, arrays)
 
 
@@ -914,47 +918,39 @@ class _JoinEvent(Event):
     garbage-collected objects per line, which cost more than formatting the texts.
     """
 
-    __slots__ = ("_fmt", "_head", "_sep", "_tail", "_x", "_y", "_z")
+    __slots__ = ("_data",)
 
-    def __init__(
-        self,
-        rule: str,
-        line: int,
-        line_end: int,
-        fmt: Callable[..., str],
-        x: object,
-        y: object,
-        z: object,
-        tail: str,
-        sep: str,
-        head: str,
-    ) -> None:
+    def __init__(self, rule: str, line: int, line_end: int, data: tuple) -> None:
+        # ``data``: (detail format, x, y, z, text before, separator, next line's text); detail,
+        # before and after stay unset until read (a page makes one of these per line)
         self.rule = rule
         self.stage = STAGE
         self.line = line
         self.line_end = line_end
-        self._detail = self._before = self._after = None
-        self._fmt, self._x, self._y, self._z = fmt, x, y, z
-        self._tail, self._sep, self._head = tail, sep, head
+        self._data = data
 
     def _get_detail(self) -> str:
-        if self._detail is None:
-            self._detail = self._fmt(self.line, self._x, self._y, self._z, self._head)
-        return Event.detail.fget(self)
+        try:
+            detail = self._detail
+        except AttributeError:
+            fmt, x, y, z, _, _, head = self._data
+            detail = self._detail = fmt(self.line, x, y, z, head)
+            return detail
+        if not isinstance(detail, str):  # set to a callable later
+            detail = self._detail = detail()
+        return detail
 
     detail = property(_get_detail, Event.detail.fset)
 
     @property
     def before(self) -> str | None:
-        if self._before is None:
-            self._before = f"{self._tail[-12:]}⏎{self._head[:12]}"
-        return self._before
+        _, _, _, _, tail, _, head = self._data
+        return f"{tail[-12:]}⏎{head[:12]}"
 
     @property
     def after(self) -> str | None:
-        if self._after is None:
-            self._after = self._tail[-12:] + (self._sep + self._head)[:12]
-        return self._after
+        _, _, _, _, tail, sep, head = self._data
+        return tail[-12:] + (sep + head)[:12]
 
 
 def build_blocks(lines: list[str], cfg: LayoutConfig) -> tuple[list[Block], list[Event]]:
@@ -1019,6 +1015,7 @@ class _Arrays:
     first_flags: np.ndarray
     last_flags: np.ndarray
     final: np.ndarray  # is_para_final(text)
+    hanging: np.ndarray  # _hanging_cells(text)
 
 
 def _arrays(page: _Page) -> _Arrays:
@@ -1032,7 +1029,9 @@ def _arrays(page: _Page) -> _Arrays:
     present = np.fromiter((t is not None for t in texts), dtype=bool, count=n)
     widths = np.array(page.widths, dtype=np.int64)
     latin = np.array(page.latin, dtype=bool) & present
-    return _arrays_of(filled, present, widths, latin, np.array(page.indented, dtype=bool), first, last)
+    second = np.fromiter((ord(t[-2]) if len(t) > 1 else 0 for t in filled), dtype=np.int64, count=n)
+    indented = np.array(page.indented, dtype=bool)
+    return _arrays_of(filled, present, widths, latin, indented, first, last, second)
 
 
 def _arrays_of(
@@ -1043,6 +1042,7 @@ def _arrays_of(
     indented: np.ndarray,
     first: np.ndarray,
     last: np.ndarray,
+    second: np.ndarray,
 ) -> _Arrays:
     flags = _flag_table()
     last_flags = flags[last]
@@ -1051,7 +1051,17 @@ def _arrays_of(
     final = (last_flags & _F_TERMINAL).astype(bool) & present
     for i in np.flatnonzero((last_flags & (_F_FINAL_LAST | _F_TERMINAL)) == _F_FINAL_LAST).tolist():
         final[i] = bool(present[i]) and is_para_final(filled[i])
-    return _Arrays(filled, present, widths, latin, indented, first, last, flags[first], last_flags, final)
+    # cells of the punctuation ending a line that may hang past the column: the last one or two
+    # characters that cannot start a line (``_hanging_cells``; ambiguous punctuation wide)
+    cells = (_char_tables(True)[np.stack((last, second))] & np.uint64((1 << _FIELD_BITS) - 1)).astype(
+        np.int64
+    )
+    hang_last = (last_flags & _F_FORBIDDEN).astype(bool)
+    hang_second = hang_last & (flags[second] & _F_FORBIDDEN).astype(bool)
+    hanging = np.where(hang_last, cells[0], 0) + np.where(hang_second, cells[1], 0)
+    return _Arrays(
+        filled, present, widths, latin, indented, first, last, flags[first], last_flags, final, hanging
+    )
 
 
 def _column_inputs(arr: _Arrays) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -1061,12 +1071,7 @@ def _column_inputs(arr: _Arrays) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     # followed by a blank line, an indented line or the end: its width says nothing about the column
     ends_para = np.ones(len(han), dtype=bool)
     ends_para[:-1] = ~arr.present[1:] | arr.indented[1:]
-    hanging = np.zeros(len(han), dtype=np.int64)
-    filled = arr.filled
-    # only the last two characters can hang: measured once per distinct line end
-    for i in np.flatnonzero(han & (arr.last_flags & _F_FORBIDDEN).astype(bool)).tolist():
-        hanging[i] = _hanging_end(filled[i][-2:])
-    return arr.widths[han], hanging[han], ends_para[han]
+    return arr.widths[han], arr.hanging[han], ends_para[han]
 
 
 def _page_latin_width(arr: _Arrays) -> int | None:
@@ -1134,7 +1139,7 @@ def _find_runs(
     prev_hyphen = _shift((lf & _F_HYPHEN).astype(bool) & latin, False)
     if width is not None:
         # the next line's first unit: one character's cells, or a Latin word / bracketed unit
-        cells = _char_tables(cfg.ambiguous_wide)[arr.first] & np.uint64((1 << _FIELD_BITS) - 1)
+        cells = _char_tables(cfg.ambiguous_wide)[arr.first] & _CELL_MASK
         unit = cells.astype(np.int64)
         cand = pair & ~forbidden_first
         wordy = cand & ((arr.first < 128) | (ff & _F_OPENING).astype(bool))
@@ -1204,14 +1209,7 @@ def _build_blocks(lines: list[str], cfg: LayoutConfig, fast: bool) -> tuple[list
 
     def close(b: _Open) -> None:
         blocks.append(
-            Block(
-                text=b.text(),
-                line_start=b.first + 1,
-                line_end=b.last + 1,
-                joins=b.joins,
-                indented=indented[b.first],
-                after_blank=b.after_blank,
-            )
+            Block("".join(b.parts), b.first + 1, b.last + 1, b.joins, indented[b.first], b.after_blank)
         )
         blocks.extend(lifted)
         lifted.clear()
@@ -1284,13 +1282,15 @@ def _build_blocks(lines: list[str], cfg: LayoutConfig, fast: bool) -> tuple[list
                         repeat(runs.rule),
                         range(index, end),
                         range(index + 1, end + 1),
-                        repeat(runs.fmt),
-                        runs.xs[index:end],
-                        runs.ys[index:end],
-                        runs.zs[index:end],
-                        tails,
-                        runs.seps[index:end],
-                        texts[index:end],
+                        zip(
+                            repeat(runs.fmt),
+                            runs.xs[index:end],
+                            runs.ys[index:end],
+                            runs.zs[index:end],
+                            tails,
+                            runs.seps[index:end],
+                            texts[index:end],
+                        ),
                     )
                 )
                 index = end
@@ -1310,7 +1310,7 @@ def _build_blocks(lines: list[str], cfg: LayoutConfig, fast: bool) -> tuple[list
             lifted_line = None
         furniture = _liftable_furniture(t) if lift and (hinted is None or index in hinted) else None
         if cur is None:
-            cur = _Open([t], ln_width, index, index, after_blank=blanks > 0)
+            cur = _Open([t], ln_width, index, index, blanks > 0, [])
             cur.furniture = furniture is not None
             blanks = 0
             index += 1
@@ -1328,7 +1328,7 @@ def _build_blocks(lines: list[str], cfg: LayoutConfig, fast: bool) -> tuple[list
                 )
             )
             close(cur)
-            cur = _Open([t], ln_width, index, index, after_blank=blanks > 0)
+            cur = _Open([t], ln_width, index, index, blanks > 0, [])
             cur.furniture = furniture is not None
             blanks = 0
             index += 1
@@ -1409,16 +1409,7 @@ def _build_blocks(lines: list[str], cfg: LayoutConfig, fast: bool) -> tuple[list
             cur.last = index
             events.append(
                 join_event(
-                    fast_rule,
-                    p + 1,
-                    index + 1,
-                    fast_fmt,
-                    fast_x,
-                    fast_y,
-                    fast_z,
-                    before_tail,
-                    fast_sep,
-                    t,
+                    fast_rule, p + 1, index + 1, (fast_fmt, fast_x, fast_y, fast_z, before_tail, fast_sep, t)
                 )
             )
             index += 1
@@ -1461,7 +1452,7 @@ def _build_blocks(lines: list[str], cfg: LayoutConfig, fast: bool) -> tuple[list
         if sep == BREAK:
             events.append(Event(rule, STAGE, evidence, line=p + 1, line_end=index + 1))
             close(cur)
-            cur = _Open([t], ln_width, index, index, after_blank=blanks > 0)
+            cur = _Open([t], ln_width, index, index, blanks > 0, [])
         else:
             before_tail = cur.parts[-1]
             if sep == "\x01":  # remove the break hyphen
