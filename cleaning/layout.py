@@ -918,23 +918,36 @@ class _JoinEvent(Event):
     garbage-collected objects per line, which cost more than formatting the texts.
     """
 
-    __slots__ = ("_data",)
+    __slots__ = ("_fmt", "_head", "_sep", "_tail", "_x", "_y", "_z")
 
-    def __init__(self, rule: str, line: int, line_end: int, data: tuple) -> None:
-        # ``data``: (detail format, x, y, z, text before, separator, next line's text); detail,
-        # before and after stay unset until read (a page makes one of these per line)
+    def __init__(
+        self,
+        rule: str,
+        line: int,
+        line_end: int,
+        fmt: Callable[..., str],
+        x: object,
+        y: object,
+        z: object,
+        tail: str,
+        sep: str,
+        head: str,
+    ) -> None:
+        # detail, before and after stay unset until read. The values are kept in slots, not in
+        # a tuple: a tuple holding the format method is one more object for the collector to
+        # track per line, which costs more than the stores it saves.
         self.rule = rule
         self.stage = STAGE
         self.line = line
         self.line_end = line_end
-        self._data = data
+        self._fmt, self._x, self._y, self._z = fmt, x, y, z
+        self._tail, self._sep, self._head = tail, sep, head
 
     def _get_detail(self) -> str:
         try:
             detail = self._detail
         except AttributeError:
-            fmt, x, y, z, _, _, head = self._data
-            detail = self._detail = fmt(self.line, x, y, z, head)
+            detail = self._detail = self._fmt(self.line, self._x, self._y, self._z, self._head)
             return detail
         if not isinstance(detail, str):  # set to a callable later
             detail = self._detail = detail()
@@ -944,13 +957,11 @@ class _JoinEvent(Event):
 
     @property
     def before(self) -> str | None:
-        _, _, _, _, tail, _, head = self._data
-        return f"{tail[-12:]}⏎{head[:12]}"
+        return f"{self._tail[-12:]}⏎{self._head[:12]}"
 
     @property
     def after(self) -> str | None:
-        _, _, _, _, tail, sep, head = self._data
-        return tail[-12:] + (sep + head)[:12]
+        return self._tail[-12:] + (self._sep + self._head)[:12]
 
 
 def build_blocks(lines: list[str], cfg: LayoutConfig) -> tuple[list[Block], list[Event]]:
@@ -1282,15 +1293,13 @@ def _build_blocks(lines: list[str], cfg: LayoutConfig, fast: bool) -> tuple[list
                         repeat(runs.rule),
                         range(index, end),
                         range(index + 1, end + 1),
-                        zip(
-                            repeat(runs.fmt),
-                            runs.xs[index:end],
-                            runs.ys[index:end],
-                            runs.zs[index:end],
-                            tails,
-                            runs.seps[index:end],
-                            texts[index:end],
-                        ),
+                        repeat(runs.fmt),
+                        runs.xs[index:end],
+                        runs.ys[index:end],
+                        runs.zs[index:end],
+                        tails,
+                        runs.seps[index:end],
+                        texts[index:end],
                     )
                 )
                 index = end
@@ -1409,7 +1418,7 @@ def _build_blocks(lines: list[str], cfg: LayoutConfig, fast: bool) -> tuple[list
             cur.last = index
             events.append(
                 join_event(
-                    fast_rule, p + 1, index + 1, (fast_fmt, fast_x, fast_y, fast_z, before_tail, fast_sep, t)
+                    fast_rule, p + 1, index + 1, fast_fmt, fast_x, fast_y, fast_z, before_tail, fast_sep, t
                 )
             )
             index += 1
