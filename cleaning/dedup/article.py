@@ -69,12 +69,9 @@ def article_reprints(
         return ARTICLE_DECISION_SCHEMA.empty_table()
     # an article listed twice is decided once, as its first row
     first = pc.index_in(art_ids, value_set=art_ids).to_numpy(zero_copy_only=False).astype(np.int64)
-    article = pc.fill_null(pc.index_in(para_article, value_set=art_ids), -1)
-    if isinstance(article, pa.ChunkedArray):
-        article = article.combine_chunks()
     # 32-bit numbers where they fit: these arrays have one entry per paragraph
     small = np.int32 if max(n_art, len(para_cluster)) < 2**31 else np.int64
-    article = article.to_numpy(zero_copy_only=False).astype(small)
+    article = _article_numbers(para_article, art_ids).astype(small)
     known = article >= 0
     article, cluster, chars = article[known], para_cluster[known].astype(small), para_chars[known]
     total = np.bincount(article, weights=chars, minlength=n_art).astype(np.int64)
@@ -141,6 +138,24 @@ def article_reprints(
         },
         schema=ARTICLE_DECISION_SCHEMA,
     )
+
+
+def _article_numbers(para_article: pa.Array | pa.ChunkedArray, art_ids: pa.Array) -> np.ndarray:
+    """Each paragraph's article as a row of ``art_ids`` (-1: not listed); dictionary-encoded
+    columns are looked up once per distinct value."""
+    chunks = para_article.chunks if isinstance(para_article, pa.ChunkedArray) else [para_article]
+    if not chunks:
+        return np.empty(0, np.int64)
+    out: list[np.ndarray] = []
+    for chunk in chunks:
+        if pa.types.is_dictionary(chunk.type):
+            found = pc.fill_null(pc.index_in(chunk.dictionary, value_set=art_ids), -1)
+            codes = chunk.indices.to_numpy(zero_copy_only=False)
+            out.append(found.to_numpy(zero_copy_only=False).astype(np.int64)[codes])
+        else:
+            found = pc.fill_null(pc.index_in(chunk, value_set=art_ids), -1)
+            out.append(found.to_numpy(zero_copy_only=False).astype(np.int64))
+    return np.concatenate(out)
 
 
 def _canonical_order(articles: pa.Table, total: np.ndarray) -> np.ndarray:

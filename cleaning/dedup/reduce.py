@@ -75,11 +75,11 @@ class _Index:
     source_path: pa.Array
     unit: np.ndarray  # int8
     key_chars: np.ndarray  # int64
-    key_tokens: np.ndarray  # int64
+    key_tokens: np.ndarray  # int32
     key_hash: np.ndarray  # uint64
     prio: np.ndarray  # int64: rank in canonical order
     file: np.ndarray  # int32: which index file
-    row: np.ndarray  # int64: row in that file
+    row: np.ndarray  # int32: row in that file
 
     def __len__(self) -> int:
         return len(self.key_chars)
@@ -112,6 +112,8 @@ def _numpy(col: pa.ChunkedArray | pa.Array, dtype: type) -> np.ndarray:
     return col.to_numpy().astype(dtype, copy=False) if len(col) else np.empty(0, dtype)
 
 
+_DICT_COLUMNS = ["article_id", "source_path"]
+_DICT_TYPE = pa.dictionary(pa.int32(), pa.string())
 _SCALAR_COLUMNS = [
     "id",
     "article_id",
@@ -138,15 +140,24 @@ def _load(index_paths: Sequence[str | Path], cfg: DedupConfig) -> _Index:
                 f"{path}: written with index settings {found or 'unknown'}, this run uses {expected}; "
                 "rebuild the index or use the same [dedup] settings"
             )
-        t = pf.read(columns=_SCALAR_COLUMNS)
+        # repeated strings (an article's or a page's paragraphs) as dictionary codes
+        t = pq.ParquetFile(path, read_dictionary=_DICT_COLUMNS).read(columns=_SCALAR_COLUMNS)
         for name in _SCALAR_COLUMNS:
             parts[name].append(t.column(name).combine_chunks())
+        del t
     sizes = np.array([len(x) for x in parts["id"]], dtype=np.int64)
     file_col = np.repeat(np.arange(len(paths), dtype=np.int32), sizes)
     row_col = np.arange(int(sizes.sum()), dtype=np.int64) - np.repeat(np.cumsum(sizes) - sizes, sizes)
     # chunked, not concatenated: the only copy is the reordering take below
-    cols = {name: pa.chunked_array(chunks, DEDUP_INDEX.field(name).type) for name, chunks in parts.items()}
+    empty_type = {
+        name: _DICT_TYPE if name in _DICT_COLUMNS else DEDUP_INDEX.field(name).type for name in parts
+    }
+    cols = {
+        name: pa.chunked_array(chunks, None if chunks else empty_type[name]) for name, chunks in parts.items()
+    }
     del parts
+    for name in _DICT_COLUMNS:
+        cols[name] = cols[name].unify_dictionaries()
     # One row per id: a paragraph indexed by an earlier run and again now counts once.
     order = pc.sort_indices(
         pa.table({"id": cols["id"], "_file": file_col}), [("id", "ascending"), ("_file", "ascending")]
@@ -172,11 +183,11 @@ def _load(index_paths: Sequence[str | Path], cfg: DedupConfig) -> _Index:
         source_path=cols["source_path"].take(take),
         unit=_numpy(cols["unit"], np.int8)[order],
         key_chars=_numpy(cols["key_chars"], np.int64)[order],
-        key_tokens=_numpy(cols["key_tokens"], np.int64)[order],
+        key_tokens=_numpy(cols["key_tokens"], np.int32)[order],
         key_hash=_numpy(cols["key_hash"], np.uint64)[order],
         prio=np.empty(0, np.int64),
         file=file_col[order],
-        row=row_col[order],
+        row=row_col[order].astype(np.int32),
     )
     idx.prio = _priority(
         idx,
@@ -200,7 +211,7 @@ def _priority(idx: _Index, article_position: np.ndarray, position: np.ndarray) -
     order_table = pa.table(
         {
             "neg_len": -idx.key_chars,
-            "source_path": idx.source_path,
+            "source_path": _value_rank(idx.source_path),
             "article_position": article_position,
             "position": position,
             "id": idx.ids,
@@ -219,6 +230,17 @@ def _priority(idx: _Index, article_position: np.ndarray, position: np.ndarray) -
     prio = np.empty(len(order), dtype=np.int64)
     prio[order] = np.arange(len(order), dtype=np.int64)
     return prio
+
+
+def _value_rank(col: pa.ChunkedArray) -> np.ndarray:
+    """Per row of a dictionary-encoded string column (one shared dictionary): the rank of
+    its value among the distinct values, in string order."""
+    col = col.unify_dictionaries()
+    dictionary = col.chunk(0).dictionary if col.num_chunks else pa.array([], pa.string())
+    rank = np.empty(len(dictionary), dtype=np.int32)
+    rank[pc.sort_indices(dictionary).to_numpy()] = np.arange(len(dictionary), dtype=np.int32)
+    codes = [c.indices.to_numpy(zero_copy_only=False) for c in col.chunks]
+    return rank[np.concatenate(codes)] if codes else np.empty(0, np.int32)
 
 
 def _star_pairs(
@@ -280,19 +302,26 @@ _ANCHORS_PER_RANGE = 2_000_000
 
 
 def _band_pairs(idx: _Index, rep: np.ndarray, cfg: DedupConfig) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    n = len(idx)
-    matrix = np.zeros((n, cfg.bands), dtype=np.uint64)
-    has = np.zeros(n, dtype=bool)
+    # band hashes of the representatives only, one contiguous row per band
+    rep_rows = np.flatnonzero(rep)
+    at = np.full(len(idx), -1, dtype=np.int64)
+    at[rep_rows] = np.arange(len(rep_rows), dtype=np.int64)
+    matrix = np.zeros((cfg.bands, len(rep_rows)), dtype=np.uint64)
+    has = np.zeros(len(rep_rows), dtype=bool)
     for where, col in idx.read("bands"):
         values, counts = _list_values(col)
         full = counts == cfg.bands
         if full.any():
-            matrix[where[full]] = values.reshape(-1, cfg.bands)
-            has[where[full]] = True
-    rows_b = np.flatnonzero(has & rep)
+            pos = at[where[full]]
+            mine = pos >= 0
+            matrix[:, pos[mine]] = values.reshape(-1, cfg.bands)[mine].T
+            has[pos[mine]] = True
+        del values, counts
+    del at
+    rows_b = rep_rows[has]
     us, vs = [], []
     for band in range(cfg.bands):
-        u, v = _star_pairs(matrix[rows_b, band], rows_b, idx.prio, cfg.bucket_heads, None)
+        u, v = _star_pairs(matrix[band, has], rows_b, idx.prio, cfg.bucket_heads, None)
         us.append(u)
         vs.append(v)
     return us, vs
