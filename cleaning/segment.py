@@ -302,6 +302,7 @@ _SUBTITLE = re.compile(r"^(?:——|—|－－|--)\s*")
 _TERMINAL = re.compile(r"[。！？!?…][”’」』）)\"']*$|[。；;]")
 _SENTENCE_INSIDE = re.compile(r"[。；;]|[.!?]\s+[A-Z]")
 _LATIN = re.compile(r"[A-Za-z]")
+_FULL_STOP_END = re.compile(r"[。．]$")
 
 
 # ---------------------------------------------------------------- parsing helpers
@@ -568,11 +569,11 @@ class _Tagged:
 def _headline_like(text: str, cfg: SegmentConfig) -> bool:
     if _wider_than(text, cfg.max_headline_cells) or _cells(text) == 0:
         return False
-    if _SENTENCE_INSIDE.search(text) or re.search(r"[。．]$", text):
+    if _SENTENCE_INSIDE.search(text) or _FULL_STOP_END.search(text):
         return False
     if text.endswith(("，", ",", "、", "：", ":")):
         return False
-    if _LATIN.search(text) and not re.search(rf"[{_HAN_CH}]", text):
+    if _LATIN.search(text) and not _HAN_ONE.search(text):
         # English headlines are set in capitals (or Title Case) and do not end a sentence.
         letters = [c for c in text if c.isalpha()]
         upper = sum(1 for c in letters if c.isupper())
@@ -582,12 +583,50 @@ def _headline_like(text: str, cfg: SegmentConfig) -> bool:
     return True
 
 
+def _lead_tagged(b: Block, lead: tuple[str, list[Byline], str]) -> _Tagged:
+    marker, byline, pat = lead
+    names = ", ".join(f"{x.role} {x.name}" for x in byline)
+    return _Tagged(
+        b,
+        "lead",
+        R_LEAD.name,
+        f"{pat} '{marker}'" + (f"; byline {names}" if names else ""),
+        marker,
+        byline,
+    )
+
+
+def _widest_special(cfg: SegmentConfig, indented_page: bool) -> int:
+    """The widest paragraph (cells) that may be furniture, a byline, a section heading or a
+    headline line: a wider one can only be an end marker, a lead, a caption or body text."""
+    widths = [cfg.max_furniture_cells, cfg.max_byline_cells, cfg.max_headline_cells]
+    if indented_page:
+        widths.append(cfg.max_unindented_headline_cells)
+    return max(widths)
+
+
 def _classify(
-    b: Block, cfg: SegmentConfig, furniture: frozenset[str], indented_page: bool = False
+    b: Block,
+    cfg: SegmentConfig,
+    furniture: frozenset[str],
+    indented_page: bool = False,
+    widest: int | None = None,
 ) -> _Tagged:
     t = b.text.strip()
-    if _END_MARKER.match(t):
+    if t[:1] in "（(" and _END_MARKER.match(t):
         return _Tagged(b, "end", R_END.name, f"end marker '{t}'")
+    if widest is None:
+        widest = _widest_special(cfg, indented_page)
+    if _wider_than(t, widest):
+        # most body paragraphs: only the tests that take any width are left (same order as below)
+        lead = lead_marker(t)
+        if lead is not None:
+            return _lead_tagged(b, lead)
+        if cfg.detect_captions:
+            cap = caption_credit(t)
+            if cap is not None:
+                return _Tagged(b, "caption", R_CAPTION.name, cap[0], byline=cap[1])
+        return _Tagged(b, "body", R_BODY.name, "running text")
     if (
         furniture
         and (t in furniture or furniture_key(t) in furniture)
@@ -599,16 +638,7 @@ def _classify(
         return _Tagged(b, "furniture", R_FURN_PATTERN.name, f"{fp}: '{t[:30]}'")
     lead = lead_marker(t)
     if lead is not None:
-        marker, byline, pat = lead
-        names = ", ".join(f"{x.role} {x.name}" for x in byline)
-        return _Tagged(
-            b,
-            "lead",
-            R_LEAD.name,
-            f"{pat} '{marker}'" + (f"; byline {names}" if names else ""),
-            marker,
-            byline,
-        )
+        return _lead_tagged(b, lead)
     if not _wider_than(t, cfg.max_byline_cells):
         by = parse_byline(t)
         if by is not None:
@@ -659,7 +689,7 @@ def _assign_headline_roles(item: Item, lines: list[str], cfg: SegmentConfig) -> 
     if len(main) == 1:
         item.title = main[0]
         why = "one main line"
-    elif all(_LATIN.search(ln) and not re.search(rf"[{_HAN_CH}]", ln) for ln in main):
+    elif all(_LATIN.search(ln) and not _HAN_ONE.search(ln) for ln in main):
         item.title = " ".join(main[:1])
         subtitle = main[1:] + subtitle
         why = "English deck: first line is the title, the rest subtitle"
@@ -737,8 +767,9 @@ def segment_blocks(
         and len(long_blocks) >= 3
         and sum(b.indented for b in long_blocks) >= cfg.indented_page_fraction * len(long_blocks)
     )
+    widest = _widest_special(cfg, indented_page)
     for b in blocks:
-        t = _classify(b, cfg, furniture, indented_page)
+        t = _classify(b, cfg, furniture, indented_page, widest)
         if t.tag == "headline":
             pending.append(t)
             if len(pending) > cfg.max_headline_lines:
@@ -814,9 +845,13 @@ def segment_blocks(
             items.append(cur)
             closed = False
             ev(t, R_ORPHAN.name, "body text with no headline or lead before it")
-        cur.paragraphs.append(_paragraph(b))
-        extend(cur, b)
-        ev(t)
+        # _paragraph, extend and ev written out: this is the path of nearly every block
+        cur.paragraphs.append(Paragraph(b.text, b.line_start, b.line_end, list(b.joins)))
+        if not cur.line_start or b.line_start < cur.line_start:
+            cur.line_start = b.line_start
+        if b.line_end > cur.line_end:
+            cur.line_end = b.line_end
+        events.append(Event(t.rule, STAGE, t.detail, line=b.line_start, line_end=b.line_end))
     if pending:
         # headline lines with no body after them (end of page): an item of their own
         item = Item(kind="other", line_start=pending[0].block.line_start, line_end=pending[-1].block.line_end)
