@@ -153,7 +153,7 @@ def _article_numbers(para_article: pa.Array | pa.ChunkedArray, art_ids: pa.Array
             codes = chunk.indices.to_numpy(zero_copy_only=False)
             out.append(found.to_numpy(zero_copy_only=False).astype(np.int64)[codes])
         else:
-            found = pc.fill_null(pc.index_in(chunk, value_set=art_ids), -1)
+            found = pc.fill_null(pc.index_in(chunk.cast(art_ids.type), value_set=art_ids), -1)
             out.append(found.to_numpy(zero_copy_only=False).astype(np.int64))
     return np.concatenate(out)
 
