@@ -314,8 +314,8 @@ def _line_sums(lines: list[str], ambiguous_wide: bool) -> _PageSums | None:
     # wraps modulo 2**64; the difference of two sums is exact, and no field of one line overflows
     cum = np.concatenate((np.zeros(1, dtype=np.uint64), np.cumsum(_char_tables(ambiguous_wide)[codes])))
     sums = cum[ends] - cum[starts]
-    b = np.uint64(_FIELD_BITS)
-    fields = [((sums >> (b * np.uint64(k))) & _CELL_MASK).astype(np.int64) for k in range(4)]
+    # the four 16-bit fields of each sum, lowest first
+    fields = sums.astype("<u8", copy=False).view("<u2").reshape(-1, 4).T.astype(np.int64)
     # an empty line reads the line feed around it: it is blank, its characters are never used
     first = codes[np.minimum(starts, len(codes) - 1)].astype(np.int64)
     last = codes[np.maximum(ends - 1, 0)].astype(np.int64)
@@ -391,6 +391,7 @@ def _prepare_page(lines: list[str], cfg: LayoutConfig) -> _Page:
     odd = odd_idx.tolist()
     indent = _INDENT.match
     odd_cols = (trailing[odd_idx].tolist(), present[odd_idx].tolist(), han_latin[odd_idx].tolist())
+    changed: list[int] = []  # lines whose text is not the stripped line: first characters change
     for i, tr, vis, hl in zip(odd, *odd_cols, strict=True):
         if tr:
             # trailing whitespace: measured as the reference does (rare)
@@ -400,7 +401,7 @@ def _prepare_page(lines: list[str], cfg: LayoutConfig) -> _Page:
                 present[i] = False
                 continue
             _, text, widths[i], indented[i], trailing_space[i], latin[i] = ln
-            widths_a[i], indented_a[i], last[i] = widths[i], indented[i], ord(text[-1])
+            widths_a[i], last[i] = widths[i], ord(text[-1])
         elif not vis:
             texts[i] = None
             continue
@@ -409,12 +410,16 @@ def _prepare_page(lines: list[str], cfg: LayoutConfig) -> _Page:
             m = indent(st)
             # a lone U+3000 at the start is the text's own (honorific) space: kept
             text = st[m.end() :] if m else st.lstrip(" \t")
-            indented[i] = indented_a[i] = m is not None
+            indented[i] = m is not None
             latin[i] = text.isascii() or hl
         texts[i] = text
-        first[i] = ord(text[0])
-        second[i] = ord(text[-2]) if len(text) > 1 else 0
-        latin_a[i] = latin[i]
+        changed.append(i)
+    if changed:
+        ch_texts = [texts[i] for i in changed]
+        first[changed] = list(map(ord, map(itemgetter(0), ch_texts)))
+        second[changed] = [ord(t[-2]) if len(t) > 1 else 0 for t in ch_texts]
+        indented_a[changed] = [indented[i] for i in changed]
+        latin_a[changed] = [latin[i] for i in changed]
     filled = texts[:]
     for i in np.flatnonzero(~present).tolist():
         filled[i] = "\x00"
