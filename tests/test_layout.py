@@ -17,14 +17,18 @@ from benchmarks.make_pages import wrap_cells
 from cleaning.english import decide_hyphen
 from cleaning.layout import (
     LayoutConfig,
+    _arrays,
     _build_blocks,
     _hanging_cells,
     _hanging_end,
+    _Page,
     _prepare,
+    _prepare_page,
     _prepare_reference,
     build_blocks,
     column_width,
     display_width,
+    is_para_final,
     seam_word,
 )
 
@@ -294,3 +298,74 @@ def test_fast_path_events_read_pickle_and_compare_like_plain_events() -> None:
 def test_hanging_punctuation_is_measured_from_the_last_two_characters() -> None:
     for text in ["好。", "说：“好。”", "，", "a,", "好”）", "是的，", "abc", "“”。", "了……"]:
         assert _hanging_end(text[-2:]) == _hanging_cells(text)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(_LINE, max_size=30), st.booleans())
+def test_page_arrays_match_the_per_line_definitions(lines: list[str], ambiguous_wide: bool) -> None:
+    cfg = LayoutConfig(ambiguous_wide=ambiguous_wide)
+    ref = _prepare_reference(lines, cfg)
+    for arr in (_arrays(_prepare_page(lines, cfg)), _arrays(_Page.of(ref))):
+        assert arr.present.tolist() == [ln is not None for ln in ref]
+        for i, ln in enumerate(ref):
+            if ln is None:
+                continue
+            assert arr.filled[i] == ln.text
+            assert (arr.widths[i], bool(arr.latin[i]), bool(arr.indented[i])) == (
+                ln.width,
+                ln.latin,
+                ln.indented,
+            )
+            assert (arr.first[i], arr.last[i]) == (ord(ln.text[0]), ord(ln.text[-1]))
+            assert bool(arr.final[i]) == is_para_final(ln.text)
+            assert arr.hanging[i] == _hanging_cells(ln.text)
+
+
+def _column_width_plain(
+    widths: list[int], cfg: LayoutConfig, hanging: list[int], final: list[bool]
+) -> int | None:
+    """:func:`column_width` written with a Counter, line by line (its definition before the arrays)."""
+    from collections import Counter
+
+    if len(widths) < cfg.min_wrapped_lines:
+        return None
+    cand = [(w, h) for w, h, f in zip(widths, hanging, final, strict=True) if not f]
+    if len(cand) < 2:
+        return None
+    counts: Counter[int] = Counter(w for w, _ in cand)
+    counts.update(w - h for w, h in cand if h)
+    for w in [w for w in counts if w < cfg.min_column_cells]:
+        del counts[w]
+    if not counts:
+        return None
+    best_w = max(counts.items(), key=lambda kv: (kv[1], kv[0]))[0]
+    if counts.get(best_w + 1, 0) >= cfg.odd_column_ratio * counts[best_w]:
+        best_w += 1
+    slack = max(cfg.column_slack, 1)
+    body = [w - h for w, h in cand]
+    widest = max(body)
+    wide_lines = sum(1 for w in body if w >= widest - slack)
+    if widest > best_w + slack and wide_lines >= max(2, cfg.min_wrapped_fraction * len(cand)):
+        best_w = widest
+    near = sum(1 for w, h in cand if abs(w - best_w) <= slack or (h and abs(w - h - best_w) <= slack))
+    if near / len(cand) < cfg.min_wrapped_fraction or near < 2:
+        return None
+    return best_w
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 70), st.sampled_from([0, 0, 0, 1, 2, 3, 4]), st.booleans()), max_size=40
+    ),
+    st.sampled_from(
+        [CFG, LayoutConfig(column_slack=1), LayoutConfig(min_column_cells=2, odd_column_ratio=0.5)]
+    ),
+)
+def test_column_width_by_bincount_matches_the_counter_definition(
+    rows: list[tuple[int, int, bool]], cfg: LayoutConfig
+) -> None:
+    widths = [w for w, _, _ in rows]
+    hanging = [h for _, h, _ in rows]
+    final = [f for _, _, f in rows]
+    assert column_width(widths, cfg, hanging, final) == _column_width_plain(widths, cfg, hanging, final)
