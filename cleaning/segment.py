@@ -121,6 +121,7 @@ _ZERO_WIDTH_CH = "\u0300-\u036f\u200b-\u200f\u2060\ufeff\u00ad"
 _NARROW = re.compile(f"[^{_WIDE_CORE}{_AMBIGUOUS_PUNCT}{_ZERO_WIDTH_CH}]")
 _NARROW_STRICT = re.compile(f"[^{_WIDE_CORE}{_ZERO_WIDTH_CH}]")
 _ZERO_WIDTH = re.compile(f"[{_ZERO_WIDTH_CH}]")
+_ZERO_WIDTH_ONLY = re.compile(f"[{_ZERO_WIDTH_CH}]*")  # fullmatch: a text 0 cells wide
 
 
 def display_width(text: str, ambiguous_wide: bool = True) -> int:
@@ -294,6 +295,13 @@ _FURNITURE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
 
 # Sentence punctuation: a line carrying it is prose, never page furniture.
 _PROSE_PUNCT = re.compile(r"[。，；！？、]")
+
+
+def _has_prose_punct(t: str) -> bool:
+    """``_PROSE_PUNCT.search(t)``: substring tests are about twice as fast as the regex."""
+    return "，" in t or "。" in t or "、" in t or "；" in t or "！" in t or "？" in t
+
+
 _SECTION_HEADING = re.compile(
     rf"^(?:第[{_NUM_CH}]+[章节節编編篇部条條]|[一二三四五六七八九十]{{1,3}}、|"
     rf"{_OPEN_B}[一二三四五六七八九十]{{1,3}}{_CLOSE_B}|\d{{1,2}}[.、．]\D)"
@@ -301,8 +309,20 @@ _SECTION_HEADING = re.compile(
 _SUBTITLE = re.compile(r"^(?:——|—|－－|--)\s*")
 _TERMINAL = re.compile(r"[。！？!?…][”’」』）)\"']*$|[。；;]")
 _SENTENCE_INSIDE = re.compile(r"[。；;]|[.!?]\s+[A-Z]")
+_LATIN_SENTENCE_END = re.compile(r"[.!?]\s+[A-Z]")
+
+
+def _sentence_inside(text: str) -> bool:
+    """``_SENTENCE_INSIDE.search(text)``, by substring tests first (several times faster)."""
+    if "。" in text or "；" in text or ";" in text:
+        return True
+    return ("." in text or "!" in text or "?" in text) and _LATIN_SENTENCE_END.search(text) is not None
+
+
 _LATIN = re.compile(r"[A-Za-z]")
-_FULL_STOP_END = re.compile(r"[。．]$")
+# what r"[。．]$" matches: the text ends with one, or with one and a final newline
+_FULL_STOPS = ("。", "．")
+_FULL_STOPS_NL = ("。\n", "．\n")
 
 
 # ---------------------------------------------------------------- parsing helpers
@@ -410,7 +430,7 @@ def caption_credit(text: str) -> tuple[str, list[Byline]] | None:
 def furniture_pattern(text: str, max_cells: int = 70) -> str | None:
     """Name of the page-furniture pattern ``text`` matches, if any."""
     t = text.strip()
-    if not t or _PROSE_PUNCT.search(t) or _wider_than(t, max_cells):
+    if not t or _has_prose_punct(t) or _wider_than(t, max_cells):
         return None
     for name, pat in _FURNITURE_PATTERNS:
         if pat.search(t):
@@ -567,9 +587,9 @@ class _Tagged:
 
 
 def _headline_like(text: str, cfg: SegmentConfig) -> bool:
-    if _wider_than(text, cfg.max_headline_cells) or _cells(text) == 0:
+    if _wider_than(text, cfg.max_headline_cells) or _ZERO_WIDTH_ONLY.fullmatch(text):  # 0 cells
         return False
-    if _SENTENCE_INSIDE.search(text) or _FULL_STOP_END.search(text):
+    if _sentence_inside(text) or text.endswith(_FULL_STOPS) or text.endswith(_FULL_STOPS_NL):
         return False
     if text.endswith(("，", ",", "、", "：", ":")):
         return False
@@ -639,7 +659,8 @@ def _classify(
     lead = lead_marker(t)
     if lead is not None:
         return _lead_tagged(b, lead)
-    if not _wider_than(t, cfg.max_byline_cells):
+    # every byline form has a role word (the editor line's 编辑 too) or starts with "By"
+    if (_ROLE_HINT.search(t) or t.startswith("By")) and not _wider_than(t, cfg.max_byline_cells):
         by = parse_byline(t)
         if by is not None:
             names = ", ".join(f"{x.role} {x.name}" for x in by)

@@ -15,7 +15,11 @@ from hypothesis import strategies as st
 
 from cleaning.model import Block
 from cleaning.segment import (
+    _PROSE_PUNCT,
+    _SENTENCE_INSIDE,
     SegmentConfig,
+    _has_prose_punct,
+    _sentence_inside,
     _wider_than,
     display_width,
     furniture_key,
@@ -240,3 +244,13 @@ def test_repeated_furniture_is_the_plain_definition(pages: list[list[str]], frac
 )
 def test_width_limit_is_the_measured_width(text: str, limit: int) -> None:
     assert _wider_than(text, limit) == (display_width(text) > limit)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from("。；;.!?，、！？ Aa中\n．"), max_size=12))
+def test_substring_tests_are_the_patterns(text: str) -> None:
+    assert _sentence_inside(text) == bool(_SENTENCE_INSIDE.search(text))
+    assert _has_prose_punct(text) == bool(_PROSE_PUNCT.search(text))
+    assert (text.endswith(("。", "．")) or text.endswith(("。\n", "．\n"))) == bool(
+        re.search(r"[。．]$", text)
+    )
