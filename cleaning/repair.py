@@ -249,6 +249,7 @@ def needs_repair(line: str, cfg: RepairConfig | None = None) -> bool:
         or _UTF8_AS_LEGACY_HINT.search(line)
         or _LATIN1_PAIRS_HINT.search(line)
         or (cfg is not None and cfg.ftfy_unescape_html and "&" in line)
+        or (cfg is not None and cfg.min_question_run < 2 and "?" in line)
     )
 
 
@@ -338,7 +339,7 @@ def _repair_line(
                 )
             )
             text = fixed
-    if not prefilter or _DAMAGE_HINT.search(text):
+    if not prefilter or _DAMAGE_HINT.search(text) or (cfg.min_question_run < 2 and "?" in text):
         spans = damage_spans(text, cfg.min_question_run)
         if spans:
             shown = ", ".join(repr(s[2][:12]) for s in spans[:5])
@@ -366,6 +367,8 @@ def lines_needing_repair(lines: list[str], cfg: RepairConfig) -> list[int]:
     starts = list(accumulate((len(ln) + 1 for ln in lines[:-1]), initial=0))
     hit: set[int] = set()
     hints = _HINTS + ((re.compile("&"),) if cfg.ftfy_unescape_html else ())
+    if cfg.min_question_run < 2:
+        hints += (re.compile(r"\?"),)  # one '?' by a Han character is damage then: _DAMAGE_HINT needs two
     for rx in hints:
         for m in rx.finditer(text):
             hit.add(bisect_right(starts, m.start()) - 1)

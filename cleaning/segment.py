@@ -886,7 +886,7 @@ def segment_blocks(
 
 
 def _page_keys(page: list[str]) -> list[str]:
-    """:func:`furniture_key` of every line of ``page``, by three passes over the joined page text.
+    """:func:`furniture_key` of every line of ``page``, by a few passes over the joined page text.
 
     Two ``re.sub`` per line cost more in call overhead than in matching on pages of short OCR
     lines; over the joined text they run once per page. The newline joining the lines is no

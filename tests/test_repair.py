@@ -210,3 +210,13 @@ if __name__ == "__main__":
         path = CASES_DIR / f"{name}.json"
         path.write_text(json.dumps(family, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
         print(f"wrote {path}")
+
+
+def test_single_question_mark_damage_on_the_fast_path() -> None:
+    # min_question_run = 1: one '?' touching a Han character is damage, which the two-'?' hint misses
+    cfg = RepairConfig(min_question_run=1)
+    lines = ["中?文", "plain line", "What? 中"]
+    fast = repair_lines(lines, cfg)
+    slow = repair_lines_reference(lines, cfg)
+    assert fast == slow
+    assert [e.line for e in fast[1] if e.rule == "repair.flag_damage"] == [1]
