@@ -387,7 +387,7 @@ def _prepare_page(lines: list[str], cfg: LayoutConfig) -> _Page:
     trailing_space = [False] * n
     f = sums.first
     odd_a = trailing | ~present | (f == 0x3000) | (f == 0x20) | (f == 0x09)
-    odd_idx = np.flatnonzero(odd_a)
+    odd_idx = odd_a.nonzero()[0]
     odd = odd_idx.tolist()
     indent = _INDENT.match
     odd_cols = (trailing[odd_idx].tolist(), present[odd_idx].tolist(), han_latin[odd_idx].tolist())
@@ -421,7 +421,7 @@ def _prepare_page(lines: list[str], cfg: LayoutConfig) -> _Page:
         indented_a[changed] = [indented[i] for i in changed]
         latin_a[changed] = [latin[i] for i in changed]
     filled = texts[:]
-    for i in np.flatnonzero(~present).tolist():
+    for i in (~present).nonzero()[0].tolist():
         filled[i] = "\x00"
     arrays = _arrays_of(filled, present, widths_a, latin_a & present, indented_a, first, last, second)
     return _Page(texts, widths, indented, trailing_space, latin, arrays)
@@ -506,7 +506,7 @@ def column_width(
         return None
     counts = np.bincount(vals)
     # the mode; ties go to the widest
-    best_w = int(np.flatnonzero(counts == counts.max())[-1])
+    best_w = int((counts == counts.max()).nonzero()[0][-1])
     # An odd column: Han-only lines stop one cell short, so the mode is W-1 and lines
     # with an odd number of narrow characters reach W. Many of those: the column is W.
     if best_w + 1 < len(counts) and counts[best_w + 1] >= cfg.odd_column_ratio * counts[best_w]:
@@ -1065,7 +1065,7 @@ def _arrays_of(
     # a paragraph-final line: a terminal mark at the end settles it, only a closing quote or
     # bracket (or a dash) needs the pattern
     final = (last_flags & _F_TERMINAL).astype(bool) & present
-    for i in np.flatnonzero((last_flags & (_F_FINAL_LAST | _F_TERMINAL)) == _F_FINAL_LAST).tolist():
+    for i in ((last_flags & (_F_FINAL_LAST | _F_TERMINAL)) == _F_FINAL_LAST).nonzero()[0].tolist():
         final[i] = bool(present[i]) and is_para_final(filled[i])
     # cells of the punctuation ending a line that may hang past the column: the last one or two
     # characters that cannot start a line (``_hanging_cells``; ambiguous punctuation wide)
@@ -1159,10 +1159,10 @@ def _find_runs(
         unit = cells.astype(np.int64)
         cand = pair & ~forbidden_first
         wordy = cand & ((arr.first < 128) | (ff & _F_OPENING).astype(bool))
-        for i in np.flatnonzero(wordy).tolist():
+        for i in wordy.nonzero()[0].tolist():
             unit[i] = _first_unit_width(page[i], cfg)
         role = np.zeros(n, dtype=bool)
-        for i in np.flatnonzero(cand & (ff & _F_ROLE).astype(bool)).tolist():
+        for i in (cand & (ff & _F_ROLE).astype(bool)).nonzero()[0].tolist():
             role[i] = segment.starts_with_role(filled[i])
         limit = width - cfg.column_slack
         ok = cand & ~prev_hyphen & (prev_width + unit + (latin & prev_latin) > limit) & ~prev_final & ~role
@@ -1175,7 +1175,7 @@ def _find_runs(
         )
         seps = [""] * n
         parts = filled[:]
-        for i in np.flatnonzero(spaced).tolist():
+        for i in spaced.nonzero()[0].tolist():
             seps[i] = " "
             parts[i] = " " + filled[i]
         xs, ys, zs = prev_width.tolist(), [width] * n, unit.tolist()
@@ -1464,7 +1464,7 @@ def _build_blocks(lines: list[str], cfg: LayoutConfig, fast: bool) -> tuple[list
         if rule is None:
             rule, sep, evidence = _decide(cur, page[p], page, index, blanks, width, latin_w, cfg)
         if sep == BREAK:
-            events.append(Event(rule, STAGE, evidence, line=p + 1, line_end=index + 1))
+            events.append(Event(rule, STAGE, evidence, p + 1, index + 1))
             close(cur)
             cur = _Open([t], ln_width, index, index, blanks > 0, [])
         else:
