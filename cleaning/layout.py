@@ -24,6 +24,7 @@ Han text is joined with no space, Latin text with one space.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
@@ -297,6 +298,7 @@ class _PageSums:
     last: np.ndarray
     second: np.ndarray  # the last but one (0 for a line shorter than 2)
     lengths: np.ndarray
+    ideographic_indent: np.ndarray  # the line starts with exactly two U+3000
 
 
 def _line_sums(lines: list[str], ambiguous_wide: bool) -> _PageSums | None:
@@ -320,7 +322,15 @@ def _line_sums(lines: list[str], ambiguous_wide: bool) -> _PageSums | None:
     first = codes[np.minimum(starts, len(codes) - 1)].astype(np.int64)
     last = codes[np.maximum(ends - 1, 0)].astype(np.int64)
     second = np.where(lengths > 1, codes[np.maximum(ends - 2, 0)], 0).astype(np.int64)
-    return _PageSums(*fields, first=first, last=last, second=second, lengths=lengths)
+    # the usual paragraph indent, U+3000 twice (and no third), read at the line starts
+    top = len(codes) - 1
+    two = (
+        (first == 0x3000)
+        & (codes[np.minimum(starts + 1, top)] == 0x3000)
+        & (codes[np.minimum(starts + 2, top)] != 0x3000)
+        & (lengths > 2)
+    )
+    return _PageSums(*fields, first=first, last=last, second=second, lengths=lengths, ideographic_indent=two)
 
 
 class _Page:
@@ -386,12 +396,21 @@ def _prepare_page(lines: list[str], cfg: LayoutConfig) -> _Page:
     indented = [False] * n
     trailing_space = [False] * n
     f = sums.first
-    odd_a = trailing | ~present | (f == 0x3000) | (f == 0x20) | (f == 0x09)
+    # the usual indent (two U+3000 and a visible line) is cut off for all such lines at once
+    plain_indent = sums.ideographic_indent & present & ~trailing
+    odd_a = (trailing | ~present | (f == 0x3000) | (f == 0x20) | (f == 0x09)) & ~plain_indent
     odd_idx = odd_a.nonzero()[0]
     odd = odd_idx.tolist()
     indent = _INDENT.match
     odd_cols = (trailing[odd_idx].tolist(), present[odd_idx].tolist(), han_latin[odd_idx].tolist())
-    changed: list[int] = []  # lines whose text is not the stripped line: first characters change
+    changed: list[int] = plain_indent.nonzero()[0].tolist()  # lines whose text is not the stripped line
+    if changed:
+        cut = [texts[i][2:] for i in changed]
+        for i, text in zip(changed, cut, strict=True):
+            texts[i] = text
+            indented[i] = True
+        for i, text, hl in zip(changed, cut, han_latin[changed].tolist(), strict=True):
+            latin[i] = text.isascii() or hl
     for i, tr, vis, hl in zip(odd, *odd_cols, strict=True):
         if tr:
             # trailing whitespace: measured as the reference does (rare)
@@ -1118,6 +1137,7 @@ class _Runs:
     zs: list
     rule: str
     fmt: Callable[..., str]
+    cum: list[int]  # cells of the lines before each index (``cum[i]``: lines ``0..i-1``)
 
 
 def _shift(a: np.ndarray, fill: object = 0) -> np.ndarray:
@@ -1179,7 +1199,8 @@ def _find_runs(
             seps[i] = " "
             parts[i] = " " + filled[i]
         xs, ys, zs = prev_width.tolist(), [width] * n, unit.tolist()
-        return _Runs(ok.tolist(), _run_ends(ok), parts, seps, xs, ys, zs, R_WRAP.name, _WRAP_DETAIL)
+        cum = _cumulative(arr.widths)
+        return _Runs(ok.tolist(), _run_ends(ok), parts, seps, xs, ys, zs, R_WRAP.name, _WRAP_DETAIL, cum)
     short = cfg.english_short_line_ratio * latin_w
     ok = (
         pair
@@ -1192,7 +1213,15 @@ def _find_runs(
     parts = [" " + t for t in filled]
     xs = np.where(prev_final, "fills the line", "does not end a sentence").tolist()
     ys, zs = prev_width.tolist(), [latin_w] * n
-    return _Runs(ok.tolist(), _run_ends(ok), parts, [" "] * n, xs, ys, zs, R_ENGLISH.name, _ENGLISH_DETAIL)
+    cum = _cumulative(arr.widths)
+    return _Runs(
+        ok.tolist(), _run_ends(ok), parts, [" "] * n, xs, ys, zs, R_ENGLISH.name, _ENGLISH_DETAIL, cum
+    )
+
+
+def _cumulative(widths: np.ndarray) -> list[int]:
+    # runs hold no blank line, so a blank line's entry (the width of its whitespace) never counts
+    return np.concatenate(([0], np.cumsum(widths))).tolist()
 
 
 def _run_ends(ok: np.ndarray) -> list[int]:
@@ -1227,8 +1256,9 @@ def _build_blocks(lines: list[str], cfg: LayoutConfig, fast: bool) -> tuple[list
         blocks.append(
             Block("".join(b.parts), b.first + 1, b.last + 1, b.joins, indented[b.first], b.after_blank)
         )
-        blocks.extend(lifted)
-        lifted.clear()
+        if lifted:
+            blocks.extend(lifted)
+            lifted.clear()
 
     lifted: list[Block] = []  # furniture met inside the open paragraph, emitted after it
     lifted_line: int | None = None
@@ -1250,6 +1280,7 @@ def _build_blocks(lines: list[str], cfg: LayoutConfig, fast: bool) -> tuple[list
     # Runs of routine joins, found for the whole page at once and taken in one step each.
     runs = _find_runs(page, arr, width, latin_w, hinted, cfg) if fast else None
     run_ok = runs.ok if runs is not None else None
+    cum = runs.cum if runs is not None else []
     final_l = arr.final.tolist()
     blank_name, indent_name, short_name, sentence_name = (
         R_BLANK.name,
@@ -1278,10 +1309,8 @@ def _build_blocks(lines: list[str], cfg: LayoutConfig, fast: bool) -> tuple[list
                 # a short paragraph so far may be a byline or credit: no credit word may occur in
                 # the text any line of the run is joined to while the paragraph is that short
                 # (a regex match in a prefix is a match in the whole)
-                cells, j = cur.text_cells, index
-                while j < end and cells <= _MAX_CREDIT_CELLS:
-                    cells += widths[j]
-                    j += 1
+                # j: the first line the paragraph is wider than that before (or the run's end)
+                j = bisect_right(cum, _MAX_CREDIT_CELLS - cur.text_cells + cum[index], index, end)
                 if credit_hint(cur.text() + "".join(runs.parts[index : j - 1])):
                     end = index
             if end > index:
@@ -1289,7 +1318,7 @@ def _build_blocks(lines: list[str], cfg: LayoutConfig, fast: bool) -> tuple[list
                 new = runs.parts[index:end]
                 tails = [parts[-1], *new[:-1]]
                 parts.extend(new)
-                cur.text_cells += sum(widths[index:end])
+                cur.text_cells += cum[end] - cum[index]
                 cur.joins.extend(repeat(runs.rule, end - index))
                 cur.last = end - 1
                 events.extend(
