@@ -285,6 +285,15 @@ def _char_tables(ambiguous_wide: bool) -> np.ndarray:
     return cells | (han << b) | (letter << (2 * b)) | (visible << (3 * b))
 
 
+@cache
+def _ascii_table() -> np.ndarray:
+    """Per ASCII code: visible (as ``_VISIBLE``) in the low 32 bits, letter in the high."""
+    table = np.zeros(128, dtype=np.int64)
+    for c in range(128):
+        table[c] = (not chr(c).isspace()) | ((chr(c).isascii() and chr(c).isalpha()) << 32)
+    return table
+
+
 @dataclass(slots=True)
 class _PageSums:
     """Per line of a page (numpy arrays): display cells, Han characters, ASCII letters, visible
@@ -310,14 +319,23 @@ def _line_sums(lines: list[str], ambiguous_wide: bool) -> _PageSums | None:
     lengths = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
     if int(lengths.max()) > _MAX_PACKED_LINE:
         return None
-    codes = np.frombuffer(page.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     ends = np.cumsum(lengths + 1) - 1  # index of each line's terminating line feed
     starts = ends - lengths
-    # wraps modulo 2**64; the difference of two sums is exact, and no field of one line overflows
-    cum = np.concatenate((np.zeros(1, dtype=np.uint64), np.cumsum(_char_tables(ambiguous_wide)[codes])))
-    sums = cum[ends] - cum[starts]
-    # the four 16-bit fields of each sum, lowest first
-    fields = sums.astype("<u8", copy=False).view("<u2").reshape(-1, 4).T.astype(np.int64)
+    if page.isascii():
+        # English pages: one byte per character, every character one cell, no Han; only the
+        # letters and the visible characters are counted (packed in 32-bit fields)
+        codes = np.frombuffer(page.encode("ascii"), dtype=np.uint8)
+        cum = np.concatenate((np.zeros(1, dtype=np.int64), np.cumsum(_ascii_table()[codes], dtype=np.int64)))
+        sums = cum[ends] - cum[starts]
+        fields = np.stack((lengths, np.zeros_like(lengths), sums >> 32, sums & 0xFFFFFFFF))
+    else:
+        codes = np.frombuffer(page.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        # wraps modulo 2**64; the difference of two sums is exact, and no field of one line overflows
+        table = _char_tables(ambiguous_wide)
+        cum = np.concatenate((np.zeros(1, dtype=np.uint64), np.cumsum(table[codes])))
+        sums = cum[ends] - cum[starts]
+        # the four 16-bit fields of each sum, lowest first
+        fields = sums.astype("<u8", copy=False).view("<u2").reshape(-1, 4).T.astype(np.int64)
     # an empty line reads the line feed around it: it is blank, its characters are never used
     first = codes[np.minimum(starts, len(codes) - 1)].astype(np.int64)
     last = codes[np.maximum(ends - 1, 0)].astype(np.int64)
@@ -1281,6 +1299,8 @@ def _build_blocks(lines: list[str], cfg: LayoutConfig, fast: bool) -> tuple[list
     runs = _find_runs(page, arr, width, latin_w, hinted, cfg) if fast else None
     run_ok = runs.ok if runs is not None else None
     cum = runs.cum if runs is not None else []
+    # only a wrapped line's join is tested for a byline or credit before it (as in the fast path)
+    run_credit = runs is not None and runs.rule == R_WRAP.name
     final_l = arr.final.tolist()
     blank_name, indent_name, short_name, sentence_name = (
         R_BLANK.name,
@@ -1305,7 +1325,7 @@ def _build_blocks(lines: list[str], cfg: LayoutConfig, fast: bool) -> tuple[list
             and not cur.furniture
         ):
             end = runs.end[index]
-            if cur.text_cells <= _MAX_CREDIT_CELLS:
+            if run_credit and cur.text_cells <= _MAX_CREDIT_CELLS:
                 # a short paragraph so far may be a byline or credit: no credit word may occur in
                 # the text any line of the run is joined to while the paragraph is that short
                 # (a regex match in a prefix is a match in the whole)
