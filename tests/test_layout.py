@@ -226,6 +226,15 @@ _TOKENS = st.sampled_from(
 _LINE = st.lists(_TOKENS, max_size=14).map("".join)
 
 
+# English OCR lines (ASCII pages take their own measuring path)
+_ENGLISH_LINE = st.lists(
+    st.sampled_from(
+        ["The", "city", "con-", "tinued", "well-", "known", "said.", "Page 6", "1916", ",", " ", "  "]
+    ),
+    max_size=10,
+).map(" ".join)
+
+
 def _same(lines: list[str], cfg: LayoutConfig = CFG) -> None:
     fast = _build_blocks(lines, cfg, fast=True)
     ref = _build_blocks(lines, cfg, fast=False)
@@ -234,7 +243,7 @@ def _same(lines: list[str], cfg: LayoutConfig = CFG) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(_LINE, max_size=30), st.booleans())
+@given(st.one_of(st.lists(_LINE, max_size=30), st.lists(_ENGLISH_LINE, max_size=30)), st.booleans())
 def test_fast_paths_decide_like_the_reference(lines: list[str], ambiguous_wide: bool) -> None:
     _same(lines, LayoutConfig(ambiguous_wide=ambiguous_wide))
 
@@ -300,8 +309,12 @@ def test_hanging_punctuation_is_measured_from_the_last_two_characters() -> None:
         assert _hanging_end(text[-2:]) == _hanging_cells(text)
 
 
-@settings(max_examples=100, deadline=None)
-@given(st.lists(_LINE, max_size=30), st.booleans())
+# English pages (ASCII throughout) are measured by a path of their own
+_ASCII_LINE = st.text(alphabet=st.characters(max_codepoint=127, exclude_characters="\n\r"), max_size=24)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.one_of(st.lists(_LINE, max_size=30), st.lists(_ASCII_LINE, max_size=30)), st.booleans())
 def test_page_arrays_match_the_per_line_definitions(lines: list[str], ambiguous_wide: bool) -> None:
     cfg = LayoutConfig(ambiguous_wide=ambiguous_wide)
     ref = _prepare_reference(lines, cfg)
