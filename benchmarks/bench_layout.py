@@ -22,10 +22,13 @@ Differential reference: ``--save-ref`` writes every block, item and event (rule,
 before/after) of every page to ``benchmarks/out/layout_ref/<set>.jsonl.gz``; ``--check-ref``
 compares the current code with it and prints the first differences (exit status 1 if any).
 
+``--layout-only`` times ``build_blocks`` alone (the segment stage is left out of the timing and of
+the reference), to follow the layout stage while the segment stage changes.
+
 Usage::
 
     python -m benchmarks.bench_layout [--pages 150] [--seed 0] [--sets zh-wrapped,...]
-        [--save-ref | --check-ref] [--profile SET]
+        [--layout-only] [--save-ref | --check-ref] [--profile SET]
 """
 
 from __future__ import annotations
@@ -159,6 +162,11 @@ def run(lines: list[str]):
     return blocks, items, lev + sev
 
 
+def run_layout(lines: list[str]):
+    blocks, lev = build_blocks(lines, CFG.layout)
+    return blocks, [], lev
+
+
 def record(blocks, items, events) -> dict:
     return {
         "blocks": [dataclasses.asdict(b) for b in blocks],
@@ -193,7 +201,10 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--save-ref", action="store_true", help="save the outputs as the differential reference")
     g.add_argument("--check-ref", action="store_true", help="compare the outputs with the saved reference")
     ap.add_argument("--profile", metavar="SET", help="cProfile layout+segment on this set, print the top")
+    ap.add_argument("--layout-only", action="store_true", help="time (and compare) build_blocks alone")
     args = ap.parse_args(argv)
+    stage = run_layout if args.layout_only else run
+    what = "layout" if args.layout_only else "layout+segment"
 
     from cleaning.english import zipf
     from cleaning.layout import _jieba_freq
@@ -202,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     zipf("the")
     OUT.mkdir(parents=True, exist_ok=True)
     failed = 0
-    print("| set | pages | MB | lines | layout+segment MB/s per core (CPU) | ms/page | differences |")
+    print(f"| set | pages | MB | lines | {what} MB/s per core (CPU) | ms/page | differences |")
     print("|---|---|---|---|---|---|---|")
     for name in args.sets.split(","):
         data = [prepared_lines(t) for t in pages(name, args.pages, args.seed)]
@@ -217,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
             cpu = 0.0
             for lines in data:
                 t0 = time.process_time()
-                out = run(lines)
+                out = stage(lines)
                 cpu += time.process_time() - t0
                 outputs.append(out)
             best = min(best, cpu)
@@ -225,11 +236,11 @@ def main(argv: list[str] | None = None) -> int:
             prof = cProfile.Profile()
             prof.enable()
             for lines in data:
-                run(lines)
+                stage(lines)
             prof.disable()
             pstats.Stats(prof).sort_stats("tottime").print_stats(25)
         diff = "–"
-        ref = OUT / f"{name}-p{args.pages}-s{args.seed}.jsonl.gz"
+        ref = OUT / f"{name}-p{args.pages}-s{args.seed}{'-layout' if args.layout_only else ''}.jsonl.gz"
         if args.save_ref:
             with gzip.open(ref, "wt", encoding="utf-8") as fh:
                 for lines, out in zip(data, outputs, strict=True):
