@@ -30,7 +30,8 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -583,7 +584,8 @@ class _Tagged:
     rule: str
     detail: str
     marker: str | None = None
-    byline: list[Byline] = field(default_factory=list)
+    # read only (copied into the item): a shared empty default spares a list per paragraph
+    byline: Sequence[Byline] = ()
 
 
 def _headline_like(text: str, cfg: SegmentConfig) -> bool:
@@ -639,10 +641,10 @@ def _classify(
         widest = _widest_special(cfg, indented_page)
     if _wider_than(t, widest):
         # most body paragraphs: only the tests that take any width are left (same order as below)
-        lead = lead_marker(t)
+        lead = lead_marker(t) if t[:1] in _LEAD_FIRST_CHARS else None
         if lead is not None:
             return _lead_tagged(b, lead)
-        if cfg.detect_captions:
+        if cfg.detect_captions and (_CAPTION_HINT.search(t) or _CAPTION_START.match(t)):
             cap = caption_credit(t)
             if cap is not None:
                 return _Tagged(b, "caption", R_CAPTION.name, cap[0], byline=cap[1])
@@ -653,10 +655,12 @@ def _classify(
         and not _wider_than(t, cfg.max_furniture_cells)
     ):
         return _Tagged(b, "furniture", R_FURN_REPEAT.name, f"'{t[:30]}' recurs across pages of the issue")
-    fp = furniture_pattern(t, cfg.max_furniture_cells)
+    # The cheap necessary conditions of furniture_pattern, lead_marker and caption_credit are
+    # tested here: most paragraphs fail them, and the calls cost more than the tests.
+    fp = None if _has_prose_punct(t) else furniture_pattern(t, cfg.max_furniture_cells)
     if fp is not None:
         return _Tagged(b, "furniture", R_FURN_PATTERN.name, f"{fp}: '{t[:30]}'")
-    lead = lead_marker(t)
+    lead = lead_marker(t) if t[:1] in _LEAD_FIRST_CHARS else None
     if lead is not None:
         return _lead_tagged(b, lead)
     # every byline form has a role word (the editor line's 编辑 too) or starts with "By"
@@ -678,7 +682,7 @@ def _classify(
                 f"English byline '{t[:40]}'",
                 byline=[Byline("author", m.group(1))],
             )
-    if cfg.detect_captions:
+    if cfg.detect_captions and (_CAPTION_HINT.search(t) or _CAPTION_START.match(t)):
         cap = caption_credit(t)
         if cap is not None:
             return _Tagged(b, "caption", R_CAPTION.name, cap[0], byline=cap[1])
