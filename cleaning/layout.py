@@ -420,6 +420,7 @@ def _prepare_page(lines: list[str], cfg: LayoutConfig) -> _Page:
     odd_idx = odd_a.nonzero()[0]
     odd = odd_idx.tolist()
     indent = _INDENT.match
+    amb = cfg.ambiguous_wide
     odd_cols = (trailing[odd_idx].tolist(), present[odd_idx].tolist(), han_latin[odd_idx].tolist())
     changed: list[int] = plain_indent.nonzero()[0].tolist()  # lines whose text is not the stripped line
     if changed:
@@ -430,25 +431,23 @@ def _prepare_page(lines: list[str], cfg: LayoutConfig) -> _Page:
         for i, text, hl in zip(changed, cut, han_latin[changed].tolist(), strict=True):
             latin[i] = text.isascii() or hl
     for i, tr, vis, hl in zip(odd, *odd_cols, strict=True):
-        if tr:
-            # trailing whitespace: measured as the reference does (rare)
-            ln = _prepare_reference([lines[i]], cfg)[0]
-            if ln is None:
-                texts[i] = None
-                present[i] = False
-                continue
-            _, text, widths[i], indented[i], trailing_space[i], latin[i] = ln
-            widths_a[i], last[i] = widths[i], ord(text[-1])
-        elif not vis:
+        if not vis:
             texts[i] = None
             continue
-        else:
-            st = texts[i]
-            m = indent(st)
-            # a lone U+3000 at the start is the text's own (honorific) space: kept
-            text = st[m.end() :] if m else st.lstrip(" \t")
-            indented[i] = m is not None
-            latin[i] = text.isascii() or hl
+        st = texts[i]
+        if tr:
+            # trailing whitespace counts up to 2 cells (a space the break fell on is kept)
+            raw = lines[i]
+            tail = display_width(raw[len(st) :], amb)
+            widths[i] = widths[i] - tail + min(2, tail)
+            widths_a[i] = widths[i]
+            trailing_space[i] = raw[len(st)] == " " and raw.endswith(" ")
+            last[i] = ord(st[-1])
+        m = indent(st)
+        # a lone U+3000 at the start is the text's own (honorific) space: kept
+        text = st[m.end() :] if m else st.lstrip(" \t")
+        indented[i] = m is not None
+        latin[i] = text.isascii() or hl
         texts[i] = text
         changed.append(i)
     if changed:
