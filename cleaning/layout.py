@@ -24,11 +24,9 @@ Han text is joined with no space, Latin text with one space.
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import cache, lru_cache
-from itertools import repeat
+from functools import cache
 from operator import itemgetter
 from typing import NamedTuple
 
@@ -503,12 +501,6 @@ def _hanging_cells(text: str) -> int:
     return sum(_char_cells(ch, True) for ch in text[k:]) if k < len(text) else 0
 
 
-@lru_cache(maxsize=4096)
-def _hanging_end(end: str) -> int:
-    """:func:`_hanging_cells` of a text ending with ``end``, its last two characters."""
-    return _hanging_cells(end)
-
-
 def column_width(
     widths: Sequence[int] | np.ndarray,
     cfg: LayoutConfig,
@@ -558,14 +550,6 @@ def column_width(
     if near / n < cfg.min_wrapped_fraction or near < 2:
         return None
     return best_w
-
-
-def _latin_width(lines: list[_Line | None]) -> int | None:
-    """Typical width (characters) of Latin lines: their 80th percentile."""
-    ws = sorted(ln.width for ln in lines if ln is not None and ln.latin)
-    if len(ws) < 4:
-        return None
-    return ws[int(len(ws) * 0.8)]
 
 
 def _first_unit_width(line: _Line, cfg: LayoutConfig) -> int:
@@ -1029,8 +1013,7 @@ def _char_cells(ch: str, ambiguous_wide: bool) -> int:
 
 
 # Character classes of a line's first and last character, as bits of one table over code points.
-_F_FORBIDDEN, _F_OPENING, _F_HYPHEN, _F_FINAL_LAST = 1, 2, 4, 8
-_F_RUN_ON, _F_ASCII_SPACE, _F_ROLE, _F_TERMINAL = 16, 32, 64, 128
+_F_FORBIDDEN, _F_FINAL_LAST, _F_TERMINAL = 1, 2, 4
 # Ends a paragraph by itself (``_PARA_FINAL`` with no closing quote or bracket after it).
 _TERMINAL = "。！？!?…．.；;：:"
 
@@ -1040,12 +1023,7 @@ def _flag_table() -> np.ndarray:
     table = np.zeros(0x110000, dtype=np.uint8)
     for flag, chars in (
         (_F_FORBIDDEN, _LINE_INITIAL_FORBIDDEN),
-        (_F_OPENING, _OPENING),
-        (_F_HYPHEN, "".join(_HYPHENS)),
         (_F_FINAL_LAST, _PARA_FINAL_LAST),
-        (_F_RUN_ON, ",;:!?)"),
-        (_F_ASCII_SPACE, [chr(c) for c in range(128) if chr(c).isspace()]),
-        (_F_ROLE, segment._ROLE_FIRST_CHARS),
         (_F_TERMINAL, _TERMINAL),
     ):
         table[[ord(c) for c in chars]] |= flag
@@ -1054,8 +1032,8 @@ def _flag_table() -> np.ndarray:
 
 @dataclass(slots=True)
 class _Arrays:
-    """A page's columns as numpy arrays, with the code points and classes of each line's first
-    and last character (a blank line reads as ``"\x00"``)."""
+    """A page's columns as numpy arrays, with the code points of each line's first and last
+    character and the evidence read from its end (a blank line reads as ``"\x00"``)."""
 
     filled: list[str]  # texts, blank lines as "\x00"
     present: np.ndarray
@@ -1064,7 +1042,6 @@ class _Arrays:
     indented: np.ndarray
     first: np.ndarray
     last: np.ndarray
-    first_flags: np.ndarray
     last_flags: np.ndarray
     final: np.ndarray  # is_para_final(text)
     hanging: np.ndarray  # _hanging_cells(text)
@@ -1105,15 +1082,11 @@ def _arrays_of(
         final[i] = bool(present[i]) and is_para_final(filled[i])
     # cells of the punctuation ending a line that may hang past the column: the last one or two
     # characters that cannot start a line (``_hanging_cells``; ambiguous punctuation wide)
-    cells = (_char_tables(True)[np.stack((last, second))] & np.uint64((1 << _FIELD_BITS) - 1)).astype(
-        np.int64
-    )
+    cells = (_char_tables(True)[np.stack((last, second))] & _CELL_MASK).astype(np.int64)
     hang_last = (last_flags & _F_FORBIDDEN).astype(bool)
     hang_second = hang_last & (flags[second] & _F_FORBIDDEN).astype(bool)
     hanging = np.where(hang_last, cells[0], 0) + np.where(hang_second, cells[1], 0)
-    return _Arrays(
-        filled, present, widths, latin, indented, first, last, flags[first], last_flags, final, hanging
-    )
+    return _Arrays(filled, present, widths, latin, indented, first, last, last_flags, final, hanging)
 
 
 def _column_inputs(arr: _Arrays) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -1127,125 +1100,11 @@ def _column_inputs(arr: _Arrays) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _page_latin_width(arr: _Arrays) -> int | None:
-    """:func:`_latin_width` of the page's lines."""
+    """Typical width (characters) of the page's Latin lines: their 80th percentile."""
     ws = np.sort(arr.widths[arr.latin])
     if len(ws) < 4:
         return None
     return int(ws[int(len(ws) * 0.8)])
-
-
-@dataclass(slots=True)
-class _Runs:
-    """Routine joins of a page found for all its lines at once.
-
-    ``ok[i]``: the break between lines ``i-1`` and ``i`` is a routine join (the fast path's
-    evidence, for the pair alone: the paragraph's own state, byline or furniture, is checked when
-    the run is taken); ``end[i]``: the first ``j >= i`` that is not; ``parts[i]``: the separator
-    and text of line ``i``; ``seps``, ``xs``, ``ys``, ``zs``: the event's separator and detail
-    values (see :class:`_JoinEvent`).
-    """
-
-    ok: list[bool]
-    end: list[int]
-    parts: list[str]
-    seps: list[str]
-    xs: list
-    ys: list
-    zs: list
-    rule: str
-    fmt: Callable[..., str]
-    cum: list[int]  # cells of the lines before each index (``cum[i]``: lines ``0..i-1``)
-
-
-def _shift(a: np.ndarray, fill: object = 0) -> np.ndarray:
-    """``a`` moved one place on: element ``i`` is ``a[i-1]``."""
-    out = np.empty_like(a)
-    out[0] = fill
-    out[1:] = a[:-1]
-    return out
-
-
-def _find_runs(
-    page: _Page,
-    arr: _Arrays,
-    width: int | None,
-    latin_w: int | None,
-    hinted: set[int] | None,
-    cfg: LayoutConfig,
-) -> _Runs | None:
-    """The routine joins of the fast path in :func:`_build_blocks`, tested for every line with
-    array operations; the same evidence in the same order, so the same rule and the same event."""
-    n = len(arr.filled)
-    if n < 2 or (width is None and latin_w is None):
-        return None
-    filled, present, latin, ff, lf = arr.filled, arr.present, arr.latin, arr.first_flags, arr.last_flags
-    final = arr.final
-    forbidden_first = (ff & _F_FORBIDDEN).astype(bool)
-    pair = present & _shift(present, False) & ~arr.indented
-    if cfg.lift_furniture:
-        if hinted is None:
-            return None
-        pair[list(hinted)] = False
-    prev_latin = _shift(latin, False)
-    prev_width = _shift(arr.widths)
-    prev_final = _shift(final, False)
-    prev_hyphen = _shift((lf & _F_HYPHEN).astype(bool) & latin, False)
-    if width is not None:
-        # the next line's first unit: one character's cells, or a Latin word / bracketed unit
-        cells = _char_tables(cfg.ambiguous_wide)[arr.first] & _CELL_MASK
-        unit = cells.astype(np.int64)
-        cand = pair & ~forbidden_first
-        wordy = cand & ((arr.first < 128) | (ff & _F_OPENING).astype(bool))
-        for i in wordy.nonzero()[0].tolist():
-            unit[i] = _first_unit_width(page[i], cfg)
-        role = np.zeros(n, dtype=bool)
-        for i in (cand & (ff & _F_ROLE).astype(bool)).nonzero()[0].tolist():
-            role[i] = segment.starts_with_role(filled[i])
-        limit = width - cfg.column_slack
-        ok = cand & ~prev_hyphen & (prev_width + unit + (latin & prev_latin) > limit) & ~prev_final & ~role
-        # a space the line ended with is kept; Latin text on both sides: one space
-        ascii_ns_first = (arr.first < 128) & ~(ff & _F_ASCII_SPACE).astype(bool)
-        ascii_ns_last = (arr.last < 128) & ~(lf & _F_ASCII_SPACE).astype(bool)
-        spaced = ok & (
-            _shift(np.array(page.trailing, dtype=bool), False)
-            | (_shift(ascii_ns_last, False) & ascii_ns_first)
-        )
-        seps = [""] * n
-        parts = filled[:]
-        for i in spaced.nonzero()[0].tolist():
-            seps[i] = " "
-            parts[i] = " " + filled[i]
-        xs, ys, zs = prev_width.tolist(), [width] * n, unit.tolist()
-        cum = _cumulative(arr.widths)
-        return _Runs(ok.tolist(), _run_ends(ok), parts, seps, xs, ys, zs, R_WRAP.name, _WRAP_DETAIL, cum)
-    short = cfg.english_short_line_ratio * latin_w
-    ok = (
-        pair
-        & latin
-        & prev_latin
-        & (~forbidden_first | (ff & _F_RUN_ON).astype(bool))
-        & ~prev_hyphen
-        & ~(prev_final & (prev_width < short))
-    )
-    parts = [" " + t for t in filled]
-    xs = np.where(prev_final, "fills the line", "does not end a sentence").tolist()
-    ys, zs = prev_width.tolist(), [latin_w] * n
-    cum = _cumulative(arr.widths)
-    return _Runs(
-        ok.tolist(), _run_ends(ok), parts, [" "] * n, xs, ys, zs, R_ENGLISH.name, _ENGLISH_DETAIL, cum
-    )
-
-
-def _cumulative(widths: np.ndarray) -> list[int]:
-    # runs hold no blank line, so a blank line's entry (the width of its whitespace) never counts
-    return np.concatenate(([0], np.cumsum(widths))).tolist()
-
-
-def _run_ends(ok: np.ndarray) -> list[int]:
-    """Per index ``i``: the first ``j >= i`` with ``ok[j]`` false (``len(ok)`` if none)."""
-    n = len(ok)
-    marker = np.where(ok, n, np.arange(n))
-    return np.minimum.accumulate(marker[::-1])[::-1].tolist()
 
 
 def _build_blocks(lines: list[str], cfg: LayoutConfig, fast: bool) -> tuple[list[Block], list[Event]]:
@@ -1294,12 +1153,6 @@ def _build_blocks(lines: list[str], cfg: LayoutConfig, fast: bool) -> tuple[list
     short_english = cfg.english_short_line_ratio * latin_w if latin_w is not None else 0.0
     english_name = R_ENGLISH.name
     wrap_detail, english_detail, join_event = _WRAP_DETAIL, _ENGLISH_DETAIL, _JoinEvent
-    # Runs of routine joins, found for the whole page at once and taken in one step each.
-    runs = _find_runs(page, arr, width, latin_w, hinted, cfg) if fast else None
-    run_ok = runs.ok if runs is not None else None
-    cum = runs.cum if runs is not None else []
-    # only a wrapped line's join is tested for a byline or credit before it (as in the fast path)
-    run_credit = runs is not None and runs.rule == R_WRAP.name
     final_l = arr.final.tolist()
     blank_name, indent_name, short_name, sentence_name = (
         R_BLANK.name,
@@ -1316,47 +1169,6 @@ def _build_blocks(lines: list[str], cfg: LayoutConfig, fast: bool) -> tuple[list
             blanks += 1
             index += 1
             continue
-        if (
-            run_ok is not None
-            and run_ok[index]
-            and cur is not None
-            and cur.last == index - 1
-            and not cur.furniture
-        ):
-            end = runs.end[index]
-            if run_credit and cur.text_cells <= _MAX_CREDIT_CELLS:
-                # a short paragraph so far may be a byline or credit: no credit word may occur in
-                # the text any line of the run is joined to while the paragraph is that short
-                # (a regex match in a prefix is a match in the whole)
-                # j: the first line the paragraph is wider than that before (or the run's end)
-                j = bisect_right(cum, _MAX_CREDIT_CELLS - cur.text_cells + cum[index], index, end)
-                if credit_hint(cur.text() + "".join(runs.parts[index : j - 1])):
-                    end = index
-            if end > index:
-                parts = cur.parts
-                new = runs.parts[index:end]
-                tails = [parts[-1], *new[:-1]]
-                parts.extend(new)
-                cur.text_cells += cum[end] - cum[index]
-                cur.joins.extend(repeat(runs.rule, end - index))
-                cur.last = end - 1
-                events.extend(
-                    map(
-                        join_event,
-                        repeat(runs.rule),
-                        range(index, end),
-                        range(index + 1, end + 1),
-                        repeat(runs.fmt),
-                        runs.xs[index:end],
-                        runs.ys[index:end],
-                        runs.zs[index:end],
-                        tails,
-                        runs.seps[index:end],
-                        texts[index:end],
-                    )
-                )
-                index = end
-                continue
         ln_width = widths[index]
         if lifted_line is not None:
             events.append(

@@ -20,7 +20,6 @@ from cleaning.layout import (
     _arrays,
     _build_blocks,
     _hanging_cells,
-    _hanging_end,
     _Page,
     _prepare,
     _prepare_page,
@@ -305,8 +304,9 @@ def test_fast_path_events_read_pickle_and_compare_like_plain_events() -> None:
 
 
 def test_hanging_punctuation_is_measured_from_the_last_two_characters() -> None:
-    for text in ["好。", "说：“好。”", "，", "a,", "好”）", "是的，", "abc", "“”。", "了……"]:
-        assert _hanging_end(text[-2:]) == _hanging_cells(text)
+    texts = ["好。", "说：“好。”", "，", "a,", "好”）", "是的，", "abc", "“”。", "了……"]
+    arr = _arrays(_prepare_page(texts, CFG))
+    assert arr.hanging.tolist() == [_hanging_cells(text) for text in texts]
 
 
 # English pages (ASCII throughout) are measured by a path of their own
