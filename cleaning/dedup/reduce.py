@@ -612,18 +612,18 @@ def _alignment(
 class _Edges:
     """Verified relations as arrays: ``child[k]`` (not longer) repeats ``parent[k]``.
 
-    ``relation`` holds codes into ``_RELATIONS``; ``similarity`` is the Jaccard of
-    the shingle sets, ``containment`` the share of the child's shingles found in
-    the parent, ``coverage`` the share of the parent's shingles found in the child.
-    Arrays, not one object per edge: a run can verify millions of pairs.
+    ``relation`` holds codes into ``_RELATIONS``. The shingle-set sizes and their
+    intersection are kept as integers (21 bytes an edge; a run can verify
+    millions of pairs) and the ratios computed from them when needed, always
+    the same way (:meth:`ratios`).
     """
 
-    child: np.ndarray  # int64
-    parent: np.ndarray  # int64
+    child: np.ndarray  # int32 (int64 past 2**31 rows)
+    parent: np.ndarray
     relation: np.ndarray  # int8
-    similarity: np.ndarray  # float64
-    containment: np.ndarray  # float64
-    coverage: np.ndarray  # float64
+    inter: np.ndarray  # int32: |child & parent|
+    size_child: np.ndarray  # int32
+    size_parent: np.ndarray  # int32
 
     def __len__(self) -> int:
         return len(self.child)
@@ -631,10 +631,14 @@ class _Edges:
     @classmethod
     def concat(cls, parts: list[_Edges]) -> _Edges:
         if not parts:
-            return cls(
-                *(np.empty(0, t) for t in (np.int64, np.int64, np.int8, np.float64, np.float64, np.float64))
-            )
+            return cls(*(np.empty(0, t) for t in (np.int32, np.int32, np.int8, np.int32, np.int32, np.int32)))
         return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in cls.__slots__))
+
+    def ratios(self, at: np.ndarray | slice = slice(None)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(Jaccard, containment of the child in the parent, coverage of the parent) of edges ``at``."""
+        inter = self.inter[at].astype(np.float64)
+        a, b = self.size_child[at].astype(np.float64), self.size_parent[at].astype(np.float64)
+        return inter / (a + b - inter), inter / a, inter / b
 
 
 def _verify(
@@ -667,7 +671,6 @@ def _verify(
     with np.errstate(divide="ignore", invalid="ignore"):
         jac = inter / (size_a + size_b - inter)
         c_child = inter / size_a
-        c_parent = inter / size_b
     trunc = (
         live
         & (c_child >= cfg.containment_threshold)
@@ -693,19 +696,24 @@ def _verify(
     relation[exact] = _RELATION_CODE["exact"]
     keep = relation >= 0
     one = exact[keep]
+    rows = np.int32 if len(idx) < 2**31 else np.int64
+    # an exact repeat counts as one shared shingle of one: every ratio 1.0
     return _Edges(
-        child=child[keep].astype(np.int64),
-        parent=parent[keep].astype(np.int64),
+        child=child[keep].astype(rows),
+        parent=parent[keep].astype(rows),
         relation=relation[keep],
-        similarity=np.where(one, 1.0, jac[keep]),
-        containment=np.where(one, 1.0, c_child[keep]),
-        coverage=np.where(one, 1.0, c_parent[keep]),
+        inter=np.where(one, 1, inter[keep]).astype(np.int32),
+        size_child=np.where(one, 1, size_a[keep]).astype(np.int32),
+        size_parent=np.where(one, 1, size_b[keep]).astype(np.int32),
     )
 
 
 _RELATION_RANK = {"exact": 0, "near": 1, "prefix": 2, "suffix": 2, "inner": 2}
 _RELATIONS = ("exact", "near", "prefix", "suffix", "inner")
 _RELATION_CODE = {r: i for i, r in enumerate(_RELATIONS)}
+
+
+_ASSIGN_SLICE = 262_144
 
 
 def _assign(n: int, edges: _Edges, prio: np.ndarray) -> np.ndarray:
@@ -720,17 +728,20 @@ def _assign(n: int, edges: _Edges, prio: np.ndarray) -> np.ndarray:
     if not len(edges):
         return chosen
     rank = np.array([_RELATION_RANK[r] for r in _RELATIONS], dtype=np.int8)[edges.relation]
-    order = np.lexsort((prio[edges.parent], -edges.similarity, -edges.containment, rank, prio[edges.child]))
+    sim, cont, _ = edges.ratios()
+    order = np.lexsort((prio[edges.parent], -sim, -cont, rank, prio[edges.child]))
+    del rank, sim, cont
     flagged = bytearray(n)
     last = -1
-    for k, c, p in zip(
-        order.tolist(), edges.child[order].tolist(), edges.parent[order].tolist(), strict=True
-    ):
-        if c == last or flagged[p]:
-            continue
-        flagged[c] = 1
-        chosen[c] = k
-        last = c
+    # Python lists a slice at a time: millions of edges would take ~100 bytes each as ints
+    for lo in range(0, len(order), _ASSIGN_SLICE):
+        at = order[lo : lo + _ASSIGN_SLICE]
+        for k, c, p in zip(at.tolist(), edges.child[at].tolist(), edges.parent[at].tolist(), strict=True):
+            if c == last or flagged[p]:
+                continue
+            flagged[c] = 1
+            chosen[c] = k
+            last = c
     return chosen
 
 
@@ -860,8 +871,9 @@ class Reduced:
         cluster = np.where(flagged, parent, np.where(self._cluster_self[rows], rows, -1))
         edge = self._edge[rows]
         has_edge = edge >= 0
-        sim = _gather(self._edges.similarity, edge, 1.0)
-        cont = _gather(self._edges.containment, edge, 1.0)
+        sim, cont, _ = self._edges.ratios(np.maximum(edge, 0)) if len(self._edges) else (1.0, 1.0, 1.0)
+        sim = np.where(has_edge, sim, 1.0)
+        cont = np.where(has_edge, cont, 1.0)
         status = np.where(relation < 0, 0, np.where(relation <= _RELATION_CODE["near"], 1, 2))
         rel_take = pa.array(relation.astype(np.int64), mask=~flagged)
         reason = self._reasons(rows, flagged, edge, has_edge)
@@ -909,13 +921,14 @@ class Reduced:
             uniq, inverse = np.unique(combo, return_inverse=True)
             k, units = uniq // 4, uniq % 4
             parent_ids = self.ids.take(pa.array(e.parent[k])).to_pylist()
+            sims, conts, covs = e.ratios(k)
             strings = [
                 _reason(_RELATIONS[r], s, c, v, pid, self._cfg, u)
                 for r, s, c, v, pid, u in zip(
                     e.relation[k].tolist(),
-                    e.similarity[k].tolist(),
-                    e.containment[k].tolist(),
-                    e.coverage[k].tolist(),
+                    sims.tolist(),
+                    conts.tolist(),
+                    covs.tolist(),
                     parent_ids,
                     units.tolist(),
                     strict=True,
