@@ -89,7 +89,12 @@ def article_id(source_path: str, position: int) -> str:
 
 
 def paragraph_id(art_id: str, position: int) -> str:
+    if 0 <= position < len(_ID_SUFFIXES):
+        return art_id + _ID_SUFFIXES[position]
     return f"{art_id}-{position:03d}"
+
+
+_ID_SUFFIXES = [f"-{i:03d}" for i in range(1000)]  # formatted once, not per paragraph
 
 
 class _RuleIndex:
@@ -133,7 +138,10 @@ class _RuleIndex:
         self._names: dict[int, list[str]] = {}
 
     def rules_in(self, start: int, end: int) -> list[str]:
-        mask = reduce(or_, self._masks[max(start, 0) : end + 1], self._file_mask)
+        if start == end and 0 <= start < len(self._masks):
+            mask = self._masks[start] | self._file_mask  # a one-line paragraph
+        else:
+            mask = reduce(or_, self._masks[max(start, 0) : end + 1], self._file_mask)
         names = self._names.get(mask)
         if names is None:
             names = self._names[mask] = sorted(rule for bit, rule in self._rules if mask & bit)

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from cleaning import repair
 from cleaning.config import CleaningConfig
 from cleaning.model import DecodeInfo, Event, Item, Paragraph, SourceDoc
-from cleaning.pipeline import DocResult, _RuleIndex, document_rows
+from cleaning.pipeline import DocResult, _RuleIndex, document_rows, paragraph_id
 
 RULES = ["layout.join_wrapped_line", "segment.body", "repair.ftfy", "decode.utf8_strict", "a.b", "z.y"]
 
@@ -94,3 +94,8 @@ def test_damage_hint_across_paragraphs_counts_nothing() -> None:
     arts, paras = document_rows(_result([["中?", "?中", "锟斤拷中"]]), CleaningConfig())
     assert [p["damage_count"] for p in paras] == [0, 0, 1]
     assert arts[0]["damage_count"] == 1
+
+
+def test_paragraph_ids_are_the_formatted_position() -> None:
+    for pos in (0, 7, 42, 999, 1000, 12345, -1):
+        assert paragraph_id("abc", pos) == f"abc-{pos:03d}"
