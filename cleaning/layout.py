@@ -457,7 +457,9 @@ def _prepare_page(lines: list[str], cfg: LayoutConfig) -> _Page:
     filled = texts[:]
     for i in (~present).nonzero()[0].tolist():
         filled[i] = "\x00"
-    arrays = _arrays_of(filled, present, widths_a, latin_a & present, indented_a, first, last, second)
+    latin_a &= present
+    amb = cfg.ambiguous_wide
+    arrays = _arrays_of(filled, present, widths_a, latin_a, indented_a, first, last, second, amb)
     return _Page(texts, widths, indented, trailing_space, latin, arrays)
 
 
@@ -999,14 +1001,6 @@ _PARA_FINAL_LAST = frozenset("。！？!?…．.；;：:\"'”’」』）)]】�
 _HYPHENS = ("-", "\u00ad", "‐")
 
 
-def _maybe_para_final(text: str) -> bool:
-    """:func:`is_para_final`, answered from the last character when it settles the question."""
-    last = text[-1]
-    if last in _PARA_FINAL_LAST or last.isspace():
-        return is_para_final(text)
-    return False
-
-
 @cache
 def _char_cells(ch: str, ambiguous_wide: bool) -> int:
     return display_width(ch, ambiguous_wide)
@@ -1043,11 +1037,12 @@ class _Arrays:
     first: np.ndarray
     last: np.ndarray
     last_flags: np.ndarray
+    first_cells: np.ndarray  # display cells of the first character
     final: np.ndarray  # is_para_final(text)
     hanging: np.ndarray  # _hanging_cells(text)
 
 
-def _arrays(page: _Page) -> _Arrays:
+def _arrays(page: _Page, ambiguous_wide: bool) -> _Arrays:
     if page.arrays is not None:
         return page.arrays
     texts = page.texts
@@ -1060,7 +1055,7 @@ def _arrays(page: _Page) -> _Arrays:
     latin = np.array(page.latin, dtype=bool) & present
     second = np.fromiter((ord(t[-2]) if len(t) > 1 else 0 for t in filled), dtype=np.int64, count=n)
     indented = np.array(page.indented, dtype=bool)
-    return _arrays_of(filled, present, widths, latin, indented, first, last, second)
+    return _arrays_of(filled, present, widths, latin, indented, first, last, second, ambiguous_wide)
 
 
 def _arrays_of(
@@ -1072,6 +1067,7 @@ def _arrays_of(
     first: np.ndarray,
     last: np.ndarray,
     second: np.ndarray,
+    ambiguous_wide: bool,
 ) -> _Arrays:
     flags = _flag_table()
     last_flags = flags[last]
@@ -1086,7 +1082,10 @@ def _arrays_of(
     hang_last = (last_flags & _F_FORBIDDEN).astype(bool)
     hang_second = hang_last & (flags[second] & _F_FORBIDDEN).astype(bool)
     hanging = np.where(hang_last, cells[0], 0) + np.where(hang_second, cells[1], 0)
-    return _Arrays(filled, present, widths, latin, indented, first, last, last_flags, final, hanging)
+    first_cells = (_char_tables(ambiguous_wide)[first] & _CELL_MASK).astype(np.int64)
+    return _Arrays(
+        filled, present, widths, latin, indented, first, last, last_flags, first_cells, final, hanging
+    )
 
 
 def _column_inputs(arr: _Arrays) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -1119,7 +1118,7 @@ def _build_blocks(lines: list[str], cfg: LayoutConfig, fast: bool) -> tuple[list
         page.trailing,
     )
     # Lines ending in punctuation may hang it past the column (GB/T 15834).
-    arr = _arrays(page)
+    arr = _arrays(page, cfg.ambiguous_wide)
     col_widths, hanging, final_line = _column_inputs(arr)
     width = column_width(col_widths, cfg, hanging, final_line)
     latin_w = _page_latin_width(arr)
@@ -1154,6 +1153,7 @@ def _build_blocks(lines: list[str], cfg: LayoutConfig, fast: bool) -> tuple[list
     english_name = R_ENGLISH.name
     wrap_detail, english_detail, join_event = _WRAP_DETAIL, _ENGLISH_DETAIL, _JoinEvent
     final_l = arr.final.tolist()
+    first_cells = arr.first_cells.tolist()
     blank_name, indent_name, short_name, sentence_name = (
         R_BLANK.name,
         R_INDENT.name,
@@ -1237,22 +1237,23 @@ def _build_blocks(lines: list[str], cfg: LayoutConfig, fast: bool) -> tuple[list
                 # _fills_column, with the first unit's width from a per-character cache when it is
                 # one character (neither an opening bracket nor the start of a Latin word)
                 c = t[0]
-                if c in _OPENING or c.isascii():
-                    unit = _first_unit_width(page[index], cfg)
-                else:
-                    unit = _char_cells(c, amb)
+                unit = (
+                    _first_unit_width(page[index], cfg)
+                    if c in _OPENING or c.isascii()
+                    else first_cells[index]
+                )
+                # the same tests as the general path, cheapest first; the paragraph's last part is
+                # the previous line (after a separator), so whether it ends the paragraph was
+                # settled for the page (``final``)
                 if (
                     prev_width + unit + (1 if (ln_latin and prev_latin) else 0) > limit
+                    and not final_l[p]
+                    and (c not in role_first or not segment.starts_with_role(t))
                     and not (
                         cur.text_cells <= _MAX_CREDIT_CELLS
                         and credit_hint(bt := cur.text())
                         and segment.is_byline_or_caption(bt)
                     )
-                    and (
-                        ((last := cur.parts[-1][-1]) not in _PARA_FINAL_LAST and not last.isspace())
-                        or not is_para_final(cur.parts[-1])
-                    )
-                    and (c not in role_first or not segment.starts_with_role(t))
                 ):
                     a = prev_text[-1]
                     fast_sep = (
@@ -1269,7 +1270,7 @@ def _build_blocks(lines: list[str], cfg: LayoutConfig, fast: bool) -> tuple[list
                         unit,
                     )
             elif english_fast and ln_latin and prev_latin:
-                final = _maybe_para_final(prev_text)
+                final = final_l[p]
                 if not (final and prev_width < short_english):
                     fast_rule, fast_sep = english_name, " "
                     fast_fmt, fast_y, fast_z = english_detail, prev_width, latin_w
@@ -1306,7 +1307,7 @@ def _build_blocks(lines: list[str], cfg: LayoutConfig, fast: bool) -> tuple[list
                 unit = (
                     _first_unit_width(page[index], cfg)
                     if c in _OPENING or c.isascii()
-                    else _char_cells(c, amb)
+                    else first_cells[index]
                 )
                 if prev_width + unit + (1 if (ln_latin and prev_latin) else 0) <= limit:
                     rule, sep, evidence = (

@@ -305,7 +305,7 @@ def test_fast_path_events_read_pickle_and_compare_like_plain_events() -> None:
 
 def test_hanging_punctuation_is_measured_from_the_last_two_characters() -> None:
     texts = ["好。", "说：“好。”", "，", "a,", "好”）", "是的，", "abc", "“”。", "了……"]
-    arr = _arrays(_prepare_page(texts, CFG))
+    arr = _arrays(_prepare_page(texts, CFG), True)
     assert arr.hanging.tolist() == [_hanging_cells(text) for text in texts]
 
 
@@ -318,7 +318,7 @@ _ASCII_LINE = st.text(alphabet=st.characters(max_codepoint=127, exclude_characte
 def test_page_arrays_match_the_per_line_definitions(lines: list[str], ambiguous_wide: bool) -> None:
     cfg = LayoutConfig(ambiguous_wide=ambiguous_wide)
     ref = _prepare_reference(lines, cfg)
-    for arr in (_arrays(_prepare_page(lines, cfg)), _arrays(_Page.of(ref))):
+    for arr in (_arrays(_prepare_page(lines, cfg), ambiguous_wide), _arrays(_Page.of(ref), ambiguous_wide)):
         assert arr.present.tolist() == [ln is not None for ln in ref]
         for i, ln in enumerate(ref):
             if ln is None:
@@ -332,6 +332,7 @@ def test_page_arrays_match_the_per_line_definitions(lines: list[str], ambiguous_
             assert (arr.first[i], arr.last[i]) == (ord(ln.text[0]), ord(ln.text[-1]))
             assert bool(arr.final[i]) == is_para_final(ln.text)
             assert arr.hanging[i] == _hanging_cells(ln.text)
+            assert arr.first_cells[i] == display_width(ln.text[0], ambiguous_wide)
 
 
 def _column_width_plain(
