@@ -1141,7 +1141,6 @@ def _build_blocks(lines: list[str], cfg: LayoutConfig, fast: bool) -> tuple[list
     # column and nothing else applies) without the general :func:`_decide`; same rule, same evidence.
     wrap_fast = fast and width is not None
     limit = width - cfg.column_slack if width is not None else 0
-    amb = cfg.ambiguous_wide
     lift = cfg.lift_furniture
     wrap_name = R_WRAP.name
     credit_hint = segment._CREDIT_HINT.search
