@@ -233,6 +233,8 @@ _LEAD_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
 ]
 # Every lead pattern starts with one of these (a cheap test before six patterns).
 _LEAD_FIRST_CHARS = frozenset("本新華华中人央中法路美据（(〔[ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+# Matches where any lead pattern does: one call rules out a paragraph that only starts like one.
+_LEAD_ANY = re.compile("|".join(f"(?:{pat.pattern})" for _, pat in _LEAD_PATTERNS))
 # The byline in brackets right after a lead marker: （记者 黄啟峰 通讯员 刘光红）
 _LEAD_BYLINE = re.compile(rf"^\s*{_OPEN_B}\s*([^（()）]{{2,60}}?)\s*{_CLOSE_B}")
 
@@ -392,7 +394,7 @@ def starts_with_role(text: str) -> bool:
 
 def lead_marker(text: str) -> tuple[str, list[Byline], str] | None:
     """(marker, byline, pattern name) when ``text`` opens with a lead marker."""
-    if text[:1] not in _LEAD_FIRST_CHARS:
+    if text[:1] not in _LEAD_FIRST_CHARS or _LEAD_ANY.match(text) is None:
         return None
     for name, pat in _LEAD_PATTERNS:
         m = pat.match(text)
