@@ -23,12 +23,15 @@ before/after) of every page to ``benchmarks/out/layout_ref/<set>.jsonl.gz``; ``-
 compares the current code with it and prints the first differences (exit status 1 if any).
 
 ``--layout-only`` times ``build_blocks`` alone (the segment stage is left out of the timing and of
-the reference), to follow the layout stage while the segment stage changes.
+the reference), to follow the layout stage while the segment stage changes. ``--against REV`` times
+``build_blocks`` of ``cleaning/layout.py`` as of git revision ``REV`` in the same process, alternating
+with the current one on the same pages (before/after ratios that survive a busy machine), and checks
+that both give the same blocks and events.
 
 Usage::
 
     python -m benchmarks.bench_layout [--pages 150] [--seed 0] [--sets zh-wrapped,...]
-        [--layout-only] [--save-ref | --check-ref] [--profile SET]
+        [--layout-only] [--save-ref | --check-ref] [--profile SET] [--against REV]
 """
 
 from __future__ import annotations
@@ -191,6 +194,58 @@ def _first_diff(a, b, path: str = "") -> str:
     return f"{path}: {str(a)[:200]!r} != {str(b)[:200]!r}"
 
 
+def layout_at(rev: str):
+    """``cleaning/layout.py`` as of git revision ``rev``, loaded as a module of its own."""
+    import subprocess
+    import types
+
+    src = subprocess.run(
+        ["git", "show", f"{rev}:cleaning/layout.py"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout
+    mod = types.ModuleType(f"layout_at_{rev}")
+    sys.modules[mod.__name__] = mod  # dataclasses look their module up
+    exec(compile(src, f"{rev}:cleaning/layout.py", "exec"), mod.__dict__)
+    return mod
+
+
+def _layout_record(out) -> tuple:
+    blocks, events = out
+    return [dataclasses.astuple(b) for b in blocks], [tuple(e.as_dict().values()) for e in events]
+
+
+def against(rev: str, names: list[str], n_pages: int, seed: int, repeat: int) -> int:
+    """Layout alone, revision ``rev`` against the current code, alternated page set by page set."""
+    old = layout_at(rev).build_blocks
+    print(f"| set | MB | lines | {rev} MB/s per core (CPU) | current MB/s | ratio | same output |")
+    print("|---|---|---|---|---|---|---|")
+    failed = 0
+    for name in names:
+        data = [prepared_lines(t) for t in pages(name, n_pages, seed)]
+        if not data:
+            continue
+        mb = sum(len(ln.encode("utf-8")) + 1 for lines in data for ln in lines) / 1e6
+        best = {"old": float("inf"), "new": float("inf")}
+        for fn in (old, build_blocks):
+            fn(data[0], CFG.layout)  # per-process tables are built before timing
+        for _ in range(repeat):
+            for tag, fn in (("old", old), ("new", build_blocks)):
+                t0 = time.process_time()
+                for lines in data:
+                    fn(lines, CFG.layout)
+                best[tag] = min(best[tag], time.process_time() - t0)
+        same = all(
+            _layout_record(old(lines, CFG.layout)) == _layout_record(build_blocks(lines, CFG.layout))
+            for lines in data
+        )
+        failed += not same
+        print(
+            f"| {name} | {mb:.2f} | {sum(map(len, data)):,} | {mb / best['old']:.2f} | "
+            f"{mb / best['new']:.2f} | {best['old'] / best['new']:.2f}x | {'yes' if same else 'NO'} |",
+            flush=True,
+        )
+    return 1 if failed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pages", type=int, default=150, help="pages per set")
@@ -202,6 +257,9 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--check-ref", action="store_true", help="compare the outputs with the saved reference")
     ap.add_argument("--profile", metavar="SET", help="cProfile layout+segment on this set, print the top")
     ap.add_argument("--layout-only", action="store_true", help="time (and compare) build_blocks alone")
+    ap.add_argument(
+        "--against", metavar="REV", help="time layout as of git revision REV alongside the current"
+    )
     args = ap.parse_args(argv)
     stage = run_layout if args.layout_only else run
     what = "layout" if args.layout_only else "layout+segment"
@@ -211,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
 
     _jieba_freq()  # dictionaries load before anything is timed
     zipf("the")
+    if args.against:
+        return against(args.against, args.sets.split(","), args.pages, args.seed, max(args.repeat, 1))
     OUT.mkdir(parents=True, exist_ok=True)
     failed = 0
     print(f"| set | pages | MB | lines | {what} MB/s per core (CPU) | ms/page | differences |")
