@@ -407,7 +407,13 @@ def _anchor_pairs(idx: _Index, rep: np.ndarray, cfg: DedupConfig) -> tuple[np.nd
     if not len(code):
         return code, code
     # a pair must share min_shared_anchors anchors (fewer when one side has fewer anchors)
-    code, shared = np.unique(code, return_counts=True)
+    code.sort()
+    new = np.ones(len(code), dtype=bool)
+    new[1:] = code[1:] != code[:-1]
+    starts = np.flatnonzero(new)
+    shared = np.diff(np.append(starts, len(code)))
+    code = code[starts]
+    del new, starts
     lo, hi = code // n, code % n
     need = np.minimum(cfg.min_shared_anchors, np.minimum(anchor_counts[lo], anchor_counts[hi]))
     ok = shared >= np.maximum(need, 1)
@@ -434,7 +440,7 @@ def _candidates(idx: _Index, rep: np.ndarray, cfg: DedupConfig) -> np.ndarray:
     v = np.concatenate(vs) if vs else np.empty(0, np.int64)
     child = np.where(prio[u] > prio[v], u, v)
     parent = np.where(prio[u] > prio[v], v, u)
-    code = np.unique(child * n + parent)
+    code = _sorted_unique(child * n + parent)
     return np.stack([code // n, code % n], axis=1)
 
 
@@ -454,6 +460,24 @@ def _read_keys(idx: _Index, rows: np.ndarray) -> tuple[pa.ChunkedArray, np.ndarr
     if where_parts:
         at[np.concatenate(where_parts)] = np.arange(len(rows), dtype=np.int64)
     return pa.chunked_array(taken, pa.large_string()), at
+
+
+def _take_keys(keys: pa.ChunkedArray, at: np.ndarray) -> list[str]:
+    """``keys[at]`` as Python strings, taken chunk by chunk (a take on the chunked array
+    would first concatenate all of its chunks, for every block)."""
+    ends = np.cumsum([len(c) for c in keys.chunks])
+    chunk = np.searchsorted(ends, at, side="right")
+    order = np.argsort(chunk, kind="stable")
+    pieces = []
+    for c in np.unique(chunk).tolist():
+        sel = order[chunk[order] == c]
+        start = int(ends[c - 1]) if c else 0
+        pieces.append(keys.chunk(c).take(pa.array(at[sel] - start)))
+    if not pieces:
+        return []
+    back = np.empty(len(at), dtype=np.int64)
+    back[order] = np.arange(len(at), dtype=np.int64)
+    return pa.concat_arrays(pieces).take(pa.array(back)).to_pylist()
 
 
 def _sorted_unique(values: np.ndarray) -> np.ndarray:
@@ -986,21 +1010,21 @@ def reduce_index(index_paths: Sequence[str | Path], cfg: DedupConfig) -> Reduced
     _release()
     pairs = _candidates(idx, rep, cfg) if n else np.empty((0, 2), np.int64)
     _release()
-    cand_rows = np.unique(pairs.reshape(-1)) if len(pairs) else np.empty(0, np.int64)
+    cand_rows = _sorted_unique(pairs.reshape(-1).copy())
     if len(pairs):
         # sketches of candidate rows only, screened on local row numbers
         local = np.searchsorted(cand_rows, pairs)
         kept = _screen(local, _candidate_sketches(idx, cand_rows), tokens[cand_rows], units[cand_rows], cfg)
         pairs = cand_rows[kept]
         del local, kept
-        cand_rows = np.unique(pairs.reshape(-1)) if len(pairs) else np.empty(0, np.int64)
+        cand_rows = _sorted_unique(pairs.reshape(-1).copy())
     cand_keys, key_at = _read_keys(idx, cand_rows)
     _release()
     parts: list[_Edges] = []
     for block in _pair_blocks(pairs, key_chars):
         # shingles of one block at a time: working memory bounded by _VERIFY_BLOCK_CHARS
-        rows = np.unique(block.reshape(-1))
-        keys = cand_keys.take(pa.array(key_at[np.searchsorted(cand_rows, rows)])).to_pylist()
+        rows = _sorted_unique(block.reshape(-1).copy())
+        keys = _take_keys(cand_keys, key_at[np.searchsorted(cand_rows, rows)])
         sh = _Shingles(rows, keys, units, cfg)
         parts.append(_verify(block, rows, keys, sh, idx, cfg))
         del sh, keys
