@@ -13,6 +13,7 @@ parts) → :func:`publish_run` (journal, atomic moves, manifest last).
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -401,8 +402,24 @@ class _UnitWriter:
             f.abort()
 
 
+# The per-document stages allocate many small, short-lived objects (lines, events, row dicts)
+# that seldom form reference cycles. With CPython's default generation-0 threshold (700
+# allocations) the cyclic collector runs thousands of times per shard, and each older-generation
+# pass walks everything the shard holds: 15-20 % of the CPU of a shard task, measured on the
+# benchmark pages. A higher threshold keeps collection but makes it rare; memory is unchanged
+# within noise (cycles are still freed).
+GC_THRESHOLD = (50_000, 20, 20)
+
+
+def tune_gc() -> None:
+    """Raise the collector's thresholds to :data:`GC_THRESHOLD` (never lowers a higher setting)."""
+    if gc.get_threshold()[0] < GC_THRESHOLD[0]:
+        gc.set_threshold(*GC_THRESHOLD)
+
+
 def process_shard(shard: dict[str, Any], params: FlowParams) -> dict[str, Any]:
     """Read and clean the files of one shard; write its unit and dedup index; return its stats."""
+    tune_gc()
     t0 = time.perf_counter()
     state = StateDir(params.out)
     uid = shard["unit"]
