@@ -161,41 +161,46 @@ def _apply_decisions(para: Any, decisions: Any) -> Any:
 # --------------------------------------------------------------------------- stage pass
 
 
-def _furniture_pages(shard: list[Any], cfg: Any, clock: Clock) -> frozenset[str]:
-    """What the flow does before a shard: decode a sample of its pages, find repeated lines."""
-    from cleaning import decode, reader, segment
-    from cleaning.model import Reject
-    from cleaning.pipeline import split_lines
+def _furniture_pages(shard: list[Any], cfg: Any, clock: Clock) -> tuple[frozenset[str], dict[Any, Any]]:
+    """What the flow does before a shard: decode a sample of its pages, find repeated lines.
 
-    if not hasattr(segment, "repeated_furniture"):
-        return frozenset()
+    Returns the repeated lines and the sampled pages' decode results (the main pass uses them
+    instead of decoding those pages again, as ``flows.steps._clean_shard`` does).
+    """
+    from cleaning import reader, segment
+    from cleaning.model import Reject
+    from cleaning.pipeline import decode_document
+
+    decoded: dict[Any, Any] = {}
+    pages: list[list[str]] = []
+    for f in shard:
+        with clock("read"):
+            docs = list(reader.read_file(f, cfg.read))
+        for doc in docs:
+            if isinstance(doc, Reject):
+                continue
+            with clock("decode"):
+                dec = decode_document(doc, cfg)
+            if isinstance(dec, Reject):
+                continue
+            decoded[(doc.source_path, doc.source_sha256)] = dec
+            pages.append(dec.lines)
+        if len(pages) >= FURNITURE_MAX_PAGES:
+            break
     with clock("furniture"):
-        pages: list[list[str]] = []
-        for f in shard:
-            for doc in reader.read_file(f, cfg.read):
-                if isinstance(doc, Reject):
-                    continue
-                if isinstance(doc.data, str):
-                    pages.append(split_lines(doc.data))
-                else:
-                    try:
-                        pages.append(split_lines(decode.decode_bytes(doc.data, cfg.decode).text))
-                    except Exception:  # an undecodable page has no furniture to offer
-                        continue
-            if len(pages) >= FURNITURE_MAX_PAGES:
-                break
-        return frozenset(segment.repeated_furniture(pages, cfg.segment)) if len(pages) >= 2 else frozenset()
+        found = frozenset(segment.repeated_furniture(pages, cfg.segment)) if len(pages) >= 2 else frozenset()
+    return found, decoded
 
 
 def stage_pass(root: Path, work: Path, shard_bytes: int) -> dict[str, Any]:
     """Every stage function called directly, one document at a time, each under its own clock."""
     import pyarrow as pa
 
-    from cleaning import decode, layout, normalize, parquet_io, reader, repair, segment
+    from cleaning import layout, normalize, parquet_io, reader, repair, segment
     from cleaning.config import CleaningConfig
     from cleaning.dedup import dedup_map, dedup_reduce
-    from cleaning.model import DecodeInfo, Reject
-    from cleaning.pipeline import DocResult, document_rows, split_lines
+    from cleaning.model import Reject
+    from cleaning.pipeline import DocResult, decode_document, document_rows
     from cleaning.schema import ARTICLES, PARAGRAPHS, PUBLIC_TABLES
 
     flow_gc()
@@ -213,7 +218,7 @@ def stage_pass(root: Path, work: Path, shard_bytes: int) -> dict[str, Any]:
         counts["rejects"] += len(listing_rejects)
         counts["input_bytes"] = sum(f.size for f in files)
         for k, shard in enumerate(_shards(files, shard_bytes)):
-            furniture = _furniture_pages(shard, cfg, clock)
+            furniture, predecoded = _furniture_pages(shard, cfg, clock)
             articles: list[dict] = []
             paragraphs: list[dict] = []
             for f in shard:
@@ -224,18 +229,14 @@ def stage_pass(root: Path, work: Path, shard_bytes: int) -> dict[str, Any]:
                         counts["rejects"] += 1
                         continue
                     counts["documents"] += 1
-                    with clock("decode"):
-                        if isinstance(doc.data, bytes):
-                            try:
-                                dec = decode.decode_bytes(doc.data, cfg.decode)
-                            except decode.DecodeRejected:
-                                counts["rejects"] += 1
-                                continue
-                            text, info, events = dec.text, dec.info, list(dec.events)
-                        else:
-                            text, events = doc.data, []
-                            info = DecodeInfo(encoding="utf-8", method="jsonl", confidence=1.0)
-                        lines = split_lines(text)
+                    dec = predecoded.pop((doc.source_path, doc.source_sha256), None)
+                    if dec is None:
+                        with clock("decode"):
+                            dec = decode_document(doc, cfg)
+                    if isinstance(dec, Reject):
+                        counts["rejects"] += 1
+                        continue
+                    info, lines, events = dec.info, dec.lines, [*doc.events, *dec.events]
                     with clock("repair"):
                         lines, ev = repair.repair_lines(lines, cfg.repair)
                     events.extend(ev)
@@ -312,8 +313,8 @@ def _e2e_shard(args: tuple[int, list[Any], str]) -> dict[str, Any]:
     k, shard, work = args
     flow_gc()
     cfg = CleaningConfig()
-    clock = Clock(("furniture",))
-    furniture = _furniture_pages(shard, cfg, clock)
+    clock = Clock(("furniture", "read", "decode"))
+    furniture, predecoded = _furniture_pages(shard, cfg, clock)
     articles: list[dict] = []
     paragraphs: list[dict] = []
     rejects = docs = 0
@@ -323,7 +324,9 @@ def _e2e_shard(args: tuple[int, list[Any], str]) -> dict[str, Any]:
                 rejects += 1
                 continue
             docs += 1
-            res = process_document(doc, cfg, furniture)
+            res = process_document(
+                doc, cfg, furniture, predecoded.pop((doc.source_path, doc.source_sha256), None)
+            )
             if isinstance(res, Reject):
                 rejects += 1
                 continue

@@ -45,16 +45,22 @@ class DocResult:
     events: list[Event] = field(default_factory=list)
 
 
-def process_document(
-    doc: SourceDoc, cfg: CleaningConfig, furniture: frozenset[str] = frozenset()
-) -> DocResult | Reject:
-    """Decode, repair, normalize, lay out and segment one document.
+@dataclass(slots=True)
+class Decoded:
+    """A document's text as source lines, with how it was decoded.
 
-    Returns a :class:`Reject` when the document cannot be decoded sensibly.
-    Any other exception is a bug and propagates to the caller; the flow turns
-    it into an ``internal_error`` reject for that document and goes on.
+    Made by :func:`decode_document`; a caller that needs the lines before the
+    other stages (the flow's repeated-furniture pre-pass) hands it on to
+    :func:`process_document` so each page is decoded once.
     """
-    events: list[Event] = list(doc.events)
+
+    info: DecodeInfo
+    lines: list[str]
+    events: list[Event] = field(default_factory=list)
+
+
+def decode_document(doc: SourceDoc, cfg: CleaningConfig) -> Decoded | Reject:
+    """Decode one document into source lines, or a :class:`Reject` when it cannot be decoded sensibly."""
     if isinstance(doc.data, bytes):
         try:
             dec = decode.decode_bytes(doc.data, cfg.decode)
@@ -66,13 +72,34 @@ def process_document(
                 source_sha256=doc.source_sha256,
                 size_bytes=len(doc.data),
             )
-        text, info = dec.text, dec.info
-        events.extend(dec.events)
-    else:
-        text = doc.data
-        info = DecodeInfo(encoding="utf-8", method="jsonl", confidence=1.0)
+        return Decoded(info=dec.info, lines=split_lines(dec.text), events=dec.events)
+    return Decoded(
+        info=DecodeInfo(encoding="utf-8", method="jsonl", confidence=1.0), lines=split_lines(doc.data)
+    )
 
-    lines = split_lines(text)
+
+def process_document(
+    doc: SourceDoc,
+    cfg: CleaningConfig,
+    furniture: frozenset[str] = frozenset(),
+    decoded: Decoded | None = None,
+) -> DocResult | Reject:
+    """Decode, repair, normalize, lay out and segment one document.
+
+    ``decoded`` is this document's :func:`decode_document` result when the
+    caller already has it. Returns a :class:`Reject` when the document cannot
+    be decoded sensibly. Any other exception is a bug and propagates to the
+    caller; the flow turns it into an ``internal_error`` reject for that
+    document and goes on.
+    """
+    if decoded is None:
+        got = decode_document(doc, cfg)
+        if isinstance(got, Reject):
+            return got
+        decoded = got
+    events: list[Event] = [*doc.events, *decoded.events]
+    info = decoded.info
+    lines = decoded.lines
     lines, ev = repair.repair_lines(lines, cfg.repair)
     events.extend(ev)
     lines, ev = normalize.normalize_lines(lines, cfg.normalize)

@@ -77,6 +77,16 @@ def _item_dict(item: Any, pos: int, art: dict | None, paras: list[dict]) -> dict
     }
 
 
+def _predecode(doc: Any, cfg: CleaningConfig) -> Any:
+    """The document decoded once for the furniture pre-pass and the main pass (None on error)."""
+    from cleaning.pipeline import decode_document
+
+    try:
+        return decode_document(doc, cfg)
+    except Exception:  # process_document meets the same error and reports it
+        return None
+
+
 def explain_file(path: str | Path, cfg: CleaningConfig) -> dict[str, Any]:
     """Everything ``explain`` shows, as plain data (``--json`` prints it as is)."""
     import pyarrow as pa
@@ -93,25 +103,19 @@ def explain_file(path: str | Path, cfg: CleaningConfig) -> dict[str, Any]:
     para_text: dict[str, str] = {}
     for f in files:
         docs = [d for d in read_file(f, cfg.read)]
-        pages = []
-        for d in docs:
-            if isinstance(d, Reject):
-                continue
-            from flows.steps import _page_lines
-
-            lines = _page_lines(d, cfg)
-            if lines is not None:
-                pages.append(lines)
+        decoded: list[Any] = [None if isinstance(d, Reject) else _predecode(d, cfg) for d in docs]
+        pages = [dec.lines for dec in decoded if dec is not None and not isinstance(dec, Reject)]
         furniture: frozenset[str] = frozenset()
         if len(pages) >= 2:
             from cleaning.segment import repeated_furniture
 
             furniture = frozenset(repeated_furniture(pages, cfg.segment))
-        for doc in docs:
+        for doc, dec in zip(docs, decoded, strict=True):
             if isinstance(doc, Reject):
                 report["rejects"].append(_reject(doc))
                 continue
-            result = process_document(doc, cfg, furniture)
+            pre = dec if dec is not None and not isinstance(dec, Reject) else None
+            result = process_document(doc, cfg, furniture, pre)
             if isinstance(result, Reject):
                 report["rejects"].append(_reject(result))
                 continue

@@ -281,34 +281,35 @@ def write_listing_unit(state: StateDir, rejects: list[Reject], fingerprint: str,
 # ------------------------------------------------------------------- shard
 
 
-def _page_lines(doc: Any, cfg: Any) -> list[str] | None:
-    from cleaning import decode
-    from cleaning.pipeline import split_lines
+def _furniture(
+    files: list[Any], cfg: Any, max_pages: int
+) -> tuple[frozenset[str], dict[tuple[str, str], Any]]:
+    """Lines repeated across the shard's pages (running heads, footers), from a bounded sample.
 
-    if isinstance(doc.data, str):
-        return split_lines(doc.data)
-    try:
-        return split_lines(decode.decode_bytes(doc.data, cfg.decode).text)
-    except Exception:  # a page that cannot be decoded has no furniture to offer
-        return None
-
-
-def _furniture(files: list[Any], cfg: Any, max_pages: int) -> frozenset[str]:
-    """Lines repeated across the shard's pages (running heads, footers), from a bounded sample."""
+    Also returns the sampled pages' :class:`cleaning.pipeline.Decoded`, keyed by source path
+    and hash, for the main pass to use instead of decoding those pages a second time.
+    """
+    from cleaning.pipeline import decode_document
     from cleaning.reader import read_file
     from cleaning.segment import repeated_furniture
 
+    decoded: dict[tuple[str, str], Any] = {}
     if max_pages <= 0:
-        return frozenset()
+        return frozenset(), decoded
     pages: list[list[str]] = []
     for f in files:
         try:
             for doc in read_file(f, cfg.read):
                 if isinstance(doc, Reject):
                     continue
-                lines = _page_lines(doc, cfg)
-                if lines is not None:
-                    pages.append(lines)
+                try:
+                    dec = decode_document(doc, cfg)
+                except Exception:  # the main pass meets the same error and records it
+                    continue
+                if isinstance(dec, Reject):
+                    continue
+                decoded[(doc.source_path, doc.source_sha256)] = dec
+                pages.append(dec.lines)
                 if len(pages) >= max_pages:
                     break
         except Exception:  # reading problems are reported by the main pass
@@ -316,12 +317,12 @@ def _furniture(files: list[Any], cfg: Any, max_pages: int) -> frozenset[str]:
         if len(pages) >= max_pages:
             break
     if len(pages) < 2:
-        return frozenset()
+        return frozenset(), decoded
     try:
-        return frozenset(repeated_furniture(pages, cfg.segment))
+        return frozenset(repeated_furniture(pages, cfg.segment)), decoded
     except Exception as exc:
         log.warning("furniture detection failed, continuing without: %s", exc)
-        return frozenset()
+        return frozenset(), decoded
 
 
 class _UnitWriter:
@@ -467,7 +468,7 @@ def _clean_shard(
     inputs = [
         InputFile(path=Path(f["path"]), source_path=f["source_path"], size=f["size"]) for f in shard["files"]
     ]
-    furniture = _furniture(inputs, cfg, params.furniture_max_pages)
+    furniture, decoded = _furniture(inputs, cfg, params.furniture_max_pages)
 
     encodings: Counter[str] = Counter()
     stage_events: Counter[str] = Counter()
@@ -484,7 +485,8 @@ def _clean_shard(
                     continue
                 docs += 1
                 try:
-                    result = process_document(doc, cfg, furniture)
+                    pre = decoded.pop((doc.source_path, doc.source_sha256), None)
+                    result = process_document(doc, cfg, furniture, pre)
                     if isinstance(result, Reject):
                         writer.add("rejects", [reject_row(result, inp.source_path)])
                         counts["rejects"] += 1

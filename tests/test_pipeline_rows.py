@@ -3,13 +3,23 @@ against their plain definitions."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cleaning import repair
 from cleaning.config import CleaningConfig
-from cleaning.model import DecodeInfo, Event, Item, Paragraph, SourceDoc
-from cleaning.pipeline import DocResult, _RuleIndex, document_rows, paragraph_id
+from cleaning.model import DecodeInfo, Event, Item, Paragraph, Reject, SourceDoc
+from cleaning.pipeline import (
+    DocResult,
+    _RuleIndex,
+    decode_document,
+    document_rows,
+    paragraph_id,
+    process_document,
+)
 
 RULES = ["layout.join_wrapped_line", "segment.body", "repair.ftfy", "decode.utf8_strict", "a.b", "z.y"]
 
@@ -99,3 +109,42 @@ def test_damage_hint_across_paragraphs_counts_nothing() -> None:
 def test_paragraph_ids_are_the_formatted_position() -> None:
     for pos in (0, 7, 42, 999, 1000, 12345, -1):
         assert paragraph_id("abc", pos) == f"abc-{pos:03d}"
+
+
+def _rows_of(result: DocResult) -> tuple[list[dict], list[dict]]:
+    return document_rows(result, CFG_DEFAULT)
+
+
+CFG_DEFAULT = CleaningConfig()
+SEED = Path(__file__).resolve().parents[1] / "data" / "raw" / "000_77a03ed607cd6b14.txt"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        SEED.read_bytes(),
+        SEED.read_text(encoding="utf-8").replace("\n", "\r\n").encode("gb18030"),
+        "第一行\n第二行\n".encode("big5"),
+        SEED.read_text(encoding="utf-8"),  # a JSONL record: already text
+    ],
+    ids=["seed-utf8", "seed-gb18030-crlf", "big5", "str"],
+)
+def test_predecoded_document_gives_the_same_rows(data: bytes | str) -> None:
+    """The flow decodes a page once for its furniture pre-pass and hands it on: same output."""
+    doc = SourceDoc(source_path="p.txt", source_sha256="0" * 64, data=data)
+    plain = process_document(doc, CFG_DEFAULT)
+    pre = decode_document(doc, CFG_DEFAULT)
+    assert not isinstance(pre, Reject)
+    handed = process_document(doc, CFG_DEFAULT, decoded=pre)
+    assert isinstance(plain, DocResult) and isinstance(handed, DocResult)
+    assert handed.lines == plain.lines
+    assert [(e.rule, e.line, e.line_end, e.detail) for e in handed.events] == [
+        (e.rule, e.line, e.line_end, e.detail) for e in plain.events
+    ]
+    assert _rows_of(handed) == _rows_of(plain)
+
+
+def test_undecodable_document_is_rejected_by_both_paths() -> None:
+    doc = SourceDoc(source_path="e.txt", source_sha256="0" * 64, data=b"   \n")
+    assert isinstance(decode_document(doc, CFG_DEFAULT), Reject)
+    assert isinstance(process_document(doc, CFG_DEFAULT), Reject)
