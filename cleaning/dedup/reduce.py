@@ -301,7 +301,7 @@ _ANCHOR_SPILL_ROWS = 200_000
 _ANCHORS_PER_RANGE = 2_000_000
 
 
-def _band_pairs(idx: _Index, rep: np.ndarray, cfg: DedupConfig) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def _band_pairs(idx: _Index, rep: np.ndarray, cfg: DedupConfig) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     # band hashes of the representatives only, one contiguous row per band
     rep_rows = np.flatnonzero(rep)
     at = np.full(len(idx), -1, dtype=np.int64)
@@ -319,12 +319,8 @@ def _band_pairs(idx: _Index, rep: np.ndarray, cfg: DedupConfig) -> tuple[list[np
         del values, counts
     del at
     rows_b = rep_rows[has]
-    us, vs = [], []
     for band in range(cfg.bands):
-        u, v = _star_pairs(matrix[band, has], rows_b, idx.prio, cfg.bucket_heads, None)
-        us.append(u)
-        vs.append(v)
-    return us, vs
+        yield _star_pairs(matrix[band, has], rows_b, idx.prio, cfg.bucket_heads, None)
 
 
 def _anchor_ranges(
@@ -420,28 +416,48 @@ def _anchor_pairs(idx: _Index, rep: np.ndarray, cfg: DedupConfig) -> tuple[np.nd
     return lo[ok], hi[ok]
 
 
+class _PairSet:
+    """Distinct ``(child, parent)`` pairs as sorted codes ``child * n + parent``, merged as they come:
+    the same pair found by several bands and anchors is held once, not once per finder."""
+
+    def __init__(self, n: int, prio: np.ndarray) -> None:
+        self.n, self.prio = n, prio
+        self.parts: list[np.ndarray] = []
+        self.merged = 0  # size of parts[0] after the last merge
+
+    def add(self, u: np.ndarray, v: np.ndarray) -> None:
+        if not len(u):
+            return
+        later = self.prio[u] > self.prio[v]
+        child, parent = np.where(later, u, v).astype(np.int64), np.where(later, v, u)
+        self.parts.append(_sorted_unique(child * self.n + parent))
+        if sum(len(x) for x in self.parts) > 2 * self.merged + 4_000_000:
+            self.parts = [_sorted_unique(np.concatenate(self.parts))]
+            self.merged = len(self.parts[0])
+
+    def pairs(self) -> np.ndarray:
+        code = _sorted_unique(np.concatenate(self.parts)) if self.parts else np.empty(0, np.int64)
+        self.parts = []
+        return np.stack([code // self.n, code % self.n], axis=1)
+
+
 def _candidates(idx: _Index, rep: np.ndarray, cfg: DedupConfig) -> np.ndarray:
     """Candidate pairs among representatives, as ``(n, 2)`` int64 rows ``(child, parent)``."""
     n = len(idx)
     prio = idx.prio
-    us, vs = _band_pairs(idx, rep, cfg)
-    u, v = _anchor_pairs(idx, rep, cfg)
-    us.append(u)
-    vs.append(v)
+    found = _PairSet(n, prio)
+    for u, v in _band_pairs(idx, rep, cfg):
+        found.add(u, v)
+    found.add(*_anchor_pairs(idx, rep, cfg))
     for name in ("head", "tail"):
         values = np.zeros(n, dtype=np.uint64)
         for where, col in idx.read(name):
             values[where] = _numpy(col, np.uint64)
         rows = np.flatnonzero((values != 0) & rep)
-        u, v = _star_pairs(values[rows], rows, prio, cfg.bucket_heads, cfg.max_bucket)
-        us.append(u)
-        vs.append(v)
-    u = np.concatenate(us) if us else np.empty(0, np.int64)
-    v = np.concatenate(vs) if vs else np.empty(0, np.int64)
-    child = np.where(prio[u] > prio[v], u, v)
-    parent = np.where(prio[u] > prio[v], v, u)
-    code = _sorted_unique(child * n + parent)
-    return np.stack([code // n, code % n], axis=1)
+        values = values[rows]
+        found.add(*_star_pairs(values, rows, prio, cfg.bucket_heads, cfg.max_bucket))
+        del values, rows
+    return found.pairs()
 
 
 def _read_keys(idx: _Index, rows: np.ndarray) -> tuple[pa.ChunkedArray, np.ndarray]:
