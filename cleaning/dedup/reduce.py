@@ -609,6 +609,9 @@ def _screen(
     return pairs[keep]
 
 
+# Candidate pairs screened at once.
+_SCREEN_SLICE = 1_000_000
+
 # Key characters whose shingle sets are held at once during verification.
 _VERIFY_BLOCK_CHARS = 1_000_000
 
@@ -1030,9 +1033,20 @@ def reduce_index(index_paths: Sequence[str | Path], cfg: DedupConfig) -> Reduced
     if len(pairs):
         # sketches of candidate rows only, screened on local row numbers
         local = np.searchsorted(cand_rows, pairs)
-        kept = _screen(local, _candidate_sketches(idx, cand_rows), tokens[cand_rows], units[cand_rows], cfg)
-        pairs = cand_rows[kept]
-        del local, kept
+        sketches, cand_tokens, cand_units = (
+            _candidate_sketches(idx, cand_rows),
+            tokens[cand_rows],
+            units[cand_rows],
+        )
+        del pairs
+        # a slice of pairs at a time: the screen's temporaries are a dozen numbers per pair
+        kept = [
+            _screen(local[lo : lo + _SCREEN_SLICE], sketches, cand_tokens, cand_units, cfg)
+            for lo in range(0, len(local), _SCREEN_SLICE)
+        ]
+        del sketches, cand_tokens, cand_units, local
+        pairs = cand_rows[np.concatenate(kept)]
+        del kept
         cand_rows = _sorted_unique(pairs.reshape(-1).copy())
     cand_keys, key_at = _read_keys(idx, cand_rows)
     _release()
