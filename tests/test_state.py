@@ -165,10 +165,10 @@ def test_a_document_that_raises_becomes_an_internal_error_reject(
     (tmp_path / "in" / "bad.txt").write_text("这一页会让处理出错。\n", encoding="utf-8")
     real = cleaning.pipeline.process_document
 
-    def failing(doc, cfg, furniture=frozenset()):
+    def failing(doc, cfg, furniture=frozenset(), decoded=None):
         if doc.source_path == "bad.txt":
             raise ValueError("boom on purpose")
-        return real(doc, cfg, furniture)
+        return real(doc, cfg, furniture, decoded)
 
     monkeypatch.setattr(cleaning.pipeline, "process_document", failing)
     params = params_for()
