@@ -1068,7 +1068,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     # internal: one end-to-end pass in this process (used through subprocesses)
     p.add_argument("--e2e-only", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--direct-steps", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--reduce-only", action="store_true", help="dedup_reduce over the index files given")
+    p.add_argument(
+        "--reduce-only",
+        action="store_true",
+        help="the dedup reduce, as the flow runs it, over these index files",
+    )
     p.add_argument(
         "--reduce-scaling",
         action="store_true",
@@ -1097,23 +1101,34 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(reduce_scaling(args.roots), indent=1))
         return 0
     if args.reduce_only:
-        # dedup_reduce alone over the given index files: how its time and memory grow
+        # the reduce as the flow runs it, alone over the given index files: reduce_index, then
+        # every decision row built a batch at a time and written (how time and memory grow)
+        import pyarrow.parquet as pq
+
         from cleaning.config import CleaningConfig
-        from cleaning.dedup import dedup_reduce
+        from cleaning.dedup import reduce_index
+        from cleaning.schema import DECISION_SCHEMA
 
         c0, w0 = time.process_time(), time.perf_counter()
-        decisions = dedup_reduce([str(r) for r in args.roots], CleaningConfig().dedup)
+        reduced = reduce_index([str(r) for r in args.roots], CleaningConfig().dedup)
+        sink = OUT_DIR / "reduce-only-decisions.parquet"
+        sink.parent.mkdir(parents=True, exist_ok=True)
+        with pq.ParquetWriter(sink, DECISION_SCHEMA) as writer:
+            for batch in reduced.batches():
+                writer.write_batch(batch)
         print(
             json.dumps(
                 {
                     "index_files": len(args.roots),
-                    "paragraphs": decisions.num_rows,
+                    "paragraphs": len(reduced),
+                    "statuses": reduced.status_counts(),
                     "cpu": time.process_time() - c0,
                     "wall": time.perf_counter() - w0,
                     "peak_rss_mib": process_peak_rss() / MIB,
                 }
             )
         )
+        sink.unlink()
         return 0
     if args.direct_steps:
         direct_steps(args.roots, args.work)
