@@ -18,7 +18,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
-from prefect.utilities.annotations import unmapped
+from prefect.utilities.annotations import quote, unmapped
 
 from cleaning import parquet_io
 from cleaning.state import RunLock, StateDir
@@ -152,7 +152,10 @@ def clean_corpus(params: FlowParams) -> dict[str, Any]:
         shard_stats.sort(key=lambda s: s["unit"])
 
         catalog = the_plan["catalog"]
-        dedup_stats = reduce_task.with_options(**opts)(catalog, params, run_id)
+        # quote(): the catalog and the plan are plain data (an entry per input file) with no
+        # futures inside; without it Prefect walks every entry looking for some. (Not on the
+        # mapped shard lists: the dask runner does not unwrap quoted map arguments.)
+        dedup_stats = reduce_task.with_options(**opts)(quote(catalog), params, run_id)
         live = steps.live_units(catalog)
         units = list(live)
         if units:
@@ -165,7 +168,7 @@ def clean_corpus(params: FlowParams) -> dict[str, Any]:
         _merge_shard_status(shard_stats, finals)
 
         published = publish_task.with_options(**opts)(
-            params, the_plan, shard_stats, finals, dedup_stats, started
+            params, quote(the_plan), quote(shard_stats), quote(finals), dedup_stats, started
         )
         manifest = published["manifest"]
         artifacts.report(manifest, published)
