@@ -18,10 +18,6 @@ from typing import Any
 LazyText = str | Callable[[], str]
 
 
-def _resolve(value: LazyText | None) -> str | None:
-    return value if value is None or isinstance(value, str) else value()
-
-
 class Event:
     """One change or decision, made by a named rule.
 
