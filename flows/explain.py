@@ -77,16 +77,6 @@ def _item_dict(item: Any, pos: int, art: dict | None, paras: list[dict]) -> dict
     }
 
 
-def _predecode(doc: Any, cfg: CleaningConfig) -> Any:
-    """The document decoded once for the furniture pre-pass and the main pass (None on error)."""
-    from cleaning.pipeline import decode_document
-
-    try:
-        return decode_document(doc, cfg)
-    except Exception:  # process_document meets the same error and reports it
-        return None
-
-
 def explain_file(path: str | Path, cfg: CleaningConfig) -> dict[str, Any]:
     """Everything ``explain`` shows, as plain data (``--json`` prints it as is)."""
     import pyarrow as pa
@@ -95,6 +85,7 @@ def explain_file(path: str | Path, cfg: CleaningConfig) -> dict[str, Any]:
     from cleaning.parquet_io import write_table
     from cleaning.pipeline import document_rows, explain_lines, process_document
     from cleaning.reader import list_inputs, read_file
+    from flows.steps import predecode
 
     files, rejects = list_inputs([str(path)], cfg.read)
     report: dict[str, Any] = {"file": str(path), "documents": [], "rejects": [], "dedup": []}
@@ -103,8 +94,8 @@ def explain_file(path: str | Path, cfg: CleaningConfig) -> dict[str, Any]:
     para_text: dict[str, str] = {}
     for f in files:
         docs = [d for d in read_file(f, cfg.read)]
-        decoded: list[Any] = [None if isinstance(d, Reject) else _predecode(d, cfg) for d in docs]
-        pages = [dec.lines for dec in decoded if dec is not None and not isinstance(dec, Reject)]
+        decoded: list[Any] = [None if isinstance(d, Reject) else predecode(d, cfg) for d in docs]
+        pages = [dec.lines for dec in decoded if dec is not None]
         furniture: frozenset[str] = frozenset()
         if len(pages) >= 2:
             from cleaning.segment import repeated_furniture
@@ -114,8 +105,7 @@ def explain_file(path: str | Path, cfg: CleaningConfig) -> dict[str, Any]:
             if isinstance(doc, Reject):
                 report["rejects"].append(_reject(doc))
                 continue
-            pre = dec if dec is not None and not isinstance(dec, Reject) else None
-            result = process_document(doc, cfg, furniture, pre)
+            result = process_document(doc, cfg, furniture, dec)
             if isinstance(result, Reject):
                 report["rejects"].append(_reject(result))
                 continue

@@ -281,6 +281,21 @@ def write_listing_unit(state: StateDir, rejects: list[Reject], fingerprint: str,
 # ------------------------------------------------------------------- shard
 
 
+def predecode(doc: Any, cfg: Any) -> Any:
+    """``doc`` decoded for the furniture pre-pass (a :class:`cleaning.pipeline.Decoded`), or None.
+
+    None when it cannot be decoded (a reject) or decoding raises: the main pass decodes such a
+    document itself and records what went wrong.
+    """
+    from cleaning.pipeline import decode_document
+
+    try:
+        dec = decode_document(doc, cfg)
+    except Exception:  # the main pass meets the same error and records it
+        return None
+    return None if isinstance(dec, Reject) else dec
+
+
 def _furniture(
     files: list[Any], cfg: Any, max_pages: int
 ) -> tuple[frozenset[str], dict[tuple[str, str], Any]]:
@@ -289,7 +304,6 @@ def _furniture(
     Also returns the sampled pages' :class:`cleaning.pipeline.Decoded`, keyed by source path
     and hash, for the main pass to use instead of decoding those pages a second time.
     """
-    from cleaning.pipeline import decode_document
     from cleaning.reader import read_file
     from cleaning.segment import repeated_furniture
 
@@ -302,11 +316,8 @@ def _furniture(
             for doc in read_file(f, cfg.read):
                 if isinstance(doc, Reject):
                     continue
-                try:
-                    dec = decode_document(doc, cfg)
-                except Exception:  # the main pass meets the same error and records it
-                    continue
-                if isinstance(dec, Reject):
+                dec = predecode(doc, cfg)
+                if dec is None:
                     continue
                 decoded[(doc.source_path, doc.source_sha256)] = dec
                 pages.append(dec.lines)
