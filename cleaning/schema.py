@@ -37,6 +37,23 @@ def _schema(name: str, fields: list[pa.Field]) -> pa.Schema:
     )
 
 
+# The dedup outcome of a paragraph and of an article: columns of the public tables that the
+# reduce's decision files carry and finalize copies over (flows.steps._apply_decisions).
+PARAGRAPH_DEDUP_FIELDS = [
+    pa.field("status", pa.string(), nullable=False),
+    pa.field("relation", pa.string()),
+    pa.field("duplicate_of", pa.string()),
+    pa.field("cluster_id", pa.string()),
+    pa.field("similarity", pa.float32()),
+    pa.field("containment", pa.float32()),
+]
+ARTICLE_DEDUP_FIELDS = [
+    pa.field("status", pa.string(), nullable=False),
+    pa.field("relation", pa.string()),
+    pa.field("duplicate_of", pa.string()),
+    pa.field("similarity", pa.float32()),
+]
+
 ARTICLES = _schema(
     "articles",
     [
@@ -58,10 +75,7 @@ ARTICLES = _schema(
         pa.field("char_count", pa.int32(), nullable=False),
         pa.field("lang", pa.string()),
         pa.field("text_simplified", pa.string()),
-        pa.field("status", pa.string(), nullable=False),
-        pa.field("relation", pa.string()),
-        pa.field("duplicate_of", pa.string()),
-        pa.field("similarity", pa.float32()),
+        *ARTICLE_DEDUP_FIELDS,
         pa.field("source_line_start", pa.int32(), nullable=False),
         pa.field("source_line_end", pa.int32(), nullable=False),
         pa.field("encoding", pa.string(), nullable=False),
@@ -84,12 +98,7 @@ PARAGRAPHS = _schema(
         pa.field("position", pa.int32(), nullable=False),
         pa.field("text", pa.string(), nullable=False),
         pa.field("char_count", pa.int32(), nullable=False),
-        pa.field("status", pa.string(), nullable=False),
-        pa.field("relation", pa.string()),
-        pa.field("duplicate_of", pa.string()),
-        pa.field("cluster_id", pa.string()),
-        pa.field("similarity", pa.float32()),
-        pa.field("containment", pa.float32()),
+        *PARAGRAPH_DEDUP_FIELDS,
         pa.field("source_line_start", pa.int32(), nullable=False),
         pa.field("source_line_end", pa.int32(), nullable=False),
         pa.field("joins", pa.list_(pa.string())),
@@ -198,12 +207,7 @@ UNIT_SCHEMAS: dict[str, pa.Schema] = {
 DECISION_SCHEMA = pa.schema(
     [
         pa.field("id", pa.string(), nullable=False),
-        pa.field("status", pa.string(), nullable=False),
-        pa.field("relation", pa.string()),
-        pa.field("duplicate_of", pa.string()),
-        pa.field("cluster_id", pa.string()),
-        pa.field("similarity", pa.float32()),
-        pa.field("containment", pa.float32()),
+        *PARAGRAPH_DEDUP_FIELDS,
         # the named rule that made the decision, and why (for ``presswash explain``)
         pa.field("rule", pa.string()),
         pa.field("reason", pa.string()),
@@ -218,10 +222,7 @@ DECISION_SCHEMA = pa.schema(
 ARTICLE_DECISION_SCHEMA = pa.schema(
     [
         pa.field("id", pa.string(), nullable=False),
-        pa.field("status", pa.string(), nullable=False),
-        pa.field("relation", pa.string()),
-        pa.field("duplicate_of", pa.string()),
-        pa.field("similarity", pa.float32()),
+        *ARTICLE_DEDUP_FIELDS,
         pa.field("rule", pa.string()),
         pa.field("reason", pa.string()),
     ]

@@ -33,10 +33,12 @@ import pyarrow.parquet as pq
 from cleaning import parquet_io
 from cleaning.model import Reject
 from cleaning.schema import (
+    ARTICLE_DEDUP_FIELDS,
     ARTICLE_POS_COL,
     ARTICLES,
     DECISION_SCHEMA,
     INPUT_COL,
+    PARAGRAPH_DEDUP_FIELDS,
     PUBLIC_TABLES,
     SCHEMA_VERSION,
     STATUS_KEPT,
@@ -50,8 +52,8 @@ log = logging.getLogger("presswash")
 
 INTERNAL_ERROR = "internal_error"
 DEDUP_INPUT_COLUMNS = ["id", "article_id", "source_path", "position", "article_position", "text"]
-DECISION_COLUMNS = ["status", "relation", "duplicate_of", "cluster_id", "similarity", "containment"]
-ARTICLE_DECISION_COLUMNS = ["status", "relation", "duplicate_of", "similarity"]
+DECISION_COLUMNS = [f.name for f in PARAGRAPH_DEDUP_FIELDS]
+ARTICLE_DECISION_COLUMNS = [f.name for f in ARTICLE_DEDUP_FIELDS]
 
 
 VERSIONED_PACKAGES = ("presswash", "prefect", "pyarrow", "datasketch", "ftfy", "jieba", "charset-normalizer")
