@@ -1,0 +1,74 @@
+"""Compiled kernels for the hot numeric loops, with the plain numpy definitions as the reference.
+
+A kernel is a plain Python function over numpy arrays and scalars, written in
+the subset numba compiles (loops, arithmetic, no Python objects). Wrapped in
+:class:`Kernel`, it is compiled by numba on its first call, in nopython mode,
+with the GIL released (so the thread and Dask runners run kernels of two
+shards at once) and with the machine code cached on disk beside the module
+(``__pycache__``; numba falls back to a user cache directory when that is not
+writable), so a machine compiles each kernel once and later processes load it
+in milliseconds.
+
+Every kernel has a numpy definition next to it that gives the same result; the
+tests compare the two. The numpy definition runs when numba is missing or
+cannot be imported (a platform without a wheel, a numba older than the installed
+numpy), or when ``PRESSWASH_JIT=0`` is set, for example to rule the compiler out
+when chasing a difference. Nothing here imports numba before a kernel is used:
+importing :mod:`cleaning` stays cheap.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+ENV_VAR = "PRESSWASH_JIT"
+_OFF = {"0", "false", "no", "off"}
+
+
+@cache
+def _numba() -> Any | None:
+    if os.environ.get(ENV_VAR, "1").strip().lower() in _OFF:
+        return None
+    try:
+        import numba
+    except Exception:  # not installed, or built against another numpy: fall back, never fail
+        return None
+    return numba
+
+
+def enabled() -> bool:
+    """True when kernels are compiled (numba importable and ``PRESSWASH_JIT`` not off)."""
+    return _numba() is not None
+
+
+class Kernel:
+    """A function compiled by numba on first call; calling it when :func:`enabled` is false is an error."""
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.py_func = fn
+        self.__name__ = fn.__name__
+        self.__doc__ = fn.__doc__
+        self._compiled: Callable[..., Any] | None = None
+        self._lock = threading.Lock()
+
+    def _compile(self) -> Callable[..., Any]:
+        numba = _numba()
+        if numba is None:
+            raise RuntimeError(f"{self.__name__}: compiled kernels are off; use the numpy definition")
+        with self._lock:  # two shard threads may call a kernel for the first time together
+            if self._compiled is None:
+                self._compiled = numba.njit(cache=True, nogil=True)(self.py_func)
+        return self._compiled
+
+    def __call__(self, *args: Any) -> Any:
+        compiled = self._compiled or self._compile()
+        return compiled(*args)
+
+
+def kernel(fn: Callable[..., Any]) -> Kernel:
+    """Decorator: ``fn`` becomes a :class:`Kernel` (compiled lazily, cached on disk, GIL released)."""
+    return Kernel(fn)

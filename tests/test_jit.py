@@ -1,0 +1,50 @@
+"""cleaning.jit: numba kernels compiled lazily, with a switch back to the numpy definitions."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from cleaning import jit
+
+
+@jit.kernel
+def _running_min(values: np.ndarray) -> np.ndarray:
+    out = np.empty_like(values)
+    low = values[0]
+    for i in range(values.shape[0]):
+        low = min(low, values[i])
+        out[i] = low
+    return out
+
+
+def test_kernel_matches_its_python_definition() -> None:
+    values = np.array([5, 3, 4, 1, 2], dtype=np.uint32)
+    expected = _running_min.py_func(values)
+    if not jit.enabled():
+        pytest.skip("numba is not importable here")
+    assert np.array_equal(_running_min(values), expected)
+    assert _running_min(values).dtype == np.uint32
+
+
+def test_importing_cleaning_does_not_import_numba() -> None:
+    code = "import sys, cleaning.pipeline, cleaning.dedup; print('numba' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("value", ["0", "off", "False"])
+def test_env_switch_turns_kernels_off(value: str) -> None:
+    code = (
+        "from cleaning import jit\n"
+        "k = jit.kernel(lambda x: x)\n"
+        "print(jit.enabled())\n"
+        "try:\n    k(1)\nexcept RuntimeError as e:\n    print('off:', e)\n"
+    )
+    env = {"PRESSWASH_JIT": value, "PATH": ""}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert out.stdout.splitlines()[0] == "False"
+    assert "compiled kernels are off" in out.stdout
