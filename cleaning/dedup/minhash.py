@@ -11,6 +11,12 @@ shingle hash is pre-mixed with the MurmurHash3 finalizer and permuted by
 ``a_k * h + b_k mod 2^32`` with ``a, b`` drawn exactly as ``MinHash(num_perm,
 seed)`` draws them. ``MinHash(num_perm, seed, hashfunc=lambda h: h)`` updated
 with the values of :func:`shingle_hashes` gives the same hash values (tested).
+
+The loops run as compiled kernels (:mod:`cleaning.jit`): one pass over a
+batch's code points for the prefix hashes and tokens, one over its windows, and
+one over each paragraph's shingles with every permutation in the inner loop.
+The numpy code beside each kernel is the reference definition (tested equal);
+it runs when kernels are off (``PRESSWASH_JIT=0``, numba missing).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from functools import cache
 
 import numpy as np
 
+from cleaning import jit
 from cleaning.dedup.config import DedupConfig
 from cleaning.dedup.key import UNIT_CHAR, UNIT_LATIN_CHAR, UNIT_WORD
 
@@ -28,6 +35,11 @@ _U64 = np.uint64
 _K = _U64(0x9E3779B97F4A7C15)  # odd, so it has an inverse mod 2^64
 _K_INV = _U64(pow(int(_K), -1, 1 << 64))
 _SPACE = 32
+_M32 = _U64(0xFFFFFFFF)
+_FMIX64_1 = _U64(0xFF51AFD7ED558CCD)
+_FMIX64_2 = _U64(0xC4CEB9FE1A85EC53)
+_FMIX32_1 = _U64(0x85EBCA6B)
+_FMIX32_2 = _U64(0xC2B2AE35)
 # Shingles per chunk of the permutation loop: big enough to amortize the
 # per-permutation Python overhead, small enough to stay in the CPU cache.
 _CHUNK_SHINGLES = 1 << 17
@@ -38,9 +50,9 @@ SKETCH_PERMS = 64
 def fmix64(h: np.ndarray) -> np.ndarray:
     """MurmurHash3 64-bit finalizer (a bijection with good avalanche), wrapping arithmetic."""
     h = h ^ (h >> _U64(33))
-    h = h * _U64(0xFF51AFD7ED558CCD)
+    h = h * _FMIX64_1
     h = h ^ (h >> _U64(33))
-    h = h * _U64(0xC4CEB9FE1A85EC53)
+    h = h * _FMIX64_2
     return h ^ (h >> _U64(33))
 
 
@@ -109,19 +121,43 @@ def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def encode(keys: list[str], units: np.ndarray) -> Encoded:
-    lengths = np.fromiter((len(k) for k in keys), dtype=np.int64, count=len(keys))
+    """The keys as one code point array: prefix hashes and token spans (characters or words by unit)."""
+    lengths = np.fromiter(map(len, keys), dtype=np.int64, count=len(keys))
     offsets = np.zeros(len(keys) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
-    n = int(offsets[-1])
     codes = np.frombuffer("".join(keys).encode("utf-32-le"), dtype=np.uint32)
+    return encode_codes(codes, offsets, units)
+
+
+def encode_codes(codes: np.ndarray, offsets: np.ndarray, units: np.ndarray) -> Encoded:
+    """:func:`encode` of keys given as code points (``uint32``) and key offsets (``int64``, len n+1)."""
+    char_unit = np.asarray(units, dtype=np.int8) != UNIT_WORD
+    return (_encode_jit if jit.enabled() else _encode_numpy)(codes, offsets, char_unit)
+
+
+def _encode_jit(codes: np.ndarray, offsets: np.ndarray, char_unit: np.ndarray) -> Encoded:
+    n = len(codes)
+    pows, inv_pow = _powers(n)
+    prefix = np.empty(n + 1, dtype=_U64)
+    tok_start = np.empty(n, dtype=np.int64)
+    tok_end = np.empty(n, dtype=np.int64)
+    tok_off = np.empty(len(offsets), dtype=np.int64)
+    ntok = _encode_kernel(codes, offsets, char_unit, pows, prefix, tok_start, tok_end, tok_off)
+    return Encoded(offsets, prefix, inv_pow, tok_start[:ntok].copy(), tok_end[:ntok].copy(), tok_off)
+
+
+def _encode_numpy(codes: np.ndarray, offsets: np.ndarray, char_unit: np.ndarray) -> Encoded:
+    n = len(codes)
+    nkeys = len(offsets) - 1
+    lengths = np.diff(offsets)
     pows, inv_pow = _powers(n)
     prefix = np.zeros(n + 1, dtype=_U64)
     # +1 so that no code point contributes zero
     np.cumsum((codes.astype(_U64) + _U64(1)) * pows, out=prefix[1:])
 
     # Tokens: every character of a CJK key, every space-separated word of a word key.
-    para_of_pos = np.repeat(np.arange(len(keys), dtype=np.int64), lengths)
-    is_char_unit = np.asarray(units, dtype=np.int8)[para_of_pos] != UNIT_WORD
+    para_of_pos = np.repeat(np.arange(nkeys, dtype=np.int64), lengths)
+    is_char_unit = char_unit[para_of_pos]
     is_space = codes == _SPACE
     prev_space = np.ones(n, dtype=bool)
     prev_space[1:] = is_space[:-1]
@@ -134,9 +170,9 @@ def encode(keys: list[str], units: np.ndarray) -> Encoded:
     tok_start = np.flatnonzero(starts_mask)
     tok_end = np.flatnonzero(ends_mask) + 1
     tok_counts = (
-        np.bincount(para_of_pos[tok_start], minlength=len(keys)) if n else np.zeros(len(keys), dtype=np.int64)
+        np.bincount(para_of_pos[tok_start], minlength=nkeys) if n else np.zeros(nkeys, dtype=np.int64)
     )
-    tok_off = np.zeros(len(keys) + 1, dtype=np.int64)
+    tok_off = np.zeros(nkeys + 1, dtype=np.int64)
     np.cumsum(tok_counts, out=tok_off[1:])
     return Encoded(offsets, prefix, inv_pow, tok_start, tok_end, tok_off)
 
@@ -152,6 +188,10 @@ def windows(enc: Encoded, width: np.ndarray, whole_if_short: bool) -> tuple[np.n
     counts = np.where(t >= width, t - width + 1, 0)
     if whole_if_short:
         counts = np.where((t > 0) & (t < width), 1, counts)
+    if jit.enabled():
+        out = np.empty(int(counts.sum()), dtype=_U64)
+        _windows_kernel(enc.prefix, enc.inv_pow, enc.tok_start, enc.tok_end, enc.tok_off, width, counts, out)
+        return out, counts
     local = _local_index(counts)
     first_tok = np.repeat(enc.tok_off[:-1], counts) + local
     last_tok = np.minimum(first_tok + np.repeat(width, counts) - 1, np.repeat(enc.tok_off[1:] - 1, counts))
@@ -181,8 +221,10 @@ def shingle_hashes(enc: Encoded, units: np.ndarray, cfg: DedupConfig) -> tuple[n
 def minhash_signatures(hashes: np.ndarray, counts: np.ndarray, cfg: DedupConfig) -> np.ndarray:
     """MinHash signatures ``(len(counts), num_perm) uint32`` of consecutive groups of shingle hashes.
 
-    Every group must be non-empty. Loops over permutations, not paragraphs: each
-    pass is one multiply-add and one ``minimum.reduceat`` over a cache-sized chunk.
+    Every group must be non-empty. The kernel makes one pass over each group's
+    shingles with all permutations in the inner loop; the numpy definition loops
+    over permutations instead, each pass one multiply-add and one
+    ``minimum.reduceat`` over a cache-sized chunk.
     """
     a, b = permutations(cfg.num_perm, cfg.seed)
     n = len(counts)
@@ -191,9 +233,13 @@ def minhash_signatures(hashes: np.ndarray, counts: np.ndarray, cfg: DedupConfig)
         return sig.T
     if np.any(counts <= 0):
         raise ValueError("every signature needs at least one shingle")
-    hv = fmix32(hashes.astype(np.uint32, copy=False))
     ends = np.cumsum(counts)
     starts = ends - counts
+    if jit.enabled():
+        out = np.empty((n, cfg.num_perm), dtype=np.uint32)
+        _minhash_kernel(hashes.astype(np.uint32, copy=False), starts, ends, a, b, out)
+        return out
+    hv = fmix32(hashes.astype(np.uint32, copy=False))
     # chunk boundaries at paragraph boundaries, about _CHUNK_SHINGLES shingles each
     cuts = [0]
     while cuts[-1] < n:
@@ -218,6 +264,10 @@ def band_hashes(sig: np.ndarray, cfg: DedupConfig) -> np.ndarray:
     """``(n, bands) uint64``: one hash per LSH band of ``rows`` signature values."""
     n = sig.shape[0]
     out = np.empty((n, cfg.bands), dtype=_U64)
+    if jit.enabled():
+        seeds = np.array([(band + 1) * int(_K) % (1 << 64) for band in range(cfg.bands)], dtype=_U64)
+        _band_kernel(np.ascontiguousarray(sig, dtype=np.uint32), seeds, cfg.rows, out)
+        return out
     s = sig.astype(_U64)
     for band in range(cfg.bands):
         h = np.full(n, _U64((band + 1) * int(_K) % (1 << 64)), dtype=_U64)
@@ -254,7 +304,154 @@ def anchors(
     tail[has] = h[ends[has] - 1]
     share = np.minimum(1.0 / cfg.anchor_sample, cfg.max_anchors / np.maximum(full_counts, 1))
     limit = np.where(eligible, np.minimum(share * 2.0**64, 2.0**64 - 4096), 0).astype(_U64)
+    if jit.enabled():
+        ah = np.empty(len(h), dtype=_U64)
+        acounts = np.empty(n, dtype=np.int64)
+        kept = _below_limit_kernel(h, full_counts, limit, ah, acounts)
+        return ah[:kept].copy(), acounts, head, tail
     sel = h < np.repeat(limit, full_counts)
     ah = h[sel]
     ap = np.repeat(np.arange(n, dtype=np.int64), full_counts)[sel]
     return ah, np.bincount(ap, minlength=n).astype(np.int64), head, tail
+
+
+# ---- compiled kernels (cleaning.jit); the numpy code in each caller is the reference definition ----
+# numba types arithmetic on integers narrower than 64 bits as 64-bit, so 32-bit results are masked and
+# cast explicitly; 64-bit arithmetic stays in uint64 (a signed or Python int operand would make it
+# float64), hence the typed module constants, which numba freezes.
+
+
+@jit.kernel
+def _encode_kernel(
+    codes: np.ndarray,
+    offsets: np.ndarray,
+    char_unit: np.ndarray,
+    pows: np.ndarray,
+    prefix: np.ndarray,
+    tok_start: np.ndarray,
+    tok_end: np.ndarray,
+    tok_off: np.ndarray,
+) -> int:
+    """Prefix hashes and token spans of :func:`encode`; returns the number of tokens."""
+    acc = _U64(0)
+    prefix[0] = acc
+    for i in range(codes.shape[0]):
+        acc += (_U64(codes[i]) + _U64(1)) * pows[i]
+        prefix[i + 1] = acc
+    ntok = 0
+    nkeys = offsets.shape[0] - 1
+    for k in range(nkeys):
+        tok_off[k] = ntok
+        lo = offsets[k]
+        hi = offsets[k + 1]
+        if char_unit[k]:
+            for p in range(lo, hi):
+                tok_start[ntok] = p
+                tok_end[ntok] = p + 1
+                ntok += 1
+        else:
+            in_word = False
+            for p in range(lo, hi):
+                if codes[p] == _SPACE:
+                    if in_word:
+                        tok_end[ntok] = p
+                        ntok += 1
+                        in_word = False
+                elif not in_word:
+                    tok_start[ntok] = p
+                    in_word = True
+            if in_word:
+                tok_end[ntok] = hi
+                ntok += 1
+    tok_off[nkeys] = ntok
+    return ntok
+
+
+@jit.kernel
+def _windows_kernel(
+    prefix: np.ndarray,
+    inv_pow: np.ndarray,
+    tok_start: np.ndarray,
+    tok_end: np.ndarray,
+    tok_off: np.ndarray,
+    width: np.ndarray,
+    counts: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """:func:`windows`: ``fmix64`` of the segment hash of every window, key by key."""
+    pos = 0
+    for k in range(counts.shape[0]):
+        first = tok_off[k]
+        last = tok_off[k + 1] - 1
+        for j in range(counts[k]):
+            f = first + j
+            s = tok_start[f]
+            h = (prefix[tok_end[min(f + width[k] - 1, last)]] - prefix[s]) * inv_pow[s]
+            h ^= h >> _U64(33)
+            h *= _FMIX64_1
+            h ^= h >> _U64(33)
+            h *= _FMIX64_2
+            h ^= h >> _U64(33)
+            out[pos] = h
+            pos += 1
+
+
+@jit.kernel
+def _minhash_kernel(
+    hashes: np.ndarray, starts: np.ndarray, ends: np.ndarray, a: np.ndarray, b: np.ndarray, sig: np.ndarray
+) -> None:
+    """:func:`minhash_signatures`: ``fmix32`` then ``min(a*h + b mod 2^32)`` over each group."""
+    num_perm = a.shape[0]
+    for i in range(starts.shape[0]):
+        row = sig[i]
+        for k in range(num_perm):
+            row[k] = np.uint32(_M32)
+        for j in range(starts[i], ends[i]):
+            h = _U64(hashes[j])
+            h ^= h >> _U64(16)
+            h = (h * _FMIX32_1) & _M32
+            h ^= h >> _U64(13)
+            h = (h * _FMIX32_2) & _M32
+            h ^= h >> _U64(16)
+            h32 = np.uint32(h)
+            for k in range(num_perm):
+                v = np.uint32((a[k] * h32 + b[k]) & _M32)
+                if v < row[k]:
+                    row[k] = v
+
+
+@jit.kernel
+def _band_kernel(sig: np.ndarray, seeds: np.ndarray, rows: int, out: np.ndarray) -> None:
+    """:func:`band_hashes`: ``fmix64`` chained over each band's signature values."""
+    for i in range(sig.shape[0]):
+        for band in range(seeds.shape[0]):
+            h = seeds[band]
+            for r in range(rows):
+                h ^= _U64(sig[i, band * rows + r])
+                h ^= h >> _U64(33)
+                h *= _FMIX64_1
+                h ^= h >> _U64(33)
+                h *= _FMIX64_2
+                h ^= h >> _U64(33)
+            out[i, band] = h
+
+
+@jit.kernel
+def _below_limit_kernel(
+    hashes: np.ndarray, counts: np.ndarray, limit: np.ndarray, out: np.ndarray, out_counts: np.ndarray
+) -> int:
+    """The hashes of each group below the group's limit, in order; returns how many."""
+    pos = 0
+    kept = 0
+    for k in range(counts.shape[0]):
+        lim = limit[k]
+        c = 0
+        for _ in range(counts[k]):
+            v = hashes[pos]
+            pos += 1
+            if v < lim:
+                out[kept] = v
+                kept += 1
+                c += 1
+        out_counts[k] = c
+    return kept

@@ -1,0 +1,177 @@
+"""The compiled dedup kernels against their numpy definitions (cleaning.dedup.minhash, cleaning.jit).
+
+Every bulk function of the map runs both ways here: with kernels (when numba is
+importable) and with ``jit.enabled`` switched off, which selects the numpy
+reference definitions. The two must agree bit for bit on keys of every kind
+(empty, one character, long, astral, word and character units) and on real text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from shared_corpora import chronam_pages, cn_law_texts, tw_contents
+
+from cleaning import jit
+from cleaning.dedup import DedupConfig
+from cleaning.dedup.index import dedup_map
+from cleaning.dedup.key import UNIT_CHAR, UNIT_LATIN_CHAR, UNIT_WORD, keys_and_units
+from cleaning.dedup.minhash import (
+    anchors,
+    band_hashes,
+    encode,
+    fmix32,
+    minhash_signatures,
+    permutations,
+    shingle_hashes,
+    windows,
+)
+
+CFG = DedupConfig()
+needs_jit = pytest.mark.skipif(not jit.enabled(), reason="numba is not importable here")
+
+
+@contextmanager
+def numpy_definitions() -> Iterator[None]:
+    """Run the numpy reference definitions instead of the kernels."""
+    mp = pytest.MonkeyPatch()
+    mp.setattr(jit, "enabled", lambda: False)
+    try:
+        yield
+    finally:
+        mp.undo()
+
+
+def both(fn: Callable[[], Any]) -> tuple[Any, Any]:
+    """``fn()`` with kernels, then with the numpy definitions."""
+    compiled = fn()
+    with numpy_definitions():
+        reference = fn()
+    return compiled, reference
+
+
+def assert_same(a: Any, b: Any) -> None:
+    if isinstance(a, tuple | list):
+        assert len(a) == len(b)
+        for x, y in zip(a, b, strict=True):
+            assert_same(x, y)
+    elif isinstance(a, np.ndarray):
+        assert a.dtype == b.dtype and a.shape == b.shape
+        assert np.array_equal(a, b)
+    else:
+        assert a == b
+
+
+def everything(keys: list[str], units: list[int], cfg: DedupConfig = CFG) -> tuple:
+    """Every bulk function of the map on one batch of keys."""
+    u = np.asarray(units, dtype=np.int8)
+    enc = encode(keys, u)
+    sh, counts = shingle_hashes(enc, u, cfg)
+    sig = minhash_signatures(sh, counts[counts > 0], cfg)
+    eligible = enc.token_counts >= 1
+    return (
+        (enc.offsets, enc.prefix, enc.inv_pow, enc.tok_start, enc.tok_end, enc.tok_off),
+        windows(enc, np.full(len(keys), 4), whole_if_short=False),
+        (sh, counts),
+        sig,
+        band_hashes(sig, cfg),
+        anchors(enc, u, eligible, cfg),
+    )
+
+
+_ALPHABETS = [
+    st.characters(min_codepoint=0x4E00, max_codepoint=0x4E40),  # few distinct Han: repeated n-grams
+    st.sampled_from(list("ab z")),
+    st.characters(min_codepoint=0x20000, max_codepoint=0x20010),  # astral
+    st.characters(blacklist_categories=("Cs",)),
+]
+_KEY = st.one_of(st.just(""), *(st.text(alphabet=a, max_size=60) for a in _ALPHABETS), st.text(max_size=2))
+
+
+@needs_jit
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(_KEY, st.sampled_from([UNIT_CHAR, UNIT_WORD, UNIT_LATIN_CHAR])), max_size=10))
+def test_kernels_equal_numpy_on_any_keys(rows: list[tuple[str, int]]) -> None:
+    keys = [k for k, _ in rows]
+    units = [u for _, u in rows]
+    assert_same(*both(lambda: everything(keys, units)))
+
+
+@needs_jit
+def test_kernels_equal_numpy_on_long_keys_and_edge_shapes() -> None:
+    rng = np.random.default_rng(3)
+    long_cjk = "".join(chr(c) for c in rng.integers(0x4E00, 0x4E80, 20_000))
+    long_words = " ".join("w" + str(i % 97) for i in range(5_000))
+    cases = [
+        ([], []),
+        ([""], [UNIT_CHAR]),
+        (["一"], [UNIT_CHAR]),
+        (["a"], [UNIT_WORD]),
+        ([" ", "  a  b ", "a"], [UNIT_WORD, UNIT_WORD, UNIT_WORD]),
+        ([long_cjk, "", long_words, "𠀀𠀁𠀂𠀃𠀄"], [UNIT_CHAR, UNIT_CHAR, UNIT_WORD, UNIT_CHAR]),
+    ]
+    for keys, units in cases:
+        assert_same(*both(lambda keys=keys, units=units: everything(keys, units)))
+    small = DedupConfig(num_perm=8, bands=2, rows=4, char_ngram=5, anchor_window_chars=2, max_anchors=3)
+    assert_same(*both(lambda: everything([long_cjk, "一二"], [UNIT_CHAR, UNIT_CHAR], small)))
+
+
+@needs_jit
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(0, 2**32 - 1), min_size=1, max_size=50), st.integers(1, 4))
+def test_minhash_kernel_wraps_like_uint32(values: list[int], groups: int) -> None:
+    hashes = np.array(values, dtype=np.uint32)
+    counts = np.array([len(values) // groups] * (groups - 1), dtype=np.int64)
+    counts = np.append(counts, len(values) - counts.sum())
+    counts = counts[counts > 0]
+    sig, ref = both(lambda: minhash_signatures(hashes, counts, CFG))
+    assert_same(sig, ref)
+    # and the plain definition of datasketch's affine32, in Python integers
+    a, b = permutations(CFG.num_perm, CFG.seed)
+    hv = fmix32(hashes).astype(np.int64)
+    first = [
+        min((int(ak) * int(h) + int(bk)) % 2**32 for h in hv[: counts[0]])
+        for ak, bk in zip(a, b, strict=True)
+    ]
+    assert sig[0].tolist() == first
+
+
+def real_paragraphs() -> list[str]:
+    """Paragraphs of all three corpora, some upper-cased with full-width punctuation, plus edge cases."""
+    texts = [p for c in tw_contents(150) for p in c.split("\n\n")]
+    texts += [ln for c in cn_law_texts(20, seed=5) for ln in c.splitlines()]
+    texts += [p for page in chronam_pages(4, seed=5) for p in page.split("\n\n")]
+    texts += [t.upper().replace(",", "，") for t in texts[::7]]
+    return [*texts, "", "短", "a", "𠀀𠀁𠀂 𠀃𠀄𠀅𠀆𠀇𠀈𠀉", "ＡＢＣ　ｘｙｚ"]
+
+
+def _paragraphs(texts: list[str]) -> pa.Table:
+    n = len(texts)
+    return pa.table(
+        {
+            "id": [f"p{i}" for i in range(n)],
+            "article_id": [f"a{i // 5}" for i in range(n)],
+            "source_path": ["s.txt"] * n,
+            "position": [i % 5 for i in range(n)],
+            "article_position": [i // 5 for i in range(n)],
+            "text": texts,
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    "cfg", [CFG, DedupConfig(latin_unit="char"), DedupConfig(unit="word")], ids=["auto", "latin-char", "word"]
+)
+def test_dedup_map_identical_with_and_without_kernels_on_real_text(cfg: DedupConfig) -> None:
+    table = _paragraphs(real_paragraphs())
+    compiled, reference = both(lambda: dedup_map(table, cfg))
+    assert compiled.equals(reference, check_metadata=True)
+    keys, _units = keys_and_units(table.column("text").to_pylist(), cfg)
+    assert compiled.column("key").to_pylist() == keys
