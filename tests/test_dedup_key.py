@@ -5,10 +5,13 @@ from __future__ import annotations
 import re
 import unicodedata
 
+import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
+from shared_corpora import chronam_pages, cn_law_texts, tw_contents
 
 from cleaning.dedup import DedupConfig, dedup_key, key_and_unit
+from cleaning.dedup import key as key_mod
 from cleaning.dedup.key import UNIT_CHAR, UNIT_WORD, keys_and_units
 
 
@@ -93,6 +96,79 @@ _BATCH_CONFIGS = [
 
 @given(st.lists(st.one_of(st.text(alphabet=_NEWS_ALPHABET, max_size=80), st.text(max_size=40)), max_size=12))
 def test_batched_keys_equal_one_by_one(texts: list[str]) -> None:
+    for cfg in _BATCH_CONFIGS:
+        keys, units = keys_and_units(texts, cfg)
+        assert list(zip(keys, units, strict=True)) == [key_and_unit(t, cfg) for t in texts]
+
+
+# Characters that compose, decompose or reorder under NFKC, among plain letters: the batched path
+# only re-checks keys holding a character the code point table marks as possibly unnormalized.
+_COMPOSING_ALPHABET = st.sampled_from(
+    [
+        *"eaAo史燕二 ,。",
+        *(
+            "\u0301",
+            "\u0308",
+            "\u0327",
+            "\u1100",
+            "\u1161",
+            "\u11a8",
+            "가",
+            "\u0b47",
+            "\u0b3e",
+            "\u3099",
+            "か",
+        ),
+        *("Ａ", "１", "ﬁ", "\u212b", "\u2160", "Ⅸ", "\u00b4", "\u0344", "\u0f73", "İ", "Σ", "ς"),
+    ]
+)
+
+
+@given(st.lists(st.text(alphabet=_COMPOSING_ALPHABET, max_size=30), max_size=10))
+def test_batched_keys_equal_one_by_one_with_composing_characters(texts: list[str]) -> None:
+    for cfg in _BATCH_CONFIGS:
+        keys, units = keys_and_units(texts, cfg)
+        assert list(zip(keys, units, strict=True)) == [key_and_unit(t, cfg) for t in texts]
+
+
+def test_code_point_table_flags() -> None:
+    flags = key_mod._code_flags()
+    for cp in range(1, 0x10000):
+        ch = chr(cp)
+        f = int(flags[cp])
+        assert bool(f & key_mod._F_WORD) == (re.fullmatch(r"[\W_]", ch) is None), hex(cp)
+        assert bool(f & key_mod._F_NFKC_FIRST) == (key_mod._nfkc_first().match(ch) is not None), hex(cp)
+        assert bool(f & key_mod._F_CJK) == (key_mod._CJK_RUN.match(ch) is not None), hex(cp)
+        if not f & key_mod._F_NFKC_UNSAFE:
+            # alone, and after a starter it might compose with, it stays as it is
+            assert unicodedata.is_normalized("NFKC", ch + "a" + ch), hex(cp)
+    assert (flags[0x10000:] == key_mod._F_NFKC_FIRST).all()
+
+
+def test_no_character_beyond_the_bmp_composes_from_a_bmp_second() -> None:
+    # what the NFKC-unsafe flags rely on: every canonical pair with a BMP second composes to a BMP character
+    for cp in range(0x10000, 0x110000):
+        parts = unicodedata.decomposition(chr(cp)).split()
+        if len(parts) == 2 and not parts[0].startswith("<"):
+            assert int(parts[1], 16) >= 0x10000, hex(cp)
+
+
+def test_letters_cjk_flags_equal_reference() -> None:
+    texts = ["", "a", "000二", "二二二a", "a" * 300 + "二", "二" * 67 + "a" * 133, "二" * 66 + "a" * 134]
+    letters = [key_mod._NON_WORD.sub("", t) for t in texts]
+    batch = key_mod._Letters("\x00".join(texts), np.array([len(t) for t in texts]))
+    assert (
+        batch.cjk.tolist()
+        == key_mod._cjk_flags(letters).tolist()
+        == [key_mod.is_cjk_text(t) for t in letters]
+    )
+
+
+def test_batched_keys_equal_one_by_one_on_real_text() -> None:
+    texts = [p for c in tw_contents(120) for p in c.split("\n\n")]
+    texts += [ln for c in cn_law_texts(15, seed=11) for ln in c.splitlines()]
+    texts += [p for page in chronam_pages(3, seed=11) for p in page.split("\n\n")]
+    texts += [t.upper().replace(",", "，").replace(".", "．") for t in texts[::5]]
     for cfg in _BATCH_CONFIGS:
         keys, units = keys_and_units(texts, cfg)
         assert list(zip(keys, units, strict=True)) == [key_and_unit(t, cfg) for t in texts]

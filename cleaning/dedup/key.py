@@ -165,14 +165,70 @@ def _split_joined(joined: str, count: int, separator: str) -> list[str] | None:
     return parts if len(parts) == count else None
 
 
-def _fold_joined(joined: str, cfg: DedupConfig, separator: str) -> str:
-    """:func:`_fold_letters` of a NUL-joined batch, spaces not yet collapsed."""
-    if not unicodedata.is_normalized("NFKC", joined):
-        # normalizing is costly: only the keys that need it
-        joined = _SEP.join(
-            k if unicodedata.is_normalized("NFKC", k) else unicodedata.normalize("NFKC", k)
-            for k in joined.split(_SEP)
-        )
+# Per code point flags for the batched path (one table look-up per character instead of regex passes).
+_F_WORD = 1  # a letter, digit or mark: kept in the key (what [\W_] does not match)
+_F_CJK = 2  # counts as CJK for the unit decision (_CJK_RUN)
+_F_NFKC_FIRST = 4  # _nfkc_first(): the text takes the one-by-one path (every astral character too)
+_F_NFKC_UNSAFE = 8  # may change under NFKC, or change a neighbour (see _code_flags)
+
+
+@cache
+def _code_flags() -> np.ndarray:
+    """``uint8`` flags of every code point (``_F_*``), derived from the same regexes and ``unicodedata``.
+
+    A text made only of characters without ``_F_NFKC_UNSAFE`` is NFKC-normalized:
+    each such character has no compatibility or canonical decomposition, combining
+    class 0, and is not the second character of any canonical composition (a
+    Hangul vowel or final jamo, or the second of a two-character decomposition;
+    no character beyond the BMP composes from a BMP second character: tested).
+    """
+    bmp_cps = np.arange(1, 0x10000, dtype=np.uint32)
+    bmp = "".join(map(chr, bmp_cps.tolist()))
+
+    def matches(pattern: re.Pattern[str]) -> np.ndarray:
+        marked = pattern.sub("\x00", bmp).encode("utf-32-le", "surrogatepass")
+        return np.frombuffer(marked, dtype=np.uint32) == 0
+
+    flags = np.zeros(0x110000, dtype=np.uint8)
+    flags[0x10000:] = _F_NFKC_FIRST
+    body = flags[1:0x10000]
+    body[~matches(re.compile(r"[\W_]"))] |= _F_WORD
+    body[matches(_nfkc_first())] |= _F_NFKC_FIRST
+    for lo, hi in _CJK_RANGES:
+        flags[lo : min(hi, 0xFFFF) + 1] |= _F_CJK
+    chars = list(bmp)
+    nfkd = unicodedata.normalize("NFKD", _SEP.join(chars)).split(_SEP)  # NUL: a starter, never composes
+    unsafe = np.fromiter((a != b for a, b in zip(chars, nfkd, strict=True)), dtype=bool, count=len(chars))
+    unsafe |= np.fromiter(map(unicodedata.combining, chars), dtype=np.int64, count=len(chars)) != 0
+    body[unsafe] |= _F_NFKC_UNSAFE
+    for ch in chars:
+        parts = unicodedata.decomposition(ch).split()
+        if len(parts) == 2 and not parts[0].startswith("<"):
+            flags[int(parts[1], 16)] |= _F_NFKC_UNSAFE
+    flags[0x1161:0x1176] |= _F_NFKC_UNSAFE  # Hangul vowel jamo: compose with a leading consonant
+    flags[0x11A8:0x11C3] |= _F_NFKC_UNSAFE  # Hangul final jamo: compose with an LV syllable
+    flags[0xD800:0xE000] &= ~np.uint8(_F_WORD)
+    flags.setflags(write=False)
+    return flags
+
+
+def _normalized_except(joined: str, suspects: set[int] | None) -> str:
+    """NFKC of every NUL-separated key of ``joined``; ``suspects``: the only keys that may need it."""
+    if unicodedata.is_normalized("NFKC", joined):
+        return joined
+    keys = joined.split(_SEP)
+    for i in range(len(keys)) if suspects is None else sorted(suspects):
+        if not unicodedata.is_normalized("NFKC", keys[i]):  # normalizing is costly: only these keys
+            keys[i] = unicodedata.normalize("NFKC", keys[i])
+    return _SEP.join(keys)
+
+
+def _fold_joined(joined: str, cfg: DedupConfig, separator: str, suspects: set[int] | None = None) -> str:
+    """:func:`_fold_letters` of a NUL-joined batch, spaces not yet collapsed.
+
+    ``suspects``: indexes of the only keys that may not be NFKC-normalized (None: any).
+    """
+    joined = _normalized_except(joined, suspects)
     if cfg.casefold:
         joined = joined.lower()
     if cfg.fold_traditional:
@@ -186,7 +242,7 @@ def _fold_joined(joined: str, cfg: DedupConfig, separator: str) -> str:
 
 
 def _cjk_flags(letters: list[str]) -> np.ndarray:
-    """:func:`is_cjk_text` of every entry, over one code point array."""
+    """:func:`is_cjk_text` of every entry, over one code point array (reference of :class:`_Letters`)."""
     n = len(letters)
     samples = [t[:_UNIT_SAMPLE] for t in letters]
     lengths = np.fromiter(map(len, samples), dtype=np.int64, count=n)
@@ -199,6 +255,58 @@ def _cjk_flags(letters: list[str]) -> np.ndarray:
     return (cjk > 0) & (3 * cjk >= lengths)
 
 
+def _take_rows(codes: np.ndarray, lengths: np.ndarray, rows: np.ndarray) -> str:
+    """The NUL-joined texts ``rows`` (a bool mask) of texts laid out NUL-joined in ``codes``."""
+    if rows.all():
+        return codes.tobytes().decode("utf-32-le", "surrogatepass")
+    mask = np.repeat(rows, lengths + 1)[: len(codes)]
+    text = codes[mask].tobytes().decode("utf-32-le", "surrogatepass")
+    # every chosen text brought its separator, except the very last text
+    return text[:-1] if rows.any() and not rows[-1] else text
+
+
+class _Letters:
+    """Texts without NUL, without astral or ``_nfkc_first`` characters, as code points: their letters.
+
+    ``letters``: the texts with their non-word characters dropped (what
+    ``_NON_WORD.sub("", text)`` gives), NUL-joined; ``cjk``: :func:`is_cjk_text` of
+    each; ``suspects``: texts whose letters may not be NFKC-normalized.
+    """
+
+    def __init__(self, joined: str, lengths: np.ndarray) -> None:
+        codes = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        flags = _code_flags()[codes]
+        keep = (flags & _F_WORD).astype(bool)
+        starts = np.cumsum(lengths + 1) - (lengths + 1)
+        keep[starts[1:] - 1] = True  # the separators
+        self.codes, self.lengths = codes, lengths
+        letters = codes[keep]
+        lflags = flags[keep]
+        seps = np.flatnonzero(letters == 0)
+        lstart = np.concatenate(([0], seps + 1))
+        lend = np.concatenate((seps, [len(letters)]))
+        self.letter_counts = lend - lstart
+        self.letters = letters
+        sample_end = np.minimum(lend, lstart + _UNIT_SAMPLE)
+        cum = np.zeros(len(letters) + 1, dtype=np.int32)
+        if len(letters):
+            np.cumsum((lflags & _F_CJK) != 0, out=cum[1:], dtype=np.int32)
+        cjk = cum[sample_end] - cum[lstart]
+        self.cjk = (cjk > 0) & (3 * cjk >= sample_end - lstart)
+        unsafe_pos = np.flatnonzero(lflags & _F_NFKC_UNSAFE)
+        self.unsafe_rows = np.unique(np.searchsorted(lstart, unsafe_pos, side="right") - 1)
+
+    def letters_of(self, rows: np.ndarray) -> tuple[str, set[int]]:
+        """NUL-joined letters of the texts in the mask ``rows``, and the suspects among them (new indexes)."""
+        joined = _take_rows(self.letters, self.letter_counts, rows)
+        renumber = np.cumsum(rows) - 1
+        return joined, set(renumber[self.unsafe_rows[rows[self.unsafe_rows]]].tolist())
+
+    def texts_of(self, rows: np.ndarray) -> str:
+        """The NUL-joined texts themselves (for word keys)."""
+        return _take_rows(self.codes, self.lengths, rows)
+
+
 def _batch_keys(texts: list[str], cfg: DedupConfig) -> tuple[list[str], list[int]] | None:
     """Keys of texts without NUL characters in a few whole-batch passes (None: use the slow path)."""
     n = len(texts)
@@ -206,13 +314,14 @@ def _batch_keys(texts: list[str], cfg: DedupConfig) -> tuple[list[str], list[int
     units = [UNIT_CHAR] * n
     if cfg.unit == "jieba":
         return None
-    ascii_rows, other_rows = [], []
-    for i, t in enumerate(texts):
-        (ascii_rows if t.isascii() and cfg.unit != "char" else other_rows).append(i)
+    is_ascii = np.fromiter(map(str.isascii, texts), dtype=bool, count=n)
+    if cfg.unit == "char":
+        is_ascii[:] = False
+    ascii_rows, other_rows = np.flatnonzero(is_ascii).tolist(), np.flatnonzero(~is_ascii).tolist()
     if ascii_rows:
         latin_char = cfg.latin_unit == "char" and cfg.unit != "word"
         separator = "" if latin_char else " "
-        joined = _SEP.join(texts[i] for i in ascii_rows).translate(_ASCII_BATCH_TABLES[separator])
+        joined = _SEP.join([texts[i] for i in ascii_rows]).translate(_ASCII_BATCH_TABLES[separator])
         parts = _split_joined(joined.lower() if cfg.casefold else joined, len(ascii_rows), separator)
         if parts is None:
             return None
@@ -222,47 +331,52 @@ def _batch_keys(texts: list[str], cfg: DedupConfig) -> tuple[list[str], list[int
             units[i] = unit
     if not other_rows:
         return keys, units
-    slow = set()
-    joined = _SEP.join(texts[i] for i in other_rows)
-    nfkc_first = [m.start() for m in _nfkc_first().finditer(joined)]
-    if nfkc_first:
-        starts = np.cumsum([0] + [len(texts[i]) + 1 for i in other_rows[:-1]])
-        slow = {other_rows[j] for j in np.searchsorted(starts, nfkc_first, side="right") - 1}
-        other_rows = [i for i in other_rows if i not in slow]
-        joined = _SEP.join(texts[i] for i in other_rows)
-    for i in slow:
-        keys[i], units[i] = key_and_unit(texts[i], cfg)
-    if not other_rows:
-        return keys, units
-    letters = _split_joined(_NON_WORD_KEEP_SEP.sub("", joined).replace("_", ""), len(other_rows), "")
-    if letters is None:
-        return None
+    batch = [texts[i] for i in other_rows]
+    lengths = np.fromiter(map(len, batch), dtype=np.int64, count=len(batch))
+    joined = _SEP.join(batch)
+    flags = _code_flags()
+    codes = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    slow_pos = np.flatnonzero(flags[codes] & _F_NFKC_FIRST)
+    if len(slow_pos):
+        # a symbol NFKC spells in letters (Kangxi radical ⼀, ㈠), or an astral character: one by one
+        starts = np.cumsum(lengths + 1) - (lengths + 1)
+        slow = np.zeros(len(batch), dtype=bool)
+        slow[np.searchsorted(starts, slow_pos, side="right") - 1] = True
+        for j in np.flatnonzero(slow).tolist():
+            keys[other_rows[j]], units[other_rows[j]] = key_and_unit(batch[j], cfg)
+        other_rows = [r for r, s in zip(other_rows, slow.tolist(), strict=True) if not s]
+        if not other_rows:
+            return keys, units
+        lengths = lengths[~slow]
+        joined = _SEP.join([texts[i] for i in other_rows])
+    letters = _Letters(joined, lengths)
     if cfg.unit == "char":
         cjk = np.ones(len(other_rows), dtype=bool)
     elif cfg.unit == "word":
         cjk = np.zeros(len(other_rows), dtype=bool)
     else:
-        cjk = _cjk_flags(letters)
+        cjk = letters.cjk
     char_like = cjk if cfg.latin_unit != "char" else np.ones(len(other_rows), dtype=bool)
-    groups = (
-        (np.flatnonzero(char_like), ""),
-        (np.flatnonzero(~char_like), " "),
-    )
-    for members, separator in groups:
-        if not len(members):
+    for members, separator in ((char_like, ""), (~char_like, " ")):
+        if not members.any():
             continue
         if separator:
-            source = _NON_WORD_KEEP_SEP.sub(" ", _SEP.join(texts[other_rows[j]] for j in members))
-            source = source.replace("_", " ")
+            source = _NON_WORD_KEEP_SEP.sub(" ", letters.texts_of(members)).replace("_", " ")
+            suspects = None
         else:
-            source = _SEP.join(letters[j] for j in members)
-        parts = _split_joined(_fold_joined(source, cfg, separator), len(members), separator)
+            source, suspects = letters.letters_of(members)
+        parts = _split_joined(_fold_joined(source, cfg, separator, suspects), int(members.sum()), separator)
         if parts is None:
             return None
-        for j, k in zip(members.tolist(), parts, strict=True):
+        rows = np.flatnonzero(members).tolist()
+        if separator:
+            unit_of = [UNIT_WORD] * len(rows)
+        else:
+            unit_of = np.where(cjk[members], UNIT_CHAR, UNIT_LATIN_CHAR).tolist()
+        for j, k, u in zip(rows, parts, unit_of, strict=True):
             row = other_rows[j]
             keys[row] = k
-            units[row] = UNIT_CHAR if cjk[j] else (UNIT_WORD if separator else UNIT_LATIN_CHAR)
+            units[row] = u
     return keys, units
 
 
