@@ -169,16 +169,33 @@ def format_summary(summary: dict[str, Any]) -> str:
 def cmd_run(args: argparse.Namespace) -> int:
     params = _params(args)
     _quiet_prefect_env()
+    from flows import ephemeral
+
+    # Without a Prefect server to talk to, the temporary one boots on another core while the
+    # imports below run, instead of after them (flows/ephemeral.py).
+    server = ephemeral.launch_early()
+    try:
+        return _run_flow(args, params, server)
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def _run_flow(args: argparse.Namespace, params: Any, server: Any) -> int:
     runner = _runner(args, params.workers)
 
     from cleaning.parquet_io import PublishError
     from cleaning.state import RunLocked
+    from flows import ephemeral
     from flows.clean_corpus import clean_corpus
 
     try:
-        summary = clean_corpus.with_options(task_runner=runner)(params=params)
+        with ephemeral.api_server(server):
+            summary = clean_corpus.with_options(task_runner=runner)(params=params)
     except RunLocked as exc:
         return _fail(str(exc), EXIT_LOCKED)
+    except ephemeral.ServerStartError as exc:
+        return _fail(f"{exc}; or point PREFECT_API_URL at a running server", EXIT_FAILED)
     except PublishError as exc:
         return _fail(f"publish failed: {exc}", EXIT_FAILED)
     except OSError as exc:

@@ -1,0 +1,90 @@
+"""flows.ephemeral: the temporary Prefect API server `presswash run` starts itself, early."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+
+from flows import ephemeral
+
+REPO = Path(__file__).resolve().parent.parent
+SEED = REPO / "data" / "raw" / "000_77a03ed607cd6b14.txt"
+
+
+def _servers_of(home: Path) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        try:
+            if "prefect.server.api.server:create_app" in " ".join(proc.info["cmdline"] or []):
+                if proc.environ().get("PREFECT_HOME") == str(home):
+                    found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return found
+
+
+def test_run_without_a_server_uses_a_temporary_one_and_stops_it(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env["PREFECT_HOME"] = str(tmp_path / "home")
+    env["PREFECT_LOGGING_LEVEL"] = "INFO"
+    r = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "run", str(SEED), "--out", str(tmp_path / "out")],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "paragraphs: 40 (37 kept, 1 duplicate, 2 truncated)" in r.stdout
+    out = r.stdout + r.stderr
+    # the run talked to our server, and every log and event reached it before it stopped
+    assert "View at http://127.0.0.1:" in out
+    assert "Error logging to API" not in out and "Traceback" not in out
+    assert not _servers_of(tmp_path / "home")
+
+
+def test_nothing_is_started_when_an_api_url_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4200/api")
+    assert not ephemeral.may_be_wanted()
+    assert not ephemeral.wanted()
+    assert ephemeral.launch_early() is None
+
+
+def test_api_server_of_none_is_a_no_op() -> None:
+    with ephemeral.api_server(None):
+        pass
+
+
+def test_a_launched_server_prefect_does_not_want_is_stopped_unused(monkeypatch: pytest.MonkeyPatch) -> None:
+    server = ephemeral.EphemeralServer()
+    server.process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    monkeypatch.setattr(ephemeral, "wanted", lambda: False)
+    proc = server.process
+    with ephemeral.api_server(server):
+        assert proc.poll() is not None  # stopped before the body ran
+    assert server.process is None
+
+
+def test_a_server_that_exits_is_a_clear_error() -> None:
+    server = ephemeral.EphemeralServer()
+    server.process = subprocess.Popen([sys.executable, "-c", "import sys; sys.exit(5)"])
+    server.process.wait()
+    with pytest.raises(ephemeral.ServerStartError, match="exited with status 5"):
+        server.wait_ready(timeout=10)
+
+
+def test_a_server_that_never_answers_times_out_and_is_stopped() -> None:
+    server = ephemeral.EphemeralServer()
+    server.port = 9  # discard: nothing answers HTTP there
+    server.process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    proc = server.process
+    with pytest.raises(ephemeral.ServerStartError, match="did not answer within 1 s"):
+        server.wait_ready(timeout=1)
+    assert proc.poll() is not None
