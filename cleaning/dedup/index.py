@@ -92,12 +92,13 @@ def dedup_map(paragraphs: pa.Table, cfg: DedupConfig) -> pa.Table:
     texts = paragraphs.column("text").to_pylist()
     keys, units = keys_and_units(["" if t is None else t for t in texts], cfg)
     parts: dict[str, list[pa.Array]] = {}
+    ends = np.cumsum(np.fromiter(map(len, keys), dtype=np.int64, count=len(keys)))
     lo = 0
     while lo < len(keys):
-        hi, chars = lo, 0
-        while hi < len(keys) and (chars < _BATCH_CHARS or hi == lo):
-            chars += len(keys[hi])
-            hi += 1
+        # the shortest run of keys from lo with at least _BATCH_CHARS characters (at least one key)
+        before = int(ends[lo - 1]) if lo else 0
+        hi = max(int(np.searchsorted(ends, before + _BATCH_CHARS, side="left")) + 1, lo + 1)
+        hi = min(hi, len(keys))
         for name, arr in _batch_rows(keys[lo:hi], units[lo:hi], cfg).items():
             parts.setdefault(name, []).append(arr)
         lo = hi

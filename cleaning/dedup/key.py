@@ -288,10 +288,17 @@ class _Letters:
         self.letter_counts = lend - lstart
         self.letters = letters
         sample_end = np.minimum(lend, lstart + _UNIT_SAMPLE)
-        cum = np.zeros(len(letters) + 1, dtype=np.int32)
+        cjk = np.zeros(len(lstart), dtype=np.int32)
         if len(letters):
-            np.cumsum((lflags & _F_CJK) != 0, out=cum[1:], dtype=np.int32)
-        cjk = cum[sample_end] - cum[lstart]
+            # CJK letters in each [lstart, sample_end): the even sums of one reduceat (a zero appended
+            # so that an end may be the length); an empty range gives the element at its start
+            # instead of 0, hence the where
+            bounds = np.empty(2 * len(lstart), dtype=np.int64)
+            bounds[0::2] = lstart
+            bounds[1::2] = sample_end
+            is_cjk = np.append(lflags & _F_CJK, np.uint8(0))
+            sums = np.add.reduceat(is_cjk, bounds, dtype=np.int32)
+            cjk = np.where(sample_end > lstart, sums[0::2] // _F_CJK, 0)
         self.cjk = (cjk > 0) & (3 * cjk >= sample_end - lstart)
         unsafe_pos = np.flatnonzero(lflags & _F_NFKC_UNSAFE)
         self.unsafe_rows = np.unique(np.searchsorted(lstart, unsafe_pos, side="right") - 1)
