@@ -34,6 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from cleaning import jit
 from cleaning.dedup.config import DedupConfig
 from cleaning.dedup.key import UNIT_WORD
 from cleaning.dedup.minhash import encode, shingle_hashes, shingle_width
@@ -246,9 +247,106 @@ def _value_rank(col: pa.ChunkedArray) -> np.ndarray:
 def _star_pairs(
     bucket: np.ndarray, rows: np.ndarray, prio: np.ndarray, heads: int, max_bucket: int | None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs (member, head) for buckets of equal ``bucket`` values; heads = first in canonical order."""
+    """Pairs (member, head) for buckets of equal ``bucket`` values; heads = first in canonical order.
+
+    Pairs come head by head (all buckets' pairs with their first head, then with
+    their second, ...), buckets in ``bucket`` order, members in canonical order.
+    """
     if len(bucket) < 2:
         return np.empty(0, np.int64), np.empty(0, np.int64)
+    if jit.enabled():
+        # most buckets hold one paragraph: sort only values whose hash slot is hit twice
+        bits = min(22, max(10, (2 * len(bucket)).bit_length()))
+        maybe = _shared_slots(bucket, bits)
+        bucket, rows = bucket[maybe], rows[maybe]
+        del maybe
+        order = np.argsort(bucket)
+        bucket, rows = bucket[order], rows[order]
+        del order
+        u, v = _star_kernel(bucket, rows, prio, heads, max_bucket or 0)
+        return (u, v) if len(u) else (np.empty(0, np.int64), np.empty(0, np.int64))
+    return _star_pairs_numpy(bucket, rows, prio, heads, max_bucket)
+
+
+@jit.kernel
+def _shared_slots(values: np.ndarray, bits: int) -> np.ndarray:
+    """Positions of the values whose low ``bits`` bits some other value has too: every value that
+    occurs more than once, and a few others."""
+    mask = np.uint64((1 << bits) - 1)
+    seen = np.zeros(1 << bits, dtype=np.uint8)
+    for i in range(values.shape[0]):
+        slot = values[i] & mask
+        if seen[slot] < 2:
+            seen[slot] += 1
+    count = 0
+    for i in range(values.shape[0]):
+        if seen[values[i] & mask] == 2:
+            count += 1
+    out = np.empty(count, dtype=np.int64)
+    count = 0
+    for i in range(values.shape[0]):
+        if seen[values[i] & mask] == 2:
+            out[count] = i
+            count += 1
+    return out
+
+
+@jit.kernel
+def _star_kernel(
+    bucket: np.ndarray, rows: np.ndarray, prio: np.ndarray, heads: int, max_bucket: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_star_pairs` on ``bucket`` sorted and ``rows`` in the same order (``max_bucket`` 0: no
+    limit). Reorders each bucket's ``rows`` by ``prio`` in place."""
+    n = bucket.shape[0]
+    run_start = np.empty(n // 2 + 1, dtype=np.int64)
+    run_end = np.empty(n // 2 + 1, dtype=np.int64)
+    runs = 0
+    count = 0
+    start = 0
+    while start < n:
+        end = start + 1
+        while end < n and bucket[end] == bucket[start]:
+            end += 1
+        size = end - start
+        if size >= 2 and (max_bucket <= 0 or size <= max_bucket):
+            if size <= 32:  # most buckets hold two or three rows: insertion sort
+                for i in range(start + 1, end):
+                    r = rows[i]
+                    key = prio[r]
+                    j = i - 1
+                    while j >= start and prio[rows[j]] > key:
+                        rows[j + 1] = rows[j]
+                        j -= 1
+                    rows[j + 1] = r
+            else:
+                members = rows[start:end].copy()
+                rows[start:end] = members[np.argsort(prio[members], kind="mergesort")]
+            run_start[runs] = start
+            run_end[runs] = end
+            runs += 1
+            for h in range(min(heads, size - 1)):
+                count += size - 1 - h
+        start = end
+    u = np.empty(count, dtype=rows.dtype)
+    v = np.empty(count, dtype=rows.dtype)
+    out = 0
+    for h in range(heads):
+        for k in range(runs):
+            start, end = run_start[k], run_end[k]
+            if h < end - start - 1:
+                head = rows[start + h]
+                for i in range(start + h + 1, end):
+                    if rows[i] != head:  # a row twice in one bucket (an anchor it repeats)
+                        u[out] = rows[i]
+                        v[out] = head
+                        out += 1
+    return u[:out], v[:out]
+
+
+def _star_pairs_numpy(
+    bucket: np.ndarray, rows: np.ndarray, prio: np.ndarray, heads: int, max_bucket: int | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The numpy definition of :func:`_star_pairs` (``len(bucket) >= 2``)."""
     # most buckets hold one paragraph: find the others with a cheap unstable sort first
     order = np.argsort(bucket)
     sb = bucket[order]
@@ -354,9 +452,11 @@ def _anchor_ranges(
             rows = np.repeat(where.astype(np.int32), counts)
             keep = rep[rows]
             values, rows = values[keep], rows[keep]
-            part = (values >> shift).astype(np.int64)
+            # at most 1024 ranges: 16-bit range numbers, which numpy's stable sort radix-sorts
+            part = (values >> shift).astype(np.uint16)
             order = np.argsort(part, kind="stable")
-            bounds = np.searchsorted(part[order], np.arange(ranges + 1))
+            bounds = np.zeros(ranges + 1, dtype=np.int64)
+            np.cumsum(np.bincount(part, minlength=ranges), out=bounds[1:])
             for k in range(ranges):
                 sel = order[bounds[k] : bounds[k + 1]]
                 if len(sel):
@@ -496,6 +596,14 @@ def _take_keys(keys: pa.ChunkedArray, at: np.ndarray) -> list[str]:
     return pa.concat_arrays(pieces).take(pa.array(back)).to_pylist()
 
 
+def _positions(values: np.ndarray, n: int) -> np.ndarray:
+    """A table of ``n`` entries giving each of the distinct ``values`` (row numbers below ``n``) its
+    position in ``values`` (int32: the table is indexed once per candidate pair)."""
+    at = np.zeros(n, dtype=np.int32 if len(values) < 2**31 else np.int64)
+    at[values] = np.arange(len(values), dtype=at.dtype)
+    return at
+
+
 def _sorted_unique(values: np.ndarray) -> np.ndarray:
     """``np.unique`` by an in-place sort (numpy's hash-based unique is slower on large uint64 arrays)."""
     values.sort()
@@ -526,6 +634,12 @@ class _Shingles:
 
     def intersections(self, child: np.ndarray, parent: np.ndarray) -> np.ndarray:
         """|set(child) & set(parent)| for arrays of local rows."""
+        if jit.enabled():
+            return _intersect_kernel(self.sets, self.set_off, child, parent)
+        return self.intersections_numpy(child, parent)
+
+    def intersections_numpy(self, child: np.ndarray, parent: np.ndarray) -> np.ndarray:
+        """The numpy definition of :meth:`intersections`."""
         sizes = self.set_sizes(child)
         at = np.repeat(self.set_off[child], sizes) + _local_index(sizes)
         query = (np.repeat(parent.astype(np.uint64), sizes) << np.uint64(32)) | (
@@ -543,6 +657,77 @@ class _Shingles:
         return (self.sets[self.set_off[local] : self.set_off[local + 1]] & np.uint64(0xFFFFFFFF)).astype(
             np.uint32
         )
+
+
+@jit.kernel
+def _intersect_kernel(
+    sets: np.ndarray, set_off: np.ndarray, child: np.ndarray, parent: np.ndarray
+) -> np.ndarray:
+    """:meth:`_Shingles.intersections`: a merge of the two sorted sets of every pair."""
+    low = np.uint64(0xFFFFFFFF)
+    out = np.zeros(child.shape[0], dtype=np.int64)
+    for k in range(child.shape[0]):
+        i, i_end = set_off[child[k]], set_off[child[k] + 1]
+        j, j_end = set_off[parent[k]], set_off[parent[k] + 1]
+        shared = 0
+        while i < i_end and j < j_end:  # without branches: which side moves is data, not control
+            a = sets[i] & low
+            b = sets[j] & low
+            shared += a == b
+            i += a <= b
+            j += b <= a
+        out[k] = shared
+    return out
+
+
+@jit.kernel
+def _align_kernel(
+    sets: np.ndarray,
+    set_off: np.ndarray,
+    seq: np.ndarray,
+    seq_off: np.ndarray,
+    child: np.ndarray,
+    parent: np.ndarray,
+    width: np.ndarray,
+) -> np.ndarray:
+    """:func:`_alignment` by shingles for arrays of local rows: ``(len(child), 3)`` rows (start, end,
+    length); each parent shingle looked up in the child's sorted set by binary search."""
+    low = np.uint64(0xFFFFFFFF)
+    out = np.empty((child.shape[0], 3), dtype=np.int64)
+    for k in range(child.shape[0]):
+        n = width[k]
+        s0, s1 = seq_off[parent[k]], seq_off[parent[k] + 1]
+        c0, c1 = set_off[child[k]], set_off[child[k] + 1]
+        total = s1 - s0 + n - 1
+        first = last = first_close = last_close = prev = -1
+        for i in range(s0, s1):
+            x = np.uint64(seq[i])
+            lo, hi = c0, c1
+            while lo < hi:
+                mid = (lo + hi) >> 1
+                if (sets[mid] & low) < x:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            if lo < c1 and (sets[lo] & low) == x:
+                pos = i - s0
+                if first < 0:
+                    first = pos
+                # a hit with another hit within 2n positions is supported (see _alignment)
+                if prev >= 0 and pos - prev <= 2 * n:
+                    if first_close < 0:
+                        first_close = prev
+                    last_close = pos
+                prev = pos
+                last = pos
+        if first < 0:
+            out[k, 0], out[k, 1] = 0, total
+        elif first_close >= 0:
+            out[k, 0], out[k, 1] = first_close, last_close + n
+        else:
+            out[k, 0], out[k, 1] = first, last + n
+        out[k, 2] = total
+    return out
 
 
 def _sketches(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
@@ -723,19 +908,10 @@ def _verify(
     near = live & ~trunc & (jac >= cfg.near_threshold)
     relation = np.full(len(pairs), -1, dtype=np.int8)
     relation[near] = _RELATION_CODE["near"]
-    for k in np.flatnonzero(trunc).tolist():
-        p = int(parent[k])
-        n = widths[units[p]]
-        lo, hi, total = _alignment(keys[lc[k]], keys[lp[k]], sh.hash_set(lc[k]), sh.sequence(lp[k]), n)
-        slack = max(n, cfg.end_slack * total)
-        at_start = lo <= slack
-        at_end = hi >= total - slack
-        if at_start and at_end:
-            # spans the whole parent but misses a part of it: an edited copy
-            if jac[k] >= cfg.near_threshold:
-                relation[k] = _RELATION_CODE["near"]
-            continue
-        relation[k] = _RELATION_CODE["prefix" if at_start else "suffix" if at_end else "inner"]
+    at = np.flatnonzero(trunc)
+    if len(at):
+        typed = _truncations if jit.enabled() else _truncations_numpy
+        relation[at] = typed(lc[at], lp[at], keys, sh, widths, units[parent[at]], jac[at], cfg)
     relation[exact] = _RELATION_CODE["exact"]
     keep = relation >= 0
     one = exact[keep]
@@ -749,6 +925,73 @@ def _verify(
         size_child=np.where(one, 1, size_a[keep]).astype(np.int32),
         size_parent=np.where(one, 1, size_b[keep]).astype(np.int32),
     )
+
+
+def _truncations(
+    lc: np.ndarray,
+    lp: np.ndarray,
+    keys: list[str],
+    sh: _Shingles,
+    widths: tuple[int, ...],
+    parent_units: np.ndarray,
+    jac: np.ndarray,
+    cfg: DedupConfig,
+) -> np.ndarray:
+    """Relation codes (-1: none) of pairs of local rows that pass as truncations, by where the child
+    lies in the parent (:func:`_alignment`): the key found in the parent's key as is, else aligned
+    by shingles, all such pairs in one kernel call."""
+    found = [
+        (parent_key.find(child_key) if parent_key else -1, len(child_key), len(parent_key))
+        for child_key, parent_key in (
+            (keys[c], keys[p]) for c, p in zip(lc.tolist(), lp.tolist(), strict=True)
+        )
+    ]
+    spans = np.array(found, dtype=np.int64).reshape(-1, 3)
+    spans[:, 1] += spans[:, 0]
+    width = np.asarray(widths, dtype=np.int64)[parent_units]
+    miss = np.flatnonzero(spans[:, 0] < 0)
+    if len(miss):
+        spans[miss] = _align_kernel(sh.sets, sh.set_off, sh.seq, sh.seq_off, lc[miss], lp[miss], width[miss])
+    lo, hi, total = spans.T
+    slack = np.maximum(width, cfg.end_slack * total)
+    at_start = lo <= slack
+    at_end = hi >= total - slack
+    relation = np.where(
+        at_start,
+        _RELATION_CODE["prefix"],
+        np.where(at_end, _RELATION_CODE["suffix"], _RELATION_CODE["inner"]),
+    ).astype(np.int8)
+    # spans the whole parent but misses a part of it: an edited copy
+    whole = at_start & at_end
+    relation[whole] = np.where(jac[whole] >= cfg.near_threshold, _RELATION_CODE["near"], -1)
+    return relation
+
+
+def _truncations_numpy(
+    lc: np.ndarray,
+    lp: np.ndarray,
+    keys: list[str],
+    sh: _Shingles,
+    widths: tuple[int, ...],
+    parent_units: np.ndarray,
+    jac: np.ndarray,
+    cfg: DedupConfig,
+) -> np.ndarray:
+    """The numpy definition of :func:`_truncations`: one :func:`_alignment` call per pair."""
+    relation = np.full(len(lc), -1, dtype=np.int8)
+    for k in range(len(lc)):
+        n = widths[parent_units[k]]
+        lo, hi, total = _alignment(keys[lc[k]], keys[lp[k]], sh.hash_set(lc[k]), sh.sequence(lp[k]), n)
+        slack = max(n, cfg.end_slack * total)
+        at_start = lo <= slack
+        at_end = hi >= total - slack
+        if at_start and at_end:
+            # spans the whole parent but misses a part of it: an edited copy
+            if jac[k] >= cfg.near_threshold:
+                relation[k] = _RELATION_CODE["near"]
+            continue
+        relation[k] = _RELATION_CODE["prefix" if at_start else "suffix" if at_end else "inner"]
+    return relation
 
 
 _RELATION_RANK = {"exact": 0, "near": 1, "prefix": 2, "suffix": 2, "inner": 2}
@@ -774,6 +1017,8 @@ def _assign(n: int, edges: _Edges, prio: np.ndarray) -> np.ndarray:
     sim, cont, _ = edges.ratios()
     order = np.lexsort((prio[edges.parent], -sim, -cont, rank, prio[edges.child]))
     del rank, sim, cont
+    if jit.enabled():
+        return _assign_kernel(order, edges.child, edges.parent, chosen)
     flagged = bytearray(n)
     last = -1
     # Python lists a slice at a time: millions of edges would take ~100 bytes each as ints
@@ -785,6 +1030,24 @@ def _assign(n: int, edges: _Edges, prio: np.ndarray) -> np.ndarray:
             flagged[c] = 1
             chosen[c] = k
             last = c
+    return chosen
+
+
+@jit.kernel
+def _assign_kernel(
+    order: np.ndarray, child: np.ndarray, parent: np.ndarray, chosen: np.ndarray
+) -> np.ndarray:
+    """The greedy loop of :func:`_assign` over edges in ``order``, writing into ``chosen`` (all -1)."""
+    flagged = np.zeros(chosen.shape[0], dtype=np.bool_)
+    last = -1
+    for i in range(order.shape[0]):
+        k = order[i]
+        c = child[k]
+        if c == last or flagged[parent[k]]:
+            continue
+        flagged[c] = True
+        chosen[c] = k
+        last = c
     return chosen
 
 
@@ -1031,8 +1294,9 @@ def reduce_index(index_paths: Sequence[str | Path], cfg: DedupConfig) -> Reduced
     _release()
     cand_rows = _sorted_unique(pairs.reshape(-1).copy())
     if len(pairs):
-        # sketches of candidate rows only, screened on local row numbers
-        local = np.searchsorted(cand_rows, pairs)
+        # sketches of candidate rows only, screened on local row numbers (a lookup table, not a
+        # binary search per pair)
+        local = _positions(cand_rows, n)[pairs]
         sketches, cand_tokens, cand_units = (
             _candidate_sketches(idx, cand_rows),
             tokens[cand_rows],
@@ -1049,16 +1313,19 @@ def reduce_index(index_paths: Sequence[str | Path], cfg: DedupConfig) -> Reduced
         del kept
         cand_rows = _sorted_unique(pairs.reshape(-1).copy())
     cand_keys, key_at = _read_keys(idx, cand_rows)
+    key_of = np.zeros(n, dtype=np.int64)
+    key_of[cand_rows] = key_at
+    del key_at
     _release()
     parts: list[_Edges] = []
     for block in _pair_blocks(pairs, key_chars):
         # shingles of one block at a time: working memory bounded by _VERIFY_BLOCK_CHARS
         rows = _sorted_unique(block.reshape(-1).copy())
-        keys = _take_keys(cand_keys, key_at[np.searchsorted(cand_rows, rows)])
+        keys = _take_keys(cand_keys, key_of[rows])
         sh = _Shingles(rows, keys, units, cfg)
         parts.append(_verify(block, rows, keys, sh, idx, cfg))
         del sh, keys
-    del cand_keys, key_at, pairs, cand_rows, rep
+    del cand_keys, key_of, pairs, cand_rows, rep
     edges = _Edges.concat(parts)
     del parts
     own_edge = _assign(n, edges, prio)

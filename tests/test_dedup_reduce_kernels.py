@@ -1,0 +1,324 @@
+"""The compiled kernels of the dedup reduce against their numpy definitions (cleaning.dedup.reduce).
+
+Each kernel (bucket stars, set intersections, alignment of truncation pairs, the
+greedy assignment) is compared with the numpy code it replaces on hypothesis
+inputs, run compiled when numba is importable and as plain Python
+(``Kernel.py_func``) always; the whole reduce is compared with ``jit.enabled``
+switched off on the engine's test files and on real text from the shared corpora.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from shared_corpora import chronam_pages, tw_contents
+
+from cleaning import jit
+from cleaning.dedup import DedupConfig, dedup_map, reduce_index
+from cleaning.dedup import reduce as R
+from cleaning.dedup.key import UNIT_CHAR, UNIT_WORD
+from tests.test_dedup_engine import EN, LONG_ZH, _noisy, _rows, _table
+from tests.test_dedup_stream import _files
+
+CFG = DedupConfig()
+needs_jit = pytest.mark.skipif(not jit.enabled(), reason="numba is not importable here")
+WAYS = [pytest.param("compiled", marks=needs_jit), "python"]
+
+
+def _kernel(k: jit.Kernel, way: str) -> Callable[..., Any]:
+    """The kernel compiled, or its plain Python definition (what numba compiles)."""
+    return k if way == "compiled" else k.py_func
+
+
+@contextmanager
+def numpy_definitions() -> Iterator[None]:
+    """Run the numpy reference definitions instead of the kernels."""
+    mp = pytest.MonkeyPatch()
+    mp.setattr(jit, "enabled", lambda: False)
+    try:
+        yield
+    finally:
+        mp.undo()
+
+
+# ----------------------------------------------------------------- bucket stars
+
+
+def _star_with(kernel: Callable[..., Any], bucket, rows, prio, heads, max_bucket):
+    """:func:`R._star_pairs`'s kernel path with the given kernel (compiled or plain Python)."""
+    maybe = R._shared_slots.py_func(bucket, 10)
+    b, r = bucket[maybe], rows[maybe]
+    order = np.argsort(b)
+    return kernel(b[order], r[order], prio, heads, max_bucket or 0)
+
+
+@pytest.mark.parametrize("way", WAYS)
+@settings(max_examples=150, deadline=None)
+@given(
+    members=st.lists(st.tuples(st.integers(0, 12), st.integers(0, 30)), max_size=120),
+    heads=st.integers(1, 4),
+    max_bucket=st.sampled_from([None, 2, 3, 8]),
+    wide=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_star_pairs_kernel_equals_numpy(
+    way: str,
+    members: list[tuple[int, int]],
+    heads: int,
+    max_bucket: int | None,
+    wide: bool,
+    seed: int,
+) -> None:
+    # bucket values that share their low bits with others, rows repeated inside a bucket
+    bucket = np.array([(b * 0x9E3779B97F4A7C15) % 2**64 for b, _ in members], dtype=np.uint64)
+    rows = np.array([r for _, r in members], dtype=np.int64 if wide else np.int32)
+    prio = np.random.default_rng(seed).permutation(31).astype(np.int64)
+    if len(bucket) < 2:
+        return
+    expected = R._star_pairs_numpy(bucket, rows, prio, heads, max_bucket)
+    got = _star_with(_kernel(R._star_kernel, way), bucket, rows, prio, heads, max_bucket)
+    assert np.array_equal(got[0], expected[0]) and np.array_equal(got[1], expected[1])
+    if len(expected[0]):
+        assert got[0].dtype == expected[0].dtype
+
+
+def test_star_pairs_of_large_buckets_equal_numpy() -> None:
+    """Buckets above the insertion-sort size, as in LSH bands of boilerplate."""
+    rng = np.random.default_rng(3)
+    bucket = rng.integers(0, 40, 5000).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    rows = rng.integers(0, 4000, 5000)
+    prio = rng.permutation(4000).astype(np.int64)
+    for max_bucket in (None, 64, 200):
+        expected = R._star_pairs_numpy(bucket, rows, prio, 3, max_bucket)
+        got = R._star_pairs(bucket, rows, prio, 3, max_bucket)
+        assert all(np.array_equal(a, b) for a, b in zip(got, expected, strict=True))
+
+
+@pytest.mark.parametrize("way", WAYS)
+@settings(max_examples=60, deadline=None)
+@given(values=st.lists(st.integers(0, 2**64 - 1), max_size=200), bits=st.integers(1, 12))
+def test_shared_slots_keep_every_repeated_value(way: str, values: list[int], bits: int) -> None:
+    arr = np.array(values, dtype=np.uint64)
+    got = _kernel(R._shared_slots, way)(arr, bits)
+    assert np.all(np.diff(got) > 0)
+    _, inverse, counts = np.unique(arr, return_inverse=True, return_counts=True)
+    repeated = np.flatnonzero(counts[inverse.reshape(-1)] > 1)
+    assert set(repeated.tolist()) <= set(got.tolist())
+
+
+# ----------------------------------------------------------- shingle sets, alignment
+
+
+def _shingles(keys: list[str], units: list[int]) -> R._Shingles:
+    rows = np.arange(len(keys), dtype=np.int64)
+    return R._Shingles(rows, keys, np.array(units, dtype=np.int8), CFG)
+
+
+_WORDS = EN.split()
+_key_text = st.one_of(
+    st.text(alphabet="天地玄黄宇宙洪荒日月盈昃", min_size=0, max_size=60).map(lambda s: (s, UNIT_CHAR)),
+    st.lists(st.sampled_from(_WORDS[:12]), min_size=0, max_size=30).map(lambda w: (" ".join(w), UNIT_WORD)),
+)
+
+
+@pytest.mark.parametrize("way", WAYS)
+@settings(max_examples=80, deadline=None)
+@given(
+    keys=st.lists(_key_text, min_size=1, max_size=12),
+    pairs=st.lists(st.tuples(st.integers(0, 11), st.integers(0, 11)), max_size=40),
+)
+def test_intersections_kernel_equals_numpy(way: str, keys: list[tuple[str, int]], pairs: list) -> None:
+    sh = _shingles([k for k, _ in keys], [u for _, u in keys])
+    n = len(keys)
+    child = np.array([a % n for a, _ in pairs], dtype=np.int64)
+    parent = np.array([b % n for _, b in pairs], dtype=np.int64)
+    got = _kernel(R._intersect_kernel, way)(sh.sets, sh.set_off, child, parent)
+    assert np.array_equal(got, sh.intersections_numpy(child, parent))
+
+
+def _fragments(text: str, rng: random.Random) -> list[str]:
+    """Pieces of ``text`` as a truncation would leave them: beginning, end, middle, noisy, shuffled."""
+    n = len(text)
+    cut = rng.randrange(1, max(2, n))
+    a, b = sorted(rng.sample(range(n + 1), 2)) if n > 1 else (0, n)
+    return [text[:cut], text[cut:], text[a:b], _noisy(text[a:b], 0.05, rng.randrange(99)), text[::-1][:cut]]
+
+
+@pytest.mark.parametrize("way", WAYS)
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10_000), english=st.booleans())
+def test_alignment_kernel_equals_alignment(way: str, seed: int, english: bool) -> None:
+    rng = random.Random(seed)
+    if english:
+        parent = " ".join(rng.choice(_WORDS) for _ in range(rng.randrange(5, 80)))
+        unit = UNIT_WORD
+    else:
+        parent = LONG_ZH[rng.randrange(len(LONG_ZH))]
+        unit = UNIT_CHAR
+    keys = [parent, *_fragments(parent, rng)]
+    sh = _shingles(keys, [unit] * len(keys))
+    child = np.arange(1, len(keys), dtype=np.int64)
+    parent_rows = np.zeros(len(child), dtype=np.int64)
+    n = R._widths(CFG)[unit]
+    got = _kernel(R._align_kernel, way)(
+        sh.sets, sh.set_off, sh.seq, sh.seq_off, child, parent_rows, np.full(len(child), n, dtype=np.int64)
+    )
+    for k, c in enumerate(child.tolist()):
+        # the kernel aligns by shingles only; _alignment first tries the key as a substring
+        expected = R._alignment("\0", keys[0], sh.hash_set(c), sh.sequence(0), n)
+        assert tuple(got[k]) == expected
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10_000), english=st.booleans())
+def test_truncation_types_equal_numpy(seed: int, english: bool) -> None:
+    rng = random.Random(seed)
+    if english:
+        texts = [" ".join(rng.choice(_WORDS) for _ in range(rng.randrange(20, 90))) for _ in range(3)]
+        unit = UNIT_WORD
+    else:
+        texts = [LONG_ZH[i] + LONG_ZH[i + 1] for i in rng.sample(range(len(LONG_ZH) - 1), 3)]
+        unit = UNIT_CHAR
+    keys = list(texts)
+    for t in texts:
+        keys += _fragments(t, rng)
+    sh = _shingles(keys, [unit] * len(keys))
+    pairs = [(c, p) for c in range(len(keys)) for p in range(3) if c != p]
+    lc = np.array([c for c, _ in pairs], dtype=np.int64)
+    lp = np.array([p for _, p in pairs], dtype=np.int64)
+    jac = np.array([rng.random() for _ in pairs])
+    units = np.full(len(pairs), unit, dtype=np.int8)
+    args = (lc, lp, keys, sh, R._widths(CFG), units, jac, CFG)
+    expected = R._truncations_numpy(*args)
+    if jit.enabled():
+        assert np.array_equal(R._truncations(*args), expected)
+    mp = pytest.MonkeyPatch()
+    mp.setattr(R, "_align_kernel", R._align_kernel.py_func)
+    try:
+        assert np.array_equal(R._truncations(*args), expected)
+    finally:
+        mp.undo()
+
+
+# ------------------------------------------------------------------------ assign
+
+
+@pytest.mark.parametrize("way", WAYS)
+@settings(max_examples=80, deadline=None)
+@given(
+    edges=st.lists(
+        st.tuples(st.integers(0, 15), st.integers(0, 15), st.integers(0, 4), st.integers(1, 9)),
+        max_size=60,
+    ),
+    seed=st.integers(0, 2**16),
+)
+def test_assign_kernel_equals_numpy(way: str, edges: list[tuple[int, int, int, int]], seed: int) -> None:
+    prio = np.random.default_rng(seed).permutation(16).astype(np.int64)
+    # a parent ranks before its child, as the reduce builds edges
+    rows = [(c, p) if prio[p] < prio[c] else (p, c) for c, p, _, _ in edges if c != p]
+    kinds = [(r, i) for (c, p, r, i) in edges if c != p]
+    e = R._Edges(
+        child=np.array([c for c, _ in rows], dtype=np.int32),
+        parent=np.array([p for _, p in rows], dtype=np.int32),
+        relation=np.array([r for r, _ in kinds], dtype=np.int8),
+        inter=np.array([i for _, i in kinds], dtype=np.int32),
+        size_child=np.full(len(rows), 9, dtype=np.int32),
+        size_parent=np.full(len(rows), 12, dtype=np.int32),
+    )
+    with numpy_definitions():
+        expected = R._assign(16, e, prio)
+    mp = pytest.MonkeyPatch()
+    mp.setattr(R, "_assign_kernel", _kernel(R._assign_kernel, way))
+    try:
+        assert np.array_equal(R._assign(16, e, prio), expected)
+    finally:
+        mp.undo()
+
+
+# ------------------------------------------------------------------- whole reduce
+
+
+def _both_ways(paths: list[Path], cfg: DedupConfig = CFG) -> tuple[pa.Table, pa.Table]:
+    compiled = reduce_index(paths, cfg).table()
+    with numpy_definitions():
+        reference = reduce_index(paths, cfg).table()
+    return compiled, reference
+
+
+def test_reduce_with_kernels_equals_numpy_on_the_engine_files(tmp_path: Path) -> None:
+    compiled, reference = _both_ways(_files(tmp_path))
+    assert compiled.equals(reference)
+    assert set(reference.column("relation").to_pylist()) >= {"exact", "near", "prefix", "suffix"}
+
+
+def _letter_noise(text: str, rate: float, seed: int) -> str:
+    """OCR-like confusions of Latin letters (one letter read as another)."""
+    rng = random.Random(seed)
+    return "".join(
+        rng.choice("aceimnorsu") if c.isascii() and c.isalpha() and rng.random() < rate else c for c in text
+    )
+
+
+def _real_rows(paragraphs: list[str], source: str, seed: int, noise: float) -> list:
+    """The paragraphs, and copies of some of them: exact, noisy, beginning, end and middle parts."""
+    rng = random.Random(seed)
+    texts = list(paragraphs)
+    for p in rng.sample(paragraphs, min(len(paragraphs), 150)):
+        n = len(p)
+        texts.append(
+            rng.choice(
+                [
+                    p,
+                    _letter_noise(_noisy(p, noise, rng.randrange(99)), 0.01, rng.randrange(99)),
+                    p[: n // 2],
+                    p[n // 3 :],
+                    p[n // 4 : -n // 4],
+                ]
+            )
+        )
+    rng.shuffle(texts)
+    return _rows(source, texts)
+
+
+def _paragraphs(texts: list[str], min_len: int) -> list[str]:
+    return [p.strip() for t in texts for p in re.split(r"\n\s*\n", t) if len(p.strip()) >= min_len]
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_reduce_with_kernels_equals_numpy_on_real_text(lang: str, tmp_path: Path) -> None:
+    if lang == "zh":
+        paragraphs = _paragraphs(tw_contents(200), 20)
+    else:
+        # raw OCR pages have no blank lines: six lines make a paragraph
+        lines = [ln for page in chronam_pages(3, seed=4) for ln in page.splitlines() if ln.strip()]
+        paragraphs = _paragraphs(["\n".join(lines[i : i + 6]) for i in range(0, len(lines), 6)], 80)
+    rows = _real_rows(paragraphs, f"{lang}.txt", seed=7, noise=0.03 if lang == "zh" else 0.0)
+    paths = []
+    for k in range(2):
+        path = tmp_path / f"{lang}{k}.parquet"
+        pq.write_table(dedup_map(_table(rows[k::2]), CFG), path)
+        paths.append(path)
+    compiled, reference = _both_ways(paths)
+    assert compiled.equals(reference)
+    relations = set(reference.column("relation").to_pylist())
+    assert {"exact", "near"} <= relations and relations & {"prefix", "suffix", "inner"}
+    # the spilled anchor ranges and small verification blocks of a large run, both ways
+    mp = pytest.MonkeyPatch()
+    mp.setattr(R, "_ANCHOR_SPILL_ROWS", 50)
+    mp.setattr(R, "_VERIFY_BLOCK_CHARS", 5_000)
+    try:
+        spilled, spilled_reference = _both_ways(paths)
+    finally:
+        mp.undo()
+    assert spilled.equals(reference) and spilled_reference.equals(reference)
