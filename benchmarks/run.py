@@ -620,7 +620,7 @@ def _timed(
     return {"wall": wall, "cpu": (ch1 - ch0) + server, "server_cpu": server}
 
 
-def prefect_compare(roots: list[Path], work: Path, workers: int) -> dict[str, Any]:
+def prefect_compare(roots: list[Path], work: Path, workers: int, repeats: int = 1) -> dict[str, Any]:
     """``presswash run`` against the flow's own steps called without Prefect.
 
     Three ways on the same input: the bare steps (``flows.steps.run_local``, no Prefect import);
@@ -628,7 +628,13 @@ def prefect_compare(roots: list[Path], work: Path, workers: int) -> dict[str, An
     server is up before the run, its CPU during the run is counted); the flow on Prefect's
     ephemeral server (the README's command: the run starts and stops a temporary API server).
     The same three on one page give the fixed cost of each.
+
+    With ``repeats`` > 1 the three ways run in rounds, the order rotating each round, so slow
+    phases of a shared machine fall on every way alike. Noise on a shared machine only adds
+    time, so the shares are taken from each way's fastest run (the medians are reported too).
     """
+    import statistics
+
     exe = shutil.which("presswash", path=str(Path(sys.executable).parent))
     if exe is None or not (corpus.REPO_ROOT / "flows" / "cli.py").exists():
         return {"skipped": "the presswash command (flows/) is not installed"}
@@ -653,27 +659,48 @@ def prefect_compare(roots: list[Path], work: Path, workers: int) -> dict[str, An
 
     eph_env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
     eph_env["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "180"
-    res: dict[str, Any] = {"workers": workers}
+    res: dict[str, Any] = {"workers": workers, "repeats": repeats}
+    runs: dict[str, list[dict[str, Any]]] = {m: [] for m in ("bare", "server", "ephemeral")}
     try:
-        res["bare"] = _timed(bare_cmd(roots, work / "direct-out"))
-        res["bare_one_page"] = _timed(bare_cmd([tiny], work / "tiny-direct"))
         home = work / "prefect-home"
         shutil.rmtree(home, ignore_errors=True)
         with prefect_server(home) as (api, server):
             env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
             env.update(PREFECT_HOME=str(home), PREFECT_API_URL=api, DO_NOT_TRACK="1")
-            res["server_one_page"] = _timed(flow_cmd([tiny], work / "tiny-server"), env, server.pid)
-            res["server"] = _timed(flow_cmd(roots, work / "server-out"), env, server.pid)
-        res["ephemeral_one_page"] = _timed(flow_cmd([tiny], work / "tiny-out"), eph_env)
-        res["ephemeral"] = _timed(flow_cmd(roots, work / "flow-out"), eph_env)
+            way = {
+                "bare": lambda inputs, out: _timed(bare_cmd(inputs, out)),
+                "server": lambda inputs, out: _timed(flow_cmd(inputs, out), env, server.pid),
+                "ephemeral": lambda inputs, out: _timed(flow_cmd(inputs, out), eph_env),
+            }
+            for mode in way:  # one page first: each way's fixed cost (and warm caches)
+                res[f"{mode}_one_page"] = way[mode]([tiny], work / f"tiny-{mode}")
+            order = list(way)
+            for r in range(repeats):
+                for mode in order[r % 3 :] + order[: r % 3]:
+                    runs[mode].append(way[mode](roots, work / f"{mode}-out"))
+                    wall = runs[mode][-1]["wall"]
+                    print(f"prefect overhead, round {r + 1}: {mode} {wall:.1f} s", flush=True)
     except RuntimeError as exc:
         res["error"] = str(exc)
         return res
+    for mode, timings in runs.items():
+        best = min(timings, key=lambda t: t["wall"])
+        res[mode] = {
+            **best,
+            "walls": [t["wall"] for t in timings],
+            "cpus": [t["cpu"] for t in timings],
+            "median_wall": statistics.median(t["wall"] for t in timings),
+            "median_cpu": statistics.median(t["cpu"] for t in timings),
+        }
     bare = res["bare"]
     for mode in ("server", "ephemeral"):
         m = res[mode]
         m["overhead_share_wall"] = (m["wall"] - bare["wall"]) / m["wall"]
         m["overhead_share_cpu"] = (m["cpu"] - bare["cpu"]) / m["cpu"] if m["cpu"] else None
+        m["median_share_wall"] = (m["median_wall"] - bare["median_wall"]) / m["median_wall"]
+        fixed = res[f"{mode}_one_page"]["wall"] - res["bare_one_page"]["wall"]
+        m["fixed_wall"] = fixed
+        m["in_run_share_wall"] = (m["wall"] - bare["wall"] - fixed) / m["wall"]
     res["command"] = " ".join(["presswash", *flow_cmd(roots, work / "flow-out")[1:]])
     return res
 
@@ -846,7 +873,7 @@ def run_main(args: argparse.Namespace) -> dict[str, Any]:
     if args.prefect:
         print("Prefect overhead ...", flush=True)
         work = OUT_DIR / f"work-prefect-{args.size_mb:g}"
-        results["prefect"] = prefect_compare([s.root for s in sets.values()], work, 1)
+        results["prefect"] = prefect_compare([s.root for s in sets.values()], work, 1, args.prefect_repeats)
         report += _prefect_report(results["prefect"])
     results["report"] = report
     return results
@@ -907,24 +934,42 @@ def _prefect_report(p: dict[str, Any]) -> list[str]:
     if "skipped" in p or "error" in p:
         out.append(p.get("skipped") or p.get("error", ""))
         return out
-    out.append(f"`{p['command']}` (and with `PREFECT_API_URL` set to a running `prefect server start`):")
+    repeats = p.get("repeats", 1)
+    out.append(f"`{p['command']}` (and with `PREFECT_API_URL` set to a running `prefect server start`)")
+    if repeats > 1:
+        out[-1] += f"; {repeats} rounds, each way's fastest run (all runs in the last column):"
+    else:
+        out[-1] += ":"
     out += [
         "",
         "| way | wall s | CPU s (all processes) | orchestration share, wall | share, CPU "
-        "| one page: wall s | one page: CPU s |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| fixed cost (one page, over bare) | share beyond the fixed cost | one page: wall s "
+        "| one page: CPU s | wall s of every run |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
+
+    def walls(m: dict[str, Any]) -> str:
+        return ", ".join(f"{w:.1f}" for w in m.get("walls", [m["wall"]]))
+
     bare, bare1 = p["bare"], p["bare_one_page"]
     out.append(
-        f"| bare steps, no Prefect | {bare['wall']:.1f} | {bare['cpu']:.1f} | | "
-        f"| {bare1['wall']:.1f} | {bare1['cpu']:.1f} |"
+        f"| bare steps, no Prefect | {bare['wall']:.1f} | {bare['cpu']:.1f} | | | | "
+        f"| {bare1['wall']:.1f} | {bare1['cpu']:.1f} | {walls(bare)} |"
     )
     for mode, label in (("server", "flow, running server"), ("ephemeral", "flow, ephemeral server")):
         m, one = p[mode], p[f"{mode}_one_page"]
+        fixed = m.get("fixed_wall", one["wall"] - bare1["wall"])
+        in_run = m.get("in_run_share_wall", (m["wall"] - bare["wall"] - fixed) / m["wall"])
         out.append(
             f"| {label} | {m['wall']:.1f} | {m['cpu']:.1f} | {100 * m['overhead_share_wall']:.1f}% "
-            f"| {100 * (m['overhead_share_cpu'] or 0):.1f}% | {one['wall']:.1f} | {one['cpu']:.1f} |"
+            f"| {100 * (m['overhead_share_cpu'] or 0):.1f}% | {fixed:.1f} s | {100 * in_run:.1f}% "
+            f"| {one['wall']:.1f} | {one['cpu']:.1f} | {walls(m)} |"
         )
+    if repeats > 1:
+        shares = ", ".join(
+            f"{mode} {100 * p[mode]['median_share_wall']:.1f}%" for mode in ("server", "ephemeral")
+        )
+        out += ["", f"Shares from the median runs instead: {shares}."]
     return out
 
 
@@ -970,7 +1015,9 @@ def reduce_scaling(unit_dirs: list[Path]) -> list[dict[str, Any]]:
 
 def run_prefect_only(args: argparse.Namespace) -> dict[str, Any]:
     sets = corpus.build_sets(args.size_mb, seed=args.seed)
-    p = prefect_compare([s.root for s in sets.values()], OUT_DIR / f"work-prefect-{args.size_mb:g}", 1)
+    p = prefect_compare(
+        [s.root for s in sets.values()], OUT_DIR / f"work-prefect-{args.size_mb:g}", 1, args.prefect_repeats
+    )
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": "python -m benchmarks.run " + " ".join(sys.argv[1:]),
@@ -1058,6 +1105,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--peer-mb", type=float, default=8.0, help="paragraph MB given to the peer comparison")
     p.add_argument("--prefect", action="store_true", help="time `presswash run` against the bare steps")
     p.add_argument("--prefect-only", action="store_true", help="only the Prefect overhead comparison")
+    p.add_argument(
+        "--prefect-repeats", type=int, default=1, help="rounds of the Prefect comparison (fastest per way)"
+    )
     p.add_argument(
         "--naive-seconds", type=float, default=90.0, help="CPU budget of the naive baseline per set"
     )
