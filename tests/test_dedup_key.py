@@ -182,3 +182,32 @@ def test_batched_keys_equal_one_by_one_on_real_text() -> None:
     for cfg in _BATCH_CONFIGS:
         keys, units = keys_and_units(texts, cfg)
         assert list(zip(keys, units, strict=True)) == [key_and_unit(t, cfg) for t in texts]
+
+
+_SPACED = st.lists(
+    st.text(
+        alphabet=st.sampled_from([" ", "\t", "\u3000", "\x1f", "a", "史", "_", ",", "𠀀", "\ud800"]),
+        max_size=12,
+    )
+    | st.text(max_size=12),
+    max_size=8,
+)
+
+
+@given(_SPACED)
+def test_collapse_spaces_equals_split_join(keys: list[str]) -> None:
+    joined = "\x00".join(keys)
+    expected = "\x00".join(" ".join(k.split()) for k in keys)
+    assert key_mod._collapse_spaces_str(joined) == expected
+    assert key_mod._collapse_spaces(joined) == expected
+
+
+@given(_SPACED, st.sampled_from(["", " "]))
+def test_non_word_table_equals_the_regex(keys: list[str], separator: str) -> None:
+    joined = "\x00".join(keys)
+    expected = key_mod._NON_WORD_KEEP_SEP.sub(separator, joined).replace("_", separator)
+    got = key_mod._non_word_to(joined, separator)
+    if separator:
+        assert key_mod._collapse_spaces(got) == key_mod._collapse_spaces(expected)
+    else:
+        assert got == expected

@@ -158,11 +158,69 @@ _CJK_RANGES = np.array(
 
 def _split_joined(joined: str, count: int, separator: str) -> list[str] | None:
     if separator:
-        # " ".join(key.split()) of every key at once: the separator becomes a word of its own
-        joined = " ".join(joined.replace(_SEP, f" {_SEP} ").split())
-        joined = joined.replace(f" {_SEP}", _SEP).replace(f"{_SEP} ", _SEP)
+        joined = _collapse_spaces(joined)
     parts = joined.split(_SEP)
     return parts if len(parts) == count else None
+
+
+def _collapse_spaces_str(joined: str) -> str:
+    """``" ".join(key.split())`` of every NUL-separated key (the reference of :func:`_collapse_spaces`)."""
+    # the separator becomes a word of its own
+    joined = " ".join(joined.replace(_SEP, f" {_SEP} ").split())
+    return joined.replace(f" {_SEP}", _SEP).replace(f"{_SEP} ", _SEP)
+
+
+def _as_codes(joined: str) -> tuple[np.ndarray, str]:
+    if joined.isascii():
+        return np.frombuffer(joined.encode("ascii"), dtype=np.uint8), "ascii"
+    return np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32), "utf-32-le"
+
+
+def _collapse_spaces(joined: str) -> str:
+    """``" ".join(key.split())`` of every NUL-separated key at once, over its code points.
+
+    The non-space characters are kept in order; one space goes before each that
+    follows a space and whose previous kept character is no separator, when it
+    is no separator itself: runs of whitespace become one space, and spaces at
+    either end of a key go.
+    """
+    codes, encoding = _as_codes(joined)
+    if len(codes) == 0:
+        return joined
+    space = (_code_flags()[codes] & _F_SPACE).astype(bool)
+    after_space = np.empty(len(codes), dtype=bool)
+    after_space[0] = False
+    after_space[1:] = space[:-1]
+    kept = ~space
+    chars = codes[kept]
+    word = chars != 0
+    space_before = after_space[kept] & word
+    space_before[1:] &= word[:-1]
+    if len(chars) == 0:
+        return ""
+    space_before[0] = False
+    # two slots per kept character, [space or a filler, character]; the fillers dropped
+    filler = np.iinfo(codes.dtype).max  # 0xFF is no ASCII byte, 0xFFFFFFFF no code point
+    slots = np.empty((len(chars), 2), dtype=codes.dtype)
+    slots[:, 0] = np.where(space_before, codes.dtype.type(32), filler)
+    slots[:, 1] = chars
+    slots = slots.reshape(-1)
+    return slots[slots != filler].tobytes().decode(encoding, "surrogatepass")
+
+
+def _non_word_to(joined: str, separator: str) -> str:
+    """``_NON_WORD_KEEP_SEP.sub(separator, joined).replace("_", separator)``, up to the number of spaces.
+
+    Every character that is no letter, digit or separator becomes ``separator``
+    (a run of them as many spaces as it is long, which :func:`_collapse_spaces`
+    makes one): a table look-up per code point instead of a regex pass.
+    """
+    codes, encoding = _as_codes(joined)
+    if encoding != "ascii" and len(codes) and int(codes.max()) > 0xFFFF:
+        return _NON_WORD_KEEP_SEP.sub(separator, joined).replace("_", separator)  # the table is the BMP's
+    keep = ((_code_flags()[codes] & _F_WORD) != 0) | (codes == 0)
+    out = codes[keep] if not separator else np.where(keep, codes, codes.dtype.type(ord(separator)))
+    return out.tobytes().decode(encoding, "surrogatepass")
 
 
 # Per code point flags for the batched path (one table look-up per character instead of regex passes).
@@ -170,6 +228,7 @@ _F_WORD = 1  # a letter, digit or mark: kept in the key (what [\W_] does not mat
 _F_CJK = 2  # counts as CJK for the unit decision (_CJK_RUN)
 _F_NFKC_FIRST = 4  # _nfkc_first(): the text takes the one-by-one path (every astral character too)
 _F_NFKC_UNSAFE = 8  # may change under NFKC, or change a neighbour (see _code_flags)
+_F_SPACE = 16  # whitespace to str.split()
 
 
 @cache
@@ -194,6 +253,7 @@ def _code_flags() -> np.ndarray:
     body = flags[1:0x10000]
     body[~matches(re.compile(r"[\W_]"))] |= _F_WORD
     body[matches(_nfkc_first())] |= _F_NFKC_FIRST
+    body[matches(re.compile(r"\s"))] |= _F_SPACE
     for lo, hi in _CJK_RANGES:
         flags[lo : min(hi, 0xFFFF) + 1] |= _F_CJK
     chars = list(bmp)
@@ -237,7 +297,7 @@ def _fold_joined(joined: str, cfg: DedupConfig, separator: str, suspects: set[in
     if separator:
         check = check.replace(" ", "")
     if check and not check.isalnum():
-        joined = _NON_WORD_KEEP_SEP.sub(separator, joined).replace("_", separator)
+        joined = _non_word_to(joined, separator)
     return joined
 
 
@@ -368,7 +428,7 @@ def _batch_keys(texts: list[str], cfg: DedupConfig) -> tuple[list[str], list[int
         if not members.any():
             continue
         if separator:
-            source = _NON_WORD_KEEP_SEP.sub(" ", letters.texts_of(members)).replace("_", " ")
+            source = _non_word_to(letters.texts_of(members), " ")
             suspects = None
         else:
             source, suspects = letters.letters_of(members)
