@@ -6,7 +6,7 @@ import re
 import unicodedata
 
 import numpy as np
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from shared_corpora import chronam_pages, cn_law_texts, tw_contents
 
@@ -94,6 +94,7 @@ _BATCH_CONFIGS = [
 ]
 
 
+@settings(deadline=None)  # the first example may compile a kernel
 @given(st.lists(st.one_of(st.text(alphabet=_NEWS_ALPHABET, max_size=80), st.text(max_size=40)), max_size=12))
 def test_batched_keys_equal_one_by_one(texts: list[str]) -> None:
     for cfg in _BATCH_CONFIGS:
@@ -124,6 +125,7 @@ _COMPOSING_ALPHABET = st.sampled_from(
 )
 
 
+@settings(deadline=None)  # the first example may compile a kernel
 @given(st.lists(st.text(alphabet=_COMPOSING_ALPHABET, max_size=30), max_size=10))
 def test_batched_keys_equal_one_by_one_with_composing_characters(texts: list[str]) -> None:
     for cfg in _BATCH_CONFIGS:
@@ -194,6 +196,7 @@ _SPACED = st.lists(
 )
 
 
+@settings(deadline=None)  # the first example may compile a kernel
 @given(_SPACED)
 def test_collapse_spaces_equals_split_join(keys: list[str]) -> None:
     joined = "\x00".join(keys)
@@ -202,6 +205,7 @@ def test_collapse_spaces_equals_split_join(keys: list[str]) -> None:
     assert key_mod._collapse_spaces(joined) == expected
 
 
+@settings(deadline=None)  # the first example may compile a kernel
 @given(_SPACED, st.sampled_from(["", " "]))
 def test_non_word_table_equals_the_regex(keys: list[str], separator: str) -> None:
     joined = "\x00".join(keys)

@@ -16,6 +16,7 @@ from functools import cache
 
 import numpy as np
 
+from cleaning import jit
 from cleaning.dedup.config import DedupConfig
 from cleaning.lang import fold_traditional
 
@@ -177,35 +178,40 @@ def _as_codes(joined: str) -> tuple[np.ndarray, str]:
 
 
 def _collapse_spaces(joined: str) -> str:
-    """``" ".join(key.split())`` of every NUL-separated key at once, over its code points.
-
-    The non-space characters are kept in order; one space goes before each that
-    follows a space and whose previous kept character is no separator, when it
-    is no separator itself: runs of whitespace become one space, and spaces at
-    either end of a key go.
-    """
+    """``" ".join(key.split())`` of every NUL-separated key at once: one compiled pass over the
+    code points when kernels are on (:mod:`cleaning.jit`), else :func:`_collapse_spaces_str`."""
+    if not jit.enabled():
+        return _collapse_spaces_str(joined)
     codes, encoding = _as_codes(joined)
-    if len(codes) == 0:
-        return joined
-    space = (_code_flags()[codes] & _F_SPACE).astype(bool)
-    after_space = np.empty(len(codes), dtype=bool)
-    after_space[0] = False
-    after_space[1:] = space[:-1]
-    kept = ~space
-    chars = codes[kept]
-    word = chars != 0
-    space_before = after_space[kept] & word
-    space_before[1:] &= word[:-1]
-    if len(chars) == 0:
-        return ""
-    space_before[0] = False
-    # two slots per kept character, [space or a filler, character]; the fillers dropped
-    filler = np.iinfo(codes.dtype).max  # 0xFF is no ASCII byte, 0xFFFFFFFF no code point
-    slots = np.empty((len(chars), 2), dtype=codes.dtype)
-    slots[:, 0] = np.where(space_before, codes.dtype.type(32), filler)
-    slots[:, 1] = chars
-    slots = slots.reshape(-1)
-    return slots[slots != filler].tobytes().decode(encoding, "surrogatepass")
+    out = np.empty_like(codes)
+    size = _collapse_kernel(codes, _code_flags(), _F_SPACE, out)
+    return out[:size].tobytes().decode(encoding, "surrogatepass")
+
+
+@jit.kernel
+def _collapse_kernel(codes: np.ndarray, flags: np.ndarray, space_flag: int, out: np.ndarray) -> int:
+    """Non-space characters in order, one space before each that follows a space inside its key."""
+    size = 0
+    pending = False  # a space since the key's last character
+    started = False  # the key has a character
+    for i in range(codes.shape[0]):
+        c = codes[i]
+        if c == 0:
+            out[size] = c
+            size += 1
+            pending = False
+            started = False
+        elif flags[c] & space_flag:
+            pending = started
+        else:
+            if pending:
+                out[size] = 32
+                size += 1
+                pending = False
+            out[size] = c
+            size += 1
+            started = True
+    return size
 
 
 def _non_word_to(joined: str, separator: str) -> str:
