@@ -6,10 +6,12 @@ import re
 import unicodedata
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from shared_corpora import chronam_pages, cn_law_texts, tw_contents
 
+from cleaning import jit
 from cleaning.dedup import DedupConfig, dedup_key, key_and_unit
 from cleaning.dedup import key as key_mod
 from cleaning.dedup.key import UNIT_CHAR, UNIT_WORD, keys_and_units
@@ -215,3 +217,28 @@ def test_non_word_table_equals_the_regex(keys: list[str], separator: str) -> Non
         assert key_mod._collapse_spaces(got) == key_mod._collapse_spaces(expected)
     else:
         assert got == expected
+
+
+@settings(deadline=None)
+@given(
+    st.lists(
+        st.text(alphabet=st.sampled_from("二a0 ,Ａ\u1161가"), max_size=260)
+        | st.text(alphabet=st.characters(max_codepoint=0xFFFF, blacklist_characters="\x00"), max_size=30),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_letters_kernel_equals_numpy_definition(texts: list[str]) -> None:
+    # as _batch_keys gives them: no NUL, no character beyond the BMP (those texts go one by one)
+    joined = "\x00".join(texts)
+    lengths = np.array([len(t) for t in texts], dtype=np.int64)
+    compiled = key_mod._Letters(joined, lengths)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(jit, "enabled", lambda: False)
+        reference = key_mod._Letters(joined, lengths)
+    assert np.array_equal(compiled.letters, reference.letters)
+    assert compiled.letter_counts.tolist() == reference.letter_counts.tolist()
+    assert compiled.cjk.tolist() == reference.cjk.tolist()
+    assert compiled.unsafe_rows.tolist() == reference.unsafe_rows.tolist()
+    letters = [key_mod._NON_WORD.sub("", t) for t in texts]
+    assert reference.cjk.tolist() == [key_mod.is_cjk_text(t) for t in letters]

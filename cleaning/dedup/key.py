@@ -331,6 +331,81 @@ def _take_rows(codes: np.ndarray, lengths: np.ndarray, rows: np.ndarray) -> str:
     return text[:-1] if rows.any() and not rows[-1] else text
 
 
+def _letters_numpy(
+    codes: np.ndarray, lengths: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Letters (NUL-joined code points), letters per text, CJK letters among each text's first
+    ``_UNIT_SAMPLE`` letters, and the texts with an NFKC-unsafe letter (reference of ``_letters_kernel``)."""
+    flags = _code_flags()[codes]
+    keep = (flags & _F_WORD).astype(bool)
+    starts = np.cumsum(lengths + 1) - (lengths + 1)
+    keep[starts[1:] - 1] = True  # the separators
+    letters = codes[keep]
+    lflags = flags[keep]
+    seps = np.flatnonzero(letters == 0)
+    lstart = np.concatenate(([0], seps + 1))
+    lend = np.concatenate((seps, [len(letters)]))
+    sample_end = np.minimum(lend, lstart + _UNIT_SAMPLE)
+    cjk = np.zeros(len(lstart), dtype=np.int64)
+    if len(letters):
+        # CJK letters in each [lstart, sample_end): the even sums of one reduceat (a zero appended
+        # so that an end may be the length); an empty range gives the element at its start
+        # instead of 0, hence the where
+        bounds = np.empty(2 * len(lstart), dtype=np.int64)
+        bounds[0::2] = lstart
+        bounds[1::2] = sample_end
+        is_cjk = np.append(lflags & _F_CJK, np.uint8(0))
+        sums = np.add.reduceat(is_cjk, bounds, dtype=np.int64)
+        cjk = np.where(sample_end > lstart, sums[0::2] // _F_CJK, 0)
+    unsafe_pos = np.flatnonzero(lflags & _F_NFKC_UNSAFE)
+    unsafe_rows = np.unique(np.searchsorted(lstart, unsafe_pos, side="right") - 1)
+    return letters, lend - lstart, cjk, unsafe_rows
+
+
+@jit.kernel
+def _letters_kernel(
+    codes: np.ndarray,
+    table: np.ndarray,
+    sample: int,
+    letters: np.ndarray,
+    counts: np.ndarray,
+    cjk: np.ndarray,
+    unsafe: np.ndarray,
+) -> int:
+    """:func:`_letters_numpy` in one pass; returns the length of ``letters``."""
+    size = 0
+    row = 0
+    n_row = 0
+    cjk_row = 0
+    unsafe_row = False
+    for i in range(codes.shape[0]):
+        c = codes[i]
+        if c == 0:
+            letters[size] = c
+            size += 1
+            counts[row] = n_row
+            cjk[row] = cjk_row
+            unsafe[row] = unsafe_row
+            row += 1
+            n_row = 0
+            cjk_row = 0
+            unsafe_row = False
+            continue
+        f = table[c]
+        if f & _F_WORD:
+            letters[size] = c
+            size += 1
+            if n_row < sample and f & _F_CJK:
+                cjk_row += 1
+            n_row += 1
+            if f & _F_NFKC_UNSAFE:
+                unsafe_row = True
+    counts[row] = n_row
+    cjk[row] = cjk_row
+    unsafe[row] = unsafe_row
+    return size
+
+
 class _Letters:
     """Texts without NUL, without astral or ``_nfkc_first`` characters, as code points: their letters.
 
@@ -341,33 +416,19 @@ class _Letters:
 
     def __init__(self, joined: str, lengths: np.ndarray) -> None:
         codes = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-        flags = _code_flags()[codes]
-        keep = (flags & _F_WORD).astype(bool)
-        starts = np.cumsum(lengths + 1) - (lengths + 1)
-        keep[starts[1:] - 1] = True  # the separators
         self.codes, self.lengths = codes, lengths
-        letters = codes[keep]
-        lflags = flags[keep]
-        seps = np.flatnonzero(letters == 0)
-        lstart = np.concatenate(([0], seps + 1))
-        lend = np.concatenate((seps, [len(letters)]))
-        self.letter_counts = lend - lstart
-        self.letters = letters
-        sample_end = np.minimum(lend, lstart + _UNIT_SAMPLE)
-        cjk = np.zeros(len(lstart), dtype=np.int32)
-        if len(letters):
-            # CJK letters in each [lstart, sample_end): the even sums of one reduceat (a zero appended
-            # so that an end may be the length); an empty range gives the element at its start
-            # instead of 0, hence the where
-            bounds = np.empty(2 * len(lstart), dtype=np.int64)
-            bounds[0::2] = lstart
-            bounds[1::2] = sample_end
-            is_cjk = np.append(lflags & _F_CJK, np.uint8(0))
-            sums = np.add.reduceat(is_cjk, bounds, dtype=np.int32)
-            cjk = np.where(sample_end > lstart, sums[0::2] // _F_CJK, 0)
-        self.cjk = (cjk > 0) & (3 * cjk >= sample_end - lstart)
-        unsafe_pos = np.flatnonzero(lflags & _F_NFKC_UNSAFE)
-        self.unsafe_rows = np.unique(np.searchsorted(lstart, unsafe_pos, side="right") - 1)
+        if jit.enabled():
+            letters = np.empty_like(codes)
+            counts = np.empty(len(lengths), dtype=np.int64)
+            cjk = np.empty(len(lengths), dtype=np.int64)
+            unsafe = np.empty(len(lengths), dtype=np.bool_)
+            size = _letters_kernel(codes, _code_flags(), _UNIT_SAMPLE, letters, counts, cjk, unsafe)
+            self.letters, self.letter_counts = letters[:size], counts
+            self.unsafe_rows = np.flatnonzero(unsafe)
+        else:
+            self.letters, self.letter_counts, cjk, self.unsafe_rows = _letters_numpy(codes, lengths)
+        sample = np.minimum(self.letter_counts, _UNIT_SAMPLE)
+        self.cjk = (cjk > 0) & (3 * cjk >= sample)
 
     def letters_of(self, rows: np.ndarray) -> tuple[str, set[int]]:
         """NUL-joined letters of the texts in the mask ``rows``, and the suspects among them (new indexes)."""
