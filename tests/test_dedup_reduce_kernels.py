@@ -211,6 +211,42 @@ def test_truncation_types_equal_numpy(seed: int, english: bool) -> None:
         mp.undo()
 
 
+# ------------------------------------------------------------------------ screen
+
+
+@pytest.mark.parametrize("way", WAYS)
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    rows=st.integers(1, 40),
+    width=st.sampled_from([0, 8, 64]),
+    cfg=st.sampled_from(
+        [CFG, DedupConfig(near_threshold=0.8, containment_threshold=0.7, min_fragment_tokens=5)]
+    ),
+)
+def test_screen_kernel_equals_numpy(way: str, seed: int, rows: int, width: int, cfg: DedupConfig) -> None:
+    rng = np.random.default_rng(seed)
+    tokens = rng.integers(0, 300, rows).astype(np.int32)
+    units = rng.integers(0, 3, rows).astype(np.int8)
+    # sketches that agree in a share of their bytes, some rows without one
+    base = rng.integers(0, 256, width, dtype=np.uint8)
+    sketch = np.where(
+        rng.random((rows, width)) < rng.random((rows, 1)), base, rng.integers(0, 256, (rows, width))
+    )
+    sketch = sketch.astype(np.uint8)
+    sketch[rng.random(rows) < 0.2] = 0
+    pairs = rng.integers(0, rows, (200, 2)).astype(np.int32)
+    expected = R._screen_numpy(pairs, sketch, tokens, units, cfg)
+    mp = pytest.MonkeyPatch()
+    mp.setattr(R, "_screen_kernel", _kernel(R._screen_kernel, way))
+    mp.setattr(jit, "enabled", lambda: True)
+    try:
+        got = R._screen(pairs, sketch, tokens, units, cfg)
+    finally:
+        mp.undo()
+    assert np.array_equal(got, expected)
+
+
 # ------------------------------------------------------------------------ assign
 
 
