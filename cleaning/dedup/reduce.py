@@ -326,18 +326,21 @@ def _star_kernel(
             end += 1
         size = end - start
         if size >= 2 and (max_bucket <= 0 or size <= max_bucket):
-            if size <= 32:  # most buckets hold two or three rows: insertion sort
-                for i in range(start + 1, end):
+            # Shell sort by rank (an insertion sort for the usual two or three rows); written
+            # out, as numba's own sorts take seconds more to compile
+            gap = 1
+            while gap < size // 3:
+                gap = 3 * gap + 1
+            while gap >= 1:
+                for i in range(start + gap, end):
                     r = rows[i]
                     key = prio[r]
-                    j = i - 1
-                    while j >= start and prio[rows[j]] > key:
-                        rows[j + 1] = rows[j]
-                        j -= 1
-                    rows[j + 1] = r
-            else:
-                members = rows[start:end].copy()
-                rows[start:end] = members[np.argsort(prio[members], kind="mergesort")]
+                    j = i
+                    while j - gap >= start and prio[rows[j - gap]] > key:
+                        rows[j] = rows[j - gap]
+                        j -= gap
+                    rows[j] = r
+                gap //= 3
             run_start[runs] = start
             run_end[runs] = end
             runs += 1
