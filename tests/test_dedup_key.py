@@ -242,3 +242,10 @@ def test_letters_kernel_equals_numpy_definition(texts: list[str]) -> None:
     assert compiled.unsafe_rows.tolist() == reference.unsafe_rows.tolist()
     letters = [key_mod._NON_WORD.sub("", t) for t in texts]
     assert reference.cjk.tolist() == [key_mod.is_cjk_text(t) for t in letters]
+
+
+def test_texts_holding_the_batch_separator_take_the_one_by_one_path() -> None:
+    for texts in (["a\x00b", "x y"], ["史\x00燕", "史燕"], ["史燕", "a\x00", "\x00"]):
+        for cfg in _BATCH_CONFIGS:
+            keys, units = keys_and_units(texts, cfg)
+            assert list(zip(keys, units, strict=True)) == [key_and_unit(t, cfg) for t in texts]

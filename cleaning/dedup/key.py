@@ -411,12 +411,11 @@ class _Letters:
 
     ``letters``: the texts with their non-word characters dropped (what
     ``_NON_WORD.sub("", text)`` gives), NUL-joined; ``cjk``: :func:`is_cjk_text` of
-    each; ``suspects``: texts whose letters may not be NFKC-normalized.
+    each; ``unsafe_rows``: the texts whose letters may not be NFKC-normalized.
     """
 
     def __init__(self, joined: str, lengths: np.ndarray) -> None:
         codes = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-        self.codes, self.lengths = codes, lengths
         if jit.enabled():
             letters = np.empty_like(codes)
             counts = np.empty(len(lengths), dtype=np.int64)
@@ -436,38 +435,37 @@ class _Letters:
         renumber = np.cumsum(rows) - 1
         return joined, set(renumber[self.unsafe_rows[rows[self.unsafe_rows]]].tolist())
 
-    def texts_of(self, rows: np.ndarray) -> str:
-        """The NUL-joined texts themselves (for word keys)."""
-        return _take_rows(self.codes, self.lengths, rows)
-
 
 def _batch_keys(texts: list[str], cfg: DedupConfig) -> tuple[list[str], list[int]] | None:
-    """Keys of texts without NUL characters in a few whole-batch passes (None: use the slow path)."""
+    """Keys of texts in a few whole-batch passes (None: a text holds NUL, use the slow path)."""
     n = len(texts)
-    keys: list[str] = [""] * n
-    units = [UNIT_CHAR] * n
     if cfg.unit == "jieba":
         return None
+    keys = np.empty(n, dtype=object)
+    units = np.full(n, UNIT_CHAR, dtype=np.int64)
     is_ascii = np.fromiter(map(str.isascii, texts), dtype=bool, count=n)
     if cfg.unit == "char":
         is_ascii[:] = False
-    ascii_rows, other_rows = np.flatnonzero(is_ascii).tolist(), np.flatnonzero(~is_ascii).tolist()
-    if ascii_rows:
+    ascii_rows, other_rows = np.flatnonzero(is_ascii), np.flatnonzero(~is_ascii)
+    if len(ascii_rows):
         latin_char = cfg.latin_unit == "char" and cfg.unit != "word"
         separator = "" if latin_char else " "
-        joined = _SEP.join([texts[i] for i in ascii_rows]).translate(_ASCII_BATCH_TABLES[separator])
+        joined = _SEP.join([texts[i] for i in ascii_rows.tolist()])
+        if joined.count(_SEP) != len(ascii_rows) - 1:
+            return None  # a text holds the separator
+        joined = joined.translate(_ASCII_BATCH_TABLES[separator])
         parts = _split_joined(joined.lower() if cfg.casefold else joined, len(ascii_rows), separator)
         if parts is None:
             return None
-        unit = UNIT_LATIN_CHAR if latin_char else UNIT_WORD
-        for i, k in zip(ascii_rows, parts, strict=True):
-            keys[i] = k
-            units[i] = unit
-    if not other_rows:
-        return keys, units
-    batch = [texts[i] for i in other_rows]
+        keys[ascii_rows] = parts
+        units[ascii_rows] = UNIT_LATIN_CHAR if latin_char else UNIT_WORD
+    if not len(other_rows):
+        return keys.tolist(), units.tolist()
+    batch = [texts[i] for i in other_rows.tolist()]
     lengths = np.fromiter(map(len, batch), dtype=np.int64, count=len(batch))
     joined = _SEP.join(batch)
+    if joined.count(_SEP) != len(batch) - 1:
+        return None  # a text holds the separator
     flags = _code_flags()
     codes = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     slow_pos = np.flatnonzero(flags[codes] & _F_NFKC_FIRST)
@@ -478,11 +476,11 @@ def _batch_keys(texts: list[str], cfg: DedupConfig) -> tuple[list[str], list[int
         slow[np.searchsorted(starts, slow_pos, side="right") - 1] = True
         for j in np.flatnonzero(slow).tolist():
             keys[other_rows[j]], units[other_rows[j]] = key_and_unit(batch[j], cfg)
-        other_rows = [r for r, s in zip(other_rows, slow.tolist(), strict=True) if not s]
-        if not other_rows:
-            return keys, units
-        lengths = lengths[~slow]
-        joined = _SEP.join([texts[i] for i in other_rows])
+        other_rows, lengths = other_rows[~slow], lengths[~slow]
+        if not len(other_rows):
+            return keys.tolist(), units.tolist()
+        batch = [texts[i] for i in other_rows.tolist()]
+        joined = _SEP.join(batch)
     letters = _Letters(joined, lengths)
     if cfg.unit == "char":
         cjk = np.ones(len(other_rows), dtype=bool)
@@ -495,28 +493,24 @@ def _batch_keys(texts: list[str], cfg: DedupConfig) -> tuple[list[str], list[int
         if not members.any():
             continue
         if separator:
-            source = _non_word_to(letters.texts_of(members), " ")
-            suspects = None
+            source = (
+                joined if members.all() else _SEP.join([batch[j] for j in np.flatnonzero(members).tolist()])
+            )
+            source, suspects = _non_word_to(source, " "), None
         else:
             source, suspects = letters.letters_of(members)
         parts = _split_joined(_fold_joined(source, cfg, separator, suspects), int(members.sum()), separator)
         if parts is None:
             return None
-        rows = np.flatnonzero(members).tolist()
-        if separator:
-            unit_of = [UNIT_WORD] * len(rows)
-        else:
-            unit_of = np.where(cjk[members], UNIT_CHAR, UNIT_LATIN_CHAR).tolist()
-        for j, k, u in zip(rows, parts, unit_of, strict=True):
-            row = other_rows[j]
-            keys[row] = k
-            units[row] = u
-    return keys, units
+        rows = other_rows[members]
+        keys[rows] = parts
+        units[rows] = UNIT_WORD if separator else np.where(cjk[members], UNIT_CHAR, UNIT_LATIN_CHAR)
+    return keys.tolist(), units.tolist()
 
 
 def keys_and_units(texts: list[str], cfg: DedupConfig) -> tuple[list[str], list[int]]:
     """:func:`key_and_unit` of every text, batched (same results)."""
-    if texts and not any(_SEP in t for t in texts):
+    if texts:
         batched = _batch_keys(texts, cfg)
         if batched is not None:
             return batched
