@@ -24,11 +24,23 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from cleaning.schema import METADATA_VERSION_KEY, SCHEMA_VERSION
+from cleaning.schema import METADATA_VERSION_KEY, RAW_COLUMNS, SCHEMA_VERSION, table_name
 
 # Rows per row group: small enough for readers to skip, large enough for zstd.
 ROW_GROUP_ROWS = 50_000
 JOURNAL_NAME = "publish-journal.json"
+
+
+def _encoding(schema: pa.Schema, compression: str) -> dict[str, Any]:
+    """Compression and dictionary settings for a table: ``compression`` and dictionaries
+    everywhere, except on the table's :data:`cleaning.schema.RAW_COLUMNS` (hash values)."""
+    raw = set(RAW_COLUMNS.get(table_name(schema) or "", ()))
+    if not raw:
+        return {"compression": compression, "use_dictionary": True}
+    return {
+        "compression": {f.name: ("none" if f.name in raw else compression) for f in schema},
+        "use_dictionary": [f.name for f in schema if f.name not in raw],
+    }
 
 
 def fsync_dir(path: str | Path) -> None:
@@ -97,10 +109,9 @@ def write_table(
         pq.write_table(
             table,
             fh,
-            compression=compression,
             row_group_size=ROW_GROUP_ROWS,
-            use_dictionary=True,
             write_statistics=True,
+            **_encoding(table.schema, compression),
         )
         fh.flush()
         os.fsync(fh.fileno())
@@ -127,11 +138,7 @@ class ParquetAppender:
         self._tmp = _tmp_name(self.path)
         self._fh = open(self._tmp, "wb")
         self._writer = pq.ParquetWriter(
-            self._fh,
-            self.schema,
-            compression=compression,
-            use_dictionary=True,
-            write_statistics=True,
+            self._fh, self.schema, write_statistics=True, **_encoding(self.schema, compression)
         )
 
     def write(self, table: pa.Table) -> None:

@@ -201,3 +201,42 @@ def test_publish_survives_sigkill_at_random_points(tmp_path: Path) -> None:
         else:
             assert _tags(out) == {"n"}
             assert json.loads((out / "manifest.json").read_text()) == {"tag": "n"}
+
+
+def test_hash_columns_of_the_index_are_stored_raw_and_read_back_equal(tmp_path: Path) -> None:
+    from cleaning.config import CleaningConfig
+    from cleaning.dedup import dedup_map, index_schema
+    from cleaning.schema import RAW_COLUMNS
+
+    texts = [
+        "史燕还一展厨艺，给大家做了一桌菜。",
+        "The council met on Tuesday to discuss the new bridge.",
+        "完善城市网络建设。",
+    ]
+    paragraphs = pa.table(
+        {
+            "id": [f"a-{i:03d}" for i in range(len(texts))],
+            "article_id": ["a"] * len(texts),
+            "source_path": ["x.txt"] * len(texts),
+            "position": pa.array(range(len(texts)), pa.int32()),
+            "article_position": pa.array([0] * len(texts), pa.int32()),
+            "text": texts,
+        }
+    )
+    cfg = CleaningConfig().dedup
+    index = dedup_map(paragraphs, cfg)
+    whole, appended = tmp_path / "whole.parquet", tmp_path / "appended.parquet"
+    parquet_io.write_table(index, whole)
+    appender = parquet_io.ParquetAppender(appended, index_schema(cfg))
+    appender.write(index)
+    appender.close()
+    for path in (whole, appended):
+        meta = pq.ParquetFile(path).metadata.row_group(0)
+        codecs = {
+            meta.column(i).path_in_schema.split(".")[0]: meta.column(i).compression
+            for i in range(meta.num_columns)
+        }
+        assert {codecs[c] for c in RAW_COLUMNS["dedup_index"]} == {"UNCOMPRESSED"}
+        assert codecs["key"] == "ZSTD"
+        assert pq.read_table(path).equals(index)
+    assert whole.read_bytes() == appended.read_bytes()
