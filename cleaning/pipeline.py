@@ -16,6 +16,8 @@ from functools import reduce
 from operator import or_
 from typing import Any
 
+import pyarrow as pa
+
 from cleaning import decode, layout, normalize, repair, segment
 from cleaning.config import CleaningConfig
 from cleaning.lang import guess_lang, to_simplified
@@ -248,6 +250,104 @@ def document_rows(result: DocResult, cfg: CleaningConfig) -> tuple[list[dict], l
             }
         )
     return articles, paragraphs
+
+
+# Columns of the rows that hold the same value on every row before dedup.
+_PARAGRAPH_CONSTANTS = {
+    "status": STATUS_KEPT,
+    "relation": None,
+    "duplicate_of": None,
+    "cluster_id": None,
+    "similarity": None,
+    "containment": None,
+}
+
+
+def empty_columns(schema: pa.Schema) -> dict[str, list]:
+    """One empty list per column of ``schema``, for :func:`add_document_columns`."""
+    return {name: [] for name in schema.names}
+
+
+def add_document_columns(
+    result: DocResult, cfg: CleaningConfig, articles: dict[str, list], paragraphs: dict[str, list]
+) -> None:
+    """Append the rows of :func:`document_rows` to column lists (``empty_columns(ARTICLES)``,
+    ``empty_columns(PARAGRAPHS)``; other keys are left alone).
+
+    ``pa.Table.from_pydict(columns, schema=…)`` then equals ``pa.Table.from_pylist(rows, schema=…)``
+    of the same rows: a paragraph's values are gathered a column at a time per article instead of
+    one dict per paragraph, which Arrow would take apart again.
+    """
+    doc, info = result.doc, result.decode_info
+    index = _RuleIndex(result.events, len(result.lines))
+    metadata = json.dumps(doc.metadata, ensure_ascii=False, sort_keys=True) if doc.metadata else None
+    source_path = doc.source_path
+    rules_in = index.rules_in
+    p_cols = paragraphs
+    p_const = [(p_cols[name], value) for name, value in _PARAGRAPH_CONSTANTS.items()]
+    a_cols = articles
+    for pos, item in enumerate(result.items):
+        aid = article_id(source_path, pos)
+        paras = item.paragraphs
+        n = len(paras)
+        body = [p.text for p in paras]
+        text = "\n".join(body)
+        damages = [repair.count_damage(t) for t in body] if repair.may_have_damage(text) else [0] * n
+        starts = [p.line_start for p in paras]
+        ends = [p.line_end for p in paras]
+        p_cols["id"].extend(
+            [aid + suffix for suffix in _ID_SUFFIXES[:n]]
+            if n <= len(_ID_SUFFIXES)
+            else [paragraph_id(aid, i) for i in range(n)]
+        )
+        p_cols["article_id"].extend([aid] * n)
+        p_cols["source_path"].extend([source_path] * n)
+        p_cols["position"].extend(range(n))
+        p_cols["text"].extend(body)
+        p_cols["char_count"].extend(map(len, body))
+        for col, value in p_const:
+            col.extend([value] * n)
+        p_cols["source_line_start"].extend(starts)
+        p_cols["source_line_end"].extend(ends)
+        p_cols["joins"].extend([list(p.joins) for p in paras])
+        p_cols["rules"].extend(map(rules_in, starts, ends))
+        p_cols["damage_count"].extend(damages)
+        row = {
+            "id": aid,
+            "source_path": source_path,
+            "source_sha256": doc.source_sha256,
+            "position": pos,
+            "kind": item.kind,
+            "headline": list(item.headline),
+            "title": item.title,
+            "kicker": item.kicker,
+            "subtitle": item.subtitle,
+            "lead": item.lead,
+            "byline": [{"role": b.role, "name": b.name} for b in item.byline],
+            "byline_text": item.byline_text,
+            "text": text,
+            "paragraph_count": n,
+            "paragraphs_kept": n,
+            "char_count": len(text),
+            "lang": guess_lang(text or " ".join(item.headline)),
+            "text_simplified": to_simplified(text) if cfg.output.simplified_column else None,
+            "status": STATUS_KEPT,
+            "relation": None,
+            "duplicate_of": None,
+            "similarity": None,
+            "source_line_start": item.line_start,
+            "source_line_end": item.line_end,
+            "encoding": info.encoding,
+            "decode_method": info.method,
+            "decode_confidence": float(info.confidence),
+            "other_encoding_lines": int(info.other_encoding_lines),
+            "replacement_chars": int(info.replacement_chars),
+            "damage_count": sum(damages),
+            "rules": index.rules_in(item.line_start, item.line_end),
+            "metadata": metadata,
+        }
+        for name, value in row.items():
+            a_cols[name].append(value)
 
 
 # Pipeline order, so that on one line a repair is listed before the normalization that followed it.

@@ -5,21 +5,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cleaning import repair
 from cleaning.config import CleaningConfig
-from cleaning.model import DecodeInfo, Event, Item, Paragraph, Reject, SourceDoc
+from cleaning.model import Byline, DecodeInfo, Event, Item, Paragraph, Reject, SourceDoc
 from cleaning.pipeline import (
     DocResult,
     _RuleIndex,
+    add_document_columns,
     decode_document,
     document_rows,
+    empty_columns,
     paragraph_id,
     process_document,
 )
+from cleaning.schema import ARTICLES, PARAGRAPHS
 
 RULES = ["layout.join_wrapped_line", "segment.body", "repair.ftfy", "decode.utf8_strict", "a.b", "z.y"]
 
@@ -148,3 +152,45 @@ def test_undecodable_document_is_rejected_by_both_paths() -> None:
     doc = SourceDoc(source_path="e.txt", source_sha256="0" * 64, data=b"   \n")
     assert isinstance(decode_document(doc, CFG_DEFAULT), Reject)
     assert isinstance(process_document(doc, CFG_DEFAULT), Reject)
+
+
+def _columns_of(results: list[DocResult], cfg: CleaningConfig) -> tuple[dict, dict]:
+    arts, paras = empty_columns(ARTICLES), empty_columns(PARAGRAPHS)
+    for r in results:
+        add_document_columns(r, cfg, arts, paras)
+    return arts, paras
+
+
+def _assert_columns_are_the_rows(results: list[DocResult], cfg: CleaningConfig) -> None:
+    rows = [document_rows(r, cfg) for r in results]
+    arts = [a for x in rows for a in x[0]]
+    paras = [p for x in rows for p in x[1]]
+    a_cols, p_cols = _columns_of(results, cfg)
+    # the same values, row by row (types included), and the same Arrow tables
+    assert [dict(zip(a_cols, v, strict=True)) for v in zip(*a_cols.values(), strict=True)] == arts
+    assert [dict(zip(p_cols, v, strict=True)) for v in zip(*p_cols.values(), strict=True)] == paras
+    assert pa.Table.from_pydict(a_cols, schema=ARTICLES).equals(pa.Table.from_pylist(arts, schema=ARTICLES))
+    p_table = pa.Table.from_pydict(p_cols, schema=PARAGRAPHS)
+    assert p_table.equals(pa.Table.from_pylist(paras, schema=PARAGRAPHS))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(st.lists(PARAGRAPH, min_size=1, max_size=4), min_size=1, max_size=4), max_size=3))
+def test_columns_are_the_rows(docs: list[list[list[str]]]) -> None:
+    results = [_result(articles) for articles in docs]
+    if results:
+        it = results[0].items[0]
+        it.headline, it.title, it.byline = ["头条"], "头条", [Byline("reporter", "张三")]
+        it.paragraphs[0].joins = ["layout.join_wrapped_line"]
+        results[0].events.append(Event("layout.join_wrapped_line", "layout", "d", line=1, line_end=2))
+        results[0].doc.metadata = {"k": "v"}
+    _assert_columns_are_the_rows(results, CleaningConfig())
+
+
+@pytest.mark.parametrize("simplified", [False, True])
+def test_columns_are_the_rows_of_the_seed(simplified: bool) -> None:
+    cfg = CleaningConfig.model_validate({"output": {"simplified_column": simplified}})
+    doc = SourceDoc(source_path="s.txt", source_sha256="0" * 64, data=SEED.read_bytes())
+    result = process_document(doc, cfg)
+    assert isinstance(result, DocResult)
+    _assert_columns_are_the_rows([result, result], cfg)
