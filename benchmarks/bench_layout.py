@@ -28,10 +28,17 @@ the reference), to follow the layout stage while the segment stage changes. ``--
 with the current one on the same pages (before/after ratios that survive a busy machine), and checks
 that both give the same blocks and events.
 
+``--rows DIR`` times the last per-document step instead, on the page files under ``DIR`` (as
+``benchmarks/corpus.py`` writes them): the rows and their Arrow tables, one dict per row
+(``document_rows`` + ``pa.Table.from_pylist``) against columns (``add_document_columns`` +
+``pa.Table.from_pydict``), alternated in the same process with the flow's collector thresholds,
+and checks that both give equal tables.
+
 Usage::
 
     python -m benchmarks.bench_layout [--pages 150] [--seed 0] [--sets zh-wrapped,...]
         [--layout-only] [--save-ref | --check-ref] [--profile SET] [--against REV]
+    python -m benchmarks.bench_layout --rows DIR... [--repeat 5]
 """
 
 from __future__ import annotations
@@ -246,6 +253,56 @@ def against(rev: str, names: list[str], n_pages: int, seed: int, repeat: int) ->
     return 1 if failed else 0
 
 
+def rows_vs_columns(root: Path, repeat: int) -> int:
+    """Rows + Arrow tables of every page under ``root``: dicts + ``from_pylist`` against columns."""
+    import gc
+    import hashlib
+
+    import pyarrow as pa
+
+    from benchmarks.run import flow_gc
+    from cleaning.model import Reject, SourceDoc
+    from cleaning.pipeline import add_document_columns, document_rows, empty_columns, process_document
+    from cleaning.schema import ARTICLES, PARAGRAPHS
+
+    flow_gc()  # the collector thresholds of the flow's shard tasks
+    files = sorted(root.rglob("*.txt"))
+    docs = [
+        SourceDoc(str(f.relative_to(root)), hashlib.sha256(b := f.read_bytes()).hexdigest(), b) for f in files
+    ]
+    results = [r for d in docs if not isinstance(r := process_document(d, CFG), Reject)]
+    mb = sum(len(d.data) for d in docs) / 1e6
+
+    def by_rows():
+        arts, paras = [], []
+        for r in results:
+            a, p = document_rows(r, CFG)
+            arts += a
+            paras += p
+        return pa.Table.from_pylist(arts, schema=ARTICLES), pa.Table.from_pylist(paras, schema=PARAGRAPHS)
+
+    def by_columns():
+        arts, paras = empty_columns(ARTICLES), empty_columns(PARAGRAPHS)
+        for r in results:
+            add_document_columns(r, CFG, arts, paras)
+        return pa.Table.from_pydict(arts, schema=ARTICLES), pa.Table.from_pydict(paras, schema=PARAGRAPHS)
+
+    best = {"rows": float("inf"), "columns": float("inf")}
+    for _ in range(repeat):
+        for tag, fn in (("rows", by_rows), ("columns", by_columns)):
+            gc.collect()
+            t0 = time.process_time()
+            fn()
+            best[tag] = min(best[tag], time.process_time() - t0)
+    old, new = by_rows(), by_columns()
+    same = all(x.equals(y) for x, y in zip(old, new, strict=True))
+    print(
+        f"| {root.name} | {mb:.1f} | {len(docs)} | {old[1].num_rows:,} | {best['rows']:.3f} | "
+        f"{best['columns']:.3f} | {best['rows'] / best['columns']:.2f}x | {'yes' if same else 'NO'} |"
+    )
+    return 0 if same else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pages", type=int, default=150, help="pages per set")
@@ -260,7 +317,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--against", metavar="REV", help="time layout as of git revision REV alongside the current"
     )
+    ap.add_argument(
+        "--rows", metavar="DIR", type=Path, nargs="+", help="time rows + Arrow tables on the pages under DIR"
+    )
     args = ap.parse_args(argv)
+    if args.rows:
+        print(
+            "| pages | MB | files | paragraphs | rows + from_pylist s CPU | columns + from_pydict s CPU "
+            "| ratio | equal |"
+        )
+        print("|---|---|---|---|---|---|---|---|")
+        return max(rows_vs_columns(root, max(args.repeat, 1)) for root in args.rows)
     stage = run_layout if args.layout_only else run
     what = "layout" if args.layout_only else "layout+segment"
 
