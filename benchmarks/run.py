@@ -17,7 +17,7 @@ second. Each set (``zh``, ``en``) is measured three ways:
 - *stage pass*: one process calls the stage functions directly, per document, with a CPU clock
   around each call, so the stage rows add up to the stage pass's end to end;
 - *end to end*: a fresh subprocess runs the public API (``reader.read_file``,
-  ``pipeline.process_document``, ``document_rows``, ``dedup.dedup_map`` per shard,
+  ``pipeline.process_document``, ``add_document_columns``, ``dedup.dedup_map`` per shard,
   ``dedup.dedup_reduce``, ``parquet_io``) shard by shard, as the flow does, so its peak RSS is
   its own;
 - *naive*: :mod:`benchmarks.naive` on the same page files, on a CPU-time-budgeted prefix when it
@@ -126,17 +126,21 @@ def _shards(files: list[Any], shard_bytes: int) -> list[list[Any]]:
     return [s for s in shards if s]
 
 
-def _dedup_input(paragraphs: list[dict], article_position: dict[str, int]) -> Any:
+def _dedup_input(articles: dict[str, list], paragraphs: dict[str, list]) -> Any:
+    """The dedup map's input from the row columns of ``pipeline.add_document_columns``."""
     import pyarrow as pa
 
+    article_position: list[int] = []
+    for pos, count in zip(articles["position"], articles["paragraph_count"], strict=True):
+        article_position.extend([pos] * count)
     return pa.table(
         {
-            "id": pa.array([p["id"] for p in paragraphs], pa.string()),
-            "article_id": pa.array([p["article_id"] for p in paragraphs], pa.string()),
-            "source_path": pa.array([p["source_path"] for p in paragraphs], pa.string()),
-            "position": pa.array([p["position"] for p in paragraphs], pa.int32()),
-            "article_position": pa.array([article_position[p["article_id"]] for p in paragraphs], pa.int32()),
-            "text": pa.array([p["text"] for p in paragraphs], pa.string()),
+            "id": pa.array(paragraphs["id"], pa.string()),
+            "article_id": pa.array(paragraphs["article_id"], pa.string()),
+            "source_path": pa.array(paragraphs["source_path"], pa.string()),
+            "position": pa.array(paragraphs["position"], pa.int32()),
+            "article_position": pa.array(article_position, pa.int32()),
+            "text": pa.array(paragraphs["text"], pa.string()),
         }
     )
 
@@ -200,7 +204,7 @@ def stage_pass(root: Path, work: Path, shard_bytes: int) -> dict[str, Any]:
     from cleaning.config import CleaningConfig
     from cleaning.dedup import dedup_map, dedup_reduce
     from cleaning.model import Reject
-    from cleaning.pipeline import DocResult, decode_document, document_rows
+    from cleaning.pipeline import DocResult, add_document_columns, decode_document, empty_columns
     from cleaning.schema import ARTICLES, PARAGRAPHS, PUBLIC_TABLES
 
     flow_gc()
@@ -219,8 +223,7 @@ def stage_pass(root: Path, work: Path, shard_bytes: int) -> dict[str, Any]:
         counts["input_bytes"] = sum(f.size for f in files)
         for k, shard in enumerate(_shards(files, shard_bytes)):
             furniture, predecoded = _furniture_pages(shard, cfg, clock)
-            articles: list[dict] = []
-            paragraphs: list[dict] = []
+            articles, paragraphs = empty_columns(ARTICLES), empty_columns(PARAGRAPHS)
             for f in shard:
                 with clock("read"):
                     docs = list(reader.read_file(f, cfg.read))
@@ -251,22 +254,19 @@ def stage_pass(root: Path, work: Path, shard_bytes: int) -> dict[str, Any]:
                     events.extend(ev)
                     with clock("rows"):
                         res = DocResult(doc=doc, decode_info=info, lines=lines, items=items, events=events)
-                        arts, paras = document_rows(res, cfg)
-                        articles.extend(arts)
-                        paragraphs.extend(paras)
+                        add_document_columns(res, cfg, articles, paragraphs)
             with clock("rows"):
-                art_pos = {a["id"]: a["position"] for a in articles}
-                art_table = pa.Table.from_pylist(articles, schema=ARTICLES)
-                para_table = pa.Table.from_pylist(paragraphs, schema=PARAGRAPHS)
-            counts["articles"] += len(articles)
-            counts["paragraphs"] += len(paragraphs)
+                art_table = pa.Table.from_pydict(articles, schema=ARTICLES)
+                para_table = pa.Table.from_pydict(paragraphs, schema=PARAGRAPHS)
+            counts["articles"] += art_table.num_rows
+            counts["paragraphs"] += para_table.num_rows
             udir = work / f"unit-{k:04d}"
             with clock("parquet write"):
                 parquet_io.write_table(art_table, udir / "articles.parquet", ARTICLES)
                 parquet_io.write_table(para_table, udir / "paragraphs.parquet", PARAGRAPHS)
             units.append(udir)
             with clock("dedup map"):
-                index = dedup_map(_dedup_input(paragraphs, art_pos), cfg.dedup)
+                index = dedup_map(_dedup_input(articles, paragraphs), cfg.dedup)
                 parquet_io.write_table(index, udir / "index.parquet")
             index_paths.append(str(udir / "index.parquet"))
             del articles, paragraphs, art_table, para_table, index
@@ -307,7 +307,7 @@ def _e2e_shard(args: tuple[int, list[Any], str]) -> dict[str, Any]:
     from cleaning.config import CleaningConfig
     from cleaning.dedup import dedup_map
     from cleaning.model import Reject
-    from cleaning.pipeline import document_rows, process_document
+    from cleaning.pipeline import add_document_columns, empty_columns, process_document
     from cleaning.schema import ARTICLES, PARAGRAPHS
 
     k, shard, work = args
@@ -315,8 +315,7 @@ def _e2e_shard(args: tuple[int, list[Any], str]) -> dict[str, Any]:
     cfg = CleaningConfig()
     clock = Clock(("furniture", "read", "decode"))
     furniture, predecoded = _furniture_pages(shard, cfg, clock)
-    articles: list[dict] = []
-    paragraphs: list[dict] = []
+    articles, paragraphs = empty_columns(ARTICLES), empty_columns(PARAGRAPHS)
     rejects = docs = 0
     for f in shard:
         for doc in reader.read_file(f, cfg.read):
@@ -330,24 +329,21 @@ def _e2e_shard(args: tuple[int, list[Any], str]) -> dict[str, Any]:
             if isinstance(res, Reject):
                 rejects += 1
                 continue
-            arts, paras = document_rows(res, cfg)
-            articles.extend(arts)
-            paragraphs.extend(paras)
+            add_document_columns(res, cfg, articles, paragraphs)
     udir = Path(work) / f"unit-{k:04d}"
-    art_pos = {a["id"]: a["position"] for a in articles}
     parquet_io.write_table(
-        pa.Table.from_pylist(articles, schema=ARTICLES), udir / "articles.parquet", ARTICLES
+        pa.Table.from_pydict(articles, schema=ARTICLES), udir / "articles.parquet", ARTICLES
     )
     parquet_io.write_table(
-        pa.Table.from_pylist(paragraphs, schema=PARAGRAPHS), udir / "paragraphs.parquet", PARAGRAPHS
+        pa.Table.from_pydict(paragraphs, schema=PARAGRAPHS), udir / "paragraphs.parquet", PARAGRAPHS
     )
-    parquet_io.write_table(dedup_map(_dedup_input(paragraphs, art_pos), cfg.dedup), udir / "index.parquet")
+    parquet_io.write_table(dedup_map(_dedup_input(articles, paragraphs), cfg.dedup), udir / "index.parquet")
     return {
         "unit": str(udir),
         "documents": docs,
         "rejects": rejects,
-        "articles": len(articles),
-        "paragraphs": len(paragraphs),
+        "articles": len(articles["id"]),
+        "paragraphs": len(paragraphs["id"]),
     }
 
 

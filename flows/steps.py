@@ -358,7 +358,11 @@ class _UnitWriter:
             leftover.unlink(missing_ok=True)
         for leftover in state.index_path(uid).parent.glob(f".{uid}.parquet.tmp-*"):
             leftover.unlink(missing_ok=True)
-        self.buffers: dict[str, list[dict]] = {name: [] for name in UNIT_SCHEMAS}
+        from cleaning.pipeline import empty_columns
+
+        # articles and paragraphs are gathered a column at a time (no dict per row); rejects are rare
+        self.columns = {name: empty_columns(UNIT_SCHEMAS[name]) for name in ("articles", "paragraphs")}
+        self.buffers: dict[str, list[dict]] = {"rejects": []}
         self.files = {
             name: parquet_io.ParquetAppender(udir / f"{name}.parquet", schema)
             for name, schema in UNIT_SCHEMAS.items()
@@ -366,19 +370,57 @@ class _UnitWriter:
         self.files["index"] = parquet_io.ParquetAppender(state.index_path(uid), index_schema(cfg.dedup))
 
     def add(self, name: str, rows: list[dict]) -> None:
+        """Rows of the ``rejects`` table."""
         buf = self.buffers[name]
         buf.extend(rows)
         if len(buf) >= self.batch_rows:
             self._flush(name)
 
+    def add_document(self, result: Any, input_path: str) -> tuple[int, int, int]:
+        """The article and paragraph rows of one processed document; returns (articles, paragraphs, joins).
+
+        If building the rows raises, the columns are cut back to where they were, so a failing
+        document leaves no partial rows behind (the caller records it as a reject).
+        """
+        from cleaning.pipeline import add_document_columns
+
+        arts, paras = self.columns["articles"], self.columns["paragraphs"]
+        a0, p0 = len(arts["id"]), len(paras["id"])
+        try:
+            add_document_columns(result, self.cfg, arts, paras)
+        except BaseException:
+            for cols, n0 in ((arts, a0), (paras, p0)):
+                for col in cols.values():
+                    del col[n0:]
+            raise
+        n_arts, n_paras = len(arts["id"]) - a0, len(paras["id"]) - p0
+        arts[INPUT_COL].extend([input_path] * n_arts)
+        paras[INPUT_COL].extend([input_path] * n_paras)
+        article_pos = paras[ARTICLE_POS_COL]
+        for pos, count in zip(arts["position"][a0:], arts["paragraph_count"][a0:], strict=True):
+            article_pos.extend([pos] * count)
+        joins = sum(map(len, paras["joins"][p0:]))
+        for name in ("articles", "paragraphs"):
+            if len(self.columns[name]["id"]) >= self.batch_rows:
+                self._flush(name)
+        return n_arts, n_paras, joins
+
     def _flush(self, name: str) -> None:
         from cleaning.dedup import dedup_map
+        from cleaning.pipeline import empty_columns
 
-        rows = self.buffers[name]
-        if not rows:
-            return
-        table = pa.Table.from_pylist(rows, schema=UNIT_SCHEMAS[name])
-        self.buffers[name] = []
+        if name in self.columns:
+            columns = self.columns[name]
+            if not columns["id"]:
+                return
+            table = pa.Table.from_pydict(columns, schema=UNIT_SCHEMAS[name])
+            self.columns[name] = empty_columns(UNIT_SCHEMAS[name])
+        else:
+            rows = self.buffers[name]
+            if not rows:
+                return
+            table = pa.Table.from_pylist(rows, schema=UNIT_SCHEMAS[name])
+            self.buffers[name] = []
         self.files[name].write(table)
         if name == "paragraphs":
             # dedup_map depends on each row alone, so batches give the same index as the whole shard
@@ -475,7 +517,7 @@ def _internal_error(
 def _clean_shard(
     shard: dict[str, Any], params: FlowParams, cfg: Any, writer: _UnitWriter
 ) -> tuple[dict[str, dict[str, int]], dict[str, Any]]:
-    from cleaning.pipeline import document_rows, process_document
+    from cleaning.pipeline import process_document
     from cleaning.reader import InputFile, read_file
 
     inputs = [
@@ -504,7 +546,7 @@ def _clean_shard(
                         writer.add("rejects", [reject_row(result, inp.source_path)])
                         counts["rejects"] += 1
                         continue
-                    arts, paras = document_rows(result, cfg)
+                    n_arts, n_paras, n_joins = writer.add_document(result, inp.source_path)
                 except Exception as exc:
                     # A deterministic failure on one document (a bug or data no rule
                     # expects): record it, keep the run going, never retry it.
@@ -518,17 +560,9 @@ def _clean_shard(
                 for e in result.events:
                     stage_events[e.stage] += 1
                 del result
-                art_pos = {a["id"]: a["position"] for a in arts}
-                for a in arts:
-                    a[INPUT_COL] = inp.source_path
-                for p in paras:
-                    p[INPUT_COL] = inp.source_path
-                    p[ARTICLE_POS_COL] = art_pos[p["article_id"]]
-                    joins += len(p["joins"])
-                writer.add("articles", arts)
-                writer.add("paragraphs", paras)
-                counts["articles"] += len(arts)
-                counts["paragraphs"] += len(paras)
+                joins += n_joins
+                counts["articles"] += n_arts
+                counts["paragraphs"] += n_paras
         except OSError:
             raise  # I/O: let the task's retries deal with it
         except Exception as exc:

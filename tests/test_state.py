@@ -180,6 +180,38 @@ def test_a_document_that_raises_becomes_an_internal_error_reject(
     assert rej[0]["reason"] == "internal_error" and "boom on purpose" in rej[0]["detail"]
 
 
+def test_rows_that_fail_halfway_leave_nothing_behind(
+    tmp_path: Path, params_for, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A document whose row building raises after some columns grew: cut back, recorded as a reject."""
+    import pyarrow.parquet as pq
+
+    import cleaning.pipeline
+    from flows.clean_corpus import plan_task, process_shard_task
+
+    shutil.copy(SEED, tmp_path / "in" / "a-good.txt")
+    (tmp_path / "in" / "b-bad.txt").write_text("这一页的行会在半路出错。\n\n第二段也在这里。\n", encoding="utf-8")
+    real = cleaning.pipeline.add_document_columns
+
+    def half_then_fail(result, cfg, articles, paragraphs):
+        real(result, cfg, articles, paragraphs)
+        if result.doc.source_path == "b-bad.txt":
+            articles["id"].append("dangling")  # columns now of unequal length
+            raise ValueError("rows failed halfway")
+
+    monkeypatch.setattr(cleaning.pipeline, "add_document_columns", half_then_fail)
+    params = params_for()
+    plan = plan_task.fn(params, "r1")
+    stats = process_shard_task.fn(plan["shards"][0], params)
+    assert stats["articles"] == 9 and stats["paragraphs"] == 40 and stats["rejects"] == 1
+    udir = StateDir(params.out).unit_dir(stats["unit"])
+    paras = pq.read_table(udir / "paragraphs.parquet")
+    assert paras.num_rows == 40 and set(paras["_input"].to_pylist()) == {"a-good.txt"}
+    assert pq.read_table(udir / "articles.parquet").num_rows == 9
+    rej = pq.read_table(udir / "rejects.parquet").to_pylist()
+    assert rej[0]["reason"] == "internal_error" and "rows failed halfway" in rej[0]["detail"]
+
+
 def test_unreadable_input_is_rejected_at_planning(tmp_path: Path, params_for) -> None:
     if os.geteuid() == 0:
         pytest.skip("root reads files regardless of permissions")
