@@ -277,7 +277,22 @@ def add_document_columns(
     ``pa.Table.from_pydict(columns, schema=…)`` then equals ``pa.Table.from_pylist(rows, schema=…)``
     of the same rows: a paragraph's values are gathered a column at a time per article instead of
     one dict per paragraph, which Arrow would take apart again.
+
+    A document adds all its rows or none: should it raise, every column is cut back to its length
+    before the call, so the caller can record the error and go on with the next document.
     """
+    sizes = [(col, len(col)) for col in (*articles.values(), *paragraphs.values())]
+    try:
+        _append_columns(result, cfg, articles, paragraphs)
+    except BaseException:
+        for col, size in sizes:
+            del col[size:]
+        raise
+
+
+def _append_columns(
+    result: DocResult, cfg: CleaningConfig, articles: dict[str, list], paragraphs: dict[str, list]
+) -> None:
     doc, info = result.doc, result.decode_info
     index = _RuleIndex(result.events, len(result.lines))
     metadata = json.dumps(doc.metadata, ensure_ascii=False, sort_keys=True) if doc.metadata else None

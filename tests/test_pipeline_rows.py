@@ -194,3 +194,14 @@ def test_columns_are_the_rows_of_the_seed(simplified: bool) -> None:
     result = process_document(doc, cfg)
     assert isinstance(result, DocResult)
     _assert_columns_are_the_rows([result, result], cfg)
+
+
+def test_a_failing_document_adds_no_rows() -> None:
+    cfg = CleaningConfig()
+    arts, paras = _columns_of([_result([["一段"]])], cfg)
+    broken = _result([["甲", "乙"], ["丙"]])
+    broken.items[1].byline = [None]  # fails on the second article, after its paragraphs were added
+    with pytest.raises(AttributeError):
+        add_document_columns(broken, cfg, arts, paras)
+    assert {len(col) for col in arts.values()} == {1}
+    assert {len(col) for col in paras.values()} == {1}
