@@ -379,20 +379,14 @@ class _UnitWriter:
     def add_document(self, result: Any, input_path: str) -> tuple[int, int, int]:
         """The article and paragraph rows of one processed document; returns (articles, paragraphs, joins).
 
-        If building the rows raises, the columns are cut back to where they were, so a failing
-        document leaves no partial rows behind (the caller records it as a reject).
+        A document that fails while its rows are built adds none (``add_document_columns`` cuts its
+        columns back), so the caller records it as a reject and goes on.
         """
         from cleaning.pipeline import add_document_columns
 
         arts, paras = self.columns["articles"], self.columns["paragraphs"]
         a0, p0 = len(arts["id"]), len(paras["id"])
-        try:
-            add_document_columns(result, self.cfg, arts, paras)
-        except BaseException:
-            for cols, n0 in ((arts, a0), (paras, p0)):
-                for col in cols.values():
-                    del col[n0:]
-            raise
+        add_document_columns(result, self.cfg, arts, paras)
         n_arts, n_paras = len(arts["id"]) - a0, len(paras["id"]) - p0
         arts[INPUT_COL].extend([input_path] * n_arts)
         paras[INPUT_COL].extend([input_path] * n_paras)

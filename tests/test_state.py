@@ -190,16 +190,18 @@ def test_rows_that_fail_halfway_leave_nothing_behind(
     from flows.clean_corpus import plan_task, process_shard_task
 
     shutil.copy(SEED, tmp_path / "in" / "a-good.txt")
-    (tmp_path / "in" / "b-bad.txt").write_text("这一页的行会在半路出错。\n\n第二段也在这里。\n", encoding="utf-8")
-    real = cleaning.pipeline.add_document_columns
+    (tmp_path / "in" / "b-bad.txt").write_text(
+        "这一页的行会在半路出错。\n\n第二段也在这里。\n", encoding="utf-8"
+    )
+    real = cleaning.pipeline.guess_lang
 
-    def half_then_fail(result, cfg, articles, paragraphs):
-        real(result, cfg, articles, paragraphs)
-        if result.doc.source_path == "b-bad.txt":
-            articles["id"].append("dangling")  # columns now of unequal length
+    def fails_on_the_bad_page(text: str) -> str:
+        # called for each article after its paragraph columns have grown
+        if "半路" in text:
             raise ValueError("rows failed halfway")
+        return real(text)
 
-    monkeypatch.setattr(cleaning.pipeline, "add_document_columns", half_then_fail)
+    monkeypatch.setattr(cleaning.pipeline, "guess_lang", fails_on_the_bad_page)
     params = params_for()
     plan = plan_task.fn(params, "r1")
     stats = process_shard_task.fn(plan["shards"][0], params)
