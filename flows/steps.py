@@ -276,7 +276,7 @@ def write_listing_unit(state: StateDir, rejects: list[Reject], fingerprint: str,
         return uid
     rows = [reject_row(r, r.source_path) for r in rejects]
     sources = {r.source_path: {"articles": 0, "paragraphs": 0, "rejects": 1} for r in rejects}
-    _write_unit(state, uid, [], [], rows, sources, {"files": 0, "bytes": 0}, cfg)
+    _write_reject_unit(state, uid, rows, sources, {"files": 0, "bytes": 0}, cfg)
     return uid
 
 
@@ -579,20 +579,17 @@ def _clean_shard(
     return sources, summary
 
 
-def _write_unit(
+def _write_reject_unit(
     state: StateDir,
     uid: str,
-    articles: list[dict],
-    paragraphs: list[dict],
     rejects: list[dict],
     sources: dict[str, dict[str, int]],
     summary: dict[str, Any],
     cfg: Any,
 ) -> None:
+    """A unit of reject rows only (its article and paragraph files are empty)."""
     writer = _UnitWriter(state, uid, cfg)
     try:
-        writer.add("articles", articles)
-        writer.add("paragraphs", paragraphs)
         writer.add("rejects", rejects)
         writer.close(sources, summary)
     except BaseException:
