@@ -177,9 +177,58 @@ class _RuleIndex:
         return list(names)  # each row owns its list
 
 
+def _article_row(
+    result: DocResult,
+    cfg: CleaningConfig,
+    pos: int,
+    aid: str,
+    text: str,
+    damages: list[int],
+    index: _RuleIndex,
+    metadata: str | None,
+) -> dict[str, Any]:
+    """The article row of ``result.items[pos]`` (a dict per article is cheap next to its paragraphs)."""
+    doc, info, item = result.doc, result.decode_info, result.items[pos]
+    n = len(item.paragraphs)
+    return {
+        "id": aid,
+        "source_path": doc.source_path,
+        "source_sha256": doc.source_sha256,
+        "position": pos,
+        "kind": item.kind,
+        "headline": list(item.headline),
+        "title": item.title,
+        "kicker": item.kicker,
+        "subtitle": item.subtitle,
+        "lead": item.lead,
+        "byline": [{"role": b.role, "name": b.name} for b in item.byline],
+        "byline_text": item.byline_text,
+        "text": text,
+        "paragraph_count": n,
+        "paragraphs_kept": n,
+        "char_count": len(text),
+        "lang": guess_lang(text or " ".join(item.headline)),
+        "text_simplified": to_simplified(text) if cfg.output.simplified_column else None,
+        "status": STATUS_KEPT,
+        "relation": None,
+        "duplicate_of": None,
+        "similarity": None,
+        "source_line_start": item.line_start,
+        "source_line_end": item.line_end,
+        "encoding": info.encoding,
+        "decode_method": info.method,
+        "decode_confidence": float(info.confidence),
+        "other_encoding_lines": int(info.other_encoding_lines),
+        "replacement_chars": int(info.replacement_chars),
+        "damage_count": sum(damages),
+        "rules": index.rules_in(item.line_start, item.line_end),
+        "metadata": metadata,
+    }
+
+
 def document_rows(result: DocResult, cfg: CleaningConfig) -> tuple[list[dict], list[dict]]:
     """Article and paragraph rows (schema ``articles`` / ``paragraphs``), before dedup."""
-    doc, info = result.doc, result.decode_info
+    doc = result.doc
     index = _RuleIndex(result.events, len(result.lines))
     metadata = json.dumps(doc.metadata, ensure_ascii=False, sort_keys=True) if doc.metadata else None
     articles: list[dict] = []
@@ -213,42 +262,7 @@ def document_rows(result: DocResult, cfg: CleaningConfig) -> tuple[list[dict], l
                     "damage_count": p_damage,
                 }
             )
-        articles.append(
-            {
-                "id": aid,
-                "source_path": doc.source_path,
-                "source_sha256": doc.source_sha256,
-                "position": pos,
-                "kind": item.kind,
-                "headline": list(item.headline),
-                "title": item.title,
-                "kicker": item.kicker,
-                "subtitle": item.subtitle,
-                "lead": item.lead,
-                "byline": [{"role": b.role, "name": b.name} for b in item.byline],
-                "byline_text": item.byline_text,
-                "text": text,
-                "paragraph_count": len(body),
-                "paragraphs_kept": len(body),
-                "char_count": len(text),
-                "lang": guess_lang(text or " ".join(item.headline)),
-                "text_simplified": to_simplified(text) if cfg.output.simplified_column else None,
-                "status": STATUS_KEPT,
-                "relation": None,
-                "duplicate_of": None,
-                "similarity": None,
-                "source_line_start": item.line_start,
-                "source_line_end": item.line_end,
-                "encoding": info.encoding,
-                "decode_method": info.method,
-                "decode_confidence": float(info.confidence),
-                "other_encoding_lines": int(info.other_encoding_lines),
-                "replacement_chars": int(info.replacement_chars),
-                "damage_count": sum(damages),
-                "rules": index.rules_in(item.line_start, item.line_end),
-                "metadata": metadata,
-            }
-        )
+        articles.append(_article_row(result, cfg, pos, aid, text, damages, index, metadata))
     return articles, paragraphs
 
 
@@ -293,7 +307,7 @@ def add_document_columns(
 def _append_columns(
     result: DocResult, cfg: CleaningConfig, articles: dict[str, list], paragraphs: dict[str, list]
 ) -> None:
-    doc, info = result.doc, result.decode_info
+    doc = result.doc
     index = _RuleIndex(result.events, len(result.lines))
     metadata = json.dumps(doc.metadata, ensure_ascii=False, sort_keys=True) if doc.metadata else None
     source_path = doc.source_path
@@ -327,40 +341,7 @@ def _append_columns(
         p_cols["joins"].extend([list(p.joins) for p in paras])
         p_cols["rules"].extend(map(rules_in, starts, ends))
         p_cols["damage_count"].extend(damages)
-        row = {
-            "id": aid,
-            "source_path": source_path,
-            "source_sha256": doc.source_sha256,
-            "position": pos,
-            "kind": item.kind,
-            "headline": list(item.headline),
-            "title": item.title,
-            "kicker": item.kicker,
-            "subtitle": item.subtitle,
-            "lead": item.lead,
-            "byline": [{"role": b.role, "name": b.name} for b in item.byline],
-            "byline_text": item.byline_text,
-            "text": text,
-            "paragraph_count": n,
-            "paragraphs_kept": n,
-            "char_count": len(text),
-            "lang": guess_lang(text or " ".join(item.headline)),
-            "text_simplified": to_simplified(text) if cfg.output.simplified_column else None,
-            "status": STATUS_KEPT,
-            "relation": None,
-            "duplicate_of": None,
-            "similarity": None,
-            "source_line_start": item.line_start,
-            "source_line_end": item.line_end,
-            "encoding": info.encoding,
-            "decode_method": info.method,
-            "decode_confidence": float(info.confidence),
-            "other_encoding_lines": int(info.other_encoding_lines),
-            "replacement_chars": int(info.replacement_chars),
-            "damage_count": sum(damages),
-            "rules": index.rules_in(item.line_start, item.line_end),
-            "metadata": metadata,
-        }
+        row = _article_row(result, cfg, pos, aid, text, damages, index, metadata)
         for name, value in row.items():
             a_cols[name].append(value)
 
