@@ -19,9 +19,10 @@ importing :mod:`cleaning` stays cheap.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import cache
 from typing import Any
 
@@ -40,9 +41,28 @@ def _numba() -> Any | None:
     return numba
 
 
+_switched_off = False
+
+
 def enabled() -> bool:
-    """True when kernels are compiled (numba importable and ``PRESSWASH_JIT`` not off)."""
-    return _numba() is not None
+    """True when kernels are compiled (numba importable, ``PRESSWASH_JIT`` not off, and not inside
+    :func:`numpy_definitions`)."""
+    return not _switched_off and _numba() is not None
+
+
+@contextlib.contextmanager
+def numpy_definitions() -> Iterator[None]:
+    """Run the numpy definitions instead of the kernels for the duration (tests, chasing a difference).
+
+    Process-wide, like ``PRESSWASH_JIT=0``: not meant for use while other threads run the stages.
+    """
+    global _switched_off
+    before = _switched_off
+    _switched_off = True
+    try:
+        yield
+    finally:
+        _switched_off = before
 
 
 class Kernel:

@@ -8,8 +8,7 @@ reference definitions. The two must agree bit for bit on keys of every kind
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -38,21 +37,10 @@ CFG = DedupConfig()
 needs_jit = pytest.mark.skipif(not jit.enabled(), reason="numba is not importable here")
 
 
-@contextmanager
-def numpy_definitions() -> Iterator[None]:
-    """Run the numpy reference definitions instead of the kernels."""
-    mp = pytest.MonkeyPatch()
-    mp.setattr(jit, "enabled", lambda: False)
-    try:
-        yield
-    finally:
-        mp.undo()
-
-
 def both(fn: Callable[[], Any]) -> tuple[Any, Any]:
     """``fn()`` with kernels, then with the numpy definitions."""
     compiled = fn()
-    with numpy_definitions():
+    with jit.numpy_definitions():
         reference = fn()
     return compiled, reference
 

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,17 +38,6 @@ WAYS = [pytest.param("compiled", marks=needs_jit), "python"]
 def _kernel(k: jit.Kernel, way: str) -> Callable[..., Any]:
     """The kernel compiled, or its plain Python definition (what numba compiles)."""
     return k if way == "compiled" else k.py_func
-
-
-@contextmanager
-def numpy_definitions() -> Iterator[None]:
-    """Run the numpy reference definitions instead of the kernels."""
-    mp = pytest.MonkeyPatch()
-    mp.setattr(jit, "enabled", lambda: False)
-    try:
-        yield
-    finally:
-        mp.undo()
 
 
 # ----------------------------------------------------------------- bucket stars
@@ -272,7 +260,7 @@ def test_assign_kernel_equals_numpy(way: str, edges: list[tuple[int, int, int, i
         size_child=np.full(len(rows), 9, dtype=np.int32),
         size_parent=np.full(len(rows), 12, dtype=np.int32),
     )
-    with numpy_definitions():
+    with jit.numpy_definitions():
         expected = R._assign(16, e, prio)
     mp = pytest.MonkeyPatch()
     mp.setattr(R, "_assign_kernel", _kernel(R._assign_kernel, way))
@@ -287,7 +275,7 @@ def test_assign_kernel_equals_numpy(way: str, edges: list[tuple[int, int, int, i
 
 def _both_ways(paths: list[Path], cfg: DedupConfig = CFG) -> tuple[pa.Table, pa.Table]:
     compiled = reduce_index(paths, cfg).table()
-    with numpy_definitions():
+    with jit.numpy_definitions():
         reference = reduce_index(paths, cfg).table()
     return compiled, reference
 

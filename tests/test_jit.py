@@ -48,3 +48,13 @@ def test_env_switch_turns_kernels_off(value: str) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     assert out.stdout.splitlines()[0] == "False"
     assert "compiled kernels are off" in out.stdout
+
+
+def test_numpy_definitions_switch_kernels_off_for_the_duration() -> None:
+    before = jit.enabled()
+    with jit.numpy_definitions():
+        assert not jit.enabled()
+        with jit.numpy_definitions():
+            assert not jit.enabled()
+        assert not jit.enabled()
+    assert jit.enabled() == before
