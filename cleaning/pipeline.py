@@ -177,6 +177,17 @@ class _RuleIndex:
         return list(names)  # each row owns its list
 
 
+# Columns of the rows that hold the same value on every row before dedup.
+_PARAGRAPH_CONSTANTS = {
+    "status": STATUS_KEPT,
+    "relation": None,
+    "duplicate_of": None,
+    "cluster_id": None,
+    "similarity": None,
+    "containment": None,
+}
+
+
 def _article_row(
     result: DocResult,
     cfg: CleaningConfig,
@@ -249,12 +260,7 @@ def document_rows(result: DocResult, cfg: CleaningConfig) -> tuple[list[dict], l
                     "position": p_pos,
                     "text": p.text,
                     "char_count": len(p.text),
-                    "status": STATUS_KEPT,
-                    "relation": None,
-                    "duplicate_of": None,
-                    "cluster_id": None,
-                    "similarity": None,
-                    "containment": None,
+                    **_PARAGRAPH_CONSTANTS,
                     "source_line_start": p.line_start,
                     "source_line_end": p.line_end,
                     "joins": list(p.joins),
@@ -264,17 +270,6 @@ def document_rows(result: DocResult, cfg: CleaningConfig) -> tuple[list[dict], l
             )
         articles.append(_article_row(result, cfg, pos, aid, text, damages, index, metadata))
     return articles, paragraphs
-
-
-# Columns of the rows that hold the same value on every row before dedup.
-_PARAGRAPH_CONSTANTS = {
-    "status": STATUS_KEPT,
-    "relation": None,
-    "duplicate_of": None,
-    "cluster_id": None,
-    "similarity": None,
-    "containment": None,
-}
 
 
 def empty_columns(schema: pa.Schema) -> dict[str, list]:
