@@ -277,6 +277,18 @@ def empty_columns(schema: pa.Schema) -> dict[str, list]:
     return {name: [] for name in schema.names}
 
 
+def paragraph_article_positions(articles: dict[str, list], start: int = 0) -> list[int]:
+    """The article ``position`` of each paragraph row of the article rows from ``start`` on.
+
+    In the columns :func:`add_document_columns` fills, each article's ``paragraph_count``
+    paragraph rows follow one another in article order, so the positions repeat by those counts.
+    """
+    positions: list[int] = []
+    for pos, count in zip(articles["position"][start:], articles["paragraph_count"][start:], strict=True):
+        positions.extend([pos] * count)
+    return positions
+
+
 def add_document_columns(
     result: DocResult, cfg: CleaningConfig, articles: dict[str, list], paragraphs: dict[str, list]
 ) -> None:

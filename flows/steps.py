@@ -382,7 +382,7 @@ class _UnitWriter:
         A document that fails while its rows are built adds none (``add_document_columns`` cuts its
         columns back), so the caller records it as a reject and goes on.
         """
-        from cleaning.pipeline import add_document_columns
+        from cleaning.pipeline import add_document_columns, paragraph_article_positions
 
         arts, paras = self.columns["articles"], self.columns["paragraphs"]
         a0, p0 = len(arts["id"]), len(paras["id"])
@@ -390,9 +390,7 @@ class _UnitWriter:
         n_arts, n_paras = len(arts["id"]) - a0, len(paras["id"]) - p0
         arts[INPUT_COL].extend([input_path] * n_arts)
         paras[INPUT_COL].extend([input_path] * n_paras)
-        article_pos = paras[ARTICLE_POS_COL]
-        for pos, count in zip(arts["position"][a0:], arts["paragraph_count"][a0:], strict=True):
-            article_pos.extend([pos] * count)
+        paras[ARTICLE_POS_COL].extend(paragraph_article_positions(arts, a0))
         joins = sum(map(len, paras["joins"][p0:]))
         for name in ("articles", "paragraphs"):
             if len(self.columns[name]["id"]) >= self.batch_rows:

@@ -20,6 +20,7 @@ from cleaning.pipeline import (
     decode_document,
     document_rows,
     empty_columns,
+    paragraph_article_positions,
     paragraph_id,
     process_document,
 )
@@ -172,6 +173,14 @@ def _assert_columns_are_the_rows(results: list[DocResult], cfg: CleaningConfig) 
     assert pa.Table.from_pydict(a_cols, schema=ARTICLES).equals(pa.Table.from_pylist(arts, schema=ARTICLES))
     p_table = pa.Table.from_pydict(p_cols, schema=PARAGRAPHS)
     assert p_table.equals(pa.Table.from_pylist(paras, schema=PARAGRAPHS))
+    # each paragraph row's article position, from the article rows alone (paragraph rows follow
+    # their article's, so the k-th article's rows start after the counts of the articles before)
+    owner = [k for k, a in enumerate(arts) for _ in range(a["paragraph_count"])]
+    assert [arts[k]["id"] for k in owner] == [p["article_id"] for p in paras]
+    assert paragraph_article_positions(a_cols) == [arts[k]["position"] for k in owner]
+    if arts:
+        first = arts[0]["paragraph_count"]
+        assert paragraph_article_positions(a_cols, 1) == [arts[k]["position"] for k in owner[first:]]
 
 
 @settings(max_examples=100, deadline=None)
