@@ -51,7 +51,6 @@ from flows.params import FlowParams
 log = logging.getLogger("presswash")
 
 INTERNAL_ERROR = "internal_error"
-DEDUP_INPUT_COLUMNS = ["id", "article_id", "source_path", "position", "article_position", "text"]
 DECISION_COLUMNS = [f.name for f in PARAGRAPH_DEDUP_FIELDS]
 ARTICLE_DECISION_COLUMNS = [f.name for f in ARTICLE_DEDUP_FIELDS]
 
