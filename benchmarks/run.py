@@ -126,23 +126,15 @@ def _shards(files: list[Any], shard_bytes: int) -> list[list[Any]]:
     return [s for s in shards if s]
 
 
-def _dedup_input(articles: dict[str, list], paragraphs: dict[str, list]) -> Any:
-    """The dedup map's input from the row columns of ``pipeline.add_document_columns``."""
+def _dedup_input(para_table: Any, articles: dict[str, list]) -> Any:
+    """The dedup map's input: the paragraph table plus each row's article position (the map
+    ignores the other columns), as the flow's unit writer hands it over."""
     import pyarrow as pa
 
-    article_position: list[int] = []
-    for pos, count in zip(articles["position"], articles["paragraph_count"], strict=True):
-        article_position.extend([pos] * count)
-    return pa.table(
-        {
-            "id": pa.array(paragraphs["id"], pa.string()),
-            "article_id": pa.array(paragraphs["article_id"], pa.string()),
-            "source_path": pa.array(paragraphs["source_path"], pa.string()),
-            "position": pa.array(paragraphs["position"], pa.int32()),
-            "article_position": pa.array(article_position, pa.int32()),
-            "text": pa.array(paragraphs["text"], pa.string()),
-        }
-    )
+    from cleaning.pipeline import paragraph_article_positions
+
+    positions = pa.array(paragraph_article_positions(articles), pa.int32())
+    return para_table.append_column("article_position", positions)
 
 
 def _apply_decisions(para: Any, decisions: Any) -> Any:
@@ -266,7 +258,7 @@ def stage_pass(root: Path, work: Path, shard_bytes: int) -> dict[str, Any]:
                 parquet_io.write_table(para_table, udir / "paragraphs.parquet", PARAGRAPHS)
             units.append(udir)
             with clock("dedup map"):
-                index = dedup_map(_dedup_input(articles, paragraphs), cfg.dedup)
+                index = dedup_map(_dedup_input(para_table, articles), cfg.dedup)
                 parquet_io.write_table(index, udir / "index.parquet")
             index_paths.append(str(udir / "index.parquet"))
             del articles, paragraphs, art_table, para_table, index
@@ -331,13 +323,12 @@ def _e2e_shard(args: tuple[int, list[Any], str]) -> dict[str, Any]:
                 continue
             add_document_columns(res, cfg, articles, paragraphs)
     udir = Path(work) / f"unit-{k:04d}"
+    para_table = pa.Table.from_pydict(paragraphs, schema=PARAGRAPHS)
     parquet_io.write_table(
         pa.Table.from_pydict(articles, schema=ARTICLES), udir / "articles.parquet", ARTICLES
     )
-    parquet_io.write_table(
-        pa.Table.from_pydict(paragraphs, schema=PARAGRAPHS), udir / "paragraphs.parquet", PARAGRAPHS
-    )
-    parquet_io.write_table(dedup_map(_dedup_input(articles, paragraphs), cfg.dedup), udir / "index.parquet")
+    parquet_io.write_table(para_table, udir / "paragraphs.parquet", PARAGRAPHS)
+    parquet_io.write_table(dedup_map(_dedup_input(para_table, articles), cfg.dedup), udir / "index.parquet")
     return {
         "unit": str(udir),
         "documents": docs,
