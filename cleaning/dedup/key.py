@@ -307,20 +307,6 @@ def _fold_joined(joined: str, cfg: DedupConfig, separator: str, suspects: set[in
     return joined
 
 
-def _cjk_flags(letters: list[str]) -> np.ndarray:
-    """:func:`is_cjk_text` of every entry, over one code point array (reference of :class:`_Letters`)."""
-    n = len(letters)
-    samples = [t[:_UNIT_SAMPLE] for t in letters]
-    lengths = np.fromiter(map(len, samples), dtype=np.int64, count=n)
-    codes = np.frombuffer("".join(samples).encode("utf-32-le"), dtype=np.uint32)
-    is_cjk = np.zeros(len(codes), dtype=bool)
-    for lo, hi in _CJK_RANGES:
-        is_cjk |= (codes >= lo) & (codes <= hi)
-    owner = np.repeat(np.arange(n), lengths)
-    cjk = np.bincount(owner[is_cjk], minlength=n)
-    return (cjk > 0) & (3 * cjk >= lengths)
-
-
 def _take_rows(codes: np.ndarray, lengths: np.ndarray, rows: np.ndarray) -> str:
     """The NUL-joined texts ``rows`` (a bool mask) of texts laid out NUL-joined in ``codes``."""
     if rows.all():
