@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from operator import itemgetter
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -183,14 +184,35 @@ def join_separator(left: str, right: str) -> str:
 
 
 @cache
-def _jieba_freq() -> dict[str, int]:
-    import logging
+def _jieba_freq() -> dict[str, str]:
+    """jieba's main dictionary as ``{word: frequency digits}``, read straight from its file.
 
-    import jieba
+    Seam look-ups need nothing but a word's frequency. ``jieba.initialize()`` builds
+    ``jieba.dt.FREQ`` (every word plus every prefix of one, with frequency 0) and takes
+    ~0.9 s per process, most of a small shard's layout time; splitting the file once
+    takes ~0.25 s, gives the same frequency for every word (prefixes are simply absent,
+    and absent counts as 0 as before), and does not import jieba. Frequencies stay
+    strings until a look-up needs one. ``tests/test_layout.py`` compares the table with
+    ``jieba.dt.FREQ``.
+    """
+    import importlib.util
 
-    jieba.setLogLevel(logging.WARNING)
-    jieba.dt.check_initialized()
-    return jieba.dt.FREQ
+    spec = importlib.util.find_spec("jieba")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("jieba is needed for the seam-word test of layout")
+    path = Path(next(iter(spec.submodule_search_locations))) / "dict.txt"
+    text = path.read_text(encoding="utf-8")
+    tokens = text.split()
+    # One "word frequency tag" per line is the format jieba ships; anything else
+    # (a two-field line) is read line by line, the way jieba itself reads it.
+    if len(tokens) == 3 * text.count("\n") and all(f.isdigit() for f in tokens[1::3]):
+        return dict(zip(tokens[0::3], tokens[1::3], strict=True))
+    table: dict[str, str] = {}
+    for line in text.splitlines():
+        fields = line.strip().split(" ")
+        if len(fields) >= 2 and fields[1].isdigit():
+            table[fields[0]] = fields[1]
+    return table
 
 
 def seam_word(left: str, right: str, min_freq: int = 100, max_chars: int = 4) -> tuple[str, int] | None:
@@ -218,7 +240,7 @@ def seam_word(left: str, right: str, min_freq: int = 100, max_chars: int = 4) ->
                 b = rt_v[:j]
                 if not _HAN.match(b[-1]):
                     break
-                f = freq.get(a + b, 0)
+                f = int(freq.get(a + b, 0))
                 if f >= min_freq and (best is None or f > best[1]):
                     best = (a + b, f)
     return best

@@ -100,6 +100,21 @@ def test_broken_paragraph_needs_evidence() -> None:
     assert len(_texts([head, "", "措施和优良的作风抓好重点大项目建设工作。"], off)) == 2
 
 
+def test_seam_dictionary_matches_jieba() -> None:
+    """The table read from jieba's file gives every word jieba's own FREQ gives it."""
+    import jieba
+
+    from cleaning.layout import _jieba_freq
+
+    jieba.dt.check_initialized()
+    table = _jieba_freq()
+    words = {w: f for w, f in jieba.dt.FREQ.items() if f > 0}
+    assert len(table) == len(words)
+    assert all(int(table[w]) == f for w, f in words.items())
+    # jieba's prefixes (frequency 0) are absent here; absent reads as 0 in seam_word
+    assert all(int(table.get(w, 0)) == 0 for w, f in jieba.dt.FREQ.items() if f == 0)
+
+
 def test_seam_word_lookup() -> None:
     assert seam_word("需求，完", "善城市网络建设。")[0] == "完善"
     assert seam_word("工作法，具", "体、系统")[0] == "具体"
