@@ -21,6 +21,7 @@ import platform
 import time
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -297,44 +298,58 @@ def predecode(doc: Any, cfg: Any) -> Any:
     return None if isinstance(dec, Reject) else dec
 
 
-def _furniture(
-    files: list[Any], cfg: Any, max_pages: int
-) -> tuple[frozenset[str], dict[tuple[str, str], Any]]:
-    """Lines repeated across the shard's pages (running heads, footers), from a bounded sample.
+@dataclass
+class _PrePass:
+    """What the furniture pre-pass of a shard found and keeps for the main pass.
 
-    Also returns the sampled pages' :class:`cleaning.pipeline.Decoded`, keyed by source path
-    and hash, for the main pass to use instead of decoding those pages a second time.
+    ``furniture``: the repeated lines. ``decoded``: the sampled pages' decode results, keyed by
+    source path and hash, so the main pass does not decode those pages a second time. ``read``:
+    the documents (and read rejects) of every input file the pre-pass read to its end, keyed by
+    the file's position in the shard, so the main pass does not read, hash and sniff those
+    files a second time.
     """
+
+    furniture: frozenset[str] = frozenset()
+    decoded: dict[tuple[str, str], Any] = field(default_factory=dict)
+    read: dict[int, list[Any]] = field(default_factory=dict)
+
+
+def _furniture(files: list[Any], cfg: Any, max_pages: int) -> _PrePass:
+    """Lines repeated across the shard's pages (running heads, footers), from a bounded sample."""
     from cleaning.reader import read_file
     from cleaning.segment import repeated_furniture
 
-    decoded: dict[tuple[str, str], Any] = {}
+    pre = _PrePass()
     if max_pages <= 0:
-        return frozenset(), decoded
+        return pre
     pages: list[list[str]] = []
-    for f in files:
+    for k, f in enumerate(files):
+        docs: list[Any] = []
         try:
             for doc in read_file(f, cfg.read):
+                if len(pages) >= max_pages:
+                    break  # the sample is full (checked here, so a file whose last page fills it counts as read)
+                docs.append(doc)
                 if isinstance(doc, Reject):
                     continue
                 dec = predecode(doc, cfg)
                 if dec is None:
                     continue
-                decoded[(doc.source_path, doc.source_sha256)] = dec
+                pre.decoded[(doc.source_path, doc.source_sha256)] = dec
                 pages.append(dec.lines)
-                if len(pages) >= max_pages:
-                    break
+            else:
+                pre.read[k] = docs  # read to its end: the main pass takes these documents
         except Exception:  # reading problems are reported by the main pass
             continue
         if len(pages) >= max_pages:
             break
     if len(pages) < 2:
-        return frozenset(), decoded
+        return pre
     try:
-        return frozenset(repeated_furniture(pages, cfg.segment)), decoded
+        pre.furniture = frozenset(repeated_furniture(pages, cfg.segment))
     except Exception as exc:
         log.warning("furniture detection failed, continuing without: %s", exc)
-        return frozenset(), decoded
+    return pre
 
 
 class _UnitWriter:
@@ -514,17 +529,19 @@ def _clean_shard(
     inputs = [
         InputFile(path=Path(f["path"]), source_path=f["source_path"], size=f["size"]) for f in shard["files"]
     ]
-    furniture, decoded = _furniture(inputs, cfg, params.furniture_max_pages)
+    prepass = _furniture(inputs, cfg, params.furniture_max_pages)
+    furniture, decoded = prepass.furniture, prepass.decoded
 
     encodings: Counter[str] = Counter()
     stage_events: Counter[str] = Counter()
     joins = 0
     docs = 0
     sources: dict[str, dict[str, int]] = {}
-    for inp in inputs:
+    for k, inp in enumerate(inputs):
         counts = sources.setdefault(inp.source_path, {"articles": 0, "paragraphs": 0, "rejects": 0})
+        read_before = prepass.read.pop(k, None)
         try:
-            for doc in read_file(inp, cfg.read):
+            for doc in read_file(inp, cfg.read) if read_before is None else read_before:
                 if isinstance(doc, Reject):
                     writer.add("rejects", [reject_row(doc, inp.source_path)])
                     counts["rejects"] += 1
