@@ -157,21 +157,26 @@ def _apply_decisions(para: Any, decisions: Any) -> Any:
 # --------------------------------------------------------------------------- stage pass
 
 
-def _furniture_pages(shard: list[Any], cfg: Any, clock: Clock) -> tuple[frozenset[str], dict[Any, Any]]:
+def _furniture_pages(
+    shard: list[Any], cfg: Any, clock: Clock
+) -> tuple[frozenset[str], dict[Any, Any], dict[int, list[Any]]]:
     """What the flow does before a shard: decode a sample of its pages, find repeated lines.
 
-    Returns the repeated lines and the sampled pages' decode results (the main pass uses them
-    instead of decoding those pages again, as ``flows.steps._clean_shard`` does).
+    Returns the repeated lines, the sampled pages' decode results and the documents of the files
+    read to their end (the main pass uses both instead of reading and decoding those pages
+    again, as ``flows.steps._clean_shard`` does).
     """
     from cleaning import reader, segment
     from cleaning.model import Reject
     from cleaning.pipeline import decode_document
 
     decoded: dict[Any, Any] = {}
+    read: dict[int, list[Any]] = {}
     pages: list[list[str]] = []
-    for f in shard:
+    for k, f in enumerate(shard):
         with clock("read"):
             docs = list(reader.read_file(f, cfg.read))
+        read[k] = docs
         for doc in docs:
             if isinstance(doc, Reject):
                 continue
@@ -185,7 +190,7 @@ def _furniture_pages(shard: list[Any], cfg: Any, clock: Clock) -> tuple[frozense
             break
     with clock("furniture"):
         found = frozenset(segment.repeated_furniture(pages, cfg.segment)) if len(pages) >= 2 else frozenset()
-    return found, decoded
+    return found, decoded, read
 
 
 def stage_pass(root: Path, work: Path, shard_bytes: int) -> dict[str, Any]:
@@ -214,11 +219,13 @@ def stage_pass(root: Path, work: Path, shard_bytes: int) -> dict[str, Any]:
         counts["rejects"] += len(listing_rejects)
         counts["input_bytes"] = sum(f.size for f in files)
         for k, shard in enumerate(_shards(files, shard_bytes)):
-            furniture, predecoded = _furniture_pages(shard, cfg, clock)
+            furniture, predecoded, read = _furniture_pages(shard, cfg, clock)
             articles, paragraphs = empty_columns(ARTICLES), empty_columns(PARAGRAPHS)
-            for f in shard:
-                with clock("read"):
-                    docs = list(reader.read_file(f, cfg.read))
+            for j, f in enumerate(shard):
+                docs = read.pop(j, None)
+                if docs is None:
+                    with clock("read"):
+                        docs = list(reader.read_file(f, cfg.read))
                 for doc in docs:
                     if isinstance(doc, Reject):
                         counts["rejects"] += 1
@@ -306,11 +313,12 @@ def _e2e_shard(args: tuple[int, list[Any], str]) -> dict[str, Any]:
     flow_gc()
     cfg = CleaningConfig()
     clock = Clock(("furniture", "read", "decode"))
-    furniture, predecoded = _furniture_pages(shard, cfg, clock)
+    furniture, predecoded, read = _furniture_pages(shard, cfg, clock)
     articles, paragraphs = empty_columns(ARTICLES), empty_columns(PARAGRAPHS)
     rejects = docs = 0
-    for f in shard:
-        for doc in reader.read_file(f, cfg.read):
+    for j, f in enumerate(shard):
+        read_before = read.pop(j, None)
+        for doc in reader.read_file(f, cfg.read) if read_before is None else read_before:
             if isinstance(doc, Reject):
                 rejects += 1
                 continue
