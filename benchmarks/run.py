@@ -23,6 +23,10 @@ second. Each set (``zh``, ``en``) is measured three ways:
 - *naive*: :mod:`benchmarks.naive` on the same page files, on a CPU-time-budgeted prefix when it
   is slow (the table says how much it saw).
 
+``--repeats N`` runs the end to end and the naive baseline N times, alternating, and heads the
+report with each way's fastest run (a shared machine moves single runs by 10-25 %; noise only
+ever adds time), listing every round's figures after it.
+
 Results are printed and saved as JSON under ``benchmarks/out/`` (git ignores it).
 """
 
@@ -35,6 +39,7 @@ import os
 import platform
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -844,19 +849,32 @@ def run_main(args: argparse.Namespace) -> dict[str, Any]:
         print(f"[{name}] {len(bset.files)} pages, {size_mb:.1f} MB", flush=True)
         entry: dict[str, Any] = {"files": len(bset.files), "mb": size_mb}
 
-        shutil.rmtree(work, ignore_errors=True)
-        print(f"[{name}] end to end, public API, 1 worker ...", flush=True)
-        entry["e2e"] = e2e_subprocess([bset.root], work / "e2e", 1, shard_bytes)
-
-        print(f"[{name}] stage pass ...", flush=True)
-        (work / "stages").mkdir(parents=True, exist_ok=True)
-        entry["stages"] = stage_pass(bset.root, work / "stages", shard_bytes)
-
-        print(f"[{name}] naive baseline (CPU budget {args.naive_seconds:g} s) ...", flush=True)
         from benchmarks.naive import run_naive
 
-        flow_gc()
-        entry["naive"] = asdict(run_naive(bset.files, time_budget=args.naive_seconds))
+        shutil.rmtree(work, ignore_errors=True)
+        e2e_runs: list[dict[str, Any]] = []
+        naive_runs: list[dict[str, Any]] = []
+        # Rounds alternate the two ways, so a slow spell of a shared machine hits both; each
+        # way's fastest run is the headline (noise only ever adds time).
+        for r in range(args.repeats):
+            rnd = f" (round {r + 1} of {args.repeats})" if args.repeats > 1 else ""
+            print(f"[{name}] end to end, public API, 1 worker{rnd} ...", flush=True)
+            shutil.rmtree(work / "e2e", ignore_errors=True)
+            e2e_runs.append(e2e_subprocess([bset.root], work / "e2e", 1, shard_bytes))
+            if r == 0:
+                print(f"[{name}] stage pass ...", flush=True)
+                (work / "stages").mkdir(parents=True, exist_ok=True)
+                entry["stages"] = stage_pass(bset.root, work / "stages", shard_bytes)
+            print(f"[{name}] naive baseline (CPU budget {args.naive_seconds:g} s){rnd} ...", flush=True)
+            flow_gc()
+            naive_runs.append(asdict(run_naive(bset.files, time_budget=args.naive_seconds)))
+        entry["e2e"] = min(e2e_runs, key=lambda e: e["cpu"])
+        entry["naive"] = max(naive_runs, key=lambda n: n["input_bytes"] / n["cpu_total"])
+        if args.repeats > 1:
+            entry["rounds"] = [
+                {"e2e_cpu": e["cpu"], "naive_cpu": n["cpu_total"], "naive_bytes": n["input_bytes"]}
+                for e, n in zip(e2e_runs, naive_runs, strict=True)
+            ]
 
         if args.peer:
             print(f"[{name}] datatrove peer on <= {args.peer_mb:g} MB of paragraphs ...", flush=True)
@@ -901,6 +919,19 @@ def _set_report(name: str, entry: dict[str, Any]) -> list[str]:
         f"**Headline {name}: presswash end to end {ours:.2f} MB/s per core vs naive {naive:.2f}: "
         f"{ours / naive:.1f}x.**",
     ]
+    rounds = entry.get("rounds")
+    if rounds:
+        pairs = [
+            (_rate(size_mb, r["e2e_cpu"]), _rate(r["naive_bytes"] / corpus.MB, r["naive_cpu"]))
+            for r in rounds
+        ]
+        out += [
+            "",
+            f"{len(rounds)} alternating rounds, each way's fastest run above; per round (presswash / naive "
+            "MB/s per core, ratio): "
+            + "; ".join(f"{a:.2f} / {b:.2f}, {a / b:.1f}x" for a, b in pairs)
+            + f" (median ratio {statistics.median(a / b for a, b in pairs):.1f}x).",
+        ]
     peer_r = entry.get("peer")
     if peer_r:
         out.append("")
@@ -1107,6 +1138,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--naive-seconds", type=float, default=90.0, help="CPU budget of the naive baseline per set"
     )
     p.add_argument("--only", nargs="*", choices=["zh", "en"], help="measure only these sets")
+    p.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="rounds of end to end and naive baseline, alternating (headline: each way's fastest)",
+    )
     p.add_argument("--shard-mb", type=float, default=DEFAULT_SHARD_BYTES / 2**20)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", type=Path, help="write the results here (default benchmarks/out/…)")
