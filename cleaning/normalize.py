@@ -399,13 +399,21 @@ for _r in RULES:
 
 # A line with none of these, already NFC, is left alone by every rule. The
 # class leaves out "\\n": normalize_lines scans the lines joined by "\\n".
-_CHAR_HINT = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u200b\u2060\u180e\ufeff\u2e80-\u2fdf"
-    '\uf900-\ufaff\U0002f800-\U0002fa1f\uff10-\uff19\uff21-\uff3a\uff41-\uff5a,:;?!()"]'
+_CHARS_ANY_CONTEXT = (
+    "\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u200b\u2060\u180e\ufeff\u2e80-\u2fdf"
+    "\uf900-\ufaff\U0002f800-\U0002fa1f\uff10-\uff19\uff21-\uff3a\uff41-\uff5a"
 )
+_CHAR_HINT = re.compile(f'[{_CHARS_ANY_CONTEXT},:;?!()"]')
 # Every branch of _SPACE_FW has a full-width or shared mark touching the spaces.
 _SPACE_HINT = re.compile(f"[{FW_CLASS}{SHARED_CLASS}] | [{FW_CLASS}{SHARED_CLASS}]")
 _HINTS = (_CHAR_HINT, _SPACE_HINT)
+# The ASCII marks , : ; ? ! ( ) " change only in Chinese context: halfwidth_punct_to_fullwidth
+# and ascii_quotes_to_curly convert nothing unless the line holds a Han character, full-width
+# punctuation or U+3000 (_CJK_CTX_RE), and no other rule puts one there on a line without
+# _CHARS_ANY_CONTEXT (radicals and compatibility ideographs, which become Han, are in it; NFC
+# makes Han only from those). So a page without any such character (English OCR, where
+# nearly every line has a comma) is scanned for the other hints only.
+_HINTS_NO_CJK = (re.compile(f"[{_CHARS_ANY_CONTEXT}]"), _SPACE_HINT)
 
 _MAX_PASSES = 4
 
@@ -453,7 +461,7 @@ def lines_needing_normalization(lines: list[str]) -> list[int]:
         ]
     starts = list(accumulate((len(ln) + 1 for ln in lines[:-1]), initial=0))
     hit: set[int] = set()
-    for rx in _HINTS:
+    for rx in _HINTS if _CJK_CTX_RE.search(text) else _HINTS_NO_CJK:
         pos = 0
         while (m := rx.search(text, pos)) is not None:
             k = bisect_right(starts, m.start()) - 1

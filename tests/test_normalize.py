@@ -194,6 +194,44 @@ def test_normalize_is_idempotent_keeps_lines_and_han(lines: list[str]) -> None:
         assert len(_HAN.findall(after)) >= len(_HAN.findall(before))
 
 
+# Pages with no Chinese context at all (no Han, full-width punctuation or U+3000): the page
+# scan then skips the ASCII-mark hint. Everything else that may change a line is in the alphabet,
+# including what becomes Han (radicals, compatibility ideographs) and NFD sequences.
+_NO_CJK_TEXT = st.text(
+    alphabet=st.one_of(
+        st.characters(min_codepoint=0x20, max_codepoint=0x7E),
+        st.sampled_from(
+            list("“”‘’…—·～\u200b\u200d\x00\x0b\x0c\x85\u2028⽇⺠\uf900\U0002f800Ｆ１ｚ\u0301\u00ad\t□")
+        ),
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(st.lists(_NO_CJK_TEXT, max_size=6))
+def test_pages_without_chinese_context_agree_with_the_reference(lines: list[str]) -> None:
+    out, events = normalize_lines(lines, CFG)
+    assert out == normalize_lines_reference(lines, CFG)
+    assert [normalize_line(ln, CFG)[0] for ln in lines] == out
+    assert {e.line for e in events} == {
+        i + 1 for i, (a, b) in enumerate(zip(lines, out, strict=True)) if a != b
+    }
+
+
+def test_english_ocr_pages_agree_with_the_reference(real_lines: list[str]) -> None:
+    english = [ln for ln in real_lines if ln.isascii()]
+    assert len(english) > 100
+    assert normalize_lines(english, CFG)[0] == normalize_lines_reference(english, CFG)
+    # a comma is no hint on such a page: nothing needs normalizing
+    from cleaning.normalize import lines_needing_normalization
+
+    plain = [ln for ln in english if not any(c in ln for c in "\x00\x0b\x0c\x7f")]
+    assert lines_needing_normalization(plain) == []
+    # one Chinese line and the page is scanned for every hint again
+    assert len(plain) in lines_needing_normalization([*plain, "中文,标点"])
+
+
 if __name__ == "__main__":
     CASES.write_text(json.dumps(build_cases(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {CASES}")
