@@ -227,6 +227,20 @@ FURNITURE_LINES = st.sampled_from(
 )
 
 
+_SPACEY = st.text(
+    alphabet=st.sampled_from(list(" \t\x0b\x0c\r\x1c\x85\xa0\u2003\u2028\u3000a中1２\u200b")), max_size=12
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(_SPACEY, FURNITURE_LINES, st.text(max_size=8)), max_size=10))
+def test_page_keys_are_the_line_keys(page: list[str]) -> None:
+    from cleaning.segment import _page_keys
+
+    page = [ln for ln in page if "\n" not in ln] or [""]
+    assert _page_keys(page) == [furniture_key(ln) for ln in page]
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     st.lists(st.lists(st.one_of(FURNITURE_LINES, st.text(max_size=8)), max_size=8), max_size=8),
