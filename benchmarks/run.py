@@ -18,8 +18,8 @@ second. Each set (``zh``, ``en``) is measured three ways:
   around each call, so the stage rows add up to the stage pass's end to end;
 - *end to end*: a fresh subprocess runs the public API (``reader.read_file``,
   ``pipeline.process_document``, ``add_document_columns``, ``dedup.dedup_map`` per shard,
-  ``dedup.dedup_reduce``, ``parquet_io``) shard by shard, as the flow does, so its peak RSS is
-  its own;
+  ``dedup.reduce_index`` with the decisions written per unit, ``parquet_io``) shard by shard, as
+  the flow does, so its peak RSS is its own;
 - *naive*: :mod:`benchmarks.naive` on the same page files, on a CPU-time-budgeted prefix when it
   is slow (the table says how much it saw).
 
@@ -198,13 +198,34 @@ def _furniture_pages(
     return found, decoded, read
 
 
+def _reduce_per_unit(index_paths: list[str], cfg: Any) -> list[str]:
+    """The dedup reduce as the flow's reduce task runs it: decisions held compactly, written a
+    unit at a time beside each index file, so a unit's finalize reads only its own decisions.
+    Returns the decision files, in the order of ``index_paths``."""
+    import pyarrow as pa
+
+    from cleaning import parquet_io
+    from cleaning.dedup import DECISION_SCHEMA, reduce_index
+
+    reduced = reduce_index(index_paths, cfg.dedup)
+    out_paths = []
+    for path in index_paths:
+        dpath = Path(path).with_name("decisions.parquet")
+        out = parquet_io.ParquetAppender(dpath, DECISION_SCHEMA)
+        for batch in reduced.batches(reduced.rows_of(path)):
+            out.write(pa.Table.from_batches([batch]))
+        out.close()
+        out_paths.append(str(dpath))
+    return out_paths
+
+
 def stage_pass(root: Path, work: Path, shard_bytes: int) -> dict[str, Any]:
     """Every stage function called directly, one document at a time, each under its own clock."""
     import pyarrow as pa
 
     from cleaning import layout, normalize, parquet_io, reader, repair, segment
     from cleaning.config import CleaningConfig
-    from cleaning.dedup import dedup_map, dedup_reduce
+    from cleaning.dedup import dedup_map
     from cleaning.model import Reject
     from cleaning.pipeline import DocResult, add_document_columns, decode_document, empty_columns
     from cleaning.schema import ARTICLES, PARAGRAPHS, PUBLIC_TABLES
@@ -278,12 +299,13 @@ def stage_pass(root: Path, work: Path, shard_bytes: int) -> dict[str, Any]:
         clock.stats[name].peak_rss = per_doc_window["peak"]
 
     with sampler.window() as w, clock("dedup reduce"):
-        decisions = dedup_reduce(index_paths, cfg.dedup)
+        decision_paths = _reduce_per_unit(index_paths, cfg)
     clock.stats["dedup reduce"].peak_rss = w["peak"]
 
     statuses: dict[str, int] = {}
     with sampler.window() as w, clock("parquet write"):
-        for udir in units:
+        for udir, dpath in zip(units, decision_paths, strict=True):
+            decisions = parquet_io.read_table(dpath)
             para = _apply_decisions(parquet_io.read_table(udir / "paragraphs.parquet"), decisions)
             for s in para["status"].to_pylist():
                 statuses[s] = statuses.get(s, 0) + 1
@@ -356,7 +378,7 @@ def _e2e_finalize(args: tuple[str, str]) -> dict[str, int]:
     from cleaning.schema import PUBLIC_TABLES
 
     udir, decisions_path = Path(args[0]), args[1]
-    decisions = parquet_io.read_table(decisions_path)
+    decisions = parquet_io.read_table(decisions_path)  # this unit's decisions only
     para = _apply_decisions(parquet_io.read_table(udir / "paragraphs.parquet"), decisions)
     parquet_io.write_parts(para, udir / "public", "paragraphs", PUBLIC_TABLES["paragraphs"], 250_000)
     out: dict[str, int] = {}
@@ -367,9 +389,8 @@ def _e2e_finalize(args: tuple[str, str]) -> dict[str, int]:
 
 def e2e_pass(roots: list[Path], work: Path, workers: int, shard_bytes: int) -> dict[str, Any]:
     """The whole pipeline through the public API, shards over ``workers`` processes (1: in-process)."""
-    from cleaning import parquet_io, reader
+    from cleaning import reader
     from cleaning.config import CleaningConfig
-    from cleaning.dedup import dedup_reduce
 
     cfg = CleaningConfig()
     sampler = RssSampler(interval=0.05, include_children=workers > 1).start()
@@ -383,14 +404,11 @@ def e2e_pass(roots: list[Path], work: Path, workers: int, shard_bytes: int) -> d
     shard_stats = list(mapper(_e2e_shard, jobs))
     phases["shards"] = time.perf_counter() - w0
     t = time.perf_counter()
-    decisions = dedup_reduce([str(Path(s["unit"]) / "index.parquet") for s in shard_stats], cfg.dedup)
-    dpath = work / "decisions.parquet"
-    parquet_io.write_table(decisions, dpath)
-    del decisions
+    dpaths = _reduce_per_unit([str(Path(s["unit"]) / "index.parquet") for s in shard_stats], cfg)
     phases["dedup reduce"] = time.perf_counter() - t
     t = time.perf_counter()
     statuses: dict[str, int] = {}
-    for st in mapper(_e2e_finalize, [(s["unit"], str(dpath)) for s in shard_stats]):
+    for st in mapper(_e2e_finalize, [(s["unit"], d) for s, d in zip(shard_stats, dpaths, strict=True)]):
         for key, v in st.items():
             statuses[key] = statuses.get(key, 0) + v
     phases["finalize"] = time.perf_counter() - t
