@@ -327,8 +327,10 @@ def _furniture(files: list[Any], cfg: Any, max_pages: int) -> _PrePass:
         docs: list[Any] = []
         try:
             for doc in read_file(f, cfg.read):
+                # checked before taking a document, so a file whose last page fills the sample
+                # still counts as read to its end
                 if len(pages) >= max_pages:
-                    break  # the sample is full (checked here, so a file whose last page fills it counts as read)
+                    break
                 docs.append(doc)
                 if isinstance(doc, Reject):
                     continue
