@@ -189,8 +189,16 @@ def _run_flow(args: argparse.Namespace, params: Any, server: Any) -> int:
     from flows import ephemeral
     from flows.clean_corpus import clean_corpus
 
+    def warm_up() -> None:
+        # Shard tasks of the thread runner run in this process: load their compiled kernels and
+        # dictionaries now, while the temporary server boots, instead of in the first shard.
+        if args.runner == "thread":
+            from cleaning.warmup import warm_up as load
+
+            load(params.cleaning())
+
     try:
-        with ephemeral.api_server(server):
+        with ephemeral.api_server(server, while_waiting=warm_up):
             summary = clean_corpus.with_options(task_runner=runner)(params=params)
     except RunLocked as exc:
         return _fail(str(exc), EXIT_LOCKED)

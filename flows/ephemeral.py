@@ -24,7 +24,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -160,12 +160,15 @@ def launch_early() -> EphemeralServer | None:
 
 
 @contextlib.contextmanager
-def api_server(launched: EphemeralServer | None) -> Iterator[None]:
+def api_server(
+    launched: EphemeralServer | None, while_waiting: Callable[[], object] | None = None
+) -> Iterator[None]:
     """Run the body against ``launched`` once it answers, and stop it afterwards.
 
-    If Prefect turns out not to want a temporary server (an API URL in the active
-    profile, ephemeral mode off), the launched one is stopped unused and Prefect's
-    own settings apply.
+    ``while_waiting`` runs first, while the server boots (seconds of its own imports): work
+    the run needs anyway, such as :func:`cleaning.warmup.warm_up`. If Prefect turns out not
+    to want a temporary server (an API URL in the active profile, ephemeral mode off), the
+    launched one is stopped unused and Prefect's own settings apply.
     """
     if launched is None:
         yield
@@ -177,6 +180,9 @@ def api_server(launched: EphemeralServer | None) -> Iterator[None]:
             return
         from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
 
+        if while_waiting is not None:
+            with contextlib.suppress(Exception):  # filling idle time must never fail the run
+                while_waiting()
         launched.wait_ready(float(get_current_settings().server.ephemeral.startup_timeout_seconds))
         with temporary_settings(updates={PREFECT_API_URL: launched.api_url}):
             try:

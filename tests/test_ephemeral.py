@@ -88,3 +88,32 @@ def test_a_server_that_never_answers_times_out_and_is_stopped() -> None:
     with pytest.raises(ephemeral.ServerStartError, match="did not answer within 1 s"):
         server.wait_ready(timeout=1)
     assert proc.poll() is not None
+
+
+def test_work_given_for_the_wait_runs_before_waiting_and_never_fails_the_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    order: list[str] = []
+    server = ephemeral.EphemeralServer()
+    server.process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    monkeypatch.setattr(ephemeral, "wanted", lambda: True)
+    monkeypatch.setattr(server, "wait_ready", lambda timeout: order.append("wait"))
+
+    def failing_warm_up() -> None:
+        order.append("warm up")
+        raise RuntimeError("no kernels today")
+
+    with ephemeral.api_server(server, while_waiting=failing_warm_up):
+        order.append("body")
+    assert order == ["warm up", "wait", "body"]
+    assert server.process is None  # stopped afterwards
+
+
+def test_no_work_is_given_when_prefect_does_not_want_the_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    server = ephemeral.EphemeralServer()
+    server.process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    monkeypatch.setattr(ephemeral, "wanted", lambda: False)
+    called: list[bool] = []
+    with ephemeral.api_server(server, while_waiting=lambda: called.append(True)):
+        pass
+    assert not called  # the body starts at once: nothing to wait for

@@ -1,0 +1,79 @@
+"""Load ahead of time what the stages otherwise load on their first document.
+
+The stages load several things lazily, once per process: numba and the compiled
+dedup kernels (importing numba and starting its compiler take ~1 s even when
+every kernel comes from the on-disk cache), jieba's dictionary for seam words
+(~0.25 s), wordfreq's English list, the per-code-point tables of layout and the
+dedup key. A caller with idle time to fill can pay for them then: ``presswash
+run`` does it while its temporary Prefect server boots, so the first shard task
+in the same process starts without them. Nothing here changes what the stages
+compute; the stages work the same without it.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from pathlib import Path
+
+import pyarrow as pa
+
+from cleaning.config import CleaningConfig
+
+log = logging.getLogger(__name__)
+
+# A wrapped Chinese page with a lead, a byline and a repeated paragraph, and a page of English
+# OCR with a hyphenated line end: between them every stage and every dedup kernel runs.
+_SAMPLE_PAGES = (
+    "市开发区召开工作会议\n\n"
+    "　　本报讯 (记者 黄啟峰) 会议要求各部门把各项工作落到实处,切实提高\n"
+    "服务水平,进一步完善城市网络建设,推动全市经济社会高质量发展。\n"
+    "　　会议要求各部门把各项工作落到实处,切实提高服务水平。\n"
+    "　　会议要求各部门把各项工作落到实处,切实提高服务\n",
+    "THE DAILY NEWS. PAGE 3.\n"
+    "The council met on Tuesday evening and discussed the con-\n"
+    "struction of the new bridge across the river at some length.\n",
+)
+
+
+def warm_up(cfg: CleaningConfig | None = None) -> float:
+    """Run the stages and both dedup steps on two small sample pages; returns the seconds spent.
+
+    Never raises: a failure here is logged at debug level and the stages load on first use.
+    """
+    from cleaning import layout, parquet_io
+    from cleaning.dedup import dedup_map, reduce_index
+    from cleaning.dedup.index import MAP_INPUT_COLUMNS
+    from cleaning.english import zipf
+    from cleaning.model import Reject, SourceDoc
+    from cleaning.pipeline import (
+        add_document_columns,
+        empty_columns,
+        paragraph_article_positions,
+        process_document,
+    )
+    from cleaning.schema import ARTICLES, PARAGRAPHS
+
+    t0 = time.perf_counter()
+    cfg = cfg or CleaningConfig()
+    try:
+        layout._jieba_freq()  # seam words: loaded at the first broken paragraph otherwise
+        zipf("bridge")  # wordfreq: loaded at the first hyphenated English line otherwise
+        articles, paragraphs = empty_columns(ARTICLES), empty_columns(PARAGRAPHS)
+        for k, page in enumerate(_SAMPLE_PAGES):
+            doc = SourceDoc(source_path=f"warm-up-{k}.txt", source_sha256=f"{k:064x}", data=page.encode())
+            result = process_document(doc, cfg)
+            if not isinstance(result, Reject):
+                add_document_columns(result, cfg, articles, paragraphs)
+        table = pa.Table.from_pydict(paragraphs, schema=PARAGRAPHS).append_column(
+            "article_position", pa.array(paragraph_article_positions(articles), pa.int32())
+        )
+        inputs = table.select(list(MAP_INPUT_COLUMNS))
+        with tempfile.TemporaryDirectory(prefix="presswash-warm-up-") as tmp:
+            path = Path(tmp) / "index.parquet"
+            parquet_io.write_table(dedup_map(inputs, cfg.dedup), path)
+            reduce_index([str(path)], cfg.dedup)
+    except Exception as exc:  # warming up is optional: the stages load on first use instead
+        log.debug("warm-up skipped: %s", exc)
+    return time.perf_counter() - t0

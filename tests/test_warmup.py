@@ -1,0 +1,34 @@
+"""cleaning.warmup: loading the stages' lazy parts ahead of the first document."""
+
+from __future__ import annotations
+
+import gc
+
+import pytest
+
+from cleaning import jit, pipeline
+from cleaning.config import CleaningConfig
+from cleaning.layout import _jieba_freq
+from cleaning.warmup import warm_up
+
+
+def test_warm_up_loads_every_kernel_and_the_seam_dictionary() -> None:
+    seconds = warm_up(CleaningConfig())
+    assert seconds >= 0
+    assert _jieba_freq.cache_info().currsize == 1
+    if jit.enabled():
+        kernels = [
+            o
+            for o in gc.get_objects()
+            if isinstance(o, jit.Kernel) and o.py_func.__module__.startswith("cleaning.")
+        ]
+        assert kernels
+        assert [k.__name__ for k in kernels if k._compiled is None] == []
+
+
+def test_warm_up_never_raises(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a stage that fails on the sample")
+
+    monkeypatch.setattr(pipeline, "process_document", broken)
+    assert warm_up() >= 0
