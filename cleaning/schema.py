@@ -136,16 +136,18 @@ def table_from_rows(rows: list[dict], schema: pa.Schema) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=schema)
 
 
-def schema_version_of(schema: pa.Schema) -> str | None:
-    meta = schema.metadata or {}
-    value = meta.get(METADATA_VERSION_KEY)
+def _metadata_text(schema: pa.Schema, key: bytes) -> str | None:
+    value = (schema.metadata or {}).get(key)
     return value.decode() if value is not None else None
+
+
+def schema_version_of(schema: pa.Schema) -> str | None:
+    return _metadata_text(schema, METADATA_VERSION_KEY)
 
 
 def table_name(schema: pa.Schema) -> str | None:
     """The ``presswash.table`` name a schema of this module carries (None for others)."""
-    value = (schema.metadata or {}).get(METADATA_TABLE_KEY)
-    return value.decode() if value is not None else None
+    return _metadata_text(schema, METADATA_TABLE_KEY)
 
 
 # Columns stored without compression and without dictionary encoding, per table: they hold hash
