@@ -202,19 +202,14 @@ def _reduce_per_unit(index_paths: list[str], cfg: Any) -> list[str]:
     """The dedup reduce as the flow's reduce task runs it: decisions held compactly, written a
     unit at a time beside each index file, so a unit's finalize reads only its own decisions.
     Returns the decision files, in the order of ``index_paths``."""
-    import pyarrow as pa
-
-    from cleaning import parquet_io
-    from cleaning.dedup import DECISION_SCHEMA, reduce_index
+    from cleaning.dedup import reduce_index
+    from flows.steps import _write_decisions
 
     reduced = reduce_index(index_paths, cfg.dedup)
     out_paths = []
     for path in index_paths:
         dpath = Path(path).with_name("decisions.parquet")
-        out = parquet_io.ParquetAppender(dpath, DECISION_SCHEMA)
-        for batch in reduced.batches(reduced.rows_of(path)):
-            out.write(pa.Table.from_batches([batch]))
-        out.close()
+        _write_decisions(reduced.batches(reduced.rows_of(path)), dpath)
         out_paths.append(str(dpath))
     return out_paths
 
