@@ -165,7 +165,8 @@ def _apply_decisions(para: Any, decisions: Any) -> Any:
 def _furniture_pages(
     shard: list[Any], cfg: Any, clock: Clock
 ) -> tuple[frozenset[str], dict[Any, Any], dict[int, list[Any]]]:
-    """What the flow does before a shard: decode a sample of its pages, find repeated lines.
+    """What the flow does before a shard (``flows.steps._furniture``), with read, decode and the
+    repeated-line count each under its own clock for the stage pass.
 
     Returns the repeated lines, the sampled pages' decode results and the documents of the files
     read to their end (the main pass uses both instead of reading and decoding those pages
@@ -330,23 +331,23 @@ def _e2e_shard(args: tuple[int, list[Any], str]) -> dict[str, Any]:
     from cleaning.model import Reject
     from cleaning.pipeline import add_document_columns, empty_columns, process_document
     from cleaning.schema import ARTICLES, PARAGRAPHS
+    from flows.steps import _furniture
 
     k, shard, work = args
     flow_gc()
     cfg = CleaningConfig()
-    clock = Clock(("furniture", "read", "decode"))
-    furniture, predecoded, read = _furniture_pages(shard, cfg, clock)
+    prepass = _furniture(shard, cfg, FURNITURE_MAX_PAGES)  # the flow's own pre-pass
     articles, paragraphs = empty_columns(ARTICLES), empty_columns(PARAGRAPHS)
     rejects = docs = 0
     for j, f in enumerate(shard):
-        read_before = read.pop(j, None)
+        read_before = prepass.read.pop(j, None)
         for doc in reader.read_file(f, cfg.read) if read_before is None else read_before:
             if isinstance(doc, Reject):
                 rejects += 1
                 continue
             docs += 1
             res = process_document(
-                doc, cfg, furniture, predecoded.pop((doc.source_path, doc.source_sha256), None)
+                doc, cfg, prepass.furniture, prepass.decoded.pop((doc.source_path, doc.source_sha256), None)
             )
             if isinstance(res, Reject):
                 rejects += 1
