@@ -32,10 +32,12 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from cleaning import jit
 from cleaning.model import Block, Byline, Event, Item, Paragraph
 from cleaning.rules import register
 
@@ -916,29 +918,163 @@ def _furniture_line(t: str, cfg: SegmentConfig) -> bool:
     )
 
 
+def _candidate_lines_keyed(pages: list[list[str]], need: int) -> list[list[tuple[str, str]]]:
+    """Per page, ``(line, key)`` of the lines whose key is on at least ``need`` pages (blank or not
+    short: the tests come later), keys as strings."""
+    page_keys = [_page_keys(page) for page in pages]
+    counts: Counter[str] = Counter()
+    for keys in page_keys:
+        counts.update(set(keys))
+    candidates = {k for k, n in counts.items() if n >= need and k}
+    return [
+        [(line, key) for line, key in zip(page, keys, strict=True) if key in candidates]
+        for page, keys in zip(pages, page_keys, strict=True)
+    ]
+
+
+# Flags of the key's two character classes, per code point (what ``\s`` and ``\d`` match).
+_K_SPACE = 1
+_K_DIGIT = 2
+# Most bits of a key hash kept (fewer when the page number needs more than 62 - this); tests
+# narrow it to force collisions, which cost time only.
+_KEY_HASH_BITS = 52
+
+
+@cache
+def _key_flags() -> np.ndarray:
+    """``uint8`` :data:`_K_SPACE` / :data:`_K_DIGIT` of every code point, from the regexes of
+    :func:`furniture_key` themselves (surrogates: neither, as for the regexes)."""
+    cps = np.arange(0x110000, dtype=np.uint32)
+    cps = cps[(cps < 0xD800) | (cps > 0xDFFF)]
+    every = cps.tobytes().decode("utf-32-le")
+    flags = np.zeros(0x110000, dtype=np.uint8)
+    for rx, bit in ((re.compile(r"\s"), _K_SPACE), (re.compile(r"\d"), _K_DIGIT)):
+        flags[cps[[m.start() for m in rx.finditer(every)]]] |= bit
+    flags.setflags(write=False)
+    return flags
+
+
+@jit.kernel
+def _line_key_hashes(codes: np.ndarray, flags: np.ndarray, mask: int, out: np.ndarray) -> None:
+    """``out[k]``: a hash of :func:`furniture_key` of the ``k``-th ``"\\n"``-separated line of
+    ``codes``; 0 for an empty key and only for it.
+
+    The key is never built: whitespace runs inside the line count as one space, leading and
+    trailing ones as nothing, a digit run as one ``0``. Two polynomial hashes, reduced modulo
+    2**31 - 1 by one fold (so only to below 2**31 + 2**21), stay inside int64 in the compiled and
+    the plain definition alike; their overlap in the combined value only adds collisions.
+    """
+    n = codes.shape[0]
+    line = 0
+    h1 = 0
+    h2 = 0
+    size = 0
+    pending = False  # whitespace since the key's last character
+    digits = False  # the key's last character is a folded digit run
+    for i in range(n + 1):
+        if i == n or codes[i] == 10:
+            if size == 0:
+                out[line] = 0
+            else:
+                v = (h1 * 2147483648 + h2) & mask
+                out[line] = v if v != 0 else 1
+            line += 1
+            h1 = 0
+            h2 = 0
+            size = 0
+            pending = False
+            digits = False
+            continue
+        c = np.int64(codes[i])
+        f = flags[c]
+        if f & 1:
+            pending = size > 0
+            digits = False
+            continue
+        if pending:
+            x = h1 * 1000003 + 33
+            h1 = (x & 2147483647) + (x >> 31)
+            x = h2 * 999983 + 33
+            h2 = (x & 2147483647) + (x >> 31)
+            size += 1
+            pending = False
+        if f & 2:
+            if digits:
+                continue
+            digits = True
+            c = 48
+        else:
+            digits = False
+        # h * m + c + 1 modulo the prime 2**31 - 1, by folding the high bits onto the low ones: a
+        # division per character costs more than the rest of the loop
+        x = h1 * 1000003 + c + 1
+        h1 = (x & 2147483647) + (x >> 31)
+        x = h2 * 999983 + c + 1
+        h2 = (x & 2147483647) + (x >> 31)
+        size += 1
+
+
+def _value_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values and how often each occurs, by a sort (``np.unique`` hashes int64 in numpy 2,
+    several times slower on these arrays)."""
+    v = np.sort(values)
+    if not len(v):
+        return v, np.zeros(0, dtype=np.int64)
+    starts = np.flatnonzero(np.concatenate(([True], v[1:] != v[:-1])))
+    return v[starts], np.diff(np.append(starts, len(v)))
+
+
+def _candidate_lines_hashed(pages: list[list[str]], need: int) -> list[list[tuple[str, str]]] | None:
+    """:func:`_candidate_lines_keyed` with keys counted as hashes by one compiled pass over all the
+    pages' lines; only candidate lines get their key string. ``None``: a line holds ``"\\n"``.
+
+    A hash is on at least as many pages as each key it stands for, so every candidate key is
+    found; a collision only adds lines, whose exact count the caller takes anyway.
+    """
+    lines = [line for page in pages for line in page]
+    text = "\n".join(lines)
+    if not lines or text.count("\n") != len(lines) - 1:
+        return None if lines else [[] for _ in pages]
+    if text.isascii():  # a quarter of the bytes to encode and scan
+        codes = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+    else:
+        codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    # a page number and a hash share one int64, so one sort finds the distinct (page, key) pairs
+    bits = min(_KEY_HASH_BITS, 62 - len(pages).bit_length())
+    mask = (1 << bits) - 1
+    hashes = np.empty(len(lines), dtype=np.int64)
+    _line_key_hashes(codes, _key_flags(), mask, hashes)
+    sizes = np.fromiter(map(len, pages), dtype=np.int64, count=len(pages))
+    page_of = np.repeat(np.arange(len(pages), dtype=np.int64), sizes)
+    values, counts = _value_counts(_value_counts((page_of << bits) | hashes)[0] & mask)
+    wanted = values[(counts >= need) & (values != 0)]
+    out: list[list[tuple[str, str]]] = [[] for _ in pages]
+    if not len(wanted):
+        return out
+    for k in np.flatnonzero(np.isin(hashes, wanted)).tolist():
+        out[int(page_of[k])].append((lines[k], furniture_key(lines[k])))
+    return out
+
+
 def repeated_furniture(pages: list[list[str]], cfg: SegmentConfig) -> frozenset[str]:
     """Keys (:func:`furniture_key`) of short lines recurring across the pages of one issue/shard.
 
     A key counts once per page on which some line with that key is short, no end marker and no
     byline. Those tests cost far more than the key, and only keys on many pages matter: every
-    key is counted first, then the few that reach the threshold are recounted with the tests.
+    key is counted first (as a hash, by a compiled pass, when kernels are on), then the lines of
+    the few that reach the threshold are recounted with the tests.
     """
     if len(pages) < cfg.furniture_min_pages:
         return frozenset()
     need = max(cfg.furniture_min_pages, math.ceil(cfg.furniture_min_page_fraction * len(pages)))
-    page_keys = [_page_keys(page) for page in pages]
-    counts: Counter[str] = Counter()
-    for keys in page_keys:
-        counts.update(set(keys))
-    # an upper bound of the exact count: "" (blank lines) and lines failing the tests are still in
-    candidates = {k for k, n in counts.items() if n >= need and k}
-    if not candidates:
-        return frozenset()
+    candidates = _candidate_lines_hashed(pages, need) if jit.enabled() else None
+    if candidates is None:
+        candidates = _candidate_lines_keyed(pages, need)
     exact: Counter[str] = Counter()
-    for page, keys in zip(pages, page_keys, strict=True):
+    for page in candidates:
         found = set()
-        for line, key in zip(page, keys, strict=True):
-            if key in candidates and key not in found and _furniture_line(line.strip(), cfg):
+        for line, key in page:
+            if key not in found and _furniture_line(line.strip(), cfg):
                 found.add(key)
         exact.update(found)
     return frozenset(k for k, n in exact.items() if n >= need)

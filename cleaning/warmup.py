@@ -1,13 +1,14 @@
 """Load ahead of time what the stages otherwise load on their first document.
 
 The stages load several things lazily, once per process: numba and the compiled
-dedup kernels (importing numba and starting its compiler take ~1 s even when
-every kernel comes from the on-disk cache), jieba's dictionary for seam words
-(~0.25 s), wordfreq's English list, the per-code-point tables of layout and the
-dedup key. A caller with idle time to fill can pay for them then: ``presswash
-run`` does it while its temporary Prefect server boots, so the first shard task
-in the same process starts without them. Nothing here changes what the stages
-compute; the stages work the same without it.
+kernels of the furniture pre-pass and dedup (importing numba and starting its
+compiler take ~1 s even when every kernel comes from the on-disk cache), jieba's
+dictionary for seam words (~0.25 s), wordfreq's English list, the per-code-point
+tables of layout, the furniture pre-pass and the dedup key. A caller with idle
+time to fill can pay for them then: ``presswash run`` does it while its temporary
+Prefect server boots, so the first shard task in the same process starts without
+them. Nothing here changes what the stages compute; the stages work the same
+without it.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def warm_up(cfg: CleaningConfig | None = None) -> float:
 
     Never raises: a failure here is logged at debug level and the stages load on first use.
     """
-    from cleaning import layout, parquet_io
+    from cleaning import layout, parquet_io, segment
     from cleaning.dedup import dedup_map, reduce_index
     from cleaning.dedup.index import MAP_INPUT_COLUMNS
     from cleaning.english import zipf
@@ -60,6 +61,10 @@ def warm_up(cfg: CleaningConfig | None = None) -> float:
     try:
         layout._jieba_freq()  # seam words: loaded at the first broken paragraph otherwise
         zipf("bridge")  # wordfreq: loaded at the first hyphenated English line otherwise
+        # the furniture pre-pass's key hashes, over code points and (an ASCII shard) bytes
+        pages = [page.split("\n") for page in _SAMPLE_PAGES]
+        segment.repeated_furniture(pages, cfg.segment)
+        segment.repeated_furniture([pages[1], pages[1]], cfg.segment)
         articles, paragraphs = empty_columns(ARTICLES), empty_columns(PARAGRAPHS)
         for k, page in enumerate(_SAMPLE_PAGES):
             doc = SourceDoc(source_path=f"warm-up-{k}.txt", source_sha256=f"{k:064x}", data=page.encode())

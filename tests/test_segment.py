@@ -10,9 +10,12 @@ import math
 import re
 from collections import Counter
 
+import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cleaning import jit, segment
 from cleaning.model import Block
 from cleaning.segment import (
     _PROSE_PUNCT,
@@ -249,6 +252,77 @@ def test_page_keys_are_the_line_keys(page: list[str]) -> None:
 def test_repeated_furniture_is_the_plain_definition(pages: list[list[str]], fraction: float) -> None:
     cfg = SegmentConfig(furniture_min_page_fraction=fraction)
     assert repeated_furniture(pages, cfg) == reference_repeated_furniture(pages, cfg)
+
+
+_PAGES = st.lists(st.lists(st.one_of(FURNITURE_LINES, _SPACEY, st.text(max_size=8)), max_size=8), max_size=8)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_PAGES, st.sampled_from([0.01, 0.3, 0.6, 1.0]))
+def test_repeated_furniture_without_kernels_is_the_plain_definition(
+    pages: list[list[str]], fraction: float
+) -> None:
+    """The keyed count (kernels off) and the hashed one (the test above, kernels on) agree."""
+    cfg = SegmentConfig(furniture_min_page_fraction=fraction)
+    with jit.numpy_definitions():
+        assert repeated_furniture(pages, cfg) == reference_repeated_furniture(pages, cfg)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_PAGES, st.sampled_from([0.01, 0.3, 0.6]), st.integers(min_value=1, max_value=3))
+def test_key_hash_collisions_change_nothing(pages: list[list[str]], fraction: float, bits: int) -> None:
+    """With 1 to 3 hash bits nearly every key collides: the candidates grow, the result does not."""
+    if not jit.enabled():
+        pytest.skip("numba is not importable here")
+    cfg = SegmentConfig(furniture_min_page_fraction=fraction)
+    before = segment._KEY_HASH_BITS
+    segment._KEY_HASH_BITS = bits
+    try:
+        assert repeated_furniture(pages, cfg) == reference_repeated_furniture(pages, cfg)
+    finally:
+        segment._KEY_HASH_BITS = before
+
+
+def _kernel_hashes(lines: list[str], definition: bool = False) -> list[int]:
+    text = "\n".join(lines)
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    out = np.empty(text.count("\n") + 1, dtype=np.int64)
+    kernel = segment._line_key_hashes.py_func if definition else segment._line_key_hashes
+    kernel(codes, segment._key_flags(), (1 << 52) - 1, out)
+    return out.tolist()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(_SPACEY, FURNITURE_LINES, st.text(max_size=8)), min_size=1, max_size=10))
+def test_line_key_hash_is_a_hash_of_the_key(page: list[str]) -> None:
+    """Per line: 0 exactly for an empty key, the same value for the line and its key, and the
+    compiled kernel equals its plain definition."""
+    page = [ln for ln in page if "\n" not in ln] or [""]
+    keys = [furniture_key(ln) for ln in page]
+    plain = _kernel_hashes(page, definition=True)
+    assert [h == 0 for h in plain] == [not k for k in keys]
+    assert plain == _kernel_hashes(keys, definition=True)
+    if jit.enabled():
+        assert _kernel_hashes(page) == plain
+        assert _kernel_hashes([ln.encode("ascii", "replace").decode() for ln in page]) == _kernel_hashes(
+            [ln.encode("ascii", "replace").decode() for ln in page], definition=True
+        )
+
+
+def test_key_flags_are_the_key_regexes() -> None:
+    flags = segment._key_flags()
+    sample = [*range(0x3100), *range(0xFF00, 0x10000), *range(0x1D7C0, 0x1D800), 0x10FFFF]
+    for cp in sample:
+        ch = chr(cp)
+        assert bool(flags[cp] & segment._K_SPACE) == bool(re.match(r"\s", ch)), hex(cp)
+        assert bool(flags[cp] & segment._K_DIGIT) == bool(re.match(r"\d", ch)), hex(cp)
+
+
+def test_repeated_furniture_on_a_line_holding_a_newline() -> None:
+    """A line holding "\\n" cannot be found by splitting the joined text: the keyed count runs."""
+    pages = [["城市晚报", "第1版\n要闻", BODY1], ["城市晚报", "第2版\n要闻"], ["城市晚报"]]
+    assert repeated_furniture(pages, CFG) == reference_repeated_furniture(pages, CFG)
+    assert furniture_key("城市晚报") in repeated_furniture(pages, CFG)
 
 
 @settings(max_examples=300, deadline=None)
