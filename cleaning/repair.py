@@ -19,12 +19,13 @@ from functools import cache
 from itertools import accumulate
 
 import ftfy
+import numpy as np
 from ftfy import TextFixerConfig
 from ftfy.badness import is_bad
 from ftfy.chardata import CHARMAP_ENCODINGS
 from pydantic import BaseModel, ConfigDict, Field
 
-from cleaning import mojibake
+from cleaning import mojibake, textscan
 from cleaning.model import Event
 from cleaning.rules import register
 
@@ -206,8 +207,10 @@ def _ftfy_lead_chars() -> str:
 
 # Characters ftfy's other enabled fixes act on (C1 controls, ESC, Latin
 # ligatures, surrogates) and the damage markers, which always take the full path.
-_FTFY_ALWAYS = re.compile("[\x1b\x80-\x9f\ufb00-\ufb06\ud800-\udfff]")
-_FTFY_LEAD = re.compile(f"[{_ftfy_lead_chars()}]")
+_FTFY_ALWAYS_CLASS = "\x1b\x80-\x9f\ufb00-\ufb06\ud800-\udfff"
+_FTFY_ALWAYS = re.compile(f"[{_FTFY_ALWAYS_CLASS}]")
+_FTFY_LEAD_CLASS = _ftfy_lead_chars()
+_FTFY_LEAD = re.compile(f"[{_FTFY_LEAD_CLASS}]")
 # Every damage marker (the _damage_re patterns, any min_question_run >= 2) contains one of these.
 _DAMAGE_HINT = re.compile(r"锟斤拷|烫烫|屯屯|\ufffd|\?\?")
 
@@ -229,15 +232,29 @@ def _pair_chars(codecs: tuple[str, ...], leads: range, trails: range) -> str:
 # UTF-8 Chinese misread as GBK/Big5: two CJK characters (6 bytes E? c c E? c c)
 # read in pairs give (E? c)(c E?)(c c). A line without such a triple holds no
 # such mojibake of two or more characters.
+_LEGACY_FIRST_CLASS = _pair_chars(mojibake.UTF8_MISREAD_AS, range(0xE0, 0xF0), range(0x80, 0xC0))
 _UTF8_AS_LEGACY_HINT = re.compile(
-    f"[{_pair_chars(mojibake.UTF8_MISREAD_AS, range(0xE0, 0xF0), range(0x80, 0xC0))}]"
+    f"[{_LEGACY_FIRST_CLASS}]"
     f"[{_pair_chars(mojibake.UTF8_MISREAD_AS, range(0x80, 0xC0), range(0xE0, 0xF0))}]"
     f"[{_pair_chars(mojibake.UTF8_MISREAD_AS, range(0x80, 0xC0), range(0x80, 0xC0))}]"
 )
 # GBK/Big5 read as Latin-1/cp1252: a double-byte character, a Latin-1 letter
 # or symbol (lead byte 0xA1-0xFF) and a trail byte.
-_LATIN1_PAIRS_HINT = re.compile(f"[\xa1-\xff][{mojibake.TRAIL_CLASS}]")
+_LATIN1_LEAD_CLASS = "\xa1-\xff"
+_LATIN1_PAIRS_HINT = re.compile(f"[{_LATIN1_LEAD_CLASS}][{mojibake.TRAIL_CLASS}]")
 _HINTS = (_FTFY_LEAD, _FTFY_ALWAYS, _DAMAGE_HINT, _UTF8_AS_LEGACY_HINT, _LATIN1_PAIRS_HINT)
+# A character of every possible match of every hint (each hint's first character class; the
+# damage markers' first characters; "&" and "?", the hints some configurations add): a line
+# without one takes the fast path, whatever the configuration. The compiled per-line scan
+# (lines_needing_repair) reads it as a table; tests/test_repair.py checks the claim.
+_HINT_CHARS = (
+    f"[{_FTFY_LEAD_CLASS}{_FTFY_ALWAYS_CLASS}{_LEGACY_FIRST_CLASS}{_LATIN1_LEAD_CLASS}锟烫屯\ufffd?&]"
+)
+
+
+@cache
+def _hint_table() -> np.ndarray:
+    return textscan.class_table(((_HINT_CHARS, 1),))
 
 
 def needs_repair(line: str, cfg: RepairConfig | None = None) -> bool:
@@ -358,11 +375,17 @@ def _repair_line(
 def lines_needing_repair(lines: list[str], cfg: RepairConfig) -> list[int]:
     """Indexes of the lines some repair step may change or flag (the others take the fast path).
 
-    Each test runs once over the joined text rather than once per line: for
-    short lines the per-call overhead would cost more than the scan.
+    With kernels on, one compiled pass over the page finds the lines holding a
+    :data:`_HINT_CHARS` character and :func:`needs_repair` tests those alone. Without,
+    each test runs once over the joined text rather than once per line: for short
+    lines the per-call overhead would cost more than the scan.
     """
     if not lines:
         return []
+    flags = textscan.line_flags(lines, _hint_table())
+    if flags is not None:
+        # one compiled pass finds the few lines holding a hint character; the tests run on those
+        return [i for i in np.flatnonzero(flags).tolist() if needs_repair(lines[i], cfg)]
     text = "\n".join(lines)
     starts = list(accumulate((len(ln) + 1 for ln in lines[:-1]), initial=0))
     hit: set[int] = set()

@@ -37,7 +37,7 @@ from functools import cache, lru_cache
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from cleaning import jit
+from cleaning import jit, textscan
 from cleaning.model import Block, Byline, Event, Item, Paragraph
 from cleaning.rules import register
 
@@ -942,16 +942,9 @@ _KEY_HASH_BITS = 52
 
 @cache
 def _key_flags() -> np.ndarray:
-    """``uint8`` :data:`_K_SPACE` / :data:`_K_DIGIT` of every code point, from the regexes of
-    :func:`furniture_key` themselves (surrogates: neither, as for the regexes)."""
-    cps = np.arange(0x110000, dtype=np.uint32)
-    cps = cps[(cps < 0xD800) | (cps > 0xDFFF)]
-    every = cps.tobytes().decode("utf-32-le")
-    flags = np.zeros(0x110000, dtype=np.uint8)
-    for rx, bit in ((re.compile(r"\s"), _K_SPACE), (re.compile(r"\d"), _K_DIGIT)):
-        flags[cps[[m.start() for m in rx.finditer(every)]]] |= bit
-    flags.setflags(write=False)
-    return flags
+    """:data:`_K_SPACE` / :data:`_K_DIGIT` of every code point, from the classes of
+    :func:`furniture_key` themselves."""
+    return textscan.class_table(((r"\s", _K_SPACE), (r"\d", _K_DIGIT)))
 
 
 @jit.kernel
@@ -1035,10 +1028,7 @@ def _candidate_lines_hashed(pages: list[list[str]], need: int) -> list[list[tupl
     text = "\n".join(lines)
     if not lines or text.count("\n") != len(lines) - 1:
         return None if lines else [[] for _ in pages]
-    if text.isascii():  # a quarter of the bytes to encode and scan
-        codes = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
-    else:
-        codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    codes = textscan.codes_of(text)
     # a page number and a hash share one int64, so one sort finds the distinct (page, key) pairs
     bits = min(_KEY_HASH_BITS, 62 - len(pages).bit_length())
     mask = (1 << bits) - 1

@@ -8,6 +8,7 @@ regenerate with ``python tests/test_repair.py``.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import ftfy.bad_codecs  # noqa: F401  (registers sloppy-windows-1252)
@@ -16,12 +17,14 @@ import shared_corpora
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cleaning import jit, repair
 from cleaning.decode import DecodeConfig, decode_bytes
 from cleaning.pipeline import split_lines
 from cleaning.repair import (
     RepairConfig,
     count_damage,
     lines_needing_repair,
+    needs_repair,
     repair_lines,
     repair_lines_reference,
 )
@@ -220,3 +223,53 @@ def test_single_question_mark_damage_on_the_fast_path() -> None:
     slow = repair_lines_reference(lines, cfg)
     assert fast == slow
     assert [e.line for e in fast[1] if e.rule == "repair.flag_damage"] == [1]
+
+
+# UTF-8 Chinese read as GBK and GBK read as Latin-1: the mojibake the hints are for
+_MOJIBAKE_SAMPLE = "会议要求各部门把工作落到实处".encode().decode("gbk", errors="ignore") + "会议要求".encode(
+    "gbk"
+).decode("latin-1")
+_HINTED = st.text(
+    alphabet=st.one_of(
+        st.characters(min_codepoint=0x20, max_codepoint=0x2FF),
+        st.characters(min_codepoint=0x4E00, max_codepoint=0x9FFF),
+        st.sampled_from(list("，。“”—…\ufffd锟斤拷烫屯?&ÄãºÃ浣犲ソ\x1b\x85\ufb01\ud800")),
+        st.sampled_from(list(_MOJIBAKE_SAMPLE)),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(_HINTED)
+def test_every_hint_match_holds_a_hint_character(text: str) -> None:
+    """The claim behind the compiled pre-scan: a line without a _HINT_CHARS character matches no hint."""
+    hint_char = re.compile(repair._HINT_CHARS)
+    for rx in (*repair._HINTS, re.compile("&"), re.compile(r"\?")):
+        for m in rx.finditer(text):
+            assert hint_char.search(m.group()), (rx.pattern[:40], m.group())
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.lists(_HINTED, max_size=6), st.sampled_from([RepairConfig(), RepairConfig(min_question_run=1)]))
+def test_compiled_pre_scan_finds_exactly_the_hinted_lines(lines: list[str], cfg: RepairConfig) -> None:
+    exact = [i for i, ln in enumerate(lines) if needs_repair(ln, cfg)]
+    with jit.numpy_definitions():
+        joined_scan = lines_needing_repair(lines, cfg)  # may add lines a match straddles into
+        plain = repair_lines(lines, cfg)
+    assert set(exact) <= set(joined_scan)
+    if jit.enabled():
+        assert lines_needing_repair(lines, cfg) == exact
+    fast = repair_lines(lines, cfg)
+    assert fast[0] == plain[0]
+    assert [(e.rule, e.line, e.detail) for e in fast[1]] == [(e.rule, e.line, e.detail) for e in plain[1]]
+
+
+def test_compiled_pre_scan_on_real_text(real_lines: list[str]) -> None:
+    garbled = [ln.encode().decode("gbk", errors="ignore") for ln in real_lines[:200:7]]
+    garbled += [ln.encode("gbk", errors="ignore").decode("latin-1") for ln in real_lines[:200:5]]
+    sample = real_lines + garbled
+    exact = [i for i, ln in enumerate(sample) if needs_repair(ln, CFG)]
+    assert lines_needing_repair(sample, CFG) == exact or not jit.enabled()
+    with jit.numpy_definitions():
+        assert repair_lines(sample, CFG)[0] == repair_lines_reference(sample, CFG)[0]

@@ -1,0 +1,76 @@
+"""Per-line character scans of a whole page in one compiled pass.
+
+Several stages ask, of every line of a page, "does it hold any character of
+this class?" before they spend time on it (repair's hints, the furniture keys'
+whitespace and digits). One regex pass per class over the page's joined text
+costs 10-20 ns per character and class; a table of flag bits per code point,
+read by one compiled loop over the page's code points (:mod:`cleaning.jit`),
+costs about 1-2 ns per character for all classes at once.
+
+The tables are built from the stages' own regex classes, by matching them
+against every code point (surrogates included: a ``str`` may hold lone ones),
+so a class and its table cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+from cleaning import jit
+
+NUM_CODE_POINTS = 0x110000
+
+
+def codes_of(text: str) -> np.ndarray:
+    """The code points of ``text``: ``uint8`` for ASCII text (a quarter of the bytes to encode and
+    scan), else ``uint32``; lone surrogates encode as themselves."""
+    if text.isascii():
+        return np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+
+
+def class_table(classes: Sequence[tuple[str, int]]) -> np.ndarray:
+    """A read-only ``uint8`` table over every code point: bit ``b`` is set on the characters the
+    one-character regex ``pattern`` matches, for each ``(pattern, b)`` of ``classes``."""
+    every = np.arange(NUM_CODE_POINTS, dtype=np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
+    table = np.zeros(NUM_CODE_POINTS, dtype=np.uint8)
+    for pattern, bit in classes:
+        hits = [m.start() for m in re.finditer(pattern, every)]
+        table[np.array(hits, dtype=np.int64)] |= bit
+    table.setflags(write=False)
+    return table
+
+
+@jit.kernel
+def _line_or(codes: np.ndarray, table: np.ndarray, out: np.ndarray) -> None:
+    """``out[k]``: the OR of ``table`` over the characters of the ``k``-th ``"\\n"``-separated line."""
+    line = 0
+    acc = 0
+    for i in range(codes.shape[0]):
+        c = codes[i]
+        if c == 10:
+            out[line] = acc
+            line += 1
+            acc = 0
+        else:
+            acc |= table[c]
+    out[line] = acc
+
+
+def line_flags(lines: Sequence[str], table: np.ndarray) -> np.ndarray | None:
+    """Per line, the OR of ``table``'s bits over its characters (``uint8``), by one pass over the
+    joined lines; ``None`` when a line holds ``"\\n"`` (the joined text cannot be split back) or
+    the kernels are off (the caller's own scan is faster than the plain definition)."""
+    if not jit.enabled():
+        return None
+    out = np.zeros(len(lines), dtype=np.uint8)
+    if not lines:
+        return out
+    text = "\n".join(lines)
+    if text.count("\n") != len(lines) - 1:
+        return None
+    _line_or(codes_of(text), table, out)
+    return out
