@@ -25,10 +25,13 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from itertools import accumulate
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from cleaning import textscan
 from cleaning.model import Event
 from cleaning.rules import register
 
@@ -415,6 +418,25 @@ _HINTS = (_CHAR_HINT, _SPACE_HINT)
 # nearly every line has a comma) is scanned for the other hints only.
 _HINTS_NO_CJK = (re.compile(f"[{_CHARS_ANY_CONTEXT}]"), _SPACE_HINT)
 
+# The hints as flag bits per code point, for the compiled per-line scan (cleaning.textscan):
+# _CHAR_HINT is _N_ANY | _N_MARK, _HINTS_NO_CJK's class _N_ANY, _CJK_CTX_RE _N_CJK_CTX, and
+# every _SPACE_HINT match holds an _N_SPACE_MARK character and an ASCII space (_N_SPACE).
+_N_ANY, _N_MARK, _N_SPACE_MARK, _N_CJK_CTX, _N_SPACE = 1, 2, 4, 8, 16
+
+
+@cache
+def _hint_table() -> np.ndarray:
+    return textscan.class_table(
+        (
+            (f"[{_CHARS_ANY_CONTEXT}]", _N_ANY),
+            ('[,:;?!()"]', _N_MARK),
+            (f"[{FW_CLASS}{SHARED_CLASS}]", _N_SPACE_MARK),
+            (_CJK_CTX_RE.pattern, _N_CJK_CTX),
+            (" ", _N_SPACE),
+        )
+    )
+
+
 _MAX_PASSES = 4
 
 
@@ -449,26 +471,37 @@ def _apply(line: str, rules: list[_Rule]) -> tuple[str, list[tuple[str, str, str
 
 
 def lines_needing_normalization(lines: list[str]) -> list[int]:
-    """Indexes of the lines some rule may change; the test runs once over the joined text."""
+    """Indexes of the lines some rule may change; the tests run once over the joined text (with
+    kernels on, as one compiled pass over its code points)."""
     if not lines:
         return []
     text = "\n".join(lines)
-    if text.count("\n") != len(lines) - 1:  # a line holding a line break: test each line alone
+    flags = textscan.line_flags(lines, _hint_table(), text)
+    if flags is not None:
+        # one compiled pass: the class hints are settled per line by the flags; the space hint
+        # (two characters) is tested on the lines holding one of its marks and a space
+        marks = _N_ANY | (_N_MARK if (flags & _N_CJK_CTX).any() else 0)
+        hit = set(np.flatnonzero(flags & marks).tolist())
+        both = _N_SPACE_MARK | _N_SPACE
+        near = np.flatnonzero(((flags & both) == both) & ((flags & marks) == 0))
+        hit.update(i for i in near.tolist() if _SPACE_HINT.search(lines[i]))
+    elif text.count("\n") != len(lines) - 1:  # a line holding a line break: test each line alone
         return [
             i
             for i, ln in enumerate(lines)
             if "\n" in ln or any(rx.search(ln) for rx in _HINTS) or not unicodedata.is_normalized("NFC", ln)
         ]
-    starts = list(accumulate((len(ln) + 1 for ln in lines[:-1]), initial=0))
-    hit: set[int] = set()
-    for rx in _HINTS if _CJK_CTX_RE.search(text) else _HINTS_NO_CJK:
-        pos = 0
-        while (m := rx.search(text, pos)) is not None:
-            k = bisect_right(starts, m.start()) - 1
-            hit.add(k)
-            if k + 1 >= len(starts):
-                break
-            pos = starts[k + 1]  # one hit per line is enough
+    else:
+        starts = list(accumulate((len(ln) + 1 for ln in lines[:-1]), initial=0))
+        hit = set()
+        for rx in _HINTS if _CJK_CTX_RE.search(text) else _HINTS_NO_CJK:
+            pos = 0
+            while (m := rx.search(text, pos)) is not None:
+                k = bisect_right(starts, m.start()) - 1
+                hit.add(k)
+                if k + 1 >= len(starts):
+                    break
+                pos = starts[k + 1]  # one hit per line is enough
     if not unicodedata.is_normalized("NFC", text):
         hit.update(i for i, ln in enumerate(lines) if not unicodedata.is_normalized("NFC", ln))
     return sorted(hit)

@@ -60,16 +60,18 @@ def _line_or(codes: np.ndarray, table: np.ndarray, out: np.ndarray) -> None:
     out[line] = acc
 
 
-def line_flags(lines: Sequence[str], table: np.ndarray) -> np.ndarray | None:
+def line_flags(lines: Sequence[str], table: np.ndarray, text: str | None = None) -> np.ndarray | None:
     """Per line, the OR of ``table``'s bits over its characters (``uint8``), by one pass over the
-    joined lines; ``None`` when a line holds ``"\\n"`` (the joined text cannot be split back) or
-    the kernels are off (the caller's own scan is faster than the plain definition)."""
+    joined lines (``text``: ``"\\n".join(lines)`` when the caller has it); ``None`` when a line
+    holds ``"\\n"`` (the joined text cannot be split back) or the kernels are off (the caller's
+    own scan is faster than the plain definition)."""
     if not jit.enabled():
         return None
     out = np.zeros(len(lines), dtype=np.uint8)
     if not lines:
         return out
-    text = "\n".join(lines)
+    if text is None:
+        text = "\n".join(lines)
     if text.count("\n") != len(lines) - 1:
         return None
     _line_or(codes_of(text), table, out)

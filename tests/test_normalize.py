@@ -219,6 +219,19 @@ def test_pages_without_chinese_context_agree_with_the_reference(lines: list[str]
     }
 
 
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(st.one_of(st.lists(_TEXT, max_size=6), st.lists(_NO_CJK_TEXT, max_size=6)))
+def test_compiled_scan_finds_the_lines_the_regex_scan_finds(lines: list[str]) -> None:
+    """The per-code-point flags (kernels on) and the regexes over the joined text (kernels off)
+    pick the same lines, on pages with and without Chinese context."""
+    from cleaning import jit
+    from cleaning.normalize import lines_needing_normalization
+
+    with jit.numpy_definitions():
+        by_regex = lines_needing_normalization(lines)
+    assert lines_needing_normalization(lines) == by_regex
+
+
 def test_english_ocr_pages_agree_with_the_reference(real_lines: list[str]) -> None:
     english = [ln for ln in real_lines if ln.isascii()]
     assert len(english) > 100
