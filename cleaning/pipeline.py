@@ -32,7 +32,8 @@ _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 def split_lines(text: str) -> list[str]:
     """Split decoded text into source lines (``\\r\\n``, lone ``\\r`` and ``\\n`` all end a line)."""
-    lines = _LINE_BREAK.split(text)
+    # str.split is several times faster than the regex; without a CR the two are the same
+    lines = text.split("\n") if "\r" not in text else _LINE_BREAK.split(text)
     if lines and lines[-1] == "" and len(lines) > 1:
         lines.pop()  # a final newline does not start another line
     return lines

@@ -165,3 +165,15 @@ def test_sniff_never_calls_text_binary_when_it_is_only_han(n: int) -> None:
     text = ("中華民國總統府新聞稿" * 30 + "\n") * (n + 1)
     for enc in ("utf-8", "gb18030", "big5", "utf-16-le", "utf-16-be"):
         assert reader.sniff_bytes(text.encode(enc), ReadConfig()).binary is None, enc
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab中\r\n\u2028\x85 ")), max_size=30))
+def test_split_lines_is_the_line_break_regex(text: str) -> None:
+    """``\\r\\n``, ``\\r`` and ``\\n`` end a line (and nothing else), with or without a CR in the text."""
+    import re
+
+    expected = re.split(r"\r\n|\r|\n", text)
+    if len(expected) > 1 and expected[-1] == "":
+        expected.pop()
+    assert split_lines(text) == expected
