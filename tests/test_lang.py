@@ -81,3 +81,13 @@ def test_same_as_plain_counting_on_the_real_corpora() -> None:
         for start in (0, 1000, 5000):
             part = text[start:]
             assert guess_lang(part) == reference_guess_lang(part)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=ALPHABET, max_size=120))
+def test_compiled_counts_are_the_numpy_counts(text: str) -> None:
+    from cleaning import jit
+
+    with jit.numpy_definitions():
+        plain = lang._class_counts(text)
+    assert lang._class_counts(text) == plain
