@@ -34,7 +34,7 @@ from typing import NamedTuple
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from cleaning import english, segment
+from cleaning import english, jit, segment, textscan
 from cleaning.model import Block, Event
 from cleaning.rules import register
 from cleaning.segment import display_width
@@ -339,6 +339,8 @@ def _line_sums(lines: list[str], ambiguous_wide: bool) -> _PageSums | None:
     lengths = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
     if int(lengths.max()) > _MAX_PACKED_LINE:
         return None
+    if jit.enabled():
+        return _line_sums_compiled(page, lengths, ambiguous_wide)
     ends = np.cumsum(lengths + 1) - 1  # index of each line's terminating line feed
     starts = ends - lengths
     if page.isascii():
@@ -368,6 +370,57 @@ def _line_sums(lines: list[str], ambiguous_wide: bool) -> _PageSums | None:
         & (codes[np.minimum(starts + 2, top)] != 0x3000)
         & (lengths > 2)
     )
+    return _PageSums(*fields, first=first, last=last, second=second, lengths=lengths, ideographic_indent=two)
+
+
+@jit.kernel
+def _line_sums_kernel(
+    codes: np.ndarray,
+    table: np.ndarray,
+    sums: np.ndarray,
+    first: np.ndarray,
+    last: np.ndarray,
+    second: np.ndarray,
+    two: np.ndarray,
+) -> None:
+    """Per ``"\\n"``-separated line of ``codes``: the sum of its packed ``table`` fields and the
+    code points :func:`_line_sums` reads at its ends, as that function's array expressions give
+    them (an empty line reads the line feeds around it)."""
+    n = codes.shape[0]
+    top = n - 1
+    line = 0
+    start = 0
+    acc = np.uint64(0)
+    for i in range(n + 1):
+        if i < n and codes[i] != 10:
+            acc += table[codes[i]]
+            continue
+        length = i - start
+        sums[line] = acc
+        first[line] = codes[min(start, top)]
+        last[line] = codes[max(i - 1, 0)]
+        second[line] = codes[max(i - 2, 0)] if length > 1 else 0
+        two[line] = (
+            length > 2
+            and codes[min(start, top)] == 0x3000
+            and codes[min(start + 1, top)] == 0x3000
+            and codes[min(start + 2, top)] != 0x3000
+        )
+        line += 1
+        start = i + 1
+        acc = np.uint64(0)
+
+
+def _line_sums_compiled(page: str, lengths: np.ndarray, ambiguous_wide: bool) -> _PageSums:
+    """:func:`_line_sums` of a page of two lines or more by one compiled pass (ASCII pages as
+    bytes, read through the same table: no ASCII character is wide or zero-width, so every field
+    equals the ASCII path's)."""
+    n = len(lengths)
+    sums = np.empty(n, dtype=np.uint64)
+    first, last, second = (np.empty(n, dtype=np.int64) for _ in range(3))
+    two = np.empty(n, dtype=np.bool_)
+    _line_sums_kernel(textscan.codes_of(page), _char_tables(ambiguous_wide), sums, first, last, second, two)
+    fields = sums.astype("<u8", copy=False).view("<u2").reshape(-1, 4).T.astype(np.int64)
     return _PageSums(*fields, first=first, last=last, second=second, lengths=lengths, ideographic_indent=two)
 
 

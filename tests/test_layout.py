@@ -268,6 +268,26 @@ def test_array_line_measures_match_the_per_line_scan(lines: list[str]) -> None:
     assert _prepare(lines, CFG) == _prepare_reference(lines, CFG)
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(st.lists(_LINE, max_size=30), st.lists(_ENGLISH_LINE, max_size=30)), st.booleans())
+def test_compiled_line_sums_are_the_array_sums(lines: list[str], ambiguous_wide: bool) -> None:
+    """The one-pass kernel gives every array of the numpy expressions (ASCII pages included), on
+    pages of two lines or more (what _prepare_page measures as a whole)."""
+    from cleaning import jit
+    from cleaning.layout import _line_sums
+
+    lines = [*lines, "", ""][: max(2, len(lines))]
+
+    with jit.numpy_definitions():
+        plain = _line_sums(lines, ambiguous_wide)
+    got = _line_sums(lines, ambiguous_wide)
+    assert (got is None) == (plain is None)
+    if got is not None:
+        for name in plain.__dataclass_fields__:
+            a, b = getattr(got, name), getattr(plain, name)
+            assert a.dtype == b.dtype and a.tolist() == b.tolist(), name
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     st.lists(_PARA, min_size=1, max_size=6),
