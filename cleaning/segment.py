@@ -919,8 +919,8 @@ def _furniture_line(t: str, cfg: SegmentConfig) -> bool:
 
 
 def _candidate_lines_keyed(pages: list[list[str]], need: int) -> list[list[tuple[str, str]]]:
-    """Per page, ``(line, key)`` of the lines whose key is on at least ``need`` pages (blank or not
-    short: the tests come later), keys as strings."""
+    """Per page, ``(line, key)`` of the lines whose key is not empty and on at least ``need`` pages,
+    counted as strings; whether the line is short and no byline is tested by the caller."""
     page_keys = [_page_keys(page) for page in pages]
     counts: Counter[str] = Counter()
     for keys in page_keys:
@@ -980,7 +980,7 @@ def _line_key_hashes(codes: np.ndarray, flags: np.ndarray, mask: int, out: np.nd
             continue
         c = np.int64(codes[i])
         f = flags[c]
-        if f & 1:
+        if f & _K_SPACE:
             pending = size > 0
             digits = False
             continue
@@ -991,11 +991,11 @@ def _line_key_hashes(codes: np.ndarray, flags: np.ndarray, mask: int, out: np.nd
             h2 = (x & 2147483647) + (x >> 31)
             size += 1
             pending = False
-        if f & 2:
+        if f & _K_DIGIT:
             if digits:
                 continue
             digits = True
-            c = 48
+            c = 48  # "0"
         else:
             digits = False
         # h * m + c + 1 modulo the prime 2**31 - 1, by folding the high bits onto the low ones: a
