@@ -16,7 +16,7 @@ from functools import cache
 
 import numpy as np
 
-from cleaning import jit
+from cleaning import jit, textscan
 from cleaning.dedup.config import DedupConfig
 from cleaning.lang import fold_traditional
 
@@ -247,12 +247,10 @@ def _code_flags() -> np.ndarray:
     Hangul vowel or final jamo, or the second of a two-character decomposition;
     no character beyond the BMP composes from a BMP second character: tested).
     """
-    bmp_cps = np.arange(1, 0x10000, dtype=np.uint32)
-    bmp = "".join(map(chr, bmp_cps.tolist()))
+    bmp = textscan.every_code_point()[1:0x10000]
 
     def matches(pattern: re.Pattern[str]) -> np.ndarray:
-        marked = pattern.sub("\x00", bmp).encode("utf-32-le", "surrogatepass")
-        return np.frombuffer(marked, dtype=np.uint32) == 0
+        return textscan.code_points_matching(pattern, 0x10000)[1:]
 
     flags = np.zeros(0x110000, dtype=np.uint8)
     flags[0x10000:] = _F_NFKC_FIRST
