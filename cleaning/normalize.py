@@ -406,7 +406,9 @@ _CHARS_ANY_CONTEXT = (
     "\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u200b\u2060\u180e\ufeff\u2e80-\u2fdf"
     "\uf900-\ufaff\U0002f800-\U0002fa1f\uff10-\uff19\uff21-\uff3a\uff41-\uff5a"
 )
-_CHAR_HINT = re.compile(f'[{_CHARS_ANY_CONTEXT},:;?!()"]')
+# The ASCII marks the Chinese-context rules convert (halfwidth_punct_to_fullwidth, ascii_quotes_to_curly).
+_CJK_CONTEXT_MARKS = ',:;?!()"'
+_CHAR_HINT = re.compile(f"[{_CHARS_ANY_CONTEXT}{_CJK_CONTEXT_MARKS}]")
 # Every branch of _SPACE_FW has a full-width or shared mark touching the spaces.
 _SPACE_HINT = re.compile(f"[{FW_CLASS}{SHARED_CLASS}] | [{FW_CLASS}{SHARED_CLASS}]")
 _HINTS = (_CHAR_HINT, _SPACE_HINT)
@@ -429,7 +431,7 @@ def _hint_table() -> np.ndarray:
     return textscan.class_table(
         (
             (f"[{_CHARS_ANY_CONTEXT}]", _N_ANY),
-            ('[,:;?!()"]', _N_MARK),
+            (f"[{_CJK_CONTEXT_MARKS}]", _N_MARK),
             (f"[{FW_CLASS}{SHARED_CLASS}]", _N_SPACE_MARK),
             (_CJK_CTX_RE.pattern, _N_CJK_CTX),
             (" ", _N_SPACE),
