@@ -65,6 +65,7 @@ SHARD_COLUMNS = (
     "truncated",
     "rejects",
     "seconds",
+    "cpu_seconds",
     "reused",
 )
 

@@ -63,6 +63,27 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+class _Clock:
+    """Wall and CPU seconds of one step, for the manifest's ``timings``.
+
+    The CPU is the calling thread's (``time.thread_time``): with the thread runner several
+    steps share one process, so the process clock would mix them. Threads a step's libraries
+    start (Arrow's) are not in it.
+    """
+
+    __slots__ = ("_cpu", "_wall")
+
+    def __init__(self) -> None:
+        self._wall = time.perf_counter()
+        self._cpu = time.thread_time()
+
+    def read(self) -> dict[str, float]:
+        return {
+            "seconds": round(time.perf_counter() - self._wall, 3),
+            "cpu_seconds": round(time.thread_time() - self._cpu, 3),
+        }
+
+
 def versions() -> dict[str, str | None]:
     found: dict[str, str | None] = {"python": platform.python_version()}
     for name in VERSIONED_PACKAGES:
@@ -95,6 +116,7 @@ def plan(params: FlowParams, run_id: str) -> dict[str, Any]:
     """
     from cleaning.reader import list_inputs
 
+    clock = _Clock()
     cfg = params.cleaning()
     state = StateDir(params.out)
     state.ensure()
@@ -213,6 +235,7 @@ def plan(params: FlowParams, run_id: str) -> dict[str, Any]:
         "listing_unit": listing_unit,
         "shards": shards,
         "catalog": {sp: e.as_dict() for sp, e in sorted(new_catalog.items())},
+        "timing": clock.read(),
     }
 
 
@@ -484,11 +507,12 @@ def tune_gc() -> None:
 def process_shard(shard: dict[str, Any], params: FlowParams) -> dict[str, Any]:
     """Read and clean the files of one shard; write its unit and dedup index; return its stats."""
     tune_gc()
-    t0 = time.perf_counter()
+    clock = _Clock()
     state = StateDir(params.out)
     uid = shard["unit"]
     if state.unit_complete(uid):
         stats = state.unit_stats(uid)
+        stats.update(clock.read())  # this run's seconds: checking the unit, not the old run's work
         stats["reused"] = True
         return stats
     cfg = params.cleaning()
@@ -500,7 +524,7 @@ def process_shard(shard: dict[str, Any], params: FlowParams) -> dict[str, Any]:
         writer.abort()
         raise
     stats = state.unit_stats(uid)
-    stats["seconds"] = round(time.perf_counter() - t0, 3)
+    stats.update(clock.read())
     stats["reused"] = False
     return stats
 
@@ -657,7 +681,7 @@ def reduce_dedup(catalog: dict[str, dict[str, Any]], params: FlowParams, run_id:
     """
     from cleaning.dedup import article_reprints, reduce_index
 
-    t0 = time.perf_counter()
+    clock = _Clock()
     state = StateDir(params.out)
     cfg = params.cleaning()
     staging = state.staging(run_id)
@@ -703,7 +727,7 @@ def reduce_dedup(catalog: dict[str, dict[str, Any]], params: FlowParams, run_id:
         "paragraphs": len(reduced),
         "statuses": {s: counts.get(s, 0) for s in STATUSES},
         "article_statuses": {s: art_counts.get(s, 0) for s in STATUSES},
-        "seconds": round(time.perf_counter() - t0, 3),
+        **clock.read(),
     }
 
 
@@ -777,6 +801,7 @@ def _rebuild_articles(articles: pa.Table, para: pa.Table, simplified: bool) -> p
 
 def finalize_unit(uid: str, live: list[str], params: FlowParams, run_id: str) -> dict[str, Any]:
     """Apply the dedup decisions to one unit and stage its public Parquet parts."""
+    clock = _Clock()
     state = StateDir(params.out)
     cfg = params.cleaning()
     staging = state.staging(run_id)
@@ -812,6 +837,7 @@ def finalize_unit(uid: str, live: list[str], params: FlowParams, run_id: str) ->
         "duplicate": status.get("duplicate", 0),
         "truncated": status.get("truncated", 0),
         "sources": {sp: stats["sources"].get(sp, {}) for sp in live},
+        **clock.read(),
     }
 
 
@@ -885,6 +911,12 @@ def build_manifest(
     dedup_info["statuses"] = dedup_stats.get("statuses")
     dedup_info["article_statuses"] = dedup_stats.get("article_statuses")
     dedup_info["reduce_seconds"] = dedup_stats.get("seconds")
+    timings = {
+        "plan": _timing([the_plan.get("timing", {})]),
+        "process_shard": _timing(shard_stats),
+        "dedup_reduce": _timing([dedup_stats]),
+        "finalize_unit": _timing(finals),
+    }
     return {
         "presswash_manifest": 1,
         "schema_version": SCHEMA_VERSION,
@@ -902,7 +934,17 @@ def build_manifest(
         "cleaning_fingerprint": params.cleaning().fingerprint(),
         "processing_fingerprint": the_plan["fingerprint"],
         "dedup": dedup_info,
+        "timings": timings,
         "versions": versions(),
+    }
+
+
+def _timing(calls: list[dict[str, Any]]) -> dict[str, Any]:
+    """Calls of one step, with their summed wall and CPU seconds (``_Clock``)."""
+    return {
+        "calls": len(calls),
+        "seconds": round(sum(c.get("seconds") or 0.0 for c in calls), 3),
+        "cpu_seconds": round(sum(c.get("cpu_seconds") or 0.0 for c in calls), 3),
     }
 
 
