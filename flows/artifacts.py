@@ -79,6 +79,37 @@ def shard_table(manifest: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+# The manifest's ``timings`` steps, in run order, with the names a run report shows.
+_STEP_LABELS = (
+    ("plan", "plan"),
+    ("process_shard", "shards"),
+    ("dedup_reduce", "dedup reduce"),
+    ("finalize_unit", "finalize"),
+)
+
+
+def timings_text(timings: dict[str, Any] | None) -> str | None:
+    """One line: each step's wall seconds (and calls when several), then the steps' CPU seconds.
+
+    ``None`` for a manifest without ``timings`` (written before they existed).
+    """
+    if not timings:
+        return None
+    parts = []
+    for key, label in _STEP_LABELS:
+        t = timings.get(key)
+        if t is None:
+            continue
+        calls = f" ({t['calls']} tasks)" if t.get("calls", 1) > 1 else ""
+        parts.append(f"{label} {_seconds(t['seconds'])}{calls}")
+    cpu = sum(t.get("cpu_seconds") or 0.0 for t in timings.values())
+    return ", ".join(parts) + f"; CPU of the steps {_seconds(cpu)}"
+
+
+def _seconds(x: float) -> str:
+    return f"{x:.2f} s" if x < 10 else f"{x:.1f} s"
+
+
 def summary_markdown(manifest: dict[str, Any], published: dict[str, Any]) -> str:
     c, st, run = manifest["counts"], manifest["paragraph_status"], manifest["this_run"]
     lines = [
@@ -100,6 +131,9 @@ def summary_markdown(manifest: dict[str, Any], published: dict[str, Any]) -> str
         "",
         f"Started {manifest['started']}, finished {manifest['finished']}.",
     ]
+    spent = timings_text(manifest.get("timings"))
+    if spent:
+        lines += ["", f"Time in the steps (wall): {spent}."]
     return "\n".join(lines) + "\n"
 
 

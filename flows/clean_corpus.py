@@ -210,6 +210,7 @@ def summarize(manifest: dict[str, Any], published: dict[str, Any] | None = None)
         "truncated": status.get("truncated", 0),
         "rejects": manifest["counts"]["rejects"],
         "schema_version": manifest["schema_version"],
+        "timings": manifest.get("timings"),
         "changed_files": len(published["changed_files"]) if published else None,
         "manifest": str(Path(manifest["output"]) / "manifest.json"),
     }

@@ -149,18 +149,22 @@ def _runner(args: argparse.Namespace, workers: int | None = None) -> Any:
 
 
 def format_summary(summary: dict[str, Any]) -> str:
-    return "\n".join(
-        [
-            f"files:      {summary['files_given']} given, {summary['files_processed']} processed, "
-            f"{summary['files_skipped']} unchanged",
-            f"articles:   {summary['articles']}",
-            f"paragraphs: {summary['paragraphs']} ({summary['kept']} kept, {summary['duplicate']} duplicate, "
-            f"{summary['truncated']} truncated)",
-            f"rejects:    {summary['rejects']}",
-            f"output:     {summary['output']} (schema {summary['schema_version']}, "
-            f"{summary['changed_files']} files changed)",
-        ]
-    )
+    from flows.artifacts import timings_text
+
+    lines = [
+        f"files:      {summary['files_given']} given, {summary['files_processed']} processed, "
+        f"{summary['files_skipped']} unchanged",
+        f"articles:   {summary['articles']}",
+        f"paragraphs: {summary['paragraphs']} ({summary['kept']} kept, {summary['duplicate']} duplicate, "
+        f"{summary['truncated']} truncated)",
+        f"rejects:    {summary['rejects']}",
+        f"output:     {summary['output']} (schema {summary['schema_version']}, "
+        f"{summary['changed_files']} files changed)",
+    ]
+    spent = timings_text(summary.get("timings"))
+    if spent:
+        lines.append(f"time:       {spent}")
+    return "\n".join(lines)
 
 
 # ----------------------------------------------------------------- commands

@@ -59,3 +59,22 @@ def test_a_reused_shard_reports_this_runs_seconds(inputs: Path, tmp_path: Path) 
     assert [s["reused"] for s in again] == [True] * len(first)
     # the time of checking the unit, not the first run's work
     assert sum(s["seconds"] for s in again) <= sum(s["seconds"] for s in first)
+
+
+def test_the_run_summary_says_where_the_time_went(inputs: Path, tmp_path: Path) -> None:
+    from flows.clean_corpus import summarize
+    from flows.cli import format_summary
+
+    out = tmp_path / "out"
+    manifest = steps.run_local(FlowParams(inputs=[str(inputs)], out=str(out), shard_bytes=1024))
+    line = format_summary(summarize(manifest)).splitlines()[-1]
+    assert line.startswith("time:       plan ")
+    assert "shards " in line and "(4 tasks)" in line and "dedup reduce " in line and "finalize " in line
+    assert "; CPU of the steps " in line
+    md = artifacts.summary_markdown(manifest, {"changed_files": []})
+    assert "Time in the steps (wall): plan " in md
+
+
+def test_a_manifest_without_timings_has_no_time_line() -> None:
+    assert artifacts.timings_text(None) is None
+    assert artifacts.timings_text({}) is None
