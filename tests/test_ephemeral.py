@@ -50,6 +50,34 @@ def test_run_without_a_server_uses_a_temporary_one_and_stops_it(tmp_path: Path) 
     assert not _servers_of(tmp_path / "home")
 
 
+def test_invalid_parameters_stop_the_early_server(tmp_path: Path) -> None:
+    # the server is launched before the parameters are read; a usage error must not leave it running
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env["PREFECT_HOME"] = str(tmp_path / "home")
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "flows.cli",
+            "run",
+            str(SEED),
+            "--out",
+            str(tmp_path / "out"),
+            "--shard-bytes",
+            "5",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert r.returncode == 2 and "shard_bytes" in r.stderr
+    assert not _servers_of(tmp_path / "home")
+    assert not (tmp_path / "out").exists()
+
+
 def test_nothing_is_started_when_an_api_url_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4200/api")
     assert not ephemeral.may_be_wanted()
