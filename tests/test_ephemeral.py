@@ -28,19 +28,26 @@ def _servers_of(home: Path) -> list[psutil.Process]:
     return found
 
 
-def test_run_without_a_server_uses_a_temporary_one_and_stops_it(tmp_path: Path) -> None:
+def _run_without_a_server(
+    tmp_path: Path, *extra: str, timeout: float = 240
+) -> subprocess.CompletedProcess[str]:
+    """``presswash run`` on the seed with no API URL and a private ``PREFECT_HOME``."""
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
     env["PREFECT_HOME"] = str(tmp_path / "home")
     env["PREFECT_LOGGING_LEVEL"] = "INFO"
-    r = subprocess.run(
-        [sys.executable, "-m", "flows.cli", "run", str(SEED), "--out", str(tmp_path / "out")],
+    return subprocess.run(
+        [sys.executable, "-m", "flows.cli", "run", str(SEED), "--out", str(tmp_path / "out"), *extra],
         cwd=REPO,
         env=env,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=timeout,
         check=False,
     )
+
+
+def test_run_without_a_server_uses_a_temporary_one_and_stops_it(tmp_path: Path) -> None:
+    r = _run_without_a_server(tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     assert "paragraphs: 40 (37 kept, 1 duplicate, 2 truncated)" in r.stdout
     out = r.stdout + r.stderr
@@ -52,27 +59,7 @@ def test_run_without_a_server_uses_a_temporary_one_and_stops_it(tmp_path: Path) 
 
 def test_invalid_parameters_stop_the_early_server(tmp_path: Path) -> None:
     # the server is launched before the parameters are read; a usage error must not leave it running
-    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
-    env["PREFECT_HOME"] = str(tmp_path / "home")
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "flows.cli",
-            "run",
-            str(SEED),
-            "--out",
-            str(tmp_path / "out"),
-            "--shard-bytes",
-            "5",
-        ],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    r = _run_without_a_server(tmp_path, "--shard-bytes", "5", timeout=120)
     assert r.returncode == 2 and "shard_bytes" in r.stderr
     assert not _servers_of(tmp_path / "home")
     assert not (tmp_path / "out").exists()
