@@ -71,6 +71,7 @@ def test_the_run_summary_says_where_the_time_went(inputs: Path, tmp_path: Path) 
     assert line.startswith("time:       plan ")
     assert "shards " in line and "(4 tasks)" in line and "dedup reduce " in line and "finalize " in line
     assert "; CPU of the steps " in line
+    assert format_summary(summarize(manifest), 9.25).endswith("; the run in all 9.2 s")
     md = artifacts.summary_markdown(manifest, {"changed_files": []})
     assert "Time in the steps (wall): plan " in md
 
