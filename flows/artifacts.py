@@ -100,9 +100,9 @@ def timings_text(timings: dict[str, Any] | None) -> str | None:
         t = timings.get(key)
         if t is None:
             continue
-        calls = f" ({t['calls']} tasks)" if t.get("calls", 1) > 1 else ""
+        calls = f" ({t['calls']} tasks)" if t["calls"] > 1 else ""
         parts.append(f"{label} {_seconds(t['seconds'])}{calls}")
-    cpu = sum(t.get("cpu_seconds") or 0.0 for t in timings.values())
+    cpu = sum(t["cpu_seconds"] for t in timings.values())
     return ", ".join(parts) + f"; CPU of the steps {_seconds(cpu)}"
 
 

@@ -912,7 +912,7 @@ def build_manifest(
     dedup_info["article_statuses"] = dedup_stats.get("article_statuses")
     dedup_info["reduce_seconds"] = dedup_stats.get("seconds")
     timings = {
-        "plan": _timing([the_plan.get("timing", {})]),
+        "plan": _timing([the_plan["timing"]]),
         "process_shard": _timing(shard_stats),
         "dedup_reduce": _timing([dedup_stats]),
         "finalize_unit": _timing(finals),
@@ -943,8 +943,8 @@ def _timing(calls: list[dict[str, Any]]) -> dict[str, Any]:
     """Calls of one step, with their summed wall and CPU seconds (``_Clock``)."""
     return {
         "calls": len(calls),
-        "seconds": round(sum(c.get("seconds") or 0.0 for c in calls), 3),
-        "cpu_seconds": round(sum(c.get("cpu_seconds") or 0.0 for c in calls), 3),
+        "seconds": round(sum(c["seconds"] for c in calls), 3),
+        "cpu_seconds": round(sum(c["cpu_seconds"] for c in calls), 3),
     }
 
 
