@@ -51,6 +51,7 @@ import json
 import pstats
 import random
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -211,7 +212,11 @@ def layout_at(rev: str):
     ).stdout
     mod = types.ModuleType(f"layout_at_{rev}")
     sys.modules[mod.__name__] = mod  # dataclasses look their module up
-    exec(compile(src, f"{rev}:cleaning/layout.py", "exec"), mod.__dict__)
+    # a real file: numba caches the module's kernels next to their source
+    path = Path(tempfile.mkdtemp(prefix="presswash-layout-")) / f"layout_at_{rev}.py"
+    path.write_text(src, encoding="utf-8")
+    mod.__file__ = str(path)
+    exec(compile(src, str(path), "exec"), mod.__dict__)
     return mod
 
 
