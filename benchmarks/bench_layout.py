@@ -25,8 +25,9 @@ compares the current code with it and prints the first differences (exit status 
 ``--layout-only`` times ``build_blocks`` alone (the segment stage is left out of the timing and of
 the reference), to follow the layout stage while the segment stage changes. ``--against REV`` times
 ``build_blocks`` of ``cleaning/layout.py`` as of git revision ``REV`` in the same process, alternating
-with the current one on the same pages (before/after ratios that survive a busy machine), and checks
-that both give the same blocks and events.
+with the current one on the same pages (before/after ratios that survive a busy machine; the current
+code as the pipeline calls it, a page's events kept as one record), and checks that both give the
+same blocks and events.
 
 ``--rows DIR`` times the last per-document step instead, on the page files under ``DIR`` (as
 ``benchmarks/corpus.py`` writes them): the rows and their Arrow tables, one dict per row
@@ -228,6 +229,10 @@ def _layout_record(out) -> tuple:
 def against(rev: str, names: list[str], n_pages: int, seed: int, repeat: int) -> int:
     """Layout alone, revision ``rev`` against the current code, alternated page set by page set."""
     old = layout_at(rev).build_blocks
+
+    def current(lines: list[str], cfg: object) -> object:
+        return build_blocks(lines, cfg, compact=True)  # as the pipeline calls it
+
     print(f"| set | MB | lines | {rev} MB/s per core (CPU) | current MB/s | ratio | same output |")
     print("|---|---|---|---|---|---|---|")
     failed = 0
@@ -237,10 +242,10 @@ def against(rev: str, names: list[str], n_pages: int, seed: int, repeat: int) ->
             continue
         mb = sum(len(ln.encode("utf-8")) + 1 for lines in data for ln in lines) / 1e6
         best = {"old": float("inf"), "new": float("inf")}
-        for fn in (old, build_blocks):
+        for fn in (old, current):
             fn(data[0], CFG.layout)  # per-process tables are built before timing
         for _ in range(repeat):
-            for tag, fn in (("old", old), ("new", build_blocks)):
+            for tag, fn in (("old", old), ("new", current)):
                 t0 = time.process_time()
                 for lines in data:
                     fn(lines, CFG.layout)

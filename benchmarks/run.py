@@ -268,7 +268,7 @@ def stage_pass(root: Path, work: Path, shard_bytes: int) -> dict[str, Any]:
                         lines, ev = normalize.normalize_lines(lines, cfg.normalize)
                     events.extend(ev)
                     with clock("layout"):
-                        blocks, ev = layout.build_blocks(lines, cfg.layout)
+                        blocks, ev = layout.build_blocks(lines, cfg.layout, compact=True)
                     events.extend(ev)
                     with clock("segment"):
                         items, ev = segment.segment_blocks(blocks, cfg.segment, furniture=furniture)

@@ -1066,9 +1066,632 @@ class _JoinEvent(Event):
         return self._tail[-12:] + (self._sep + self._head)[:12]
 
 
-def build_blocks(lines: list[str], cfg: LayoutConfig) -> tuple[list[Block], list[Event]]:
-    """Rebuild paragraphs (``Block``) from source lines; one event per line-break decision."""
-    return _build_blocks(lines, cfg, fast=True)
+# ---------------------------------------------------------------- compiled decisions
+#
+# The decisions of a page, made by one compiled loop over its lines (``_decide_kernel``), with
+# the general path (``_decide``, the exact credit check) left to Python at the few lines that
+# need it: the loop stops there, Python decides the line, and the loop goes on from the next.
+# Blocks are then made from the per-line decisions, and the page's events are kept as those
+# arrays (``PageEvents``), turned into one event per decision only when someone reads them.
+
+# what happened at each line
+_C_BLANK, _C_START, _C_JOIN, _C_BREAK, _C_LIFT, _C_FCLOSE = 0, 1, 2, 3, 4, 5
+# the rule of a join or break made by the loop (``_K_PY``: made in Python, kept as an Event)
+_K_NONE, _K_WRAP, _K_ENGLISH, _K_BLANK, _K_INDENT, _K_SHORT, _K_SENTENCE, _K_PY = range(8)
+# separators of a join: none, a space, none after cutting the previous line's break hyphen
+_S_NONE, _S_SPACE, _S_CUT = 0, 1, 2
+# columns of the per-line input matrix
+(
+    _I_PRESENT,
+    _I_WIDTH,
+    _I_INDENTED,
+    _I_LATIN,
+    _I_FINAL,
+    _I_FORBIDDEN,
+    _I_LATIN_PUNCT,
+    _I_HYPHEN,
+    _I_UNIT,
+    _I_ROLE,
+    _I_HINT,
+    _I_HINT_AFTER,
+    _I_LIFT,
+    _I_TRAILING,
+    _I_ASCII_FIRST,
+    _I_ASCII_LAST,
+) = range(16)
+# the loop's state between calls
+(
+    _ST_OPEN,
+    _ST_FIRST,
+    _ST_LAST,
+    _ST_CELLS,
+    _ST_HINT,
+    _ST_FURNITURE,
+    _ST_BLANKS,
+    _ST_LIFTED,
+    _ST_STOP,
+    _ST_BLOCKS,
+) = range(10)
+# a block's row in the block table: first line, last line, joins, and the key of its joins (rule
+# * 4 + separator) when they all share one, -1 when it has none, -2 otherwise (or when lines in
+# between were lifted out or blank): a block with one key is one join of its lines
+_B_FIRST, _B_LAST, _B_JOINS, _B_KEY = range(4)
+_KEY_NONE, _KEY_MIXED = -1, -2
+_STOP_DECIDE, _STOP_CREDIT = 1, 2
+
+
+@jit.kernel
+def _decide_kernel(
+    start: int,
+    ln: np.ndarray,
+    st: np.ndarray,
+    mode: int,
+    limit: int,
+    short_english: float,
+    max_credit: int,
+    out: np.ndarray,
+    blk: np.ndarray,
+) -> int:
+    """Decide lines from ``start`` on where a routine rule settles them (the rule and evidence
+    :func:`_decide` would give); return the first line it cannot decide (the page length when
+    done): :func:`_decide_line` decides that one. ``ln``: the per-line input matrix (``_I_*``
+    rows); ``st``: the state (``_ST_*``); ``out`` rows: code, rule, previous line, blank lines
+    before, separator, the new block is furniture, the lifted line whose event comes first;
+    ``blk``: the block table (``_B_*``).
+    ``mode``: 1 a wrapped page (``limit`` cells), 2 running English lines, 0 neither."""
+    n = ln.shape[1]
+    i = start
+    while i < n:
+        if ln[_I_PRESENT, i] == 0:
+            out[0, i] = _C_BLANK
+            st[_ST_BLANKS] += 1
+            i += 1
+            continue
+        blanks = st[_ST_BLANKS]
+        if st[_ST_LIFTED] >= 0:
+            out[6, i] = st[_ST_LIFTED]  # its event comes before this line's
+            st[_ST_LIFTED] = -1
+        fur = ln[_I_LIFT, i]
+        out[3, i] = blanks
+        if st[_ST_OPEN] == 0 or st[_ST_FURNITURE] != 0:
+            out[0, i] = _C_START if st[_ST_OPEN] == 0 else _C_FCLOSE
+            out[2, i] = st[_ST_LAST]
+            out[5, i] = fur
+            st[_ST_OPEN] = 1
+            st[_ST_FIRST] = i
+            st[_ST_LAST] = i
+            st[_ST_CELLS] = ln[_I_WIDTH, i]
+            st[_ST_HINT] = ln[_I_HINT, i]
+            st[_ST_FURNITURE] = fur
+            st[_ST_BLANKS] = 0
+            b = st[_ST_BLOCKS]
+            blk[b, _B_FIRST] = i
+            blk[b, _B_LAST] = i
+            blk[b, _B_JOINS] = 0
+            blk[b, _B_KEY] = _KEY_NONE
+            st[_ST_BLOCKS] = b + 1
+            i += 1
+            continue
+        p = st[_ST_LAST]
+        out[2, i] = p
+        if fur != 0:
+            out[0, i] = _C_LIFT
+            blk[st[_ST_BLOCKS] - 1, _B_KEY] = _KEY_MIXED
+            st[_ST_LIFTED] = i
+            st[_ST_BLANKS] = 0
+            i += 1
+            continue
+        forbidden = ln[_I_FORBIDDEN, i] != 0
+        p_latin = ln[_I_LATIN, p] != 0
+        i_latin = ln[_I_LATIN, i] != 0
+        first_ok = (not forbidden) or (p_latin and ln[_I_LATIN_PUNCT, i] != 0)
+        gap = 1 if (p_latin and i_latin) else 0
+        p_width = ln[_I_WIDTH, p]
+        p_final = ln[_I_FINAL, p] != 0
+        rule = _K_NONE
+        sep = _S_NONE
+        if blanks == 0 and ln[_I_INDENTED, i] == 0 and first_ok and not (p_latin and ln[_I_HYPHEN, p] != 0):
+            if mode == 1:
+                if (
+                    not forbidden
+                    and p_width + ln[_I_UNIT, i] + gap > limit
+                    and not p_final
+                    and ln[_I_ROLE, i] == 0
+                ):
+                    hint = st[_ST_HINT] != 0
+                    if st[_ST_CELLS] <= max_credit and hint:
+                        st[_ST_STOP] = _STOP_CREDIT
+                        return i
+                    rule = _K_WRAP
+                    if ln[_I_TRAILING, p] != 0 or (ln[_I_ASCII_LAST, p] != 0 and ln[_I_ASCII_FIRST, i] != 0):
+                        sep = _S_SPACE
+            elif mode == 2 and i_latin and p_latin:
+                if not (p_final and p_width < short_english):
+                    rule = _K_ENGLISH
+                    sep = _S_SPACE
+        if rule != _K_NONE:
+            out[0, i] = _C_JOIN
+            out[1, i] = rule
+            out[4, i] = sep
+            st[_ST_CELLS] += ln[_I_WIDTH, i]
+            st[_ST_LAST] = i
+            if p != i - 1 or ln[_I_HINT, i] != 0 or ln[_I_HINT_AFTER, i] != 0:
+                st[_ST_HINT] = 1
+            b = st[_ST_BLOCKS] - 1
+            blk[b, _B_LAST] = i
+            blk[b, _B_JOINS] += 1
+            key = rule * 4 + sep
+            if p != i - 1 or (blk[b, _B_KEY] != _KEY_NONE and blk[b, _B_KEY] != key):
+                blk[b, _B_KEY] = _KEY_MIXED
+            elif blk[b, _B_KEY] == _KEY_NONE:
+                blk[b, _B_KEY] = key
+            i += 1
+            continue
+        if p_final and first_ok and not (blanks == 0 and p_latin and ln[_I_HYPHEN, p] != 0):
+            if blanks:
+                rule = _K_BLANK
+            elif ln[_I_INDENTED, i] != 0:
+                rule = _K_INDENT
+            elif mode == 1:
+                if p_width + ln[_I_UNIT, i] + gap <= limit:
+                    rule = _K_SHORT
+            elif mode == 2:
+                if p_latin and i_latin and p_width < short_english:
+                    rule = _K_SENTENCE
+        if rule == _K_NONE:
+            st[_ST_STOP] = _STOP_DECIDE
+            return i
+        out[0, i] = _C_BREAK
+        out[1, i] = rule
+        st[_ST_FIRST] = i
+        st[_ST_LAST] = i
+        st[_ST_CELLS] = ln[_I_WIDTH, i]
+        st[_ST_HINT] = ln[_I_HINT, i]
+        st[_ST_BLANKS] = 0
+        b = st[_ST_BLOCKS]
+        blk[b, _B_FIRST] = i
+        blk[b, _B_LAST] = i
+        blk[b, _B_JOINS] = 0
+        blk[b, _B_KEY] = _KEY_NONE
+        st[_ST_BLOCKS] = b + 1
+        i += 1
+    return n
+
+
+def _credit_hint_lines(filled: list[str], text: str) -> np.ndarray:
+    """Which lines ``_CREDIT_HINT`` finds something in (``text``: the lines joined by line feeds,
+    none inside a line)."""
+    found = np.zeros(len(filled), dtype=np.int64)
+    starts = [m.start() for m in segment._CREDIT_HINT.finditer(text)]
+    if starts:
+        ends = np.cumsum(np.fromiter(map(len, filled), dtype=np.int64, count=len(filled)) + 1)
+        found[np.searchsorted(ends, starts, side="right")] = 1
+    return found
+
+
+def _credit_hints(ln: np.ndarray, page: _Page, arr: _Arrays, text: str) -> None:
+    """Fill the credit-hint rows of a wrapped page's line matrix: the lines a hint is found in,
+    and the line breaks a hint word may run across (with the separator a join there gets)."""
+    texts, present = page.texts, arr.present
+    n = len(texts)
+    ln[_I_HINT] = _credit_hint_lines(arr.filled, text)
+    both = np.zeros(n, dtype=bool)
+    both[1:] = present[1:] & present[:-1]
+    if _CREDIT_HEADS is None:  # the pattern is not plain words: any break may hold a hint
+        ln[_I_HINT_AFTER] = both
+        return
+    flags = _flag_table()
+    ff, lf = flags[arr.first], arr.last_flags
+    spaced = np.zeros(n, dtype=bool)
+    trailing = np.asarray(page.trailing, dtype=bool)
+    spaced[1:] = trailing[:-1] | (((lf[:-1] & ff[1:]) & _F_ASCII_TEXT) != 0)
+    head = np.zeros(n, dtype=bool)
+    head[1:] = (lf[:-1] & _F_HINT_HEAD) != 0
+    if " " in _CREDIT_HEADS:
+        head |= spaced
+    search = segment._CREDIT_HINT.search
+    reach = _CREDIT_SPAN - 1
+    for i in (head & both).nonzero()[0].tolist():
+        after = texts[i]
+        assert after is not None
+        # the text before the break, back across short lines to a word's length (with the
+        # separators joins there would get: more text than the paragraph holds only adds hits)
+        before, j = "", i - 1
+        while len(before) < reach and j >= 0 and (t := texts[j]) is not None:
+            before = t + before if not before or not spaced[j + 1] else t + " " + before
+            j -= 1
+        window = before[-reach:] + (" " if spaced[i] else "") + after[:_CREDIT_SPAN]
+        ln[_I_HINT_AFTER, i] = search(window) is not None
+
+
+def _line_matrix(
+    page: _Page, arr: _Arrays, cfg: LayoutConfig, hinted: set[int] | None, wrapped: bool
+) -> tuple[np.ndarray, dict[int, str]] | None:
+    """The per-line inputs of :func:`_decide_kernel` (rows ``_I_*``) and the page furniture to
+    lift (line → pattern name); ``None`` when a line holds a line feed. The credit hints are
+    only looked for on a ``wrapped`` page (the only one whose joins check for a credit)."""
+    texts = page.texts
+    n = len(texts)
+    text = "\n".join(arr.filled)
+    if text.count("\n") != n - 1:
+        return None
+    flags = _flag_table()
+    ff, lf = flags[arr.first], arr.last_flags
+    present = arr.present
+    ln = np.zeros((16, n), dtype=np.int64)
+    ln[_I_PRESENT] = present
+    ln[_I_WIDTH] = arr.widths
+    ln[_I_INDENTED] = arr.indented
+    ln[_I_LATIN] = arr.latin
+    ln[_I_FINAL] = arr.final
+    ln[_I_FORBIDDEN] = (ff & _F_FORBIDDEN) != 0
+    ln[_I_LATIN_PUNCT] = (ff & _F_LATIN_PUNCT) != 0
+    ln[_I_HYPHEN] = np.isin(arr.last, [ord(h) for h in _HYPHENS])
+    ln[_I_TRAILING] = np.asarray(page.trailing, dtype=bool)
+    ln[_I_ASCII_FIRST] = (ff & _F_ASCII_TEXT) != 0
+    ln[_I_ASCII_LAST] = (lf & _F_ASCII_TEXT) != 0
+    if wrapped:  # what only the wrap rule reads
+        # the first unit: one character's cells, or measured where it is a word or opens a bracket
+        units = arr.first_cells.copy()
+        odd = (present & ~arr.indented & (((ff & _F_OPENING) != 0) | (arr.first < 128))).nonzero()[0].tolist()
+        if odd:
+            units[odd] = [_first_unit_width(page[i], cfg) for i in odd]
+        ln[_I_UNIT] = units
+        role = (present & ((ff & _F_ROLE_FIRST) != 0)).nonzero()[0].tolist()
+        if role:
+            ln[_I_ROLE, role] = [segment.starts_with_role(texts[i]) for i in role]
+        _credit_hints(ln, page, arr, text)
+    furniture: dict[int, str] = {}
+    if cfg.lift_furniture:
+        for i in sorted(hinted) if hinted is not None else range(n):
+            t = texts[i]
+            name = _liftable_furniture(t) if t is not None else None
+            if name is not None:
+                furniture[i] = name
+                ln[_I_LIFT, i] = 1
+    return ln, furniture
+
+
+_SEP_TEXT = ("", " ", "")
+_KERNEL_RULES = {
+    _K_WRAP: R_WRAP.name,
+    _K_ENGLISH: R_ENGLISH.name,
+    _K_BLANK: R_BLANK.name,
+    _K_INDENT: R_INDENT.name,
+    _K_SHORT: R_SHORT.name,
+    _K_SENTENCE: R_SENTENCE.name,
+}
+
+
+# the joins whose blocks are made by one join of their lines: (rule, separator) and its text
+_ROUTINE_JOINS = ((_K_WRAP, _S_NONE), (_K_WRAP, _S_SPACE), (_K_ENGLISH, _S_SPACE))
+_ROUTINE_TEXT = {rule * 4 + sep: (_KERNEL_RULES[rule], _SEP_TEXT[sep]) for rule, sep in _ROUTINE_JOINS}
+
+
+class _Decisions:
+    """A page's decisions as the compiled loop and Python leave them (see ``_decide_kernel``)."""
+
+    __slots__ = (
+        "final",
+        "furniture",
+        "latin_w",
+        "out",
+        "py_events",
+        "py_rules",
+        "texts",
+        "units",
+        "width",
+        "widths",
+    )
+
+    def __init__(
+        self,
+        texts: list[str | None],
+        widths: list[int],
+        units: np.ndarray,
+        out: np.ndarray,
+        width: int | None,
+        latin_w: int | None,
+        furniture: dict[int, str],
+    ) -> None:
+        self.texts, self.widths, self.units, self.out = texts, widths, units, out
+        self.width, self.latin_w, self.furniture = width, latin_w, furniture
+        self.final: list[bool] = []  # is_para_final of each line (English joins' evidence)
+        self.py_events: dict[int, Event] = {}
+        self.py_rules: dict[int, str] = {}
+
+    def parts(self, first: int, last: int, code: Sequence[int] | None = None) -> list[str]:
+        """The parts of the block from line ``first`` to ``last``, as the loop builds them
+        (``code``: the decision codes as a list, when the caller has them)."""
+        texts = self.texts
+        if code is None:
+            code = self.out[0, first : last + 1].tolist()
+            base = first
+        else:
+            base = 0
+        seps = self.out[4, first : last + 1].tolist()
+        parts = [texts[first]]
+        for k in range(first + 1, last + 1):
+            if code[k - base] != _C_JOIN:
+                continue
+            sep = seps[k - first]
+            if sep == _S_CUT:
+                parts[-1] = parts[-1][:-1]
+            parts.append(_SEP_TEXT[sep] + texts[k])
+        return parts
+
+
+def _compiled_blocks(
+    lines: list[str], cfg: LayoutConfig, page: _Page, arr: _Arrays, width: int | None, latin_w: int | None
+) -> tuple[list[Block], list[Event]] | None:
+    """:func:`_build_blocks` by the compiled loop (``None``: a line holds a line feed)."""
+    texts = page.texts
+    n = len(texts)
+    lift = cfg.lift_furniture
+    hinted = _hinted_lines(lines) if lift else None
+    mode = 1 if width is not None else 2 if latin_w is not None else 0
+    got = _line_matrix(page, arr, cfg, hinted, mode == 1)
+    if got is None:
+        return None
+    ln, furniture = got
+    limit = width - cfg.column_slack if width is not None else 0
+    short_english = cfg.english_short_line_ratio * latin_w if latin_w is not None else 0.0
+    out = np.zeros((7, n), dtype=np.int64)
+    out[6] = -1
+    st = np.zeros(10, dtype=np.int64)
+    st[_ST_LIFTED] = -1
+    blk = np.zeros((n, 4), dtype=np.int64)
+    widths = page.widths
+    dec = _Decisions(texts, widths, ln[_I_UNIT], out, width, latin_w, furniture)
+    if mode == 2:
+        dec.final = arr.final.tolist()
+    kernel = _decide_kernel if jit.enabled() else _decide_kernel.py_func
+    i = 0
+    while True:
+        i = int(kernel(i, ln, st, mode, limit, short_english, _MAX_CREDIT_CELLS, out, blk))
+        if i >= n:
+            break
+        _decide_line(dec, i, st, ln, blk, page, width, latin_w, cfg)
+        i += 1
+    return _assemble(dec, page, blk[: st[_ST_BLOCKS]]), [PageEvents(dec)]
+
+
+def _decide_line(
+    dec: _Decisions,
+    i: int,
+    st: np.ndarray,
+    ln: np.ndarray,
+    blk: np.ndarray,
+    page: _Page,
+    width: int | None,
+    latin_w: int | None,
+    cfg: LayoutConfig,
+) -> None:
+    """Decide line ``i``, where the compiled loop stopped, by the general path."""
+    out, texts = dec.out, dec.texts
+    t = texts[i]
+    assert t is not None
+    p, first = int(st[_ST_LAST]), int(st[_ST_FIRST])
+    parts = dec.parts(first, p)
+    cur = _Open(parts, int(st[_ST_CELLS]), first, p, False, [])
+    blanks = int(st[_ST_BLANKS])
+    st[_ST_BLANKS] = 0
+    if st[_ST_STOP] == _STOP_CREDIT:
+        bt = cur.text()
+        if not (segment._CREDIT_HINT.search(bt) and segment.is_byline_or_caption(bt)):
+            spaced = ln[_I_TRAILING, p] or (ln[_I_ASCII_LAST, p] and ln[_I_ASCII_FIRST, i])
+            sep_code = _S_SPACE if spaced else _S_NONE
+            out[0, i], out[1, i], out[4, i] = _C_JOIN, _K_WRAP, sep_code
+            st[_ST_CELLS] += ln[_I_WIDTH, i]
+            st[_ST_LAST] = i
+            _add_join(blk[st[_ST_BLOCKS] - 1], i, _K_WRAP * 4 + sep_code if p == i - 1 else _KEY_MIXED)
+            return
+    rule, sep, evidence = _decide(cur, page[p], page, i, blanks, width, latin_w, cfg)
+    if sep == BREAK:
+        out[0, i], out[1, i] = _C_BREAK, _K_PY
+        dec.py_events[i] = Event(rule, STAGE, evidence, p + 1, i + 1)
+        st[_ST_FIRST] = st[_ST_LAST] = i
+        st[_ST_CELLS] = ln[_I_WIDTH, i]
+        st[_ST_HINT] = ln[_I_HINT, i]
+        blk[st[_ST_BLOCKS]] = (i, i, 0, _KEY_NONE)
+        st[_ST_BLOCKS] += 1
+        return
+    before_tail = parts[-1]
+    code = _S_SPACE if sep == " " else _S_NONE
+    if sep == "\x01":  # remove the break hyphen
+        parts[-1] = before_tail[:-1]
+        sep, code = "", _S_CUT
+    elif sep == "\x02":  # keep the compound's hyphen
+        sep = ""
+    assert sep in ("", " "), sep
+    out[0, i], out[1, i], out[4, i] = _C_JOIN, _K_PY, code
+    dec.py_rules[i] = rule
+    dec.py_events[i] = Event(
+        rule,
+        STAGE,
+        evidence,
+        line=p + 1,
+        line_end=i + 1,
+        before=f"{before_tail[-12:]}⏎{t[:12]}",
+        after=(parts[-1][-12:] + (sep + t)[:12]),
+    )
+    st[_ST_CELLS] += ln[_I_WIDTH, i]
+    st[_ST_LAST] = i
+    st[_ST_HINT] = 1  # its separator may have made a credit hint: look at the text from now on
+    _add_join(blk[st[_ST_BLOCKS] - 1], i, _KEY_MIXED)
+
+
+def _add_join(row: np.ndarray, i: int, key: int) -> None:
+    """Line ``i`` joined the block of the table ``row`` (as the compiled loop records its joins)."""
+    row[_B_LAST] = i
+    row[_B_JOINS] += 1
+    row[_B_KEY] = key if row[_B_KEY] in (_KEY_NONE, key) else _KEY_MIXED
+
+
+def _assemble(dec: _Decisions, page: _Page, table: np.ndarray) -> list[Block]:
+    """The blocks of the page's block table, in the order the line-by-line loop closes them."""
+    out, texts, indented = dec.out, dec.texts, page.indented
+    after_blank = (out[3] > 0).tolist()
+    blocks: list[Block] = []
+    append = blocks.append
+    rows = table.tolist()
+    code_l: list[int] = []
+    for b, (s, last, k, key) in enumerate(rows):
+        routine = _ROUTINE_TEXT.get(key)
+        if routine is not None:
+            name, sep = routine
+            append(
+                Block(sep.join(texts[s : last + 1]), s + 1, last + 1, [name] * k, indented[s], after_blank[s])
+            )
+            continue
+        if key == _KEY_NONE:
+            append(Block(texts[s], s + 1, s + 1, [], indented[s], after_blank[s]))
+            continue
+        if not code_l:
+            code_l, rule_l = out[0].tolist(), out[1].tolist()
+        members = [j for j in range(s + 1, last + 1) if code_l[j] == _C_JOIN]
+        joins = [dec.py_rules.get(j) or _KERNEL_RULES[rule_l[j]] for j in members]
+        append(
+            Block("".join(dec.parts(s, last, code_l)), s + 1, last + 1, joins, indented[s], after_blank[s])
+        )
+        # the lines lifted out while this block was open follow it
+        for j in range(s + 1, rows[b + 1][0] if b + 1 < len(rows) else len(texts)):
+            if code_l[j] == _C_LIFT:
+                append(Block(texts[j], j + 1, j + 1, indented=indented[j], after_blank=after_blank[j]))
+    return blocks
+
+
+class PageEvents(Event):
+    """Every layout event of a page as one object over the page's decisions: :meth:`expand`
+    gives the event of each decision, in the order the line-by-line loop records them, and
+    :meth:`spans` the (rule, first line, last line) of each without making them."""
+
+    __slots__ = ("_dec",)
+
+    def __init__(self, dec: _Decisions) -> None:
+        self.rule = "layout.decisions"
+        self.stage = STAGE
+        self.line = None
+        self.line_end = None
+        self._before = self._after = None
+        self._dec = dec
+
+    def _get_detail(self) -> str:
+        return f"{len(self.expand())} line-break decisions of the page"
+
+    detail = property(_get_detail, Event.detail.fset)
+
+    def spans(self) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+        """Rule names, and per event the index of its rule name, its first and last line."""
+        dec = self._dec
+        out = dec.out
+        code, rule = out[0], out[1]
+        names = [""] * 8
+        for k, name in _KERNEL_RULES.items():
+            names[k] = name
+        names[_K_NONE] = R_FURNITURE.name
+        made = ((code == _C_JOIN) | (code == _C_BREAK)) & (rule != _K_PY)
+        furn = (code == _C_LIFT) | (code == _C_FCLOSE)
+        lifted = out[6] >= 0
+        rule_idx = [rule[made], np.zeros(int(furn.sum()), np.int64), np.zeros(int(lifted.sum()), np.int64)]
+        first = [out[2][made], out[2][furn], out[6][lifted]]
+        last = [np.flatnonzero(made), np.flatnonzero(furn), np.flatnonzero(lifted)]
+        extra = sorted(dec.py_events.items())
+        if extra:
+            for _, e in extra:
+                if e.rule not in names:
+                    names.append(e.rule)
+            rule_idx.append(np.array([names.index(e.rule) for _, e in extra], np.int64))
+            first.append(np.array([e.line - 1 for _, e in extra], np.int64))
+            last.append(np.array([e.line_end - 1 for _, e in extra], np.int64))
+        return names, np.concatenate(rule_idx), np.concatenate(first) + 1, np.concatenate(last) + 1
+
+    def expand(self) -> list[Event]:
+        """One event per decision, as :func:`_build_blocks` makes them line by line."""
+        dec = self._dec
+        out, texts, widths, units = dec.out, dec.texts, dec.widths, dec.units
+        width, latin_w = dec.width, dec.latin_w
+        code_l, rule_l, prev_l, blanks_l, sep_l, lifted_l = (row.tolist() for row in out[[0, 1, 2, 3, 4, 6]])
+        events: list[Event] = []
+        tail = ""  # the last part of the open block, before the next join
+        for i, c in enumerate(code_l):
+            if c == _C_BLANK:
+                continue
+            p, lifted, t = prev_l[i], lifted_l[i], texts[i]
+            assert t is not None
+            if lifted >= 0:
+                events.append(
+                    Event(
+                        R_FURNITURE.name,
+                        STAGE,
+                        f"line {lifted + 1} is page furniture; line {i + 1} is decided against line {p + 1}",
+                        line=lifted + 1,
+                        line_end=i + 1,
+                    )
+                )
+            k = rule_l[i]
+            if c == _C_FCLOSE:
+                events.append(Event(R_FURNITURE.name, STAGE, f"line {p + 1} is page furniture", p + 1, i + 1))
+            elif c == _C_LIFT:
+                events.append(
+                    Event(
+                        R_FURNITURE.name,
+                        STAGE,
+                        f"'{t[:30]}' is page furniture ({dec.furniture[i]}): set apart, the paragraph of "
+                        f"line {p + 1} may continue after it",
+                        line=p + 1,
+                        line_end=i + 1,
+                    )
+                )
+                continue
+            elif k == _K_PY:
+                events.append(dec.py_events[i])
+            elif k == _K_WRAP:
+                sep = _SEP_TEXT[sep_l[i]]
+                args = (widths[p], width, int(units[i]), tail, sep, t)
+                events.append(_JoinEvent(R_WRAP.name, p + 1, i + 1, _WRAP_DETAIL, *args))
+            elif k == _K_ENGLISH:
+                x = "fills the line" if dec.final[p] else "does not end a sentence"
+                args = (x, widths[p], latin_w, tail, " ", t)
+                events.append(_JoinEvent(R_ENGLISH.name, p + 1, i + 1, _ENGLISH_DETAIL, *args))
+            elif k == _K_BLANK:
+                events.append(
+                    Event(
+                        R_BLANK.name, STAGE, f"{blanks_l[i]} blank line(s) before line {i + 1}", p + 1, i + 1
+                    )
+                )
+            elif k == _K_INDENT:
+                events.append(Event(R_INDENT.name, STAGE, f"line {i + 1} is indented", p + 1, i + 1))
+            elif k == _K_SHORT:
+                detail = (
+                    f"line {p + 1} is {widths[p]} cells of a {width}-cell column; "
+                    f"'{t[:3]}' ({int(units[i])} cells) would have fit"
+                )
+                events.append(Event(R_SHORT.name, STAGE, detail, p + 1, i + 1))
+            elif k == _K_SENTENCE:
+                detail = f"line {p + 1} ends a sentence at {widths[p]} of ~{latin_w} characters"
+                events.append(Event(R_SENTENCE.name, STAGE, detail, p + 1, i + 1))
+            tail = _SEP_TEXT[sep_l[i]] + t if c == _C_JOIN else t
+        return events
+
+
+def expand_events(events: list[Event]) -> list[Event]:
+    """``events`` with each page's layout decisions (one object) replaced by their events."""
+    if not any(type(e) is PageEvents for e in events):
+        return events
+    return [x for e in events for x in (e.expand() if type(e) is PageEvents else (e,))]
+
+
+def build_blocks(
+    lines: list[str], cfg: LayoutConfig, compact: bool = False
+) -> tuple[list[Block], list[Event]]:
+    """Rebuild paragraphs (``Block``) from source lines; one event per line-break decision.
+
+    ``compact``: the decisions of a page may come as one event object over all of them
+    (``PageEvents``, with ``spans()``); :func:`expand_events` turns it into the event of each.
+    """
+    blocks, events = _build_blocks(lines, cfg, fast=True)
+    return blocks, events if compact else expand_events(events)
 
 
 # Last characters a paragraph-final text can have (``_PARA_FINAL``): any other ends no paragraph.
@@ -1083,8 +1706,49 @@ def _char_cells(ch: str, ambiguous_wide: bool) -> int:
 
 # Character classes of a line's first and last character, as bits of one table over code points.
 _F_FORBIDDEN, _F_FINAL_LAST, _F_TERMINAL = 1, 2, 4
+# for the compiled decisions (:func:`_line_matrix`)
+_F_OPENING, _F_ASCII_TEXT, _F_LATIN_PUNCT, _F_ROLE_FIRST, _F_HINT_HEAD = 8, 16, 32, 64, 128
 # Ends a paragraph by itself (``_PARA_FINAL`` with no closing quote or bracket after it).
 _TERMINAL = "。！？!?…．.；;：:"
+
+
+def _parser_width(pattern: str) -> int:
+    """The longest match of ``pattern`` (without look-arounds), as the regex parser measures it."""
+    from re import _parser
+
+    return int(_parser.parse(pattern).getwidth()[1])
+
+
+def _hint_heads(pattern: str) -> frozenset[str] | None:
+    """Characters after which a match of ``pattern`` may go on past a line break: those at any
+    but the last place of one of its words, and a word's last one when a look-ahead follows it.
+
+    Only for a pattern that is an alternation of literal words, each with an optional one-
+    character look-ahead at its end; ``None`` for any other pattern (then every line break is
+    taken to possibly hold a match).
+    """
+    from re import _parser  # the standard library's own pattern parser
+
+    tree = _parser.parse(pattern)
+    literal, lookahead = _parser.LITERAL, _parser.ASSERT
+    words = (
+        [list(w) for w in tree[0][1][1]] if len(tree) == 1 and tree[0][0] is _parser.BRANCH else [list(tree)]
+    )
+    heads: set[str] = set()
+    for word in words:
+        if word and word[-1][0] is lookahead and word[-1][1][0] == 1:
+            word = [*word[:-1], (literal, 0)]  # the look-ahead reads one more character
+        if not word or any(op is not literal for op, _ in word):
+            return None
+        heads.update(chr(code) for _, code in word[:-1])
+    return frozenset(heads)
+
+
+# A credit hint is at most this many characters, look-ahead included (checked at import).
+_CREDIT_SPAN = 9
+_CREDIT_HEADS = _hint_heads(segment._CREDIT_HINT.pattern)
+if _CREDIT_HEADS is not None and _parser_width(segment._CREDIT_HINT.pattern) >= _CREDIT_SPAN:
+    _CREDIT_HEADS = None
 
 
 @cache
@@ -1094,6 +1758,11 @@ def _flag_table() -> np.ndarray:
         (_F_FORBIDDEN, _LINE_INITIAL_FORBIDDEN),
         (_F_FINAL_LAST, _PARA_FINAL_LAST),
         (_F_TERMINAL, _TERMINAL),
+        (_F_OPENING, _OPENING),
+        (_F_ASCII_TEXT, [chr(c) for c in range(128) if not chr(c).isspace()]),
+        (_F_LATIN_PUNCT, ",;:!?)"),
+        (_F_ROLE_FIRST, segment._ROLE_FIRST_CHARS),
+        (_F_HINT_HEAD, _CREDIT_HEADS or ()),
     ):
         table[[ord(c) for c in chars]] |= flag
     return table
@@ -1182,21 +1851,20 @@ def _page_latin_width(arr: _Arrays) -> int | None:
 
 
 def _build_blocks(lines: list[str], cfg: LayoutConfig, fast: bool) -> tuple[list[Block], list[Event]]:
-    """:func:`build_blocks`; ``fast=False`` decides every break with :func:`_decide` alone (the
-    reference the fast path is tested against)."""
+    """:func:`build_blocks`: by the compiled loop (``fast``), or line by line with :func:`_decide`
+    deciding every break (the reference the compiled loop is tested against, and what a page
+    with a line feed inside a line gets)."""
     page = _prepare_page(lines, cfg) if fast else _Page.of(_prepare_reference(lines, cfg))
-    texts, widths, indented, latin, trailing = (
-        page.texts,
-        page.widths,
-        page.indented,
-        page.latin,
-        page.trailing,
-    )
     # Lines ending in punctuation may hang it past the column (GB/T 15834).
     arr = _arrays(page, cfg.ambiguous_wide)
     col_widths, hanging, final_line = _column_inputs(arr)
     width = column_width(col_widths, cfg, hanging, final_line)
     latin_w = _page_latin_width(arr)
+    if fast:
+        compiled = _compiled_blocks(lines, cfg, page, arr, width, latin_w)
+        if compiled is not None:
+            return compiled
+    texts, widths, indented = page.texts, page.widths, page.indented
     blocks: list[Block] = []
     events: list[Event] = []
     cur: _Open | None = None
@@ -1212,29 +1880,7 @@ def _build_blocks(lines: list[str], cfg: LayoutConfig, fast: bool) -> tuple[list
 
     lifted: list[Block] = []  # furniture met inside the open paragraph, emitted after it
     lifted_line: int | None = None
-    # The fast path below takes the routine decision of a hard-wrapped page (the line filled the
-    # column and nothing else applies) without the general :func:`_decide`; same rule, same evidence.
-    wrap_fast = fast and width is not None
-    limit = width - cfg.column_slack if width is not None else 0
     lift = cfg.lift_furniture
-    wrap_name = R_WRAP.name
-    credit_hint = segment._CREDIT_HINT.search
-    role_first = segment._ROLE_FIRST_CHARS
-    # Lines that may be liftable furniture: one scan of the page for the pre-filter's words.
-    hinted = _hinted_lines(lines) if fast and lift else None
-    english_fast = fast and width is None and latin_w is not None
-    short_english = cfg.english_short_line_ratio * latin_w if latin_w is not None else 0.0
-    english_name = R_ENGLISH.name
-    wrap_detail, english_detail, join_event = _WRAP_DETAIL, _ENGLISH_DETAIL, _JoinEvent
-    final_l = arr.final.tolist()
-    first_cells = arr.first_cells.tolist()
-    blank_name, indent_name, short_name, sentence_name = (
-        R_BLANK.name,
-        R_INDENT.name,
-        R_SHORT.name,
-        R_SENTENCE.name,
-    )
-
     n = len(texts)
     index = 0
     while index < n:
@@ -1256,7 +1902,7 @@ def _build_blocks(lines: list[str], cfg: LayoutConfig, fast: bool) -> tuple[list
                 )
             )
             lifted_line = None
-        furniture = _liftable_furniture(t) if lift and (hinted is None or index in hinted) else None
+        furniture = _liftable_furniture(t) if lift else None
         if cur is None:
             cur = _Open([t], ln_width, index, index, blanks > 0, [])
             cur.furniture = furniture is not None
@@ -1297,107 +1943,7 @@ def _build_blocks(lines: list[str], cfg: LayoutConfig, fast: bool) -> tuple[list
             blanks = 0  # blank lines around a page header say nothing about the paragraph
             index += 1
             continue
-        prev_text, prev_latin, prev_width = texts[p], latin[p], widths[p]
-        ln_latin = latin[index]
-        fast_rule: str | None = None
-        if (
-            fast
-            and not blanks
-            and not indented[index]
-            and (t[0] not in _LINE_INITIAL_FORBIDDEN or (prev_latin and t[0] in ",;:!?)"))
-            and not (prev_latin and prev_text.endswith(_HYPHENS))
-        ):
-            if wrap_fast and t[0] not in _LINE_INITIAL_FORBIDDEN:
-                # _fills_column, with the first unit's width from a per-character cache when it is
-                # one character (neither an opening bracket nor the start of a Latin word)
-                c = t[0]
-                unit = (
-                    _first_unit_width(page[index], cfg)
-                    if c in _OPENING or c.isascii()
-                    else first_cells[index]
-                )
-                # the same tests as the general path, cheapest first; the paragraph's last part is
-                # the previous line (after a separator), so whether it ends the paragraph was
-                # settled for the page (``final``)
-                if (
-                    prev_width + unit + (1 if (ln_latin and prev_latin) else 0) > limit
-                    and not final_l[p]
-                    and (c not in role_first or not segment.starts_with_role(t))
-                    and not (
-                        cur.text_cells <= _MAX_CREDIT_CELLS
-                        and credit_hint(bt := cur.text())
-                        and segment.is_byline_or_caption(bt)
-                    )
-                ):
-                    a = prev_text[-1]
-                    fast_sep = (
-                        " "
-                        if trailing[p]
-                        or (a.isascii() and not a.isspace() and c.isascii() and not c.isspace())
-                        else ""
-                    )
-                    fast_rule, fast_fmt, fast_x, fast_y, fast_z = (
-                        wrap_name,
-                        wrap_detail,
-                        prev_width,
-                        width,
-                        unit,
-                    )
-            elif english_fast and ln_latin and prev_latin:
-                final = final_l[p]
-                if not (final and prev_width < short_english):
-                    fast_rule, fast_sep = english_name, " "
-                    fast_fmt, fast_y, fast_z = english_detail, prev_width, latin_w
-                    fast_x = "does not end a sentence" if not final else "fills the line"
-        if fast_rule is not None:
-            parts = cur.parts
-            before_tail = parts[-1]
-            parts.append(fast_sep + t)
-            cur.text_cells += ln_width
-            cur.joins.append(fast_rule)
-            cur.last = index
-            events.append(
-                join_event(
-                    fast_rule, p + 1, index + 1, fast_fmt, fast_x, fast_y, fast_z, before_tail, fast_sep, t
-                )
-            )
-            index += 1
-            continue
-        rule = None
-        if (
-            fast
-            and final_l[p]
-            and (t[0] not in _LINE_INITIAL_FORBIDDEN or (prev_latin and t[0] in ",;:!?)"))
-            and not (not blanks and prev_latin and prev_text[-1] in "-\u00ad‐")
-        ):
-            # A routine paragraph mark after a paragraph-final line (no broken paragraph to
-            # repair): the rule and evidence :func:`_decide` gives, without its other tests.
-            if blanks:
-                rule, sep, evidence = blank_name, BREAK, f"{blanks} blank line(s) before line {index + 1}"
-            elif indented[index]:
-                rule, sep, evidence = indent_name, BREAK, f"line {index + 1} is indented"
-            elif width is not None:
-                c = t[0]
-                unit = (
-                    _first_unit_width(page[index], cfg)
-                    if c in _OPENING or c.isascii()
-                    else first_cells[index]
-                )
-                if prev_width + unit + (1 if (ln_latin and prev_latin) else 0) <= limit:
-                    rule, sep, evidence = (
-                        short_name,
-                        BREAK,
-                        f"line {p + 1} is {prev_width} cells of a {width}-cell column; "
-                        f"'{t[:3]}' ({unit} cells) would have fit",
-                    )
-            elif latin_w is not None and prev_latin and ln_latin and prev_width < short_english:
-                rule, sep, evidence = (
-                    sentence_name,
-                    BREAK,
-                    f"line {p + 1} ends a sentence at {prev_width} of ~{latin_w} characters",
-                )
-        if rule is None:
-            rule, sep, evidence = _decide(cur, page[p], page, index, blanks, width, latin_w, cfg)
+        rule, sep, evidence = _decide(cur, page[p], page, index, blanks, width, latin_w, cfg)
         if sep == BREAK:
             events.append(Event(rule, STAGE, evidence, p + 1, index + 1))
             close(cur)

@@ -16,6 +16,7 @@ from functools import reduce
 from operator import or_
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from cleaning import decode, layout, normalize, repair, segment
@@ -41,11 +42,19 @@ def split_lines(text: str) -> list[str]:
 
 @dataclass(slots=True)
 class DocResult:
+    """A processed document. ``events`` are as the stages recorded them: a page's layout
+    decisions are one :class:`cleaning.layout.PageEvents` object (spans, no per-decision
+    objects); :meth:`expanded_events` gives one event per change or decision."""
+
     doc: SourceDoc
     decode_info: DecodeInfo
     lines: list[str]
     items: list[Item]
     events: list[Event] = field(default_factory=list)
+
+    def expanded_events(self) -> list[Event]:
+        """``events`` with each page's layout decisions as one event per decision."""
+        return layout.expand_events(self.events)
 
 
 @dataclass(slots=True)
@@ -107,7 +116,7 @@ def process_document(
     events.extend(ev)
     lines, ev = normalize.normalize_lines(lines, cfg.normalize)
     events.extend(ev)
-    blocks, ev = layout.build_blocks(lines, cfg.layout)
+    blocks, ev = layout.build_blocks(lines, cfg.layout, compact=True)
     events.extend(ev)
     items, ev = segment.segment_blocks(blocks, cfg.segment, furniture=furniture)
     events.extend(ev)
@@ -143,7 +152,11 @@ class _RuleIndex:
         # events point at the document's lines; the list grows should one point further
         masks = [0] * (n_lines + 2)
         file_mask = 0
+        pages: list[Event] = []
         for e in events:
+            if type(e) is layout.PageEvents:
+                pages.append(e)  # a page's layout decisions: their spans, as arrays, below
+                continue
             bit = bits.get(e.rule)
             if bit is None:
                 bit = bits[e.rule] = 1 << len(bits)
@@ -162,6 +175,8 @@ class _RuleIndex:
             else:
                 for ln in range(start, end + 1):
                     masks[ln] |= bit
+        for page in pages:
+            masks = _or_spans(masks, bits, *page.spans())
         self._masks = masks
         self._file_mask = file_mask
         self._rules = [(bit, rule) for rule, bit in bits.items()]
@@ -176,6 +191,34 @@ class _RuleIndex:
         if names is None:
             names = self._names[mask] = sorted(rule for bit, rule in self._rules if mask & bit)
         return list(names)  # each row owns its list
+
+
+def _or_spans(
+    masks: list[int],
+    bits: dict[str, int],
+    names: list[str],
+    rule: np.ndarray,
+    start: np.ndarray,
+    end: np.ndarray,
+) -> list[int]:
+    """``masks`` with each rule's bit set on every line from ``start`` to ``end`` of its spans
+    (``rule`` indexes ``names``); new rule names get the next bits."""
+    size = max(len(masks), int(end.max(initial=0)) + 1)
+    out = np.zeros(size, dtype=object)
+    out[: len(masks)] = masks
+    for k in np.unique(rule).tolist():
+        name = names[k]
+        bit = bits.get(name)
+        if bit is None:
+            bit = bits[name] = 1 << len(bits)
+        sel = rule == k
+        # lines covered by a span of this rule: +1 at each start, -1 after each end
+        cover = np.zeros(size + 1, dtype=np.int64)
+        np.add.at(cover, start[sel], 1)
+        np.add.at(cover, end[sel] + 1, -1)
+        covered = np.flatnonzero(np.cumsum(cover[:-1]) > 0)
+        out[covered] |= bit
+    return out.tolist()
 
 
 # Columns of the rows that hold the same value on every row before dedup.
@@ -364,7 +407,7 @@ def explain_lines(result: DocResult) -> list[dict[str, Any]]:
     return [
         e.as_dict()
         for e in sorted(
-            result.events,
+            result.expanded_events(),
             key=lambda e: (e.line if e.line is not None else 0, rank.get(e.stage, len(rank))),
         )
     ]

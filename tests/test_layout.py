@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import re
 
+import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -27,6 +28,7 @@ from cleaning.layout import (
     build_blocks,
     column_width,
     display_width,
+    expand_events,
     is_para_final,
     seam_word,
 )
@@ -253,13 +255,104 @@ def _same(lines: list[str], cfg: LayoutConfig = CFG) -> None:
     fast = _build_blocks(lines, cfg, fast=True)
     ref = _build_blocks(lines, cfg, fast=False)
     assert fast[0] == ref[0]
-    assert [e.as_dict() for e in fast[1]] == [e.as_dict() for e in ref[1]]
+    assert [e.as_dict() for e in expand_events(fast[1])] == [e.as_dict() for e in ref[1]]
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.one_of(st.lists(_LINE, max_size=30), st.lists(_ENGLISH_LINE, max_size=30)), st.booleans())
 def test_fast_paths_decide_like_the_reference(lines: list[str], ambiguous_wide: bool) -> None:
     _same(lines, LayoutConfig(ambiguous_wide=ambiguous_wide))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.one_of(st.lists(_LINE, max_size=20), st.lists(_ENGLISH_LINE, max_size=20)))
+def test_the_decision_loop_run_as_plain_python_decides_the_same(lines: list[str]) -> None:
+    """With the kernels off (``PRESSWASH_JIT=0``) the loop's own Python definition runs."""
+    from cleaning import jit
+
+    with jit.numpy_definitions():
+        _same(lines)
+
+
+_CREDIT_TEXT = st.lists(
+    st.sampled_from(
+        [
+            "记者",
+            "新华社记者",
+            "摄",
+            "摄影",
+            "图",
+            "文",
+            "：",
+            " ",
+            "黄啟峰",
+            "会议要求",
+            "，",
+            "。",
+            "Photo by",
+            "本报",
+        ]
+    ),
+    min_size=1,
+    max_size=12,
+).map("".join)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_CREDIT_TEXT, min_size=1, max_size=5), st.integers(min_value=2, max_value=12))
+def test_credit_words_broken_across_narrow_lines_decide_like_the_reference(
+    paras: list[str], chars: int
+) -> None:
+    """Credit words split over short wrapped lines: the page-level hint flags must still send
+    every paragraph that may be a byline to the exact credit check."""
+    _same([ln for p in paras for ln in wrap_cells(p, 2 * chars)])
+
+
+@pytest.mark.parametrize("chars", range(2, 13))
+def test_bylines_split_at_every_column_width_decide_like_the_reference(chars: int) -> None:
+    """A byline wrapped at every width, its words broken over the lines ("本报记" / "者 黄"): the
+    hint flags of the line breaks must send each such paragraph to the exact credit check."""
+    body = "会议要求各部门把各项工作落到实处切实提高服务水平进一步完善城市网络建设推动全市经济社会高质量发展"
+    for byline in (
+        "本报记者 黄啟峰",
+        "新华社记者 黄啟峰",
+        "记者 黄啟峰 摄",
+        "通讯员 牛树志",
+        "Photo by John Smith",
+    ):
+        for before in ("", "会议"):
+            _same([*wrap_cells(body, 2 * chars), *wrap_cells(before + byline + body, 2 * chars)])
+
+
+def test_a_page_record_expands_to_the_events_it_spans() -> None:
+    lines = [
+        *wrap_cells(P1 + P2, 20, "\u3000\u3000"),
+        "",
+        "记者 焦同帅 摄",
+        "东方日报 第3版 星期二",
+        *wrap_cells(P2, 20),
+    ]
+    blocks, compact = build_blocks(lines, CFG, compact=True)
+    assert [type(e).__name__ for e in compact] == ["PageEvents"]
+    names, rule, first, last = compact[0].spans()
+    expanded = expand_events(compact)
+    assert sorted(
+        zip([names[k] for k in rule.tolist()], first.tolist(), last.tolist(), strict=True)
+    ) == sorted((e.rule, e.line, e.line_end) for e in expanded)
+    assert (blocks, [e.as_dict() for e in expanded]) == (
+        build_blocks(lines, CFG)[0],
+        [e.as_dict() for e in build_blocks(lines, CFG)[1]],
+    )
+
+
+def test_credit_hint_heads_come_from_the_pattern() -> None:
+    from cleaning import segment
+    from cleaning.layout import _hint_heads
+
+    assert _hint_heads("记者|摄|文(?=[\\s:])|Photo by") == frozenset("记文Photo b")
+    assert _hint_heads("记[者的]") is None  # anything but literal words: no shortcut
+    heads = _hint_heads(segment._CREDIT_HINT.pattern)
+    assert heads is not None and {"记", "新", "文", "图", " "} <= heads and "者" not in heads
 
 
 @settings(max_examples=100, deadline=None)

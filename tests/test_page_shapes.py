@@ -41,7 +41,7 @@ def _pipeline(data: bytes):
     doc = SourceDoc("shape.txt", hashlib.sha256(data).hexdigest(), data)
     result = process_document(doc, CleaningConfig())
     assert not hasattr(result, "reason"), f"rejected: {result}"
-    return result.items, result.events
+    return result.items, result.expanded_events()
 
 
 def _check_joins(events: list, wrapped: bool) -> None:

@@ -214,3 +214,37 @@ def test_a_failing_document_adds_no_rows() -> None:
         add_document_columns(broken, cfg, arts, paras)
     assert {len(col) for col in arts.values()} == {1}
     assert {len(col) for col in paras.values()} == {1}
+
+
+_PAGE_LINES = st.lists(
+    st.sampled_from(
+        [
+            "本报讯 (记者 黄啟峰) 会议要求各部门把各项工作落到实处,切实提高",
+            "服务水平,进一步完善城市网络建设,推动全市经济社会高质量发展。",
+            "　　会议要求各部门把各项工作落到实处,切实提高服务水平。",
+            "记者 黄啟峰 摄",
+            "东方日报 第3版 星期二",
+            "The council met on Tuesday evening and discussed the con-",
+            "struction of the new bridge.",
+            "",
+        ]
+    ),
+    min_size=1,
+    max_size=20,
+).map(lambda lines: "\n".join(["市开发区召开工作会议", *lines]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(_PAGE_LINES)
+def test_rules_of_a_pages_layout_record_are_those_of_its_events(text: str) -> None:
+    """A page's layout decisions, kept as one record, give every row the rules its events give."""
+    doc = SourceDoc("page.txt", "0" * 64, text.encode())
+    result = process_document(doc, CleaningConfig())
+    assert isinstance(result, DocResult)
+    compact, expanded = _RuleIndex(result.events, len(result.lines)), result.expanded_events()
+    plain = _RuleIndex(expanded, len(result.lines))
+    n = len(result.lines)
+    for start in range(1, n + 1):
+        for end in range(start, min(n, start + 4) + 1):
+            assert compact.rules_in(start, end) == plain.rules_in(start, end)
+            assert compact.rules_in(start, end) == reference_rules_in(expanded, start, end)

@@ -59,7 +59,7 @@ def _check_result(result: DocResult | Reject, doc: SourceDoc) -> None:
         return
     assert isinstance(result, DocResult)
     n = len(result.lines)
-    for event in result.events:
+    for event in result.expanded_events():
         assert event.rule in RULES, f"event names unregistered rule {event.rule!r}"
         assert RULES[event.rule].stage == event.stage
         if event.line is not None:

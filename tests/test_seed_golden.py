@@ -226,7 +226,7 @@ def test_seed_exactly_the_five_broken_joins() -> None:
     result = _process(SEED.read_bytes())
     joins = [
         e
-        for e in result.events
+        for e in result.expanded_events()
         if e.stage == "layout" and (".join" in e.rule or e.rule == "layout.dehyphenate")
     ]
     assert [(e.line, e.line_end) for e in joins] == [(a, b) for a, b, _ in BROKEN_JOINS]
@@ -248,7 +248,7 @@ def test_seed_exactly_the_five_broken_joins() -> None:
 
 def test_seed_every_line_break_has_a_decision() -> None:
     result = _process(SEED.read_bytes())
-    decided = {(e.line, e.line_end) for e in result.events if e.stage == "layout"}
+    decided = {(e.line, e.line_end) for e in result.expanded_events() if e.stage == "layout"}
     nonblank = [i + 1 for i, ln in enumerate(result.lines) if ln.strip()]
     assert decided == set(itertools.pairwise(nonblank))
 
