@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from cleaning import decode, layout, normalize, repair, segment
+from cleaning import decode, jit, layout, normalize, repair, segment
 from cleaning.config import CleaningConfig
 from cleaning.lang import guess_lang, to_simplified
 from cleaning.model import DecodeInfo, Event, Item, Reject, SourceDoc
@@ -203,22 +203,27 @@ def _or_spans(
 ) -> list[int]:
     """``masks`` with each rule's bit set on every line from ``start`` to ``end`` of its spans
     (``rule`` indexes ``names``); new rule names get the next bits."""
+    codes = [bits.setdefault(name, 1 << len(bits)) for name in names]
     size = max(len(masks), int(end.max(initial=0)) + 1)
-    out = np.zeros(size, dtype=object)
-    out[: len(masks)] = masks
-    for k in np.unique(rule).tolist():
-        name = names[k]
-        bit = bits.get(name)
-        if bit is None:
-            bit = bits[name] = 1 << len(bits)
-        sel = rule == k
-        # lines covered by a span of this rule: +1 at each start, -1 after each end
-        cover = np.zeros(size + 1, dtype=np.int64)
-        np.add.at(cover, start[sel], 1)
-        np.add.at(cover, end[sel] + 1, -1)
-        covered = np.flatnonzero(np.cumsum(cover[:-1]) > 0)
-        out[covered] |= bit
-    return out.tolist()
+    if len(bits) > 62:  # more rules than an int64 holds bits for: line by line
+        out = masks + [0] * (size - len(masks))
+        for k, a, b in zip(rule.tolist(), start.tolist(), end.tolist(), strict=True):
+            for ln in range(a, b + 1):
+                out[ln] |= codes[k]
+        return out
+    acc = np.zeros(size, dtype=np.int64)
+    acc[: len(masks)] = masks
+    kernel = _or_span_bits if jit.enabled() else _or_span_bits.py_func
+    kernel(np.array(codes, dtype=np.int64)[rule], start, end, acc)
+    return acc.tolist()
+
+
+@jit.kernel
+def _or_span_bits(bits: np.ndarray, start: np.ndarray, end: np.ndarray, out: np.ndarray) -> None:
+    """``out[line] |= bits[k]`` for every line from ``start[k]`` to ``end[k]``."""
+    for k in range(bits.shape[0]):
+        for line in range(start[k], end[k] + 1):
+            out[line] |= bits[k]
 
 
 # Columns of the rows that hold the same value on every row before dedup.

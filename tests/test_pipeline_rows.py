@@ -248,3 +248,19 @@ def test_rules_of_a_pages_layout_record_are_those_of_its_events(text: str) -> No
         for end in range(start, min(n, start + 4) + 1):
             assert compact.rules_in(start, end) == plain.rules_in(start, end)
             assert compact.rules_in(start, end) == reference_rules_in(expanded, start, end)
+
+
+@pytest.mark.parametrize("taken", [0, 70])
+def test_span_bits_are_set_on_every_line_of_each_span(taken: int) -> None:
+    """The spans of a page record set their rule's bit on each line they cover, by the kernel or,
+    past the bits an int64 holds, line by line."""
+    import numpy as np
+
+    from cleaning.pipeline import _or_spans
+
+    bits = {f"x.{k}": 1 << k for k in range(taken)}
+    names = ["layout.a", "layout.b"]
+    rule, start, end = np.array([0, 1, 1]), np.array([1, 2, 5]), np.array([2, 4, 5])
+    got = _or_spans([0] * 4, bits, names, rule, start, end)
+    a, b = bits["layout.a"], bits["layout.b"]
+    assert got == [0, a, a | b, b, b, b]
