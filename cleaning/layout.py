@@ -1154,95 +1154,87 @@ def _decide_kernel(
         fur = ln[_I_LIFT, i]
         out[3, i] = blanks
         if st[_ST_OPEN] == 0 or st[_ST_FURNITURE] != 0:
+            # the first line, or the one after a furniture line at the page start: a new block
             out[0, i] = _C_START if st[_ST_OPEN] == 0 else _C_FCLOSE
             out[2, i] = st[_ST_LAST]
             out[5, i] = fur
             st[_ST_OPEN] = 1
-            st[_ST_FIRST] = i
-            st[_ST_LAST] = i
-            st[_ST_CELLS] = ln[_I_WIDTH, i]
-            st[_ST_HINT] = ln[_I_HINT, i]
             st[_ST_FURNITURE] = fur
-            st[_ST_BLANKS] = 0
-            b = st[_ST_BLOCKS]
-            blk[b, _B_FIRST] = i
-            blk[b, _B_LAST] = i
-            blk[b, _B_JOINS] = 0
-            blk[b, _B_KEY] = _KEY_NONE
-            st[_ST_BLOCKS] = b + 1
-            i += 1
-            continue
-        p = st[_ST_LAST]
-        out[2, i] = p
-        if fur != 0:
-            out[0, i] = _C_LIFT
-            blk[st[_ST_BLOCKS] - 1, _B_KEY] = _KEY_MIXED
-            st[_ST_LIFTED] = i
-            st[_ST_BLANKS] = 0
-            i += 1
-            continue
-        forbidden = ln[_I_FORBIDDEN, i] != 0
-        p_latin = ln[_I_LATIN, p] != 0
-        i_latin = ln[_I_LATIN, i] != 0
-        first_ok = (not forbidden) or (p_latin and ln[_I_LATIN_PUNCT, i] != 0)
-        gap = 1 if (p_latin and i_latin) else 0
-        p_width = ln[_I_WIDTH, p]
-        p_final = ln[_I_FINAL, p] != 0
-        rule = _K_NONE
-        sep = _S_NONE
-        if blanks == 0 and ln[_I_INDENTED, i] == 0 and first_ok and not (p_latin and ln[_I_HYPHEN, p] != 0):
-            if mode == 1:
-                if (
-                    not forbidden
-                    and p_width + ln[_I_UNIT, i] + gap > limit
-                    and not p_final
-                    and ln[_I_ROLE, i] == 0
-                ):
-                    hint = st[_ST_HINT] != 0
-                    if st[_ST_CELLS] <= max_credit and hint:
-                        st[_ST_STOP] = _STOP_CREDIT
-                        return i
-                    rule = _K_WRAP
-                    if ln[_I_TRAILING, p] != 0 or (ln[_I_ASCII_LAST, p] != 0 and ln[_I_ASCII_FIRST, i] != 0):
+        else:
+            p = st[_ST_LAST]
+            out[2, i] = p
+            if fur != 0:
+                out[0, i] = _C_LIFT
+                blk[st[_ST_BLOCKS] - 1, _B_KEY] = _KEY_MIXED
+                st[_ST_LIFTED] = i
+                st[_ST_BLANKS] = 0
+                i += 1
+                continue
+            forbidden = ln[_I_FORBIDDEN, i] != 0
+            p_latin = ln[_I_LATIN, p] != 0
+            i_latin = ln[_I_LATIN, i] != 0
+            first_ok = (not forbidden) or (p_latin and ln[_I_LATIN_PUNCT, i] != 0)
+            gap = 1 if (p_latin and i_latin) else 0
+            p_width = ln[_I_WIDTH, p]
+            p_final = ln[_I_FINAL, p] != 0
+            hyphen = p_latin and ln[_I_HYPHEN, p] != 0
+            rule = _K_NONE
+            sep = _S_NONE
+            if blanks == 0 and ln[_I_INDENTED, i] == 0 and first_ok and not hyphen:
+                if mode == 1:
+                    if (
+                        not forbidden
+                        and p_width + ln[_I_UNIT, i] + gap > limit
+                        and not p_final
+                        and ln[_I_ROLE, i] == 0
+                    ):
+                        if st[_ST_CELLS] <= max_credit and st[_ST_HINT] != 0:
+                            st[_ST_STOP] = _STOP_CREDIT
+                            return i
+                        rule = _K_WRAP
+                        if ln[_I_TRAILING, p] != 0 or (
+                            ln[_I_ASCII_LAST, p] != 0 and ln[_I_ASCII_FIRST, i] != 0
+                        ):
+                            sep = _S_SPACE
+                elif mode == 2 and i_latin and p_latin:
+                    if not (p_final and p_width < short_english):
+                        rule = _K_ENGLISH
                         sep = _S_SPACE
-            elif mode == 2 and i_latin and p_latin:
-                if not (p_final and p_width < short_english):
-                    rule = _K_ENGLISH
-                    sep = _S_SPACE
-        if rule != _K_NONE:
-            out[0, i] = _C_JOIN
+            if rule != _K_NONE:
+                out[0, i] = _C_JOIN
+                out[1, i] = rule
+                out[4, i] = sep
+                st[_ST_CELLS] += ln[_I_WIDTH, i]
+                st[_ST_LAST] = i
+                if p != i - 1 or ln[_I_HINT, i] != 0 or ln[_I_HINT_AFTER, i] != 0:
+                    st[_ST_HINT] = 1
+                b = st[_ST_BLOCKS] - 1
+                blk[b, _B_LAST] = i
+                blk[b, _B_JOINS] += 1
+                key = rule * 4 + sep
+                if p != i - 1 or (blk[b, _B_KEY] != _KEY_NONE and blk[b, _B_KEY] != key):
+                    blk[b, _B_KEY] = _KEY_MIXED
+                elif blk[b, _B_KEY] == _KEY_NONE:
+                    blk[b, _B_KEY] = key
+                i += 1
+                continue
+            if p_final and first_ok and not (blanks == 0 and hyphen):
+                if blanks:
+                    rule = _K_BLANK
+                elif ln[_I_INDENTED, i] != 0:
+                    rule = _K_INDENT
+                elif mode == 1:
+                    if p_width + ln[_I_UNIT, i] + gap <= limit:
+                        rule = _K_SHORT
+                elif mode == 2:
+                    if p_latin and i_latin and p_width < short_english:
+                        rule = _K_SENTENCE
+            if rule == _K_NONE:
+                st[_ST_STOP] = _STOP_DECIDE
+                return i
+            out[0, i] = _C_BREAK
             out[1, i] = rule
-            out[4, i] = sep
-            st[_ST_CELLS] += ln[_I_WIDTH, i]
-            st[_ST_LAST] = i
-            if p != i - 1 or ln[_I_HINT, i] != 0 or ln[_I_HINT_AFTER, i] != 0:
-                st[_ST_HINT] = 1
-            b = st[_ST_BLOCKS] - 1
-            blk[b, _B_LAST] = i
-            blk[b, _B_JOINS] += 1
-            key = rule * 4 + sep
-            if p != i - 1 or (blk[b, _B_KEY] != _KEY_NONE and blk[b, _B_KEY] != key):
-                blk[b, _B_KEY] = _KEY_MIXED
-            elif blk[b, _B_KEY] == _KEY_NONE:
-                blk[b, _B_KEY] = key
-            i += 1
-            continue
-        if p_final and first_ok and not (blanks == 0 and p_latin and ln[_I_HYPHEN, p] != 0):
-            if blanks:
-                rule = _K_BLANK
-            elif ln[_I_INDENTED, i] != 0:
-                rule = _K_INDENT
-            elif mode == 1:
-                if p_width + ln[_I_UNIT, i] + gap <= limit:
-                    rule = _K_SHORT
-            elif mode == 2:
-                if p_latin and i_latin and p_width < short_english:
-                    rule = _K_SENTENCE
-        if rule == _K_NONE:
-            st[_ST_STOP] = _STOP_DECIDE
-            return i
-        out[0, i] = _C_BREAK
-        out[1, i] = rule
+        # line i opens a block
         st[_ST_FIRST] = i
         st[_ST_LAST] = i
         st[_ST_CELLS] = ln[_I_WIDTH, i]
