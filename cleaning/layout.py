@@ -1118,6 +1118,10 @@ _S_NONE, _S_SPACE, _S_CUT = 0, 1, 2
 _B_FIRST, _B_LAST, _B_JOINS, _B_KEY = range(4)
 _KEY_NONE, _KEY_MIXED = -1, -2
 _STOP_DECIDE, _STOP_CREDIT = 1, 2
+# rows of the per-line decisions: what happened (``_C_*``), the rule (``_K_*``), the line decided
+# against, the blank lines before, the join's separator (``_S_*``), the lifted line whose event
+# comes first (-1: none)
+_O_CODE, _O_RULE, _O_PREV, _O_BLANKS, _O_SEP, _O_LIFTED = range(6)
 
 
 @jit.kernel
@@ -1135,36 +1139,34 @@ def _decide_kernel(
     """Decide lines from ``start`` on where a routine rule settles them (the rule and evidence
     :func:`_decide` would give); return the first line it cannot decide (the page length when
     done): :func:`_decide_line` decides that one. ``ln``: the per-line input matrix (``_I_*``
-    rows); ``st``: the state (``_ST_*``); ``out`` rows: code, rule, previous line, blank lines
-    before, separator, the new block is furniture, the lifted line whose event comes first;
-    ``blk``: the block table (``_B_*``).
+    rows); ``st``: the state (``_ST_*``); ``out``: the decisions (``_O_*`` rows); ``blk``: the
+    block table (``_B_*``).
     ``mode``: 1 a wrapped page (``limit`` cells), 2 running English lines, 0 neither."""
     n = ln.shape[1]
     i = start
     while i < n:
         if ln[_I_PRESENT, i] == 0:
-            out[0, i] = _C_BLANK
+            out[_O_CODE, i] = _C_BLANK
             st[_ST_BLANKS] += 1
             i += 1
             continue
         blanks = st[_ST_BLANKS]
         if st[_ST_LIFTED] >= 0:
-            out[6, i] = st[_ST_LIFTED]  # its event comes before this line's
+            out[_O_LIFTED, i] = st[_ST_LIFTED]  # its event comes before this line's
             st[_ST_LIFTED] = -1
         fur = ln[_I_LIFT, i]
-        out[3, i] = blanks
+        out[_O_BLANKS, i] = blanks
         if st[_ST_OPEN] == 0 or st[_ST_FURNITURE] != 0:
             # the first line, or the one after a furniture line at the page start: a new block
-            out[0, i] = _C_START if st[_ST_OPEN] == 0 else _C_FCLOSE
-            out[2, i] = st[_ST_LAST]
-            out[5, i] = fur
+            out[_O_CODE, i] = _C_START if st[_ST_OPEN] == 0 else _C_FCLOSE
+            out[_O_PREV, i] = st[_ST_LAST]
             st[_ST_OPEN] = 1
             st[_ST_FURNITURE] = fur
         else:
             p = st[_ST_LAST]
-            out[2, i] = p
+            out[_O_PREV, i] = p
             if fur != 0:
-                out[0, i] = _C_LIFT
+                out[_O_CODE, i] = _C_LIFT
                 blk[st[_ST_BLOCKS] - 1, _B_KEY] = _KEY_MIXED
                 st[_ST_LIFTED] = i
                 st[_ST_BLANKS] = 0
@@ -1201,9 +1203,9 @@ def _decide_kernel(
                         rule = _K_ENGLISH
                         sep = _S_SPACE
             if rule != _K_NONE:
-                out[0, i] = _C_JOIN
-                out[1, i] = rule
-                out[4, i] = sep
+                out[_O_CODE, i] = _C_JOIN
+                out[_O_RULE, i] = rule
+                out[_O_SEP, i] = sep
                 st[_ST_CELLS] += ln[_I_WIDTH, i]
                 st[_ST_LAST] = i
                 if p != i - 1 or ln[_I_HINT, i] != 0 or ln[_I_HINT_AFTER, i] != 0:
@@ -1232,8 +1234,8 @@ def _decide_kernel(
             if rule == _K_NONE:
                 st[_ST_STOP] = _STOP_DECIDE
                 return i
-            out[0, i] = _C_BREAK
-            out[1, i] = rule
+            out[_O_CODE, i] = _C_BREAK
+            out[_O_RULE, i] = rule
         # line i opens a block
         st[_ST_FIRST] = i
         st[_ST_LAST] = i
@@ -1272,13 +1274,11 @@ def _credit_hints(ln: np.ndarray, page: _Page, arr: _Arrays, text: str) -> None:
     if _CREDIT_HEADS is None:  # the pattern is not plain words: any break may hold a hint
         ln[_I_HINT_AFTER] = both
         return
-    flags = _flag_table()
-    ff, lf = flags[arr.first], arr.last_flags
+    # the separator a wrap join of line i to line i - 1 gets (as the compiled loop chooses it)
     spaced = np.zeros(n, dtype=bool)
-    trailing = np.asarray(page.trailing, dtype=bool)
-    spaced[1:] = trailing[:-1] | (((lf[:-1] & ff[1:]) & _F_ASCII_TEXT) != 0)
+    spaced[1:] = (ln[_I_TRAILING, :-1] != 0) | ((ln[_I_ASCII_LAST, :-1] & ln[_I_ASCII_FIRST, 1:]) != 0)
     head = np.zeros(n, dtype=bool)
-    head[1:] = (lf[:-1] & _F_HINT_HEAD) != 0
+    head[1:] = (arr.last_flags[:-1] & _F_HINT_HEAD) != 0
     if " " in _CREDIT_HEADS:
         head |= spaced
     search = segment._CREDIT_HINT.search
@@ -1334,13 +1334,13 @@ def _line_matrix(
             ln[_I_ROLE, role] = [segment.starts_with_role(texts[i]) for i in role]
         _credit_hints(ln, page, arr, text)
     furniture: dict[int, str] = {}
-    if cfg.lift_furniture:
-        for i in sorted(hinted) if hinted is not None else range(n):
-            t = texts[i]
-            name = _liftable_furniture(t) if t is not None else None
-            if name is not None:
-                furniture[i] = name
-                ln[_I_LIFT, i] = 1
+    # ``hinted`` is None only when lifting is off (a line feed inside a line returned above)
+    for i in sorted(hinted or ()):
+        t = texts[i]
+        name = _liftable_furniture(t) if t is not None else None
+        if name is not None:
+            furniture[i] = name
+            ln[_I_LIFT, i] = 1
     return ln, furniture
 
 
@@ -1397,11 +1397,11 @@ class _Decisions:
         (``code``: the decision codes as a list, when the caller has them)."""
         texts = self.texts
         if code is None:
-            code = self.out[0, first : last + 1].tolist()
+            code = self.out[_O_CODE, first : last + 1].tolist()
             base = first
         else:
             base = 0
-        seps = self.out[4, first : last + 1].tolist()
+        seps = self.out[_O_SEP, first : last + 1].tolist()
         parts = [texts[first]]
         for k in range(first + 1, last + 1):
             if code[k - base] != _C_JOIN:
@@ -1428,8 +1428,8 @@ def _compiled_blocks(
     ln, furniture = got
     limit = width - cfg.column_slack if width is not None else 0
     short_english = cfg.english_short_line_ratio * latin_w if latin_w is not None else 0.0
-    out = np.zeros((7, n), dtype=np.int64)
-    out[6] = -1
+    out = np.zeros((6, n), dtype=np.int64)
+    out[_O_LIFTED] = -1
     st = np.zeros(10, dtype=np.int64)
     st[_ST_LIFTED] = -1
     blk = np.zeros((n, 4), dtype=np.int64)
@@ -1471,16 +1471,17 @@ def _decide_line(
     if st[_ST_STOP] == _STOP_CREDIT:
         bt = cur.text()
         if not (segment._CREDIT_HINT.search(bt) and segment.is_byline_or_caption(bt)):
+            # the separator the compiled loop gives a wrap join
             spaced = ln[_I_TRAILING, p] or (ln[_I_ASCII_LAST, p] and ln[_I_ASCII_FIRST, i])
             sep_code = _S_SPACE if spaced else _S_NONE
-            out[0, i], out[1, i], out[4, i] = _C_JOIN, _K_WRAP, sep_code
+            out[_O_CODE, i], out[_O_RULE, i], out[_O_SEP, i] = _C_JOIN, _K_WRAP, sep_code
             st[_ST_CELLS] += ln[_I_WIDTH, i]
             st[_ST_LAST] = i
             _add_join(blk[st[_ST_BLOCKS] - 1], i, _K_WRAP * 4 + sep_code if p == i - 1 else _KEY_MIXED)
             return
     rule, sep, evidence = _decide(cur, page[p], page, i, blanks, width, latin_w, cfg)
     if sep == BREAK:
-        out[0, i], out[1, i] = _C_BREAK, _K_PY
+        out[_O_CODE, i], out[_O_RULE, i] = _C_BREAK, _K_PY
         dec.py_events[i] = Event(rule, STAGE, evidence, p + 1, i + 1)
         st[_ST_FIRST] = st[_ST_LAST] = i
         st[_ST_CELLS] = ln[_I_WIDTH, i]
@@ -1496,7 +1497,7 @@ def _decide_line(
     elif sep == "\x02":  # keep the compound's hyphen
         sep = ""
     assert sep in ("", " "), sep
-    out[0, i], out[1, i], out[4, i] = _C_JOIN, _K_PY, code
+    out[_O_CODE, i], out[_O_RULE, i], out[_O_SEP, i] = _C_JOIN, _K_PY, code
     dec.py_rules[i] = rule
     dec.py_events[i] = Event(
         rule,
@@ -1523,7 +1524,7 @@ def _add_join(row: np.ndarray, i: int, key: int) -> None:
 def _assemble(dec: _Decisions, page: _Page, table: np.ndarray) -> list[Block]:
     """The blocks of the page's block table, in the order the line-by-line loop closes them."""
     out, texts, indented = dec.out, dec.texts, page.indented
-    after_blank = (out[3] > 0).tolist()
+    after_blank = (out[_O_BLANKS] > 0).tolist()
     blocks: list[Block] = []
     append = blocks.append
     rows = table.tolist()
@@ -1540,7 +1541,7 @@ def _assemble(dec: _Decisions, page: _Page, table: np.ndarray) -> list[Block]:
             append(Block(texts[s], s + 1, s + 1, [], indented[s], after_blank[s]))
             continue
         if not code_l:
-            code_l, rule_l = out[0].tolist(), out[1].tolist()
+            code_l, rule_l = out[_O_CODE].tolist(), out[_O_RULE].tolist()
         members = [j for j in range(s + 1, last + 1) if code_l[j] == _C_JOIN]
         joins = [dec.py_rules.get(j) or _KERNEL_RULES[rule_l[j]] for j in members]
         append(
@@ -1577,16 +1578,16 @@ class PageEvents(Event):
         """Rule names, and per event the index of its rule name, its first and last line."""
         dec = self._dec
         out = dec.out
-        code, rule = out[0], out[1]
+        code, rule = out[_O_CODE], out[_O_RULE]
         names = [""] * 8
         for k, name in _KERNEL_RULES.items():
             names[k] = name
         names[_K_NONE] = R_FURNITURE.name
         made = ((code == _C_JOIN) | (code == _C_BREAK)) & (rule != _K_PY)
         furn = (code == _C_LIFT) | (code == _C_FCLOSE)
-        lifted = out[6] >= 0
+        lifted = out[_O_LIFTED] >= 0
         rule_idx = [rule[made], np.zeros(int(furn.sum()), np.int64), np.zeros(int(lifted.sum()), np.int64)]
-        first = [out[2][made], out[2][furn], out[6][lifted]]
+        first = [out[_O_PREV][made], out[_O_PREV][furn], out[_O_LIFTED][lifted]]
         last = [np.flatnonzero(made), np.flatnonzero(furn), np.flatnonzero(lifted)]
         extra = sorted(dec.py_events.items())
         if extra:
@@ -1603,7 +1604,7 @@ class PageEvents(Event):
         dec = self._dec
         out, texts, widths, units = dec.out, dec.texts, dec.widths, dec.units
         width, latin_w = dec.width, dec.latin_w
-        code_l, rule_l, prev_l, blanks_l, sep_l, lifted_l = (row.tolist() for row in out[[0, 1, 2, 3, 4, 6]])
+        code_l, rule_l, prev_l, blanks_l, sep_l, lifted_l = (row.tolist() for row in out)
         events: list[Event] = []
         tail = ""  # the last part of the open block, before the next join
         for i, c in enumerate(code_l):

@@ -205,11 +205,9 @@ def _or_spans(
     (``rule`` indexes ``names``); new rule names get the next bits."""
     codes = [bits.setdefault(name, 1 << len(bits)) for name in names]
     size = max(len(masks), int(end.max(initial=0)) + 1)
-    if len(bits) > 62:  # more rules than an int64 holds bits for: line by line
+    if len(bits) > 62:  # more rules than an int64 holds bits for: Python ints, in plain Python
         out = masks + [0] * (size - len(masks))
-        for k, a, b in zip(rule.tolist(), start.tolist(), end.tolist(), strict=True):
-            for ln in range(a, b + 1):
-                out[ln] |= codes[k]
+        _or_span_bits.py_func(np.array(codes, dtype=object)[rule], start, end, out)
         return out
     acc = np.zeros(size, dtype=np.int64)
     acc[: len(masks)] = masks
