@@ -25,9 +25,9 @@ compares the current code with it and prints the first differences (exit status 
 ``--layout-only`` times ``build_blocks`` alone (the segment stage is left out of the timing and of
 the reference), to follow the layout stage while the segment stage changes. ``--against REV`` times
 ``build_blocks`` of ``cleaning/layout.py`` as of git revision ``REV`` in the same process, alternating
-with the current one on the same pages (before/after ratios that survive a busy machine; the current
-code as the pipeline calls it, a page's events kept as one record), and checks that both give the
-same blocks and events.
+with the current one on the same pages (before/after ratios that survive a busy machine; each as the
+pipeline calls it, a page's events kept as one record where the revision has ``compact``), and checks
+that both give the same blocks and events.
 
 ``--rows DIR`` times the last per-document step instead, on the page files under ``DIR`` (as
 ``benchmarks/corpus.py`` writes them): the rows and their Arrow tables, one dict per row
@@ -48,6 +48,7 @@ import argparse
 import cProfile
 import dataclasses
 import gzip
+import inspect
 import json
 import pstats
 import random
@@ -228,10 +229,16 @@ def _layout_record(out) -> tuple:
 
 def against(rev: str, names: list[str], n_pages: int, seed: int, repeat: int) -> int:
     """Layout alone, revision ``rev`` against the current code, alternated page set by page set."""
-    old = layout_at(rev).build_blocks
+    old_blocks = layout_at(rev).build_blocks
+    # each side timed as the pipeline calls it: a page's events kept as one record where the
+    # revision can (``compact``), expanded only for the comparison of the output
+    old_compact = "compact" in inspect.signature(old_blocks).parameters
+
+    def old(lines: list[str], cfg: object) -> object:
+        return old_blocks(lines, cfg, compact=True) if old_compact else old_blocks(lines, cfg)
 
     def current(lines: list[str], cfg: object) -> object:
-        return build_blocks(lines, cfg, compact=True)  # as the pipeline calls it
+        return build_blocks(lines, cfg, compact=True)
 
     print(f"| set | MB | lines | {rev} MB/s per core (CPU) | current MB/s | ratio | same output |")
     print("|---|---|---|---|---|---|---|")
@@ -251,7 +258,7 @@ def against(rev: str, names: list[str], n_pages: int, seed: int, repeat: int) ->
                     fn(lines, CFG.layout)
                 best[tag] = min(best[tag], time.process_time() - t0)
         same = all(
-            _layout_record(old(lines, CFG.layout)) == _layout_record(build_blocks(lines, CFG.layout))
+            _layout_record(old_blocks(lines, CFG.layout)) == _layout_record(build_blocks(lines, CFG.layout))
             for lines in data
         )
         failed += not same
