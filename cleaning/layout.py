@@ -260,19 +260,6 @@ class _Line(NamedTuple):
     latin: bool  # mostly Latin script
 
 
-def _class_ranges(spec: str) -> list[tuple[int, int]]:
-    """Code point ranges of a regex character-class body such as ``"a-z\u3000"``."""
-    out, i = [], 0
-    while i < len(spec):
-        if i + 2 < len(spec) and spec[i + 1] == "-":
-            out.append((ord(spec[i]), ord(spec[i + 2])))
-            i += 3
-        else:
-            out.append((ord(spec[i]), ord(spec[i])))
-            i += 1
-    return out
-
-
 # Per-line character counts are read from one cumulative sum of packed per-character fields:
 # display cells, Han, ASCII letter, visible (neither whitespace nor invisible), 16 bits each.
 _FIELD_BITS = 16
@@ -286,12 +273,12 @@ def _char_tables(ambiguous_wide: bool) -> np.ndarray:
     letter, visible (as ``_VISIBLE``)."""
     cells = np.ones(0x110000, dtype=np.uint64)
     wide = segment._WIDE_CORE + (segment._AMBIGUOUS_PUNCT if ambiguous_wide else "")
-    for lo, hi in _class_ranges(wide):
+    for lo, hi in textscan.class_ranges(wide):
         cells[lo : hi + 1] = 2
-    for lo, hi in _class_ranges(segment._ZERO_WIDTH_CH):
+    for lo, hi in textscan.class_ranges(segment._ZERO_WIDTH_CH):
         cells[lo : hi + 1] = 0
     han = np.zeros(0x110000, dtype=np.uint64)
-    for lo, hi in _class_ranges(_HAN_CH):
+    for lo, hi in textscan.class_ranges(_HAN_CH):
         han[lo : hi + 1] = 1
     letter = np.zeros(0x110000, dtype=np.uint64)
     letter[ord("A") : ord("Z") + 1] = 1
@@ -299,7 +286,7 @@ def _char_tables(ambiguous_wide: bool) -> np.ndarray:
     visible = np.ones(0x110000, dtype=np.uint64)
     # every Unicode whitespace character (str.isspace, regex \s) lies below U+3001
     visible[[c for c in range(0x3001) if chr(c).isspace()]] = 0
-    for lo, hi in _class_ranges("\u200b-\u200f\u2060\ufeff\u00ad"):
+    for lo, hi in textscan.class_ranges("\u200b-\u200f\u2060\ufeff\u00ad"):
         visible[lo : hi + 1] = 0
     b = _FIELD_BITS
     return cells | (han << b) | (letter << (2 * b)) | (visible << (3 * b))
@@ -1252,23 +1239,12 @@ def _decide_kernel(
     return n
 
 
-def _credit_hint_lines(filled: list[str], text: str) -> np.ndarray:
-    """Which lines ``_CREDIT_HINT`` finds something in (``text``: the lines joined by line feeds,
-    none inside a line)."""
-    found = np.zeros(len(filled), dtype=np.int64)
-    starts = [m.start() for m in segment._CREDIT_HINT.finditer(text)]
-    if starts:
-        ends = np.cumsum(np.fromiter(map(len, filled), dtype=np.int64, count=len(filled)) + 1)
-        found[np.searchsorted(ends, starts, side="right")] = 1
-    return found
-
-
 def _credit_hints(ln: np.ndarray, page: _Page, arr: _Arrays, text: str) -> None:
     """Fill the credit-hint rows of a wrapped page's line matrix: the lines a hint is found in,
     and the line breaks a hint word may run across (with the separator a join there gets)."""
     texts, present = page.texts, arr.present
     n = len(texts)
-    ln[_I_HINT] = _credit_hint_lines(arr.filled, text)
+    ln[_I_HINT] = textscan.lines_matching(segment._CREDIT_HINT, arr.filled, text)
     both = np.zeros(n, dtype=bool)
     both[1:] = present[1:] & present[:-1]
     if _CREDIT_HEADS is None:  # the pattern is not plain words: any break may hold a hint

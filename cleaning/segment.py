@@ -256,6 +256,8 @@ _CAPTION_SOURCE = re.compile(
     r"圖片來源[：:].{1,20}|Photo by .{2,40})\s*[）)]?$"
 )
 _CAPTION_START = re.compile(r"^(图为|圖為|上图|下图|左图|右图|图[：:]|圖[：:])")
+# Every match of _CAPTION_START opens with one of these (a test generates matches and checks).
+_CAPTION_START_FIRST = "图圖上下左右"
 # Pre-filters: every byline has a role word (or a postfix role such as 摄); every credit at the end
 # of a caption has a postfix role or one of the source words. Text without any is neither, and most
 # paragraphs are spared the full patterns.
@@ -311,6 +313,8 @@ _SECTION_HEADING = re.compile(
     rf"^(?:第[{_NUM_CH}]+[章节節编編篇部条條]|[一二三四五六七八九十]{{1,3}}、|"
     rf"{_OPEN_B}[一二三四五六七八九十]{{1,3}}{_CLOSE_B}|\d{{1,2}}[.、．]\D)"
 )
+# Every match of _SECTION_HEADING opens with one of these (a test generates matches and checks).
+_SECTION_FIRST = r"第一二三四五六七八九十（(〔\[\d"
 _SUBTITLE = re.compile(r"^(?:——|—|－－|--)\s*")
 _TERMINAL = re.compile(r"[。！？!?…][”’」』）)\"']*$|[。；;]")
 _SENTENCE_INSIDE = re.compile(r"[。；;]|[.!?]\s+[A-Z]")
@@ -655,7 +659,7 @@ def _classify(
             cap = caption_credit(t)
             if cap is not None:
                 return _Tagged(b, "caption", R_CAPTION.name, cap[0], byline=cap[1])
-        return _Tagged(b, "body", R_BODY.name, "running text")
+        return _Tagged(b, "body", R_BODY.name, _RUNNING_TEXT)
     if (
         furniture
         and (t in furniture or furniture_key(t) in furniture)
@@ -698,16 +702,246 @@ def _classify(
         and _SECTION_HEADING.match(t)
         and not _wider_than(t, cfg.max_headline_cells)
     ):
-        return _Tagged(b, "section", R_SECTION.name, f"numbered heading '{t[:20]}'")
-    if indented_page and not b.indented and not _wider_than(t, cfg.max_unindented_headline_cells):
-        # Body paragraphs on this page carry the indent; a line without it is a headline even
-        # when it is a whole sentence ("李總統今天參加…，並應邀致詞。").
+        return _section_tagged(b, t)
+    # Body paragraphs on this page carry the indent; a line without it is a headline even
+    # when it is a whole sentence ("李總統今天參加…，並應邀致詞。").
+    unindented = indented_page and not b.indented and not _wider_than(t, cfg.max_unindented_headline_cells)
+    return _plain_tagged(b, t, unindented, not unindented and _headline_like(t, cfg), cfg)
+
+
+def _planned_tag(
+    b: Block,
+    text: str,
+    how: int,
+    cfg: SegmentConfig,
+    furniture: frozenset[str],
+    indented_page: bool,
+    widest: int,
+) -> _Tagged:
+    """The tag of ``b`` (``text``: stripped) by what :func:`_page_plan` found (``how``)."""
+    if how & _P_SECTION:
+        if _SECTION_HEADING.match(text):
+            return _section_tagged(b, text)
+        how -= _P_SECTION
+    if how == _P_BODY:
+        return _Tagged(b, "body", R_BODY.name, _RUNNING_TEXT)
+    if how == _P_CLASSIFY:
+        return _classify(b, cfg, furniture, indented_page, widest)
+    headline_like = how == _P_HEADLINE_LIKE or (how == _P_ASK_HEADLINE_LIKE and _headline_like(text, cfg))
+    return _plain_tagged(b, text, how == _P_UNINDENTED, headline_like, cfg)
+
+
+def _section_tagged(b: Block, t: str) -> _Tagged:
+    return _Tagged(b, "section", R_SECTION.name, f"numbered heading '{t[:20]}'")
+
+
+def _plain_tagged(b: Block, t: str, unindented: bool, headline_like: bool, cfg: SegmentConfig) -> _Tagged:
+    """The tag of a paragraph that is no furniture, lead, byline, caption or numbered heading:
+    ``unindented``: a line without the indent on an indented page; ``headline_like``: what
+    :func:`_headline_like` says of ``t`` (read only when not ``unindented``)."""
+    if unindented:
         return _Tagged(b, "headline", R_HEADLINE.name, f"{_cells(t)} cells, not indented on an indented page")
-    if _headline_like(t, cfg):
+    if headline_like:
         if b.indented and cfg.indented_short_lines_are_body:
             return _Tagged(b, "section", R_SECTION.name, f"short line indented like body text: '{t[:20]}'")
         return _Tagged(b, "headline", R_HEADLINE.name, f"{_cells(t)} cells, no terminal punctuation")
-    return _Tagged(b, "body", R_BODY.name, "running text")
+    return _Tagged(b, "body", R_BODY.name, _RUNNING_TEXT)
+
+
+_RUNNING_TEXT = "running text"
+
+
+# ---------------------------------------------------------------- page classification
+#
+# Most paragraphs fail every special test of _classify (furniture, lead, byline, caption,
+# numbered heading) and end as body text, a headline line or an indented short line. Whether a
+# paragraph may pass a special test is read for the whole page at once: each paragraph's cells
+# and character classes by one compiled pass over the page's code points, its first and last
+# character's classes, and the credit words (byline roles, caption credits) by one regex pass.
+# Only a paragraph one of them flags goes through _classify; the others are tagged from the
+# arrays. Each flag is a necessary condition of its test (a test checks each against the
+# patterns), so both ways give the same tags.
+
+# character classes of a paragraph (``_block_scan``'s ``flags``)
+(
+    _CH_PROSE,
+    _CH_FURNITURE,
+    _CH_DIGIT,
+    _CH_NOT_PAGE_NUMBER,
+    _CH_SENTENCE,
+    _CH_LATIN_STOP,
+    _CH_LATIN,
+    _CH_HAN,
+    _CH_ZERO,
+    _CH_WIDE,
+) = (1 << k for k in range(10))
+# A furniture pattern matches only text holding one of these characters, or digits and nothing a
+# page number cannot hold (a test generates matches of each pattern and checks).
+_FURNITURE_NEEDS = r"[版星週周礼禮年A-Za-z]"
+_PAGE_NUMBER_CHARS = r"[\d\sA-Z\-—–·]"
+# classes of the first and the last character (``_block_scan``'s ``edges``)
+_EDGE_END, _EDGE_LEAD, _EDGE_CAPTION, _EDGE_SECTION, _EDGE_BY, _EDGE_NOT_HEADLINE_END = (
+    1 << k for k in range(6)
+)
+# what the page arrays decide (``_P_CLASSIFY``: _classify decides); ``_P_SECTION`` is added to
+# the others when the paragraph is a numbered heading if _SECTION_HEADING matches it
+_P_CLASSIFY, _P_BODY, _P_UNINDENTED, _P_HEADLINE_LIKE, _P_ASK_HEADLINE_LIKE = range(5)
+_P_SECTION = 8
+
+
+def _may_be_furniture(flags: np.ndarray) -> np.ndarray:
+    """Which paragraphs (by their ``_CH_*`` flags) a furniture pattern may match."""
+    return ((flags & _CH_FURNITURE) != 0) | (
+        ((flags & _CH_DIGIT) != 0) & ((flags & _CH_NOT_PAGE_NUMBER) == 0)
+    )
+
+
+@cache
+def _char_table() -> np.ndarray:
+    """``_CH_*`` of every code point, from the classes the tests themselves use."""
+    table = textscan.class_table(
+        (
+            (_PROSE_PUNCT.pattern, _CH_PROSE),
+            (_FURNITURE_NEEDS, _CH_FURNITURE),
+            (r"\d", _CH_DIGIT),
+            ("[。；;]", _CH_SENTENCE),  # _sentence_inside without a regex, and the full stop
+            ("[.!?]", _CH_LATIN_STOP),  # _sentence_inside with one
+            (_LATIN.pattern, _CH_LATIN),
+            (_HAN_ONE.pattern, _CH_HAN),
+            (_ZERO_WIDTH.pattern, _CH_ZERO),  # 0 cells (display_width)
+        ),
+        np.uint16,
+    ).copy()
+    table[~textscan.code_points_matching(_PAGE_NUMBER_CHARS)] |= _CH_NOT_PAGE_NUMBER
+    # 2 cells (the characters _NARROW leaves out), by ranges: they are too many to match one by one
+    for lo, hi in textscan.class_ranges(_WIDE_CORE + _AMBIGUOUS_PUNCT):
+        table[lo : hi + 1] |= _CH_WIDE
+    table.setflags(write=False)
+    return table
+
+
+@cache
+def _edge_table() -> np.ndarray:
+    """``_EDGE_*`` of every code point: bits of the first character of a paragraph, and the
+    last character's bit."""
+    return textscan.class_table(
+        (
+            ("[（(]", _EDGE_END),  # what _classify tests before _END_MARKER
+            (f"[{re.escape(''.join(sorted(_LEAD_FIRST_CHARS)))}]", _EDGE_LEAD),
+            (f"[{_CAPTION_START_FIRST}]", _EDGE_CAPTION),
+            (f"[{_SECTION_FIRST}]", _EDGE_SECTION),
+            ("B", _EDGE_BY),  # "By JOHN SMITH"
+            ("[．，,、：:]", _EDGE_NOT_HEADLINE_END),  # _headline_like's endings, bar "。" (a class)
+        )
+    )
+
+
+@jit.kernel
+def _block_scan(
+    codes: np.ndarray,
+    table: np.ndarray,
+    edge_table: np.ndarray,
+    cells: np.ndarray,
+    flags: np.ndarray,
+    first: np.ndarray,
+    last: np.ndarray,
+) -> None:
+    """Per ``"\\n"``-separated line ``k`` of ``codes``: ``cells[k]`` its :func:`display_width`,
+    ``flags[k]`` the OR of ``table`` over its characters, ``first[k]`` / ``last[k]`` the
+    ``edge_table`` bits of its first and last character (0 for an empty line)."""
+    k = 0
+    width = 0
+    acc = 0
+    start = True
+    prev = 0
+    for i in range(codes.shape[0] + 1):
+        if i == codes.shape[0] or codes[i] == 10:
+            cells[k] = width
+            flags[k] = acc
+            last[k] = 0 if start else edge_table[prev]
+            k += 1
+            width = 0
+            acc = 0
+            start = True
+            continue
+        c = codes[i]
+        f = table[c]
+        acc |= f
+        if f & _CH_ZERO:
+            pass
+        elif f & _CH_WIDE:
+            width += 2
+        else:
+            width += 1
+        if start:
+            first[k] = edge_table[c]
+            start = False
+        prev = c
+
+
+def _page_plan(
+    texts: list[str], indented: np.ndarray, cfg: SegmentConfig, furniture: frozenset[str], indented_page: bool
+) -> np.ndarray | None:
+    """What the page arrays decide for each paragraph (``_P_*``), or ``None`` (kernels
+    off, or a paragraph holds a line feed): then _classify decides every paragraph.
+    ``texts``: the paragraphs' stripped texts."""
+    if not jit.enabled() or not texts:
+        return None
+    joined = "\n".join(texts)
+    if joined.count("\n") != len(texts) - 1:
+        return None
+    n = len(texts)
+    cells = np.empty(n, dtype=np.int64)
+    flags = np.empty(n, dtype=np.uint16)
+    first = np.zeros(n, dtype=np.uint8)
+    last = np.zeros(n, dtype=np.uint8)
+    _block_scan(textscan.codes_of(joined), _char_table(), _edge_table(), cells, flags, first, last)
+    # credit words: the byline roles and caption credits (_ROLE_HINT and _CAPTION_HINT both)
+    credit = textscan.lines_matching(_CREDIT_HINT, texts, joined)
+    widest = _widest_special(cfg, indented_page)
+    wide = cells > widest
+    special = cells == 0
+    # an end marker or a lead marker: its pattern settles it (the lines of a numbered list open
+    # with "（一）" as the old-style dateline "（倫敦廿日哈瓦斯電）" does)
+    for k in np.flatnonzero(first & (_EDGE_END | _EDGE_LEAD)).tolist():
+        text = texts[k]
+        if (first[k] & _EDGE_END and _END_MARKER.match(text)) or (
+            first[k] & _EDGE_LEAD and _LEAD_ANY.match(text)
+        ):
+            special[k] = True
+    if cfg.detect_captions:
+        special |= credit | ((first & _EDGE_CAPTION) != 0)
+    # a narrow paragraph may also be furniture, a byline or a numbered heading
+    special |= ~wide & (credit | ((first & _EDGE_BY) != 0))
+    special |= (
+        ~wide & ((flags & _CH_PROSE) == 0) & _may_be_furniture(flags) & (cells <= cfg.max_furniture_cells)
+    )
+    if furniture:
+        keys = _page_keys(texts)
+        special |= ~wide & np.fromiter(
+            (t in furniture or key in furniture for t, key in zip(texts, keys, strict=True)),
+            dtype=bool,
+            count=n,
+        )
+    plan = np.full(n, _P_BODY, dtype=np.int8)
+    unindented = ~wide & (cells <= cfg.max_unindented_headline_cells) & ~indented if indented_page else None
+    # _headline_like: False when too wide, a sentence mark or a full stop, or a comma-like end;
+    # the Latin sentence ends and Latin-only text take the function itself
+    not_headline = (
+        (cells > cfg.max_headline_cells)
+        | ((flags & _CH_SENTENCE) != 0)
+        | ((last & _EDGE_NOT_HEADLINE_END) != 0)
+    )
+    latin_only = ((flags & _CH_LATIN) != 0) & ((flags & _CH_HAN) == 0)
+    ask = ~not_headline & (((flags & _CH_LATIN_STOP) != 0) | latin_only)
+    plan[~wide & ~not_headline] = _P_HEADLINE_LIKE
+    plan[ask] = _P_ASK_HEADLINE_LIKE
+    if unindented is not None:
+        plan[unindented] = _P_UNINDENTED
+    if cfg.detect_section_headings:
+        plan[((first & _EDGE_SECTION) != 0) & (cells <= cfg.max_headline_cells)] += _P_SECTION
+    plan[special] = _P_CLASSIFY
+    return plan
 
 
 def _assign_headline_roles(item: Item, lines: list[str], cfg: SegmentConfig) -> str:
@@ -800,90 +1034,105 @@ def segment_blocks(
         and sum(b.indented for b in long_blocks) >= cfg.indented_page_fraction * len(long_blocks)
     )
     widest = _widest_special(cfg, indented_page)
-    for b in blocks:
-        t = _classify(b, cfg, furniture, indented_page, widest)
-        if t.tag == "headline":
-            pending.append(t)
-            if len(pending) > cfg.max_headline_lines:
-                extra = pending[: len(pending) - cfg.max_headline_lines]
-                del pending[: len(extra)]
-                keep = list(pending)
-                pending[:] = extra
-                flush_pending_as_body()
-                pending[:] = keep
-            continue
-        if t.tag == "furniture":
-            if items and items[-1].kind == "furniture" and not pending:
-                fi = items[-1]
-            else:
-                fi = Item(kind="furniture", line_start=b.line_start, line_end=b.line_end)
-                items.append(fi)
-            fi.paragraphs.append(_paragraph(b))
-            extend(fi, b)
-            ev(t)
-            continue
-        if t.tag == "end":
-            ev(t)
-            if cur is not None:
-                extend(cur, b)
-                closed = True
-            continue
-        if t.tag == "caption":
-            item = Item(kind="caption", line_start=b.line_start, line_end=b.line_end)
-            if pending:
-                item.headline = [p.block.text.strip() for p in pending]
-                _assign_headline_roles(item, item.headline, cfg)
-                for p in pending:
-                    ev(p)
-                    extend(item, p.block)
-                pending.clear()
-            item.paragraphs.append(_paragraph(b))
-            item.byline = list(t.byline)
-            items.append(item)
-            ev(t)
-            continue
-        if t.tag == "byline":
-            if pending or cur is None or closed:
-                # a leading byline (By JOHN SMITH after the headline) opens the article
-                item = start_article(t)
-                item.byline.extend(t.byline)
-                item.byline_text = b.text.strip()
-                extend(item, b)
-                cur, closed = item, False
-                ev(t, detail=t.detail + "; leading byline")
-            else:
+    texts = [b.text.strip() for b in blocks]
+    planned = _page_plan(
+        texts,
+        np.fromiter((b.indented for b in blocks), dtype=bool, count=len(blocks)),
+        cfg,
+        furniture,
+        indented_page,
+    )
+    plan = planned.tolist() if planned is not None else [_P_CLASSIFY] * len(blocks)
+    body_rule = R_BODY.name
+    for b, text, how in zip(blocks, texts, plan, strict=True):
+        if how == _P_BODY and cur is not None and not closed and not pending:
+            # running text going on in the open article: the path of most paragraphs
+            rule, detail = body_rule, _RUNNING_TEXT
+        else:
+            t = _planned_tag(b, text, how, cfg, furniture, indented_page, widest)
+            if t.tag == "headline":
+                pending.append(t)
+                if len(pending) > cfg.max_headline_lines:
+                    extra = pending[: len(pending) - cfg.max_headline_lines]
+                    del pending[: len(extra)]
+                    keep = list(pending)
+                    pending[:] = extra
+                    flush_pending_as_body()
+                    pending[:] = keep
+                continue
+            if t.tag == "furniture":
+                if items and items[-1].kind == "furniture" and not pending:
+                    fi = items[-1]
+                else:
+                    fi = Item(kind="furniture", line_start=b.line_start, line_end=b.line_end)
+                    items.append(fi)
+                fi.paragraphs.append(_paragraph(b))
+                extend(fi, b)
+                ev(t)
+                continue
+            if t.tag == "end":
+                ev(t)
+                if cur is not None:
+                    extend(cur, b)
+                    closed = True
+                continue
+            if t.tag == "caption":
+                item = Item(kind="caption", line_start=b.line_start, line_end=b.line_end)
+                if pending:
+                    item.headline = [p.block.text.strip() for p in pending]
+                    _assign_headline_roles(item, item.headline, cfg)
+                    for p in pending:
+                        ev(p)
+                        extend(item, p.block)
+                    pending.clear()
+                item.paragraphs.append(_paragraph(b))
+                item.byline = list(t.byline)
+                items.append(item)
+                ev(t)
+                continue
+            if t.tag == "byline":
+                if pending or cur is None or closed:
+                    # a leading byline (By JOHN SMITH after the headline) opens the article
+                    item = start_article(t)
+                    item.byline.extend(t.byline)
+                    item.byline_text = b.text.strip()
+                    extend(item, b)
+                    cur, closed = item, False
+                    ev(t, detail=t.detail + "; leading byline")
+                else:
+                    cur.byline.extend(t.byline)
+                    cur.byline_text = (
+                        b.text.strip() if not cur.byline_text else f"{cur.byline_text}\n{b.text.strip()}"
+                    )
+                    extend(cur, b)
+                    # a trailing byline closes the article; a leading one (no body yet) does not
+                    closed = bool(cur.paragraphs)
+                    ev(t, detail=t.detail + ("; trailing byline" if closed else "; leading byline"))
+                continue
+            # lead, section heading or body
+            if t.tag == "lead":
+                if pending or cur is None or closed or cur.paragraphs or cur.lead:
+                    cur = start_article(t)
+                # else: the article was opened by its headline and a leading byline ("By JOHN SMITH")
+                closed = False
+                cur.lead = t.marker
                 cur.byline.extend(t.byline)
-                cur.byline_text = (
-                    b.text.strip() if not cur.byline_text else f"{cur.byline_text}\n{b.text.strip()}"
-                )
-                extend(cur, b)
-                # a trailing byline closes the article; a leading one (no body yet) does not
-                closed = bool(cur.paragraphs)
-                ev(t, detail=t.detail + ("; trailing byline" if closed else "; leading byline"))
-            continue
-        # lead, section heading or body
-        if t.tag == "lead":
-            if pending or cur is None or closed or cur.paragraphs or cur.lead:
+            elif pending:
                 cur = start_article(t)
-            # else: the article was opened by its headline and a leading byline ("By JOHN SMITH")
-            closed = False
-            cur.lead = t.marker
-            cur.byline.extend(t.byline)
-        elif pending:
-            cur = start_article(t)
-            closed = False
-        elif cur is None or closed:
-            cur = Item(kind="other", line_start=b.line_start, line_end=b.line_end)
-            items.append(cur)
-            closed = False
-            ev(t, R_ORPHAN.name, "body text with no headline or lead before it")
+                closed = False
+            elif cur is None or closed:
+                cur = Item(kind="other", line_start=b.line_start, line_end=b.line_end)
+                items.append(cur)
+                closed = False
+                ev(t, R_ORPHAN.name, "body text with no headline or lead before it")
+            rule, detail = t.rule, t.detail
         # _paragraph, extend and ev written out: this is the path of nearly every block
         cur.paragraphs.append(Paragraph(b.text, b.line_start, b.line_end, list(b.joins)))
         if not cur.line_start or b.line_start < cur.line_start:
             cur.line_start = b.line_start
         if b.line_end > cur.line_end:
             cur.line_end = b.line_end
-        events.append(Event(t.rule, STAGE, t.detail, line=b.line_start, line_end=b.line_end))
+        events.append(Event(rule, STAGE, detail, line=b.line_start, line_end=b.line_end))
     if pending:
         # headline lines with no body after them (end of page): an item of their own
         item = Item(kind="other", line_start=pending[0].block.line_start, line_end=pending[-1].block.line_end)

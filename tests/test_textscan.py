@@ -65,3 +65,29 @@ def test_line_flags_give_up_on_a_line_holding_a_newline(table: np.ndarray) -> No
 def test_line_flags_are_off_with_the_kernels(table: np.ndarray) -> None:
     with jit.numpy_definitions():
         assert textscan.line_flags(["a1"], table) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet=st.sampled_from(list("ab文 /\u3000中")), max_size=8), max_size=8))
+def test_lines_matching_flags_every_line_search_finds(lines: list[str]) -> None:
+    # "文" before a separator (segment's one-character roles): the lookahead may read the line feed
+    # joining two lines, so a line ending in "文" may be flagged too, and only such a line
+    rx = re.compile(r"ab|文(?=[\s/])")
+    got = textscan.lines_matching(rx, lines, "\n".join(lines)).tolist()
+    for line, flagged in zip(lines, got, strict=True):
+        if rx.search(line):
+            assert flagged
+        elif flagged:
+            assert line.endswith("文")
+
+
+def test_lines_matching_maps_matches_to_their_lines() -> None:
+    lines = ["", "xab", "", "ab ab", "b"]
+    assert textscan.lines_matching(re.compile("ab"), lines, "\n".join(lines)).tolist() == [
+        False,
+        True,
+        False,
+        True,
+        False,
+    ]
+    assert textscan.lines_matching(re.compile("ab"), [], "").tolist() == []

@@ -1,0 +1,316 @@
+"""Segment's page plan: a page's paragraphs tagged from page-wide arrays, _classify only where
+they cannot tell.
+
+The plan must tag every paragraph as ``_classify`` does: its flags are necessary conditions of
+the special tests, checked here against matches generated from the patterns themselves, and the
+whole stage is compared with the paragraph-by-paragraph way (the kernels off) on generated and
+real pages.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cleaning import jit, layout, normalize, repair, segment, textscan
+from cleaning.config import CleaningConfig
+from cleaning.model import Block
+from cleaning.segment import SegmentConfig, display_width, furniture_key, segment_blocks
+from tests.shared_corpora import chronam_pages, cn_law_texts, tw_contents
+
+CASES = json.loads((Path(__file__).parent / "cases" / "segment.json").read_text(encoding="utf-8"))["cases"]
+BODY = (
+    "会议指出，各相关部门要聚焦问题整改和推进重点问题落实等工作，"
+    "进一步提高认识、统一思想，确保各项任务落到实处。"
+)
+
+# paragraphs that reach each test of _classify, and their near misses
+_TEXTS = [
+    *(line for case in CASES for line in case["input"].split("\n")),
+    BODY,
+    BODY * 2,
+    "本报讯（记者 黄啟峰 通讯员 刘光红）" + BODY,
+    "本报6月11日讯 " + BODY,
+    "新华社北京6月11日电（记者 王五）" + BODY,
+    "（倫敦廿日哈瓦斯電）英國政府今日宣佈",
+    "WASHINGTON (AP) — The Senate voted today.",
+    "（一）不动产权属证书；",
+    "（二）决定议程，政府提出的议案须优先列入议程",
+    "（三）专业性",
+    "一、总体要求",
+    "第一章 总则",
+    "第十七条 申请人可以委托代理人",
+    "1.工作目标",
+    "12、",
+    "（完）",
+    "(完)",
+    "（完",
+    "第二版",
+    "A12版",
+    "2023年6月11日 星期日",
+    "中華民國八十二年五月五日",
+    "星期四",
+    "— 3 —",
+    "３",
+    "A12",
+    "PAGE 3",
+    "page 3",
+    "VOL. XXXVI. NO 6",
+    "Continued on Page 6",
+    "下转第二版",
+    "JANUARY 5, 1916.",
+    "记者 焦同帅 通讯员 牛树志",
+    "（责任编辑：王五）",
+    "By JOHN SMITH",
+    "Byline without names",
+    "图为市民在公园游玩。记者 黄啟峰 摄",
+    "图为",
+    "上图：新建的大桥",
+    "市民在公园游玩（新华社发）",
+    "文/张三",
+    "图书馆今天开放",
+    "市开发区召开工作会议",
+    "市开发区召开工作会议，",
+    "市开发区召开工作会议．",
+    "市开发区召开工作会议：",
+    "THE DAILY NEWS",
+    "The Daily News Of The Town",
+    "the council met on tuesday",
+    "Mr. Smith went home. Then he slept",
+    "Mr. Smith",
+    "会议强调；要坚定信心",
+    "\u200b",
+    "\u200b\u200b",
+    "\u3000",
+    "持续推进",
+    "——记市开发区的建设者们",
+    "“三规范”建设",
+    "ＡＢＣ新闻",
+]
+_BLOCK = st.builds(
+    lambda text, indented, pad: Block(
+        text=pad + text + pad.strip(), line_start=1, line_end=1, indented=indented
+    ),
+    st.sampled_from(_TEXTS),
+    st.booleans(),
+    st.sampled_from(["", "", " ", "\u3000\u3000"]),
+)
+_CONFIG = st.builds(
+    lambda captions, sections, indented_body, unindented, headline, furniture: SegmentConfig(
+        detect_captions=captions,
+        detect_section_headings=sections,
+        indented_short_lines_are_body=indented_body,
+        unindented_lines_are_headlines=unindented,
+        max_headline_cells=headline,
+        max_furniture_cells=furniture,
+    ),
+    st.booleans(),
+    st.booleans(),
+    st.booleans(),
+    st.booleans(),
+    st.sampled_from([100, 20, 60, 140]),
+    st.sampled_from([70, 8, 30]),
+)
+
+
+def _numbered(blocks: list[Block]) -> list[Block]:
+    line = 1
+    for b in blocks:
+        b.line_start = b.line_end = line
+        line += 1
+    return blocks
+
+
+def _outcome(blocks: list[Block], cfg: SegmentConfig, furniture: frozenset[str]) -> tuple:
+    items, events = segment_blocks(blocks, cfg, furniture)
+    return (
+        [
+            (
+                it.kind,
+                it.headline,
+                it.title,
+                it.kicker,
+                it.subtitle,
+                it.lead,
+                [(b.role, b.name) for b in it.byline],
+                it.byline_text,
+                it.line_start,
+                it.line_end,
+                [(p.text, p.line_start, p.line_end, p.joins) for p in it.paragraphs],
+            )
+            for it in items
+        ],
+        [(e.rule, e.stage, e.detail, e.line, e.line_end) for e in events],
+    )
+
+
+def _both_ways(blocks: list[Block], cfg: SegmentConfig, furniture: frozenset[str] = frozenset()) -> tuple:
+    planned = _outcome(blocks, cfg, furniture)
+    with jit.numpy_definitions():  # no plan: _classify tags every paragraph
+        assert (
+            segment._page_plan([b.text.strip() for b in blocks], np.zeros(0, bool), cfg, furniture, False)
+            is None
+        )
+        reference = _outcome(blocks, cfg, furniture)
+    return planned, reference
+
+
+@pytest.mark.skipif(not jit.enabled(), reason="the plan needs the kernels")
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_BLOCK, min_size=1, max_size=14), _CONFIG, st.data())
+def test_plan_tags_as_classify_does(blocks: list[Block], cfg: SegmentConfig, data: st.DataObject) -> None:
+    blocks = _numbered(blocks)
+    keys = sorted({furniture_key(b.text) for b in blocks})
+    furniture = frozenset(data.draw(st.lists(st.sampled_from(keys), max_size=3))) if keys else frozenset()
+    planned, reference = _both_ways(blocks, cfg, furniture)
+    assert planned == reference
+
+
+def _real_pages(texts: list[str]) -> list[list[Block]]:
+    cfg = CleaningConfig()
+    pages = []
+    for text in texts:
+        lines, _ = repair.repair_lines(text.split("\n"), cfg.repair)
+        lines, _ = normalize.normalize_lines(lines, cfg.normalize)
+        blocks, _ = layout.build_blocks(lines, cfg.layout, compact=True)
+        pages.append(blocks)
+    return pages
+
+
+@pytest.mark.skipif(not jit.enabled(), reason="the plan needs the kernels")
+def test_plan_tags_real_pages_as_classify_does() -> None:
+    # Chinese laws (numbered lists: "（一）…", "第十七条"), Taiwan news (Traditional, leads and
+    # datelines), English OCR (running heads, page numbers, bylines)
+    texts = [*cn_law_texts(25, seed=3), *tw_contents(60), *chronam_pages(6, seed=3)]
+    pages = _real_pages(texts)
+    assert sum(map(len, pages)) > 2000
+    for blocks in pages:
+        keys = [furniture_key(b.text) for b in blocks if len(b.text) < 30]
+        planned, reference = _both_ways(blocks, SegmentConfig(), frozenset(keys[:3]))
+        assert planned == reference
+
+
+def test_the_seed_page_is_tagged_by_the_plan() -> None:
+    seed = Path(__file__).resolve().parent.parent / "data" / "raw" / "000_77a03ed607cd6b14.txt"
+    (blocks,) = _real_pages([seed.read_text(encoding="utf-8")])
+    planned, reference = _both_ways(blocks, SegmentConfig())
+    assert planned == reference
+    texts = [b.text.strip() for b in blocks]
+    indented = np.fromiter((b.indented for b in blocks), dtype=bool, count=len(blocks))
+    plan = segment._page_plan(texts, indented, SegmentConfig(), frozenset(), False)
+    if jit.enabled():
+        # most of the page is decided without _classify
+        assert plan is not None and (plan != segment._P_CLASSIFY).sum() > len(plan) / 2
+
+
+# ---------------------------------------------------------------- the flags' conditions
+
+
+def _first_bit(pattern: re.Pattern[str], bit: int):
+    @settings(max_examples=300, deadline=None)
+    @given(st.from_regex(pattern))
+    def check(text: str) -> None:
+        m = pattern.match(text)
+        if m is None:  # from_regex promises a search match; the anchored patterns match at 0
+            return
+        assert segment._edge_table()[ord(text[0])] & bit, text
+
+    return check
+
+
+@pytest.mark.parametrize(
+    ("pattern", "bit"),
+    [
+        (segment._END_MARKER, segment._EDGE_END),
+        (segment._LEAD_ANY, segment._EDGE_LEAD),
+        (segment._CAPTION_START, segment._EDGE_CAPTION),
+        (segment._SECTION_HEADING, segment._EDGE_SECTION),
+        (segment._ENGLISH_BYLINE, segment._EDGE_BY),
+    ],
+    ids=["end marker", "lead", "caption start", "section heading", "English byline"],
+)
+def test_every_match_opens_with_a_flagged_character(pattern: re.Pattern[str], bit: int) -> None:
+    _first_bit(pattern, bit)()
+
+
+def _flags(text: str) -> np.ndarray:
+    table = segment._char_table()
+    return np.array([np.bitwise_or.reduce(np.array([table[ord(c)] for c in text] or [0], dtype=np.uint16))])
+
+
+@pytest.mark.parametrize(
+    ("name", "pattern"),
+    segment._FURNITURE_PATTERNS,
+    ids=[f"{k}-{n}" for k, (n, _) in enumerate(segment._FURNITURE_PATTERNS)],
+)
+def test_every_furniture_match_holds_a_flagged_character(name: str, pattern: re.Pattern[str]) -> None:
+    @settings(max_examples=300, deadline=None)
+    @given(st.from_regex(pattern))
+    def check(text: str) -> None:
+        assert segment._may_be_furniture(_flags(text))[0], (name, text)
+
+    check()
+
+
+def test_headline_endings_are_the_flagged_ones() -> None:
+    cfg = SegmentConfig()
+    for ch in "．，,、：:":
+        assert segment._edge_table()[ord(ch)] & segment._EDGE_NOT_HEADLINE_END
+        assert not segment._headline_like("市开发区召开工作会议" + ch, cfg)
+    assert segment._headline_like("市开发区召开工作会议", cfg)
+
+
+_SCAN_TEXT = st.text(
+    alphabet=st.sampled_from(
+        list("aZ1 .!?;，。、；：:（(第一图B版年\u200b\u00ad\u3000“—…中\U00020000\ud800")
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_SCAN_TEXT.filter(lambda t: "\n" not in t), min_size=1, max_size=6))
+def test_block_scan_measures_each_paragraph(texts: list[str]) -> None:
+    n = len(texts)
+    got = []
+    kernels = [segment._block_scan.py_func] + ([segment._block_scan] if jit.enabled() else [])
+    for kernel in kernels:
+        cells, flags = np.empty(n, np.int64), np.empty(n, np.uint16)
+        first, last = np.zeros(n, np.uint8), np.zeros(n, np.uint8)
+        kernel(
+            textscan.codes_of("\n".join(texts)),
+            segment._char_table(),
+            segment._edge_table(),
+            cells,
+            flags,
+            first,
+            last,
+        )
+        got.append((cells.tolist(), flags.tolist(), first.tolist(), last.tolist()))
+    assert all(g == got[0] for g in got)
+    cells, flags, first, last = got[0]
+    edge = segment._edge_table()
+    for k, text in enumerate(texts):
+        assert cells[k] == display_width(text)
+        assert flags[k] == int(_flags(text)[0])
+        assert first[k] == (edge[ord(text[0])] if text else 0)
+        assert last[k] == (edge[ord(text[-1])] if text else 0)
+
+
+def test_char_table_cells_are_display_width() -> None:
+    table = segment._char_table()
+    assert not table.flags.writeable
+    sample = [*range(0x10000), *range(0x1F000, 0x20010), *range(0x3FFF0, 0x40010), 0x10FFFF]
+    for cp in sample:
+        f = int(table[cp])
+        cells = 0 if f & segment._CH_ZERO else 2 if f & segment._CH_WIDE else 1
+        assert cells == display_width(chr(cp)), hex(cp)
+        assert bool(f & segment._CH_NOT_PAGE_NUMBER) == (
+            re.fullmatch(segment._PAGE_NUMBER_CHARS, chr(cp)) is None
+        )
