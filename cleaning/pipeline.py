@@ -142,55 +142,83 @@ class _RuleIndex:
     Built once per document as one bit mask per source line (a bit per rule
     name), so a lookup ORs the masks of the span's lines, and each distinct
     mask is turned into its sorted rule names once: a page has a few hundred
-    events but only a few distinct masks.
+    events but only a few distinct masks. The events' spans set their bits in
+    one compiled pass (a page's layout record gives its spans as arrays), and
+    :meth:`rules_of` ORs the spans of all of a document's rows in another.
     """
 
-    __slots__ = ("_file_mask", "_masks", "_names", "_rules")
+    __slots__ = ("_array", "_file_mask", "_masks", "_names", "_rules")
 
     def __init__(self, events: list[Event], n_lines: int = 0) -> None:
         bits: dict[str, int] = {}
-        # events point at the document's lines; the list grows should one point further
+        # events point at the document's lines; the masks grow should one point further
         masks = [0] * (n_lines + 2)
         file_mask = 0
         pages: list[Event] = []
+        ids: dict[str, int] = {}  # the rule names of the events with lines, in order
+        rule: list[int] = []
+        start: list[int] = []
+        end: list[int] = []
         for e in events:
             if type(e) is layout.PageEvents:
                 pages.append(e)  # a page's layout decisions: their spans, as arrays, below
                 continue
-            bit = bits.get(e.rule)
-            if bit is None:
-                bit = bits[e.rule] = 1 << len(bits)
-            start = e.line
-            if start is None:
+            if e.line is None:
+                bit = bits.get(e.rule)
+                if bit is None:
+                    bit = bits[e.rule] = 1 << len(bits)
                 file_mask |= bit
                 continue
-            end = e.line_end or start
-            if end >= len(masks):
-                masks.extend([0] * (end + 1 - len(masks)))
-            if end == start:
-                masks[start] |= bit
-            elif end == start + 1:  # a decision about the break between two lines (layout)
-                masks[start] |= bit
-                masks[end] |= bit
-            else:
-                for ln in range(start, end + 1):
-                    masks[ln] |= bit
+            k = ids.get(e.rule)
+            if k is None:
+                k = ids[e.rule] = len(ids)
+            rule.append(k)
+            start.append(e.line)
+            end.append(e.line_end or e.line)
+        if rule:
+            masks = _or_spans(masks, bits, list(ids), np.array(rule), np.array(start), np.array(end))
         for page in pages:
             masks = _or_spans(masks, bits, *page.spans())
         self._masks = masks
+        # the masks as int64 for rules_of's kernel, while the rules fit its bits
+        self._array = np.array(masks, dtype=np.int64) if len(bits) <= 62 and jit.enabled() else None
         self._file_mask = file_mask
         self._rules = [(bit, rule) for rule, bit in bits.items()]
         self._names: dict[int, list[str]] = {}
 
+    def _names_of(self, mask: int) -> list[str]:
+        names = self._names.get(mask)
+        if names is None:
+            names = self._names[mask] = sorted(rule for bit, rule in self._rules if mask & bit)
+        return names
+
     def rules_in(self, start: int, end: int) -> list[str]:
+        """The sorted names of the rules that fired on lines ``start`` to ``end`` (or on the file)."""
         if start == end and 0 <= start < len(self._masks):
             mask = self._masks[start] | self._file_mask  # a one-line paragraph
         else:
             mask = reduce(or_, self._masks[max(start, 0) : end + 1], self._file_mask)
-        names = self._names.get(mask)
-        if names is None:
-            names = self._names[mask] = sorted(rule for bit, rule in self._rules if mask & bit)
-        return list(names)  # each row owns its list
+        return list(self._names_of(mask))  # each row owns its list
+
+    def rules_of(self, starts: list[int], ends: list[int]) -> list[list[str]]:
+        """:meth:`rules_in` of each span, the spans' masks ORed in one compiled pass."""
+        if self._array is None or not starts:
+            return list(map(self.rules_in, starts, ends))
+        out = np.empty(len(starts), dtype=np.int64)
+        _or_ranges(self._array, np.array(starts, dtype=np.int64), np.array(ends, dtype=np.int64), out)
+        names_of, file_mask = self._names_of, self._file_mask
+        return [list(names_of(mask | file_mask)) for mask in out.tolist()]
+
+
+@jit.kernel
+def _or_ranges(masks: np.ndarray, starts: np.ndarray, ends: np.ndarray, out: np.ndarray) -> None:
+    """``out[k]``: the OR of ``masks`` from ``starts[k]`` to ``ends[k]``, clipped to the array."""
+    n = masks.shape[0]
+    for k in range(starts.shape[0]):
+        acc = 0
+        for line in range(max(starts[k], 0), min(ends[k], n - 1) + 1):
+            acc |= masks[line]
+        out[k] = acc
 
 
 def _or_spans(
@@ -242,7 +270,7 @@ def _article_row(
     aid: str,
     text: str,
     damages: list[int],
-    index: _RuleIndex,
+    rules: list[str],
     metadata: str | None,
 ) -> dict[str, Any]:
     """The article row of ``result.items[pos]`` (a dict per article is cheap next to its paragraphs)."""
@@ -279,7 +307,7 @@ def _article_row(
         "other_encoding_lines": int(info.other_encoding_lines),
         "replacement_chars": int(info.replacement_chars),
         "damage_count": sum(damages),
-        "rules": index.rules_in(item.line_start, item.line_end),
+        "rules": rules,
         "metadata": metadata,
     }
 
@@ -315,7 +343,8 @@ def document_rows(result: DocResult, cfg: CleaningConfig) -> tuple[list[dict], l
                     "damage_count": p_damage,
                 }
             )
-        articles.append(_article_row(result, cfg, pos, aid, text, damages, index, metadata))
+        rules = index.rules_in(item.line_start, item.line_end)
+        articles.append(_article_row(result, cfg, pos, aid, text, damages, rules, metadata))
     return articles, paragraphs
 
 
@@ -365,11 +394,18 @@ def _append_columns(
     index = _RuleIndex(result.events, len(result.lines))
     metadata = json.dumps(doc.metadata, ensure_ascii=False, sort_keys=True) if doc.metadata else None
     source_path = doc.source_path
-    rules_in = index.rules_in
     p_cols = paragraphs
     p_const = [(p_cols[name], value) for name, value in _PARAGRAPH_CONSTANTS.items()]
     a_cols = articles
-    for pos, item in enumerate(result.items):
+    items = result.items
+    # every row's rules in two compiled passes: the paragraphs', then the articles'
+    para_rules = index.rules_of(
+        [p.line_start for item in items for p in item.paragraphs],
+        [p.line_end for item in items for p in item.paragraphs],
+    )
+    article_rules = index.rules_of([item.line_start for item in items], [item.line_end for item in items])
+    taken = 0
+    for pos, item in enumerate(items):
         aid = article_id(source_path, pos)
         paras = item.paragraphs
         n = len(paras)
@@ -393,9 +429,10 @@ def _append_columns(
         p_cols["source_line_start"].extend(starts)
         p_cols["source_line_end"].extend(ends)
         p_cols["joins"].extend([list(p.joins) for p in paras])
-        p_cols["rules"].extend(map(rules_in, starts, ends))
+        p_cols["rules"].extend(para_rules[taken : taken + n])
+        taken += n
         p_cols["damage_count"].extend(damages)
-        row = _article_row(result, cfg, pos, aid, text, damages, index, metadata)
+        row = _article_row(result, cfg, pos, aid, text, damages, article_rules[pos], metadata)
         for name, value in row.items():
             a_cols[name].append(value)
 

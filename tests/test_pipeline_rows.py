@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cleaning import repair
+from cleaning import jit, repair
 from cleaning.config import CleaningConfig
 from cleaning.model import Byline, DecodeInfo, Event, Item, Paragraph, Reject, SourceDoc
 from cleaning.pipeline import (
@@ -61,6 +61,25 @@ def test_rules_in_is_the_plain_definition(
     index = _RuleIndex(events, n_lines)
     for start, length in spans:
         assert index.rules_in(start, start + length) == reference_rules_in(events, start, start + length)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    events_st, st.lists(st.tuples(st.integers(0, 50), st.integers(-1, 12)), max_size=10), st.integers(0, 45)
+)
+def test_rules_of_is_rules_in_of_each_span(
+    events: list[Event], spans: list[tuple[int, int]], n_lines: int
+) -> None:
+    starts = [start for start, _ in spans]
+    ends = [start + length for start, length in spans]
+    expected = [reference_rules_in(events, start, end) for start, end in zip(starts, ends, strict=True)]
+    assert _RuleIndex(events, n_lines).rules_of(starts, ends) == expected
+    with jit.numpy_definitions():
+        assert _RuleIndex(events, n_lines).rules_of(starts, ends) == expected
+    got = _RuleIndex(events, n_lines).rules_of(starts, ends)
+    if len(got) > 1:  # each row owns its list
+        got[0].append("changed")
+        assert "changed" not in got[1]
 
 
 def test_each_row_owns_its_rules_list() -> None:
