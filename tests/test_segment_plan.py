@@ -213,7 +213,12 @@ def test_the_seed_page_is_tagged_by_the_plan() -> None:
 
 
 def _first_bit(pattern: re.Pattern[str], bit: int):
-    @settings(max_examples=300, deadline=None)
+    # from_regex filters what it generates for word boundaries and lookarounds: some patterns filter a lot
+    @settings(
+        max_examples=300,
+        deadline=None,
+        suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow],
+    )
     @given(st.from_regex(pattern))
     def check(text: str) -> None:
         m = pattern.match(text)
@@ -250,7 +255,12 @@ def _flags(text: str) -> np.ndarray:
     ids=[f"{k}-{n}" for k, (n, _) in enumerate(segment._FURNITURE_PATTERNS)],
 )
 def test_every_furniture_match_holds_a_flagged_character(name: str, pattern: re.Pattern[str]) -> None:
-    @settings(max_examples=300, deadline=None)
+    # from_regex filters what it generates for word boundaries and lookarounds: some patterns filter a lot
+    @settings(
+        max_examples=300,
+        deadline=None,
+        suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow],
+    )
     @given(st.from_regex(pattern))
     def check(text: str) -> None:
         assert segment._may_be_furniture(_flags(text))[0], (name, text)
