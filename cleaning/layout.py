@@ -150,7 +150,8 @@ _PARA_FINAL = re.compile(
 _LINE_INITIAL_FORBIDDEN = frozenset("、，。：；！？）」』”’〕】》〉,;:!?)")
 # Clause punctuation inside a text: sign of running prose, not a headline.
 _CLAUSE_PUNCT = re.compile(r"[，；：,;:。！？]")  # not 、: headlines enumerate with it
-_SENTENCE_INSIDE = re.compile(r"[。；;！？]|[.!?]\s+[A-Z]")
+_SENTENCE_MARKS = "[。；;！？]"
+_SENTENCE_INSIDE = re.compile(_SENTENCE_MARKS + r"|[.!?]\s+[A-Z]")
 # Function characters that cannot end a sentence (structural particles, prepositions,
 # conjunctions) or cannot start one: evidence that a paragraph break cuts a sentence.
 _CANNOT_END = frozenset("的地得之和与及或并而且把被将对向从在于以为跟同使让令给比")
@@ -1085,7 +1086,9 @@ _S_NONE, _S_SPACE, _S_CUT = 0, 1, 2
     _I_TRAILING,
     _I_ASCII_FIRST,
     _I_ASCII_LAST,
-) = range(16)
+    _I_NO_RUN,
+    _I_NO_CONT,
+) = range(18)
 # the loop's state between calls
 (
     _ST_OPEN,
@@ -1120,6 +1123,7 @@ def _decide_kernel(
     limit: int,
     short_english: float,
     max_credit: int,
+    body_min: int,
     out: np.ndarray,
     blk: np.ndarray,
 ) -> int:
@@ -1128,7 +1132,8 @@ def _decide_kernel(
     done): :func:`_decide_line` decides that one. ``ln``: the per-line input matrix (``_I_*``
     rows); ``st``: the state (``_ST_*``); ``out``: the decisions (``_O_*`` rows); ``blk``: the
     block table (``_B_*``).
-    ``mode``: 1 a wrapped page (``limit`` cells), 2 running English lines, 0 neither."""
+    ``mode``: 1 a wrapped page (``limit`` cells), 2 running English lines, 0 neither.
+    ``body_min``: the fewest cells of a paragraph the broken-paragraph repair may continue."""
     n = ln.shape[1]
     i = start
     while i < n:
@@ -1174,7 +1179,9 @@ def _decide_kernel(
                     if (
                         not forbidden
                         and p_width + ln[_I_UNIT, i] + gap > limit
-                        and not p_final
+                        # after a line that ends a paragraph, only when no headline run can
+                        # start here (_decide looks for one)
+                        and (not p_final or ln[_I_NO_RUN, i] != 0)
                         and ln[_I_ROLE, i] == 0
                     ):
                         if st[_ST_CELLS] <= max_credit and st[_ST_HINT] != 0:
@@ -1207,7 +1214,11 @@ def _decide_kernel(
                     blk[b, _B_KEY] = key
                 i += 1
                 continue
-            if p_final and first_ok and not (blanks == 0 and hyphen):
+            # after a line that does not end a paragraph, a paragraph mark is routine only
+            # where the broken-paragraph repair cannot join across it: the paragraph is too
+            # narrow to be body text, or the next line cannot read as the rest of a sentence
+            mark_only = p_final or st[_ST_CELLS] < body_min or ln[_I_NO_CONT, i] != 0
+            if mark_only and first_ok and not (blanks == 0 and hyphen):
                 if blanks:
                     rule = _K_BLANK
                 elif ln[_I_INDENTED, i] != 0:
@@ -1216,7 +1227,7 @@ def _decide_kernel(
                     if p_width + ln[_I_UNIT, i] + gap <= limit:
                         rule = _K_SHORT
                 elif mode == 2:
-                    if p_latin and i_latin and p_width < short_english:
+                    if p_final and p_latin and i_latin and p_width < short_english:
                         rule = _K_SENTENCE
             if rule == _K_NONE:
                 st[_ST_STOP] = _STOP_DECIDE
@@ -1272,12 +1283,26 @@ def _credit_hints(ln: np.ndarray, page: _Page, arr: _Arrays, text: str) -> None:
         ln[_I_HINT_AFTER, i] = search(window) is not None
 
 
+_M_RUN, _M_CLAUSE = 1, 2
+
+
+@cache
+def _mark_table() -> np.ndarray:
+    """``_M_RUN``: the characters :func:`_headline_run` rejects a run for holding (any one is
+    enough); ``_M_CLAUSE``: the clause punctuation :func:`_continuation_like` looks for."""
+    return textscan.class_table(
+        ((_SENTENCE_MARKS, _M_RUN), (_RUN_ON_PUNCT.pattern, _M_RUN), (_CLAUSE_PUNCT.pattern, _M_CLAUSE))
+    )
+
+
 def _line_matrix(
-    page: _Page, arr: _Arrays, cfg: LayoutConfig, hinted: set[int] | None, wrapped: bool
+    page: _Page, arr: _Arrays, cfg: LayoutConfig, hinted: set[int] | None, page_width: int | None
 ) -> tuple[np.ndarray, dict[int, str]] | None:
     """The per-line inputs of :func:`_decide_kernel` (rows ``_I_*``) and the page furniture to
     lift (line → pattern name); ``None`` when a line holds a line feed. The credit hints are
-    only looked for on a ``wrapped`` page (the only one whose joins check for a credit)."""
+    only looked for on a wrapped page (``page_width`` cells; the only one whose joins check for a
+    credit)."""
+    wrapped = page_width is not None
     texts = page.texts
     n = len(texts)
     text = "\n".join(arr.filled)
@@ -1286,7 +1311,7 @@ def _line_matrix(
     flags = _flag_table()
     ff, lf = flags[arr.first], arr.last_flags
     present = arr.present
-    ln = np.zeros((16, n), dtype=np.int64)
+    ln = np.zeros((18, n), dtype=np.int64)
     ln[_I_PRESENT] = present
     ln[_I_WIDTH] = arr.widths
     ln[_I_INDENTED] = arr.indented
@@ -1309,6 +1334,16 @@ def _line_matrix(
         if role:
             ln[_I_ROLE, role] = [segment.starts_with_role(texts[i]) for i in role]
         _credit_hints(ln, page, arr, text)
+    marks = textscan.line_flags(arr.filled, _mark_table(), text)
+    if marks is not None:
+        if wrapped:
+            # a line no headline run can start at (_headline_run gives None for any run holding it)
+            ln[_I_NO_RUN] = ((marks & _M_RUN) != 0) | (arr.widths > cfg.max_headline_cells)
+        # a line that cannot read as the rest of a sentence (_continuation_like is False): a
+        # paragraph mark before it is never a broken paragraph
+        full = arr.widths + 2 > page_width if wrapped and page_width is not None else False
+        clause = ((marks & _M_CLAUSE) != 0) & (arr.widths >= cfg.body_min_cells)
+        ln[_I_NO_CONT] = ((ff & _F_OPENING) != 0) | ~(arr.final | full | clause)
     furniture: dict[int, str] = {}
     # ``hinted`` is None only when lifting is off (a line feed inside a line returned above)
     for i in sorted(hinted or ()):
@@ -1398,7 +1433,7 @@ def _compiled_blocks(
     lift = cfg.lift_furniture
     hinted = _hinted_lines(lines) if lift else None
     mode = 1 if width is not None else 2 if latin_w is not None else 0
-    got = _line_matrix(page, arr, cfg, hinted, mode == 1)
+    got = _line_matrix(page, arr, cfg, hinted, width)
     if got is None:
         return None
     ln, furniture = got
@@ -1414,9 +1449,11 @@ def _compiled_blocks(
     if mode == 2:
         dec.final = arr.final.tolist()
     kernel = _decide_kernel if jit.enabled() else _decide_kernel.py_func
+    # without the broken-paragraph repair, no paragraph mark needs its check
+    body_min = cfg.body_min_cells if cfg.repair_broken_paragraphs else np.iinfo(np.int64).max
     i = 0
     while True:
-        i = int(kernel(i, ln, st, mode, limit, short_english, _MAX_CREDIT_CELLS, out, blk))
+        i = int(kernel(i, ln, st, mode, limit, short_english, _MAX_CREDIT_CELLS, body_min, out, blk))
         if i >= n:
             break
         _decide_line(dec, i, st, ln, blk, page, width, latin_w, cfg)

@@ -308,6 +308,75 @@ def test_credit_words_broken_across_narrow_lines_decide_like_the_reference(
     _same([ln for p in paras for ln in wrap_cells(p, 2 * chars)])
 
 
+_HAN_TEXT = "会议要求各部门把工作落到实处切实提高服务水平进一步完善城市网络建设"
+_PROSE = (
+    "会议要求，各部门要把各项工作落到实处，切实提高服务水平的同时进一步完善城市网络建设。"
+    "市开发区招商引资和大项目建设如火如荼，新开工项目30个，新签约项目32个。"
+)
+
+
+@st.composite
+def _wrapped_paragraphs(draw: st.DrawFn) -> tuple[list[str], LayoutConfig]:
+    """A hard-wrapped page of paragraphs, headline lines and short lines, with the widths that
+    decide a headline run (``max_headline_cells``) and the broken-paragraph repair
+    (``body_min_cells``) drawn near the paragraphs' own."""
+    width = 2 * draw(st.integers(min_value=5, max_value=16))
+    lines: list[str] = []
+    for _ in range(draw(st.integers(min_value=2, max_value=9))):
+        if draw(st.booleans()):
+            chars = draw(
+                st.lists(
+                    st.sampled_from([*_HAN_TEXT, "，", "。", "、", "；", "“", "”", "：", "！"]), max_size=40
+                )
+            )
+            text = "".join(chars) + draw(st.sampled_from(["", "。", "，", "”", "完"]))
+        else:
+            # a slice of real prose, often cut inside a word or after "的" (what the repair joins)
+            start = draw(st.integers(min_value=0, max_value=len(_PROSE) - 1))
+            text = _PROSE[start : start + draw(st.integers(min_value=1, max_value=50))]
+        if not text:
+            continue
+        indent = draw(st.sampled_from(["", "\u3000\u3000"]))
+        lines.extend(wrap_cells(text, width, indent))
+        lines.extend([""] * draw(st.integers(min_value=0, max_value=2)))
+    cfg = LayoutConfig(
+        max_headline_cells=draw(st.integers(min_value=4, max_value=40)),
+        body_min_cells=draw(st.integers(min_value=1, max_value=60)),
+        repair_broken_paragraphs=draw(st.booleans()),
+    )
+    return lines, cfg
+
+
+@settings(max_examples=400, deadline=None)
+@given(_wrapped_paragraphs())
+def test_wrapped_paragraphs_decide_like_the_reference(page: tuple[list[str], LayoutConfig]) -> None:
+    """The compiled loop settles a break after a line that ends a paragraph only where no
+    headline run can start, and a paragraph mark after one that does not only where the
+    broken-paragraph repair cannot apply: both at the widths that decide them."""
+    lines, cfg = page
+    _same(lines, cfg)
+
+
+@pytest.mark.parametrize("width", [10, 16, 24])
+def test_broken_paragraphs_at_every_body_width_decide_like_the_reference(width: int) -> None:
+    """The repair's width thresholds (the paragraph's cells, the next line's) at every setting
+    around the paragraphs' own widths: the loop leaves every mark the repair may join to Python."""
+    first = "会议要求，各部门要把各项工作落到实处，切实提高服务水平的"  # "的" cannot end a sentence
+    second = "同时进一步完善城市网络建设。"
+    joined = set()
+    for lines in (
+        [*wrap_cells(first, width), "", *wrap_cells(second, width)],
+        [*wrap_cells(first, width), *wrap_cells(second, width, "\u3000\u3000")],
+        [*wrap_cells(first, width), "", *wrap_cells("同时，" + second, width)],
+        [*wrap_cells(first, width), "", *wrap_cells("同时，进一步完善", width), "建设"],
+    ):
+        for body_min in range(1, 70):
+            cfg = LayoutConfig(body_min_cells=body_min)
+            _same(lines, cfg)
+            joined.update(j for b in _build_blocks(lines, cfg, fast=False)[0] for j in b.joins)
+    assert "layout.join_unterminated" in joined  # the repair did join at some settings
+
+
 @pytest.mark.parametrize("chars", range(2, 13))
 def test_bylines_split_at_every_column_width_decide_like_the_reference(chars: int) -> None:
     """A byline wrapped at every width, its words broken over the lines ("本报记" / "者 黄"): the
