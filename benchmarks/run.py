@@ -271,7 +271,9 @@ def stage_pass(root: Path, work: Path, shard_bytes: int) -> dict[str, Any]:
                         blocks, ev = layout.build_blocks(lines, cfg.layout, compact=True)
                     events.extend(ev)
                     with clock("segment"):
-                        items, ev = segment.segment_blocks(blocks, cfg.segment, furniture=furniture)
+                        items, ev = segment.segment_blocks(
+                            blocks, cfg.segment, furniture=furniture, compact=True
+                        )
                     events.extend(ev)
                     with clock("rows"):
                         res = DocResult(doc=doc, decode_info=info, lines=lines, items=items, events=events)

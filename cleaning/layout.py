@@ -35,7 +35,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from cleaning import english, jit, segment, textscan
-from cleaning.model import Block, Event
+from cleaning.model import Block, Event, EventRecord, expand_events
 from cleaning.rules import register
 from cleaning.segment import display_width
 
@@ -1567,7 +1567,7 @@ def _assemble(dec: _Decisions, page: _Page, table: np.ndarray) -> list[Block]:
     return blocks
 
 
-class PageEvents(Event):
+class PageEvents(EventRecord):
     """Every layout event of a page as one object over the page's decisions: :meth:`expand`
     gives the event of each decision, in the order the line-by-line loop records them, and
     :meth:`spans` the (rule, first line, last line) of each without making them."""
@@ -1679,13 +1679,6 @@ class PageEvents(Event):
                 events.append(Event(R_SENTENCE.name, STAGE, detail, p + 1, i + 1))
             tail = _SEP_TEXT[sep_l[i]] + t if c == _C_JOIN else t
         return events
-
-
-def expand_events(events: list[Event]) -> list[Event]:
-    """``events`` with each page's layout decisions (one object) replaced by their events."""
-    if not any(type(e) is PageEvents for e in events):
-        return events
-    return [x for e in events for x in (e.expand() if type(e) is PageEvents else (e,))]
 
 
 def build_blocks(

@@ -96,6 +96,30 @@ class Event:
         }
 
 
+class EventRecord(Event):
+    """Many events of one stage and page kept as one object, so that a page of routine
+    decisions does not cost an object per decision: :meth:`spans` gives what the ``rules``
+    column needs, :meth:`expand` the events themselves, in the order they were made
+    (:func:`expand_events`)."""
+
+    __slots__ = ()
+
+    def spans(self) -> tuple[list[str], Any, Any, Any]:
+        """Rule names, and per event (numpy arrays) the index of its rule name, its first and
+        last line."""
+        raise NotImplementedError
+
+    def expand(self) -> list[Event]:
+        raise NotImplementedError
+
+
+def expand_events(events: list[Event]) -> list[Event]:
+    """``events`` with each :class:`EventRecord` replaced by the events it holds."""
+    if not any(isinstance(e, EventRecord) for e in events):
+        return events
+    return [x for e in events for x in (e.expand() if isinstance(e, EventRecord) else (e,))]
+
+
 @dataclass(slots=True)
 class SourceDoc:
     """One document read from the input: a text file, a zip member or a JSONL record.

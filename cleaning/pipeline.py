@@ -22,7 +22,7 @@ import pyarrow as pa
 from cleaning import decode, jit, layout, normalize, repair, segment
 from cleaning.config import CleaningConfig
 from cleaning.lang import guess_lang, to_simplified
-from cleaning.model import DecodeInfo, Event, Item, Reject, SourceDoc
+from cleaning.model import DecodeInfo, Event, EventRecord, Item, Reject, SourceDoc, expand_events
 from cleaning.schema import STATUS_KEPT
 
 # Only these three are line breaks in the decoded source. Other separators
@@ -43,8 +43,9 @@ def split_lines(text: str) -> list[str]:
 @dataclass(slots=True)
 class DocResult:
     """A processed document. ``events`` are as the stages recorded them: a page's layout
-    decisions are one :class:`cleaning.layout.PageEvents` object (spans, no per-decision
-    objects); :meth:`expanded_events` gives one event per change or decision."""
+    decisions are one :class:`cleaning.layout.PageEvents` object and its segment decisions one
+    :class:`cleaning.segment.SegmentEvents` (spans, no per-decision objects);
+    :meth:`expanded_events` gives one event per change or decision."""
 
     doc: SourceDoc
     decode_info: DecodeInfo
@@ -53,8 +54,8 @@ class DocResult:
     events: list[Event] = field(default_factory=list)
 
     def expanded_events(self) -> list[Event]:
-        """``events`` with each page's layout decisions as one event per decision."""
-        return layout.expand_events(self.events)
+        """``events`` with each page's layout and segment decisions as one event per decision."""
+        return expand_events(self.events)
 
 
 @dataclass(slots=True)
@@ -118,7 +119,7 @@ def process_document(
     events.extend(ev)
     blocks, ev = layout.build_blocks(lines, cfg.layout, compact=True)
     events.extend(ev)
-    items, ev = segment.segment_blocks(blocks, cfg.segment, furniture=furniture)
+    items, ev = segment.segment_blocks(blocks, cfg.segment, furniture=furniture, compact=True)
     events.extend(ev)
     return DocResult(doc=doc, decode_info=info, lines=lines, items=items, events=events)
 
@@ -160,7 +161,7 @@ class _RuleIndex:
         start: list[int] = []
         end: list[int] = []
         for e in events:
-            if type(e) is layout.PageEvents:
+            if isinstance(e, EventRecord):
                 pages.append(e)  # a page's layout decisions: their spans, as arrays, below
                 continue
             if e.line is None:

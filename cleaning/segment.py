@@ -38,7 +38,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from cleaning import jit, textscan
-from cleaning.model import Block, Byline, Event, Item, Paragraph
+from cleaning.model import Block, Byline, Event, EventRecord, Item, Paragraph
 from cleaning.rules import register
 
 STAGE = "segment"
@@ -981,22 +981,58 @@ def _paragraph(b: Block) -> Paragraph:
     return Paragraph(text=b.text, line_start=b.line_start, line_end=b.line_end, joins=list(b.joins))
 
 
+class SegmentEvents(EventRecord):
+    """A page's segment decisions as one object: the rule, detail and lines of each, in the
+    order :func:`segment_blocks` made them (:meth:`expand` gives the events)."""
+
+    __slots__ = ("_details", "_ends", "_rules", "_starts")
+
+    def __init__(self, rules: list[str], details: list[str], starts: list[int], ends: list[int]) -> None:
+        self.rule = "segment.decisions"
+        self.stage = STAGE
+        self.line = None
+        self.line_end = None
+        self._before = self._after = None
+        self._detail = f"{len(rules)} segment decisions of the page"
+        self._rules, self._details, self._starts, self._ends = rules, details, starts, ends
+
+    def spans(self) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+        ids = {name: k for k, name in enumerate(dict.fromkeys(self._rules))}
+        rule = np.fromiter(map(ids.__getitem__, self._rules), dtype=np.int64, count=len(self._rules))
+        return list(ids), rule, np.array(self._starts, dtype=np.int64), np.array(self._ends, dtype=np.int64)
+
+    def expand(self) -> list[Event]:
+        return [
+            Event(rule, STAGE, detail, line=start, line_end=end)
+            for rule, detail, start, end in zip(
+                self._rules, self._details, self._starts, self._ends, strict=True
+            )
+        ]
+
+
 def segment_blocks(
-    blocks: list[Block], cfg: SegmentConfig, furniture: frozenset[str] = frozenset()
+    blocks: list[Block], cfg: SegmentConfig, furniture: frozenset[str] = frozenset(), compact: bool = False
 ) -> tuple[list[Item], list[Event]]:
-    """Group a page's paragraphs into items (articles, captions, furniture, other)."""
+    """Group a page's paragraphs into items (articles, captions, furniture, other).
+
+    ``compact``: the page's decisions come as one :class:`SegmentEvents` object instead of an
+    event each (:func:`cleaning.model.expand_events` expands it).
+    """
     items: list[Item] = []
-    events: list[Event] = []
+    # the events, as the columns of a SegmentEvents
+    rules: list[str] = []
+    details: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
     pending: list[_Tagged] = []
     cur: Item | None = None  # the article body text goes to
     closed = False  # cur was closed by a trailing byline or end marker
 
     def ev(t: _Tagged, rule: str | None = None, detail: str | None = None) -> None:
-        events.append(
-            Event(
-                rule or t.rule, STAGE, detail or t.detail, line=t.block.line_start, line_end=t.block.line_end
-            )
-        )
+        rules.append(rule or t.rule)
+        details.append(detail or t.detail)
+        starts.append(t.block.line_start)
+        ends.append(t.block.line_end)
 
     def extend(item: Item, b: Block) -> None:
         item.line_start = min(item.line_start, b.line_start) if item.line_start else b.line_start
@@ -1132,7 +1168,10 @@ def segment_blocks(
             cur.line_start = b.line_start
         if b.line_end > cur.line_end:
             cur.line_end = b.line_end
-        events.append(Event(rule, STAGE, detail, line=b.line_start, line_end=b.line_end))
+        rules.append(rule)
+        details.append(detail)
+        starts.append(b.line_start)
+        ends.append(b.line_end)
     if pending:
         # headline lines with no body after them (end of page): an item of their own
         item = Item(kind="other", line_start=pending[0].block.line_start, line_end=pending[-1].block.line_end)
@@ -1142,7 +1181,10 @@ def segment_blocks(
             ev(p, detail=p.detail + "; no body follows")
         items.append(item)
         pending.clear()
-    return items, events
+    if not rules:
+        return items, []
+    record = SegmentEvents(rules, details, starts, ends)
+    return items, [record] if compact else record.expand()
 
 
 def _page_keys(page: list[str]) -> list[str]:

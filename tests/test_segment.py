@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cleaning import jit, segment
-from cleaning.model import Block
+from cleaning.model import Block, expand_events
 from cleaning.segment import (
     _PROSE_PUNCT,
     _SENTENCE_INSIDE,
@@ -342,3 +342,28 @@ def test_substring_tests_are_the_patterns(text: str) -> None:
     assert (text.endswith(("。", "．")) or text.endswith(("。\n", "．\n"))) == bool(
         re.search(r"[。．]$", text)
     )
+
+
+def test_a_page_record_expands_to_the_events_it_spans() -> None:
+    page = blocks(
+        "第二版",
+        "新开工项目30个 新签约项目32个",
+        "市开发区招商引资和大项目建设如火如荼",
+        "本报讯（记者 黄啟峰 通讯员 刘光红）" + BODY1,
+        BODY2,
+        "记者 焦同帅",
+        "图为市民在公园游玩。记者 黄啟峰 摄",
+        BODY1,
+        "（完）",
+        "短标题",
+    )
+    items, events = segment_blocks(page, CFG)
+    compact_items, compact = segment_blocks(page, CFG, compact=True)
+    assert compact_items == items
+    assert [type(e).__name__ for e in compact] == ["SegmentEvents"]
+    assert [e.as_dict() for e in expand_events(compact)] == [e.as_dict() for e in events]
+    names, rule, start, end = compact[0].spans()
+    assert [
+        (names[r], s, e) for r, s, e in zip(rule.tolist(), start.tolist(), end.tolist(), strict=True)
+    ] == [(e.rule, e.line, e.line_end) for e in events]
+    assert segment_blocks([], CFG, compact=True) == ([], [])
