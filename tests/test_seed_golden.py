@@ -255,7 +255,7 @@ def test_seed_every_line_break_has_a_decision() -> None:
 
 def test_seed_every_block_is_tagged() -> None:
     result = _process(SEED.read_bytes())
-    tagged = {e.line for e in result.events if e.stage == "segment"}
+    tagged = {e.line for e in result.expanded_events() if e.stage == "segment"}
     nonblank = {i + 1 for i, ln in enumerate(result.lines) if ln.strip()}
     starts = {p.line_start for it in result.items for p in it.paragraphs}
     assert starts <= tagged <= nonblank
