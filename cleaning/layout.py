@@ -1334,16 +1334,19 @@ def _line_matrix(
         if role:
             ln[_I_ROLE, role] = [segment.starts_with_role(texts[i]) for i in role]
         _credit_hints(ln, page, arr, text)
-    marks = textscan.line_flags(arr.filled, _mark_table(), text)
-    if marks is not None:
-        if wrapped:
+    # a line that cannot read as the rest of a sentence (_continuation_like is False): a
+    # paragraph mark before it is never a broken paragraph. Only a wrapped page pays for a scan
+    # of the punctuation; elsewhere every line wide enough is taken to hold some.
+    clause = arr.widths >= cfg.body_min_cells
+    full = False
+    if wrapped:
+        marks = textscan.line_flags(arr.filled, _mark_table(), text)
+        if marks is not None:
             # a line no headline run can start at (_headline_run gives None for any run holding it)
             ln[_I_NO_RUN] = ((marks & _M_RUN) != 0) | (arr.widths > cfg.max_headline_cells)
-        # a line that cannot read as the rest of a sentence (_continuation_like is False): a
-        # paragraph mark before it is never a broken paragraph
-        full = arr.widths + 2 > page_width if wrapped and page_width is not None else False
-        clause = ((marks & _M_CLAUSE) != 0) & (arr.widths >= cfg.body_min_cells)
-        ln[_I_NO_CONT] = ((ff & _F_OPENING) != 0) | ~(arr.final | full | clause)
+            clause &= (marks & _M_CLAUSE) != 0
+        full = arr.widths + 2 > page_width
+    ln[_I_NO_CONT] = ((ff & _F_OPENING) != 0) | ~(arr.final | full | clause)
     furniture: dict[int, str] = {}
     # ``hinted`` is None only when lifting is off (a line feed inside a line returned above)
     for i in sorted(hinted or ()):
