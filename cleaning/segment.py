@@ -776,23 +776,35 @@ _RUNNING_TEXT = "running text"
     _CH_WIDE,
 ) = (1 << k for k in range(10))
 # A furniture pattern matches only text holding one of these characters, or digits and nothing a
-# page number cannot hold (a test generates matches of each pattern and checks).
-_FURNITURE_NEEDS = r"[版星週周礼禮年A-Za-z]"
+# page number cannot hold, or digits after a capital (an English date line), or text opening like
+# an English page label or jump line (a test generates matches of each pattern and checks).
+_FURNITURE_NEEDS = r"[版星週周礼禮年]"
 _PAGE_NUMBER_CHARS = r"[\d\sA-Z\-—–·]"
-# classes of the first and the last character (``_block_scan``'s ``edges``)
-_EDGE_END, _EDGE_LEAD, _EDGE_CAPTION, _EDGE_SECTION, _EDGE_BY, _EDGE_NOT_HEADLINE_END = (
-    1 << k for k in range(6)
-)
+# classes of the first and the last character (``_block_scan``'s ``first`` and ``last``)
+(
+    _EDGE_END,
+    _EDGE_LEAD,
+    _EDGE_CAPTION,
+    _EDGE_SECTION,
+    _EDGE_BY,
+    _EDGE_NOT_HEADLINE_END,
+    _EDGE_CAPITAL,
+    _EDGE_FURNITURE,
+) = (1 << k for k in range(8))
 # what the page arrays decide (``_P_CLASSIFY``: _classify decides); ``_P_SECTION`` is added to
 # the others when the paragraph is a numbered heading if _SECTION_HEADING matches it
 _P_CLASSIFY, _P_BODY, _P_UNINDENTED, _P_HEADLINE_LIKE, _P_ASK_HEADLINE_LIKE = range(5)
 _P_SECTION = 8
 
 
-def _may_be_furniture(flags: np.ndarray) -> np.ndarray:
-    """Which paragraphs (by their ``_CH_*`` flags) a furniture pattern may match."""
-    return ((flags & _CH_FURNITURE) != 0) | (
-        ((flags & _CH_DIGIT) != 0) & ((flags & _CH_NOT_PAGE_NUMBER) == 0)
+def _may_be_furniture(flags: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """Which paragraphs (by their ``_CH_*`` flags and first character's ``_EDGE_*``) a furniture
+    pattern may match."""
+    digits = (flags & _CH_DIGIT) != 0
+    return (
+        ((flags & _CH_FURNITURE) != 0)
+        | (digits & (((flags & _CH_NOT_PAGE_NUMBER) == 0) | ((first & _EDGE_CAPITAL) != 0)))
+        | ((first & _EDGE_FURNITURE) != 0)
     )
 
 
@@ -832,6 +844,8 @@ def _edge_table() -> np.ndarray:
             (f"[{_SECTION_FIRST}]", _EDGE_SECTION),
             ("B", _EDGE_BY),  # "By JOHN SMITH"
             ("[．，,、：:]", _EDGE_NOT_HEADLINE_END),  # _headline_like's endings, bar "。" (a class)
+            ("[A-Z]", _EDGE_CAPITAL),  # an English date line ("JANUARY 5, 1916.")
+            ("[PpVvC(]", _EDGE_FURNITURE),  # "PAGE 3", "VOL. XXXVI", "(Continued on Page 6)"
         )
     )
 
@@ -896,8 +910,6 @@ def _page_plan(
     first = np.zeros(n, dtype=np.uint8)
     last = np.zeros(n, dtype=np.uint8)
     _block_scan(textscan.codes_of(joined), _char_table(), _edge_table(), cells, flags, first, last)
-    # credit words: the byline roles and caption credits (_ROLE_HINT and _CAPTION_HINT both)
-    credit = textscan.lines_matching(_CREDIT_HINT, texts, joined)
     widest = _widest_special(cfg, indented_page)
     wide = cells > widest
     special = cells == 0
@@ -910,19 +922,26 @@ def _page_plan(
         ):
             special[k] = True
     if cfg.detect_captions:
-        special |= credit | ((first & _EDGE_CAPTION) != 0)
-    # a narrow paragraph may also be furniture, a byline or a numbered heading
-    special |= ~wide & (credit | ((first & _EDGE_BY) != 0))
-    special |= (
-        ~wide & ((flags & _CH_PROSE) == 0) & _may_be_furniture(flags) & (cells <= cfg.max_furniture_cells)
+        # a caption's credit, by one regex pass over the page
+        special |= textscan.lines_matching(_CAPTION_HINT, texts, joined) | ((first & _EDGE_CAPTION) != 0)
+    # a narrow paragraph may also be furniture, a byline or a numbered heading; the text-wide
+    # tests run over the narrow paragraphs alone (most of an English page is wide)
+    narrow = np.flatnonzero(~wide)
+    special |= ~wide & (
+        ((first & _EDGE_BY) != 0)
+        | (((flags & _CH_PROSE) == 0) & _may_be_furniture(flags, first) & (cells <= cfg.max_furniture_cells))
     )
-    if furniture:
-        keys = _page_keys(texts)
-        special |= ~wide & np.fromiter(
-            (t in furniture or key in furniture for t, key in zip(texts, keys, strict=True)),
-            dtype=bool,
-            count=n,
-        )
+    if len(narrow):
+        short = [texts[k] for k in narrow.tolist()]
+        short_text = "\n".join(short)
+        special[narrow] |= textscan.lines_matching(_ROLE_HINT, short, short_text)  # a byline's role
+        if furniture:
+            keys = _page_keys(short)
+            special[narrow] |= np.fromiter(
+                (t in furniture or key in furniture for t, key in zip(short, keys, strict=True)),
+                dtype=bool,
+                count=len(short),
+            )
     plan = np.full(n, _P_BODY, dtype=np.int8)
     unindented = ~wide & (cells <= cfg.max_unindented_headline_cells) & ~indented if indented_page else None
     # _headline_like: False when too wide, a sentence mark or a full stop, or a comma-like end;
