@@ -144,8 +144,8 @@ class _RuleIndex:
     name), so a lookup ORs the masks of the span's lines, and each distinct
     mask is turned into its sorted rule names once: a page has a few hundred
     events but only a few distinct masks. The events' spans set their bits in
-    one compiled pass (a page's layout record gives its spans as arrays), and
-    :meth:`rules_of` ORs the spans of all of a document's rows in another.
+    compiled passes (a page's layout and segment records give theirs as arrays),
+    and :meth:`rules_of` ORs the spans of all of a document's rows in another.
     """
 
     __slots__ = ("_array", "_file_mask", "_masks", "_names", "_rules")
@@ -155,14 +155,14 @@ class _RuleIndex:
         # events point at the document's lines; the masks grow should one point further
         masks = [0] * (n_lines + 2)
         file_mask = 0
-        pages: list[Event] = []
+        records: list[EventRecord] = []
         ids: dict[str, int] = {}  # the rule names of the events with lines, in order
         rule: list[int] = []
         start: list[int] = []
         end: list[int] = []
         for e in events:
             if isinstance(e, EventRecord):
-                pages.append(e)  # a page's layout decisions: their spans, as arrays, below
+                records.append(e)  # a page's layout or segment decisions: their spans, below
                 continue
             if e.line is None:
                 bit = bits.get(e.rule)
@@ -178,8 +178,8 @@ class _RuleIndex:
             end.append(e.line_end or e.line)
         if rule:
             masks = _or_spans(masks, bits, list(ids), np.array(rule), np.array(start), np.array(end))
-        for page in pages:
-            masks = _or_spans(masks, bits, *page.spans())
+        for record in records:
+            masks = _or_spans(masks, bits, *record.spans())
         self._masks = masks
         # the masks as int64 for rules_of's kernel, while the rules fit its bits
         self._array = np.array(masks, dtype=np.int64) if len(bits) <= 62 and jit.enabled() else None
