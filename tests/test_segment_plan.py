@@ -219,21 +219,10 @@ def test_the_seed_page_is_tagged_by_the_plan() -> None:
 # ---------------------------------------------------------------- the flags' conditions
 
 
-def _first_bit(pattern: re.Pattern[str], bit: int):
-    # from_regex filters what it generates for word boundaries and lookarounds: some patterns filter a lot
-    @settings(
-        max_examples=300,
-        deadline=None,
-        suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow],
-    )
-    @given(st.from_regex(pattern))
-    def check(text: str) -> None:
-        m = pattern.match(text)
-        if m is None:  # from_regex promises a search match; the anchored patterns match at 0
-            return
-        assert segment._edge_table()[ord(text[0])] & bit, text
-
-    return check
+# from_regex filters what it generates for word boundaries and lookarounds: some patterns filter a lot
+_MATCHES = settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow]
+)
 
 
 @pytest.mark.parametrize(
@@ -248,7 +237,14 @@ def _first_bit(pattern: re.Pattern[str], bit: int):
     ids=["end marker", "lead", "caption start", "section heading", "English byline"],
 )
 def test_every_match_opens_with_a_flagged_character(pattern: re.Pattern[str], bit: int) -> None:
-    _first_bit(pattern, bit)()
+    @_MATCHES
+    @given(st.from_regex(pattern))
+    def check(text: str) -> None:
+        if pattern.match(text) is None:  # from_regex promises a search match; these anchor at 0
+            return
+        assert segment._edge_table()[ord(text[0])] & bit, text
+
+    check()
 
 
 def _flags(text: str) -> np.ndarray:
@@ -262,12 +258,7 @@ def _flags(text: str) -> np.ndarray:
     ids=[f"{k}-{n}" for k, (n, _) in enumerate(segment._FURNITURE_PATTERNS)],
 )
 def test_every_furniture_match_holds_a_flagged_character(name: str, pattern: re.Pattern[str]) -> None:
-    # from_regex filters what it generates for word boundaries and lookarounds: some patterns filter a lot
-    @settings(
-        max_examples=300,
-        deadline=None,
-        suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow],
-    )
+    @_MATCHES
     @given(st.from_regex(pattern))
     def check(text: str) -> None:
         text = text.strip()  # furniture_pattern strips the paragraph, as the plan does
