@@ -31,9 +31,11 @@ RULES = ["layout.join_wrapped_line", "segment.body", "repair.ftfy", "decode.utf8
 
 @pytest.fixture(autouse=True, scope="module")
 def _compiled() -> None:
-    # numba compiles (or loads) the span kernels on their first call and touches the global random
-    # state while doing so, which hypothesis warns about inside a test: compile them before them
+    # numba compiles (or loads) a kernel on its first call for each kind of array (an ASCII text's
+    # code points are bytes) and touches the global random state while doing so, which hypothesis
+    # warns about inside a test: compile the rows' kernels before them
     _RuleIndex([Event("a.b", "x", "d", line=1, line_end=2)], 2).rules_of([1], [2])
+    document_rows(_result([["a ?"], ["锟斤拷中", "\ufffd烫", "屯"]]), CleaningConfig())
 
 
 def reference_rules_in(events: list[Event], start: int, end: int) -> list[str]:
