@@ -894,11 +894,16 @@ def _block_scan(
 
 
 def _page_plan(
-    texts: list[str], indented: np.ndarray, cfg: SegmentConfig, furniture: frozenset[str], indented_page: bool
+    texts: list[str],
+    indented: np.ndarray,
+    cfg: SegmentConfig,
+    furniture: frozenset[str],
+    indented_page: bool,
+    widest: int,
 ) -> np.ndarray | None:
     """What the page arrays decide for each paragraph (``_P_*``), or ``None`` (kernels
     off, or a paragraph holds a line feed): then _classify decides every paragraph.
-    ``texts``: the paragraphs' stripped texts."""
+    ``texts``: the paragraphs' stripped texts; ``widest``: :func:`_widest_special`."""
     if not jit.enabled() or not texts:
         return None
     joined = "\n".join(texts)
@@ -910,7 +915,6 @@ def _page_plan(
     first = np.zeros(n, dtype=np.uint8)
     last = np.zeros(n, dtype=np.uint8)
     _block_scan(textscan.codes_of(joined), _char_table(), _edge_table(), cells, flags, first, last)
-    widest = _widest_special(cfg, indented_page)
     wide = cells > widest
     special = cells == 0
     # an end marker or a lead marker: its pattern settles it (the lines of a numbered list open
@@ -936,7 +940,7 @@ def _page_plan(
         short_text = "\n".join(short)
         special[narrow] |= textscan.lines_matching(_ROLE_HINT, short, short_text)  # a byline's role
         if furniture:
-            keys = _page_keys(short)
+            keys = _page_keys(short, short_text)
             special[narrow] |= np.fromiter(
                 (t in furniture or key in furniture for t, key in zip(short, keys, strict=True)),
                 dtype=bool,
@@ -1007,12 +1011,7 @@ class SegmentEvents(EventRecord):
     __slots__ = ("_details", "_ends", "_rules", "_starts")
 
     def __init__(self, rules: list[str], details: list[str], starts: list[int], ends: list[int]) -> None:
-        self.rule = "segment.decisions"
-        self.stage = STAGE
-        self.line = None
-        self.line_end = None
-        self._before = self._after = None
-        self._detail = f"{len(rules)} segment decisions of the page"
+        super().__init__("segment.decisions", STAGE, f"{len(rules)} segment decisions of the page")
         self._rules, self._details, self._starts, self._ends = rules, details, starts, ends
 
     def spans(self) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
@@ -1096,6 +1095,7 @@ def segment_blocks(
         cfg,
         furniture,
         indented_page,
+        widest,
     )
     plan = planned.tolist() if planned is not None else [_P_CLASSIFY] * len(blocks)
     body_rule = R_BODY.name
@@ -1206,14 +1206,16 @@ def segment_blocks(
     return items, [record] if compact else record.expand()
 
 
-def _page_keys(page: list[str]) -> list[str]:
+def _page_keys(page: list[str], text: str | None = None) -> list[str]:
     """:func:`furniture_key` of every line of ``page``, by a few passes over the joined page text.
 
     Two ``re.sub`` per line cost more in call overhead than in matching on pages of short OCR
     lines; over the joined text they run once per page. The newline joining the lines is no
-    ``\\d`` and is kept out of the whitespace class, so no match crosses it.
+    ``\\d`` and is kept out of the whitespace class, so no match crosses it. ``text``: the lines
+    joined by line feeds, when the caller has it.
     """
-    text = "\n".join(page)
+    if text is None:
+        text = "\n".join(page)
     if text.count("\n") != len(page) - 1:
         return [furniture_key(line) for line in page]  # a line holding "\n": one by one
     folded = _DIGITS.sub("0", _SPACE_IN_LINE.sub(" ", text))

@@ -161,7 +161,7 @@ def _both_ways(blocks: list[Block], cfg: SegmentConfig, furniture: frozenset[str
     planned = _outcome(blocks, cfg, furniture)
     with jit.numpy_definitions():  # no plan: _classify tags every paragraph
         assert (
-            segment._page_plan([b.text.strip() for b in blocks], np.zeros(0, bool), cfg, furniture, False)
+            segment._page_plan([b.text.strip() for b in blocks], np.zeros(0, bool), cfg, furniture, False, 0)
             is None
         )
         reference = _outcome(blocks, cfg, furniture)
@@ -210,7 +210,8 @@ def test_the_seed_page_is_tagged_by_the_plan() -> None:
     assert planned == reference
     texts = [b.text.strip() for b in blocks]
     indented = np.fromiter((b.indented for b in blocks), dtype=bool, count=len(blocks))
-    plan = segment._page_plan(texts, indented, SegmentConfig(), frozenset(), False)
+    cfg = SegmentConfig()
+    plan = segment._page_plan(texts, indented, cfg, frozenset(), False, segment._widest_special(cfg, False))
     if jit.enabled():
         # most of the page is decided without _classify
         assert plan is not None and (plan != segment._P_CLASSIFY).sum() > len(plan) / 2
