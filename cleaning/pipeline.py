@@ -148,44 +148,60 @@ class _RuleIndex:
     and :meth:`rules_of` ORs the spans of all of a document's rows in another.
     """
 
-    __slots__ = ("_array", "_file_mask", "_masks", "_names", "_rules")
+    __slots__ = ("_array", "_file_mask", "_list", "_names", "_rules")
 
     def __init__(self, events: list[Event], n_lines: int = 0) -> None:
-        bits: dict[str, int] = {}
-        # events point at the document's lines; the masks grow should one point further
-        masks = [0] * (n_lines + 2)
+        bits: dict[str, int] = {}  # rule name -> its bit's index, in order of first sight
         file_mask = 0
-        records: list[EventRecord] = []
-        ids: dict[str, int] = {}  # the rule names of the events with lines, in order
+        # every span of the document, the plain events' and each record's, ORed in one pass below
         rule: list[int] = []
         start: list[int] = []
         end: list[int] = []
+        record_spans: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         for e in events:
-            if isinstance(e, EventRecord):
-                records.append(e)  # a page's layout or segment decisions: their spans, below
+            if isinstance(e, EventRecord):  # a page's layout or segment decisions
+                names, r, s, t = e.spans()
+                codes = np.array([bits.setdefault(name, len(bits)) for name in names], dtype=np.int64)
+                record_spans.append((codes[r], s, t))
                 continue
+            k = bits.setdefault(e.rule, len(bits))
             if e.line is None:
-                bit = bits.get(e.rule)
-                if bit is None:
-                    bit = bits[e.rule] = 1 << len(bits)
-                file_mask |= bit
+                file_mask |= 1 << k
                 continue
-            k = ids.get(e.rule)
-            if k is None:
-                k = ids[e.rule] = len(ids)
             rule.append(k)
             start.append(e.line)
             end.append(e.line_end or e.line)
-        if rule:
-            masks = _or_spans(masks, bits, list(ids), np.array(rule), np.array(start), np.array(end))
-        for record in records:
-            masks = _or_spans(masks, bits, *record.spans())
-        self._masks = masks
-        # the masks as int64 for rules_of's kernel, while the rules fit its bits
-        self._array = np.array(masks, dtype=np.int64) if len(bits) <= 62 and jit.enabled() else None
+        spans = (
+            np.array(rule, dtype=np.int64),
+            np.array(start, dtype=np.int64),
+            np.array(end, dtype=np.int64),
+        )
+        if record_spans:
+            spans = tuple(np.concatenate(part) for part in zip(spans, *record_spans, strict=True))
+        # events point at the document's lines; the masks grow should one point further
+        size = max(n_lines + 2, int(spans[2].max(initial=0)) + 1)
+        if len(bits) <= 62:
+            masks = np.zeros(size, dtype=np.int64)
+            kernel = _or_span_bits if jit.enabled() else _or_span_bits.py_func
+            kernel(np.left_shift(1, spans[0]), *spans[1:], masks)
+            # rules_of's kernel reads the array; rules_in the list, made on its first call
+            self._array: np.ndarray | None = masks if jit.enabled() else None
+            self._list: list[int] | None = None if jit.enabled() else masks.tolist()
+        else:  # more rules than an int64 holds bits for: Python ints, in plain Python
+            self._list = [0] * size
+            _or_span_bits.py_func(
+                np.array([1 << k for k in spans[0].tolist()], dtype=object), *spans[1:], self._list
+            )
+            self._array = None
         self._file_mask = file_mask
-        self._rules = [(bit, rule) for rule, bit in bits.items()]
+        self._rules = [(1 << k, rule) for rule, k in bits.items()]
         self._names: dict[int, list[str]] = {}
+
+    @property
+    def _masks(self) -> list[int]:
+        if self._list is None:
+            self._list = self._array.tolist()
+        return self._list
 
     def _names_of(self, mask: int) -> list[str]:
         names = self._names.get(mask)
@@ -220,29 +236,6 @@ def _or_ranges(masks: np.ndarray, starts: np.ndarray, ends: np.ndarray, out: np.
         for line in range(max(starts[k], 0), min(ends[k], n - 1) + 1):
             acc |= masks[line]
         out[k] = acc
-
-
-def _or_spans(
-    masks: list[int],
-    bits: dict[str, int],
-    names: list[str],
-    rule: np.ndarray,
-    start: np.ndarray,
-    end: np.ndarray,
-) -> list[int]:
-    """``masks`` with each rule's bit set on every line from ``start`` to ``end`` of its spans
-    (``rule`` indexes ``names``); new rule names get the next bits."""
-    codes = [bits.setdefault(name, 1 << len(bits)) for name in names]
-    size = max(len(masks), int(end.max(initial=0)) + 1)
-    if len(bits) > 62:  # more rules than an int64 holds bits for: Python ints, in plain Python
-        out = masks + [0] * (size - len(masks))
-        _or_span_bits.py_func(np.array(codes, dtype=object)[rule], start, end, out)
-        return out
-    acc = np.zeros(size, dtype=np.int64)
-    acc[: len(masks)] = masks
-    kernel = _or_span_bits if jit.enabled() else _or_span_bits.py_func
-    kernel(np.array(codes, dtype=np.int64)[rule], start, end, acc)
-    return acc.tolist()
 
 
 @jit.kernel

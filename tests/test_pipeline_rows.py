@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pytest
 from hypothesis import given, settings
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 
 from cleaning import jit, repair
 from cleaning.config import CleaningConfig
-from cleaning.model import Byline, DecodeInfo, Event, Item, Paragraph, Reject, SourceDoc
+from cleaning.model import Byline, DecodeInfo, Event, EventRecord, Item, Paragraph, Reject, SourceDoc
 from cleaning.pipeline import (
     DocResult,
     _RuleIndex,
@@ -278,17 +279,37 @@ def test_rules_of_a_pages_layout_record_are_those_of_its_events(text: str) -> No
             assert compact.rules_in(start, end) == reference_rules_in(expanded, start, end)
 
 
+class _Spans(EventRecord):
+    """A record that gives fixed spans, as a page's layout or segment record does."""
+
+    __slots__ = ("_spans",)
+
+    def __init__(self, names: list[str], rule: list[int], start: list[int], end: list[int]) -> None:
+        super().__init__("layout.decisions", "layout", "spans")
+        self._spans = (names, *(np.array(x, dtype=np.int64) for x in (rule, start, end)))
+
+    def spans(self) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+        return self._spans
+
+
 @pytest.mark.parametrize("taken", [0, 70])
-def test_span_bits_are_set_on_every_line_of_each_span(taken: int) -> None:
+@pytest.mark.parametrize("compiled", [True, False])
+def test_span_bits_are_set_on_every_line_of_each_span(taken: int, compiled: bool) -> None:
     """The spans of a page record set their rule's bit on each line they cover, by the kernel or,
-    past the bits an int64 holds, line by line."""
-    import numpy as np
-
-    from cleaning.pipeline import _or_spans
-
-    bits = {f"x.{k}": 1 << k for k in range(taken)}
-    names = ["layout.a", "layout.b"]
-    rule, start, end = np.array([0, 1, 1]), np.array([1, 2, 5]), np.array([2, 4, 5])
-    got = _or_spans([0] * 4, bits, names, rule, start, end)
-    a, b = bits["layout.a"], bits["layout.b"]
-    assert got == [0, a, a | b, b, b, b]
+    past the bits an int64 holds, line by line; the file's own rules are on no line."""
+    taking = [Event(f"x.{k}", "x", "a rule of the whole file") for k in range(taken)]
+    record = _Spans(["layout.a", "layout.b"], [0, 1, 1], [1, 2, 5], [2, 4, 5])
+    if compiled:
+        index = _RuleIndex([*taking, record], 2)
+    else:
+        with jit.numpy_definitions():
+            index = _RuleIndex([*taking, record], 2)
+    file_rules = sorted(e.rule for e in taking)
+    assert [index.rules_in(line, line) for line in range(6)] == [
+        file_rules,
+        sorted([*file_rules, "layout.a"]),
+        sorted([*file_rules, "layout.a", "layout.b"]),
+        sorted([*file_rules, "layout.b"]),
+        sorted([*file_rules, "layout.b"]),
+        sorted([*file_rules, "layout.b"]),
+    ]
