@@ -827,8 +827,12 @@ def _fills_column(prev: _Line, nxt: _Line, width: int, cfg: LayoutConfig) -> tup
     return prev.width + unit + gap > width - cfg.column_slack, unit
 
 
+# The most lines of a headline run (the compiled loop follows runs as far).
+_HEADLINE_RUN_LINES = 6
+
+
 def _headline_run(
-    lines: list[_Line | None], j: int, width: int, cfg: LayoutConfig, max_lines: int = 6
+    lines: list[_Line | None], j: int, width: int, cfg: LayoutConfig, max_lines: int = _HEADLINE_RUN_LINES
 ) -> str | None:
     """The text of the wrapped run starting at ``lines[j]`` when it reads as a headline or byline.
 
@@ -1124,6 +1128,7 @@ def _decide_kernel(
     short_english: float,
     max_credit: int,
     body_min: int,
+    max_headline: int,
     out: np.ndarray,
     blk: np.ndarray,
 ) -> int:
@@ -1133,7 +1138,8 @@ def _decide_kernel(
     rows); ``st``: the state (``_ST_*``); ``out``: the decisions (``_O_*`` rows); ``blk``: the
     block table (``_B_*``).
     ``mode``: 1 a wrapped page (``limit`` cells), 2 running English lines, 0 neither.
-    ``body_min``: the fewest cells of a paragraph the broken-paragraph repair may continue."""
+    ``body_min``: the fewest cells of a paragraph the broken-paragraph repair may continue;
+    ``max_headline``: the most cells of a headline run (``LayoutConfig.max_headline_cells``)."""
     n = ln.shape[1]
     i = start
     while i < n:
@@ -1176,14 +1182,36 @@ def _decide_kernel(
             sep = _S_NONE
             if blanks == 0 and ln[_I_INDENTED, i] == 0 and first_ok and not hyphen:
                 if mode == 1:
-                    if (
-                        not forbidden
-                        and p_width + ln[_I_UNIT, i] + gap > limit
-                        # after a line that ends a paragraph, only when no headline run can
-                        # start here (_decide looks for one)
-                        and (not p_final or ln[_I_NO_RUN, i] != 0)
-                        and ln[_I_ROLE, i] == 0
-                    ):
+                    fills = not forbidden and p_width + ln[_I_UNIT, i] + gap > limit and ln[_I_ROLE, i] == 0
+                    # after a line that ends a paragraph, only when no headline run can start
+                    # here (_decide looks for one): the run _headline_run follows from line i
+                    # holds a mark no headline holds, is too wide, ends a paragraph or runs
+                    # past its lines
+                    no_run = not p_final or ln[_I_NO_RUN, i] != 0
+                    if fills and not no_run:
+                        cur = i
+                        k = i
+                        cells = ln[_I_WIDTH, i]
+                        count = 1
+                        while k + 1 < n:
+                            m = k + 1
+                            if ln[_I_LIFT, m] != 0:
+                                k = m  # a page header between the lines: the run looks past it
+                                continue
+                            if ln[_I_PRESENT, m] == 0 or ln[_I_INDENTED, m] != 0:
+                                break
+                            g = 1 if (ln[_I_LATIN, cur] != 0 and ln[_I_LATIN, m] != 0) else 0
+                            if ln[_I_WIDTH, cur] + ln[_I_UNIT, m] + g <= limit:
+                                break
+                            if count >= _HEADLINE_RUN_LINES or ln[_I_NO_RUN, m] != 0:
+                                no_run = True
+                                break
+                            count += 1
+                            cells += ln[_I_WIDTH, m]
+                            cur = m
+                            k = m
+                        no_run = no_run or cells > max_headline or ln[_I_FINAL, cur] != 0
+                    if fills and no_run:
                         if st[_ST_CELLS] <= max_credit and st[_ST_HINT] != 0:
                             st[_ST_STOP] = _STOP_CREDIT
                             return i
@@ -1456,7 +1484,21 @@ def _compiled_blocks(
     body_min = cfg.body_min_cells if cfg.repair_broken_paragraphs else np.iinfo(np.int64).max
     i = 0
     while True:
-        i = int(kernel(i, ln, st, mode, limit, short_english, _MAX_CREDIT_CELLS, body_min, out, blk))
+        i = int(
+            kernel(
+                i,
+                ln,
+                st,
+                mode,
+                limit,
+                short_english,
+                _MAX_CREDIT_CELLS,
+                body_min,
+                cfg.max_headline_cells,
+                out,
+                blk,
+            )
+        )
         if i >= n:
             break
         _decide_line(dec, i, st, ln, blk, page, width, latin_w, cfg)

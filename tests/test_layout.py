@@ -317,8 +317,8 @@ _PROSE = (
 
 @st.composite
 def _wrapped_paragraphs(draw: st.DrawFn) -> tuple[list[str], LayoutConfig]:
-    """A hard-wrapped page of paragraphs, headline lines and short lines, with the widths that
-    decide a headline run (``max_headline_cells``) and the broken-paragraph repair
+    """A hard-wrapped page of paragraphs, headline lines, short lines and page furniture, with the
+    widths that decide a headline run (``max_headline_cells``) and the broken-paragraph repair
     (``body_min_cells``) drawn near the paragraphs' own."""
     width = 2 * draw(st.integers(min_value=5, max_value=16))
     lines: list[str] = []
@@ -339,6 +339,10 @@ def _wrapped_paragraphs(draw: st.DrawFn) -> tuple[list[str], LayoutConfig]:
         indent = draw(st.sampled_from(["", "\u3000\u3000"]))
         lines.extend(wrap_cells(text, width, indent))
         lines.extend([""] * draw(st.integers(min_value=0, max_value=2)))
+    # page furniture the layout lifts out, anywhere: between a headline run's lines too
+    for _ in range(draw(st.integers(min_value=0, max_value=2))):
+        at = draw(st.integers(min_value=0, max_value=len(lines)))
+        lines.insert(at, draw(st.sampled_from(["第3版", "2020年6月16日 星期二", "第12版 要闻"])))
     cfg = LayoutConfig(
         max_headline_cells=draw(st.integers(min_value=4, max_value=40)),
         body_min_cells=draw(st.integers(min_value=1, max_value=60)),
@@ -580,3 +584,26 @@ def test_column_width_by_bincount_matches_the_counter_definition(
     hanging = [h for _, h, _ in rows]
     final = [f for _, _, f in rows]
     assert column_width(widths, cfg, hanging, final) == _column_width_plain(widths, cfg, hanging, final)
+
+
+@pytest.mark.parametrize("furniture", ["第3版", "2020年6月16日 星期二", "第12版 要闻"])
+@pytest.mark.parametrize("max_headline", [20, 30, 40, 60])
+def test_page_furniture_inside_a_headline_run_decides_like_the_reference(
+    furniture: str, max_headline: int
+) -> None:
+    """A headline wrapped over two lines with a page header between them, after a full line
+    that ends its paragraph: the run looks past the header, in the compiled loop as in Python."""
+    lines = [
+        "\u3000\u3000会议要求各部门把工作",
+        "落实处切实提高服务水平。",
+        "市开发区召开工作会议部署",
+        furniture,
+        "全年任务",
+        "\u3000\u3000会议要求各部门把工作",
+        "落到实处。",
+    ]
+    cfg = LayoutConfig(max_headline_cells=max_headline)
+    _same(lines, cfg)
+    rules = {e.rule for e in _build_blocks(lines, cfg, fast=False)[1]}
+    if max_headline >= 32:  # the two headline lines, not the header, fit
+        assert "layout.break_before_headline" in rules
