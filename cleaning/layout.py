@@ -1615,6 +1615,37 @@ def _assemble(dec: _Decisions, page: _Page, table: np.ndarray) -> list[Block]:
     return blocks
 
 
+# The rule names of a page record's spans, indexed by the kernel's rule codes (``_K_*``): the
+# routine rules, and page furniture at ``_K_NONE``.
+_SPAN_NAMES = tuple(R_FURNITURE.name if k == _K_NONE else _KERNEL_RULES.get(k, "") for k in range(_K_PY + 1))
+
+
+@jit.kernel
+def _spans_kernel(out: np.ndarray, rule: np.ndarray, first: np.ndarray, last: np.ndarray) -> int:
+    """The (rule code, first line, last line) of each decision the compiled loop made on a page
+    (``out``: its ``_O_*`` rows), 1-based lines; returns how many. A lifted furniture line
+    gives two: its own lift and the line decided past it."""
+    k = 0
+    for i in range(out.shape[1]):
+        code = out[_O_CODE, i]
+        if (code == _C_JOIN or code == _C_BREAK) and out[_O_RULE, i] != _K_PY:
+            rule[k] = out[_O_RULE, i]
+        elif code == _C_LIFT or code == _C_FCLOSE:
+            rule[k] = _K_NONE
+        else:
+            rule[k] = -1
+        if rule[k] >= 0:
+            first[k] = out[_O_PREV, i] + 1
+            last[k] = i + 1
+            k += 1
+        if out[_O_LIFTED, i] >= 0:
+            rule[k] = _K_NONE
+            first[k] = out[_O_LIFTED, i] + 1
+            last[k] = i + 1
+            k += 1
+    return k
+
+
 class PageEvents(EventRecord):
     """Every layout event of a page as one object over the page's decisions: :meth:`expand`
     gives the event of each decision, in the order the line-by-line loop records them, and
@@ -1638,27 +1669,21 @@ class PageEvents(EventRecord):
     def spans(self) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
         """Rule names, and per event the index of its rule name, its first and last line."""
         dec = self._dec
-        out = dec.out
-        code, rule = out[_O_CODE], out[_O_RULE]
-        names = [""] * 8
-        for k, name in _KERNEL_RULES.items():
-            names[k] = name
-        names[_K_NONE] = R_FURNITURE.name
-        made = ((code == _C_JOIN) | (code == _C_BREAK)) & (rule != _K_PY)
-        furn = (code == _C_LIFT) | (code == _C_FCLOSE)
-        lifted = out[_O_LIFTED] >= 0
-        rule_idx = [rule[made], np.zeros(int(furn.sum()), np.int64), np.zeros(int(lifted.sum()), np.int64)]
-        first = [out[_O_PREV][made], out[_O_PREV][furn], out[_O_LIFTED][lifted]]
-        last = [np.flatnonzero(made), np.flatnonzero(furn), np.flatnonzero(lifted)]
+        names = list(_SPAN_NAMES)
+        n = dec.out.shape[1]
+        rule, first, last = (np.empty(2 * n, dtype=np.int64) for _ in range(3))
+        kernel = _spans_kernel if jit.enabled() else _spans_kernel.py_func
+        size = kernel(dec.out, rule, first, last)
+        rule, first, last = rule[:size], first[:size], last[:size]
         extra = sorted(dec.py_events.items())
         if extra:
             for _, e in extra:
                 if e.rule not in names:
                     names.append(e.rule)
-            rule_idx.append(np.array([names.index(e.rule) for _, e in extra], np.int64))
-            first.append(np.array([e.line - 1 for _, e in extra], np.int64))
-            last.append(np.array([e.line_end - 1 for _, e in extra], np.int64))
-        return names, np.concatenate(rule_idx), np.concatenate(first) + 1, np.concatenate(last) + 1
+            rule = np.concatenate((rule, np.array([names.index(e.rule) for _, e in extra], np.int64)))
+            first = np.concatenate((first, np.array([e.line for _, e in extra], np.int64)))
+            last = np.concatenate((last, np.array([e.line_end for _, e in extra], np.int64)))
+        return names, rule, first, last
 
     def expand(self) -> list[Event]:
         """One event per decision, as :func:`_build_blocks` makes them line by line."""

@@ -32,6 +32,7 @@ from cleaning.layout import (
     is_para_final,
     seam_word,
 )
+from cleaning.model import EventRecord
 
 CFG = LayoutConfig()
 HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
@@ -256,6 +257,12 @@ def _same(lines: list[str], cfg: LayoutConfig = CFG) -> None:
     ref = _build_blocks(lines, cfg, fast=False)
     assert fast[0] == ref[0]
     assert [e.as_dict() for e in expand_events(fast[1])] == [e.as_dict() for e in ref[1]]
+    for record in fast[1]:  # what the rules column reads: the spans of the record's events
+        if isinstance(record, EventRecord):
+            names, rule, first, last = record.spans()
+            assert sorted(
+                zip([names[k] for k in rule.tolist()], first.tolist(), last.tolist(), strict=True)
+            ) == (sorted((e.rule, e.line, e.line_end) for e in record.expand()))
 
 
 @settings(max_examples=300, deadline=None)
