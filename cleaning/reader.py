@@ -884,7 +884,8 @@ def _text_doc(source_path: str, sha: str, data: bytes, cfg: ReadConfig) -> Sourc
         data, events = strip_nul_bytes(data)
         if not data.strip():
             return Reject(source_path, "empty", f"{size} bytes of NULs and whitespace only", sha, size)
-    longest = longest_line_bytes(data)
+    # no line is longer than the whole document: most pages need no scan of their lines
+    longest = longest_line_bytes(data) if len(data) > cfg.max_line_bytes else 0
     if longest > cfg.max_line_bytes:
         return Reject(
             source_path,
