@@ -25,9 +25,12 @@ from __future__ import annotations
 import codecs
 import re
 from dataclasses import dataclass, field
+from functools import cache
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from cleaning import jit, textscan
 from cleaning.lang import script_specific_chars
 from cleaning.model import DecodeInfo, Event
 from cleaning.mojibake import HAN_CLASS, plausibility
@@ -200,6 +203,39 @@ _NON_ASCII = re.compile(rb"[\x80-\xff]")
 _UTF8_SEQ = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
 
 
+def utf8_evidence(data: bytes) -> tuple[int, int]:
+    """How many well-formed UTF-8 multi-byte sequences ``data`` holds, and their bytes, as a
+    left-to-right scan for :data:`_UTF8_SEQ` finds them (one compiled pass when kernels are on:
+    the regex makes a bytes object of every match, which a legacy Chinese file has thousands of)."""
+    if jit.enabled():
+        out = np.zeros(2, dtype=np.int64)
+        _utf8_seq_kernel(np.frombuffer(data, dtype=np.uint8), out)
+        return int(out[0]), int(out[1])
+    seqs = _UTF8_SEQ.findall(data)
+    return len(seqs), sum(map(len, seqs))
+
+
+@jit.kernel
+def _utf8_seq_kernel(data: np.ndarray, out: np.ndarray) -> None:
+    """``out``: the count and the bytes of the :data:`_UTF8_SEQ` matches in ``data``: a lead byte
+    followed by its continuation bytes is a match; anywhere else the scan moves on by one byte."""
+    n = data.shape[0]
+    i = 0
+    while i < n:
+        lead = data[i]
+        more = 1 if 0xC2 <= lead <= 0xDF else 2 if 0xE0 <= lead <= 0xEF else 3 if 0xF0 <= lead <= 0xF4 else 0
+        if more and i + more < n:
+            k = 1
+            while k <= more and 0x80 <= data[i + k] <= 0xBF:
+                k += 1
+            if k > more:
+                out[0] += 1
+                out[1] += more + 1
+                i += more + 1
+                continue
+        i += 1
+
+
 def _utf16_without_bom(data: bytes, head: bytes, cfg: DecodeConfig) -> tuple[str, str, int] | None:
     """UTF-16 without BOM: (codec, text, replacements), or None when it is not UTF-16.
 
@@ -246,7 +282,9 @@ _LATIN_WEIRD = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f{}\[\]\\^`|~<>@#$*_=+
 
 _LATIN_LETTER = "À-ÖØ-öø-ÿŠšŽžŒœŸƒ"
 # An accented letter next to an ASCII letter (inside a word), or punctuation cp1252 text uses.
-_LATIN_GOOD = re.compile(f"(?<=[A-Za-z])[{_LATIN_LETTER}]|[{_LATIN_LETTER}](?=[A-Za-z])|[“”‘’–—…•€™©®°·]")
+_LATIN_MARKS = "“”‘’–—…•€™©®°·"
+# What _latin_counts counts (the definition its tests check it against)
+_LATIN_GOOD = re.compile(f"(?<=[A-Za-z])[{_LATIN_LETTER}]|[{_LATIN_LETTER}](?=[A-Za-z])|[{_LATIN_MARKS}]")
 
 
 def _latin_plausibility(text: str) -> float:
@@ -255,12 +293,45 @@ def _latin_plausibility(text: str) -> float:
     Text whose ASCII part is full of controls and symbols ({[\\^|...) is
     something else read byte by byte (UTF-16 or a Chinese codec) and scores low.
     """
-    n = len(text) - len(text.encode("ascii", errors="ignore"))
-    good = len(_LATIN_GOOD.findall(text))
+    n, good, weird = _latin_counts(text)
     score = min(1.0, (2.0 * good - n) / n) if n else 0.0
-    if len(_LATIN_WEIRD.findall(text)) > 0.05 * len(text):
+    if weird > 0.05 * len(text):
         score -= 2.0
     return score
+
+
+# Bits of _latin_table: the classes of _LATIN_GOOD and _LATIN_WEIRD, and the ASCII letters.
+_LT_LETTER, _LT_MARK, _LT_WEIRD, _LT_ASCII_LETTER = 1, 2, 4, 8
+
+
+@cache
+def _latin_table() -> np.ndarray:
+    return textscan.class_table(
+        (
+            (f"[{_LATIN_LETTER}]", _LT_LETTER),
+            (f"[{_LATIN_MARKS}]", _LT_MARK),
+            (_LATIN_WEIRD.pattern, _LT_WEIRD),
+            ("[A-Za-z]", _LT_ASCII_LETTER),
+        )
+    )
+
+
+def _latin_counts(text: str) -> tuple[int, int, int]:
+    """The non-ASCII characters of ``text``, the matches of :data:`_LATIN_GOOD` and of
+    :data:`_LATIN_WEIRD`, from a table over the code points (each match is one character:
+    a cp1252 reading of a legacy Chinese file is thousands of them)."""
+    codes = textscan.codes_of(text)
+    flags = _latin_table()[codes]
+    az = (flags & _LT_ASCII_LETTER) != 0
+    by_letter = np.zeros(len(codes), dtype=bool)
+    by_letter[1:] = az[:-1]
+    by_letter[:-1] |= az[1:]
+    good = (((flags & _LT_LETTER) != 0) & by_letter) | ((flags & _LT_MARK) != 0)
+    return (
+        int(np.count_nonzero(codes >= 128)),
+        int(np.count_nonzero(good)),
+        int(np.count_nonzero(flags & _LT_WEIRD)),
+    )
 
 
 def _score(text: str, codec: str) -> float:
@@ -433,11 +504,10 @@ def _decode_not_utf8(data: bytes, cfg: DecodeConfig) -> DecodeResult:
             cfg,
         )
 
-    seqs = _UTF8_SEQ.findall(data)
-    valid_seqs = len(seqs)
+    valid_seqs, valid_bytes = utf8_evidence(data)
     non_ascii = len(data.translate(None, _ASCII_BYTES))
     # Bytes not explained by a valid UTF-8 sequence.
-    stray = non_ascii - sum(map(len, seqs))
+    stray = non_ascii - valid_bytes
     if valid_seqs and valid_seqs >= cfg.utf8_evidence_ratio * (valid_seqs + stray):
         return _decode_per_line(data, cfg)
     return _decode_whole(data, cfg)

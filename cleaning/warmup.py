@@ -43,7 +43,7 @@ def warm_up(cfg: CleaningConfig | None = None) -> float:
 
     Never raises: a failure here is logged at debug level and the stages load on first use.
     """
-    from cleaning import layout, parquet_io, segment
+    from cleaning import decode, layout, parquet_io, segment
     from cleaning.dedup import dedup_map, reduce_index
     from cleaning.dedup.index import MAP_INPUT_COLUMNS
     from cleaning.english import zipf
@@ -60,6 +60,9 @@ def warm_up(cfg: CleaningConfig | None = None) -> float:
     cfg = cfg or CleaningConfig()
     try:
         layout._jieba_freq()  # seam words: loaded at the first broken paragraph otherwise
+        # a legacy-encoded page: the UTF-8 evidence scan and the cp1252 reading's table
+        decode.decode_bytes(_SAMPLE_PAGES[0].encode("gb18030"), cfg.decode)
+        decode._latin_counts(_SAMPLE_PAGES[1])
         zipf("bridge")  # wordfreq: loaded at the first hyphenated English line otherwise
         # the furniture pre-pass's key hashes, over code points and (an ASCII shard) bytes
         pages = [page.split("\n") for page in _SAMPLE_PAGES]

@@ -283,3 +283,64 @@ def test_real_articles_round_trip_in_their_encodings(corpus_sample: dict[str, li
 if __name__ == "__main__":
     CASES.write_text(json.dumps(build_cases(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {CASES}")
+
+
+# --------------------------------------------------------------------------- counts by arrays
+
+_LATIN_ALPHABET = "aZé Ö ÿ“—€™·{[\\^|~<>@#$*_=+\x00\x07\x1f\x7f\t\n中文\ufffd\U00020000ŠžŒƒ"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(_LATIN_ALPHABET), max_size=60) | st.text(max_size=40))
+def test_latin_counts_are_the_regex_counts(text: str) -> None:
+    """The cp1252 score's counts from the code-point table equal those of its regexes."""
+    from cleaning.decode import _LATIN_GOOD, _LATIN_WEIRD, _latin_counts
+
+    expected = (
+        len(text) - len(text.encode("ascii", errors="ignore")),
+        len(_LATIN_GOOD.findall(text)),
+        len(_LATIN_WEIRD.findall(text)),
+    )
+    assert _latin_counts(text) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                b"a",
+                b"\xc3",
+                b"\xa9",
+                b"\xe4\xb8\xad",
+                b"\xe4\xb8",
+                b"\xf0\x9f\x98\x80",
+                b"\xf4",
+                b"\xd6\xd0",
+                b"\x80",
+                b"\xbf",
+                b"\xc1\x81",
+                b"\xf5\x80\x80\x80",
+                b"\n",
+            ]
+        ),
+        max_size=40,
+    ).map(b"".join)
+    | st.binary(max_size=60)
+)
+def test_utf8_evidence_is_the_regex_scan(data: bytes) -> None:
+    """Well-formed UTF-8 sequences counted by the compiled scan and by its own Python definition
+    equal what the regex finds, overlapping candidates and truncated ends included."""
+    import numpy as np
+
+    from cleaning import jit
+    from cleaning.decode import _UTF8_SEQ, _utf8_seq_kernel, utf8_evidence
+
+    seqs = _UTF8_SEQ.findall(data)
+    expected = (len(seqs), sum(map(len, seqs)))
+    assert utf8_evidence(data) == expected
+    out = np.zeros(2, dtype=np.int64)
+    _utf8_seq_kernel.py_func(np.frombuffer(data, dtype=np.uint8), out)
+    assert (int(out[0]), int(out[1])) == expected
+    with jit.numpy_definitions():
+        assert utf8_evidence(data) == expected
