@@ -316,6 +316,8 @@ class _PageSums:
     second: np.ndarray  # the last but one (0 for a line shorter than 2)
     lengths: np.ndarray
     ideographic_indent: np.ndarray  # the line starts with exactly two U+3000
+    third: np.ndarray  # the code point after two (the first after an ideographic indent)
+    non_ascii: np.ndarray  # characters outside ASCII
 
 
 def _line_sums(lines: list[str], ambiguous_wide: bool) -> _PageSums | None:
@@ -338,6 +340,7 @@ def _line_sums(lines: list[str], ambiguous_wide: bool) -> _PageSums | None:
         cum = np.concatenate((np.zeros(1, dtype=np.int64), np.cumsum(_ascii_table()[codes], dtype=np.int64)))
         sums = cum[ends] - cum[starts]
         fields = np.stack((lengths, np.zeros_like(lengths), sums >> 32, sums & 0xFFFFFFFF))
+        non_ascii = np.zeros_like(lengths)
     else:
         codes = np.frombuffer(page.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
         # wraps modulo 2**64; the difference of two sums is exact, and no field of one line overflows
@@ -346,19 +349,28 @@ def _line_sums(lines: list[str], ambiguous_wide: bool) -> _PageSums | None:
         sums = cum[ends] - cum[starts]
         # the four 16-bit fields of each sum, lowest first
         fields = sums.astype("<u8", copy=False).view("<u2").reshape(-1, 4).T.astype(np.int64)
+        wide = np.concatenate((np.zeros(1, dtype=np.int64), np.cumsum(codes >= 128, dtype=np.int64)))
+        non_ascii = wide[ends] - wide[starts]
     # an empty line reads the line feed around it: it is blank, its characters are never used
     first = codes[np.minimum(starts, len(codes) - 1)].astype(np.int64)
     last = codes[np.maximum(ends - 1, 0)].astype(np.int64)
     second = np.where(lengths > 1, codes[np.maximum(ends - 2, 0)], 0).astype(np.int64)
     # the usual paragraph indent, U+3000 twice (and no third), read at the line starts
     top = len(codes) - 1
+    third = codes[np.minimum(starts + 2, top)].astype(np.int64)
     two = (
-        (first == 0x3000)
-        & (codes[np.minimum(starts + 1, top)] == 0x3000)
-        & (codes[np.minimum(starts + 2, top)] != 0x3000)
-        & (lengths > 2)
+        (first == 0x3000) & (codes[np.minimum(starts + 1, top)] == 0x3000) & (third != 0x3000) & (lengths > 2)
     )
-    return _PageSums(*fields, first=first, last=last, second=second, lengths=lengths, ideographic_indent=two)
+    return _PageSums(
+        *fields,
+        first=first,
+        last=last,
+        second=second,
+        lengths=lengths,
+        ideographic_indent=two,
+        third=third,
+        non_ascii=non_ascii,
+    )
 
 
 @jit.kernel
@@ -370,24 +382,31 @@ def _line_sums_kernel(
     last: np.ndarray,
     second: np.ndarray,
     two: np.ndarray,
+    third: np.ndarray,
+    non_ascii: np.ndarray,
 ) -> None:
-    """Per ``"\\n"``-separated line of ``codes``: the sum of its packed ``table`` fields and the
-    code points :func:`_line_sums` reads at its ends, as that function's array expressions give
-    them (an empty line reads the line feeds around it)."""
+    """Per ``"\\n"``-separated line of ``codes``: the sum of its packed ``table`` fields, its
+    characters outside ASCII and the code points :func:`_line_sums` reads at its ends, as that
+    function's array expressions give them (an empty line reads the line feeds around it)."""
     n = codes.shape[0]
     top = n - 1
     line = 0
     start = 0
     acc = np.uint64(0)
+    wide = 0
     for i in range(n + 1):
         if i < n and codes[i] != 10:
             acc += table[codes[i]]
+            if codes[i] >= 128:
+                wide += 1
             continue
         length = i - start
         sums[line] = acc
+        non_ascii[line] = wide
         first[line] = codes[min(start, top)]
         last[line] = codes[max(i - 1, 0)]
         second[line] = codes[max(i - 2, 0)] if length > 1 else 0
+        third[line] = codes[min(start + 2, top)]
         two[line] = (
             length > 2
             and codes[min(start, top)] == 0x3000
@@ -397,6 +416,7 @@ def _line_sums_kernel(
         line += 1
         start = i + 1
         acc = np.uint64(0)
+        wide = 0
 
 
 def _line_sums_compiled(page: str, lengths: np.ndarray, ambiguous_wide: bool) -> _PageSums:
@@ -405,11 +425,30 @@ def _line_sums_compiled(page: str, lengths: np.ndarray, ambiguous_wide: bool) ->
     equals the ASCII path's)."""
     n = len(lengths)
     sums = np.empty(n, dtype=np.uint64)
-    first, last, second = (np.empty(n, dtype=np.int64) for _ in range(3))
+    first, last, second, third, non_ascii = (np.empty(n, dtype=np.int64) for _ in range(5))
     two = np.empty(n, dtype=np.bool_)
-    _line_sums_kernel(textscan.codes_of(page), _char_tables(ambiguous_wide), sums, first, last, second, two)
+    _line_sums_kernel(
+        textscan.codes_of(page),
+        _char_tables(ambiguous_wide),
+        sums,
+        first,
+        last,
+        second,
+        two,
+        third,
+        non_ascii,
+    )
     fields = sums.astype("<u8", copy=False).view("<u2").reshape(-1, 4).T.astype(np.int64)
-    return _PageSums(*fields, first=first, last=last, second=second, lengths=lengths, ideographic_indent=two)
+    return _PageSums(
+        *fields,
+        first=first,
+        last=last,
+        second=second,
+        lengths=lengths,
+        ideographic_indent=two,
+        third=third,
+        non_ascii=non_ascii,
+    )
 
 
 class _Page:
@@ -458,7 +497,7 @@ def _prepare(lines: list[str], cfg: LayoutConfig) -> list[_Line | None]:
 def _prepare_page(lines: list[str], cfg: LayoutConfig) -> _Page:
     """:func:`_prepare_reference` as columns from page arrays; only blank lines, lines with
     trailing whitespace and lines starting with a space, a tab or U+3000 (possible indents) are
-    looked at one by one."""
+    looked at one by one, the usual indent (two U+3000) not among them."""
     n = len(lines)
     sums = _line_sums(lines, cfg.ambiguous_wide) if n > 1 else None
     if sums is None:
@@ -470,27 +509,29 @@ def _prepare_page(lines: list[str], cfg: LayoutConfig) -> _Page:
     present = sums.visible != 0
     widths_a, first, last, second = sums.cells, sums.first, sums.last, sums.second
     indented_a = np.zeros(n, dtype=bool)
-    widths = widths_a.tolist()
-    latin = latin_a.tolist()
-    indented = [False] * n
-    trailing_space = [False] * n
     f = sums.first
-    # the usual indent (two U+3000 and a visible line) is cut off for all such lines at once
+    # the usual indent (two U+3000 and a visible line) is cut off for all such lines at once:
+    # their text is the line from its third character, ASCII when the indent was all that was not
     plain_indent = sums.ideographic_indent & present & ~trailing
     odd_a = (trailing | ~present | (f == 0x3000) | (f == 0x20) | (f == 0x09)) & ~plain_indent
+    plain = plain_indent.nonzero()[0]
+    if len(plain):
+        for i in plain.tolist():
+            texts[i] = texts[i][2:]
+        indented_a[plain] = True
+        latin_a[plain] = (sums.non_ascii[plain] == 2) | han_latin[plain]
+        first[plain] = sums.third[plain]
+        second[plain[sums.lengths[plain] == 3]] = 0  # one character left: no last but one
+    widths = widths_a.tolist()
+    latin = latin_a.tolist()
+    indented = indented_a.tolist()
+    trailing_space = [False] * n
     odd_idx = odd_a.nonzero()[0]
     odd = odd_idx.tolist()
     indent = _INDENT.match
     amb = cfg.ambiguous_wide
     odd_cols = (trailing[odd_idx].tolist(), present[odd_idx].tolist(), han_latin[odd_idx].tolist())
-    changed: list[int] = plain_indent.nonzero()[0].tolist()  # lines whose text is not the stripped line
-    if changed:
-        cut = [texts[i][2:] for i in changed]
-        for i, text in zip(changed, cut, strict=True):
-            texts[i] = text
-            indented[i] = True
-        for i, text, hl in zip(changed, cut, han_latin[changed].tolist(), strict=True):
-            latin[i] = text.isascii() or hl
+    changed: list[int] = []  # the odd lines whose text is not the stripped line
     for i, tr, vis, hl in zip(odd, *odd_cols, strict=True):
         if not vis:
             texts[i] = None
@@ -521,7 +562,6 @@ def _prepare_page(lines: list[str], cfg: LayoutConfig) -> _Page:
     for i in (~present).nonzero()[0].tolist():
         filled[i] = "\x00"
     latin_a &= present
-    amb = cfg.ambiguous_wide
     arrays = _arrays_of(filled, present, widths_a, latin_a, indented_a, first, last, second, amb)
     return _Page(texts, widths, indented, trailing_space, latin, arrays)
 

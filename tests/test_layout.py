@@ -11,7 +11,7 @@ import itertools
 import re
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from benchmarks.make_pages import wrap_cells
@@ -437,8 +437,28 @@ def test_credit_hint_heads_come_from_the_pattern() -> None:
 
 @settings(max_examples=100, deadline=None)
 @given(st.lists(_LINE, max_size=30))
+@example(
+    [
+        "\u3000\u3000The city.",
+        "\u3000\u3000中",
+        "\u3000\u3000中文",
+        "\u3000\u30005G",
+        "\u3000\u300012.8",
+        "\u3000\u3000会议。",
+    ]
+)
 def test_array_line_measures_match_the_per_line_scan(lines: list[str]) -> None:
+    """The page measured as a whole gives each line's measures and the page arrays the layout
+    reads (first, last and last-but-one characters, Latin, indents) as the line-by-line scan."""
     assert _prepare(lines, CFG) == _prepare_reference(lines, CFG)
+    page = _prepare_page(lines, CFG)
+    ref = _arrays(_Page.of(_prepare_reference(lines, CFG)), CFG.ambiguous_wide)
+    got = _arrays(page, CFG.ambiguous_wide)
+    assert got.filled == ref.filled and got.present.tolist() == ref.present.tolist()
+    seen = ref.present  # what a blank line reads is never used
+    for name in ref.__dataclass_fields__:
+        if name not in ("filled", "present"):
+            assert getattr(got, name)[seen].tolist() == getattr(ref, name)[seen].tolist(), name
 
 
 @settings(max_examples=200, deadline=None)
