@@ -361,16 +361,7 @@ def _line_sums(lines: list[str], ambiguous_wide: bool) -> _PageSums | None:
     two = (
         (first == 0x3000) & (codes[np.minimum(starts + 1, top)] == 0x3000) & (third != 0x3000) & (lengths > 2)
     )
-    return _PageSums(
-        *fields,
-        first=first,
-        last=last,
-        second=second,
-        lengths=lengths,
-        ideographic_indent=two,
-        third=third,
-        non_ascii=non_ascii,
-    )
+    return _PageSums(*fields, first, last, second, lengths, two, third, non_ascii)
 
 
 @jit.kernel
@@ -439,16 +430,7 @@ def _line_sums_compiled(page: str, lengths: np.ndarray, ambiguous_wide: bool) ->
         non_ascii,
     )
     fields = sums.astype("<u8", copy=False).view("<u2").reshape(-1, 4).T.astype(np.int64)
-    return _PageSums(
-        *fields,
-        first=first,
-        last=last,
-        second=second,
-        lengths=lengths,
-        ideographic_indent=two,
-        third=third,
-        non_ascii=non_ascii,
-    )
+    return _PageSums(*fields, first, last, second, lengths, two, third, non_ascii)
 
 
 class _Page:
