@@ -36,6 +36,14 @@ def shared_dir() -> Path:
     return Path(os.environ.get("PRESSWASH_SHARED", REPO.parent / "shared"))
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The tests on the Prefect test harness run last, in their own order. Once the harness is up,
+    Prefect's events client pings its server from a background thread, and each websocket ping
+    draws from the global ``random``; a hypothesis test running then warns that its strategy
+    touched the global random state (HypothesisDeprecationWarning), in whichever test it hit."""
+    items.sort(key=lambda item: "prefect_harness" in getattr(item, "fixturenames", ()))
+
+
 @pytest.fixture(scope="session")
 def prefect_harness():
     """A temporary Prefect API for the whole session (only flow tests request it)."""
