@@ -1650,13 +1650,9 @@ def _spans_kernel(out: np.ndarray, rule: np.ndarray, first: np.ndarray, last: np
     k = 0
     for i in range(out.shape[1]):
         code = out[_O_CODE, i]
-        if (code == _C_JOIN or code == _C_BREAK) and out[_O_RULE, i] != _K_PY:
-            rule[k] = out[_O_RULE, i]
-        elif code == _C_LIFT or code == _C_FCLOSE:
-            rule[k] = _K_NONE
-        else:
-            rule[k] = -1
-        if rule[k] >= 0:
+        made = (code == _C_JOIN or code == _C_BREAK) and out[_O_RULE, i] != _K_PY
+        if made or code == _C_LIFT or code == _C_FCLOSE:
+            rule[k] = out[_O_RULE, i] if made else _K_NONE
             first[k] = out[_O_PREV, i] + 1
             last[k] = i + 1
             k += 1
