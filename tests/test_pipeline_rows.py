@@ -30,15 +30,6 @@ from cleaning.schema import ARTICLES, PARAGRAPHS
 RULES = ["layout.join_wrapped_line", "segment.body", "repair.ftfy", "decode.utf8_strict", "a.b", "z.y"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _compiled() -> None:
-    # numba compiles (or loads) a kernel on its first call for each kind of array (an ASCII text's
-    # code points are bytes) and touches the global random state while doing so, which hypothesis
-    # warns about inside a test: compile the rows' kernels before them
-    _RuleIndex([Event("a.b", "x", "d", line=1, line_end=2)], 2).rules_of([1], [2])
-    document_rows(_result([["a ?"], ["锟斤拷中", "\ufffd烫", "屯"]]), CleaningConfig())
-
-
 def reference_rules_in(events: list[Event], start: int, end: int) -> list[str]:
     """Rules of whole-file events and of every event whose lines meet ``start..end``."""
     found = {e.rule for e in events if e.line is None}

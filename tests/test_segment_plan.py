@@ -119,13 +119,6 @@ _CONFIG = st.builds(
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _compiled() -> None:
-    # numba compiles (or loads) the page kernel on its first call and touches the global random
-    # state while doing so, which hypothesis warns about inside a test: compile it before them
-    segment_blocks([Block(text="会议", line_start=1, line_end=1)], SegmentConfig())
-
-
 def _numbered(blocks: list[Block]) -> list[Block]:
     line = 1
     for b in blocks:
