@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 
@@ -86,6 +87,15 @@ def test_fast_key_equals_whole_string_nfkc_reference(text: str) -> None:
     assert dedup_key(text, DedupConfig(unit="word")) == " ".join(words)
 
 
+def _codes(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+
+
+def _fold(cfg: DedupConfig | None = None) -> np.ndarray:
+    cfg = cfg or DedupConfig()
+    return key_mod._fold_table(cfg.casefold, cfg.fold_traditional)
+
+
 _BATCH_CONFIGS = [
     DedupConfig(),
     DedupConfig(unit="char"),
@@ -93,6 +103,8 @@ _BATCH_CONFIGS = [
     DedupConfig(latin_unit="char"),
     DedupConfig(unit="word", latin_unit="char"),
     DedupConfig(fold_traditional=True, casefold=False),
+    DedupConfig(fold_traditional=True),
+    DedupConfig(casefold=False),
 ]
 
 
@@ -149,6 +161,33 @@ def test_code_point_table_flags() -> None:
     assert (flags[0x10000:] == key_mod._F_NFKC_FIRST).all()
 
 
+@pytest.mark.parametrize(("casefold", "traditional"), list(itertools.product([True, False], repeat=2)))
+def test_fold_table_folds_a_letter_as_the_key_does(casefold: bool, traditional: bool) -> None:
+    cfg = DedupConfig(casefold=casefold, fold_traditional=traditional)
+    fold = key_mod._fold_table(casefold, traditional)
+    flags = key_mod._code_flags()
+    mapped = np.flatnonzero(fold).tolist()
+    assert not (fold[0x10000:]).any()
+    # every entry is a letter of the key: alone, and between letters that are their own NFKC form
+    # and between letters that are not (the NFKC-unsafe ones with an entry), on either side
+    plain = ["a", "二", "Z", "7"]
+    changed = [chr(cp) for cp in mapped if flags[cp] & key_mod._F_NFKC_UNSAFE]
+    assert {"Ａ", "１", "①", "ｶ"} <= set(changed)
+    for cp in mapped:
+        ch = chr(cp)
+        assert flags[cp] & key_mod._F_WORD, hex(cp)
+        assert key_mod._fold_letters(ch, cfg, "") == chr(fold[cp]), hex(cp)
+    neighbours = plain + changed[:: max(1, len(changed) // 40)]
+    for cp in mapped[::7] + [ord(c) for c in changed]:
+        ch = chr(cp)
+        for x in neighbours:
+            want = chr(fold[ord(x)]) + chr(fold[cp]) + chr(fold[ord(x)])
+            assert key_mod._fold_letters(x + ch + x, cfg, "") == want, (hex(cp), x)
+    # no entry: the characters whose fold is not one letter, or depends on the next one
+    for ch in ("Σ", "İ", "㎏", "ﬁ", "\u0301", "가"):
+        assert fold[ord(ch)] == 0, ch
+
+
 def test_no_character_beyond_the_bmp_composes_from_a_bmp_second() -> None:
     # what the NFKC-unsafe flags rely on: every canonical pair with a BMP second composes to a BMP character
     for cp in range(0x10000, 0x110000):
@@ -170,7 +209,7 @@ def test_letters_cjk_flags_equal_reference() -> None:
         "0二",
     ]
     letters = [key_mod._NON_WORD.sub("", t) for t in texts]
-    batch = key_mod._Letters("\x00".join(texts), np.array([len(t) for t in texts]))
+    batch = key_mod._Letters(_codes("\x00".join(texts)), np.array([len(t) for t in texts]), _fold())
     assert batch.cjk.tolist() == [key_mod.is_cjk_text(t) for t in letters]
 
 
@@ -227,18 +266,25 @@ def test_non_word_table_equals_the_regex(keys: list[str], separator: str) -> Non
 )
 def test_letters_kernel_equals_numpy_definition(texts: list[str]) -> None:
     # as _batch_keys gives them: no NUL, no character beyond the BMP (those texts go one by one)
-    joined = "\x00".join(texts)
+    codes = _codes("\x00".join(texts))
     lengths = np.array([len(t) for t in texts], dtype=np.int64)
-    compiled = key_mod._Letters(joined, lengths)
+    compiled = key_mod._Letters(codes, lengths, _fold())
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(jit, "enabled", lambda: False)
-        reference = key_mod._Letters(joined, lengths)
+        reference = key_mod._Letters(codes, lengths, _fold())
     assert np.array_equal(compiled.letters, reference.letters)
     assert compiled.letter_counts.tolist() == reference.letter_counts.tolist()
     assert compiled.cjk.tolist() == reference.cjk.tolist()
-    assert compiled.unsafe_rows.tolist() == reference.unsafe_rows.tolist()
+    assert compiled.unmapped_rows.tolist() == reference.unmapped_rows.tolist()
     letters = [key_mod._NON_WORD.sub("", t) for t in texts]
     assert reference.cjk.tolist() == [key_mod.is_cjk_text(t) for t in letters]
+    # the letters come folded where the table has an entry, as they are elsewhere; a text with
+    # a letter left as it is is unmapped
+    fold = _fold()
+    got = reference.letters.tobytes().decode("utf-32-le", "surrogatepass").split("\x00")
+    assert got == ["".join(chr(fold[ord(c)]) if fold[ord(c)] else c for c in word) for word in letters]
+    unmapped = [i for i, word in enumerate(letters) if any(fold[ord(c)] == 0 for c in word)]
+    assert reference.unmapped_rows.tolist() == unmapped
 
 
 def test_texts_holding_the_batch_separator_take_the_one_by_one_path() -> None:

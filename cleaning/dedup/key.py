@@ -276,23 +276,20 @@ def _code_flags() -> np.ndarray:
     return flags
 
 
-def _normalized_except(joined: str, suspects: set[int] | None) -> str:
-    """NFKC of every NUL-separated key of ``joined``; ``suspects``: the only keys that may need it."""
+def _normalized(joined: str) -> str:
+    """NFKC of every NUL-separated key of ``joined``."""
     if unicodedata.is_normalized("NFKC", joined):
         return joined
     keys = joined.split(_SEP)
-    for i in range(len(keys)) if suspects is None else sorted(suspects):
-        if not unicodedata.is_normalized("NFKC", keys[i]):  # normalizing is costly: only these keys
-            keys[i] = unicodedata.normalize("NFKC", keys[i])
+    for i, key in enumerate(keys):
+        if not unicodedata.is_normalized("NFKC", key):  # normalizing is costly: only these keys
+            keys[i] = unicodedata.normalize("NFKC", key)
     return _SEP.join(keys)
 
 
-def _fold_joined(joined: str, cfg: DedupConfig, separator: str, suspects: set[int] | None = None) -> str:
-    """:func:`_fold_letters` of a NUL-joined batch, spaces not yet collapsed.
-
-    ``suspects``: indexes of the only keys that may not be NFKC-normalized (None: any).
-    """
-    joined = _normalized_except(joined, suspects)
+def _fold_joined(joined: str, cfg: DedupConfig, separator: str) -> str:
+    """:func:`_fold_letters` of a NUL-joined batch, spaces not yet collapsed."""
+    joined = _normalized(joined)
     if cfg.casefold:
         joined = joined.lower()
     if cfg.fold_traditional:
@@ -315,11 +312,56 @@ def _take_rows(codes: np.ndarray, lengths: np.ndarray, rows: np.ndarray) -> str:
     return text[:-1] if rows.any() and not rows[-1] else text
 
 
+@cache
+def _fold_table(casefold: bool, traditional: bool) -> np.ndarray:
+    """``uint32`` per code point: the one letter a key holds for this letter, or 0 where the
+    batched path leaves the text to :func:`_fold_letters`.
+
+    A key's letters are NFKC-normalized, then lower-cased (``casefold``), then folded to
+    Simplified (``traditional``); a character NFKC or case folding turns into a non-word
+    character is dropped. Where every step maps the letter to exactly one letter and the
+    result depends on no neighbour, that chain is a look-up per letter:
+
+    - the letter is NFKC-safe (``_F_NFKC_UNSAFE`` unset: stable next to any safe letter), or
+      its NFKC form is a single safe letter (full-width ``Ａ`` → ``A``, ``①`` → ``1``): a
+      form that cannot compose with a neighbour, since only unsafe characters compose;
+    - ``str.lower`` and the T→S table give one character, and it is a letter or digit;
+    - not ``Σ``, whose lower case depends on the next letter (final ``ς``).
+
+    Everything else (0 here) is rare in news text: decomposing Hangul syllables, ``㎏``, ``İ``.
+    """
+    flags = _code_flags()
+    table = np.zeros(len(flags), dtype=np.uint32)
+    bmp = flags[:0x10000]
+    cps = np.flatnonzero(((bmp & _F_WORD) != 0) & ((bmp & _F_NFKC_FIRST) == 0))
+    chars = [chr(c) for c in cps.tolist()]
+    forms = list(chars)
+    for i in np.flatnonzero(bmp[cps] & _F_NFKC_UNSAFE).tolist():
+        form = unicodedata.normalize("NFKC", chars[i])
+        safe = len(form) == 1 and form != _SEP and not flags[ord(form)] & _F_NFKC_UNSAFE
+        forms[i] = form if safe else ""
+    # one call per step over all letters, NUL-joined: NUL is no cased letter and maps to itself
+    folded = _SEP.join(forms)
+    if casefold:
+        folded = folded.lower()
+    if traditional:
+        folded = fold_traditional(folded)
+    outs = folded.split(_SEP)
+    if len(outs) != len(forms):
+        raise AssertionError("a fold step made or removed a NUL")
+    for cp, form, out in zip(cps.tolist(), forms, outs, strict=True):
+        if len(out) == 1 and out.isalnum() and "\u03a3" not in form:
+            table[cp] = ord(out)
+    table.setflags(write=False)
+    return table
+
+
 def _letters_numpy(
-    codes: np.ndarray, lengths: np.ndarray
+    codes: np.ndarray, lengths: np.ndarray, fold: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Letters (NUL-joined code points), letters per text, CJK letters among each text's first
-    ``_UNIT_SAMPLE`` letters, and the texts with an NFKC-unsafe letter (reference of ``_letters_kernel``)."""
+    """Folded letters (NUL-joined code points), letters per text, CJK letters among each text's
+    first ``_UNIT_SAMPLE`` letters, and the texts with a letter ``fold`` has no entry for
+    (reference of ``_letters_kernel``)."""
     flags = _code_flags()[codes]
     keep = (flags & _F_WORD).astype(bool)
     starts = np.cumsum(lengths + 1) - (lengths + 1)
@@ -341,27 +383,30 @@ def _letters_numpy(
         is_cjk = np.append(lflags & _F_CJK, np.uint8(0))
         sums = np.add.reduceat(is_cjk, bounds, dtype=np.int64)
         cjk = np.where(sample_end > lstart, sums[0::2] // _F_CJK, 0)
-    unsafe_pos = np.flatnonzero(lflags & _F_NFKC_UNSAFE)
-    unsafe_rows = np.unique(np.searchsorted(lstart, unsafe_pos, side="right") - 1)
-    return letters, lend - lstart, cjk, unsafe_rows
+    mapped = fold[letters]
+    unmapped = (mapped == 0) & (letters != 0)
+    folded = np.where(unmapped | (letters == 0), letters, mapped)
+    unmapped_rows = np.unique(np.searchsorted(lstart, np.flatnonzero(unmapped), side="right") - 1)
+    return folded, lend - lstart, cjk, unmapped_rows
 
 
 @jit.kernel
 def _letters_kernel(
     codes: np.ndarray,
     table: np.ndarray,
+    fold: np.ndarray,
     sample: int,
     letters: np.ndarray,
     counts: np.ndarray,
     cjk: np.ndarray,
-    unsafe: np.ndarray,
+    unmapped: np.ndarray,
 ) -> int:
     """:func:`_letters_numpy` in one pass; returns the length of ``letters``."""
     size = 0
     row = 0
     n_row = 0
     cjk_row = 0
-    unsafe_row = False
+    unmapped_row = False
     for i in range(codes.shape[0]):
         c = codes[i]
         if c == 0:
@@ -369,55 +414,59 @@ def _letters_kernel(
             size += 1
             counts[row] = n_row
             cjk[row] = cjk_row
-            unsafe[row] = unsafe_row
+            unmapped[row] = unmapped_row
             row += 1
             n_row = 0
             cjk_row = 0
-            unsafe_row = False
+            unmapped_row = False
             continue
         f = table[c]
         if f & _F_WORD:
-            letters[size] = c
+            m = fold[c]
+            if m == 0:
+                m = c
+                unmapped_row = True
+            letters[size] = m
             size += 1
             if n_row < sample and f & _F_CJK:
                 cjk_row += 1
             n_row += 1
-            if f & _F_NFKC_UNSAFE:
-                unsafe_row = True
     counts[row] = n_row
     cjk[row] = cjk_row
-    unsafe[row] = unsafe_row
+    unmapped[row] = unmapped_row
     return size
 
 
 class _Letters:
-    """Texts without NUL, without astral or ``_nfkc_first`` characters, as code points: their letters.
+    """Texts without NUL, without astral or ``_nfkc_first`` characters, as code points: their
+    letters, folded.
 
     ``letters``: the texts with their non-word characters dropped (what
-    ``_NON_WORD.sub("", text)`` gives), NUL-joined; ``cjk``: :func:`is_cjk_text` of
-    each; ``unsafe_rows``: the texts whose letters may not be NFKC-normalized.
+    ``_NON_WORD.sub("", text)`` gives) and each letter replaced by its ``fold`` entry,
+    NUL-joined; ``cjk``: :func:`is_cjk_text` of each text's letters; ``unmapped_rows``: the
+    texts with a letter ``fold`` has no entry for (their letters there are left as they are).
     """
 
-    def __init__(self, joined: str, lengths: np.ndarray) -> None:
-        codes = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    def __init__(self, codes: np.ndarray, lengths: np.ndarray, fold: np.ndarray) -> None:
         if jit.enabled():
             letters = np.empty_like(codes)
             counts = np.empty(len(lengths), dtype=np.int64)
             cjk = np.empty(len(lengths), dtype=np.int64)
-            unsafe = np.empty(len(lengths), dtype=np.bool_)
-            size = _letters_kernel(codes, _code_flags(), _UNIT_SAMPLE, letters, counts, cjk, unsafe)
+            unmapped = np.empty(len(lengths), dtype=np.bool_)
+            size = _letters_kernel(codes, _code_flags(), fold, _UNIT_SAMPLE, letters, counts, cjk, unmapped)
             self.letters, self.letter_counts = letters[:size], counts
-            self.unsafe_rows = np.flatnonzero(unsafe)
+            self.unmapped_rows = np.flatnonzero(unmapped)
         else:
-            self.letters, self.letter_counts, cjk, self.unsafe_rows = _letters_numpy(codes, lengths)
+            self.letters, self.letter_counts, cjk, self.unmapped_rows = _letters_numpy(codes, lengths, fold)
         sample = np.minimum(self.letter_counts, _UNIT_SAMPLE)
         self.cjk = (cjk > 0) & (3 * cjk >= sample)
 
-    def letters_of(self, rows: np.ndarray) -> tuple[str, set[int]]:
-        """NUL-joined letters of the texts in the mask ``rows``, and the suspects among them (new indexes)."""
+    def letters_of(self, rows: np.ndarray) -> tuple[str, list[int]]:
+        """NUL-joined folded letters of the texts in the mask ``rows``, and the unmapped texts
+        among them (new indexes)."""
         joined = _take_rows(self.letters, self.letter_counts, rows)
         renumber = np.cumsum(rows) - 1
-        return joined, set(renumber[self.unsafe_rows[rows[self.unsafe_rows]]].tolist())
+        return joined, renumber[self.unmapped_rows[rows[self.unmapped_rows]]].tolist()
 
 
 def _batch_keys(texts: list[str], cfg: DedupConfig) -> tuple[list[str], list[int]] | None:
@@ -465,7 +514,8 @@ def _batch_keys(texts: list[str], cfg: DedupConfig) -> tuple[list[str], list[int
             return keys.tolist(), units.tolist()
         batch = [texts[i] for i in other_rows.tolist()]
         joined = _SEP.join(batch)
-    letters = _Letters(joined, lengths)
+        codes = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    letters = _Letters(codes, lengths, _fold_table(cfg.casefold, cfg.fold_traditional))
     if cfg.unit == "char":
         cjk = np.ones(len(other_rows), dtype=bool)
     elif cfg.unit == "word":
@@ -480,10 +530,16 @@ def _batch_keys(texts: list[str], cfg: DedupConfig) -> tuple[list[str], list[int
             source = (
                 joined if members.all() else _SEP.join([batch[j] for j in np.flatnonzero(members).tolist()])
             )
-            source, suspects = _non_word_to(source, " "), None
+            parts = _split_joined(_fold_joined(_non_word_to(source, " "), cfg, " "), int(members.sum()), " ")
         else:
-            source, suspects = letters.letters_of(members)
-        parts = _split_joined(_fold_joined(source, cfg, separator, suspects), int(members.sum()), separator)
+            # the letters come folded; a text with a letter the table has no entry for is
+            # folded as key_and_unit does it
+            source, unmapped = letters.letters_of(members)
+            parts = _split_joined(source, int(members.sum()), "")
+            if parts is not None and unmapped:
+                member_rows = np.flatnonzero(members)
+                for j in unmapped:
+                    parts[j] = _fold_letters(_NON_WORD.sub("", batch[member_rows[j]]), cfg, "")
         if parts is None:
             return None
         rows = other_rows[members]
