@@ -110,10 +110,63 @@ def test_shared_slots_keep_every_repeated_value(way: str, values: list[int], bit
 
 def _shingles(keys: list[str], units: list[int]) -> R._Shingles:
     rows = np.arange(len(keys), dtype=np.int64)
-    return R._Shingles(rows, keys, np.array(units, dtype=np.int8), CFG)
+    return R._Shingles(rows, R._BlockKeys.of(keys), np.array(units, dtype=np.int8), CFG)
 
 
 _WORDS = EN.split()
+
+
+# ----------------------------------------------------------- candidate keys from the index's UTF-8
+
+_ANY_KEY = st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=12) | st.text(
+    alphabet="天地玄黄a 𠀀é", max_size=30
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    chunks=st.lists(st.lists(_ANY_KEY, max_size=8), min_size=1, max_size=4),
+    picks=st.lists(st.integers(0, 10_000), max_size=30),
+    offset=st.integers(0, 2),
+)
+def test_key_codes_decode_the_utf8_of_the_chunks(
+    chunks: list[list[str]], picks: list[int], offset: int
+) -> None:
+    # chunks as the reduce holds them: large_string, some of them slices (a non-zero array offset)
+    arrays = [pa.array(["pad"] * offset + c, pa.large_string())[offset:] for c in chunks]
+    keys = pa.chunked_array(arrays, pa.large_string())
+    flat = [k for c in chunks for k in c]
+    if not flat:
+        return
+    at = np.array([p % len(flat) for p in picks], dtype=np.int64)
+    chars = np.array([len(flat[i]) for i in at.tolist()], dtype=np.int64)
+    for way in ("compiled", "python", "numpy"):
+        if way == "compiled" and not jit.enabled():
+            continue
+        with pytest.MonkeyPatch.context() as mp:
+            if way == "python":  # the kernel's own code, run by the interpreter
+                mp.setattr(jit, "enabled", lambda: True)
+                mp.setattr(R, "_utf8_gather_kernel", R._utf8_gather_kernel.py_func)
+            elif way == "numpy":
+                mp.setattr(jit, "enabled", lambda: False)
+            got = R._key_codes(keys, at, chars)
+            assert list(got) == [flat[i] for i in at.tolist()], way
+            assert np.array_equal(got.offsets, np.concatenate(([0], np.cumsum(chars)))), way
+            if chars.any():  # a key_chars that does not match the bytes is refused
+                wrong = chars.copy()
+                wrong[np.flatnonzero(chars)[0]] -= 1
+                with pytest.raises(ValueError, match="key_chars"):
+                    R._key_codes(keys, at, wrong)
+
+
+def test_block_keys_give_their_strings() -> None:
+    texts = ["", "天地", "a b", "𠀀x", ""]
+    keys = R._BlockKeys.of(texts)
+    assert len(keys) == 5
+    assert [keys[i] for i in range(5)] == texts
+    assert keys.offsets.tolist() == [0, 0, 2, 5, 7, 7]
+
+
 _key_text = st.one_of(
     st.text(alphabet="天地玄黄宇宙洪荒日月盈昃", min_size=0, max_size=60).map(lambda s: (s, UNIT_CHAR)),
     st.lists(st.sampled_from(_WORDS[:12]), min_size=0, max_size=30).map(lambda w: (" ".join(w), UNIT_WORD)),

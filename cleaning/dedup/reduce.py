@@ -38,7 +38,7 @@ import pyarrow.parquet as pq
 from cleaning import jit
 from cleaning.dedup.config import DedupConfig
 from cleaning.dedup.key import UNIT_WORD
-from cleaning.dedup.minhash import encode, shingle_hashes, shingle_width
+from cleaning.dedup.minhash import encode_codes, shingle_hashes, shingle_width
 from cleaning.schema import (
     DECISION_SCHEMA,
     DEDUP_INDEX,
@@ -616,6 +616,111 @@ def _take_keys(keys: pa.ChunkedArray, at: np.ndarray) -> list[str]:
     return pa.concat_arrays(pieces).take(pa.array(back)).to_pylist()
 
 
+@dataclass(slots=True)
+class _BlockKeys(Sequence[str]):
+    """The keys of a verification block as code points: key ``i`` is ``codes[offsets[i]:offsets[i + 1]]``.
+
+    Indexing gives a key as a string, made when asked: only the pairs that compare texts (equal
+    hashes) or look for one key in another (truncation candidates) pay for one.
+    """
+
+    codes: np.ndarray  # uint32
+    offsets: np.ndarray  # int64, one more than there are keys
+
+    @classmethod
+    def of(cls, keys: Sequence[str]) -> _BlockKeys:
+        offsets = np.zeros(len(keys) + 1, dtype=np.int64)
+        np.cumsum(np.fromiter(map(len, keys), dtype=np.int64, count=len(keys)), out=offsets[1:])
+        return cls(np.frombuffer("".join(keys).encode("utf-32-le"), dtype=np.uint32), offsets)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def __getitem__(self, i: int) -> str:  # type: ignore[override]  # a key, not a slice of keys
+        return self.codes[self.offsets[i] : self.offsets[i + 1]].tobytes().decode("utf-32-le")
+
+
+def _utf8_views(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """The bytes and the ``len + 1`` byte offsets of a ``large_string`` array (views, no copy)."""
+    _, off_buf, data_buf = arr.buffers()
+    offsets = np.frombuffer(off_buf, dtype=np.int64, count=len(arr) + 1, offset=arr.offset * 8)
+    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    return data, offsets
+
+
+def _key_codes(keys: pa.ChunkedArray, at: np.ndarray, chars: np.ndarray) -> _BlockKeys:
+    """``keys[at]`` (``large_string`` chunks) as code points, decoded from the UTF-8 where it lies:
+    no Python string per key, no copy of the chunks. ``chars``: the keys' lengths in characters
+    (the index's ``key_chars``), which place each key in the output; a key whose bytes do not
+    decode to that many characters is an error (a damaged index file)."""
+    offsets = np.zeros(len(at) + 1, dtype=np.int64)
+    np.cumsum(chars, out=offsets[1:])
+    if not jit.enabled():
+        got = _BlockKeys.of(_take_keys(keys, at))
+        if not np.array_equal(got.offsets, offsets):
+            raise ValueError("dedup index: a key's length differs from its key_chars")
+        return got
+    codes = np.empty(int(offsets[-1]), dtype=np.uint32)
+    ends = np.cumsum([len(c) for c in keys.chunks])
+    chunk = np.searchsorted(ends, at, side="right")
+    order = np.argsort(chunk, kind="stable")
+    bounds = np.searchsorted(chunk[order], np.arange(len(ends) + 1))
+    for c in np.flatnonzero(np.diff(bounds)).tolist():
+        sel = order[bounds[c] : bounds[c + 1]]
+        start = int(ends[c - 1]) if c else 0
+        data, byte_off = _utf8_views(keys.chunk(c))
+        if _utf8_gather_kernel(data, byte_off, at[sel] - start, sel, offsets, codes) >= 0:
+            raise ValueError("dedup index: a key's length differs from its key_chars")
+    return _BlockKeys(codes, offsets)
+
+
+@jit.kernel
+def _utf8_gather_kernel(
+    data: np.ndarray,
+    byte_off: np.ndarray,
+    take: np.ndarray,
+    dest: np.ndarray,
+    offsets: np.ndarray,
+    out: np.ndarray,
+) -> int:
+    """Decode the UTF-8 strings ``take`` of ``data`` into ``out``, string ``take[k]`` at
+    ``offsets[dest[k]]``; returns the first ``k`` whose characters do not fill its place exactly
+    (or whose bytes do not decode), else -1."""
+    for k in range(take.shape[0]):
+        p = byte_off[take[k]]
+        end = byte_off[take[k] + 1]
+        o = offsets[dest[k]]
+        o_end = offsets[dest[k] + 1]
+        while p < end:
+            if o >= o_end:
+                return k
+            b = np.int64(data[p])
+            if b < 0x80:
+                width = 1
+                cp = b
+            elif b >= 0xF0:
+                width = 4
+                cp = b & 0x07
+            elif b >= 0xE0:
+                width = 3
+                cp = b & 0x0F
+            elif b >= 0xC0:
+                width = 2
+                cp = b & 0x1F
+            else:
+                return k
+            if p + width > end:
+                return k
+            for j in range(1, width):
+                cp = (cp << 6) | (np.int64(data[p + j]) & 0x3F)
+            out[o] = cp
+            o += 1
+            p += width
+        if o != o_end:
+            return k
+    return -1
+
+
 def _positions(values: np.ndarray, n: int) -> np.ndarray:
     """A table of ``n`` entries giving each of the distinct ``values`` (row numbers below ``n``) its
     position in ``values`` (int32: the table is indexed once per candidate pair)."""
@@ -639,9 +744,9 @@ class _Shingles:
     ``searchsorted`` finds any shingle of any row of the block.
     """
 
-    def __init__(self, rows: np.ndarray, keys: list[str], units: np.ndarray, cfg: DedupConfig):
+    def __init__(self, rows: np.ndarray, keys: _BlockKeys, units: np.ndarray, cfg: DedupConfig):
         unit_arr = units[rows].astype(np.int8)
-        hashes, counts = shingle_hashes(encode(keys, unit_arr), unit_arr, cfg)
+        hashes, counts = shingle_hashes(encode_codes(keys.codes, keys.offsets, unit_arr), unit_arr, cfg)
         self.seq = hashes
         self.seq_off = np.zeros(len(rows) + 1, dtype=np.int64)
         np.cumsum(counts, out=self.seq_off[1:])
@@ -961,7 +1066,7 @@ class _Edges:
 def _verify(
     pairs: np.ndarray,
     rows: np.ndarray,
-    keys: list[str],
+    keys: Sequence[str],
     sh: _Shingles,
     idx: _Index,
     cfg: DedupConfig,
@@ -1019,7 +1124,7 @@ def _verify(
 def _truncations(
     lc: np.ndarray,
     lp: np.ndarray,
-    keys: list[str],
+    keys: Sequence[str],
     sh: _Shingles,
     widths: tuple[int, ...],
     parent_units: np.ndarray,
@@ -1059,7 +1164,7 @@ def _truncations(
 def _truncations_numpy(
     lc: np.ndarray,
     lp: np.ndarray,
-    keys: list[str],
+    keys: Sequence[str],
     sh: _Shingles,
     widths: tuple[int, ...],
     parent_units: np.ndarray,
@@ -1438,7 +1543,7 @@ def _reduce_index(index_paths: Sequence[str | Path], cfg: DedupConfig) -> Reduce
     for block in _pair_blocks(pairs, key_chars):
         # shingles of one block at a time: working memory bounded by _VERIFY_BLOCK_CHARS
         rows = _sorted_unique(block.reshape(-1).copy())
-        keys = _take_keys(cand_keys, key_of[rows])
+        keys = _key_codes(cand_keys, key_of[rows], key_chars[rows])
         sh = _Shingles(rows, keys, units, cfg)
         parts.append(_verify(block, rows, keys, sh, idx, cfg))
         del sh, keys
