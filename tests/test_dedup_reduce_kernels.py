@@ -152,11 +152,27 @@ def test_key_codes_decode_the_utf8_of_the_chunks(
             got = R._key_codes(keys, at, chars)
             assert list(got) == [flat[i] for i in at.tolist()], way
             assert np.array_equal(got.offsets, np.concatenate(([0], np.cumsum(chars)))), way
-            if chars.any():  # a key_chars that does not match the bytes is refused
-                wrong = chars.copy()
-                wrong[np.flatnonzero(chars)[0]] -= 1
-                with pytest.raises(ValueError, match="key_chars"):
-                    R._key_codes(keys, at, wrong)
+            for k in range(min(len(at), 3)):  # a key_chars that does not match the bytes is refused
+                for delta in (-1, 1) if chars[k] else (1,):
+                    wrong = chars.copy()
+                    wrong[k] += delta
+                    with pytest.raises(ValueError, match="key_chars"):
+                        R._key_codes(keys, at, wrong)
+
+
+@pytest.mark.parametrize("way", WAYS)
+@pytest.mark.parametrize("damaged", [b"\xe5\xa4", b"\xa4a", b"\xf0\x90\x80"])
+def test_key_codes_refuse_bytes_that_do_not_decode(way: str, damaged: bytes) -> None:
+    # an index file damaged past its checksums: a cut multi-byte sequence, a stray continuation byte
+    data = damaged + "天a".encode()
+    offsets = np.array([0, len(damaged), len(data)], dtype=np.int64)
+    arr = pa.LargeStringArray.from_buffers(2, pa.py_buffer(offsets.tobytes()), pa.py_buffer(data))
+    keys = pa.chunked_array([arr], pa.large_string())
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(R, "_utf8_gather_kernel", _kernel(R._utf8_gather_kernel, way))
+        with pytest.raises(ValueError, match="key_chars"):
+            R._key_codes(keys, np.array([0], dtype=np.int64), np.array([1], dtype=np.int64))
+        assert list(R._key_codes(keys, np.array([1]), np.array([2]))) == ["天a"]
 
 
 def test_block_keys_give_their_strings() -> None:
