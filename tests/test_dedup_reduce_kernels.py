@@ -9,6 +9,7 @@ switched off on the engine's test files and on real text from the shared corpora
 
 from __future__ import annotations
 
+import itertools
 import random
 import re
 from collections.abc import Callable
@@ -123,56 +124,64 @@ _ANY_KEY = st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=1
 )
 
 
-@settings(max_examples=80, deadline=None)
-@given(
-    chunks=st.lists(st.lists(_ANY_KEY, max_size=8), min_size=1, max_size=4),
-    picks=st.lists(st.integers(0, 10_000), max_size=30),
-    offset=st.integers(0, 2),
-)
-def test_key_codes_decode_the_utf8_of_the_chunks(
-    chunks: list[list[str]], picks: list[int], offset: int
-) -> None:
-    # chunks as the reduce holds them: large_string, some of them slices (a non-zero array offset)
-    arrays = [pa.array(["pad"] * offset + c, pa.large_string())[offset:] for c in chunks]
-    keys = pa.chunked_array(arrays, pa.large_string())
-    flat = [k for c in chunks for k in c]
-    if not flat:
-        return
-    at = np.array([p % len(flat) for p in picks], dtype=np.int64)
-    chars = np.array([len(flat[i]) for i in at.tolist()], dtype=np.int64)
-    for way in ("compiled", "python", "numpy"):
-        if way == "compiled" and not jit.enabled():
-            continue
-        with pytest.MonkeyPatch.context() as mp:
-            if way == "python":  # the kernel's own code, run by the interpreter
-                mp.setattr(jit, "enabled", lambda: True)
-                mp.setattr(R, "_utf8_gather_kernel", R._utf8_gather_kernel.py_func)
-            elif way == "numpy":
-                mp.setattr(jit, "enabled", lambda: False)
-            got = R._key_codes(keys, at, chars)
-            assert list(got) == [flat[i] for i in at.tolist()], way
-            assert np.array_equal(got.offsets, np.concatenate(([0], np.cumsum(chars)))), way
-            for k in range(min(len(at), 3)):  # a key_chars that does not match the bytes is refused
-                for delta in (-1, 1) if chars[k] else (1,):
-                    wrong = chars.copy()
-                    wrong[k] += delta
-                    with pytest.raises(ValueError, match="key_chars"):
-                        R._key_codes(keys, at, wrong)
+def _key_bytes(texts: list[str]) -> R._KeyBytes:
+    encoded = [t.encode() for t in texts]
+    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum([len(e) for e in encoded], out=offsets[1:])
+    return R._KeyBytes(np.frombuffer(b"".join(encoded), dtype=np.uint8), offsets)
 
 
-@pytest.mark.parametrize("way", WAYS)
+def _ways(mp: pytest.MonkeyPatch, way: str) -> None:
+    if way == "python":  # the kernel's own code, run by the interpreter
+        mp.setattr(jit, "enabled", lambda: True)
+        mp.setattr(R, "_utf8_gather_kernel", R._utf8_gather_kernel.py_func)
+    elif way == "numpy":
+        mp.setattr(jit, "enabled", lambda: False)
+
+
+_KEY_WAYS = [pytest.param("compiled", marks=needs_jit), "python", "numpy"]
+
+
+@pytest.mark.parametrize("way", _KEY_WAYS)
+@settings(max_examples=60, deadline=None)
+@given(texts=st.lists(_ANY_KEY, min_size=1, max_size=20), picks=st.lists(st.integers(0, 10_000), max_size=30))
+def test_key_codes_decode_the_keys_utf8(way: str, texts: list[str], picks: list[int]) -> None:
+    keys = _key_bytes(texts)
+    at = np.array([p % len(texts) for p in picks], dtype=np.int64)
+    chars = np.array([len(texts[i]) for i in at.tolist()], dtype=np.int64)
+    with pytest.MonkeyPatch.context() as mp:
+        _ways(mp, way)
+        got = R._key_codes(keys, at, chars)
+        assert list(got) == [texts[i] for i in at.tolist()]
+        assert np.array_equal(got.offsets, np.concatenate(([0], np.cumsum(chars))))
+        for k in range(min(len(at), 3)):  # a key_chars that does not match the bytes is refused
+            for delta in (-1, 1) if chars[k] else (1,):
+                wrong = chars.copy()
+                wrong[k] += delta
+                with pytest.raises(ValueError, match="key_chars"):
+                    R._key_codes(keys, at, wrong)
+
+
+@pytest.mark.parametrize("way", _KEY_WAYS)
 @pytest.mark.parametrize("damaged", [b"\xe5\xa4", b"\xa4a", b"\xf0\x90\x80"])
 def test_key_codes_refuse_bytes_that_do_not_decode(way: str, damaged: bytes) -> None:
     # an index file damaged past its checksums: a cut multi-byte sequence, a stray continuation byte
     data = damaged + "天a".encode()
-    offsets = np.array([0, len(damaged), len(data)], dtype=np.int64)
-    arr = pa.LargeStringArray.from_buffers(2, pa.py_buffer(offsets.tobytes()), pa.py_buffer(data))
-    keys = pa.chunked_array([arr], pa.large_string())
+    keys = R._KeyBytes(np.frombuffer(data, dtype=np.uint8), np.array([0, len(damaged), len(data)]))
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(R, "_utf8_gather_kernel", _kernel(R._utf8_gather_kernel, way))
+        _ways(mp, way)
         with pytest.raises(ValueError, match="key_chars"):
-            R._key_codes(keys, np.array([0], dtype=np.int64), np.array([1], dtype=np.int64))
+            R._key_codes(keys, np.array([0]), np.array([1]))
         assert list(R._key_codes(keys, np.array([1]), np.array([2]))) == ["天a"]
+
+
+@pytest.mark.parametrize("kind", [pa.string(), pa.large_string()])
+def test_utf8_views_of_a_sliced_string_array(kind: pa.DataType) -> None:
+    arr = pa.array(["pad", "天地", "", "a𠀀", "x"], kind)[1:4]
+    data, offsets = R._utf8_views(arr)
+    assert offsets.dtype == np.int64
+    texts = [data[a:b].tobytes().decode() for a, b in itertools.pairwise(offsets.tolist())]
+    assert texts == ["天地", "", "a𠀀"]
 
 
 def test_block_keys_give_their_strings() -> None:

@@ -580,40 +580,42 @@ def _candidates(idx: _Index, rep: np.ndarray, cfg: DedupConfig) -> np.ndarray:
     return found.pairs()
 
 
-def _read_keys(idx: _Index, rows: np.ndarray) -> tuple[pa.ChunkedArray, np.ndarray]:
-    """Key text of the given (sorted) rows as one compact chunked Arrow array, and where row
-    ``rows[i]``'s key is in it.
+@dataclass(slots=True)
+class _KeyBytes:
+    """The candidates' keys as UTF-8, back to back: key ``i`` is ``data[offsets[i]:offsets[i + 1]]``."""
 
-    One file's key column is read at a time; only the candidates' keys are kept,
-    as UTF-8 bytes (no Python string per paragraph, no copy to reorder them).
+    data: np.ndarray  # uint8
+    offsets: np.ndarray  # int64, one more than there are keys
+
+
+_DAMAGED_KEY = "dedup index: a key's length differs from its key_chars"
+
+
+def _read_keys(idx: _Index, rows: np.ndarray) -> tuple[_KeyBytes, np.ndarray]:
+    """Key text of the given (sorted) rows as UTF-8 in one buffer, and where row ``rows[i]``'s
+    key is in it.
+
+    One row group's key column is read at a time and only the candidates' keys are copied
+    out: no Python string per paragraph, no second copy of the keys. The buffer is allocated
+    for the longest UTF-8 the keys' ``key_chars`` allow (4 bytes a character); the pages past
+    what the keys take are never written, so they never become resident.
     """
-    taken: list[pa.Array] = []
-    where_parts: list[np.ndarray] = []
-    for where, col in idx.read("key", rows):
-        taken.append(col.cast(pa.large_string()))
-        where_parts.append(where)
+    capacity = 4 * int(idx.key_chars[rows].sum())
+    data = np.empty(capacity, dtype=np.uint8)
+    offsets = np.zeros(len(rows) + 1, dtype=np.int64)
     at = np.empty(len(rows), dtype=np.int64)
-    if where_parts:
-        at[np.concatenate(where_parts)] = np.arange(len(rows), dtype=np.int64)
-    return pa.chunked_array(taken, pa.large_string()), at
-
-
-def _take_keys(keys: pa.ChunkedArray, at: np.ndarray) -> list[str]:
-    """``keys[at]`` as Python strings, taken chunk by chunk (a take on the chunked array
-    would first concatenate all of its chunks, for every block)."""
-    ends = np.cumsum([len(c) for c in keys.chunks])
-    chunk = np.searchsorted(ends, at, side="right")
-    order = np.argsort(chunk, kind="stable")
-    pieces = []
-    for c in np.unique(chunk).tolist():
-        sel = order[chunk[order] == c]
-        start = int(ends[c - 1]) if c else 0
-        pieces.append(keys.chunk(c).take(pa.array(at[sel] - start)))
-    if not pieces:
-        return []
-    back = np.empty(len(at), dtype=np.int64)
-    back[order] = np.arange(len(at), dtype=np.int64)
-    return pa.concat_arrays(pieces).take(pa.array(back)).to_pylist()
+    pos = done = 0
+    for where, col in idx.read("key", rows):
+        col_data, col_off = _utf8_views(col)
+        size = int(col_off[-1] - col_off[0])
+        if pos + size > capacity:
+            raise ValueError(_DAMAGED_KEY)
+        data[pos : pos + size] = col_data[col_off[0] : col_off[-1]]
+        offsets[done + 1 : done + 1 + len(col)] = col_off[1:] - col_off[0] + pos
+        at[where] = np.arange(done, done + len(col), dtype=np.int64)
+        pos += size
+        done += len(col)
+    return _KeyBytes(data, offsets), at
 
 
 @dataclass(slots=True)
@@ -641,56 +643,50 @@ class _BlockKeys(Sequence[str]):
 
 
 def _utf8_views(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """The bytes and the ``len + 1`` byte offsets of a ``large_string`` array (views, no copy)."""
+    """The bytes and the ``len + 1`` byte offsets of a ``string`` or ``large_string`` array
+    (views of its buffers, no copy)."""
     _, off_buf, data_buf = arr.buffers()
-    offsets = np.frombuffer(off_buf, dtype=np.int64, count=len(arr) + 1, offset=arr.offset * 8)
+    width = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    offsets = np.frombuffer(off_buf, dtype=width, count=len(arr) + 1, offset=arr.offset * width().itemsize)
     data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
-    return data, offsets
+    return data, offsets.astype(np.int64, copy=False)
 
 
-def _key_codes(keys: pa.ChunkedArray, at: np.ndarray, chars: np.ndarray) -> _BlockKeys:
-    """``keys[at]`` (``large_string`` chunks) as code points, decoded from the UTF-8 where it lies:
-    no Python string per key, no copy of the chunks. ``chars``: the keys' lengths in characters
-    (the index's ``key_chars``), which place each key in the output; a key whose bytes do not
-    decode to that many characters is an error (a damaged index file)."""
+def _key_codes(keys: _KeyBytes, at: np.ndarray, chars: np.ndarray) -> _BlockKeys:
+    """Keys ``at`` of ``keys`` as code points, decoded from their UTF-8 by one compiled pass:
+    no Python string per key. ``chars``: the keys' lengths in characters (the index's
+    ``key_chars``), which place each key in the output; a key whose bytes do not decode to
+    exactly that many characters is an error (a damaged index file)."""
     offsets = np.zeros(len(at) + 1, dtype=np.int64)
     np.cumsum(chars, out=offsets[1:])
     if not jit.enabled():
-        got = _BlockKeys.of(_take_keys(keys, at))
+        data, byte_off = keys.data, keys.offsets
+        try:
+            texts = [data[byte_off[i] : byte_off[i + 1]].tobytes().decode("utf-8") for i in at.tolist()]
+        except UnicodeDecodeError:
+            raise ValueError(_DAMAGED_KEY) from None
+        got = _BlockKeys.of(texts)
         if not np.array_equal(got.offsets, offsets):
-            raise ValueError("dedup index: a key's length differs from its key_chars")
+            raise ValueError(_DAMAGED_KEY)
         return got
     codes = np.empty(int(offsets[-1]), dtype=np.uint32)
-    ends = np.cumsum([len(c) for c in keys.chunks])
-    chunk = np.searchsorted(ends, at, side="right")
-    order = np.argsort(chunk, kind="stable")
-    bounds = np.searchsorted(chunk[order], np.arange(len(ends) + 1))
-    for c in np.flatnonzero(np.diff(bounds)).tolist():
-        sel = order[bounds[c] : bounds[c + 1]]
-        start = int(ends[c - 1]) if c else 0
-        data, byte_off = _utf8_views(keys.chunk(c))
-        if _utf8_gather_kernel(data, byte_off, at[sel] - start, sel, offsets, codes) >= 0:
-            raise ValueError("dedup index: a key's length differs from its key_chars")
+    if _utf8_gather_kernel(keys.data, keys.offsets, at, offsets, codes) >= 0:
+        raise ValueError(_DAMAGED_KEY)
     return _BlockKeys(codes, offsets)
 
 
 @jit.kernel
 def _utf8_gather_kernel(
-    data: np.ndarray,
-    byte_off: np.ndarray,
-    take: np.ndarray,
-    dest: np.ndarray,
-    offsets: np.ndarray,
-    out: np.ndarray,
+    data: np.ndarray, byte_off: np.ndarray, take: np.ndarray, offsets: np.ndarray, out: np.ndarray
 ) -> int:
-    """Decode the UTF-8 strings ``take`` of ``data`` into ``out``, string ``take[k]`` at
-    ``offsets[dest[k]]``; returns the first ``k`` whose characters do not fill its place exactly
-    (or whose bytes do not decode), else -1."""
+    """Decode the UTF-8 strings ``take`` of ``data`` into ``out``, the ``k``-th at ``offsets[k]``;
+    returns the first ``k`` whose characters do not fill its place exactly (or whose bytes do
+    not decode), else -1."""
     for k in range(take.shape[0]):
         p = byte_off[take[k]]
         end = byte_off[take[k] + 1]
-        o = offsets[dest[k]]
-        o_end = offsets[dest[k] + 1]
+        o = offsets[k]
+        o_end = offsets[k + 1]
         while p < end:
             if o >= o_end:
                 return k
