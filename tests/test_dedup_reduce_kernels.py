@@ -184,6 +184,22 @@ def test_utf8_views_of_a_sliced_string_array(kind: pa.DataType) -> None:
     assert texts == ["天地", "", "a𠀀"]
 
 
+@pytest.mark.parametrize("way", WAYS)
+@settings(max_examples=80, deadline=None)
+@given(
+    keys=st.lists(st.text(alphabet="天地a b𠀀", max_size=12), min_size=1, max_size=8),
+    pairs=st.lists(st.tuples(st.integers(0, 7), st.integers(0, 7)), max_size=20),
+)
+def test_find_kernel_equals_str_find(way: str, keys: list[str], pairs: list[tuple[int, int]]) -> None:
+    block = R._BlockKeys.of(keys)
+    child = np.array([c % len(keys) for c, _ in pairs], dtype=np.int64)
+    parent = np.array([p % len(keys) for _, p in pairs], dtype=np.int64)
+    out = np.empty(len(pairs), dtype=np.int64)
+    _kernel(R._find_kernel, way)(block.codes, block.offsets, child, parent, out)
+    expected = [keys[p].find(keys[c]) if keys[p] else -1 for c, p in zip(child, parent, strict=True)]
+    assert out.tolist() == expected
+
+
 def test_block_keys_give_their_strings() -> None:
     texts = ["", "天地", "a b", "𠀀x", ""]
     keys = R._BlockKeys.of(texts)

@@ -1129,15 +1129,12 @@ def _truncations(
 ) -> np.ndarray:
     """Relation codes (-1: none) of pairs of local rows that pass as truncations, by where the child
     lies in the parent (:func:`_alignment`): the key found in the parent's key as is, else aligned
-    by shingles, all such pairs in one kernel call."""
-    found = [
-        (parent_key.find(child_key) if parent_key else -1, len(child_key), len(parent_key))
-        for child_key, parent_key in (
-            (keys[c], keys[p]) for c, p in zip(lc.tolist(), lp.tolist(), strict=True)
-        )
-    ]
-    spans = np.array(found, dtype=np.int64).reshape(-1, 3)
-    spans[:, 1] += spans[:, 0]
+    by shingles; each step one kernel call for all the pairs."""
+    codes, offsets = _block_codes(keys)
+    lengths = np.diff(offsets)
+    at = np.empty(len(lc), dtype=np.int64)
+    _find_kernel(codes, offsets, lc, lp, at)
+    spans = np.stack([at, at + lengths[lc], lengths[lp]], axis=1)
     width = np.asarray(widths, dtype=np.int64)[parent_units]
     miss = np.flatnonzero(spans[:, 0] < 0)
     if len(miss):
@@ -1155,6 +1152,35 @@ def _truncations(
     whole = at_start & at_end
     relation[whole] = np.where(jac[whole] >= cfg.near_threshold, _RELATION_CODE["near"], -1)
     return relation
+
+
+def _block_codes(keys: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """A block's keys as code points and offsets (tests hand :func:`_truncations` plain strings)."""
+    block = keys if isinstance(keys, _BlockKeys) else _BlockKeys.of(keys)
+    return block.codes, block.offsets
+
+
+@jit.kernel
+def _find_kernel(
+    codes: np.ndarray, offsets: np.ndarray, child: np.ndarray, parent: np.ndarray, out: np.ndarray
+) -> None:
+    """``out[k]``: where key ``child[k]`` first occurs in key ``parent[k]`` (``str.find``), -1 where
+    it does not or the parent is empty."""
+    for k in range(child.shape[0]):
+        c0 = offsets[child[k]]
+        m = offsets[child[k] + 1] - c0
+        p0 = offsets[parent[k]]
+        n = offsets[parent[k] + 1] - p0
+        out[k] = -1
+        if n == 0:
+            continue
+        for start in range(n - m + 1):
+            j = 0
+            while j < m and codes[p0 + start + j] == codes[c0 + j]:
+                j += 1
+            if j == m:
+                out[k] = start
+                break
 
 
 def _truncations_numpy(
