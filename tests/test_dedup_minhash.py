@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
+import pytest
 from datasketch import MinHash
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cleaning.dedup import DedupConfig
+from cleaning.dedup import DedupConfig, minhash
 from cleaning.dedup.key import UNIT_CHAR, UNIT_WORD, keys_and_units
 from cleaning.dedup.minhash import anchors, band_hashes, encode, minhash_signatures, shingle_hashes
 
@@ -119,3 +122,35 @@ def test_word_unit_tokens() -> None:
     keys, units, enc = _batch(["one two  three", "x"])
     assert keys[0] == "one two three" and units[0] == UNIT_WORD
     assert enc.token_counts.tolist() == [3, 1]
+
+
+def _grow_at_once(sizes: tuple[int, ...]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """``minhash._powers(n)`` for every ``n`` of ``sizes``, each on its own thread, started together."""
+    barrier = threading.Barrier(len(sizes))
+    got: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def grow(n: int) -> None:
+        barrier.wait()
+        got[n] = minhash._powers(n)
+
+    threads = [threading.Thread(target=grow, args=(n,)) for n in sizes]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return got
+
+
+def test_powers_grow_as_a_pair_while_threads_read_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    # shard threads (the thread runner) and the reduce's threads encode batches at once: a thread
+    # must never see K^i grown and K^-i not yet (it would hash with a short table)
+    sizes = (300_000, 600_000, 900_000, 1_200_000)
+    for _ in range(5):
+        small = (np.ones(1, dtype=np.uint64), np.ones(1, dtype=np.uint64))
+        monkeypatch.setattr(minhash, "_POWERS", type(minhash._POWERS)(small))
+        got = _grow_at_once(sizes)
+        assert sorted(got) == list(sizes)
+        for n, (pw, inv) in got.items():
+            assert len(pw) == len(inv) == n
+            with np.errstate(over="ignore"):
+                assert (pw[-3:] * inv[-3:] == 1).all()  # K^i * K^-i = 1 (mod 2^64)

@@ -22,6 +22,7 @@ it runs when kernels are off (``PRESSWASH_JIT=0``, numba missing).
 from __future__ import annotations
 
 import itertools
+import threading
 from dataclasses import dataclass
 from functools import cache
 
@@ -103,21 +104,31 @@ class Encoded:
         return (self.prefix[end] - self.prefix[start]) * self.inv_pow[start]
 
 
-_POWERS: list[np.ndarray] = [np.ones(1, dtype=_U64), np.ones(1, dtype=_U64)]
+# (K^i, K^-i) for i below their length, replaced as a pair: shard threads (the thread runner) and
+# the reduce's verification threads read it while another thread may be growing it
+_POWERS: tuple[np.ndarray, np.ndarray] = (np.ones(1, dtype=_U64), np.ones(1, dtype=_U64))
+_POWERS_LOCK = threading.Lock()
 
 
 def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
     """``K^i`` and ``K^-i`` for ``i < n``: the same for every batch, so computed once and grown."""
-    if len(_POWERS[0]) < n:
-        size = max(n, 2 * len(_POWERS[0]))
-        for i, base in enumerate((_K, _K_INV)):
-            pw = np.empty(size, dtype=_U64)
-            pw[0] = 1
-            pw[1:] = base
-            np.cumprod(pw, out=pw)
-            pw.setflags(write=False)
-            _POWERS[i] = pw
-    return _POWERS[0][:n], _POWERS[1][:n]
+    global _POWERS
+    powers = _POWERS
+    if len(powers[0]) < n:
+        with _POWERS_LOCK:
+            powers = _POWERS
+            if len(powers[0]) < n:
+                size = max(n, 2 * len(powers[0]))
+                grown = []
+                for base in (_K, _K_INV):
+                    pw = np.empty(size, dtype=_U64)
+                    pw[0] = 1
+                    pw[1:] = base
+                    np.cumprod(pw, out=pw)
+                    pw.setflags(write=False)
+                    grown.append(pw)
+                powers = _POWERS = (grown[0], grown[1])
+    return powers[0][:n], powers[1][:n]
 
 
 def encode(keys: list[str], units: np.ndarray) -> Encoded:
