@@ -199,14 +199,14 @@ def _furniture_pages(
     return found, decoded, read
 
 
-def _reduce_per_unit(index_paths: list[str], cfg: Any) -> list[str]:
-    """The dedup reduce as the flow's reduce task runs it: decisions held compactly, written a
-    unit at a time beside each index file, so a unit's finalize reads only its own decisions.
-    Returns the decision files, in the order of ``index_paths``."""
+def _reduce_per_unit(index_paths: list[str], cfg: Any, workers: int = 1) -> list[str]:
+    """The dedup reduce as the flow's reduce task runs it: decisions held compactly (verified on
+    ``workers`` threads), written a unit at a time beside each index file, so a unit's finalize
+    reads only its own decisions. Returns the decision files, in the order of ``index_paths``."""
     from cleaning.dedup import reduce_index
     from flows.steps import _write_decisions
 
-    reduced = reduce_index(index_paths, cfg.dedup)
+    reduced = reduce_index(index_paths, cfg.dedup, threads=workers)
     out_paths = []
     for path in index_paths:
         dpath = Path(path).with_name("decisions.parquet")
@@ -402,7 +402,7 @@ def e2e_pass(roots: list[Path], work: Path, workers: int, shard_bytes: int) -> d
     shard_stats = list(mapper(_e2e_shard, jobs))
     phases["shards"] = time.perf_counter() - w0
     t = time.perf_counter()
-    dpaths = _reduce_per_unit([str(Path(s["unit"]) / "index.parquet") for s in shard_stats], cfg)
+    dpaths = _reduce_per_unit([str(Path(s["unit"]) / "index.parquet") for s in shard_stats], cfg, workers)
     phases["dedup reduce"] = time.perf_counter() - t
     t = time.perf_counter()
     statuses: dict[str, int] = {}

@@ -680,6 +680,7 @@ def reduce_dedup(catalog: dict[str, dict[str, Any]], params: FlowParams, run_id:
     table with its reason texts.
     """
     from cleaning.dedup import article_reprints, reduce_index
+    from flows.runners import default_workers
 
     clock = _Clock()
     state = StateDir(params.out)
@@ -701,7 +702,8 @@ def reduce_dedup(catalog: dict[str, dict[str, Any]], params: FlowParams, run_id:
             del idx, ids
         index_paths[uid] = str(path)
 
-    reduced = reduce_index(list(index_paths.values()), cfg.dedup)
+    # the reduce runs alone, after every shard: it verifies on as many threads as the run has workers
+    reduced = reduce_index(list(index_paths.values()), cfg.dedup, threads=params.workers or default_workers())
     # each unit's index holds exactly its live paragraphs: its rows are the unit's decisions
     for uid, path in index_paths.items():
         _write_decisions(reduced.batches(reduced.rows_of(path)), staging / "decisions" / f"{uid}.parquet")

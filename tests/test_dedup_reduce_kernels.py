@@ -437,6 +437,9 @@ def test_reduce_with_kernels_equals_numpy_on_real_text(lang: str, tmp_path: Path
     mp.setattr(R, "_VERIFY_BLOCK_CHARS", 5_000)
     try:
         spilled, spilled_reference = _both_ways(paths)
+        # many small blocks verified on threads: the same decisions, in the same order
+        threaded = [reduce_index(paths, CFG, threads=t).table() for t in (2, 3)]
     finally:
         mp.undo()
     assert spilled.equals(reference) and spilled_reference.equals(reference)
+    assert all(t.equals(reference) for t in threaded)

@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 
 import numpy as np
@@ -1482,14 +1483,16 @@ def _flat(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
     return arr.dictionary_decode() if pa.types.is_dictionary(arr.type) else arr
 
 
-def reduce_index(index_paths: Sequence[str | Path], cfg: DedupConfig) -> Reduced:
+def reduce_index(index_paths: Sequence[str | Path], cfg: DedupConfig, threads: int = 1) -> Reduced:
     """The decisions for every paragraph of the given index files, as a :class:`Reduced`.
 
     The same decisions as :func:`dedup_reduce`, held compactly: write them with
-    :meth:`Reduced.batches` instead of building one table.
+    :meth:`Reduced.batches` instead of building one table. ``threads``: how many
+    blocks of candidate pairs are verified at once (the decisions are the same for
+    any number).
     """
     with _system_memory_pool():
-        return _reduce_index(index_paths, cfg)
+        return _reduce_index(index_paths, cfg, threads)
 
 
 @contextmanager
@@ -1515,7 +1518,7 @@ def _system_memory_pool() -> Iterator[None]:
         pa.set_memory_pool(previous)
 
 
-def _reduce_index(index_paths: Sequence[str | Path], cfg: DedupConfig) -> Reduced:
+def _reduce_index(index_paths: Sequence[str | Path], cfg: DedupConfig, threads: int = 1) -> Reduced:
     idx = _load(index_paths, cfg)
     n = len(idx)
     prio = idx.prio
@@ -1561,15 +1564,16 @@ def _reduce_index(index_paths: Sequence[str | Path], cfg: DedupConfig) -> Reduce
     key_of[cand_rows] = key_at
     del key_at
     _release()
-    parts: list[_Edges] = []
-    for block in _pair_blocks(pairs, key_chars):
-        # shingles of one block at a time: working memory bounded by _VERIFY_BLOCK_CHARS
-        rows = _sorted_unique(block.reshape(-1).copy())
-        keys = _key_codes(cand_keys, key_of[rows], key_chars[rows])
-        sh = _Shingles(rows, keys, units, cfg)
-        parts.append(_verify(block, rows, keys, sh, idx, cfg))
-        del sh, keys
-    del cand_keys, key_of, pairs, cand_rows, rep
+    blocks = _pair_blocks(pairs, key_chars)
+    check = partial(_check_block, keys=cand_keys, key_of=key_of, idx=idx, cfg=cfg)
+    if threads > 1 and len(blocks) > 1:
+        # blocks are independent and their heavy steps (kernels, sorts) release the GIL; map
+        # keeps the block order, so the edges and decisions do not depend on the threads
+        with ThreadPoolExecutor(threads, thread_name_prefix="presswash-verify") as pool:
+            parts = list(pool.map(check, blocks))
+    else:
+        parts = [check(block) for block in blocks]
+    del cand_keys, key_of, pairs, cand_rows, rep, blocks, check
     edges = _Edges.concat(parts)
     del parts
     own_edge = _assign(n, edges, prio)
@@ -1578,6 +1582,16 @@ def _reduce_index(index_paths: Sequence[str | Path], cfg: DedupConfig) -> Reduce
     idx.dest = []
     _release()
     return Reduced(idx, cfg, representative, edges, own_edge)
+
+
+def _check_block(
+    block: np.ndarray, keys: _KeyBytes, key_of: np.ndarray, idx: _Index, cfg: DedupConfig
+) -> _Edges:
+    """Verified edges of one block of candidate pairs (its shingles made, used and dropped here:
+    working memory bounded by _VERIFY_BLOCK_CHARS)."""
+    rows = _sorted_unique(block.reshape(-1).copy())
+    block_keys = _key_codes(keys, key_of[rows], idx.key_chars[rows])
+    return _verify(block, rows, block_keys, _Shingles(rows, block_keys, idx.unit, cfg), idx, cfg)
 
 
 def dedup_reduce(index_paths: Sequence[str | Path], cfg: DedupConfig) -> pa.Table:
