@@ -50,7 +50,11 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
         default="thread",
         help="task runner: thread (default), process (one process per core) or dask",
     )
-    p.add_argument("--workers", type=int, help="workers of the runner (default: one per core)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        help="workers of the runner and threads of the dedup reduce (default: one per core)",
+    )
     p.add_argument(
         "--address", help="address of a running Dask scheduler (tcp://host:8786), with --runner dask"
     )

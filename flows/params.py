@@ -50,7 +50,7 @@ class FlowParams(CleaningConfig):
         ge=1,
         description="Workers of the task runner (default: one per core). An input smaller than "
         "workers x shard_bytes is cut into about this many shards (none under min_shard_bytes), "
-        "so every worker has a shard.",
+        "so every worker has a shard; the dedup reduce, which runs alone, verifies on as many threads.",
     )
     min_shard_bytes: int = Field(
         2**20,
