@@ -328,7 +328,7 @@ def _fold_table(casefold: bool, traditional: bool) -> np.ndarray:
     - ``str.lower`` and the T→S table give one character, and it is a letter or digit;
     - not ``Σ``, whose lower case depends on the next letter (final ``ς``).
 
-    Everything else (0 here) is rare in news text: decomposing Hangul syllables, ``㎏``, ``İ``.
+    Everything else (0 here) is rare in news text: decomposing Hangul syllables, ``ﬁ``, ``İ``.
     """
     flags = _code_flags()
     table = np.zeros(len(flags), dtype=np.uint32)
