@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from shared_corpora import chronam_pages, tw_contents
 
 from cleaning import jit
-from cleaning.dedup import DedupConfig, dedup_map, reduce_index
+from cleaning.dedup import DedupConfig, dedup_map, dedup_reduce, reduce_index
 from cleaning.dedup import reduce as R
 from cleaning.dedup.key import UNIT_CHAR, UNIT_WORD
 from tests.test_dedup_engine import EN, LONG_ZH, _noisy, _rows, _table
@@ -439,6 +439,7 @@ def test_reduce_with_kernels_equals_numpy_on_real_text(lang: str, tmp_path: Path
         spilled, spilled_reference = _both_ways(paths)
         # many small blocks verified on threads: the same decisions, in the same order
         threaded = [reduce_index(paths, CFG, threads=t).table() for t in (2, 3)]
+        threaded.append(dedup_reduce(paths, CFG, threads=2))
     finally:
         mp.undo()
     assert spilled.equals(reference) and spilled_reference.equals(reference)

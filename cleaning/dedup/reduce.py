@@ -1594,7 +1594,7 @@ def _check_block(
     return _verify(block, rows, block_keys, _Shingles(rows, block_keys, idx.unit, cfg), idx, cfg)
 
 
-def dedup_reduce(index_paths: Sequence[str | Path], cfg: DedupConfig) -> pa.Table:
+def dedup_reduce(index_paths: Sequence[str | Path], cfg: DedupConfig, threads: int = 1) -> pa.Table:
     """Decisions (schema :data:`DECISION_SCHEMA`) for every paragraph of the given index files.
 
     Columns: ``id, status, relation, duplicate_of, cluster_id, similarity,
@@ -1606,9 +1606,9 @@ def dedup_reduce(index_paths: Sequence[str | Path], cfg: DedupConfig) -> pa.Tabl
     decisions. Status ``duplicate`` goes with relation ``exact``/``near``,
     ``truncated`` with ``prefix``/``suffix``/``inner``. For millions of
     paragraphs, :func:`reduce_index` and :meth:`Reduced.batches` give the same
-    rows a batch at a time.
+    rows a batch at a time. ``threads``: as for :func:`reduce_index`.
     """
-    return reduce_index(index_paths, cfg).table()
+    return reduce_index(index_paths, cfg, threads).table()
 
 
 def _release() -> None:
