@@ -287,18 +287,17 @@ def _normalized(joined: str) -> str:
     return _SEP.join(keys)
 
 
-def _fold_joined(joined: str, cfg: DedupConfig, separator: str) -> str:
-    """:func:`_fold_letters` of a NUL-joined batch, spaces not yet collapsed."""
+def _fold_joined(joined: str, cfg: DedupConfig) -> str:
+    """:func:`_fold_letters` of a NUL-joined batch of space-separated keys, spaces not yet
+    collapsed (character-shingled keys come folded from :class:`_Letters`)."""
     joined = _normalized(joined)
     if cfg.casefold:
         joined = joined.lower()
     if cfg.fold_traditional:
         joined = fold_traditional(joined)
-    check = joined.replace(_SEP, "")
-    if separator:
-        check = check.replace(" ", "")
+    check = joined.replace(_SEP, "").replace(" ", "")
     if check and not check.isalnum():
-        joined = _non_word_to(joined, separator)
+        joined = _non_word_to(joined, " ")
     return joined
 
 
@@ -530,7 +529,7 @@ def _batch_keys(texts: list[str], cfg: DedupConfig) -> tuple[list[str], list[int
             source = (
                 joined if members.all() else _SEP.join([batch[j] for j in np.flatnonzero(members).tolist()])
             )
-            parts = _split_joined(_fold_joined(_non_word_to(source, " "), cfg, " "), int(members.sum()), " ")
+            parts = _split_joined(_fold_joined(_non_word_to(source, " "), cfg), int(members.sum()), " ")
         else:
             # the letters come folded; a text with a letter the table has no entry for is
             # folded as key_and_unit does it
