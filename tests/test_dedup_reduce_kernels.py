@@ -281,7 +281,7 @@ def test_truncation_types_equal_numpy(seed: int, english: bool) -> None:
     lp = np.array([p for _, p in pairs], dtype=np.int64)
     jac = np.array([rng.random() for _ in pairs])
     units = np.full(len(pairs), unit, dtype=np.int8)
-    args = (lc, lp, keys, sh, R._widths(CFG), units, jac, CFG)
+    args = (lc, lp, R._BlockKeys.of(keys), sh, R._widths(CFG), units, jac, CFG)
     expected = R._truncations_numpy(*args)
     if jit.enabled():
         assert np.array_equal(R._truncations(*args), expected)

@@ -1063,7 +1063,7 @@ class _Edges:
 def _verify(
     pairs: np.ndarray,
     rows: np.ndarray,
-    keys: Sequence[str],
+    keys: _BlockKeys,
     sh: _Shingles,
     idx: _Index,
     cfg: DedupConfig,
@@ -1121,7 +1121,7 @@ def _verify(
 def _truncations(
     lc: np.ndarray,
     lp: np.ndarray,
-    keys: Sequence[str],
+    keys: _BlockKeys,
     sh: _Shingles,
     widths: tuple[int, ...],
     parent_units: np.ndarray,
@@ -1131,10 +1131,9 @@ def _truncations(
     """Relation codes (-1: none) of pairs of local rows that pass as truncations, by where the child
     lies in the parent (:func:`_alignment`): the key found in the parent's key as is, else aligned
     by shingles; each step one kernel call for all the pairs."""
-    codes, offsets = _block_codes(keys)
-    lengths = np.diff(offsets)
+    lengths = np.diff(keys.offsets)
     at = np.empty(len(lc), dtype=np.int64)
-    _find_kernel(codes, offsets, lc, lp, at)
+    _find_kernel(keys.codes, keys.offsets, lc, lp, at)
     spans = np.stack([at, at + lengths[lc], lengths[lp]], axis=1)
     width = np.asarray(widths, dtype=np.int64)[parent_units]
     miss = np.flatnonzero(spans[:, 0] < 0)
@@ -1153,12 +1152,6 @@ def _truncations(
     whole = at_start & at_end
     relation[whole] = np.where(jac[whole] >= cfg.near_threshold, _RELATION_CODE["near"], -1)
     return relation
-
-
-def _block_codes(keys: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """A block's keys as code points and offsets (tests hand :func:`_truncations` plain strings)."""
-    block = keys if isinstance(keys, _BlockKeys) else _BlockKeys.of(keys)
-    return block.codes, block.offsets
 
 
 @jit.kernel
@@ -1187,7 +1180,7 @@ def _find_kernel(
 def _truncations_numpy(
     lc: np.ndarray,
     lp: np.ndarray,
-    keys: Sequence[str],
+    keys: _BlockKeys,
     sh: _Shingles,
     widths: tuple[int, ...],
     parent_units: np.ndarray,
