@@ -24,13 +24,14 @@ from cleaning.lang import guess_lang, to_simplified
 from cleaning.model import DecodeInfo, Event, EventRecord, Item, Reject, SourceDoc, expand_events
 from cleaning.schema import STATUS_KEPT
 
-# Only these three are line breaks in the decoded source. Other separators
-# (U+2028, U+0085, form feed, ...) stay inside a line for the normalize stage to
-# handle, so line numbers agree with what `wc -l` and editors show.
-
 
 def split_lines(text: str) -> list[str]:
-    """Split decoded text into source lines (``\\r\\n``, lone ``\\r`` and ``\\n`` all end a line)."""
+    """Split decoded text into source lines (``\\r\\n``, lone ``\\r`` and ``\\n`` all end a line).
+
+    Only these three are line breaks in the decoded source. Other separators (U+2028, U+0085,
+    form feed, ...) stay inside a line for the normalize stage to handle, so line numbers agree
+    with what ``wc -l`` and editors show.
+    """
     # str.split is several times faster than splitting on the regex \r\n|\r|\n (the definition
     # the tests compare with): each CRLF or lone CR made one LF first gives the same lines
     if "\r" in text:
