@@ -16,10 +16,9 @@ second. Each set (``zh``, ``en``) is measured three ways:
 
 - *stage pass*: one process calls the stage functions directly, per document, with a CPU clock
   around each call, so the stage rows add up to the stage pass's end to end;
-- *end to end*: a fresh subprocess runs the public API (``reader.read_file``,
-  ``pipeline.process_document``, ``add_document_columns``, ``dedup.dedup_map`` per shard,
-  ``dedup.reduce_index`` with the decisions written per unit, ``parquet_io``) shard by shard, as
-  the flow does, so its peak RSS is its own;
+- *end to end*: a fresh subprocess runs the flow's own steps without Prefect
+  (``flows.steps.run_local``: plan, a shard step per shard, the dedup reduce, a finalize step per
+  unit, the publish), so its figures are what a run does and its peak RSS is its own;
 - *naive*: :mod:`benchmarks.naive` on the same page files, on a CPU-time-budgeted prefix when it
   is slow (the table says how much it saw).
 
@@ -320,119 +319,73 @@ def stage_pass(root: Path, work: Path, shard_bytes: int) -> dict[str, Any]:
     }
 
 
-# --------------------------------------------------------------------------- end to end (public API)
-
-
-def _e2e_shard(args: tuple[int, list[Any], str]) -> dict[str, Any]:
-    """One shard through the public API: read, process_document, rows, unit Parquet, dedup map."""
-    import pyarrow as pa
-
-    from cleaning import parquet_io, reader
-    from cleaning.config import CleaningConfig
-    from cleaning.dedup import dedup_map
-    from cleaning.model import Reject
-    from cleaning.pipeline import add_document_columns, empty_columns, process_document
-    from cleaning.schema import ARTICLES, PARAGRAPHS
-    from flows.steps import _furniture
-
-    k, shard, work = args
-    flow_gc()
-    cfg = CleaningConfig()
-    prepass = _furniture(shard, cfg, FURNITURE_MAX_PAGES)  # the flow's own pre-pass
-    articles, paragraphs = empty_columns(ARTICLES), empty_columns(PARAGRAPHS)
-    rejects = docs = 0
-    for j, f in enumerate(shard):
-        read_before = prepass.read.pop(j, None)
-        for doc in reader.read_file(f, cfg.read) if read_before is None else read_before:
-            if isinstance(doc, Reject):
-                rejects += 1
-                continue
-            docs += 1
-            res = process_document(
-                doc, cfg, prepass.furniture, prepass.decoded.pop((doc.source_path, doc.source_sha256), None)
-            )
-            if isinstance(res, Reject):
-                rejects += 1
-                continue
-            add_document_columns(res, cfg, articles, paragraphs)
-    udir = Path(work) / f"unit-{k:04d}"
-    para_table = pa.Table.from_pydict(paragraphs, schema=PARAGRAPHS)
-    parquet_io.write_table(
-        pa.Table.from_pydict(articles, schema=ARTICLES), udir / "articles.parquet", ARTICLES
-    )
-    parquet_io.write_table(para_table, udir / "paragraphs.parquet", PARAGRAPHS)
-    parquet_io.write_table(dedup_map(_dedup_input(para_table, articles), cfg.dedup), udir / "index.parquet")
-    return {
-        "unit": str(udir),
-        "documents": docs,
-        "rejects": rejects,
-        "articles": len(articles["id"]),
-        "paragraphs": len(paragraphs["id"]),
-    }
-
-
-def _e2e_finalize(args: tuple[str, str]) -> dict[str, int]:
-    from cleaning import parquet_io
-    from cleaning.schema import PUBLIC_TABLES
-
-    udir, decisions_path = Path(args[0]), args[1]
-    decisions = parquet_io.read_table(decisions_path)  # this unit's decisions only
-    para = _apply_decisions(parquet_io.read_table(udir / "paragraphs.parquet"), decisions)
-    parquet_io.write_parts(para, udir / "public", "paragraphs", PUBLIC_TABLES["paragraphs"], 250_000)
-    out: dict[str, int] = {}
-    for s in para["status"].to_pylist():
-        out[s] = out.get(s, 0) + 1
-    return out
+# --------------------------------------------------------------------------- end to end (the flow)
 
 
 def e2e_pass(roots: list[Path], work: Path, workers: int, shard_bytes: int) -> dict[str, Any]:
-    """The whole pipeline through the public API, shards over ``workers`` processes (1: in-process)."""
-    from cleaning import reader
-    from cleaning.config import CleaningConfig
+    """The whole flow without Prefect (``flows.steps.run_local``): plan (listing and hashing the
+    inputs), the shard steps, the dedup reduce (paragraphs and article reprints), the finalize
+    steps and the publish, on a fresh output directory. ``workers`` > 1 runs the shard and
+    finalize steps in that many processes, the reduce on that many threads, as the flow does."""
+    import shutil
 
-    cfg = CleaningConfig()
+    from flows import steps
+    from flows.params import FlowParams
+
+    out = work / "out"
+    shutil.rmtree(out, ignore_errors=True)
+    params = FlowParams(
+        inputs=[str(r) for r in roots],
+        out=str(out),
+        shard_bytes=shard_bytes,
+        workers=workers,
+        furniture_max_pages=FURNITURE_MAX_PAGES,
+    )
     sampler = RssSampler(interval=0.05, include_children=workers > 1).start()
     self0, child0 = _rusage_cpu()
     w0 = time.perf_counter()
-    phases: dict[str, float] = {}
-    files, _ = reader.list_inputs(list(roots), cfg.read)
-    jobs = [(k, s, str(work)) for k, s in enumerate(_shards(files, shard_bytes))]
-    pool = ProcessPoolExecutor(workers) if workers > 1 else None
-    mapper = pool.map if pool else map
-    shard_stats = list(mapper(_e2e_shard, jobs))
-    phases["shards"] = time.perf_counter() - w0
-    t = time.perf_counter()
-    dpaths = _reduce_per_unit([str(Path(s["unit"]) / "index.parquet") for s in shard_stats], cfg, workers)
-    phases["dedup reduce"] = time.perf_counter() - t
-    t = time.perf_counter()
-    statuses: dict[str, int] = {}
-    for st in mapper(_e2e_finalize, [(s["unit"], d) for s, d in zip(shard_stats, dpaths, strict=True)]):
-        for key, v in st.items():
-            statuses[key] = statuses.get(key, 0) + v
-    phases["finalize"] = time.perf_counter() - t
-    if pool:
-        pool.shutdown()
+    if workers > 1:
+        with ProcessPoolExecutor(workers) as pool:
+            manifest = steps.run_local(params, map_fn=pool.map)
+    else:
+        manifest = steps.run_local(params)
     wall = time.perf_counter() - w0
     self1, child1 = _rusage_cpu()
     sampler.stop()
+    timings = manifest["timings"]
+    # each step's seconds by the manifest, summed over its tasks (over the workers, with several)
+    phases = {name: timings[step]["seconds"] for step, name in _E2E_STEPS.items()}
+    if workers == 1:
+        phases["start-up and publish"] = wall - sum(phases.values())
+    counts = manifest["counts"]
     return {
         "workers": workers,
         "load_average_at_end": os.getloadavg(),
-        "files": len(files),
-        "input_bytes": sum(f.size for f in files),
+        "files": len(manifest["inputs"]),
+        "input_bytes": sum(i["bytes"] for i in manifest["inputs"]),
         "wall": wall,
         "cpu": (self1 - self0) + (child1 - child0),
         "phases": phases,
         "peak_rss_sampled": sampler.peak(),
         "peak_rss_self": process_peak_rss(),
         "peak_rss_children": children_peak_rss(),
-        "documents": sum(s["documents"] for s in shard_stats),
-        "rejects": sum(s["rejects"] for s in shard_stats),
-        "articles": sum(s["articles"] for s in shard_stats),
-        "paragraphs": sum(s["paragraphs"] for s in shard_stats),
-        "statuses": statuses,
-        "shards": len(jobs),
+        "documents": sum(s.get("documents", 0) for s in manifest["shards"]),
+        "rejects": counts["rejects"],
+        "articles": counts["articles"],
+        "paragraphs": counts["paragraphs"],
+        "statuses": {k: v for k, v in manifest["paragraph_status"].items() if v},
+        "article_statuses": manifest["dedup"]["article_statuses"],
+        "shards": manifest["this_run"]["shards"],
     }
+
+
+# the manifest's step timings, by the names the report gives the phases
+_E2E_STEPS = {
+    "plan": "plan",
+    "process_shard": "shards",
+    "dedup_reduce": "dedup reduce",
+    "finalize_unit": "finalize",
+}
 
 
 def e2e_subprocess(roots: list[Path], work: Path, workers: int, shard_bytes: int) -> dict[str, Any]:
@@ -845,7 +798,7 @@ def stage_table(name: str, size_mb: float, sp: dict[str, Any], e2e: dict[str, An
     if e2e:
         peak = max(e2e["peak_rss_sampled"], e2e["peak_rss_self"])
         lines.append(
-            f"| **end to end, public API, {e2e['workers']} worker(s)** | {_fmt(e2e['cpu'])} "
+            f"| **end to end, the flow without Prefect, {e2e['workers']} worker(s)** | {_fmt(e2e['cpu'])} "
             f"| {_fmt(e2e['wall'])} | **{_fmt(_rate(size_mb, e2e['cpu']))}** "
             f"| {_fmt(_rate(size_mb, e2e['wall']))} | {_fmt(_rate(e2e['paragraphs'], e2e['cpu']), 0)} "
             f"| | {peak / MIB:,.0f} |"
@@ -934,7 +887,7 @@ def run_main(args: argparse.Namespace) -> dict[str, Any]:
         # way's fastest run is the headline (noise only ever adds time).
         for r in range(args.repeats):
             rnd = f" (round {r + 1} of {args.repeats})" if args.repeats > 1 else ""
-            print(f"[{name}] end to end, public API, 1 worker{rnd} ...", flush=True)
+            print(f"[{name}] end to end, the flow without Prefect, 1 worker{rnd} ...", flush=True)
             shutil.rmtree(work / "e2e", ignore_errors=True)
             e2e_runs.append(e2e_subprocess([bset.root], work / "e2e", 1, shard_bytes))
             if r == 0:

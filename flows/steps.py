@@ -20,6 +20,7 @@ import os
 import platform
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -1118,14 +1119,18 @@ def validate_output(out: str | Path) -> list[str]:
 # ------------------------------------------------------------ in-process run
 
 
-def run_local(params: FlowParams, run_id: str | None = None) -> dict[str, Any]:
-    """The whole flow in this process, without Prefect: the same steps in the same order.
+def run_local(
+    params: FlowParams, run_id: str | None = None, map_fn: Callable[..., Iterable[Any]] = map
+) -> dict[str, Any]:
+    """The whole flow without Prefect: the same steps in the same order.
 
     For tests (a fault-injection run costs no API server start-up) and for
-    measuring what orchestration adds; :func:`flows.clean_corpus.clean_corpus`
-    is the real thing. Returns the published manifest.
+    measuring the pipeline and what orchestration adds; :func:`flows.clean_corpus.clean_corpus`
+    is the real thing. ``map_fn`` runs the shard and finalize steps (``map``: one after the
+    other in this process; an executor's ``map``: in its workers). Returns the published manifest.
     """
     import uuid
+    from itertools import repeat
 
     from cleaning.state import RunLock
 
@@ -1138,10 +1143,13 @@ def run_local(params: FlowParams, run_id: str | None = None) -> dict[str, Any]:
         parquet_io.recover(state.out, state.root)
         state.clear_staging()
         the_plan = plan(params, run_id)
-        shard_stats = sorted((process_shard(s, params) for s in the_plan["shards"]), key=lambda s: s["unit"])
+        shard_stats = sorted(
+            map_fn(process_shard, the_plan["shards"], repeat(params)), key=lambda s: s["unit"]
+        )
         catalog = the_plan["catalog"]
         dedup_stats = reduce_dedup(catalog, params, run_id)
-        finals = [finalize_unit(u, live, params, run_id) for u, live in live_units(catalog).items()]
+        live = live_units(catalog)
+        finals = list(map_fn(finalize_unit, list(live), list(live.values()), repeat(params), repeat(run_id)))
         by_unit = {f["unit"]: f for f in finals}
         for s in shard_stats:
             for key in ("kept", "duplicate", "truncated"):
