@@ -365,7 +365,9 @@ def add_document_columns(
     result: DocResult, cfg: CleaningConfig, articles: dict[str, list], paragraphs: dict[str, list]
 ) -> None:
     """Append the rows of :func:`document_rows` to column lists (``empty_columns(ARTICLES)``,
-    ``empty_columns(PARAGRAPHS)``; other keys are left alone).
+    ``empty_columns(PARAGRAPHS)``; other keys are left alone). An article column the
+    ``articles`` dict has no list for is not gathered: the flow's unit files leave out the
+    article text, which is the article's paragraphs joined, and join it again when they publish.
 
     ``pa.Table.from_pydict(columns, schema=…)`` then equals ``pa.Table.from_pylist(rows, schema=…)``
     of the same rows: a paragraph's values are gathered a column at a time per article instead of
@@ -430,7 +432,9 @@ def _append_columns(
         p_cols["damage_count"].extend(damages)
         row = _article_row(result, cfg, pos, aid, text, damages, article_rules[pos], metadata)
         for name, value in row.items():
-            a_cols[name].append(value)
+            col = a_cols.get(name)
+            if col is not None:
+                col.append(value)
 
 
 # Pipeline order, so that on one line a repair is listed before the normalization that followed it.

@@ -202,7 +202,12 @@ def _with_internal(schema: pa.Schema, extra: list[pa.Field]) -> pa.Schema:
     return pa.schema([*schema, *extra], metadata=schema.metadata)
 
 
-UNIT_ARTICLES = _with_internal(ARTICLES, [pa.field(INPUT_COL, pa.string(), nullable=False)])
+# A unit's articles leave out ``text``: it is the article's paragraphs joined with line feeds, and
+# the paragraphs are in the unit beside them. Finalize joins the kept ones (after dedup) into the
+# public column, so the unit holds the shard's text once, not twice.
+UNIT_ARTICLES = _with_internal(
+    ARTICLES.remove(ARTICLES.get_field_index("text")), [pa.field(INPUT_COL, pa.string(), nullable=False)]
+)
 UNIT_PARAGRAPHS = _with_internal(
     PARAGRAPHS,
     [

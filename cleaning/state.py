@@ -4,7 +4,8 @@ The directory is hidden so globs such as ``articles/*.parquet`` never see it::
 
     .presswash/
       catalog.json            source_path -> sha256, size, mtime, fingerprint, unit
-      units/<unit>/           pre-dedup articles/paragraphs/rejects + stats.json (written last)
+      units/<unit>/           pre-dedup articles (without their text: the paragraphs hold
+                              it, finalize joins it)/paragraphs/rejects + stats.json (written last)
       index/<unit>.parquet    dedup signatures of the unit's paragraphs
       staging/<run>/          files of a run not yet published
       publish-journal.json    present only while (or if interrupted while) publishing

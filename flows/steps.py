@@ -28,6 +28,7 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -753,53 +754,57 @@ def _apply_decisions(para: pa.Table, decisions: pa.Table, columns: list[str] = D
 
 
 def _rebuild_articles(articles: pa.Table, para: pa.Table, simplified: bool) -> pa.Table:
-    """Article text = kept paragraphs joined with newlines; counts and status follow.
+    """The public article columns that follow dedup: ``text`` (the article's kept paragraphs
+    joined with line feeds), ``paragraphs_kept``, ``char_count`` and, with ``simplified``, the
+    ``text_simplified`` of the articles with a flagged paragraph.
 
-    Only articles with a flagged paragraph change; their paragraphs alone are
-    turned into Python objects, so finalize never holds a unit's text as strings.
+    The unit's articles carry no text (``cleaning.schema.UNIT_ARTICLES``): every article's text is
+    joined here from its kept paragraphs by Arrow, in the paragraphs' order, without turning the
+    unit's text into Python strings. An article with no flagged paragraph gets the text it was
+    built with. A unit written with a text column (by an earlier version) has it replaced alike.
     """
-    flagged_ids = pc.unique(pc.filter(para["article_id"], pc.not_equal(para["status"], STATUS_KEPT)))
-    if len(flagged_ids) == 0:
-        return articles
-    touched = para.filter(pc.is_in(para["article_id"], value_set=flagged_ids))
-    kept_text: dict[str, list[str]] = defaultdict(list)
-    for aid, text, status in zip(
-        touched["article_id"].to_pylist(),
-        touched["text"].to_pylist(),
-        touched["status"].to_pylist(),
-        strict=True,
-    ):
-        if status == STATUS_KEPT:
-            kept_text[aid].append(text)
-    mask = pc.is_in(articles["id"], value_set=flagged_ids)
-    texts: list[str | None] = []
-    for aid, hit in zip(articles["id"].to_pylist(), mask.to_pylist(), strict=True):
-        texts.append("\n".join(kept_text.get(aid, [])) if hit else None)
-    new_text = pa.array(texts, pa.string())
-    kept_counts = pa.array(
-        [
-            len(kept_text.get(a, [])) if t is not None else None
-            for a, t in zip(articles["id"].to_pylist(), texts, strict=True)
-        ],
-        pa.int32(),
+    if "text" in articles.column_names:
+        articles = articles.drop_columns(["text"])
+    n = articles.num_rows
+    ids = articles["id"].combine_chunks() if n else pa.array([], pa.string())
+    found = pc.index_in(para["article_id"], value_set=ids)
+    if found.null_count:
+        raise ValueError("finalize: the unit holds paragraphs of an article it does not hold")
+    where = found.to_numpy(zero_copy_only=False).astype(np.int64)  # each paragraph's article row
+    kept_rows = np.flatnonzero(pc.equal(para["status"], STATUS_KEPT).to_numpy(zero_copy_only=False))
+    kept_where = where[kept_rows]
+    order = kept_rows[np.argsort(kept_where, kind="stable")]  # article by article, in page order
+    kept_counts = np.bincount(kept_where, minlength=n)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(kept_counts, out=offsets[1:])
+    # large types: a unit's text may pass 2 GiB; each published part is cast to the schema's type
+    texts = pc.take(para["text"], pa.array(order, pa.int64())).cast(pa.large_string()).combine_chunks()
+    text = pc.binary_join(
+        pa.LargeListArray.from_arrays(pa.array(offsets), texts), pa.scalar("\n", pa.large_string())
     )
-    replaced = {
-        "text": new_text,
-        "paragraphs_kept": kept_counts,
-        "char_count": pc.utf8_length(new_text).cast(pa.int32()),
-    }
-    if simplified:
+    articles = articles.set_column(
+        articles.schema.get_field_index("paragraphs_kept"),
+        ARTICLES.field("paragraphs_kept"),
+        pa.array(kept_counts, pa.int32()),
+    )
+    articles = articles.set_column(
+        articles.schema.get_field_index("char_count"),
+        ARTICLES.field("char_count"),
+        pc.utf8_length(text).cast(pa.int32()),
+    )
+    touched = np.flatnonzero(kept_counts != np.bincount(where, minlength=n))
+    if simplified and len(touched):
         from cleaning.lang import to_simplified
 
-        replaced["text_simplified"] = pa.array(
-            [None if t is None else to_simplified(t) for t in texts], pa.string()
-        )
-    for col, values in replaced.items():
-        i = articles.schema.get_field_index(col)
-        field = articles.schema.field(i)
-        merged = pc.if_else(mask, values.cast(field.type), articles[col])
-        articles = articles.set_column(i, field, merged)
-    return articles
+        fresh: list[str | None] = [None] * n
+        for row, t in zip(touched.tolist(), pc.take(text, pa.array(touched)).to_pylist(), strict=True):
+            fresh[row] = to_simplified(t)
+        mask = np.zeros(n, dtype=bool)
+        mask[touched] = True
+        i = articles.schema.get_field_index("text_simplified")
+        merged = pc.if_else(pa.array(mask), pa.array(fresh, pa.string()), articles["text_simplified"])
+        articles = articles.set_column(i, ARTICLES.field("text_simplified"), merged)
+    return articles.append_column(pa.field("text", pa.large_string(), nullable=False), text)
 
 
 def finalize_unit(uid: str, live: list[str], params: FlowParams, run_id: str) -> dict[str, Any]:
