@@ -441,11 +441,10 @@ def peer_compare(work: Path, lang: str, limit_mb: float) -> dict[str, Any]:
     why = peer.available()
     if why is not None:
         return {"skipped": f"datatrove not importable ({why}); pip install 'presswash[bench]'"}
+    # every paragraph the end to end published (flagged ones too), unit after unit
     tables = [
-        pq.read_table(
-            u / "paragraphs.parquet", columns=["id", "article_id", "source_path", "position", "text"]
-        )
-        for u in sorted(work.glob("unit-*"))
+        pq.read_table(p, columns=["id", "article_id", "source_path", "position", "text"])
+        for p in sorted((work / "out" / "paragraphs").glob("*.parquet"))
     ]
     para = pa.concat_tables(tables)
     texts = para["text"].to_pylist()
