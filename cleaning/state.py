@@ -28,7 +28,7 @@ import os
 import shutil
 import socket
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -49,7 +49,15 @@ class CatalogEntry:
     unit: str
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # by hand: dataclasses.asdict deep-copies field by field, a plan makes one per input
+        return {
+            "source_path": self.source_path,
+            "sha256": self.sha256,
+            "size": self.size,
+            "mtime_ns": self.mtime_ns,
+            "fingerprint": self.fingerprint,
+            "unit": self.unit,
+        }
 
 
 class StateDir:

@@ -129,7 +129,7 @@ def plan(params: FlowParams, run_id: str) -> dict[str, Any]:
     # The output directory may sit inside an input directory (data/ holding raw/ and clean/):
     # the reader does not walk into it (nor reject its files); the filter covers files given by name.
     files, list_rejects = list_inputs(params.inputs, cfg.read, skip_dirs=[out_abs])
-    files = [f for f in files if not _inside(Path(f.path), out_abs)]
+    files = _outside(files, out_abs)
 
     seen: dict[str, Any] = {}
     duplicates = 0
@@ -159,12 +159,15 @@ def plan(params: FlowParams, run_id: str) -> dict[str, Any]:
         except OSError as exc:
             return f.source_path, None, st.st_size, st.st_mtime_ns, f"{type(exc).__name__}: {exc}"
 
-    # hashlib releases the GIL on large buffers: threads overlap reading and hashing.
+    # hashlib releases the GIL on large buffers: threads overlap reading and hashing. The files
+    # go to the threads in runs (a task per file costs more than stat-ing and hashing a page).
+    runs = [files[i : i + _HASH_RUN] for i in range(0, len(files), _HASH_RUN)]
     with ThreadPoolExecutor(max_workers=4) as pool:
-        hashed = list(pool.map(fingerprint_file, files))
+        hashed = [h for run in pool.map(lambda run: list(map(fingerprint_file, run)), runs) for h in run]
 
     new_catalog: dict[str, CatalogEntry] = dict(catalog)
     todo: list[dict[str, Any]] = []
+    cwd = os.getcwd()
     skipped: list[str] = []
     for f, (sp, sha, size, mtime, err) in zip(files, hashed, strict=True):
         if err is not None:
@@ -185,7 +188,7 @@ def plan(params: FlowParams, run_id: str) -> dict[str, Any]:
         else:
             todo.append(
                 {
-                    "path": str(Path(f.path).absolute()),
+                    "path": os.path.join(cwd, f.path),  # Path.absolute, without a Path per file
                     "source_path": sp,
                     "size": int(size or 0),
                     "sha256": sha,
@@ -250,12 +253,34 @@ def shard_size(params: FlowParams, todo_bytes: int) -> int:
     return min(params.shard_bytes, max(params.min_shard_bytes, even))
 
 
-def _inside(path: Path, root: Path) -> bool:
-    try:
-        path.resolve().relative_to(root)
-        return True
-    except (ValueError, OSError):
-        return False
+# files a thread of the plan's hashing stats and hashes at a time
+_HASH_RUN = 64
+
+
+def _outside(files: list[Any], root: Path) -> list[Any]:
+    """The input files whose real path is not inside ``root`` (the resolved output directory).
+
+    Each directory is resolved once for the files in it (a resolve per file cost more than the
+    rest of the plan on a dump of many small pages); a file that is a symbolic link itself is
+    resolved on its own.
+    """
+    top = str(root)
+    prefix = os.path.join(top, "")
+    real_dirs: dict[str, str] = {}
+    kept = []
+    for f in files:
+        path = os.fspath(f.path)
+        if os.path.islink(path):
+            real = os.path.realpath(path)
+        else:
+            folder, name = os.path.split(os.path.abspath(path))
+            real_folder = real_dirs.get(folder)
+            if real_folder is None:
+                real_folder = real_dirs[folder] = os.path.realpath(folder)
+            real = os.path.join(real_folder, name)
+        if real != top and not real.startswith(prefix):
+            kept.append(f)
+    return kept
 
 
 def _dedupe_rejects(rejects: list[Reject]) -> list[Reject]:

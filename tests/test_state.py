@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import signal
@@ -45,6 +46,8 @@ def test_catalog_round_trip(tmp_path: Path) -> None:
     write_catalog(state.catalog_path, cat)
     assert load_catalog(state) == cat
     assert load_catalog(StateDir(tmp_path / "none")) == {}
+    for entry in cat.values():  # as_dict is written out by hand: it must stay asdict
+        assert entry.as_dict() == dataclasses.asdict(entry)
 
 
 def test_second_run_is_refused_with_a_clear_message(tmp_path: Path) -> None:
@@ -137,6 +140,37 @@ def test_plan_cuts_shards_by_bytes_and_skips_unchanged(tmp_path: Path, params_fo
     assert stats["files"] == 3 and not stats["reused"]
     again = plan_task.fn(params_for(shard_bytes=10**6), "r2")
     assert again["shards"][0]["reuse"] is True
+
+
+def test_plan_leaves_out_files_inside_the_output_directory(tmp_path: Path) -> None:
+    """Whether walked, named, globbed or reached through a symbolic link: the output's own files
+    are never inputs; files beside it and links out of it are."""
+    from flows.params import FlowParams
+    from flows.steps import plan
+
+    data = tmp_path / "data"
+    (data / "raw").mkdir(parents=True)
+    (data / "clean" / "sub").mkdir(parents=True)
+    page = "本报讯 今天天气很好。\n"
+    (data / "raw" / "a.txt").write_text(page, encoding="utf-8")
+    (data / "clean" / "sub" / "old.txt").write_text(page, encoding="utf-8")
+    (data / "raw" / "link.txt").symlink_to(data / "clean" / "sub" / "old.txt")
+    (data / "raw" / "sub-link").symlink_to(data / "clean" / "sub", target_is_directory=True)
+    (tmp_path / "elsewhere.txt").write_text(page, encoding="utf-8")
+    (data / "raw" / "out-link.txt").symlink_to(tmp_path / "elsewhere.txt")
+    named = [
+        data / "clean" / "sub" / "old.txt",
+        data / "raw" / "link.txt",
+        data / "raw" / "sub-link" / "old.txt",
+    ]
+    inputs = [str(data), *map(str, named), str(data / "clean" / "*" / "*.txt")]
+    got = plan(FlowParams(inputs=inputs, out=str(data / "clean")), "r1")
+    planned = sorted(f["source_path"] for s in got["shards"] for f in s["files"])
+    assert planned == ["raw/a.txt", "raw/out-link.txt"]
+    # a link met alone, not beside the file it leads to
+    got = plan(FlowParams(inputs=[str(data / "raw")], out=str(data / "clean")), "r2")
+    planned = sorted(f["source_path"] for s in got["shards"] for f in s["files"])
+    assert planned == ["a.txt", "out-link.txt"]
 
 
 def test_a_mid_sized_input_gives_every_worker_a_shard(tmp_path: Path, params_for) -> None:
