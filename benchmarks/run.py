@@ -141,23 +141,6 @@ def _dedup_input(para_table: Any, articles: dict[str, list]) -> Any:
     return para_table.append_column("article_position", positions)
 
 
-def _apply_decisions(para: Any, decisions: Any) -> Any:
-    """Paragraph table with the dedup columns taken from ``decisions`` (matched by id)."""
-    import pyarrow.compute as pc
-
-    if decisions.num_rows == 0 or para.num_rows == 0:
-        return para
-    pos = pc.index_in(para["id"], value_set=decisions["id"])
-    for col in ("status", "relation", "duplicate_of", "cluster_id", "similarity", "containment"):
-        if col not in decisions.column_names:
-            continue
-        new = pc.take(decisions[col], pos).cast(para.schema.field(col).type)
-        if col == "status":
-            new = pc.fill_null(new, "kept")
-        para = para.set_column(para.schema.get_field_index(col), col, new)
-    return para
-
-
 # --------------------------------------------------------------------------- stage pass
 
 
@@ -224,6 +207,10 @@ def stage_pass(root: Path, work: Path, shard_bytes: int) -> dict[str, Any]:
     from cleaning.model import Reject
     from cleaning.pipeline import DocResult, add_document_columns, decode_document, empty_columns
     from cleaning.schema import ARTICLES, PARAGRAPHS, PUBLIC_TABLES
+    from flows.steps import _apply_decisions, _rebuild_articles
+
+    # the articles as a unit holds them: without their text, which finalize joins again
+    unit_articles = ARTICLES.remove(ARTICLES.get_field_index("text"))
 
     flow_gc()
     cfg = CleaningConfig()
@@ -241,7 +228,7 @@ def stage_pass(root: Path, work: Path, shard_bytes: int) -> dict[str, Any]:
         counts["input_bytes"] = sum(f.size for f in files)
         for k, shard in enumerate(_shards(files, shard_bytes)):
             furniture, predecoded, read = _furniture_pages(shard, cfg, clock)
-            articles, paragraphs = empty_columns(ARTICLES), empty_columns(PARAGRAPHS)
+            articles, paragraphs = empty_columns(unit_articles), empty_columns(PARAGRAPHS)
             for j, f in enumerate(shard):
                 docs = read.pop(j, None)
                 if docs is None:
@@ -278,13 +265,13 @@ def stage_pass(root: Path, work: Path, shard_bytes: int) -> dict[str, Any]:
                         res = DocResult(doc=doc, decode_info=info, lines=lines, items=items, events=events)
                         add_document_columns(res, cfg, articles, paragraphs)
             with clock("rows"):
-                art_table = pa.Table.from_pydict(articles, schema=ARTICLES)
+                art_table = pa.Table.from_pydict(articles, schema=unit_articles)
                 para_table = pa.Table.from_pydict(paragraphs, schema=PARAGRAPHS)
             counts["articles"] += art_table.num_rows
             counts["paragraphs"] += para_table.num_rows
             udir = work / f"unit-{k:04d}"
             with clock("parquet write"):
-                parquet_io.write_table(art_table, udir / "articles.parquet", ARTICLES)
+                parquet_io.write_table(art_table, udir / "articles.parquet", unit_articles)
                 parquet_io.write_table(para_table, udir / "paragraphs.parquet", PARAGRAPHS)
             units.append(udir)
             with clock("dedup map"):
@@ -307,6 +294,10 @@ def stage_pass(root: Path, work: Path, shard_bytes: int) -> dict[str, Any]:
             for s in para["status"].to_pylist():
                 statuses[s] = statuses.get(s, 0) + 1
             parquet_io.write_parts(para, udir / "public", "paragraphs", PUBLIC_TABLES["paragraphs"], 250_000)
+            # the articles' text joined from their kept paragraphs, as the flow's finalize does
+            # (the article reprints, a reduce step of the flow, are left to the end to end)
+            arts = _rebuild_articles(parquet_io.read_table(udir / "articles.parquet"), para, False)
+            parquet_io.write_parts(arts, udir / "public", "articles", PUBLIC_TABLES["articles"], 250_000)
     clock.stats["parquet write"].peak_rss = max(w["peak"], per_doc_window["peak"])
     sampler.stop()
     return {
