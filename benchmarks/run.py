@@ -181,14 +181,14 @@ def _furniture_pages(
     return found, decoded, read
 
 
-def _reduce_per_unit(index_paths: list[str], cfg: Any, workers: int = 1) -> list[str]:
-    """The dedup reduce as the flow's reduce task runs it: decisions held compactly (verified on
-    ``workers`` threads), written a unit at a time beside each index file, so a unit's finalize
-    reads only its own decisions. Returns the decision files, in the order of ``index_paths``."""
+def _reduce_per_unit(index_paths: list[str], cfg: Any) -> list[str]:
+    """The dedup reduce as the flow's reduce task runs it with one worker: decisions held
+    compactly, written a unit at a time beside each index file, so a unit's finalize reads only
+    its own decisions. Returns the decision files, in the order of ``index_paths``."""
     from cleaning.dedup import reduce_index
     from flows.steps import _write_decisions
 
-    reduced = reduce_index(index_paths, cfg.dedup, threads=workers)
+    reduced = reduce_index(index_paths, cfg.dedup)
     out_paths = []
     for path in index_paths:
         dpath = Path(path).with_name("decisions.parquet")
@@ -206,11 +206,12 @@ def stage_pass(root: Path, work: Path, shard_bytes: int) -> dict[str, Any]:
     from cleaning.dedup import dedup_map
     from cleaning.model import Reject
     from cleaning.pipeline import DocResult, add_document_columns, decode_document, empty_columns
-    from cleaning.schema import ARTICLES, PARAGRAPHS, PUBLIC_TABLES
+    from cleaning.schema import INPUT_COL, PARAGRAPHS, PUBLIC_TABLES, UNIT_ARTICLES
     from flows.steps import _apply_decisions, _rebuild_articles
 
-    # the articles as a unit holds them: without their text, which finalize joins again
-    unit_articles = ARTICLES.remove(ARTICLES.get_field_index("text"))
+    # the articles as a unit holds them (without their text, which finalize joins again), less
+    # the unit writer's input-file column, which the stage pass has no use for
+    unit_articles = UNIT_ARTICLES.remove(UNIT_ARTICLES.get_field_index(INPUT_COL))
 
     flow_gc()
     cfg = CleaningConfig()
