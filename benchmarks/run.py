@@ -276,7 +276,8 @@ def stage_pass(root: Path, work: Path, shard_bytes: int) -> dict[str, Any]:
                 parquet_io.write_table(para_table, udir / "paragraphs.parquet", PARAGRAPHS)
             units.append(udir)
             with clock("dedup map"):
-                index = dedup_map(_dedup_input(para_table, articles), cfg.dedup)
+                # with the text list the table was built from, as the flow's unit writer
+                index = dedup_map(_dedup_input(para_table, articles), cfg.dedup, paragraphs["text"])
                 parquet_io.write_table(index, udir / "index.parquet")
             index_paths.append(str(udir / "index.parquet"))
             del articles, paragraphs, art_table, para_table, index

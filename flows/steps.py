@@ -467,11 +467,13 @@ class _UnitWriter:
         from cleaning.dedup import dedup_map
         from cleaning.pipeline import empty_columns
 
+        texts = None
         if name in self.columns:
             columns = self.columns[name]
             if not columns["id"]:
                 return
             table = pa.Table.from_pydict(columns, schema=UNIT_SCHEMAS[name])
+            texts = columns.get("text")
             self.columns[name] = empty_columns(UNIT_SCHEMAS[name])
         else:
             rows = self.buffers[name]
@@ -492,7 +494,8 @@ class _UnitWriter:
                     "text": table["text"],
                 }
             )
-            self.files["index"].write(dedup_map(dedup_in, self.cfg.dedup))
+            # the text list the table was built from: dedup_map need not convert it back
+            self.files["index"].write(dedup_map(dedup_in, self.cfg.dedup, texts))
 
     def close(self, sources: dict[str, dict[str, int]], summary: dict[str, Any]) -> None:
         for name in UNIT_SCHEMAS:

@@ -86,6 +86,14 @@ def test_index_table_has_the_declared_schema(tmp_path: Path) -> None:
     assert [len(b) for b in bands] == [CFG.bands, 0, CFG.bands]
 
 
+def test_index_from_the_callers_text_list_equals_the_index_from_the_column() -> None:
+    texts = [LONG_ZH[0], "短", EN, LONG_ZH[1]]
+    table = _table(_rows("a.txt", texts))
+    assert dedup_map(table, CFG, list(texts)).equals(dedup_map(table, CFG))
+    with pytest.raises(ValueError, match="3 texts for 4 rows"):
+        dedup_map(table, CFG, texts[:3])
+
+
 def test_exact_copies_across_files_point_at_the_earliest(tmp_path: Path) -> None:
     a = _write(tmp_path, "a", _rows("b.txt", [LONG_ZH[0], LONG_ZH[1]]))
     b = _write(tmp_path, "b", _rows("a.txt", [LONG_ZH[2], LONG_ZH[0].replace(",", "，")]))

@@ -76,7 +76,7 @@ def _batch_rows(keys: list[str], units: list[int], cfg: DedupConfig) -> dict[str
     }
 
 
-def dedup_map(paragraphs: pa.Table, cfg: DedupConfig) -> pa.Table:
+def dedup_map(paragraphs: pa.Table, cfg: DedupConfig, texts: list[str | None] | None = None) -> pa.Table:
     """Index rows (schema ``cleaning.schema.DEDUP_INDEX``) for one shard of paragraphs.
 
     ``paragraphs`` needs the columns ``id, article_id, source_path, position``
@@ -84,12 +84,19 @@ def dedup_map(paragraphs: pa.Table, cfg: DedupConfig) -> pa.Table:
     in its source) and ``text``; other columns are ignored. Rows come out in
     input order. The result depends only on each row's own values and the index
     settings of ``cfg``, so shards can be mapped in any order, in any worker.
+
+    ``texts``: the ``text`` column as Python strings, when the caller still holds
+    them (the flow's unit writer does); it saves converting the column back. It
+    must equal ``paragraphs["text"].to_pylist()``.
     """
     missing = [c for c in MAP_INPUT_COLUMNS if c not in paragraphs.column_names]
     if missing:
         raise ValueError(f"dedup_map: missing input columns {missing}")
+    if texts is None:
+        texts = paragraphs.column("text").to_pylist()
+    elif len(texts) != paragraphs.num_rows:
+        raise ValueError(f"dedup_map: {len(texts)} texts for {paragraphs.num_rows} rows")
     schema = index_schema(cfg)
-    texts = paragraphs.column("text").to_pylist()
     keys, units = keys_and_units(["" if t is None else t for t in texts], cfg)
     parts: dict[str, list[pa.Array]] = {}
     ends = np.cumsum(np.fromiter(map(len, keys), dtype=np.int64, count=len(keys)))
