@@ -820,8 +820,9 @@ def _rebuild_articles(articles: pa.Table, para: pa.Table, simplified: bool) -> p
         ARTICLES.field("char_count"),
         pc.utf8_length(text).cast(pa.int32()),
     )
-    touched = np.flatnonzero(kept_counts != np.bincount(where, minlength=n))
-    if simplified and len(touched):
+    # the articles with a flagged paragraph: only their simplified text changes
+    touched = np.flatnonzero(kept_counts != np.bincount(where, minlength=n)) if simplified else []
+    if len(touched):
         from cleaning.lang import to_simplified
 
         fresh: list[str | None] = [None] * n
