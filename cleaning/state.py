@@ -28,6 +28,8 @@ import os
 import shutil
 import socket
 import time
+from collections import deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -150,12 +152,74 @@ def write_catalog(path: str | Path, catalog: dict[str, CatalogEntry]) -> None:
     write_json_atomic(path, {"version": CATALOG_VERSION, "sources": sources})
 
 
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
+# How many files past the one being hashed :func:`sha256_files` asks the kernel to read ahead.
+# Read-ahead overlaps the disk with the hashing in one thread. A pool of hashing threads did the
+# same for a cold page cache, but on a dump of small pages each file's hash contends for the GIL:
+# measured on 39,000 pages (700 MB), four threads cost 2.4 CPU s cold and 2.0 warm, one thread
+# with read-ahead 1.4-1.7 cold and 0.6 warm, at about the same wall time cold.
+READ_AHEAD_FILES = 64
+# Of each file, at most this much is asked for ahead: the sequential reads of a large file
+# get the kernel's own read-ahead, and a queue of large files must not flood the page cache.
+READ_AHEAD_BYTES = 8 << 20
+_HASH_CHUNK = 4 << 20
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def sha256_files(paths: Iterable[str | Path], ahead: int = READ_AHEAD_FILES) -> Iterator[str | OSError]:
+    """The SHA-256 (hex) of each file, in order; an ``OSError`` in the place of a file that cannot
+    be opened or read. Up to ``ahead`` files are opened before their turn and the kernel is asked
+    to read them (``posix_fadvise``, where the platform has it). Closing the generator early
+    closes the files it holds open."""
+    pending: deque[tuple[int | None, OSError | None]] = deque()
+    it = iter(paths)
+    advise = getattr(os, "posix_fadvise", None)
+
+    def open_next() -> bool:
+        path = next(it, None)
+        if path is None:
+            return False
+        try:
+            fd = os.open(path, _OPEN_FLAGS)
+        except OSError as exc:
+            pending.append((None, exc))
+            return True
+        if advise is not None:
+            try:
+                advise(fd, 0, READ_AHEAD_BYTES, os.POSIX_FADV_WILLNEED)
+            except OSError:
+                pass  # a file system that takes no advice is read all the same
+        pending.append((fd, None))
+        return True
+
+    try:
+        for _ in range(max(ahead, 0) + 1):
+            if not open_next():
+                break
+        while pending:
+            fd, error = pending.popleft()
+            open_next()
+            if fd is None:
+                assert error is not None
+                yield error
+                continue
+            try:
+                h = hashlib.sha256()
+                # the first read asks for the whole of a small file: one read and the one that
+                # meets its end
+                want = min(max(os.fstat(fd).st_size + 1, 1 << 12), _HASH_CHUNK)
+                while block := os.read(fd, want):
+                    h.update(block)
+                    want = _HASH_CHUNK
+                digest: str | OSError = h.hexdigest()
+            except OSError as exc:
+                digest = exc
+            finally:
+                os.close(fd)
+            yield digest
+    finally:
+        for fd, _ in pending:
+            if fd is not None:
+                os.close(fd)
 
 
 class RunLocked(RuntimeError):

@@ -21,7 +21,6 @@ import platform
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
@@ -48,7 +47,7 @@ from cleaning.schema import (
     STATUSES,
     UNIT_SCHEMAS,
 )
-from cleaning.state import CatalogEntry, StateDir, load_catalog, sha256_file, unit_id, write_catalog
+from cleaning.state import CatalogEntry, StateDir, load_catalog, sha256_files, unit_id, write_catalog
 from flows.params import FlowParams
 
 log = logging.getLogger("presswash")
@@ -140,11 +139,16 @@ def plan(params: FlowParams, run_id: str) -> dict[str, Any]:
         seen[f.source_path] = f
     files = [seen[sp] for sp in sorted(seen)]
 
-    def fingerprint_file(f: Any) -> tuple[str, str | None, int | None, int | None, str | None]:
+    # (source_path, sha256, size, mtime_ns, error) of each file: stat them all, then hash those
+    # the catalog cannot vouch for, in one pass that reads ahead (sha256_files)
+    hashed: list[tuple[str, str | None, int | None, int | None, str | None]] = []
+    to_hash: list[int] = []
+    for f in files:
         try:
             st = os.stat(f.path)
         except OSError as exc:
-            return f.source_path, None, None, None, f"{type(exc).__name__}: {exc}"
+            hashed.append((f.source_path, None, None, None, f"{type(exc).__name__}: {exc}"))
+            continue
         old = catalog.get(f.source_path)
         if (
             params.trust_mtime
@@ -153,17 +157,17 @@ def plan(params: FlowParams, run_id: str) -> dict[str, Any]:
             and old.size == st.st_size
             and old.mtime_ns == st.st_mtime_ns
         ):
-            return f.source_path, old.sha256, st.st_size, st.st_mtime_ns, None
-        try:
-            return f.source_path, sha256_file(f.path), st.st_size, st.st_mtime_ns, None
-        except OSError as exc:
-            return f.source_path, None, st.st_size, st.st_mtime_ns, f"{type(exc).__name__}: {exc}"
-
-    # hashlib releases the GIL on large buffers: threads overlap reading and hashing. The files
-    # go to the threads in runs (a task per file costs more than stat-ing and hashing a page).
-    runs = [files[i : i + _HASH_RUN] for i in range(0, len(files), _HASH_RUN)]
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        hashed = [h for run in pool.map(lambda run: list(map(fingerprint_file, run)), runs) for h in run]
+            hashed.append((f.source_path, old.sha256, st.st_size, st.st_mtime_ns, None))
+            continue
+        to_hash.append(len(hashed))
+        hashed.append((f.source_path, None, st.st_size, st.st_mtime_ns, None))
+    digests = sha256_files(files[k].path for k in to_hash)
+    for k, digest in zip(to_hash, digests, strict=True):
+        sp, _, size, mtime, _ = hashed[k]
+        if isinstance(digest, OSError):
+            hashed[k] = (sp, None, size, mtime, f"{type(digest).__name__}: {digest}")
+        else:
+            hashed[k] = (sp, digest, size, mtime, None)
 
     new_catalog: dict[str, CatalogEntry] = dict(catalog)
     todo: list[dict[str, Any]] = []
@@ -251,10 +255,6 @@ def shard_size(params: FlowParams, todo_bytes: int) -> int:
     workers = params.workers or default_workers()
     even = -(-todo_bytes // workers)  # ceil: at most ``workers`` shards of this size
     return min(params.shard_bytes, max(params.min_shard_bytes, even))
-
-
-# files a thread of the plan's hashing stats and hashes at a time
-_HASH_RUN = 64
 
 
 def _outside(files: list[Any], root: Path) -> list[Any]:

@@ -21,6 +21,7 @@ from cleaning.state import (
     RunLocked,
     StateDir,
     load_catalog,
+    sha256_files,
     unit_id,
     write_catalog,
 )
@@ -35,6 +36,44 @@ def test_unit_id_is_content_addressed() -> None:
     assert a != unit_id("fp", [("a.txt", "1"), ("b.txt", "3")])
     assert a != unit_id("fp2", [("a.txt", "1"), ("b.txt", "2")])
     assert len(a) == 16
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_sha256_files_gives_each_files_digest_in_order_and_errors_in_place(tmp_path: Path) -> None:
+    import hashlib
+
+    contents = [b"", b"x", os.urandom(5000), os.urandom((9 << 20) + 7)]  # the last spans chunks
+    paths: list[Path | str] = []
+    for i, data in enumerate(contents):
+        paths.append(tmp_path / f"f{i}")
+        paths[-1].write_bytes(data)  # type: ignore[union-attr]
+    paths.insert(2, str(tmp_path / "missing"))
+    paths.insert(4, tmp_path)  # a directory opens, and fails on reading
+    for ahead in (0, 1, 64):
+        got = list(sha256_files(paths, ahead=ahead))
+        assert isinstance(got[2], FileNotFoundError)
+        assert isinstance(got[4], IsADirectoryError)
+        digests = [g for k, g in enumerate(got) if k not in (2, 4)]
+        assert digests == [hashlib.sha256(d).hexdigest() for d in contents]
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts open files under /proc")
+def test_sha256_files_closes_what_it_opened_ahead_when_left_early(tmp_path: Path) -> None:
+    paths = []
+    for i in range(20):
+        paths.append(tmp_path / f"f{i}")
+        paths[-1].write_bytes(b"page %d" % i)
+    before = _open_fds()
+    digests = sha256_files(paths, ahead=8)
+    next(digests)
+    assert _open_fds() > before  # the next files are open, read ahead
+    digests.close()
+    assert _open_fds() == before
+    assert len(list(sha256_files(paths, ahead=8))) == 20
+    assert _open_fds() == before
 
 
 def test_catalog_round_trip(tmp_path: Path) -> None:
@@ -258,6 +297,29 @@ def test_unreadable_input_is_rejected_at_planning(tmp_path: Path, params_for) ->
     p.chmod(0)
     plan = plan_task.fn(params_for(), "r1")
     assert plan["listing_rejects"] == ["locked.txt"]
+
+
+def test_a_file_that_fails_while_hashed_is_rejected_and_the_rest_are_planned(
+    tmp_path: Path, params_for, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Runs as root too: a directory in the listing stats fine and fails when read."""
+    import hashlib
+
+    import cleaning.reader
+    from cleaning.reader import InputFile
+    from flows.clean_corpus import plan_task
+
+    good = tmp_path / "in" / "good.txt"
+    good.write_text("本报讯 今天天气很好。", encoding="utf-8")
+    odd = tmp_path / "in" / "odd.txt"
+    odd.mkdir()
+    listing = [InputFile(odd, "odd.txt", 0), InputFile(good, "good.txt", good.stat().st_size)]
+    monkeypatch.setattr(cleaning.reader, "list_inputs", lambda *a, **k: (list(listing), []))
+    plan = plan_task.fn(params_for(), "r1")
+    assert plan["listing_rejects"] == ["odd.txt"]
+    assert plan["processed"] == ["good.txt"]
+    [f] = plan["shards"][0]["files"]
+    assert f["sha256"] == hashlib.sha256(good.read_bytes()).hexdigest()
 
 
 def _run_steps(params, run_id: str, stop_after_shards: int | None = None) -> None:
