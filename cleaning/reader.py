@@ -908,7 +908,12 @@ def _read_txt(f: InputFile, cfg: ReadConfig) -> Iterator[SourceDoc | Reject]:
                 f.source_path, "too_large", f"{size} bytes (max_file_bytes={cfg.max_file_bytes})", sha, size
             )
             return
-        data = fh.read(cfg.max_file_bytes + 1)
+        # ask for the size fstat gave (and a byte to see it grew): a read of max_file_bytes + 1
+        # makes Python allocate that much for every page and give it back
+        want = min(size, cfg.max_file_bytes) + 1
+        data = fh.read(want)
+        if len(data) == want:  # grew since fstat: the rest, up to the same limit as ever
+            data += fh.read(cfg.max_file_bytes + 1 - len(data))
         if len(data) > cfg.max_file_bytes:  # grew since fstat
             yield Reject(f.source_path, "too_large", f"grew beyond max_file_bytes={cfg.max_file_bytes}")
             return

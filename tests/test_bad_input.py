@@ -376,6 +376,31 @@ def test_file_larger_than_max_file_bytes(tmp_path: Path) -> None:
     assert _only_reject(g, ReadConfig(max_file_bytes=1000)).reason == "too_large"
 
 
+@pytest.mark.parametrize(("limit", "whole"), [(10_000, True), (3000, False)])
+def test_a_file_that_grows_after_fstat_is_read_to_its_end_or_to_the_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: int, whole: bool
+) -> None:
+    """The read asks for the size fstat gave; a file that grew since is read on, to the same limit."""
+    data = "第一段正文。\n".encode() * 200  # 3,800 bytes
+    p = _write(tmp_path / "p.txt", data)
+    real_fstat = os.fstat
+
+    def stale_fstat(fd: int) -> os.stat_result:  # the size the file had before it grew
+        st = list(real_fstat(fd))
+        st[6] = 100  # st_size
+        return os.stat_result(st)
+
+    monkeypatch.setattr(reader.os, "fstat", stale_fstat)
+    got = _read(p, ReadConfig(max_file_bytes=limit))
+    if whole:
+        (doc,) = got
+        assert isinstance(doc, SourceDoc) and doc.data == data
+        assert doc.source_sha256 == hashlib.sha256(data).hexdigest()
+    else:
+        (r,) = got
+        assert isinstance(r, Reject) and r.reason == "too_large" and "grew beyond" in r.detail
+
+
 def test_nul_bytes_inside_text_are_stripped_by_a_named_rule(tmp_path: Path) -> None:
     text = "新闻正文第一段。\r\n第二段。\n".encode() * 50
     with_nuls = text[:9] + b"\x00\x00" + text[9:30] + b"\x00" + text[30:] + b"\x00" * 10
