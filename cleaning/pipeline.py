@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import reduce
-from operator import or_
+from operator import itemgetter, or_
 from typing import Any
 
 import numpy as np
@@ -259,7 +261,44 @@ _PARAGRAPH_CONSTANTS = {
 }
 
 
-def _article_row(
+# The article row's columns, in the order :func:`_article_values` gives them.
+_ARTICLE_FIELDS = (
+    "id",
+    "source_path",
+    "source_sha256",
+    "position",
+    "kind",
+    "headline",
+    "title",
+    "kicker",
+    "subtitle",
+    "lead",
+    "byline",
+    "byline_text",
+    "text",
+    "paragraph_count",
+    "paragraphs_kept",
+    "char_count",
+    "lang",
+    "text_simplified",
+    "status",
+    "relation",
+    "duplicate_of",
+    "similarity",
+    "source_line_start",
+    "source_line_end",
+    "encoding",
+    "decode_method",
+    "decode_confidence",
+    "other_encoding_lines",
+    "replacement_chars",
+    "damage_count",
+    "rules",
+    "metadata",
+)
+
+
+def _article_values(
     result: DocResult,
     cfg: CleaningConfig,
     pos: int,
@@ -268,44 +307,45 @@ def _article_row(
     damages: list[int],
     rules: list[str],
     metadata: str | None,
-) -> dict[str, Any]:
-    """The article row of ``result.items[pos]`` (a dict per article is cheap next to its paragraphs)."""
+) -> tuple[Any, ...]:
+    """The values of the article row of ``result.items[pos]``, in :data:`_ARTICLE_FIELDS` order
+    (a tuple: the column appends take them without a dict per article)."""
     doc, info, item = result.doc, result.decode_info, result.items[pos]
     n = len(item.paragraphs)
-    return {
-        "id": aid,
-        "source_path": doc.source_path,
-        "source_sha256": doc.source_sha256,
-        "position": pos,
-        "kind": item.kind,
-        "headline": list(item.headline),
-        "title": item.title,
-        "kicker": item.kicker,
-        "subtitle": item.subtitle,
-        "lead": item.lead,
-        "byline": [{"role": b.role, "name": b.name} for b in item.byline],
-        "byline_text": item.byline_text,
-        "text": text,
-        "paragraph_count": n,
-        "paragraphs_kept": n,
-        "char_count": len(text),
-        "lang": guess_lang(text or " ".join(item.headline)),
-        "text_simplified": to_simplified(text) if cfg.output.simplified_column else None,
-        "status": STATUS_KEPT,
-        "relation": None,
-        "duplicate_of": None,
-        "similarity": None,
-        "source_line_start": item.line_start,
-        "source_line_end": item.line_end,
-        "encoding": info.encoding,
-        "decode_method": info.method,
-        "decode_confidence": float(info.confidence),
-        "other_encoding_lines": int(info.other_encoding_lines),
-        "replacement_chars": int(info.replacement_chars),
-        "damage_count": sum(damages),
-        "rules": rules,
-        "metadata": metadata,
-    }
+    return (
+        aid,
+        doc.source_path,
+        doc.source_sha256,
+        pos,
+        item.kind,
+        list(item.headline),
+        item.title,
+        item.kicker,
+        item.subtitle,
+        item.lead,
+        [{"role": b.role, "name": b.name} for b in item.byline],
+        item.byline_text,
+        text,
+        n,
+        n,
+        len(text),
+        guess_lang(text or " ".join(item.headline)),
+        to_simplified(text) if cfg.output.simplified_column else None,
+        STATUS_KEPT,
+        None,
+        None,
+        None,
+        item.line_start,
+        item.line_end,
+        info.encoding,
+        info.method,
+        float(info.confidence),
+        int(info.other_encoding_lines),
+        int(info.replacement_chars),
+        sum(damages),
+        rules,
+        metadata,
+    )
 
 
 def document_rows(result: DocResult, cfg: CleaningConfig) -> tuple[list[dict], list[dict]]:
@@ -340,7 +380,8 @@ def document_rows(result: DocResult, cfg: CleaningConfig) -> tuple[list[dict], l
                 }
             )
         rules = index.rules_in(item.line_start, item.line_end)
-        articles.append(_article_row(result, cfg, pos, aid, text, damages, rules, metadata))
+        values = _article_values(result, cfg, pos, aid, text, damages, rules, metadata)
+        articles.append(dict(zip(_ARTICLE_FIELDS, values, strict=True)))
     return articles, paragraphs
 
 
@@ -385,6 +426,16 @@ def add_document_columns(
         raise
 
 
+def _picker(positions: list[int]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
+    """A function giving the items of a tuple at ``positions``, as a tuple (also for one or none)."""
+    if len(positions) >= 2:
+        return itemgetter(*positions)
+    if positions:
+        k = positions[0]
+        return lambda values: (values[k],)
+    return lambda values: ()
+
+
 def _append_columns(
     result: DocResult, cfg: CleaningConfig, articles: dict[str, list], paragraphs: dict[str, list]
 ) -> None:
@@ -394,7 +445,11 @@ def _append_columns(
     source_path = doc.source_path
     p_cols = paragraphs
     p_const = [(p_cols[name], value) for name, value in _PARAGRAPH_CONSTANTS.items()]
-    a_cols = articles
+    # the article columns gathered (the flow's unit files leave out the text), and a pick of
+    # their values from each article's tuple
+    gathered = [k for k, name in enumerate(_ARTICLE_FIELDS) if name in articles]
+    a_targets = [articles[_ARTICLE_FIELDS[k]] for k in gathered]
+    pick = _picker(gathered)
     items = result.items
     # every row's rules in two compiled passes: the paragraphs', then the articles'
     para_rules = index.rules_of(
@@ -430,11 +485,9 @@ def _append_columns(
         p_cols["rules"].extend(para_rules[taken : taken + n])
         taken += n
         p_cols["damage_count"].extend(damages)
-        row = _article_row(result, cfg, pos, aid, text, damages, article_rules[pos], metadata)
-        for name, value in row.items():
-            col = a_cols.get(name)
-            if col is not None:
-                col.append(value)
+        values = _article_values(result, cfg, pos, aid, text, damages, article_rules[pos], metadata)
+        # the values the gathered columns take, appended by one C-level loop
+        deque(map(list.append, a_targets, pick(values)), maxlen=0)
 
 
 # Pipeline order, so that on one line a repair is listed before the normalization that followed it.

@@ -304,3 +304,17 @@ def test_span_bits_are_set_on_every_line_of_each_span(taken: int, compiled: bool
         sorted([*file_rules, "layout.b"]),
         sorted([*file_rules, "layout.b"]),
     ]
+
+
+def test_article_rows_have_every_column_of_the_schema_in_its_order() -> None:
+    (row,), _ = document_rows(_result([["正文。"]]), CFG_DEFAULT)
+    assert list(row) == ARTICLES.names
+
+
+@pytest.mark.parametrize("names", [[], ["id"], ["id", "rules"], ARTICLES.names])
+def test_only_the_article_columns_given_are_gathered(names: list[str]) -> None:
+    results = [_result([["第一段。", "第二段。"], ["另一篇。"]])]
+    (full, _) = _columns_of(results, CFG_DEFAULT)
+    some = {name: [] for name in names}
+    add_document_columns(results[0], CFG_DEFAULT, some, empty_columns(PARAGRAPHS))
+    assert some == {name: full[name] for name in names}
