@@ -33,6 +33,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
+from itertools import chain
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -1336,7 +1337,7 @@ def _candidate_lines_hashed(pages: list[list[str]], need: int) -> list[list[tupl
     A hash is on at least as many pages as each key it stands for, so every candidate key is
     found; a collision only adds lines, whose exact count the caller takes anyway.
     """
-    lines = [line for page in pages for line in page]
+    lines = list(chain.from_iterable(pages))
     text = "\n".join(lines)
     if not lines or text.count("\n") != len(lines) - 1:
         return None if lines else [[] for _ in pages]
