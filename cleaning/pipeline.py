@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import reduce
-from operator import itemgetter, or_
+from operator import attrgetter, itemgetter, or_
 from typing import Any
 
 import numpy as np
@@ -139,6 +139,7 @@ def paragraph_id(art_id: str, position: int) -> str:
 
 
 _ID_SUFFIXES = [f"-{i:03d}" for i in range(1000)]  # formatted once, not per paragraph
+_JOINS_OF = attrgetter("joins")
 
 
 class _RuleIndex:
@@ -227,8 +228,12 @@ class _RuleIndex:
             return list(map(self.rules_in, starts, ends))
         out = np.empty(len(starts), dtype=np.int64)
         _or_ranges(self._array, np.array(starts, dtype=np.int64), np.array(ends, dtype=np.int64), out)
-        names_of, file_mask = self._names_of, self._file_mask
-        return [list(names_of(mask | file_mask)) for mask in out.tolist()]
+        masks = np.bitwise_or(out, self._file_mask, out=out).tolist()
+        names = self._names
+        for mask in set(masks).difference(names):
+            self._names_of(mask)
+        # every mask's names are made: the rows' lists by C-level loops, each row its own copy
+        return list(map(list, map(names.__getitem__, masks)))
 
 
 @jit.kernel
@@ -481,7 +486,7 @@ def _append_columns(
             col.extend([value] * n)
         p_cols["source_line_start"].extend(starts)
         p_cols["source_line_end"].extend(ends)
-        p_cols["joins"].extend([list(p.joins) for p in paras])
+        p_cols["joins"].extend(map(list, map(_JOINS_OF, paras)))  # each row its own list
         p_cols["rules"].extend(para_rules[taken : taken + n])
         taken += n
         p_cols["damage_count"].extend(damages)
