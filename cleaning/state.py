@@ -27,6 +27,7 @@ import json
 import os
 import shutil
 import socket
+import stat
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -162,7 +163,10 @@ READ_AHEAD_FILES = 64
 # get the kernel's own read-ahead, and a queue of large files must not flood the page cache.
 READ_AHEAD_BYTES = 8 << 20
 _HASH_CHUNK = 4 << 20
-_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+# O_NONBLOCK: should a FIFO have taken a listed file's place, opening it must not wait for a writer
+_OPEN_FLAGS = (
+    os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
+)
 
 
 def sha256_files(paths: Iterable[str | Path], ahead: int = READ_AHEAD_FILES) -> Iterator[str | OSError]:
@@ -170,7 +174,7 @@ def sha256_files(paths: Iterable[str | Path], ahead: int = READ_AHEAD_FILES) -> 
     be opened or read. Up to ``ahead`` files are opened before their turn and the kernel is asked
     to read them (``posix_fadvise``, where the platform has it). Closing the generator early
     closes the files it holds open."""
-    pending: deque[tuple[int | None, OSError | None]] = deque()
+    pending: deque[tuple[str | Path, int | None, OSError | None]] = deque()
     it = iter(paths)
     advise = getattr(os, "posix_fadvise", None)
 
@@ -181,14 +185,14 @@ def sha256_files(paths: Iterable[str | Path], ahead: int = READ_AHEAD_FILES) -> 
         try:
             fd = os.open(path, _OPEN_FLAGS)
         except OSError as exc:
-            pending.append((None, exc))
+            pending.append((path, None, exc))
             return True
         if advise is not None:
             try:
                 advise(fd, 0, READ_AHEAD_BYTES, os.POSIX_FADV_WILLNEED)
             except OSError:
                 pass  # a file system that takes no advice is read all the same
-        pending.append((fd, None))
+        pending.append((path, fd, None))
         return True
 
     try:
@@ -196,7 +200,7 @@ def sha256_files(paths: Iterable[str | Path], ahead: int = READ_AHEAD_FILES) -> 
             if not open_next():
                 break
         while pending:
-            fd, error = pending.popleft()
+            path, fd, error = pending.popleft()
             open_next()
             if fd is None:
                 assert error is not None
@@ -204,9 +208,12 @@ def sha256_files(paths: Iterable[str | Path], ahead: int = READ_AHEAD_FILES) -> 
                 continue
             try:
                 h = hashlib.sha256()
+                st = os.fstat(fd)
+                if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):  # a directory fails to read
+                    raise OSError(errno.EINVAL, "not a regular file", os.fsdecode(path))
                 # the first read asks for the whole of a small file: one read and the one that
                 # meets its end
-                want = min(max(os.fstat(fd).st_size + 1, 1 << 12), _HASH_CHUNK)
+                want = min(max(st.st_size + 1, 1 << 12), _HASH_CHUNK)
                 while block := os.read(fd, want):
                     h.update(block)
                     want = _HASH_CHUNK
@@ -217,7 +224,7 @@ def sha256_files(paths: Iterable[str | Path], ahead: int = READ_AHEAD_FILES) -> 
                 os.close(fd)
             yield digest
     finally:
-        for fd, _ in pending:
+        for _, fd, _ in pending:
             if fd is not None:
                 os.close(fd)
 

@@ -60,6 +60,20 @@ def test_sha256_files_gives_each_files_digest_in_order_and_errors_in_place(tmp_p
         assert digests == [hashlib.sha256(d).hexdigest() for d in contents]
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+@pytest.mark.timeout(30)
+def test_sha256_files_does_not_wait_on_a_fifo_in_a_files_place(tmp_path: Path) -> None:
+    import hashlib
+
+    fifo = tmp_path / "page.txt"
+    os.mkfifo(fifo)
+    after = tmp_path / "next.txt"
+    after.write_bytes(b"next page")
+    got = list(sha256_files([fifo, after]))
+    assert isinstance(got[0], OSError) and "not a regular file" in str(got[0])
+    assert got[1] == hashlib.sha256(b"next page").hexdigest()
+
+
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts open files under /proc")
 def test_sha256_files_closes_what_it_opened_ahead_when_left_early(tmp_path: Path) -> None:
     paths = []
