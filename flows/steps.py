@@ -261,24 +261,30 @@ def _outside(files: list[Any], root: Path) -> list[Any]:
     """The input files whose real path is not inside ``root`` (the resolved output directory).
 
     Each directory is resolved once for the files in it (a resolve per file cost more than the
-    rest of the plan on a dump of many small pages); a file that is a symbolic link itself is
-    resolved on its own.
+    rest of the plan on a dump of many small pages), and is inside ``root`` or not for all of
+    them; a file that is a symbolic link itself is resolved on its own.
     """
     top = str(root)
     prefix = os.path.join(top, "")
-    real_dirs: dict[str, str] = {}
+
+    def inside(real: str) -> bool:
+        return real == top or real.startswith(prefix)
+
+    folder_inside: dict[str, bool] = {}
     kept = []
     for f in files:
         path = os.fspath(f.path)
         if os.path.islink(path):
-            real = os.path.realpath(path)
-        else:
-            folder, name = os.path.split(os.path.abspath(path))
-            real_folder = real_dirs.get(folder)
-            if real_folder is None:
-                real_folder = real_dirs[folder] = os.path.realpath(folder)
-            real = os.path.join(real_folder, name)
-        if real != top and not real.startswith(prefix):
+            if not inside(os.path.realpath(path)):
+                kept.append(f)
+            continue
+        # a file's real path is its folder's, joined with its name: inside root exactly when its
+        # folder is (the file itself cannot be root, a directory)
+        folder = os.path.dirname(path)
+        folder_in = folder_inside.get(folder)
+        if folder_in is None:
+            folder_in = folder_inside[folder] = inside(os.path.realpath(folder or os.curdir))
+        if not folder_in:
             kept.append(f)
     return kept
 
