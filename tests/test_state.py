@@ -226,6 +226,25 @@ def test_plan_leaves_out_files_inside_the_output_directory(tmp_path: Path) -> No
     assert planned == ["a.txt", "out-link.txt"]
 
 
+def test_a_named_path_through_a_link_and_dot_dot_is_judged_where_the_os_reads_it(tmp_path: Path) -> None:
+    """``raw/sub-link/../x.txt`` is ``clean/x.txt`` when ``sub-link`` leads into ``clean``: the
+    output's own file, left out, though the path's text reads as ``raw/x.txt``."""
+    from flows.params import FlowParams
+    from flows.steps import plan
+
+    data = tmp_path / "data"
+    (data / "raw").mkdir(parents=True)
+    (data / "clean" / "sub").mkdir(parents=True)
+    page = "本报讯 今天天气很好。\n"
+    (data / "raw" / "a.txt").write_text(page, encoding="utf-8")
+    (data / "clean" / "x.txt").write_text(page, encoding="utf-8")
+    (data / "raw" / "sub-link").symlink_to(data / "clean" / "sub", target_is_directory=True)
+    sneaky = os.path.join(str(data / "raw" / "sub-link"), "..", "x.txt")
+    got = plan(FlowParams(inputs=[str(data / "raw" / "a.txt"), sneaky], out=str(data / "clean")), "r1")
+    planned = sorted(f["source_path"] for s in got["shards"] for f in s["files"])
+    assert planned == ["a.txt"]
+
+
 def test_a_mid_sized_input_gives_every_worker_a_shard(tmp_path: Path, params_for) -> None:
     from flows.steps import plan
 
