@@ -169,11 +169,15 @@ _OPEN_FLAGS = (
 )
 
 
+_FD_SHORTAGE = (errno.EMFILE, errno.ENFILE)
+
+
 def sha256_files(paths: Iterable[str | Path], ahead: int = READ_AHEAD_FILES) -> Iterator[str | OSError]:
     """The SHA-256 (hex) of each file, in order; an ``OSError`` in the place of a file that cannot
     be opened or read. Up to ``ahead`` files are opened before their turn and the kernel is asked
-    to read them (``posix_fadvise``, where the platform has it). Closing the generator early
-    closes the files it holds open."""
+    to read them (``posix_fadvise``, where the platform has it). Should the process run out of
+    file descriptors while reading ahead, a file is opened at its turn instead (a shortage is no
+    fault of the file). Closing the generator early closes the files it holds open."""
     pending: deque[tuple[str | Path, int | None, OSError | None]] = deque()
     it = iter(paths)
     advise = getattr(os, "posix_fadvise", None)
@@ -185,7 +189,8 @@ def sha256_files(paths: Iterable[str | Path], ahead: int = READ_AHEAD_FILES) -> 
         try:
             fd = os.open(path, _OPEN_FLAGS)
         except OSError as exc:
-            pending.append((path, None, exc))
+            # out of descriptors (EMFILE, ENFILE): opened again at its turn, when fewer are open
+            pending.append((path, None, None if exc.errno in _FD_SHORTAGE else exc))
             return True
         if advise is not None:
             try:
@@ -201,6 +206,11 @@ def sha256_files(paths: Iterable[str | Path], ahead: int = READ_AHEAD_FILES) -> 
                 break
         while pending:
             path, fd, error = pending.popleft()
+            if fd is None and error is None:  # not opened ahead for want of descriptors
+                try:
+                    fd = os.open(path, _OPEN_FLAGS)
+                except OSError as exc:
+                    error = exc
             open_next()
             if fd is None:
                 assert error is not None

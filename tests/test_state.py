@@ -60,6 +60,42 @@ def test_sha256_files_gives_each_files_digest_in_order_and_errors_in_place(tmp_p
         assert digests == [hashlib.sha256(d).hexdigest() for d in contents]
 
 
+def test_sha256_files_opens_at_its_turn_a_file_it_had_no_descriptor_for_ahead(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Running out of descriptors while reading ahead is no fault of the file: no error row."""
+    import errno
+    import hashlib
+    import types
+
+    import cleaning.state as state
+
+    held: set[int] = set()
+
+    def scarce_open(path, flags, *args):  # at most three open at once
+        if len(held) >= 3:
+            raise OSError(errno.EMFILE, "Too many open files", str(path))
+        fd = os.open(path, flags, *args)
+        held.add(fd)
+        return fd
+
+    def tracked_close(fd: int) -> None:
+        held.discard(fd)
+        os.close(fd)
+
+    names = [name for name in dir(os) if not name.startswith("__")]
+    fake_os = types.SimpleNamespace(**{name: getattr(os, name) for name in names})
+    fake_os.open, fake_os.close = scarce_open, tracked_close
+    monkeypatch.setattr(state, "os", fake_os)
+    paths = []
+    for i in range(10):
+        paths.append(tmp_path / f"f{i}")
+        paths[-1].write_bytes(b"page %d" % i)
+    got = list(sha256_files(paths, ahead=8))
+    assert got == [hashlib.sha256(b"page %d" % i).hexdigest() for i in range(10)]
+    assert not held
+
+
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
 @pytest.mark.timeout(30)
 def test_sha256_files_does_not_wait_on_a_fifo_in_a_files_place(tmp_path: Path) -> None:
