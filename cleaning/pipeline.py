@@ -24,7 +24,7 @@ from cleaning import decode, jit, layout, normalize, repair, segment
 from cleaning.config import CleaningConfig
 from cleaning.lang import guess_lang, to_simplified
 from cleaning.model import DecodeInfo, Event, EventRecord, Item, Reject, SourceDoc, expand_events
-from cleaning.schema import STATUS_KEPT
+from cleaning.schema import ARTICLES, STATUS_KEPT
 
 
 def split_lines(text: str) -> list[str]:
@@ -266,41 +266,8 @@ _PARAGRAPH_CONSTANTS = {
 }
 
 
-# The article row's columns, in the order :func:`_article_values` gives them.
-_ARTICLE_FIELDS = (
-    "id",
-    "source_path",
-    "source_sha256",
-    "position",
-    "kind",
-    "headline",
-    "title",
-    "kicker",
-    "subtitle",
-    "lead",
-    "byline",
-    "byline_text",
-    "text",
-    "paragraph_count",
-    "paragraphs_kept",
-    "char_count",
-    "lang",
-    "text_simplified",
-    "status",
-    "relation",
-    "duplicate_of",
-    "similarity",
-    "source_line_start",
-    "source_line_end",
-    "encoding",
-    "decode_method",
-    "decode_confidence",
-    "other_encoding_lines",
-    "replacement_chars",
-    "damage_count",
-    "rules",
-    "metadata",
-)
+# The article row's columns: the schema's, the order :func:`_article_values` gives them in.
+_ARTICLE_FIELDS = tuple(ARTICLES.names)
 
 
 def _article_values(
