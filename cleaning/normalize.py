@@ -25,7 +25,7 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from itertools import accumulate
 
 import numpy as np
@@ -524,7 +524,9 @@ def normalize_lines(lines: list[str], cfg: NormalizeConfig) -> tuple[list[str], 
                 Event(
                     name,
                     STAGE,
-                    _describe(name, before, after),
+                    # formatted when read (explain): counting a long line's characters costs more
+                    # than the rule itself, and a run reads only the rule names
+                    partial(_describe, name, before, after),
                     line=i + 1,
                     line_end=i + 1,
                     before=before,
