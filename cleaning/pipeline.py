@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from cleaning import decode, jit, layout, normalize, repair, segment
 from cleaning.config import CleaningConfig
-from cleaning.lang import guess_lang, to_simplified
+from cleaning.lang import guess_langs, to_simplified
 from cleaning.model import DecodeInfo, Event, EventRecord, Item, Reject, SourceDoc, expand_events
 from cleaning.schema import ARTICLES, STATUS_KEPT
 
@@ -279,6 +279,7 @@ def _article_values(
     damages: list[int],
     rules: list[str],
     metadata: str | None,
+    lang: str,
 ) -> tuple[Any, ...]:
     """The values of the article row of ``result.items[pos]``, in :data:`_ARTICLE_FIELDS` order
     (a tuple: the column appends take them without a dict per article)."""
@@ -301,7 +302,7 @@ def _article_values(
         n,
         n,
         len(text),
-        guess_lang(text or " ".join(item.headline)),
+        lang,
         to_simplified(text) if cfg.output.simplified_column else None,
         STATUS_KEPT,
         None,
@@ -320,6 +321,17 @@ def _article_values(
     )
 
 
+def _article_texts(items: list[Item]) -> list[str]:
+    """Each article's text: its paragraphs joined by line feeds."""
+    return ["\n".join([p.text for p in item.paragraphs]) for item in items]
+
+
+def _article_langs(items: list[Item], texts: list[str]) -> list[str]:
+    """Each article's ``lang``: of its text, or of its headline when it has no text (one pass
+    for the page's articles)."""
+    return guess_langs([text or " ".join(item.headline) for item, text in zip(items, texts, strict=True)])
+
+
 def document_rows(result: DocResult, cfg: CleaningConfig) -> tuple[list[dict], list[dict]]:
     """Article and paragraph rows (schema ``articles`` / ``paragraphs``), before dedup."""
     doc = result.doc
@@ -327,10 +339,12 @@ def document_rows(result: DocResult, cfg: CleaningConfig) -> tuple[list[dict], l
     metadata = json.dumps(doc.metadata, ensure_ascii=False, sort_keys=True) if doc.metadata else None
     articles: list[dict] = []
     paragraphs: list[dict] = []
+    texts = _article_texts(result.items)
+    langs = _article_langs(result.items, texts)
     for pos, item in enumerate(result.items):
         aid = article_id(doc.source_path, pos)
         body = [p.text for p in item.paragraphs]
-        text = "\n".join(body)
+        text = texts[pos]
         # the article's text joins its paragraphs: no hint in it, no damage in any of them
         # (a hint straddling a joining newline only costs the exact count)
         damages = [repair.count_damage(t) for t in body] if repair.may_have_damage(text) else [0] * len(body)
@@ -352,7 +366,7 @@ def document_rows(result: DocResult, cfg: CleaningConfig) -> tuple[list[dict], l
                 }
             )
         rules = index.rules_in(item.line_start, item.line_end)
-        values = _article_values(result, cfg, pos, aid, text, damages, rules, metadata)
+        values = _article_values(result, cfg, pos, aid, text, damages, rules, metadata, langs[pos])
         articles.append(dict(zip(_ARTICLE_FIELDS, values, strict=True)))
     return articles, paragraphs
 
@@ -429,13 +443,15 @@ def _append_columns(
         [p.line_end for item in items for p in item.paragraphs],
     )
     article_rules = index.rules_of([item.line_start for item in items], [item.line_end for item in items])
+    texts = _article_texts(items)
+    langs = _article_langs(items, texts)
     taken = 0
     for pos, item in enumerate(items):
         aid = article_id(source_path, pos)
         paras = item.paragraphs
         n = len(paras)
         body = [p.text for p in paras]
-        text = "\n".join(body)
+        text = texts[pos]
         damages = [repair.count_damage(t) for t in body] if repair.may_have_damage(text) else [0] * n
         starts = [p.line_start for p in paras]
         ends = [p.line_end for p in paras]
@@ -457,7 +473,8 @@ def _append_columns(
         p_cols["rules"].extend(para_rules[taken : taken + n])
         taken += n
         p_cols["damage_count"].extend(damages)
-        values = _article_values(result, cfg, pos, aid, text, damages, article_rules[pos], metadata)
+        rules = article_rules[pos]
+        values = _article_values(result, cfg, pos, aid, text, damages, rules, metadata, langs[pos])
         # the values the gathered columns take, appended by one C-level loop
         deque(map(list.append, a_targets, pick(values)), maxlen=0)
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cleaning import lang
-from cleaning.lang import guess_lang, script_specific_chars
+from cleaning.lang import guess_lang, guess_langs, script_specific_chars
 from tests.shared_corpora import chronam_pages, cn_law_texts, tw_contents
 
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
@@ -91,3 +91,38 @@ def test_compiled_counts_are_the_numpy_counts(text: str) -> None:
     with jit.numpy_definitions():
         plain = lang._class_counts(text)
     assert lang._class_counts(text) == plain
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.text(alphabet=ALPHABET, max_size=80) | st.text(max_size=20), max_size=8),
+    st.integers(min_value=0, max_value=100),
+)
+def test_page_batch_is_guess_lang_of_each(texts: list[str], sample: int) -> None:
+    from cleaning import jit
+
+    expected = [guess_lang(t, sample) for t in texts]
+    assert guess_langs(texts, sample) == expected
+    with jit.numpy_definitions():
+        assert guess_langs(texts, sample) == expected
+
+
+def test_page_batch_on_the_real_corpora() -> None:
+    texts = tw_contents(60) + cn_law_texts(20, seed=9) + chronam_pages(10, seed=9) + ["", "A" * 30]
+    parts = [t[start:] for t in texts for start in (0, 1000)]
+    assert guess_langs(parts) == [guess_lang(p) for p in parts]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.text(alphabet=ALPHABET, max_size=40), max_size=6))
+def test_compiled_batch_counts_are_the_plain_loop(texts: list[str]) -> None:
+    import numpy as np
+
+    table, per_bit = lang._class_table()
+    codes = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    ends = np.cumsum(np.array([len(t) for t in texts] or [0], dtype=np.int64))
+    compiled, plain = (np.zeros((max(len(texts), 1), 64), dtype=np.int64) for _ in range(2))
+    lang._class_histograms(codes, ends, table, lang._TABLE_TOP, compiled)
+    lang._class_histograms.py_func(codes, ends, table, lang._TABLE_TOP, plain)
+    assert compiled.tolist() == plain.tolist()
+    assert (compiled @ per_bit).tolist() == [lang._class_counts(t) for t in texts or [""]]
