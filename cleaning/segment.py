@@ -34,6 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from itertools import chain
+from operator import attrgetter
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -775,7 +776,14 @@ _RUNNING_TEXT = "running text"
     _CH_HAN,
     _CH_ZERO,
     _CH_WIDE,
-) = (1 << k for k in range(10))
+    _CH_ROLE_HINT,
+    _CH_CAPTION_HINT,
+) = (1 << k for k in range(12))
+# Every match of _ROLE_HINT (of _CAPTION_HINT) holds one of these characters (a test checks each
+# keyword and generated matches): the hint regex then runs over the paragraphs holding one only,
+# a fraction of the page, as it costs ten times what the compiled scan does per character.
+_ROLE_HINT_CHARS = "者员員习習编編校摄攝撰文图圖"
+_CAPTION_HINT_CHARS = "摄攝供社料源P"
 # A furniture pattern matches only text holding one of these characters, or digits and nothing a
 # page number cannot hold, or digits after a capital (an English date line), or text opening like
 # an English page label or jump line (a test generates matches of each pattern and checks).
@@ -822,6 +830,8 @@ def _char_table() -> np.ndarray:
             (_LATIN.pattern, _CH_LATIN),
             (_HAN_ONE.pattern, _CH_HAN),
             (_ZERO_WIDTH.pattern, _CH_ZERO),  # 0 cells (display_width)
+            (f"[{_ROLE_HINT_CHARS}]", _CH_ROLE_HINT),
+            (f"[{_CAPTION_HINT_CHARS}]", _CH_CAPTION_HINT),
         ),
         np.uint16,
     ).copy()
@@ -894,6 +904,22 @@ def _block_scan(
         prev = c
 
 
+def _lines_matching_among(rx: re.Pattern[str], texts: list[str], among: np.ndarray, last: int) -> list[int]:
+    """The ``texts[k]``, ``k`` in ``among`` (ascending), that :func:`textscan.lines_matching` flags
+    over a joined text of lines among which ``texts[last]`` is the final one: one regex pass over
+    ``among`` alone. A line is followed by the joining line feed unless it is ``texts[last]``,
+    so a lookahead reading it (``文(?=\\s)`` at a line's end) sees what it would there."""
+    if not len(among):
+        return []
+    ks = among.tolist()
+    sub = [texts[k] for k in ks]
+    text = "\n".join(sub)
+    if ks[-1] != last:
+        text += "\n"
+    found = textscan.lines_matching(rx, sub, text)
+    return [k for k, hit in zip(ks, found.tolist(), strict=True) if hit]
+
+
 def _page_plan(
     texts: list[str],
     indented: np.ndarray,
@@ -920,15 +946,15 @@ def _page_plan(
     special = cells == 0
     # an end marker or a lead marker: its pattern settles it (the lines of a numbered list open
     # with "（一）" as the old-style dateline "（倫敦廿日哈瓦斯電）" does)
-    for k in np.flatnonzero(first & (_EDGE_END | _EDGE_LEAD)).tolist():
-        text = texts[k]
-        if (first[k] & _EDGE_END and _END_MARKER.match(text)) or (
-            first[k] & _EDGE_LEAD and _LEAD_ANY.match(text)
-        ):
-            special[k] = True
+    end_match, lead_match = _END_MARKER.match, _LEAD_ANY.match
+    hits = [k for k in np.flatnonzero(first & _EDGE_END).tolist() if end_match(texts[k])]
+    hits += [k for k in np.flatnonzero(first & _EDGE_LEAD).tolist() if lead_match(texts[k])]
+    special[hits] = True
     if cfg.detect_captions:
-        # a caption's credit, by one regex pass over the page
-        special |= textscan.lines_matching(_CAPTION_HINT, texts, joined) | ((first & _EDGE_CAPTION) != 0)
+        # a caption's credit
+        among = np.flatnonzero(flags & _CH_CAPTION_HINT)
+        special[_lines_matching_among(_CAPTION_HINT, texts, among, n - 1)] = True
+        special |= (first & _EDGE_CAPTION) != 0
     # a narrow paragraph may also be furniture, a byline or a numbered heading; the text-wide
     # tests run over the narrow paragraphs alone (most of an English page is wide)
     narrow = np.flatnonzero(~wide)
@@ -937,11 +963,12 @@ def _page_plan(
         | (((flags & _CH_PROSE) == 0) & _may_be_furniture(flags, first) & (cells <= cfg.max_furniture_cells))
     )
     if len(narrow):
-        short = [texts[k] for k in narrow.tolist()]
-        short_text = "\n".join(short)
-        special[narrow] |= textscan.lines_matching(_ROLE_HINT, short, short_text)  # a byline's role
+        # a byline's role, as one pass over the narrow paragraphs would flag it
+        among = np.flatnonzero(~wide & ((flags & _CH_ROLE_HINT) != 0))
+        special[_lines_matching_among(_ROLE_HINT, texts, among, int(narrow[-1]))] = True
         if furniture:
-            keys = _page_keys(short, short_text)
+            short = [texts[k] for k in narrow.tolist()]
+            keys = _page_keys(short)
             special[narrow] |= np.fromiter(
                 (t in furniture or key in furniture for t, key in zip(short, keys, strict=True)),
                 dtype=bool,
@@ -999,6 +1026,10 @@ def _assign_headline_roles(item: Item, lines: list[str], cfg: SegmentConfig) -> 
         )
     item.subtitle = " ".join(subtitle) if subtitle else None
     return why
+
+
+_TEXT_OF = attrgetter("text")
+_INDENTED_OF = attrgetter("indented")
 
 
 def _paragraph(b: Block) -> Paragraph:
@@ -1082,28 +1113,39 @@ def segment_blocks(
             extend(cur, p.block)
             ev(p, R_BODY.name, "short line with no body after it: kept as text")
 
-    long_blocks = [b for b in blocks if len(b.text) >= cfg.indented_page_min_chars]
-    indented_page = (
-        cfg.unindented_lines_are_headlines
-        and len(long_blocks) >= 3
-        and sum(b.indented for b in long_blocks) >= cfg.indented_page_fraction * len(long_blocks)
-    )
+    # the page's columns by C-level maps: a comprehension per column costs several times more
+    n = len(blocks)
+    raw = list(map(_TEXT_OF, blocks))
+    indented = np.fromiter(map(_INDENTED_OF, blocks), dtype=bool, count=n)
+    indented_page = False
+    if cfg.unindented_lines_are_headlines:
+        long = np.fromiter(map(len, raw), dtype=np.int64, count=n) >= cfg.indented_page_min_chars
+        n_long = int(np.count_nonzero(long))
+        indented_page = (
+            n_long >= 3 and int(np.count_nonzero(indented & long)) >= cfg.indented_page_fraction * n_long
+        )
     widest = _widest_special(cfg, indented_page)
-    texts = [b.text.strip() for b in blocks]
-    planned = _page_plan(
-        texts,
-        np.fromiter((b.indented for b in blocks), dtype=bool, count=len(blocks)),
-        cfg,
-        furniture,
-        indented_page,
-        widest,
-    )
-    plan = planned.tolist() if planned is not None else [_P_CLASSIFY] * len(blocks)
+    texts = list(map(str.strip, raw))
+    planned = _page_plan(texts, indented, cfg, furniture, indented_page, widest)
+    plan = planned.tolist() if planned is not None else [_P_CLASSIFY] * n
     body_rule = R_BODY.name
+    section_rule = R_SECTION.name
+    section_match = _SECTION_HEADING.match
+    new_paragraph = Paragraph
+    append_rule, append_detail, append_start, append_end = (
+        rules.append,
+        details.append,
+        starts.append,
+        ends.append,
+    )
     for b, text, how in zip(blocks, texts, plan, strict=True):
         if how == _P_BODY and cur is not None and not closed and not pending:
             # running text going on in the open article: the path of most paragraphs
             rule, detail = body_rule, _RUNNING_TEXT
+        elif how & _P_SECTION and cur is not None and not closed and not pending and section_match(text):
+            # a numbered heading inside the open article (what _planned_tag and the lead, section
+            # or body branch below make of it): common in laws ("第十七条 …")
+            rule, detail = section_rule, f"numbered heading '{text[:20]}'"
         else:
             t = _planned_tag(b, text, how, cfg, furniture, indented_page, widest)
             if t.tag == "headline":
@@ -1183,15 +1225,16 @@ def segment_blocks(
                 ev(t, R_ORPHAN.name, "body text with no headline or lead before it")
             rule, detail = t.rule, t.detail
         # _paragraph, extend and ev written out: this is the path of nearly every block
-        cur.paragraphs.append(Paragraph(b.text, b.line_start, b.line_end, list(b.joins)))
-        if not cur.line_start or b.line_start < cur.line_start:
-            cur.line_start = b.line_start
-        if b.line_end > cur.line_end:
-            cur.line_end = b.line_end
-        rules.append(rule)
-        details.append(detail)
-        starts.append(b.line_start)
-        ends.append(b.line_end)
+        start, end = b.line_start, b.line_end
+        cur.paragraphs.append(new_paragraph(b.text, start, end, list(b.joins)))
+        if not cur.line_start or start < cur.line_start:
+            cur.line_start = start
+        if end > cur.line_end:
+            cur.line_end = end
+        append_rule(rule)
+        append_detail(detail)
+        append_start(start)
+        append_end(end)
     if pending:
         # headline lines with no body after them (end of page): an item of their own
         item = Item(kind="other", line_start=pending[0].block.line_start, line_end=pending[-1].block.line_end)

@@ -264,6 +264,59 @@ def test_every_furniture_match_holds_a_flagged_character(name: str, pattern: re.
     check()
 
 
+@pytest.mark.parametrize(
+    ("pattern", "bit", "words"),
+    [
+        (segment._ROLE_HINT, segment._CH_ROLE_HINT, [*segment._ROLE_WORDS, *segment._POSTFIX_ROLES]),
+        (
+            segment._CAPTION_HINT,
+            segment._CH_CAPTION_HINT,
+            [*segment._POSTFIX_ROLES, *segment._SOURCE_HINT.split("|")],
+        ),
+    ],
+    ids=["role hint", "caption hint"],
+)
+def test_every_hint_match_holds_a_flagged_character(
+    pattern: re.Pattern[str], bit: int, words: list[str]
+) -> None:
+    table = segment._char_table()
+    for word in words:
+        assert pattern.search(word + " "), word  # the keywords are the pattern's alternatives
+        assert any(table[ord(c)] & bit for c in word), word
+
+    @_MATCHES
+    @given(st.from_regex(pattern))
+    def check(text: str) -> None:
+        m = pattern.search(text)
+        if m is None:
+            return
+        assert int(_flags(m.group())[0]) & bit, text
+
+    check()
+
+
+_HINT_LINE = st.text(
+    alphabet=st.sampled_from(list("文图摄记者员供社料源P hoto by新华发资片照来 ：/一二")), max_size=8
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_HINT_LINE, min_size=1, max_size=8), st.data())
+def test_hint_lines_among_candidates_are_the_whole_page_pass(texts: list[str], data: st.DataObject) -> None:
+    # the role hint's lookahead (文 before a separator) reads the line feed after a line
+    reference = sorted(data.draw(st.sets(st.integers(0, len(texts) - 1), min_size=1)))
+    table = segment._char_table()
+    for rx, bit in (
+        (segment._ROLE_HINT, segment._CH_ROLE_HINT),
+        (segment._CAPTION_HINT, segment._CH_CAPTION_HINT),
+    ):
+        lines = [texts[k] for k in reference]
+        whole = textscan.lines_matching(rx, lines, "\n".join(lines))
+        expected = [k for k, hit in zip(reference, whole.tolist(), strict=True) if hit]
+        among = np.array([k for k in reference if any(table[ord(c)] & bit for c in texts[k])], dtype=np.int64)
+        assert segment._lines_matching_among(rx, texts, among, reference[-1]) == expected
+
+
 def test_headline_endings_are_the_flagged_ones() -> None:
     cfg = SegmentConfig()
     for ch in "．，,、：:":
