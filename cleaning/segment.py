@@ -777,13 +777,24 @@ _RUNNING_TEXT = "running text"
     _CH_ZERO,
     _CH_WIDE,
     _CH_ROLE_HINT,
+    _CH_ZUO,
+    _CH_ZHE,
     _CH_CAPTION_HINT,
-) = (1 << k for k in range(12))
-# Every match of _ROLE_HINT (of _CAPTION_HINT) holds one of these characters (a test checks each
-# keyword and generated matches): the hint regex then runs over the paragraphs holding one only,
-# a fraction of the page, as it costs ten times what the compiled scan does per character.
-_ROLE_HINT_CHARS = "者员員习習编編校摄攝撰文图圖"
-_CAPTION_HINT_CHARS = "摄攝供社料源P"
+) = (1 << k for k in range(14))
+# Every match of _ROLE_HINT holds one of _ROLE_HINT_CHARS or both 作 and 者 (作者: each of the two
+# is common alone), every match of _CAPTION_HINT one of _CAPTION_HINT_CHARS (a test checks each
+# keyword and generated matches): the hint regex then runs over the paragraphs holding them only,
+# a tenth of the page, as it costs ten times what the compiled scan does per character. The
+# characters are the rarer ones of each keyword (记 rather than 者, 讯 rather than 员).
+_ROLE_HINT_CHARS = "记記讯訊习習编編校摄攝撰文图圖"
+_CAPTION_HINT_CHARS = "摄攝图圖片华華P"
+
+
+def _role_hint_candidates(flags: np.ndarray) -> np.ndarray:
+    """Which paragraphs (by their ``_CH_*`` flags) may hold a match of _ROLE_HINT."""
+    return ((flags & _CH_ROLE_HINT) != 0) | ((flags & (_CH_ZUO | _CH_ZHE)) == (_CH_ZUO | _CH_ZHE))
+
+
 # A furniture pattern matches only text holding one of these characters, or digits and nothing a
 # page number cannot hold, or digits after a capital (an English date line), or text opening like
 # an English page label or jump line (a test generates matches of each pattern and checks).
@@ -831,6 +842,8 @@ def _char_table() -> np.ndarray:
             (_HAN_ONE.pattern, _CH_HAN),
             (_ZERO_WIDTH.pattern, _CH_ZERO),  # 0 cells (display_width)
             (f"[{_ROLE_HINT_CHARS}]", _CH_ROLE_HINT),
+            ("作", _CH_ZUO),
+            ("者", _CH_ZHE),
             (f"[{_CAPTION_HINT_CHARS}]", _CH_CAPTION_HINT),
         ),
         np.uint16,
@@ -904,20 +917,109 @@ def _block_scan(
         prev = c
 
 
-def _lines_matching_among(rx: re.Pattern[str], texts: list[str], among: np.ndarray, last: int) -> list[int]:
+# what _plan_lines leaves to the patterns (``cand``): the paragraph opens like an end marker or a
+# lead, holds a character of a caption credit or of a byline role, is narrow (``cells <=
+# widest``); the first four only on a paragraph not already left to _classify
+_C_END, _C_LEAD, _C_CAPTION, _C_ROLE, _C_NARROW = (1 << k for k in range(5))
+_C_PATTERNS = _C_END | _C_LEAD | _C_CAPTION | _C_ROLE
+# _plan_lines's ``params``
+_PP_WIDEST, _PP_FURNITURE, _PP_HEADLINE, _PP_UNINDENTED, _PP_INDENTED_PAGE, _PP_CAPTIONS, _PP_SECTIONS = (
+    range(7)
+)
+
+
+@jit.kernel
+def _plan_lines(
+    cells: np.ndarray,
+    flags: np.ndarray,
+    first: np.ndarray,
+    last: np.ndarray,
+    indented: np.ndarray,
+    params: np.ndarray,
+    plan: np.ndarray,
+    cand: np.ndarray,
+) -> None:
+    """Per paragraph ``k`` (its :func:`_block_scan` columns and indent): ``plan[k]`` what the page
+    arrays decide (``_P_*``; ``_P_CLASSIFY`` where a flag already sends it to _classify) and
+    ``cand[k]`` its ``_C_*`` bits, the tests left to the patterns. ``params``: ``_PP_*``.
+
+    Numpy's whole-array expressions cost a microsecond or more each, some sixty per page,
+    whatever the page's size; this is one loop (tests compare it with those expressions)."""
+    widest = params[_PP_WIDEST]
+    max_furniture = params[_PP_FURNITURE]
+    max_headline = params[_PP_HEADLINE]
+    max_unindented = params[_PP_UNINDENTED]
+    indented_page = params[_PP_INDENTED_PAGE] != 0
+    captions = params[_PP_CAPTIONS] != 0
+    sections = params[_PP_SECTIONS] != 0
+    for k in range(cells.shape[0]):
+        c = cells[k]
+        f = np.int64(flags[k])
+        fi = np.int64(first[k])
+        wide = c > widest
+        special = c == 0
+        cb = 0
+        if captions and (fi & _EDGE_CAPTION) != 0:
+            special = True
+        if not wide:
+            cb = _C_NARROW
+            if (fi & _EDGE_BY) != 0:
+                special = True
+            elif (
+                (f & _CH_PROSE) == 0
+                and c <= max_furniture
+                and (
+                    (f & _CH_FURNITURE) != 0
+                    or (
+                        (f & _CH_DIGIT) != 0 and ((f & _CH_NOT_PAGE_NUMBER) == 0 or (fi & _EDGE_CAPITAL) != 0)
+                    )
+                    or (fi & _EDGE_FURNITURE) != 0
+                )
+            ):
+                special = True
+        if special:
+            cand[k] = cb
+            plan[k] = _P_CLASSIFY
+            continue
+        if (fi & _EDGE_END) != 0:
+            cb |= _C_END
+        if (fi & _EDGE_LEAD) != 0:
+            cb |= _C_LEAD
+        if captions and (f & _CH_CAPTION_HINT) != 0:
+            cb |= _C_CAPTION
+        if not wide and ((f & _CH_ROLE_HINT) != 0 or (f & (_CH_ZUO | _CH_ZHE)) == (_CH_ZUO | _CH_ZHE)):
+            cb |= _C_ROLE
+        cand[k] = cb
+        # _headline_like: False when too wide, a sentence mark or a full stop, or a comma-like end;
+        # the Latin sentence ends and Latin-only text take the function itself
+        not_headline = (
+            c > max_headline or (f & _CH_SENTENCE) != 0 or (np.int64(last[k]) & _EDGE_NOT_HEADLINE_END) != 0
+        )
+        p = _P_BODY
+        if not wide and not not_headline:
+            p = _P_HEADLINE_LIKE
+        if not not_headline and ((f & _CH_LATIN_STOP) != 0 or ((f & _CH_LATIN) != 0 and (f & _CH_HAN) == 0)):
+            p = _P_ASK_HEADLINE_LIKE
+        if indented_page and not wide and c <= max_unindented and not indented[k]:
+            p = _P_UNINDENTED
+        if sections and (fi & _EDGE_SECTION) != 0 and c <= max_headline:
+            p += _P_SECTION
+        plan[k] = p
+
+
+def _lines_matching_among(rx: re.Pattern[str], texts: list[str], among: list[int], last: int) -> list[int]:
     """The ``texts[k]``, ``k`` in ``among`` (ascending), that :func:`textscan.lines_matching` flags
     over a joined text of lines among which ``texts[last]`` is the final one: one regex pass over
     ``among`` alone. A line is followed by the joining line feed unless it is ``texts[last]``,
     so a lookahead reading it (``文(?=\\s)`` at a line's end) sees what it would there."""
-    if not len(among):
+    if not among:
         return []
-    ks = among.tolist()
-    sub = [texts[k] for k in ks]
+    sub = [texts[k] for k in among]
     text = "\n".join(sub)
-    if ks[-1] != last:
+    if among[-1] != last:
         text += "\n"
     found = textscan.lines_matching(rx, sub, text)
-    return [k for k, hit in zip(ks, found.tolist(), strict=True) if hit]
+    return [k for k, hit in zip(among, found.tolist(), strict=True) if hit]
 
 
 def _page_plan(
@@ -942,56 +1044,52 @@ def _page_plan(
     first = np.zeros(n, dtype=np.uint8)
     last = np.zeros(n, dtype=np.uint8)
     _block_scan(textscan.codes_of(joined), _char_table(), _edge_table(), cells, flags, first, last)
-    wide = cells > widest
-    special = cells == 0
-    # an end marker or a lead marker: its pattern settles it (the lines of a numbered list open
-    # with "（一）" as the old-style dateline "（倫敦廿日哈瓦斯電）" does)
-    end_match, lead_match = _END_MARKER.match, _LEAD_ANY.match
-    hits = [k for k in np.flatnonzero(first & _EDGE_END).tolist() if end_match(texts[k])]
-    hits += [k for k in np.flatnonzero(first & _EDGE_LEAD).tolist() if lead_match(texts[k])]
-    special[hits] = True
-    if cfg.detect_captions:
-        # a caption's credit
-        among = np.flatnonzero(flags & _CH_CAPTION_HINT)
-        special[_lines_matching_among(_CAPTION_HINT, texts, among, n - 1)] = True
-        special |= (first & _EDGE_CAPTION) != 0
-    # a narrow paragraph may also be furniture, a byline or a numbered heading; the text-wide
-    # tests run over the narrow paragraphs alone (most of an English page is wide)
-    narrow = np.flatnonzero(~wide)
-    special |= ~wide & (
-        ((first & _EDGE_BY) != 0)
-        | (((flags & _CH_PROSE) == 0) & _may_be_furniture(flags, first) & (cells <= cfg.max_furniture_cells))
+    params = np.array(
+        [
+            widest,
+            cfg.max_furniture_cells,
+            cfg.max_headline_cells,
+            cfg.max_unindented_headline_cells,
+            indented_page,
+            cfg.detect_captions,
+            cfg.detect_section_headings,
+        ],
+        dtype=np.int64,
     )
-    if len(narrow):
-        # a byline's role, as one pass over the narrow paragraphs would flag it
-        among = np.flatnonzero(~wide & ((flags & _CH_ROLE_HINT) != 0))
-        special[_lines_matching_among(_ROLE_HINT, texts, among, int(narrow[-1]))] = True
-        if furniture:
+    plan = np.empty(n, dtype=np.int8)
+    cand = np.empty(n, dtype=np.uint8)
+    _plan_lines(cells, flags, first, last, indented, params, plan, cand)
+    # The paragraphs a pattern may still send to _classify: an end marker or a lead marker (its
+    # pattern settles it: the lines of a numbered list open with "（一）" as the old-style dateline
+    # "（倫敦廿日哈瓦斯電）" does), a caption's credit, a byline's role (as one pass over the
+    # narrow paragraphs would flag it), a repeated line.
+    todo = np.flatnonzero(cand & _C_PATTERNS)
+    hits: list[int] = []
+    if len(todo):
+        ks = todo.tolist()
+        bits = cand[todo].tolist()
+        end_match, lead_match = _END_MARKER.match, _LEAD_ANY.match
+        hits = [
+            k
+            for k, b in zip(ks, bits, strict=True)
+            if (b & _C_END and end_match(texts[k])) or (b & _C_LEAD and lead_match(texts[k]))
+        ]
+        among = [k for k, b in zip(ks, bits, strict=True) if b & _C_CAPTION]
+        hits += _lines_matching_among(_CAPTION_HINT, texts, among, n - 1)
+        among = [k for k, b in zip(ks, bits, strict=True) if b & _C_ROLE]
+        if among:
+            narrow_last = int(np.flatnonzero(cand & _C_NARROW)[-1])
+            hits += _lines_matching_among(_ROLE_HINT, texts, among, narrow_last)
+    if furniture:
+        narrow = np.flatnonzero(cand & _C_NARROW)
+        if len(narrow):
             short = [texts[k] for k in narrow.tolist()]
             keys = _page_keys(short)
-            special[narrow] |= np.fromiter(
-                (t in furniture or key in furniture for t, key in zip(short, keys, strict=True)),
-                dtype=bool,
-                count=len(short),
+            plan[narrow[[t in furniture or key in furniture for t, key in zip(short, keys, strict=True)]]] = (
+                _P_CLASSIFY
             )
-    plan = np.full(n, _P_BODY, dtype=np.int8)
-    unindented = ~wide & (cells <= cfg.max_unindented_headline_cells) & ~indented if indented_page else None
-    # _headline_like: False when too wide, a sentence mark or a full stop, or a comma-like end;
-    # the Latin sentence ends and Latin-only text take the function itself
-    not_headline = (
-        (cells > cfg.max_headline_cells)
-        | ((flags & _CH_SENTENCE) != 0)
-        | ((last & _EDGE_NOT_HEADLINE_END) != 0)
-    )
-    latin_only = ((flags & _CH_LATIN) != 0) & ((flags & _CH_HAN) == 0)
-    ask = ~not_headline & (((flags & _CH_LATIN_STOP) != 0) | latin_only)
-    plan[~wide & ~not_headline] = _P_HEADLINE_LIKE
-    plan[ask] = _P_ASK_HEADLINE_LIKE
-    if unindented is not None:
-        plan[unindented] = _P_UNINDENTED
-    if cfg.detect_section_headings:
-        plan[((first & _EDGE_SECTION) != 0) & (cells <= cfg.max_headline_cells)] += _P_SECTION
-    plan[special] = _P_CLASSIFY
+    if hits:
+        plan[hits] = _P_CLASSIFY
     return plan
 
 

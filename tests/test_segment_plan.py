@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -264,25 +265,27 @@ def test_every_furniture_match_holds_a_flagged_character(name: str, pattern: re.
     check()
 
 
-@pytest.mark.parametrize(
-    ("pattern", "bit", "words"),
-    [
-        (segment._ROLE_HINT, segment._CH_ROLE_HINT, [*segment._ROLE_WORDS, *segment._POSTFIX_ROLES]),
-        (
-            segment._CAPTION_HINT,
-            segment._CH_CAPTION_HINT,
-            [*segment._POSTFIX_ROLES, *segment._SOURCE_HINT.split("|")],
-        ),
-    ],
-    ids=["role hint", "caption hint"],
-)
-def test_every_hint_match_holds_a_flagged_character(
-    pattern: re.Pattern[str], bit: int, words: list[str]
+def _caption_hint_candidates(flags: np.ndarray) -> np.ndarray:
+    return (flags & segment._CH_CAPTION_HINT) != 0
+
+
+_HINTS = [
+    (segment._ROLE_HINT, segment._role_hint_candidates, [*segment._ROLE_WORDS, *segment._POSTFIX_ROLES]),
+    (
+        segment._CAPTION_HINT,
+        _caption_hint_candidates,
+        [*segment._POSTFIX_ROLES, *segment._SOURCE_HINT.split("|")],
+    ),
+]
+
+
+@pytest.mark.parametrize(("pattern", "candidates", "words"), _HINTS, ids=["role hint", "caption hint"])
+def test_every_hint_match_holds_flagged_characters(
+    pattern: re.Pattern[str], candidates: Any, words: list[str]
 ) -> None:
-    table = segment._char_table()
     for word in words:
         assert pattern.search(word + " "), word  # the keywords are the pattern's alternatives
-        assert any(table[ord(c)] & bit for c in word), word
+        assert candidates(_flags(word))[0], word
 
     @_MATCHES
     @given(st.from_regex(pattern))
@@ -290,13 +293,13 @@ def test_every_hint_match_holds_a_flagged_character(
         m = pattern.search(text)
         if m is None:
             return
-        assert int(_flags(m.group())[0]) & bit, text
+        assert candidates(_flags(m.group()))[0], text
 
     check()
 
 
 _HINT_LINE = st.text(
-    alphabet=st.sampled_from(list("文图摄记者员供社料源P hoto by新华发资片照来 ：/一二")), max_size=8
+    alphabet=st.sampled_from(list("文图摄记者作员讯供华社片照来源P hoto by新发资料 ：/一二")), max_size=8
 )
 
 
@@ -305,15 +308,11 @@ _HINT_LINE = st.text(
 def test_hint_lines_among_candidates_are_the_whole_page_pass(texts: list[str], data: st.DataObject) -> None:
     # the role hint's lookahead (文 before a separator) reads the line feed after a line
     reference = sorted(data.draw(st.sets(st.integers(0, len(texts) - 1), min_size=1)))
-    table = segment._char_table()
-    for rx, bit in (
-        (segment._ROLE_HINT, segment._CH_ROLE_HINT),
-        (segment._CAPTION_HINT, segment._CH_CAPTION_HINT),
-    ):
+    for rx, candidates, _ in _HINTS:
         lines = [texts[k] for k in reference]
         whole = textscan.lines_matching(rx, lines, "\n".join(lines))
         expected = [k for k, hit in zip(reference, whole.tolist(), strict=True) if hit]
-        among = np.array([k for k in reference if any(table[ord(c)] & bit for c in texts[k])], dtype=np.int64)
+        among = [k for k in reference if candidates(_flags(texts[k]))[0]]
         assert segment._lines_matching_among(rx, texts, among, reference[-1]) == expected
 
 
@@ -360,6 +359,81 @@ def test_block_scan_measures_each_paragraph(texts: list[str]) -> None:
         assert flags[k] == int(_flags(text)[0])
         assert first[k] == (edge[ord(text[0])] if text else 0)
         assert last[k] == (edge[ord(text[-1])] if text else 0)
+
+
+def _plan_reference(
+    cells: np.ndarray,
+    flags: np.ndarray,
+    first: np.ndarray,
+    last: np.ndarray,
+    indented: np.ndarray,
+    params: list[int],
+) -> tuple[list[int], list[int]]:
+    """What _plan_lines computes, as whole-array numpy expressions."""
+    widest, max_furniture, max_headline, max_unindented, indented_page, captions, sections = params
+    wide = cells > widest
+    special = cells == 0
+    if captions:
+        special |= (first & segment._EDGE_CAPTION) != 0
+    special |= ~wide & (
+        ((first & segment._EDGE_BY) != 0)
+        | (
+            ((flags & segment._CH_PROSE) == 0)
+            & segment._may_be_furniture(flags, first)
+            & (cells <= max_furniture)
+        )
+    )
+    plan = np.full(len(cells), segment._P_BODY, dtype=np.int8)
+    not_headline = (
+        (cells > max_headline)
+        | ((flags & segment._CH_SENTENCE) != 0)
+        | ((last & segment._EDGE_NOT_HEADLINE_END) != 0)
+    )
+    latin_only = ((flags & segment._CH_LATIN) != 0) & ((flags & segment._CH_HAN) == 0)
+    ask = ~not_headline & (((flags & segment._CH_LATIN_STOP) != 0) | latin_only)
+    plan[~wide & ~not_headline] = segment._P_HEADLINE_LIKE
+    plan[ask] = segment._P_ASK_HEADLINE_LIKE
+    if indented_page:
+        plan[~wide & (cells <= max_unindented) & ~indented] = segment._P_UNINDENTED
+    if sections:
+        plan[((first & segment._EDGE_SECTION) != 0) & (cells <= max_headline)] += segment._P_SECTION
+    plan[special] = segment._P_CLASSIFY
+    cand = np.where(~wide, segment._C_NARROW, 0)
+    cand |= np.where(~special & ((first & segment._EDGE_END) != 0), segment._C_END, 0)
+    cand |= np.where(~special & ((first & segment._EDGE_LEAD) != 0), segment._C_LEAD, 0)
+    if captions:
+        cand |= np.where(~special & ((flags & segment._CH_CAPTION_HINT) != 0), segment._C_CAPTION, 0)
+    cand |= np.where(~special & ~wide & segment._role_hint_candidates(flags), segment._C_ROLE, 0)
+    return plan.tolist(), cand.tolist()
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_plan_lines_is_the_array_expressions(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 60))
+    # few bits per value, so that each test meets both outcomes
+    cells = rng.choice([0, 1, 5, 8, 20, 30, 60, 70, 71, 100, 101, 140, 160, 161, 300], n).astype(np.int64)
+    flags = (rng.integers(0, 1 << 14, n) & rng.integers(0, 1 << 14, n) & rng.integers(0, 1 << 14, n)).astype(
+        np.uint16
+    )
+    first = (rng.integers(0, 256, n) & rng.integers(0, 256, n)).astype(np.uint8)
+    last = rng.integers(0, 256, n).astype(np.uint8)
+    indented = rng.random(n) < 0.5
+    params = [
+        int(rng.choice([70, 100, 160])),
+        int(rng.choice([8, 30, 70])),
+        int(rng.choice([20, 60, 100, 140])),
+        int(rng.choice([100, 160])),
+        int(rng.integers(0, 2)),
+        int(rng.integers(0, 2)),
+        int(rng.integers(0, 2)),
+    ]
+    expected = _plan_reference(cells, flags, first, last, indented, params)
+    kernels = [segment._plan_lines.py_func] + ([segment._plan_lines] if jit.enabled() else [])
+    for kernel in kernels:
+        plan, cand = np.empty(n, np.int8), np.empty(n, np.uint8)
+        kernel(cells, flags, first, last, indented, np.array(params, dtype=np.int64), plan, cand)
+        assert (plan.tolist(), cand.tolist()) == expected
 
 
 def test_char_table_cells_are_display_width() -> None:
