@@ -9,6 +9,7 @@ real pages.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from pathlib import Path
@@ -261,8 +262,39 @@ def test_every_furniture_match_holds_a_flagged_character(name: str, pattern: re.
             return
         first = np.array([segment._edge_table()[ord(text[0])] if text else 0], dtype=np.uint8)
         assert segment._may_be_furniture(_flags(text), first)[0], (name, text)
+        # the guards before each pattern skip no pattern that matches
+        for max_cells in (70, 1000):
+            assert segment.furniture_pattern(text, max_cells) == _furniture_pattern_reference(text, max_cells)
 
     check()
+
+
+def _furniture_pattern_reference(text: str, max_cells: int) -> str | None:
+    """:func:`segment.furniture_pattern`: every pattern in turn, no guards."""
+    t = text.strip()
+    if not t or segment._PROSE_PUNCT.search(t) or display_width(t) > max_cells:
+        return None
+    for name, pat in segment._FURNITURE_PATTERNS:
+        if pat.search(t):
+            if name == "page label" and segment._TERMINAL.search(t):
+                continue
+            return name
+    return None
+
+
+_FURNITURE_PIECES = [
+    *("第二版", "A12版", "版", "在", "。", " ", "3", "PAGE 3", "VOL. 6", "下转第二版", "JANUARY 5, 1916."),
+    *("2023年6月11日", "中華民國八十二年二月四日", "2023年", "星期四", "周日", "週六", "禮拜天", "礼拜一"),
+]
+
+
+def test_furniture_pattern_is_each_pattern_in_turn() -> None:
+    for a, b, c in itertools.product(["", *_FURNITURE_PIECES], repeat=3):
+        text = a + b + c
+        for max_cells in (8, 30, 70):
+            assert segment.furniture_pattern(text, max_cells) == _furniture_pattern_reference(
+                text, max_cells
+            ), text
 
 
 def _caption_hint_candidates(flags: np.ndarray) -> np.ndarray:
