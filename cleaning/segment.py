@@ -805,7 +805,8 @@ _RUNNING_TEXT = "running text"
     _CH_ZUO,
     _CH_ZHE,
     _CH_CAPTION_HINT,
-) = (1 << k for k in range(14))
+    _CH_LEAD_TAIL,
+) = (1 << k for k in range(15))
 # Every match of _ROLE_HINT holds one of _ROLE_HINT_CHARS or both 作 and 者 (作者: each of the two
 # is common alone), every match of _CAPTION_HINT one of _CAPTION_HINT_CHARS (a test checks each
 # keyword and generated matches): the hint regex then runs over the paragraphs holding them only,
@@ -813,6 +814,11 @@ _RUNNING_TEXT = "running text"
 # characters are the rarer ones of each keyword (记 rather than 者, 讯 rather than 员).
 _ROLE_HINT_CHARS = "记記讯訊习習编編校摄攝撰文图圖"
 _CAPTION_HINT_CHARS = "摄攝图圖片华華P"
+# Every match of a lead pattern ends with one of these (讯, 电, 报道, 消息, the English dash): a
+# paragraph opening like a lead without one is spared _LEAD_ANY (a test checks generated matches).
+_LEAD_TAIL_CHARS = "讯訊电電道息—–-"
+# The widest match of _END_MARKER ("（全文完）"), in cells.
+_END_MARKER_CELLS = 10
 
 
 def _role_hint_candidates(flags: np.ndarray) -> np.ndarray:
@@ -866,13 +872,19 @@ def _char_table() -> np.ndarray:
             (_LATIN.pattern, _CH_LATIN),
             (_HAN_ONE.pattern, _CH_HAN),
             (_ZERO_WIDTH.pattern, _CH_ZERO),  # 0 cells (display_width)
-            (f"[{_ROLE_HINT_CHARS}]", _CH_ROLE_HINT),
-            ("作", _CH_ZUO),
-            ("者", _CH_ZHE),
-            (f"[{_CAPTION_HINT_CHARS}]", _CH_CAPTION_HINT),
         ),
         np.uint16,
     ).copy()
+    # a few literal characters each: set directly (matching a class against every code point
+    # costs some 15 ms a class)
+    for chars, bit in (
+        (_ROLE_HINT_CHARS, _CH_ROLE_HINT),
+        ("作", _CH_ZUO),
+        ("者", _CH_ZHE),
+        (_CAPTION_HINT_CHARS, _CH_CAPTION_HINT),
+        (_LEAD_TAIL_CHARS, _CH_LEAD_TAIL),
+    ):
+        table[[ord(c) for c in chars]] |= bit
     table[~textscan.code_points_matching(_PAGE_NUMBER_CHARS)] |= _CH_NOT_PAGE_NUMBER
     # 2 cells (the characters _NARROW leaves out), by ranges: they are too many to match one by one
     for lo, hi in textscan.class_ranges(_WIDE_CORE + _AMBIGUOUS_PUNCT):
@@ -1006,9 +1018,9 @@ def _plan_lines(
             cand[k] = cb
             plan[k] = _P_CLASSIFY
             continue
-        if (fi & _EDGE_END) != 0:
+        if (fi & _EDGE_END) != 0 and c <= _END_MARKER_CELLS:
             cb |= _C_END
-        if (fi & _EDGE_LEAD) != 0:
+        if (fi & _EDGE_LEAD) != 0 and (f & _CH_LEAD_TAIL) != 0:
             cb |= _C_LEAD
         if captions and (f & _CH_CAPTION_HINT) != 0:
             cb |= _C_CAPTION

@@ -297,6 +297,36 @@ def test_furniture_pattern_is_each_pattern_in_turn() -> None:
             ), text
 
 
+def test_every_lead_match_holds_a_flagged_character() -> None:
+    @_MATCHES
+    @given(st.from_regex(segment._LEAD_ANY))
+    def check(text: str) -> None:
+        m = segment._LEAD_ANY.match(text)
+        if m is None:  # from_regex promises a search match; the patterns anchor at 0
+            return
+        assert int(_flags(m.group())[0]) & segment._CH_LEAD_TAIL, text
+
+    check()
+    for text in (
+        "本报讯",
+        "本报6月11日电",
+        "新华社北京电",
+        "据新华社电",
+        "据外媒报道",
+        "据路透社消息",
+        "（倫敦廿日哈瓦斯電）",
+    ):
+        assert segment._LEAD_ANY.match(text) and int(_flags(text)[0]) & segment._CH_LEAD_TAIL, text
+
+
+def test_every_end_marker_is_at_most_so_wide() -> None:
+    for open_, word, close in itertools.product("（(", ["完", "完结", "全文完", "END", "end"], ")）"):
+        text = open_ + word + close
+        assert segment._END_MARKER.match(text), text
+        assert display_width(text) <= segment._END_MARKER_CELLS, text
+    assert display_width("（全文完）") == segment._END_MARKER_CELLS
+
+
 def _caption_hint_candidates(flags: np.ndarray) -> np.ndarray:
     return (flags & segment._CH_CAPTION_HINT) != 0
 
@@ -431,8 +461,16 @@ def _plan_reference(
         plan[((first & segment._EDGE_SECTION) != 0) & (cells <= max_headline)] += segment._P_SECTION
     plan[special] = segment._P_CLASSIFY
     cand = np.where(~wide, segment._C_NARROW, 0)
-    cand |= np.where(~special & ((first & segment._EDGE_END) != 0), segment._C_END, 0)
-    cand |= np.where(~special & ((first & segment._EDGE_LEAD) != 0), segment._C_LEAD, 0)
+    cand |= np.where(
+        ~special & ((first & segment._EDGE_END) != 0) & (cells <= segment._END_MARKER_CELLS),
+        segment._C_END,
+        0,
+    )
+    cand |= np.where(
+        ~special & ((first & segment._EDGE_LEAD) != 0) & ((flags & segment._CH_LEAD_TAIL) != 0),
+        segment._C_LEAD,
+        0,
+    )
     if captions:
         cand |= np.where(~special & ((flags & segment._CH_CAPTION_HINT) != 0), segment._C_CAPTION, 0)
     cand |= np.where(~special & ~wide & segment._role_hint_candidates(flags), segment._C_ROLE, 0)
