@@ -822,7 +822,8 @@ _END_MARKER_CELLS = 10
 
 
 def _role_hint_candidates(flags: np.ndarray) -> np.ndarray:
-    """Which paragraphs (by their ``_CH_*`` flags) may hold a match of _ROLE_HINT."""
+    """Which paragraphs (by their ``_CH_*`` flags) may hold a match of _ROLE_HINT: _plan_lines's
+    condition as array expressions, which the tests check against the pattern."""
     return ((flags & _CH_ROLE_HINT) != 0) | ((flags & (_CH_ZUO | _CH_ZHE)) == (_CH_ZUO | _CH_ZHE))
 
 
@@ -850,7 +851,8 @@ _P_SECTION = 8
 
 def _may_be_furniture(flags: np.ndarray, first: np.ndarray) -> np.ndarray:
     """Which paragraphs (by their ``_CH_*`` flags and first character's ``_EDGE_*``) a furniture
-    pattern may match."""
+    pattern may match: _plan_lines's condition as array expressions, which the tests check
+    against the patterns."""
     digits = (flags & _CH_DIGIT) != 0
     return (
         ((flags & _CH_FURNITURE) != 0)
@@ -1168,7 +1170,7 @@ _INDENTED_OF = attrgetter("indented")
 
 
 def _paragraph(b: Block) -> Paragraph:
-    return Paragraph(text=b.text, line_start=b.line_start, line_end=b.line_end, joins=list(b.joins))
+    return Paragraph(b.text, b.line_start, b.line_end, list(b.joins))
 
 
 class SegmentEvents(EventRecord):
