@@ -667,12 +667,13 @@ def _widest_special(cfg: SegmentConfig, indented_page: bool) -> int:
 
 def _classify(
     b: Block,
+    t: str,
     cfg: SegmentConfig,
     furniture: frozenset[str],
     indented_page: bool = False,
     widest: int | None = None,
 ) -> _Tagged:
-    t = b.text.strip()
+    """The tag of ``b`` (``t``: its text stripped), test by test."""
     if t[:1] in "（(" and _END_MARKER.match(t):
         return _Tagged(b, "end", R_END.name, f"end marker '{t}'")
     if widest is None:
@@ -753,7 +754,7 @@ def _planned_tag(
     if how == _P_BODY:
         return _Tagged(b, "body", R_BODY.name, _RUNNING_TEXT)
     if how == _P_CLASSIFY:
-        return _classify(b, cfg, furniture, indented_page, widest)
+        return _classify(b, text, cfg, furniture, indented_page, widest)
     headline_like = how == _P_HEADLINE_LIKE or (how == _P_ASK_HEADLINE_LIKE and _headline_like(text, cfg))
     return _plain_tagged(b, text, how == _P_UNINDENTED, headline_like, cfg)
 
@@ -1282,7 +1283,10 @@ def segment_blocks(
             # or body branch below make of it): common in laws ("第十七条 …")
             rule, detail = section_rule, f"numbered heading '{text[:20]}'"
         else:
-            t = _planned_tag(b, text, how, cfg, furniture, indented_page, widest)
+            if how == _P_CLASSIFY:
+                t = _classify(b, text, cfg, furniture, indented_page, widest)
+            else:
+                t = _planned_tag(b, text, how, cfg, furniture, indented_page, widest)
             if t.tag == "headline":
                 pending.append(t)
                 if len(pending) > cfg.max_headline_lines:
@@ -1299,9 +1303,15 @@ def segment_blocks(
                 else:
                     fi = Item(kind="furniture", line_start=b.line_start, line_end=b.line_end)
                     items.append(fi)
-                fi.paragraphs.append(_paragraph(b))
-                extend(fi, b)
-                ev(t)
+                # _paragraph, extend and ev written out: a page's running heads and dates
+                start, end = b.line_start, b.line_end
+                fi.paragraphs.append(new_paragraph(b.text, start, end, list(b.joins)))
+                fi.line_start = min(fi.line_start, start) if fi.line_start else start
+                fi.line_end = max(fi.line_end, end)
+                append_rule(t.rule)
+                append_detail(t.detail)
+                append_start(start)
+                append_end(end)
                 continue
             if t.tag == "end":
                 ev(t)
