@@ -52,6 +52,11 @@ def _star_with(kernel: Callable[..., Any], bucket, rows, prio, heads, max_bucket
     return kernel(b[order], r[order], prio, heads, max_bucket or 0)
 
 
+def _pair_multiset(pairs: tuple[np.ndarray, np.ndarray]) -> list[tuple[int, int]]:
+    """The pairs in a canonical order (callers of :func:`R._star_pairs` do not depend on theirs)."""
+    return sorted(zip(pairs[0].tolist(), pairs[1].tolist(), strict=True))
+
+
 @pytest.mark.parametrize("way", WAYS)
 @settings(max_examples=150, deadline=None)
 @given(
@@ -91,7 +96,59 @@ def test_star_pairs_of_large_buckets_equal_numpy() -> None:
     for max_bucket in (None, 64, 200):
         expected = R._star_pairs_numpy(bucket, rows, prio, 3, max_bucket)
         got = R._star_pairs(bucket, rows, prio, 3, max_bucket)
-        assert all(np.array_equal(a, b) for a, b in zip(got, expected, strict=True))
+        assert _pair_multiset(got) == _pair_multiset(expected)
+        assert got[0].dtype == expected[0].dtype
+
+
+@pytest.mark.parametrize("way", WAYS)
+@settings(max_examples=150, deadline=None)
+@given(
+    members=st.lists(st.tuples(st.integers(0, 40), st.integers(0, 30)), max_size=150),
+    bits=st.integers(1, 12),
+    wide=st.booleans(),
+)
+def test_slot_groups_keep_and_gather_every_repeated_value(
+    way: str, members: list[tuple[int, int]], bits: int, wide: bool
+) -> None:
+    # few distinct low bits: groups of several values, repeated and not
+    values = np.array([(b * 0x9E3779B97F4A7C15) % 2**64 for b, _ in members], dtype=np.uint64)
+    rows = np.array([r for _, r in members], dtype=np.int64 if wide else np.int32)
+    got_v, got_r = _kernel(R._slot_groups, way)(values, rows, bits)
+    assert got_v.dtype == values.dtype and got_r.dtype == rows.dtype
+    # exactly the values whose slot is shared, each with its row
+    slot = values & np.uint64((1 << bits) - 1)
+    _, inverse, counts = np.unique(slot, return_inverse=True, return_counts=True)
+    shared = counts[inverse.reshape(-1)] > 1
+    want = sorted(zip(values[shared].tolist(), rows[shared].tolist(), strict=True))
+    assert sorted(zip(got_v.tolist(), got_r.tolist(), strict=True)) == want
+    # slots in ascending order, values ascending inside a slot: equal values lie together
+    got_slot = got_v & np.uint64((1 << bits) - 1)
+    key = list(zip(got_slot.tolist(), got_v.tolist(), strict=True))
+    assert key == sorted(key)
+
+
+@pytest.mark.parametrize("way", WAYS)
+@settings(max_examples=100, deadline=None)
+@given(
+    members=st.lists(st.tuples(st.integers(0, 12), st.integers(0, 30)), max_size=120),
+    heads=st.integers(1, 4),
+    max_bucket=st.sampled_from([None, 2, 3, 8]),
+    seed=st.integers(0, 2**16),
+)
+def test_star_pairs_by_slot_groups_equal_numpy(
+    way: str, members: list[tuple[int, int]], heads: int, max_bucket: int | None, seed: int
+) -> None:
+    """The kernel path of :func:`R._star_pairs` (slot groups, then stars) finds the numpy
+    definition's pairs, in its own order."""
+    bucket = np.array([(b * 0x9E3779B97F4A7C15) % 2**64 for b, _ in members], dtype=np.uint64)
+    rows = np.array([r for _, r in members], dtype=np.int64)
+    prio = np.random.default_rng(seed).permutation(31).astype(np.int64)
+    if len(bucket) < 2:
+        return
+    expected = R._star_pairs_numpy(bucket, rows, prio, heads, max_bucket)
+    b, r = _kernel(R._slot_groups, way)(bucket, rows, 10)
+    got = _kernel(R._star_kernel, way)(b, r, prio, heads, max_bucket or 0)
+    assert _pair_multiset(got) == _pair_multiset(expected)
 
 
 @pytest.mark.parametrize("way", WAYS)

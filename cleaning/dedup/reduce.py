@@ -267,20 +267,27 @@ def _star_pairs(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pairs (member, head) for buckets of equal ``bucket`` values; heads = first in canonical order.
 
-    Pairs come head by head (all buckets' pairs with their first head, then with
-    their second, ...), buckets in ``bucket`` order, members in canonical order.
+    The same pairs, as a multiset, however they are found; their order is not part of the
+    result (every caller sorts them). The numpy definition gives them head by head (all
+    buckets' pairs with their first head, then with their second, ...), buckets in
+    ``bucket`` order, members in canonical order; the kernels take the buckets in the order
+    of their hash slots instead.
     """
     if len(bucket) < 2:
         return np.empty(0, np.int64), np.empty(0, np.int64)
     if jit.enabled():
-        # most buckets hold one paragraph: sort only values whose hash slot is hit twice
+        # most buckets hold one paragraph: group only values whose hash slot is hit twice, by
+        # slot (a counting sort: no comparison sort of all the values)
         bits = min(22, max(10, (2 * len(bucket)).bit_length()))
-        maybe = _shared_slots(bucket, bits)
-        bucket, rows = bucket[maybe], rows[maybe]
-        del maybe
-        order = np.argsort(bucket)
-        bucket, rows = bucket[order], rows[order]
-        del order
+        if len(bucket) < 2**31:
+            bucket, rows = _slot_groups(bucket, rows, bits)
+        else:
+            maybe = _shared_slots(bucket, bits)
+            bucket, rows = bucket[maybe], rows[maybe]
+            del maybe
+            order = np.argsort(bucket)
+            bucket, rows = bucket[order], rows[order]
+            del order
         u, v = _star_kernel(bucket, rows, prio, heads, max_bucket or 0)
         return (u, v) if len(u) else (np.empty(0, np.int64), np.empty(0, np.int64))
     return _star_pairs_numpy(bucket, rows, prio, heads, max_bucket)
@@ -307,6 +314,61 @@ def _shared_slots(values: np.ndarray, bits: int) -> np.ndarray:
             out[count] = i
             count += 1
     return out
+
+
+@jit.kernel
+def _slot_groups(values: np.ndarray, rows: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """``values`` and ``rows`` of the values whose low ``bits`` bits some other value has too (as
+    :func:`_shared_slots`), grouped by those bits and sorted by value inside each group: equal
+    values lie together, as :func:`_star_kernel` needs, and groups come in slot order."""
+    mask = np.uint64((1 << bits) - 1)
+    # per slot: how many values, then (slots hit twice or more) where its group starts
+    at = np.zeros(1 << bits, dtype=np.int32)
+    for i in range(values.shape[0]):
+        at[values[i] & mask] += 1
+    total = 0
+    for s in range(at.shape[0]):
+        c = at[s]
+        if c >= 2:
+            at[s] = total
+            total += c
+        else:
+            at[s] = -1
+    out_v = np.empty(total, dtype=values.dtype)
+    out_r = np.empty(total, dtype=rows.dtype)
+    for i in range(values.shape[0]):
+        s = values[i] & mask
+        p = at[s]
+        if p >= 0:
+            out_v[p] = values[i]
+            out_r[p] = rows[i]
+            at[s] = p + 1
+    # each group (a run of equal slots) sorted by value: a Shell sort, as groups are a few values
+    start = 0
+    while start < total:
+        slot = out_v[start] & mask
+        end = start + 1
+        while end < total and (out_v[end] & mask) == slot:
+            end += 1
+        size = end - start
+        if size > 2 or (size == 2 and out_v[start] > out_v[start + 1]):
+            gap = 1
+            while gap < size // 3:
+                gap = 3 * gap + 1
+            while gap >= 1:
+                for i in range(start + gap, end):
+                    v = out_v[i]
+                    r = out_r[i]
+                    j = i
+                    while j - gap >= start and out_v[j - gap] > v:
+                        out_v[j] = out_v[j - gap]
+                        out_r[j] = out_r[j - gap]
+                        j -= gap
+                    out_v[j] = v
+                    out_r[j] = r
+                gap //= 3
+        start = end
+    return out_v, out_r
 
 
 @jit.kernel
