@@ -30,6 +30,7 @@ from cleaning.dedup.minhash import (
     minhash_signatures,
     permutations,
     shingle_hashes,
+    shingle_hashes_of_codes,
     windows,
 )
 
@@ -109,6 +110,48 @@ def test_kernels_equal_numpy_on_long_keys_and_edge_shapes() -> None:
         assert_same(*both(lambda keys=keys, units=units: everything(keys, units)))
     small = DedupConfig(num_perm=8, bands=2, rows=4, char_ngram=5, anchor_window_chars=2, max_anchors=3)
     assert_same(*both(lambda: everything([long_cjk, "一二"], [UNIT_CHAR, UNIT_CHAR], small)))
+
+
+def _shingles_of_codes(keys: list[str], units: list[int], cfg: DedupConfig = CFG) -> tuple:
+    """:func:`shingle_hashes_of_codes` of the keys, and :func:`shingle_hashes` of their encoding."""
+    u = np.asarray(units, dtype=np.int8)
+    enc = encode(keys, u)
+    codes = np.frombuffer("".join(keys).encode("utf-32-le"), dtype=np.uint32)
+    return shingle_hashes_of_codes(codes, enc.offsets, u, cfg), shingle_hashes(enc, u, cfg)
+
+
+@needs_jit
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(_KEY, st.sampled_from([UNIT_CHAR, UNIT_WORD, UNIT_LATIN_CHAR])), max_size=10))
+def test_shingles_of_codes_equal_shingles_of_the_encoding(rows: list[tuple[str, int]]) -> None:
+    keys = [k for k, _ in rows]
+    units = [u for _, u in rows]
+    (got, want), (got_ref, want_ref) = both(lambda: _shingles_of_codes(keys, units))
+    assert_same(got, want)
+    assert_same(got_ref, want_ref)
+    assert_same(got, want_ref)
+
+
+@needs_jit
+def test_shingles_of_codes_on_long_keys_edge_shapes_and_widths() -> None:
+    rng = np.random.default_rng(4)
+    long_cjk = "".join(chr(c) for c in rng.integers(0x4E00, 0x4E80, 20_000))
+    long_words = " ".join("w" + str(i % 97) for i in range(5_000))
+    cases = [
+        ([], []),
+        ([""], [UNIT_CHAR]),
+        (["一"], [UNIT_CHAR]),
+        (["a"], [UNIT_WORD]),
+        ([" ", "  a  b ", "a", "   "], [UNIT_WORD, UNIT_WORD, UNIT_WORD, UNIT_WORD]),
+        (
+            [long_cjk, "", long_words, "𠀀𠀁𠀂𠀃𠀄", "ab cd"],
+            [UNIT_CHAR, UNIT_CHAR, UNIT_WORD, UNIT_CHAR, UNIT_LATIN_CHAR],
+        ),
+    ]
+    for cfg in (CFG, DedupConfig(char_ngram=2, word_ngram=1, latin_char_ngram=9)):
+        for keys, units in cases:
+            got, want = _shingles_of_codes(keys, units, cfg)
+            assert_same(got, want)
 
 
 @needs_jit

@@ -229,6 +229,26 @@ def shingle_hashes(enc: Encoded, units: np.ndarray, cfg: DedupConfig) -> tuple[n
     return (h >> _U64(32)).astype(np.uint32), counts
 
 
+def shingle_hashes_of_codes(
+    codes: np.ndarray, offsets: np.ndarray, units: np.ndarray, cfg: DedupConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`shingle_hashes` of :func:`encode_codes`, for a caller that needs nothing else of the
+    encoding: the kernel hashes each key's windows from a prefix sum over that key alone, with no
+    block-wide prefix, power or token arrays (the same values: a window's hash does not depend on
+    where its key lies)."""
+    units = np.asarray(units, dtype=np.int8)
+    if not jit.enabled():
+        return shingle_hashes(encode_codes(codes, offsets, units), units, cfg)
+    longest = int(np.diff(offsets).max()) if len(offsets) > 1 else 0
+    pows, inv_pow = _powers(longest + 1)
+    out = np.empty(len(codes), dtype=np.uint32)
+    counts = np.empty(len(offsets) - 1, dtype=np.int64)
+    used = _key_shingles_kernel(
+        codes, offsets, units != UNIT_WORD, shingle_widths(units, cfg), pows, inv_pow, out, counts
+    )
+    return out[:used].copy(), counts
+
+
 def minhash_signatures(hashes: np.ndarray, counts: np.ndarray, cfg: DedupConfig) -> np.ndarray:
     """MinHash signatures ``(len(counts), num_perm) uint32`` of consecutive groups of shingle hashes.
 
@@ -405,6 +425,74 @@ def _windows_kernel(
             h ^= h >> _U64(33)
             out[pos] = h
             pos += 1
+
+
+@jit.kernel
+def _key_shingles_kernel(
+    codes: np.ndarray,
+    offsets: np.ndarray,
+    char_unit: np.ndarray,
+    width: np.ndarray,
+    pows: np.ndarray,
+    inv_pow: np.ndarray,
+    out: np.ndarray,
+    counts: np.ndarray,
+) -> int:
+    """:func:`shingle_hashes_of_codes`: every window of ``width[k]`` tokens of every key (the whole
+    key when it has fewer), hashed as :func:`windows` does, high 32 bits into ``out``; returns
+    how many. Positions are local to the key: ``(P[e] - P[s]) * K^-s`` is the same sum of
+    ``(code + 1) * K^(i - s)`` whatever the key's offset."""
+    longest = 0
+    for k in range(offsets.shape[0] - 1):
+        longest = max(longest, offsets[k + 1] - offsets[k])
+    prefix = np.empty(longest + 1, dtype=_U64)
+    # token spans of a word key (a character key's token j is character j)
+    tok_start = np.empty(longest, dtype=np.int64)
+    tok_end = np.empty(longest, dtype=np.int64)
+    pos = 0
+    for k in range(offsets.shape[0] - 1):
+        lo = offsets[k]
+        size = offsets[k + 1] - lo
+        acc = _U64(0)
+        prefix[0] = acc
+        for i in range(size):
+            acc += (_U64(codes[lo + i]) + _U64(1)) * pows[i]
+            prefix[i + 1] = acc
+        chars = char_unit[k]
+        t = size
+        if not chars:
+            t = 0
+            in_word = False
+            for p in range(size):
+                if codes[lo + p] == _SPACE:
+                    if in_word:
+                        tok_end[t] = p
+                        t += 1
+                        in_word = False
+                elif not in_word:
+                    tok_start[t] = p
+                    in_word = True
+            if in_word:
+                tok_end[t] = size
+                t += 1
+        w = width[k]
+        n = t - w + 1 if t >= w else (1 if t > 0 else 0)
+        counts[k] = n
+        for j in range(n):
+            last = min(j + w - 1, t - 1)
+            if chars:
+                s, e = j, last + 1
+            else:
+                s, e = tok_start[j], tok_end[last]
+            h = (prefix[e] - prefix[s]) * inv_pow[s]
+            h ^= h >> _U64(33)
+            h *= _FMIX64_1
+            h ^= h >> _U64(33)
+            h *= _FMIX64_2
+            h ^= h >> _U64(33)
+            out[pos] = np.uint32(h >> _U64(32))
+            pos += 1
+    return pos
 
 
 @jit.kernel

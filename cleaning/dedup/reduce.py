@@ -39,7 +39,7 @@ import pyarrow.parquet as pq
 from cleaning import jit
 from cleaning.dedup.config import DedupConfig
 from cleaning.dedup.key import UNIT_WORD
-from cleaning.dedup.minhash import encode_codes, shingle_hashes, shingle_width
+from cleaning.dedup.minhash import shingle_hashes_of_codes, shingle_width
 from cleaning.schema import (
     DECISION_SCHEMA,
     DEDUP_INDEX,
@@ -805,7 +805,7 @@ class _Shingles:
 
     def __init__(self, rows: np.ndarray, keys: _BlockKeys, units: np.ndarray, cfg: DedupConfig):
         unit_arr = units[rows].astype(np.int8)
-        hashes, counts = shingle_hashes(encode_codes(keys.codes, keys.offsets, unit_arr), unit_arr, cfg)
+        hashes, counts = shingle_hashes_of_codes(keys.codes, keys.offsets, unit_arr, cfg)
         self.seq = hashes
         self.seq_off = np.zeros(len(rows) + 1, dtype=np.int64)
         np.cumsum(counts, out=self.seq_off[1:])
