@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from shared_corpora import chronam_pages, cn_law_texts, tw_contents
 
 from cleaning import jit
-from cleaning.dedup import DedupConfig
+from cleaning.dedup import DedupConfig, minhash
 from cleaning.dedup.index import dedup_map
 from cleaning.dedup.key import UNIT_CHAR, UNIT_LATIN_CHAR, UNIT_WORD, keys_and_units
 from cleaning.dedup.minhash import (
@@ -152,6 +152,20 @@ def test_shingles_of_codes_on_long_keys_edge_shapes_and_widths() -> None:
         for keys, units in cases:
             got, want = _shingles_of_codes(keys, units, cfg)
             assert_same(got, want)
+            # the kernel's plain Python definition (what numba compiles), on the short keys
+            short = [k for k in keys if len(k) < 100]
+            u = np.array([x for k, x in zip(keys, units, strict=True) if len(k) < 100], dtype=np.int8)
+            enc = encode(short, u)
+            pows, inv_pow = minhash._powers(max(len(k) for k in [*short, ""]) + 1)
+            out = np.empty(len(enc.prefix) - 1, dtype=np.uint32)
+            counts = np.empty(len(short), dtype=np.int64)
+            codes = np.frombuffer("".join(short).encode("utf-32-le"), dtype=np.uint32)
+            widths = minhash.shingle_widths(u, cfg)
+            with np.errstate(over="ignore"):  # uint64 arithmetic wraps, as compiled
+                used = minhash._key_shingles_kernel.py_func(
+                    codes, enc.offsets, u != UNIT_WORD, widths, pows, inv_pow, out, counts
+                )
+            assert_same((out[:used], counts), shingle_hashes(enc, u, cfg))
 
 
 @needs_jit
