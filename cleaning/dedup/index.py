@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
-import xxhash
 
 from cleaning.dedup.config import DedupConfig
 from cleaning.dedup.key import keys_and_units
@@ -16,6 +15,7 @@ from cleaning.dedup.minhash import (
     minhash_signatures,
     shingle_hashes,
 )
+from cleaning.dedup.xxh3 import xxh3_64_of_strings
 from cleaning.schema import DEDUP_INDEX, DEDUP_INDEX_KEY
 
 MAP_INPUT_COLUMNS = ("id", "article_id", "source_path", "position", "article_position", "text")
@@ -58,16 +58,14 @@ def _batch_rows(keys: list[str], units: list[int], cfg: DedupConfig) -> dict[str
     bands = band_hashes(sig, cfg)
     band_counts = np.where(eligible, cfg.bands, 0)
     ah, acounts, head, tail = anchors(enc, unit_arr, eligible, cfg)
+    key_arr = pa.array(keys, type=pa.string())
     return {
         "unit": pa.array(unit_arr, type=pa.int8()),
-        "key": pa.array(keys, type=pa.string()),
+        "key": key_arr,
         "key_chars": pa.array(np.diff(enc.offsets).astype(np.int32)),
         "key_tokens": pa.array(tokens.astype(np.int32)),
-        "key_hash": pa.array(
-            np.fromiter(
-                (xxhash.xxh3_64_intdigest(k.encode()) for k in keys), dtype=np.uint64, count=len(keys)
-            )
-        ),
+        # xxh3 of the keys' UTF-8, hashed where the key column holds it (no bytes object per key)
+        "key_hash": pa.array(xxh3_64_of_strings(key_arr)),
         "bands": _list_array(bands.reshape(-1), band_counts),
         "anchors": _list_array(ah, acounts),
         "head": pa.array(head),
