@@ -539,18 +539,19 @@ def _band_kernel(sig: np.ndarray, seeds: np.ndarray, rows: int, out: np.ndarray)
 def _below_limit_kernel(
     hashes: np.ndarray, counts: np.ndarray, limit: np.ndarray, out: np.ndarray, out_counts: np.ndarray
 ) -> int:
-    """The hashes of each group below the group's limit, in order; returns how many."""
+    """The hashes of each group below the group's limit, in order; returns how many. ``out`` has room
+    for all of ``hashes``."""
     pos = 0
     kept = 0
     for k in range(counts.shape[0]):
         lim = limit[k]
-        c = 0
+        start = kept
         for _ in range(counts[k]):
+            # every value written, the next one over it unless it is below the limit: no branch on
+            # the hash (a quarter of them pass, at random, which a branch mispredicts)
             v = hashes[pos]
             pos += 1
-            if v < lim:
-                out[kept] = v
-                kept += 1
-                c += 1
-        out_counts[k] = c
+            out[kept] = v
+            kept += np.int64(v < lim)
+        out_counts[k] = kept - start
     return kept
