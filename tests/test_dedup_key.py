@@ -292,3 +292,19 @@ def test_texts_holding_the_batch_separator_take_the_one_by_one_path() -> None:
         for cfg in _BATCH_CONFIGS:
             keys, units = keys_and_units(texts, cfg)
             assert list(zip(keys, units, strict=True)) == [key_and_unit(t, cfg) for t in texts]
+
+
+@pytest.mark.parametrize(
+    "way",
+    [pytest.param("compiled", marks=pytest.mark.skipif(not jit.enabled(), reason="no numba")), "python"],
+)
+@settings(max_examples=80, deadline=None)
+@given(st.text(alphabet=st.sampled_from("二a ⼀㈠\U00020000,Ａ"), max_size=200) | st.text(max_size=60))
+def test_flagged_positions_equal_the_flag_array(way: str, text: str) -> None:
+    codes = _codes(text)
+    flags = key_mod._code_flags()
+    kernel = key_mod._flagged_positions if way == "compiled" else key_mod._flagged_positions.py_func
+    for flag in (key_mod._F_NFKC_FIRST, key_mod._F_CJK):
+        got = kernel(codes, flags, flag)
+        want = np.flatnonzero(flags[codes] & flag)
+        assert got.dtype == want.dtype and got.tolist() == want.tolist()

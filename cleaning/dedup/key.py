@@ -390,6 +390,24 @@ def _letters_numpy(
 
 
 @jit.kernel
+def _flagged_positions(codes: np.ndarray, table: np.ndarray, flag: int) -> np.ndarray:
+    """Positions of ``codes`` whose ``table`` entry has ``flag``, ascending (``np.flatnonzero(table[codes]
+    & flag)``)."""
+    count = 0
+    for i in range(codes.shape[0]):
+        if table[codes[i]] & flag:
+            count += 1
+    out = np.empty(count, dtype=np.int64)
+    if count:
+        count = 0
+        for i in range(codes.shape[0]):
+            if table[codes[i]] & flag:
+                out[count] = i
+                count += 1
+    return out
+
+
+@jit.kernel
 def _letters_kernel(
     codes: np.ndarray,
     table: np.ndarray,
@@ -493,14 +511,18 @@ def _batch_keys(texts: list[str], cfg: DedupConfig) -> tuple[list[str], list[int
         units[ascii_rows] = UNIT_LATIN_CHAR if latin_char else UNIT_WORD
     if not len(other_rows):
         return keys.tolist(), units.tolist()
-    batch = [texts[i] for i in other_rows.tolist()]
+    # (Chinese text: every text, and no list to build)
+    batch = texts if len(other_rows) == n else [texts[i] for i in other_rows.tolist()]
     lengths = np.fromiter(map(len, batch), dtype=np.int64, count=len(batch))
     joined = _SEP.join(batch)
     if joined.count(_SEP) != len(batch) - 1:
         return None  # a text holds the separator
     flags = _code_flags()
     codes = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    slow_pos = np.flatnonzero(flags[codes] & _F_NFKC_FIRST)
+    if jit.enabled():  # no flag array the size of the batch
+        slow_pos = _flagged_positions(codes, flags, _F_NFKC_FIRST)
+    else:
+        slow_pos = np.flatnonzero(flags[codes] & _F_NFKC_FIRST)
     if len(slow_pos):
         # a symbol NFKC spells in letters (Kangxi radical ⼀, ㈠), or an astral character: one by one
         starts = np.cumsum(lengths + 1) - (lengths + 1)
