@@ -521,18 +521,25 @@ def _minhash_kernel(
 
 @jit.kernel
 def _band_kernel(sig: np.ndarray, seeds: np.ndarray, rows: int, out: np.ndarray) -> None:
-    """:func:`band_hashes`: ``fmix64`` chained over each band's signature values."""
+    """:func:`band_hashes`: ``fmix64`` chained over each band's signature values.
+
+    The bands advance together, a signature value of each at a time: their chains are
+    independent, so the multiplies of all bands overlap instead of each band waiting out
+    its own chain of ``rows`` dependent ``fmix64``."""
+    nb = seeds.shape[0]
     for i in range(sig.shape[0]):
-        for band in range(seeds.shape[0]):
-            h = seeds[band]
-            for r in range(rows):
-                h ^= _U64(sig[i, band * rows + r])
-                h ^= h >> _U64(33)
-                h *= _FMIX64_1
-                h ^= h >> _U64(33)
-                h *= _FMIX64_2
-                h ^= h >> _U64(33)
-            out[i, band] = h
+        h = out[i]
+        for band in range(nb):
+            h[band] = seeds[band]
+        for r in range(rows):
+            for band in range(nb):
+                x = h[band] ^ _U64(sig[i, band * rows + r])
+                x ^= x >> _U64(33)
+                x *= _FMIX64_1
+                x ^= x >> _U64(33)
+                x *= _FMIX64_2
+                x ^= x >> _U64(33)
+                h[band] = x
 
 
 @jit.kernel
