@@ -20,6 +20,7 @@ from shared_corpora import chronam_pages, cn_law_texts, tw_contents
 
 from cleaning import jit
 from cleaning.dedup import DedupConfig, minhash
+from cleaning.dedup import index as index_module
 from cleaning.dedup.index import dedup_map
 from cleaning.dedup.key import UNIT_CHAR, UNIT_LATIN_CHAR, UNIT_WORD, keys_and_units
 from cleaning.dedup.minhash import (
@@ -220,3 +221,22 @@ def test_dedup_map_identical_with_and_without_kernels_on_real_text(cfg: DedupCon
     assert compiled.equals(reference, check_metadata=True)
     keys, _units = keys_and_units(table.column("text").to_pylist(), cfg)
     assert compiled.column("key").to_pylist() == keys
+
+
+@pytest.mark.parametrize("way", [pytest.param("compiled", marks=needs_jit), "python"])
+@settings(max_examples=100, deadline=None)
+@given(st.lists(_KEY, max_size=12))
+def test_key_column_from_code_points_equals_arrows_conversion(way: str, keys: list[str]) -> None:
+    offsets = np.zeros(len(keys) + 1, dtype=np.int64)
+    np.cumsum([len(k) for k in keys], out=offsets[1:])
+    codes = np.frombuffer("".join(keys).encode("utf-32-le"), dtype=np.uint32)
+    want = pa.array(keys, type=pa.string())
+    if way == "compiled":
+        got = index_module._string_array(keys, codes, offsets)
+    else:
+        byte_off, data = index_module._utf8_kernel.py_func(codes, offsets)
+        assert byte_off.tolist() == np.cumsum([0, *(len(k.encode()) for k in keys)]).tolist()
+        offsets32 = pa.py_buffer(byte_off.astype(np.int32))
+        got = pa.StringArray.from_buffers(len(keys), offsets32, pa.py_buffer(data))
+    assert got.equals(want) and got.type == want.type and got.null_count == 0
+    got.validate(full=True)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from cleaning import jit
 from cleaning.dedup.config import DedupConfig
 from cleaning.dedup.key import keys_and_units
 from cleaning.dedup.minhash import (
     SKETCH_PERMS,
     anchors,
     band_hashes,
-    encode,
+    encode_codes,
     minhash_signatures,
     shingle_hashes,
 )
@@ -47,9 +48,56 @@ def _sketch_array(sig: np.ndarray, eligible: np.ndarray) -> pa.Array:
     )
 
 
+def _string_array(keys: list[str], codes: np.ndarray, offsets: np.ndarray) -> pa.Array:
+    """``pa.array(keys, pa.string())`` from the keys' code points (``offsets``: where each key's
+    start), UTF-8 encoded by a kernel: no conversion of a Python string per key."""
+    if not jit.enabled():
+        return pa.array(keys, type=pa.string())
+    byte_off, data = _utf8_kernel(codes, offsets)
+    if byte_off[-1] >= 2**31:  # past what int32 offsets hold: Arrow's own conversion decides
+        return pa.array(keys, type=pa.string())
+    return pa.StringArray.from_buffers(len(keys), pa.py_buffer(byte_off.astype(np.int32)), pa.py_buffer(data))
+
+
+@jit.kernel
+def _utf8_kernel(codes: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """UTF-8 of the keys ``codes[offsets[k]:offsets[k + 1]]`` (code points without surrogates: they
+    come from ``str.encode``) and the byte offset of every key."""
+    byte_off = np.empty(offsets.shape[0], dtype=np.int64)
+    data = np.empty(4 * codes.shape[0], dtype=np.uint8)  # room for the widest; a batch is small
+    p = 0
+    for k in range(offsets.shape[0] - 1):
+        byte_off[k] = p
+        for i in range(offsets[k], offsets[k + 1]):
+            c = codes[i]
+            if c < 0x80:
+                data[p] = c
+                p += 1
+            elif c < 0x800:
+                data[p] = 0xC0 | (c >> 6)
+                data[p + 1] = 0x80 | (c & 0x3F)
+                p += 2
+            elif c < 0x10000:
+                data[p] = 0xE0 | (c >> 12)
+                data[p + 1] = 0x80 | ((c >> 6) & 0x3F)
+                data[p + 2] = 0x80 | (c & 0x3F)
+                p += 3
+            else:
+                data[p] = 0xF0 | (c >> 18)
+                data[p + 1] = 0x80 | ((c >> 12) & 0x3F)
+                data[p + 2] = 0x80 | ((c >> 6) & 0x3F)
+                data[p + 3] = 0x80 | (c & 0x3F)
+                p += 4
+    byte_off[offsets.shape[0] - 1] = p
+    return byte_off, data[:p]
+
+
 def _batch_rows(keys: list[str], units: list[int], cfg: DedupConfig) -> dict[str, pa.Array]:
     unit_arr = np.asarray(units, dtype=np.int8)
-    enc = encode(keys, unit_arr)
+    offsets = np.zeros(len(keys) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, keys), dtype=np.int64, count=len(keys)), out=offsets[1:])
+    codes = np.frombuffer("".join(keys).encode("utf-32-le"), dtype=np.uint32)
+    enc = encode_codes(codes, offsets, unit_arr)  # encode(keys, unit_arr), keeping the code points
     tokens = enc.token_counts
     eligible = tokens >= cfg.min_signature_tokens
     sh, counts = shingle_hashes(enc, unit_arr, cfg)
@@ -58,7 +106,7 @@ def _batch_rows(keys: list[str], units: list[int], cfg: DedupConfig) -> dict[str
     bands = band_hashes(sig, cfg)
     band_counts = np.where(eligible, cfg.bands, 0)
     ah, acounts, head, tail = anchors(enc, unit_arr, eligible, cfg)
-    key_arr = pa.array(keys, type=pa.string())
+    key_arr = _string_array(keys, codes, enc.offsets)
     return {
         "unit": pa.array(unit_arr, type=pa.int8()),
         "key": key_arr,
