@@ -319,6 +319,43 @@ def test_alignment_kernel_equals_alignment(way: str, seed: int, english: bool) -
         assert tuple(got[k]) == expected
 
 
+@pytest.mark.parametrize("way", WAYS)
+@settings(max_examples=80, deadline=None)
+@given(
+    sets=st.lists(
+        st.lists(st.integers(0, 2**32 - 1) | st.integers(0, 40), max_size=60), min_size=1, max_size=5
+    ),
+    seqs=st.lists(
+        st.lists(st.integers(0, 2**32 - 1) | st.integers(0, 40), max_size=80), min_size=1, max_size=4
+    ),
+    spread=st.booleans(),
+    width=st.integers(1, 6),
+)
+def test_alignment_kernel_on_any_sets(
+    way: str, sets: list[list[int]], seqs: list[list[int]], spread: bool, width: int
+) -> None:
+    """Membership of every parent shingle in the child's set, on sets whose values crowd the kernel's
+    hash table (small values, multiples of one step) and on empty sets and sequences."""
+    step = 2**20 if spread else 1
+    rows = [sorted({(v * step) % 2**32 for v in values}) for values in sets]
+    seq_rows = [[(v * step) % 2**32 for v in values] for values in seqs]
+    flat = np.array([(r << 32) | v for r, values in enumerate(rows) for v in values], dtype=np.uint64)
+    set_off = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum([len(v) for v in rows], out=set_off[1:])
+    seq = np.array([v for values in seq_rows for v in values], dtype=np.uint32)
+    seq_off = np.zeros(len(seq_rows) + 1, dtype=np.int64)
+    np.cumsum([len(v) for v in seq_rows], out=seq_off[1:])
+    child = np.array([c for c in range(len(rows)) for _ in seq_rows], dtype=np.int64)
+    parent = np.array([p for _ in rows for p in range(len(seq_rows))], dtype=np.int64)
+    got = _kernel(R._align_kernel, way)(
+        flat, set_off, seq, seq_off, child, parent, np.full(len(child), width)
+    )
+    for k in range(len(child)):
+        child_set = np.array(rows[child[k]], dtype=np.uint32)
+        parent_seq = np.array(seq_rows[parent[k]], dtype=np.uint32)
+        assert tuple(got[k]) == R._alignment("\0", "x", child_set, parent_seq, width)
+
+
 @settings(max_examples=60, deadline=None)
 @given(seed=st.integers(0, 10_000), english=st.booleans())
 def test_truncation_types_equal_numpy(seed: int, english: bool) -> None:

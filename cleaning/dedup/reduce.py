@@ -875,25 +875,51 @@ def _align_kernel(
     width: np.ndarray,
 ) -> np.ndarray:
     """:func:`_alignment` by shingles for arrays of local rows: ``(len(child), 3)`` rows (start, end,
-    length); each parent shingle looked up in the child's sorted set by binary search."""
+    length); each parent shingle looked up in the child's set.
+
+    The child's set goes into an open-addressing hash table first (twice its size, linear
+    probing): a lookup is a probe or two where a binary search took a mispredicted branch per
+    halving. Slots carry the pair's number, so the table is never cleared between pairs."""
     low = np.uint64(0xFFFFFFFF)
     out = np.empty((child.shape[0], 3), dtype=np.int64)
+    largest = 0
+    for k in range(child.shape[0]):
+        largest = max(largest, set_off[child[k] + 1] - set_off[child[k]])
+    cap = 16
+    while cap < 2 * largest:
+        cap *= 2
+    stamp = np.zeros(cap, dtype=np.int64)  # pair number + 1 of the entry in a slot (0: never used)
+    value = np.zeros(cap, dtype=np.uint64)
+    gold = np.uint64(0x9E3779B1)
     for k in range(child.shape[0]):
         n = width[k]
         s0, s1 = seq_off[parent[k]], seq_off[parent[k] + 1]
         c0, c1 = set_off[child[k]], set_off[child[k] + 1]
         total = s1 - s0 + n - 1
         first = last = first_close = last_close = prev = -1
+        mark = k + 1
+        bits = 4
+        while (1 << bits) < 2 * (c1 - c0):
+            bits += 1
+        mask = (1 << bits) - 1
+        shift = np.uint64(32 - bits)
+        for j in range(c0, c1):  # the set's values are distinct: no probe meets an equal one
+            x = sets[j] & low
+            h = np.int64(((x * gold) & low) >> shift)
+            while stamp[h] == mark:
+                h = (h + 1) & mask
+            stamp[h] = mark
+            value[h] = x
         for i in range(s0, s1):
             x = np.uint64(seq[i])
-            lo, hi = c0, c1
-            while lo < hi:
-                mid = (lo + hi) >> 1
-                if (sets[mid] & low) < x:
-                    lo = mid + 1
-                else:
-                    hi = mid
-            if lo < c1 and (sets[lo] & low) == x:
+            h = np.int64(((x * gold) & low) >> shift)
+            hit = False
+            while stamp[h] == mark:
+                if value[h] == x:
+                    hit = True
+                    break
+                h = (h + 1) & mask
+            if hit:
                 pos = i - s0
                 if first < 0:
                     first = pos
