@@ -754,27 +754,38 @@ def _utf8_gather_kernel(
             if o >= o_end:
                 return k
             b = np.int64(data[p])
+            # each width written out (no loop over continuation bytes): CJK keys are runs of 3
             if b < 0x80:
-                width = 1
                 cp = b
+                p += 1
             elif b >= 0xF0:
-                width = 4
-                cp = b & 0x07
+                if p + 4 > end:
+                    return k
+                cp = (
+                    ((b & 0x07) << 18)
+                    | ((np.int64(data[p + 1]) & 0x3F) << 12)
+                    | ((np.int64(data[p + 2]) & 0x3F) << 6)
+                    | (np.int64(data[p + 3]) & 0x3F)
+                )
+                p += 4
             elif b >= 0xE0:
-                width = 3
-                cp = b & 0x0F
+                if p + 3 > end:
+                    return k
+                cp = (
+                    ((b & 0x0F) << 12)
+                    | ((np.int64(data[p + 1]) & 0x3F) << 6)
+                    | (np.int64(data[p + 2]) & 0x3F)
+                )
+                p += 3
             elif b >= 0xC0:
-                width = 2
-                cp = b & 0x1F
+                if p + 2 > end:
+                    return k
+                cp = ((b & 0x1F) << 6) | (np.int64(data[p + 1]) & 0x3F)
+                p += 2
             else:
                 return k
-            if p + width > end:
-                return k
-            for j in range(1, width):
-                cp = (cp << 6) | (np.int64(data[p + j]) & 0x3F)
             out[o] = cp
             o += 1
-            p += width
         if o != o_end:
             return k
     return -1
