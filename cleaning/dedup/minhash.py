@@ -154,7 +154,9 @@ def _encode_jit(codes: np.ndarray, offsets: np.ndarray, char_unit: np.ndarray) -
     tok_end = np.empty(n, dtype=np.int64)
     tok_off = np.empty(len(offsets), dtype=np.int64)
     ntok = _encode_kernel(codes, offsets, char_unit, pows, prefix, tok_start, tok_end, tok_off)
-    return Encoded(offsets, prefix, inv_pow, tok_start[:ntok].copy(), tok_end[:ntok].copy(), tok_off)
+    if ntok < n:  # word keys: give back the room their spaces took
+        tok_start, tok_end = tok_start[:ntok].copy(), tok_end[:ntok].copy()
+    return Encoded(offsets, prefix, inv_pow, tok_start, tok_end, tok_off)
 
 
 def _encode_numpy(codes: np.ndarray, offsets: np.ndarray, char_unit: np.ndarray) -> Encoded:
