@@ -163,6 +163,27 @@ def test_shared_slots_keep_every_repeated_value(way: str, values: list[int], bit
     assert set(repeated.tolist()) <= set(got.tolist())
 
 
+@pytest.mark.parametrize("way", WAYS)
+@settings(max_examples=100, deadline=None)
+@given(
+    rows=st.lists(st.tuples(st.integers(0, 6), st.integers(0, 3)), max_size=150),
+    seed=st.integers(0, 2**16),
+    spread=st.booleans(),
+)
+def test_exact_heads_kernel_equals_numpy(
+    way: str, rows: list[tuple[int, int]], seed: int, spread: bool
+) -> None:
+    # few distinct hashes and lengths: groups of many rows, equal hashes of other lengths; small hash
+    # values (spread off) land in few table slots
+    step = 0x9E3779B97F4A7C15 if spread else 1
+    key_hash = np.array([(h * step) % 2**64 for h, _ in rows], dtype=np.uint64)
+    key_chars = np.array([c for _, c in rows], dtype=np.int64)
+    prio = np.random.default_rng(seed).permutation(len(rows)).astype(np.int64)
+    with np.errstate(over="ignore"):  # uint64 arithmetic wraps, as compiled
+        got = _kernel(R._exact_heads, way)(key_hash, key_chars, prio)
+    assert got.tolist() == R._exact_heads_numpy(key_hash, key_chars, prio).tolist()
+
+
 # ----------------------------------------------------------- shingle sets, alignment
 
 

@@ -1617,14 +1617,7 @@ def _reduce_index(index_paths: Sequence[str | Path], cfg: DedupConfig, threads: 
     tokens, units, key_hash, key_chars = idx.key_tokens, idx.unit, idx.key_hash, idx.key_chars
 
     # exact groups (key hash and length must agree); empty keys never group
-    order = np.lexsort((prio, key_chars, key_hash))
-    kh, kc = key_hash[order], key_chars[order]
-    new = np.ones(n, dtype=bool)
-    new[1:] = (kh[1:] != kh[:-1]) | (kc[1:] != kc[:-1])
-    group_head = order[np.flatnonzero(new)[np.cumsum(new) - 1]]
-    representative = np.empty(n, dtype=np.int64)
-    representative[order] = group_head
-    del order, kh, kc, new, group_head
+    representative = (_exact_heads if jit.enabled() else _exact_heads_numpy)(key_hash, key_chars, prio)
     representative[key_chars == 0] = np.flatnonzero(key_chars == 0)
     rep = representative == np.arange(n)
 
@@ -1674,6 +1667,49 @@ def _reduce_index(index_paths: Sequence[str | Path], cfg: DedupConfig, threads: 
     idx.dest = []
     _release()
     return Reduced(idx, cfg, representative, edges, own_edge)
+
+
+def _exact_heads_numpy(key_hash: np.ndarray, key_chars: np.ndarray, prio: np.ndarray) -> np.ndarray:
+    """Per row: the row of its exact group (equal ``key_hash`` and ``key_chars``) first in
+    canonical order (lowest ``prio``)."""
+    n = len(key_hash)
+    order = np.lexsort((prio, key_chars, key_hash))
+    kh, kc = key_hash[order], key_chars[order]
+    new = np.ones(n, dtype=bool)
+    new[1:] = (kh[1:] != kh[:-1]) | (kc[1:] != kc[:-1])
+    group_head = order[np.flatnonzero(new)[np.cumsum(new) - 1]]
+    representative = np.empty(n, dtype=np.int64)
+    representative[order] = group_head
+    return representative
+
+
+@jit.kernel
+def _exact_heads(key_hash: np.ndarray, key_chars: np.ndarray, prio: np.ndarray) -> np.ndarray:
+    """:func:`_exact_heads_numpy` by an open-addressing table of the groups, no sort: each slot holds
+    its group's lowest-``prio`` row so far."""
+    n = key_hash.shape[0]
+    bits = 4
+    while (1 << bits) < 2 * n:
+        bits += 1
+    mask = (1 << bits) - 1
+    shift = np.uint64(64 - bits)
+    best = np.full(1 << bits, -1, dtype=np.int64)
+    slot_of = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        h, c = key_hash[i], key_chars[i]
+        # the hash is already uniform; the length mixed in only parts equal hashes of other lengths
+        slot = np.int64(
+            ((h ^ (np.uint64(c) * np.uint64(0x9E3779B97F4A7C15))) * np.uint64(0xBF58476D1CE4E5B9)) >> shift
+        )
+        while best[slot] >= 0 and (key_hash[best[slot]] != h or key_chars[best[slot]] != c):
+            slot = (slot + 1) & mask
+        if best[slot] < 0 or prio[i] < prio[best[slot]]:
+            best[slot] = i
+        slot_of[i] = slot
+    representative = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        representative[i] = best[slot_of[i]]
+    return representative
 
 
 def _check_block(
