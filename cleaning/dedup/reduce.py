@@ -1175,7 +1175,11 @@ def _verify(
     tokens, units = idx.key_tokens, idx.unit
     widths = _widths(cfg)
     child, parent = pairs[:, 0], pairs[:, 1]
-    lc, lp = np.searchsorted(rows, child), np.searchsorted(rows, parent)
+    # local rows by a table (untouched past the block's rows), not a binary search per pair
+    local = np.empty(len(idx), dtype=np.int64)
+    local[rows] = np.arange(len(rows), dtype=np.int64)
+    lc, lp = local[child], local[parent]
+    del local
     # equal keys have equal hashes and lengths; the strings decide
     same_hash = (idx.key_hash[child] == idx.key_hash[parent]) & (
         idx.key_chars[child] == idx.key_chars[parent]
