@@ -101,7 +101,8 @@ def _batch_rows(keys: list[str], units: list[int], cfg: DedupConfig) -> dict[str
     tokens = enc.token_counts
     eligible = tokens >= cfg.min_signature_tokens
     sh, counts = shingle_hashes(enc, unit_arr, cfg)
-    sh = sh[np.repeat(eligible, counts)]
+    if not eligible.all():
+        sh = sh[np.repeat(eligible, counts)]
     sig = minhash_signatures(sh, counts[eligible], cfg)
     bands = band_hashes(sig, cfg)
     band_counts = np.where(eligible, cfg.bands, 0)
