@@ -49,8 +49,9 @@ def _sketch_array(sig: np.ndarray, eligible: np.ndarray) -> pa.Array:
 
 
 def _string_array(keys: list[str], codes: np.ndarray, offsets: np.ndarray) -> pa.Array:
-    """``pa.array(keys, pa.string())`` from the keys' code points (``offsets``: where each key's
-    start), UTF-8 encoded by a kernel: no conversion of a Python string per key."""
+    """``pa.array(keys, pa.string())`` from the keys' code points (key ``k`` is
+    ``codes[offsets[k]:offsets[k + 1]]``), UTF-8 encoded by a kernel: no conversion of a Python
+    string per key."""
     if not jit.enabled():
         return pa.array(keys, type=pa.string())
     byte_off, data = _utf8_kernel(codes, offsets)
