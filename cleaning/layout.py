@@ -318,6 +318,7 @@ class _PageSums:
     ideographic_indent: np.ndarray  # the line starts with exactly two U+3000
     third: np.ndarray  # the code point after two (the first after an ideographic indent)
     non_ascii: np.ndarray  # characters outside ASCII
+    codes: np.ndarray | None = None  # the page's code points (``textscan.codes_of``), when read whole
 
 
 def _line_sums(lines: list[str], ambiguous_wide: bool) -> _PageSums | None:
@@ -361,7 +362,7 @@ def _line_sums(lines: list[str], ambiguous_wide: bool) -> _PageSums | None:
     two = (
         (first == 0x3000) & (codes[np.minimum(starts + 1, top)] == 0x3000) & (third != 0x3000) & (lengths > 2)
     )
-    return _PageSums(*fields, first, last, second, lengths, two, third, non_ascii)
+    return _PageSums(*fields, first, last, second, lengths, two, third, non_ascii, codes)
 
 
 @jit.kernel
@@ -418,8 +419,9 @@ def _line_sums_compiled(page: str, lengths: np.ndarray, ambiguous_wide: bool) ->
     sums = np.empty(n, dtype=np.uint64)
     first, last, second, third, non_ascii = (np.empty(n, dtype=np.int64) for _ in range(5))
     two = np.empty(n, dtype=np.bool_)
+    codes = textscan.codes_of(page)
     _line_sums_kernel(
-        textscan.codes_of(page),
+        codes,
         _char_tables(ambiguous_wide),
         sums,
         first,
@@ -430,15 +432,16 @@ def _line_sums_compiled(page: str, lengths: np.ndarray, ambiguous_wide: bool) ->
         non_ascii,
     )
     fields = sums.astype("<u8", copy=False).view("<u2").reshape(-1, 4).T.astype(np.int64)
-    return _PageSums(*fields, first, last, second, lengths, two, third, non_ascii)
+    return _PageSums(*fields, first, last, second, lengths, two, third, non_ascii, codes)
 
 
 class _Page:
     """A page's non-blank lines as columns (``texts[i]`` is ``None`` for a blank line); a
     :class:`_Line` is made only when a decision needs one (``page[i]``). ``arrays``: the same
-    as numpy arrays, when the page was measured as a whole."""
+    as numpy arrays, when the page was measured as a whole; ``codes``: the code points of its
+    source lines joined by line feeds, when they were read in one compiled pass."""
 
-    __slots__ = ("arrays", "indented", "latin", "texts", "trailing", "widths")
+    __slots__ = ("arrays", "codes", "indented", "latin", "texts", "trailing", "widths")
 
     def __init__(
         self,
@@ -448,9 +451,10 @@ class _Page:
         trailing: list[bool],
         latin: list[bool],
         arrays: _Arrays | None = None,
+        codes: np.ndarray | None = None,
     ) -> None:
         self.texts, self.widths, self.indented = texts, widths, indented
-        self.trailing, self.latin, self.arrays = trailing, latin, arrays
+        self.trailing, self.latin, self.arrays, self.codes = trailing, latin, arrays, codes
 
     @classmethod
     def of(cls, lines: list[_Line | None]) -> _Page:
@@ -545,7 +549,7 @@ def _prepare_page(lines: list[str], cfg: LayoutConfig) -> _Page:
         filled[i] = "\x00"
     latin_a &= present
     arrays = _arrays_of(filled, present, widths_a, latin_a, indented_a, first, last, second, amb)
-    return _Page(texts, widths, indented, trailing_space, latin, arrays)
+    return _Page(texts, widths, indented, trailing_space, latin, arrays, sums.codes)
 
 
 def _prepare_reference(lines: list[str], cfg: LayoutConfig) -> list[_Line | None]:
@@ -796,6 +800,25 @@ def _hinted_lines(lines: list[str]) -> set[int] | None:
         line += 1
         line_start = pos = end + 1
     return found
+
+
+# bits of :func:`_hint_words`
+_W_CREDIT, _W_LIFT = 1, 2
+
+
+@cache
+def _hint_scan() -> textscan.WordScan | None:
+    return textscan.word_scan(((segment._CREDIT_HINT, _W_CREDIT), (_LIFT_HINT, _W_LIFT)))
+
+
+def _hint_words(page: _Page) -> np.ndarray | None:
+    """Per source line of ``page``, whether a credit hint (``_W_CREDIT``) and a furniture hint
+    (``_W_LIFT``) are found in it, by one compiled pass over the page's code points; ``None``
+    when the page was not read whole or the kernels are off."""
+    scan = _hint_scan() if page.codes is not None else None
+    if scan is None:
+        return None
+    return textscan.line_words(page.codes, len(page), scan)
 
 
 def _liftable_furniture(text: str) -> str | None:
@@ -1300,12 +1323,22 @@ def _decide_kernel(
     return n
 
 
-def _credit_hints(ln: np.ndarray, page: _Page, arr: _Arrays, text: str) -> None:
+def _credit_hints(
+    ln: np.ndarray, page: _Page, arr: _Arrays, text: str | None, words: np.ndarray | None
+) -> None:
     """Fill the credit-hint rows of a wrapped page's line matrix: the lines a hint is found in,
-    and the line breaks a hint word may run across (with the separator a join there gets)."""
+    and the line breaks a hint word may run across (with the separator a join there gets).
+    ``words``: the page's :func:`_hint_words` (else ``text``, the lines joined, is searched)."""
     texts, present = page.texts, arr.present
     n = len(texts)
-    ln[_I_HINT] = textscan.lines_matching(segment._CREDIT_HINT, arr.filled, text)
+    if words is not None:
+        # found in the source line: its text is that line less leading and trailing whitespace,
+        # and a hint word found in the text is found in the line (a look-ahead at the text's end
+        # reads the line's whitespace where the text ends: only more lines are flagged)
+        ln[_I_HINT] = (words & _W_CREDIT) != 0
+    else:
+        assert text is not None
+        ln[_I_HINT] = textscan.lines_matching(segment._CREDIT_HINT, arr.filled, text)
     both = np.zeros(n, dtype=bool)
     both[1:] = present[1:] & present[:-1]
     if _CREDIT_HEADS is None:  # the pattern is not plain words: any break may hold a hint
@@ -1346,18 +1379,27 @@ def _mark_table() -> np.ndarray:
 
 
 def _line_matrix(
-    page: _Page, arr: _Arrays, cfg: LayoutConfig, hinted: set[int] | None, page_width: int | None
+    page: _Page,
+    arr: _Arrays,
+    cfg: LayoutConfig,
+    hinted: Sequence[int] | None,
+    page_width: int | None,
+    words: np.ndarray | None = None,
 ) -> tuple[np.ndarray, dict[int, str]] | None:
     """The per-line inputs of :func:`_decide_kernel` (rows ``_I_*``) and the page furniture to
     lift (line → pattern name); ``None`` when a line holds a line feed. The credit hints are
     only looked for on a wrapped page (``page_width`` cells; the only one whose joins check for a
-    credit)."""
+    credit). ``words``: the page's :func:`_hint_words`, when it has them (then the page's
+    code points are scanned, not its texts joined again)."""
     wrapped = page_width is not None
     texts = page.texts
     n = len(texts)
-    text = "\n".join(arr.filled)
-    if text.count("\n") != n - 1:
-        return None
+    codes = page.codes if words is not None else None
+    text = None
+    if codes is None:
+        text = "\n".join(arr.filled)
+        if text.count("\n") != n - 1:
+            return None
     flags = _flag_table()
     ff, lf = flags[arr.first], arr.last_flags
     present = arr.present
@@ -1386,14 +1428,19 @@ def _line_matrix(
         role = (present & ((ff & _F_ROLE_FIRST) != 0)).nonzero()[0].tolist()
         if role:
             ln[_I_ROLE, role] = [segment.starts_with_role(texts[i]) for i in role]
-        _credit_hints(ln, page, arr, text)
+        _credit_hints(ln, page, arr, text, words)
     # a line that cannot read as the rest of a sentence (_continuation_like is False): a
     # paragraph mark before it is never a broken paragraph. Only a wrapped page pays for a scan
     # of the punctuation; elsewhere every line wide enough is taken to hold some.
     clause = arr.widths >= cfg.body_min_cells
     full = False
     if wrapped:
-        marks = textscan.line_flags(arr.filled, _mark_table(), text)
+        # no mark is whitespace: a source line holds the marks its text holds
+        marks = (
+            textscan.code_line_flags(codes, n, _mark_table())
+            if codes is not None
+            else textscan.line_flags(arr.filled, _mark_table(), text)
+        )
         if marks is not None:
             # a line no headline run can start at (_headline_run gives None for any run holding it)
             ln[_I_NO_RUN] = ((marks & _M_RUN) != 0) | (arr.widths > cfg.max_headline_cells)
@@ -1487,9 +1534,12 @@ def _compiled_blocks(
     texts = page.texts
     n = len(texts)
     lift = cfg.lift_furniture
-    hinted = _hinted_lines(lines) if lift else None
+    words = _hint_words(page)
+    hinted: Sequence[int] | None = None
+    if lift:
+        hinted = (words & _W_LIFT).nonzero()[0].tolist() if words is not None else _hinted_lines(lines)
     mode = 1 if width is not None else 2 if latin_w is not None else 0
-    got = _line_matrix(page, arr, cfg, hinted, width)
+    got = _line_matrix(page, arr, cfg, hinted, width, words)
     if got is None:
         return None
     ln, furniture = got

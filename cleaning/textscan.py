@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from functools import cache
+from typing import NamedTuple
 
 import numpy as np
 
@@ -125,3 +126,180 @@ def lines_matching(rx: re.Pattern[str], lines: Sequence[str], text: str) -> np.n
         ends = np.cumsum(np.fromiter(map(len, lines), dtype=np.int64, count=len(lines)) + 1)
         found[np.searchsorted(ends, starts, side="right")] = True
     return found
+
+
+def code_line_flags(codes: np.ndarray, n_lines: int, table: np.ndarray) -> np.ndarray | None:
+    """:func:`line_flags` of the ``n_lines`` lines whose code points, joined by line feeds, are
+    ``codes`` (as :func:`codes_of` gives them, for a caller that has them already); ``None`` when
+    the kernels are off."""
+    if not jit.enabled():
+        return None
+    out = np.zeros(n_lines, dtype=np.uint8)
+    if n_lines:
+        _line_or(codes, table, out)
+    return out
+
+
+class WordScan(NamedTuple):
+    """Alternations of literal words compiled for :func:`line_words` (see :func:`word_scan`)."""
+
+    table: np.ndarray  # per code point: bit 0, a word starts with it; bit b > 0, it is in class b
+    heads: np.ndarray  # the distinct first code points of the words, sorted
+    first_word: np.ndarray  # words of heads[j]: first_word[j] to first_word[j + 1]
+    items: np.ndarray  # per word, per place: the code point, or -b for a character of class b
+    lengths: np.ndarray  # characters a word consumes
+    ahead: np.ndarray  # the class a look-ahead after the word needs (0: none)
+    bits: np.ndarray  # the flag a word sets on its line
+
+
+def _pattern_words(rx: re.Pattern[str]) -> list[list[tuple[object, object]]] | None:
+    """The words of ``rx`` as parsed items, when it is an alternation of words made of literal
+    characters and character classes (the first a literal), each with at most a one-character
+    look-ahead at its end; ``None`` for any other pattern."""
+    from re import _parser  # the standard library's own pattern parser
+
+    if not isinstance(rx.pattern, str) or rx.flags & ~re.UNICODE:
+        return None
+    tree = _parser.parse(rx.pattern, rx.flags)
+    alternatives = tree[0][1][1] if len(tree) == 1 and tree[0][0] is _parser.BRANCH else [tree]
+    words = []
+    for alt in alternatives:
+        word = list(alt)
+        if not word or word[0][0] is not _parser.LITERAL:
+            return None
+        for k, (op, arg) in enumerate(word):
+            if op is _parser.ASSERT and k == len(word) - 1 and k > 0:
+                direction, sub = arg
+                if direction != 1 or len(sub) != 1 or sub[0][0] not in (_parser.LITERAL, _parser.IN):
+                    return None
+            elif op is not _parser.LITERAL and op is not _parser.IN:
+                return None
+        words.append(word)
+    return words
+
+
+def word_scan(patterns: Sequence[tuple[re.Pattern[str], int]]) -> WordScan | None:
+    """The words of each ``(pattern, bit)`` compiled for :func:`line_words`, which flags a line
+    ``bit`` when ``pattern.search(line)`` finds something in it. ``None`` when a pattern is not an
+    alternation of words (:func:`_pattern_words`) or the patterns hold more than seven distinct
+    character classes."""
+    from re import _compiler, _parser
+
+    parsed = [(rx, _pattern_words(rx), bit) for rx, bit in patterns]
+    if any(words is None for _, words, _ in parsed):
+        return None
+    table = np.zeros(NUM_CODE_POINTS, dtype=np.uint8)
+    classes: dict[str, int] = {}  # a class item's parse, as text -> its bit
+
+    def class_bit(rx: re.Pattern[str], item: tuple[object, object]) -> int:
+        key = repr(item)
+        if key not in classes:
+            if len(classes) == 7:
+                raise OverflowError
+            b = len(classes) + 1
+            classes[key] = b
+            # the item alone, compiled with its pattern's flags: the characters it matches
+            one = _compiler.compile(_parser.SubPattern(_parser.State(), [item]), rx.flags)
+            table[code_points_matching(one)] |= 1 << b
+        return classes[key]
+
+    rows: list[tuple[int, list[int], int, int]] = []  # first code point, items, look-ahead, bit
+    try:
+        for rx, words, bit in parsed:
+            assert words is not None
+            for word in words:
+                ahead = 0
+                if word[-1][0] is _parser.ASSERT:
+                    ahead = class_bit(rx, word.pop()[1][1][0])
+                items = [arg if op is _parser.LITERAL else -class_bit(rx, (op, arg)) for op, arg in word]
+                rows.append((int(items[0]), items, ahead, bit))
+    except OverflowError:
+        return None
+    rows.sort(key=lambda r: r[0])
+    heads = sorted({r[0] for r in rows})
+    table[heads] |= 1
+    first_word = np.searchsorted([r[0] for r in rows], [*heads, NUM_CODE_POINTS])
+    width = max(len(r[1]) for r in rows)
+    items = np.zeros((len(rows), width), dtype=np.int64)
+    for w, r in enumerate(rows):
+        items[w, : len(r[1])] = r[1]
+    table.setflags(write=False)
+    return WordScan(
+        table,
+        np.array(heads, dtype=np.int64),
+        first_word.astype(np.int64),
+        items,
+        np.array([len(r[1]) for r in rows], dtype=np.int64),
+        np.array([r[2] for r in rows], dtype=np.int64),
+        np.array([r[3] for r in rows], dtype=np.int64),
+    )
+
+
+@jit.kernel
+def _line_words(
+    codes: np.ndarray,
+    table: np.ndarray,
+    heads: np.ndarray,
+    first_word: np.ndarray,
+    items: np.ndarray,
+    lengths: np.ndarray,
+    ahead: np.ndarray,
+    bits: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """``out[k]``: the OR of the bits of the words found in the ``k``-th ``"\\n"``-separated line
+    of ``codes`` (a look-ahead at the end of a line finds nothing, as at the end of a string)."""
+    n = codes.shape[0]
+    line = 0
+    acc = 0
+    for i in range(n):
+        c = codes[i]
+        if c == 10:
+            out[line] = acc
+            line += 1
+            acc = 0
+            continue
+        if table[c] & 1 == 0:
+            continue
+        lo = 0
+        hi = heads.shape[0]
+        while lo < hi:  # the words starting with c
+            mid = (lo + hi) >> 1
+            if heads[mid] < c:
+                lo = mid + 1
+            else:
+                hi = mid
+        for w in range(first_word[lo], first_word[lo + 1]):
+            if acc & bits[w] == bits[w]:
+                continue  # the line has this word's flag already
+            m = lengths[w]
+            ok = i + m <= n
+            k = 1
+            while ok and k < m:
+                d = codes[i + k]
+                it = items[w, k]
+                if d == 10:
+                    ok = False
+                elif it >= 0:
+                    ok = d == it
+                else:
+                    ok = (table[d] >> -it) & 1 == 1
+                k += 1
+            if ok and ahead[w] != 0:
+                ok = i + m < n and codes[i + m] != 10 and (table[codes[i + m]] >> ahead[w]) & 1 == 1
+            if ok:
+                acc |= bits[w]
+    out[line] = acc
+
+
+def line_words(codes: np.ndarray, n_lines: int, scan: WordScan) -> np.ndarray | None:
+    """Per line of ``codes`` (``n_lines`` lines joined by line feeds, as :func:`codes_of` gives
+    them), the OR of the bits of the patterns of ``scan`` that ``search`` finds something in the
+    line for (``uint8``), by one compiled pass; ``None`` when the kernels are off (the patterns'
+    own scans are faster than the plain definition)."""
+    if not jit.enabled():
+        return None
+    out = np.zeros(n_lines, dtype=np.uint8)
+    if n_lines:
+        _line_words(codes, *scan, out)
+    return out

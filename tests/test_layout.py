@@ -634,3 +634,28 @@ def test_page_furniture_inside_a_headline_run_decides_like_the_reference(
     rules = {e.rule for e in _build_blocks(lines, cfg, fast=False)[1]}
     if max_headline >= 32:  # the two headline lines, not the header, fit
         assert "layout.break_before_headline" in rules
+
+
+_HINT_EDGE = st.sampled_from(["", " ", "\u3000\u3000文", "全文 ", "  Page 6"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(_LINE, _CREDIT_TEXT, _HINT_EDGE), max_size=20))
+def test_hint_words_find_what_the_page_scans_find(lines: list[str]) -> None:
+    """The one-pass word scan flags the lines the furniture hint's page scan flags, and every
+    line whose text holds a credit hint (the exact credit check is made where one is flagged)."""
+    from cleaning import jit, segment
+    from cleaning.layout import _W_CREDIT, _W_LIFT, _hint_scan, _hint_words, _hinted_lines, _prepare_page
+
+    assert _hint_scan() is not None  # else every page is searched by the patterns instead
+    page = _prepare_page(lines, CFG)
+    words = _hint_words(page)
+    if not jit.enabled() or page.codes is None:
+        assert words is None
+        return
+    assert words is not None
+    assert (words & _W_LIFT).nonzero()[0].tolist() == sorted(_hinted_lines(lines) or ())
+    for text, raw, flag in zip(page.texts, lines, (words & _W_CREDIT).tolist(), strict=True):
+        assert bool(flag) == bool(segment._CREDIT_HINT.search(raw))
+        if text is not None and segment._CREDIT_HINT.search(text):
+            assert flag

@@ -91,3 +91,71 @@ def test_lines_matching_maps_matches_to_their_lines() -> None:
         False,
     ]
     assert textscan.lines_matching(re.compile("ab"), [], "").tolist() == []
+
+
+# words with classes and a look-ahead, in the shape of segment's credit and layout's furniture hints
+_WORD_PATTERNS = (
+    (re.compile(r"记者|新华社记者|文(?=[\s/：])|Photo by|ab"), 1),
+    (re.compile(r"版|星期|1[6-9]\d\d|Page"), 2),
+)
+_WORD_LINES = st.lists(
+    st.lists(
+        st.sampled_from(
+            [
+                *("记", "者", "新华社", "文", "/", "：", " ", "\u3000", "Photo", "by", "a", "b", "版", "星"),
+                *("期", "1", "6", "9", "5", "٣", "９", "Page", "中", "\ud800", "\x00", "\x85"),
+            ]
+        ),
+        max_size=10,
+    ).map("".join),
+    max_size=8,
+)
+
+
+@pytest.fixture(scope="module")
+def scan() -> textscan.WordScan:
+    got = textscan.word_scan(_WORD_PATTERNS)
+    assert got is not None
+    return got
+
+
+@settings(max_examples=400, deadline=None)
+@given(_WORD_LINES)
+def test_line_words_are_each_lines_search(scan: textscan.WordScan, lines: list[str]) -> None:
+    """A line is flagged with a pattern's bit exactly when ``search`` finds it in the line alone: a
+    look-ahead at a line's end never reads the next line."""
+    lines = [ln for ln in lines if "\n" not in ln]
+    codes = textscan.codes_of("\n".join(lines))
+    got = textscan.line_words(codes, len(lines), scan)
+    want = [sum(bit for rx, bit in _WORD_PATTERNS if rx.search(ln)) for ln in lines]
+    if not jit.enabled():
+        assert got is None
+        return
+    assert got is not None and got.tolist() == want
+    plain = np.zeros(len(lines), dtype=np.uint8)
+    if lines:  # the plain definition of the kernel gives the same
+        textscan._line_words.py_func(codes, *scan, plain)
+        assert plain.tolist() == want
+
+
+def test_word_scan_takes_only_alternations_of_words() -> None:
+    for pattern in (r"a+", r"(ab)|c", r"[ab]c", r"a(?!b)", r"(?<=a)b", r"ab(?=c)d", r"a.c"):
+        assert textscan.word_scan([(re.compile(pattern), 1)]) is None, pattern
+    assert textscan.word_scan([(re.compile("ab", re.IGNORECASE), 1)]) is None
+    # eight distinct classes: more than a table holds
+    classes = "|".join(f"{c}[0-{k}]" for k, c in enumerate("abcdefgh", 1))
+    assert textscan.word_scan([(re.compile(classes), 1)]) is None
+    assert textscan.word_scan([(re.compile("x[ab]|y[ab]"), 1)]) is not None  # one class, twice
+
+
+def test_line_words_are_off_with_the_kernels(scan: textscan.WordScan) -> None:
+    with jit.numpy_definitions():
+        assert textscan.line_words(textscan.codes_of("记者"), 1, scan) is None
+        assert textscan.code_line_flags(textscan.codes_of("a"), 1, textscan.class_table(_CLASSES)) is None
+
+
+def test_code_line_flags_are_line_flags(table: np.ndarray) -> None:
+    lines = ["a 1", "", "中\u3000", "x"]
+    got = textscan.code_line_flags(textscan.codes_of("\n".join(lines)), len(lines), table)
+    if jit.enabled():
+        assert got is not None and got.tolist() == _expected(lines)
