@@ -1137,7 +1137,9 @@ _S_NONE, _S_SPACE, _S_CUT = 0, 1, 2
     _I_ASCII_LAST,
     _I_NO_RUN,
     _I_NO_CONT,
-) = range(18)
+    _I_PAST_PREV,
+    _I_HINT_PAST,
+) = range(20)
 # the loop's state between calls
 (
     _ST_OPEN,
@@ -1275,7 +1277,12 @@ def _decide_kernel(
                 out[_O_SEP, i] = sep
                 st[_ST_CELLS] += ln[_I_WIDTH, i]
                 st[_ST_LAST] = i
-                if p != i - 1 or ln[_I_HINT, i] != 0 or ln[_I_HINT_AFTER, i] != 0:
+                if p != i - 1:
+                    # joined past lifted furniture: the hint of that join, when it was looked
+                    # for against line p
+                    if p != ln[_I_PAST_PREV, i] or ln[_I_HINT_PAST, i] != 0:
+                        st[_ST_HINT] = 1
+                elif ln[_I_HINT, i] != 0 or ln[_I_HINT_AFTER, i] != 0:
                     st[_ST_HINT] = 1
                 b = st[_ST_BLOCKS] - 1
                 blk[b, _B_LAST] = i
@@ -1366,6 +1373,46 @@ def _credit_hints(
         ln[_I_HINT_AFTER, i] = search(window) is not None
 
 
+def _past_furniture_hints(ln: np.ndarray, texts: list[str | None]) -> None:
+    """Fill the rows of a wrapped page's line matrix for a join past lifted furniture: the line
+    the join would be decided against (the last line before the furniture that is not blank or
+    lifted) and whether the join may make a credit hint there.
+
+    The paragraph's text ends with that line's text and goes on with this line's, so a hint
+    word across the join lies in the window of the two. Only where both lines hold a word's
+    length is the join taken as looked at (``_I_PAST_PREV``): the windows of the next lines'
+    joins (``_I_HINT_AFTER``) reach no further back than this line, never into the furniture.
+    """
+    reach = _CREDIT_SPAN - 1
+    search = segment._CREDIT_HINT.search
+    lifted = ln[_I_LIFT].nonzero()[0].tolist()
+    if not lifted:
+        return
+    n = len(texts)
+    present, lift = ln[_I_PRESENT], ln[_I_LIFT]
+    for i in lifted:
+        # the line right after furniture: the blank lines a line after those follows are a
+        # paragraph mark (the compiled loop counts them from the furniture on), never a join
+        i += 1
+        if i >= n or not present[i] or lift[i]:
+            continue
+        q, past = i - 1, False
+        while q >= 0 and (not present[q] or lift[q]):
+            past = past or bool(lift[q])
+            q -= 1
+        if not past or q < 0 or q == i - 1:
+            continue
+        before, after = texts[q], texts[i]
+        assert before is not None and after is not None
+        if len(before) < reach or len(after) < reach:
+            continue
+        # the separator a wrap join gets (as the compiled loop chooses it)
+        spaced = ln[_I_TRAILING, q] != 0 or (ln[_I_ASCII_LAST, q] != 0 and ln[_I_ASCII_FIRST, i] != 0)
+        window = before[-reach:] + (" " if spaced else "") + after[:_CREDIT_SPAN]
+        ln[_I_PAST_PREV, i] = q
+        ln[_I_HINT_PAST, i] = ln[_I_HINT, i] != 0 or search(window) is not None
+
+
 _M_RUN, _M_CLAUSE = 1, 2
 
 
@@ -1403,7 +1450,8 @@ def _line_matrix(
     flags = _flag_table()
     ff, lf = flags[arr.first], arr.last_flags
     present = arr.present
-    ln = np.zeros((18, n), dtype=np.int64)
+    ln = np.zeros((20, n), dtype=np.int64)
+    ln[_I_PAST_PREV] = -1
     ln[_I_PRESENT] = present
     ln[_I_WIDTH] = arr.widths
     ln[_I_INDENTED] = arr.indented
@@ -1455,6 +1503,8 @@ def _line_matrix(
         if name is not None:
             furniture[i] = name
             ln[_I_LIFT, i] = 1
+    if wrapped and furniture:
+        _past_furniture_hints(ln, texts)
     return ln, furniture
 
 

@@ -659,3 +659,36 @@ def test_hint_words_find_what_the_page_scans_find(lines: list[str]) -> None:
         assert bool(flag) == bool(segment._CREDIT_HINT.search(raw))
         if text is not None and segment._CREDIT_HINT.search(text):
             assert flag
+
+
+_PROSE_PIECE = st.sampled_from([_PROSE[:20], _PROSE[20:45], _PROSE[45:], _HAN_TEXT[:14]])
+_CREDIT_PARA = st.lists(st.one_of(_CREDIT_TEXT, _PROSE_PIECE), max_size=4).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(_CREDIT_PARA, min_size=1, max_size=4),
+    st.integers(min_value=4, max_value=14),
+    st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=40),
+            st.sampled_from(["第3版", "2020年6月16日 星期二", "第12版 要闻"]),
+            st.sampled_from(["header", "blank, header", "header, blank"]),
+        ),
+        min_size=1,
+        max_size=3,
+    ),
+)
+@example(["会议要求各部门把工作落实新华社记者黄啟峰摄影报道会议要求各部门"], 8, [(2, "第3版", "header")])
+@example(["会议要求各部门把工作落到实处切实提高服务水平进一步完善"], 8, [(2, "第3版", "blank, header")])
+def test_credit_words_across_lifted_furniture_decide_like_the_reference(
+    paras: list[str], chars: int, headers: list[tuple[int, str, str]]
+) -> None:
+    """Credit words split over short wrapped lines with page furniture (and blank lines) between
+    them: a join past the furniture is looked at for a hint across it, exactly where the
+    compiled loop joins against the line the window was cut from."""
+    lines = [ln for p in paras for ln in wrap_cells(p, 2 * chars)]
+    for at, header, shape in headers:
+        at = min(at, len(lines))
+        lines[at:at] = ["" if part == "blank" else header for part in shape.split(", ")]
+    _same(lines)
