@@ -318,7 +318,18 @@ class _PageSums:
     ideographic_indent: np.ndarray  # the line starts with exactly two U+3000
     third: np.ndarray  # the code point after two (the first after an ideographic indent)
     non_ascii: np.ndarray  # characters outside ASCII
+    stripped: np.ndarray  # the length without trailing whitespace (``str.rstrip``)
     codes: np.ndarray | None = None  # the page's code points (``textscan.codes_of``), when read whole
+
+
+# Every Unicode whitespace character (``str.isspace``, what ``str.rstrip`` strips) lies below U+3001.
+_SPACE_TOP = 0x3001
+
+
+@cache
+def _space_table() -> np.ndarray:
+    """Per code point below ``_SPACE_TOP``: whitespace (``str.isspace``)."""
+    return np.array([chr(c).isspace() for c in range(_SPACE_TOP)], dtype=np.bool_)
 
 
 def _line_sums(lines: list[str], ambiguous_wide: bool) -> _PageSums | None:
@@ -327,11 +338,12 @@ def _line_sums(lines: list[str], ambiguous_wide: bool) -> _PageSums | None:
     page = "\n".join(lines)
     if page.count("\n") != len(lines) - 1:
         return None
+    if jit.enabled():
+        return _line_sums_compiled(page, len(lines), ambiguous_wide)
     lengths = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
     if int(lengths.max()) > _MAX_PACKED_LINE:
         return None
-    if jit.enabled():
-        return _line_sums_compiled(page, lengths, ambiguous_wide)
+    stripped = np.fromiter(map(len, map(str.rstrip, lines)), dtype=np.int64, count=len(lines))
     ends = np.cumsum(lengths + 1) - 1  # index of each line's terminating line feed
     starts = ends - lengths
     if page.isascii():
@@ -362,7 +374,7 @@ def _line_sums(lines: list[str], ambiguous_wide: bool) -> _PageSums | None:
     two = (
         (first == 0x3000) & (codes[np.minimum(starts + 1, top)] == 0x3000) & (third != 0x3000) & (lengths > 2)
     )
-    return _PageSums(*fields, first, last, second, lengths, two, third, non_ascii, codes)
+    return _PageSums(*fields, first, last, second, lengths, two, third, non_ascii, stripped, codes)
 
 
 @jit.kernel
@@ -376,23 +388,37 @@ def _line_sums_kernel(
     two: np.ndarray,
     third: np.ndarray,
     non_ascii: np.ndarray,
-) -> None:
+    space: np.ndarray,
+    lengths: np.ndarray,
+    stripped: np.ndarray,
+) -> int:
     """Per ``"\\n"``-separated line of ``codes``: the sum of its packed ``table`` fields, its
-    characters outside ASCII and the code points :func:`_line_sums` reads at its ends, as that
-    function's array expressions give them (an empty line reads the line feeds around it)."""
+    characters outside ASCII, its length with and without trailing whitespace (``space``: the
+    whitespace below its size) and the code points :func:`_line_sums` reads at its ends, as that
+    function's array expressions give them (an empty line reads the line feeds around it).
+    Returns the longest line's length."""
     n = codes.shape[0]
     top = n - 1
+    spaces = space.shape[0]
     line = 0
     start = 0
+    end = 0  # after the last character that is not whitespace
+    longest = 0
     acc = np.uint64(0)
     wide = 0
     for i in range(n + 1):
         if i < n and codes[i] != 10:
-            acc += table[codes[i]]
-            if codes[i] >= 128:
+            c = codes[i]
+            acc += table[c]
+            if c >= 128:
                 wide += 1
+            if c >= spaces or not space[c]:
+                end = i + 1
             continue
         length = i - start
+        longest = max(longest, length)
+        lengths[line] = length
+        stripped[line] = max(end - start, 0)
         sums[line] = acc
         non_ascii[line] = wide
         first[line] = codes[min(start, top)]
@@ -407,20 +433,21 @@ def _line_sums_kernel(
         )
         line += 1
         start = i + 1
+        end = start
         acc = np.uint64(0)
         wide = 0
+    return longest
 
 
-def _line_sums_compiled(page: str, lengths: np.ndarray, ambiguous_wide: bool) -> _PageSums:
-    """:func:`_line_sums` of a page of two lines or more by one compiled pass (ASCII pages as
-    bytes, read through the same table: no ASCII character is wide or zero-width, so every field
-    equals the ASCII path's)."""
-    n = len(lengths)
+def _line_sums_compiled(page: str, n: int, ambiguous_wide: bool) -> _PageSums | None:
+    """:func:`_line_sums` of a page of ``n`` lines (two or more) by one compiled pass (ASCII
+    pages as bytes, read through the same table: no ASCII character is wide or zero-width, so
+    every field equals the ASCII path's); ``None`` when a line is too long for the packed fields."""
     sums = np.empty(n, dtype=np.uint64)
-    first, last, second, third, non_ascii = (np.empty(n, dtype=np.int64) for _ in range(5))
+    first, last, second, third, non_ascii, lengths, stripped = (np.empty(n, dtype=np.int64) for _ in range(7))
     two = np.empty(n, dtype=np.bool_)
     codes = textscan.codes_of(page)
-    _line_sums_kernel(
+    longest = _line_sums_kernel(
         codes,
         _char_tables(ambiguous_wide),
         sums,
@@ -430,9 +457,14 @@ def _line_sums_compiled(page: str, lengths: np.ndarray, ambiguous_wide: bool) ->
         two,
         third,
         non_ascii,
+        _space_table(),
+        lengths,
+        stripped,
     )
+    if longest > _MAX_PACKED_LINE:
+        return None  # its fields ran into each other: measured line by line instead
     fields = sums.astype("<u8", copy=False).view("<u2").reshape(-1, 4).T.astype(np.int64)
-    return _PageSums(*fields, first, last, second, lengths, two, third, non_ascii, codes)
+    return _PageSums(*fields, first, last, second, lengths, two, third, non_ascii, stripped, codes)
 
 
 class _Page:
@@ -488,10 +520,15 @@ def _prepare_page(lines: list[str], cfg: LayoutConfig) -> _Page:
     sums = _line_sums(lines, cfg.ambiguous_wide) if n > 1 else None
     if sums is None:
         return _Page.of(_prepare_reference(lines, cfg))
-    texts: list[str | None] = list(map(str.rstrip, lines))
-    trailing = np.fromiter(map(len, texts), dtype=np.int64, count=n) != sums.lengths
+    # a line's text is the line without trailing whitespace: only lines that have some are cut
+    trailing = sums.stripped != sums.lengths
+    texts: list[str | None] = list(lines)
+    for i in trailing.nonzero()[0].tolist():
+        texts[i] = lines[i].rstrip()
     han_latin = sums.han * 4 < sums.letters
-    latin_a = np.fromiter(map(str.isascii, texts), dtype=bool, count=n) | han_latin
+    # ASCII text: for a line with trailing whitespace or an indent, the loop below decides from
+    # its text (or it is blank)
+    latin_a = (sums.non_ascii == 0) | han_latin
     present = sums.visible != 0
     widths_a, first, last, second = sums.cells, sums.first, sums.last, sums.second
     indented_a = np.zeros(n, dtype=bool)

@@ -692,3 +692,32 @@ def test_credit_words_across_lifted_furniture_decide_like_the_reference(
         at = min(at, len(lines))
         lines[at:at] = ["" if part == "blank" else header for part in shape.split(", ")]
     _same(lines)
+
+
+# every kind of whitespace str.rstrip strips (and characters that look like it but are not)
+_SPACED_LINE = st.text(
+    alphabet=st.sampled_from(
+        list("中a。 \t\u3000\x0b\x0c\x1c\x1f\x85\xa0\u1680\u2000\u200a\u2028\u202f\u205f\u200b\ufeff\ud800")
+    ),
+    max_size=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_SPACED_LINE, min_size=2, max_size=12), st.booleans())
+def test_line_sums_strip_the_whitespace_rstrip_strips(lines: list[str], ambiguous_wide: bool) -> None:
+    """The compiled pass finds each line's trailing whitespace as ``str.rstrip`` does, and the
+    page measured from it reads every line as the line-by-line scan."""
+    from cleaning import jit
+    from cleaning.layout import _line_sums
+
+    got = _line_sums(lines, ambiguous_wide)
+    assert got is not None
+    assert got.stripped.tolist() == [len(ln.rstrip()) for ln in lines]
+    assert got.lengths.tolist() == [len(ln) for ln in lines]
+    with jit.numpy_definitions():
+        plain = _line_sums(lines, ambiguous_wide)
+    assert plain is not None and plain.stripped.tolist() == got.stripped.tolist()
+    cfg = LayoutConfig(ambiguous_wide=ambiguous_wide)
+    assert _prepare(lines, cfg) == _prepare_reference(lines, cfg)
+    _same(lines, cfg)
