@@ -549,6 +549,7 @@ def _prepare_page(lines: list[str], cfg: LayoutConfig) -> _Page:
     latin = latin_a.tolist()
     indented = indented_a.tolist()
     trailing_space = [False] * n
+    trailing_a = np.zeros(n, dtype=bool)
     odd_idx = odd_a.nonzero()[0]
     odd = odd_idx.tolist()
     indent = _INDENT.match
@@ -566,7 +567,9 @@ def _prepare_page(lines: list[str], cfg: LayoutConfig) -> _Page:
             tail = display_width(raw[len(st) :], amb)
             widths[i] = widths[i] - tail + min(2, tail)
             widths_a[i] = widths[i]
-            trailing_space[i] = raw[len(st)] == " " and raw.endswith(" ")
+            trailing_space[i] = spaced = raw[len(st)] == " " and raw.endswith(" ")
+            if spaced:
+                trailing_a[i] = True
             last[i] = ord(st[-1])
         m = indent(st)
         # a lone U+3000 at the start is the text's own (honorific) space: kept
@@ -586,6 +589,7 @@ def _prepare_page(lines: list[str], cfg: LayoutConfig) -> _Page:
         filled[i] = "\x00"
     latin_a &= present
     arrays = _arrays_of(filled, present, widths_a, latin_a, indented_a, first, last, second, amb)
+    arrays.trailing = trailing_a
     return _Page(texts, widths, indented, trailing_space, latin, arrays, sums.codes)
 
 
@@ -682,14 +686,18 @@ def column_width(
 
 def _first_unit_width(line: _Line, cfg: LayoutConfig) -> int:
     """Cells of what would have had to fit on the previous line: a Latin word or one character."""
-    text = line.text
+    return _first_unit_cells(line.text, cfg.ambiguous_wide)
+
+
+def _first_unit_cells(text: str, ambiguous_wide: bool) -> int:
+    """:func:`_first_unit_width` of a line's text."""
     # Opening quotes and brackets may not end a line: they travel with what follows.
     k = 0
     while k < len(text) - 1 and text[k] in _OPENING:
         k += 1
     m = _ASCII_WORD.match(text, k)
     unit = text[:k] + (m.group(0) if m else text[k : k + 1])
-    return display_width(unit, cfg.ambiguous_wide)
+    return display_width(unit, ambiguous_wide)
 
 
 # ---------------------------------------------------------------- rules
@@ -1419,33 +1427,30 @@ def _past_furniture_hints(ln: np.ndarray, texts: list[str | None]) -> None:
     word across the join lies in the window of the two. Only where both lines hold a word's
     length is the join taken as looked at (``_I_PAST_PREV``): the windows of the next lines'
     joins (``_I_HINT_AFTER``) reach no further back than this line, never into the furniture.
+    Only the line right after furniture is looked at: the blank lines a line after those follows
+    are a paragraph mark (the compiled loop counts them from the furniture on), never a join.
     """
     reach = _CREDIT_SPAN - 1
     search = segment._CREDIT_HINT.search
-    lifted = ln[_I_LIFT].nonzero()[0].tolist()
-    if not lifted:
-        return
     n = len(texts)
-    present, lift = ln[_I_PRESENT], ln[_I_LIFT]
-    for i in lifted:
-        # the line right after furniture: the blank lines a line after those follows are a
-        # paragraph mark (the compiled loop counts them from the furniture on), never a join
-        i += 1
-        if i >= n or not present[i] or lift[i]:
+    lifted = ln[_I_LIFT].nonzero()[0].tolist()
+    is_lifted = set(lifted)
+    for k in lifted:
+        i = k + 1
+        if i >= n or i in is_lifted or (text := texts[i]) is None:
             continue
-        q, past = i - 1, False
-        while q >= 0 and (not present[q] or lift[q]):
-            past = past or bool(lift[q])
+        q = k - 1  # the last line before that is neither blank nor lifted
+        while q >= 0 and (texts[q] is None or q in is_lifted):
             q -= 1
-        if not past or q < 0 or q == i - 1:
+        if q < 0:
             continue
-        before, after = texts[q], texts[i]
-        assert before is not None and after is not None
-        if len(before) < reach or len(after) < reach:
+        before = texts[q]
+        assert before is not None
+        if len(before) < reach or len(text) < reach:
             continue
         # the separator a wrap join gets (as the compiled loop chooses it)
         spaced = ln[_I_TRAILING, q] != 0 or (ln[_I_ASCII_LAST, q] != 0 and ln[_I_ASCII_FIRST, i] != 0)
-        window = before[-reach:] + (" " if spaced else "") + after[:_CREDIT_SPAN]
+        window = before[-reach:] + (" " if spaced else "") + text[:_CREDIT_SPAN]
         ln[_I_PAST_PREV, i] = q
         ln[_I_HINT_PAST, i] = ln[_I_HINT, i] != 0 or search(window) is not None
 
@@ -1500,7 +1505,7 @@ def _line_matrix(
     for code in _HYPHEN_CODES[1:]:
         hyphen |= arr.last == code
     ln[_I_HYPHEN] = hyphen
-    ln[_I_TRAILING] = np.asarray(page.trailing, dtype=bool)
+    ln[_I_TRAILING] = arr.trailing if arr.trailing is not None else page.trailing
     ln[_I_ASCII_FIRST] = (ff & _F_ASCII_TEXT) != 0
     ln[_I_ASCII_LAST] = (lf & _F_ASCII_TEXT) != 0
     if wrapped:  # what only the wrap rule reads
@@ -1508,7 +1513,8 @@ def _line_matrix(
         units = arr.first_cells.copy()
         odd = (present & ~arr.indented & (((ff & _F_OPENING) != 0) | (arr.first < 128))).nonzero()[0].tolist()
         if odd:
-            units[odd] = [_first_unit_width(page[i], cfg) for i in odd]
+            amb = cfg.ambiguous_wide
+            units[odd] = [_first_unit_cells(texts[i], amb) for i in odd]  # odd lines are present
         ln[_I_UNIT] = units
         role = (present & ((ff & _F_ROLE_FIRST) != 0)).nonzero()[0].tolist()
         if role:
@@ -2012,6 +2018,7 @@ class _Arrays:
     first_cells: np.ndarray  # display cells of the first character
     final: np.ndarray  # is_para_final(text)
     hanging: np.ndarray  # _hanging_cells(text)
+    trailing: np.ndarray | None = None  # the page's ``trailing`` (set by the two makers of a page's arrays)
 
 
 def _arrays(page: _Page, ambiguous_wide: bool) -> _Arrays:
@@ -2027,7 +2034,9 @@ def _arrays(page: _Page, ambiguous_wide: bool) -> _Arrays:
     latin = np.array(page.latin, dtype=bool) & present
     second = np.fromiter((ord(t[-2]) if len(t) > 1 else 0 for t in filled), dtype=np.int64, count=n)
     indented = np.array(page.indented, dtype=bool)
-    return _arrays_of(filled, present, widths, latin, indented, first, last, second, ambiguous_wide)
+    arrays = _arrays_of(filled, present, widths, latin, indented, first, last, second, ambiguous_wide)
+    arrays.trailing = np.array(page.trailing, dtype=bool)
+    return arrays
 
 
 def _arrays_of(
