@@ -381,7 +381,7 @@ def _line_sums(lines: list[str], ambiguous_wide: bool) -> _PageSums | None:
 def _line_sums_kernel(
     codes: np.ndarray,
     table: np.ndarray,
-    sums: np.ndarray,
+    fields: np.ndarray,
     first: np.ndarray,
     last: np.ndarray,
     second: np.ndarray,
@@ -392,10 +392,11 @@ def _line_sums_kernel(
     lengths: np.ndarray,
     stripped: np.ndarray,
 ) -> int:
-    """Per ``"\\n"``-separated line of ``codes``: the sum of its packed ``table`` fields, its
-    characters outside ASCII, its length with and without trailing whitespace (``space``: the
-    whitespace below its size) and the code points :func:`_line_sums` reads at its ends, as that
-    function's array expressions give them (an empty line reads the line feeds around it).
+    """Per ``"\\n"``-separated line of ``codes``: the sum of each of its packed ``table`` fields
+    (``fields``, one row each), its characters outside ASCII, its length with and without
+    trailing whitespace (``space``: the whitespace below its size) and the code points
+    :func:`_line_sums` reads at its ends, as that function's array expressions give them (an
+    empty line reads the line feeds around it).
     Returns the longest line's length."""
     n = codes.shape[0]
     top = n - 1
@@ -405,6 +406,8 @@ def _line_sums_kernel(
     end = 0  # after the last character that is not whitespace
     longest = 0
     acc = np.uint64(0)
+    bits = np.uint64(_FIELD_BITS)
+    mask = np.uint64((1 << _FIELD_BITS) - 1)
     wide = 0
     for i in range(n + 1):
         if i < n and codes[i] != 10:
@@ -419,7 +422,11 @@ def _line_sums_kernel(
         longest = max(longest, length)
         lengths[line] = length
         stripped[line] = max(end - start, 0)
-        sums[line] = acc
+        # the four 16-bit fields of the sum, lowest first
+        fields[0, line] = acc & mask
+        fields[1, line] = (acc >> bits) & mask
+        fields[2, line] = (acc >> (bits + bits)) & mask
+        fields[3, line] = acc >> (bits + bits + bits)
         non_ascii[line] = wide
         first[line] = codes[min(start, top)]
         last[line] = codes[max(i - 1, 0)]
@@ -443,14 +450,14 @@ def _line_sums_compiled(page: str, n: int, ambiguous_wide: bool) -> _PageSums | 
     """:func:`_line_sums` of a page of ``n`` lines (two or more) by one compiled pass (ASCII
     pages as bytes, read through the same table: no ASCII character is wide or zero-width, so
     every field equals the ASCII path's); ``None`` when a line is too long for the packed fields."""
-    sums = np.empty(n, dtype=np.uint64)
+    fields = np.empty((4, n), dtype=np.int64)
     first, last, second, third, non_ascii, lengths, stripped = (np.empty(n, dtype=np.int64) for _ in range(7))
     two = np.empty(n, dtype=np.bool_)
     codes = textscan.codes_of(page)
     longest = _line_sums_kernel(
         codes,
         _char_tables(ambiguous_wide),
-        sums,
+        fields,
         first,
         last,
         second,
@@ -463,7 +470,6 @@ def _line_sums_compiled(page: str, n: int, ambiguous_wide: bool) -> _PageSums | 
     )
     if longest > _MAX_PACKED_LINE:
         return None  # its fields ran into each other: measured line by line instead
-    fields = sums.astype("<u8", copy=False).view("<u2").reshape(-1, 4).T.astype(np.int64)
     return _PageSums(*fields, first, last, second, lengths, two, third, non_ascii, stripped, codes)
 
 
@@ -2059,10 +2065,15 @@ def _arrays_of(
         final[i] = bool(present[i]) and is_para_final(filled[i])
     # cells of the punctuation ending a line that may hang past the column: the last one or two
     # characters that cannot start a line (``_hanging_cells``; ambiguous punctuation wide)
-    cells = (_char_tables(True)[np.stack((last, second))] & _CELL_MASK).astype(np.int64)
-    hang_last = (last_flags & _F_FORBIDDEN).astype(bool)
-    hang_second = hang_last & (flags[second] & _F_FORBIDDEN).astype(bool)
-    hanging = np.where(hang_last, cells[0], 0) + np.where(hang_second, cells[1], 0)
+    # (read for those lines only: the table is large, and a read of it costs a cache miss)
+    hanging = np.zeros(len(last), dtype=np.int64)
+    hang = (last_flags & _F_FORBIDDEN).nonzero()[0]
+    if len(hang):
+        cells = _char_tables(True)
+        ends, before = last[hang], second[hang]
+        hanging[hang] = (cells[ends] & _CELL_MASK).astype(np.int64) + np.where(
+            (flags[before] & _F_FORBIDDEN) != 0, (cells[before] & _CELL_MASK).astype(np.int64), 0
+        )
     first_cells = (_char_tables(ambiguous_wide)[first] & _CELL_MASK).astype(np.int64)
     return _Arrays(
         filled, present, widths, latin, indented, first, last, last_flags, first_cells, final, hanging
