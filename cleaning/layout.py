@@ -2090,6 +2090,95 @@ def _column_inputs(arr: _Arrays) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return arr.widths[han], arr.hanging[han], ends_para[han]
 
 
+def _page_column_width(arr: _Arrays, cfg: LayoutConfig) -> int | None:
+    """:func:`column_width` of the page's Han lines (:func:`_column_inputs`), by one compiled
+    pass when the kernels are on (a few dozen small array operations otherwise)."""
+    if not jit.enabled():
+        widths, hanging, final = _column_inputs(arr)
+        return column_width(widths, cfg, hanging, final)
+    width = _column_width_kernel(
+        arr.widths,
+        arr.hanging,
+        arr.present,
+        arr.latin,
+        arr.indented,
+        cfg.min_wrapped_lines,
+        cfg.min_column_cells,
+        cfg.odd_column_ratio,
+        max(cfg.column_slack, 1),
+        cfg.min_wrapped_fraction,
+    )
+    return None if width < 0 else int(width)
+
+
+@jit.kernel
+def _column_width_kernel(
+    widths: np.ndarray,
+    hanging: np.ndarray,
+    present: np.ndarray,
+    latin: np.ndarray,
+    indented: np.ndarray,
+    min_lines: int,
+    min_cells: int,
+    odd_ratio: float,
+    slack: int,
+    fraction: float,
+) -> int:
+    """:func:`column_width` of the Han lines of a page's arrays (as :func:`_column_inputs` picks
+    them and their hanging punctuation, and which of them visibly end a paragraph), step by step
+    as that function's array expressions take them; -1 for ``None``."""
+    n = widths.shape[0]
+    han = 0
+    cw = np.empty(n, dtype=np.int64)  # the candidate lines: Han lines not visibly a paragraph's last
+    ch = np.empty(n, dtype=np.int64)
+    k = 0
+    top = -1  # the widest value counted
+    for i in range(n):
+        if not present[i] or latin[i]:
+            continue
+        han += 1
+        if i == n - 1 or not present[i + 1] or indented[i + 1]:
+            continue
+        cw[k] = widths[i]
+        ch[k] = hanging[i]
+        if widths[i] >= min_cells:
+            top = max(top, widths[i])
+        if hanging[i] != 0 and widths[i] - hanging[i] >= min_cells:
+            top = max(top, widths[i] - hanging[i])
+        k += 1
+    if han < min_lines or k < 2 or top < 0:
+        return -1
+    # every width, and the width without hanging punctuation of the lines that have some
+    counts = np.zeros(top + 1, dtype=np.int64)
+    for j in range(k):
+        if cw[j] >= min_cells:
+            counts[cw[j]] += 1
+        if ch[j] != 0 and cw[j] - ch[j] >= min_cells:
+            counts[cw[j] - ch[j]] += 1
+    best = 0
+    for w in range(top + 1):  # the mode; ties go to the widest
+        if counts[w] >= counts[best]:
+            best = w
+    if best + 1 <= top and counts[best + 1] >= odd_ratio * counts[best]:
+        best += 1
+    widest = cw[0] - ch[0]
+    for j in range(1, k):
+        widest = max(widest, cw[j] - ch[j])
+    wide_lines = 0
+    for j in range(k):
+        if cw[j] - ch[j] >= widest - slack:
+            wide_lines += 1
+    if widest > best + slack and wide_lines >= max(2.0, fraction * k):
+        best = widest
+    near = 0
+    for j in range(k):
+        if abs(cw[j] - best) <= slack or (ch[j] != 0 and abs(cw[j] - ch[j] - best) <= slack):
+            near += 1
+    if near / k < fraction or near < 2:
+        return -1
+    return best
+
+
 def _page_latin_width(arr: _Arrays) -> int | None:
     """Typical width (characters) of the page's Latin lines: their 80th percentile."""
     ws = np.sort(arr.widths[arr.latin])
@@ -2105,8 +2194,7 @@ def _build_blocks(lines: list[str], cfg: LayoutConfig, fast: bool) -> tuple[list
     page = _prepare_page(lines, cfg) if fast else _Page.of(_prepare_reference(lines, cfg))
     # Lines ending in punctuation may hang it past the column (GB/T 15834).
     arr = _arrays(page, cfg.ambiguous_wide)
-    col_widths, hanging, final_line = _column_inputs(arr)
-    width = column_width(col_widths, cfg, hanging, final_line)
+    width = _page_column_width(arr, cfg)
     latin_w = _page_latin_width(arr)
     if fast:
         compiled = _compiled_blocks(lines, cfg, page, arr, width, latin_w)

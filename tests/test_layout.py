@@ -721,3 +721,62 @@ def test_line_sums_strip_the_whitespace_rstrip_strips(lines: list[str], ambiguou
     cfg = LayoutConfig(ambiguous_wide=ambiguous_wide)
     assert _prepare(lines, cfg) == _prepare_reference(lines, cfg)
     _same(lines, cfg)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 70),
+            st.sampled_from([0, 0, 0, 1, 2, 3, 4]),
+            st.booleans(),
+            st.sampled_from([True, True, False]),  # present
+            st.sampled_from([False, False, True]),  # latin
+        ),
+        max_size=40,
+    ),
+    st.sampled_from(
+        [
+            CFG,
+            LayoutConfig(column_slack=1),
+            LayoutConfig(min_column_cells=2, odd_column_ratio=0.5),
+            LayoutConfig(min_wrapped_lines=2, min_wrapped_fraction=0.0),
+            LayoutConfig(min_wrapped_fraction=1.0, column_slack=3),
+        ]
+    ),
+)
+def test_compiled_column_width_is_column_width(
+    rows: list[tuple[int, int, bool, bool, bool]], cfg: LayoutConfig
+) -> None:
+    """The one-pass column width of a page's arrays is :func:`column_width` of its Han lines."""
+    import numpy as np
+
+    from cleaning import jit
+    from cleaning.layout import _Arrays, _column_inputs, _column_width_kernel, _page_column_width
+
+    n = len(rows)
+    col = list(zip(*rows, strict=True)) if rows else [()] * 5
+    present = np.array(col[3], dtype=bool)
+    zeros = np.zeros(n, dtype=np.int64)
+    arr = _Arrays(
+        ["x"] * n,
+        present,
+        np.array(col[0], dtype=np.int64),
+        np.array(col[4], dtype=bool) & present,
+        np.array(col[2], dtype=bool),
+        zeros,
+        zeros,
+        zeros,
+        zeros,
+        zeros.astype(bool),
+        np.array(col[1], dtype=np.int64),
+    )
+    widths, hanging, final = _column_inputs(arr)
+    want = column_width(widths, cfg, hanging, final)
+    assert _page_column_width(arr, cfg) == want
+    with jit.numpy_definitions():
+        assert _page_column_width(arr, cfg) == want
+    args = (arr.widths, arr.hanging, arr.present, arr.latin, arr.indented)
+    settings_ = (cfg.min_wrapped_lines, cfg.min_column_cells, cfg.odd_column_ratio)
+    got = _column_width_kernel.py_func(*args, *settings_, max(cfg.column_slack, 1), cfg.min_wrapped_fraction)
+    assert (None if got < 0 else got) == want
