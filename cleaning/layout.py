@@ -1495,10 +1495,57 @@ def _line_matrix(
         text = "\n".join(arr.filled)
         if text.count("\n") != n - 1:
             return None
+    ln = np.zeros((20, n), dtype=np.int64)
+    marks = None
+    if wrapped:
+        # no mark is whitespace: a source line holds the marks its text holds
+        marks = (
+            textscan.code_line_flags(codes, n, _mark_table())
+            if codes is not None
+            else textscan.line_flags(arr.filled, _mark_table(), text)
+        )
+    if jit.enabled():
+        odd, role = _fill_line_rows(ln, arr, page, marks, page_width, cfg)
+    else:
+        odd, role = _fill_line_rows_numpy(ln, arr, page, marks, page_width, cfg)
+    if wrapped:  # what only the wrap rule reads
+        # the first unit: one character's cells (filled in), or measured where it is a word or
+        # opens a bracket
+        if odd:
+            amb = cfg.ambiguous_wide
+            ln[_I_UNIT, odd] = [_first_unit_cells(texts[i], amb) for i in odd]  # odd lines are present
+        if role:
+            ln[_I_ROLE, role] = [segment.starts_with_role(texts[i]) for i in role]
+        _credit_hints(ln, page, arr, text, words)
+    furniture: dict[int, str] = {}
+    # ``hinted`` is None only when lifting is off (a line feed inside a line returned above)
+    for i in sorted(hinted or ()):
+        t = texts[i]
+        name = _liftable_furniture(t) if t is not None else None
+        if name is not None:
+            furniture[i] = name
+            ln[_I_LIFT, i] = 1
+    if wrapped and furniture:
+        _past_furniture_hints(ln, texts)
+    return ln, furniture
+
+
+def _fill_line_rows_numpy(
+    ln: np.ndarray,
+    arr: _Arrays,
+    page: _Page,
+    marks: np.ndarray | None,
+    page_width: int | None,
+    cfg: LayoutConfig,
+) -> tuple[list[int], list[int]]:
+    """Fill the rows of the line matrix that the page's arrays give (all but the measured first
+    units, the roles, the credit hints and the furniture); return the lines whose first unit is
+    to be measured (a wrapped page's) and those that may start with a role word. ``marks``: the
+    mark flags of a wrapped page's lines (``None``: not scanned)."""
+    wrapped = page_width is not None
     flags = _flag_table()
     ff, lf = flags[arr.first], arr.last_flags
     present = arr.present
-    ln = np.zeros((20, n), dtype=np.int64)
     ln[_I_PAST_PREV] = -1
     ln[_I_PRESENT] = present
     ln[_I_WIDTH] = arr.widths
@@ -1514,47 +1561,118 @@ def _line_matrix(
     ln[_I_TRAILING] = arr.trailing if arr.trailing is not None else page.trailing
     ln[_I_ASCII_FIRST] = (ff & _F_ASCII_TEXT) != 0
     ln[_I_ASCII_LAST] = (lf & _F_ASCII_TEXT) != 0
-    if wrapped:  # what only the wrap rule reads
-        # the first unit: one character's cells, or measured where it is a word or opens a bracket
-        units = arr.first_cells.copy()
+    odd: list[int] = []
+    role: list[int] = []
+    if wrapped:
+        ln[_I_UNIT] = arr.first_cells
         odd = (present & ~arr.indented & (((ff & _F_OPENING) != 0) | (arr.first < 128))).nonzero()[0].tolist()
-        if odd:
-            amb = cfg.ambiguous_wide
-            units[odd] = [_first_unit_cells(texts[i], amb) for i in odd]  # odd lines are present
-        ln[_I_UNIT] = units
         role = (present & ((ff & _F_ROLE_FIRST) != 0)).nonzero()[0].tolist()
-        if role:
-            ln[_I_ROLE, role] = [segment.starts_with_role(texts[i]) for i in role]
-        _credit_hints(ln, page, arr, text, words)
     # a line that cannot read as the rest of a sentence (_continuation_like is False): a
     # paragraph mark before it is never a broken paragraph. Only a wrapped page pays for a scan
     # of the punctuation; elsewhere every line wide enough is taken to hold some.
     clause = arr.widths >= cfg.body_min_cells
     full = False
     if wrapped:
-        # no mark is whitespace: a source line holds the marks its text holds
-        marks = (
-            textscan.code_line_flags(codes, n, _mark_table())
-            if codes is not None
-            else textscan.line_flags(arr.filled, _mark_table(), text)
-        )
         if marks is not None:
             # a line no headline run can start at (_headline_run gives None for any run holding it)
             ln[_I_NO_RUN] = ((marks & _M_RUN) != 0) | (arr.widths > cfg.max_headline_cells)
             clause &= (marks & _M_CLAUSE) != 0
         full = arr.widths + 2 > page_width
     ln[_I_NO_CONT] = ((ff & _F_OPENING) != 0) | ~(arr.final | full | clause)
-    furniture: dict[int, str] = {}
-    # ``hinted`` is None only when lifting is off (a line feed inside a line returned above)
-    for i in sorted(hinted or ()):
-        t = texts[i]
-        name = _liftable_furniture(t) if t is not None else None
-        if name is not None:
-            furniture[i] = name
-            ln[_I_LIFT, i] = 1
-    if wrapped and furniture:
-        _past_furniture_hints(ln, texts)
-    return ln, furniture
+    return odd, role
+
+
+def _fill_line_rows(
+    ln: np.ndarray,
+    arr: _Arrays,
+    page: _Page,
+    marks: np.ndarray | None,
+    page_width: int | None,
+    cfg: LayoutConfig,
+) -> tuple[list[int], list[int]]:
+    """:func:`_fill_line_rows_numpy` by one compiled pass over the page's lines."""
+    n = len(arr.present)
+    found = np.zeros(n, dtype=np.uint8)
+    kernel = _fill_rows_kernel if jit.enabled() else _fill_rows_kernel.py_func
+    kernel(
+        ln,
+        arr.present,
+        arr.widths,
+        arr.indented,
+        arr.latin,
+        arr.final,
+        arr.first,
+        arr.last,
+        arr.trailing if arr.trailing is not None else np.asarray(page.trailing, dtype=bool),
+        arr.first_cells,
+        _flag_table(),
+        marks if marks is not None else np.zeros(0, dtype=np.uint8),
+        marks is not None,
+        page_width is not None,
+        page_width if page_width is not None else 0,
+        cfg.body_min_cells,
+        cfg.max_headline_cells,
+        np.array(_HYPHEN_CODES, dtype=np.int64),
+        found,
+    )
+    return (found & 1).nonzero()[0].tolist(), (found & 2).nonzero()[0].tolist()
+
+
+@jit.kernel
+def _fill_rows_kernel(
+    ln: np.ndarray,
+    present: np.ndarray,
+    widths: np.ndarray,
+    indented: np.ndarray,
+    latin: np.ndarray,
+    final: np.ndarray,
+    first: np.ndarray,
+    last: np.ndarray,
+    trailing: np.ndarray,
+    first_cells: np.ndarray,
+    flags: np.ndarray,
+    marks: np.ndarray,
+    have_marks: bool,
+    wrapped: bool,
+    page_width: int,
+    body_min: int,
+    max_headline: int,
+    hyphens: np.ndarray,
+    found: np.ndarray,
+) -> None:
+    """The rows :func:`_fill_line_rows_numpy` fills, line by line as its array expressions give
+    them; ``found``: bit 1 on the lines whose first unit is to be measured, bit 2 on those that
+    may start with a role word (a wrapped page's)."""
+    for i in range(ln.shape[1]):
+        f = flags[first[i]]
+        ln[_I_PAST_PREV, i] = -1
+        ln[_I_PRESENT, i] = present[i]
+        ln[_I_WIDTH, i] = widths[i]
+        ln[_I_INDENTED, i] = indented[i]
+        ln[_I_LATIN, i] = latin[i]
+        ln[_I_FINAL, i] = final[i]
+        ln[_I_FORBIDDEN, i] = (f & _F_FORBIDDEN) != 0
+        ln[_I_LATIN_PUNCT, i] = (f & _F_LATIN_PUNCT) != 0
+        hyphen = False
+        for h in hyphens:
+            hyphen = hyphen or last[i] == h
+        ln[_I_HYPHEN, i] = hyphen
+        ln[_I_TRAILING, i] = trailing[i]
+        ln[_I_ASCII_FIRST, i] = (f & _F_ASCII_TEXT) != 0
+        ln[_I_ASCII_LAST, i] = (flags[last[i]] & _F_ASCII_TEXT) != 0
+        clause = widths[i] >= body_min
+        full = False
+        if wrapped:
+            ln[_I_UNIT, i] = first_cells[i]
+            if present[i] and not indented[i] and ((f & _F_OPENING) != 0 or first[i] < 128):
+                found[i] |= 1
+            if present[i] and (f & _F_ROLE_FIRST) != 0:
+                found[i] |= 2
+            if have_marks:
+                ln[_I_NO_RUN, i] = (marks[i] & _M_RUN) != 0 or widths[i] > max_headline
+                clause = clause and (marks[i] & _M_CLAUSE) != 0
+            full = widths[i] + 2 > page_width
+        ln[_I_NO_CONT, i] = (f & _F_OPENING) != 0 or not (final[i] or full or clause)
 
 
 _SEP_TEXT = ("", " ", "")

@@ -780,3 +780,30 @@ def test_compiled_column_width_is_column_width(
     settings_ = (cfg.min_wrapped_lines, cfg.min_column_cells, cfg.odd_column_ratio)
     got = _column_width_kernel.py_func(*args, *settings_, max(cfg.column_slack, 1), cfg.min_wrapped_fraction)
     assert (None if got < 0 else got) == want
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.one_of(st.lists(_LINE, min_size=2, max_size=30), st.lists(_ENGLISH_LINE, min_size=2, max_size=30)),
+    st.sampled_from([None, 8, 20, 40]),
+    st.booleans(),
+    st.sampled_from([CFG, LayoutConfig(body_min_cells=4, max_headline_cells=8)]),
+)
+def test_compiled_line_rows_are_the_array_rows(
+    lines: list[str], page_width: int | None, scanned: bool, cfg: LayoutConfig
+) -> None:
+    """The one-pass fill of the line matrix gives every row the array expressions give, and the
+    same lines to measure and to look at for a role word."""
+    import numpy as np
+
+    from cleaning import textscan
+    from cleaning.layout import _fill_line_rows, _fill_line_rows_numpy, _mark_table, _prepare_page
+
+    page = _prepare_page(lines, cfg)
+    arr = _arrays(page, cfg.ambiguous_wide)
+    marks = textscan.line_flags(arr.filled, _mark_table()) if scanned and page_width is not None else None
+    want = np.zeros((20, len(lines)), dtype=np.int64)
+    want_lines = _fill_line_rows_numpy(want, arr, page, marks, page_width, cfg)
+    got = np.zeros((20, len(lines)), dtype=np.int64)
+    assert _fill_line_rows(got, arr, page, marks, page_width, cfg) == want_lines
+    assert got.tolist() == want.tolist()
