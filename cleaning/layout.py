@@ -336,10 +336,10 @@ def _line_sums(lines: list[str], ambiguous_wide: bool) -> _PageSums | None:
     """Per-line counts from one array pass over the page instead of a few regex scans per line.
     ``None`` when a line holds a line feed or is too long for the packed fields."""
     page = "\n".join(lines)
+    if jit.enabled():  # the pass finds more lines than were joined when one holds a line feed
+        return _line_sums_compiled(page, len(lines), ambiguous_wide)
     if page.count("\n") != len(lines) - 1:
         return None
-    if jit.enabled():
-        return _line_sums_compiled(page, len(lines), ambiguous_wide)
     lengths = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
     if int(lengths.max()) > _MAX_PACKED_LINE:
         return None
@@ -397,7 +397,7 @@ def _line_sums_kernel(
     trailing whitespace (``space``: the whitespace below its size) and the code points
     :func:`_line_sums` reads at its ends, as that function's array expressions give them (an
     empty line reads the line feeds around it).
-    Returns the longest line's length."""
+    Returns the longest line's length, or -1 when ``codes`` holds more lines than the arrays."""
     n = codes.shape[0]
     top = n - 1
     spaces = space.shape[0]
@@ -418,6 +418,8 @@ def _line_sums_kernel(
             if c >= spaces or not space[c]:
                 end = i + 1
             continue
+        if line == lengths.shape[0]:
+            return -1  # more lines than the arrays hold: a line held a line feed
         length = i - start
         longest = max(longest, length)
         lengths[line] = length
@@ -449,7 +451,8 @@ def _line_sums_kernel(
 def _line_sums_compiled(page: str, n: int, ambiguous_wide: bool) -> _PageSums | None:
     """:func:`_line_sums` of a page of ``n`` lines (two or more) by one compiled pass (ASCII
     pages as bytes, read through the same table: no ASCII character is wide or zero-width, so
-    every field equals the ASCII path's); ``None`` when a line is too long for the packed fields."""
+    every field equals the ASCII path's); ``None`` when a line holds a line feed or is too long
+    for the packed fields."""
     fields = np.empty((4, n), dtype=np.int64)
     first, last, second, third, non_ascii, lengths, stripped = (np.empty(n, dtype=np.int64) for _ in range(7))
     two = np.empty(n, dtype=np.bool_)
@@ -468,8 +471,9 @@ def _line_sums_compiled(page: str, n: int, ambiguous_wide: bool) -> _PageSums | 
         lengths,
         stripped,
     )
-    if longest > _MAX_PACKED_LINE:
-        return None  # its fields ran into each other: measured line by line instead
+    if longest < 0 or longest > _MAX_PACKED_LINE:
+        # a line held a line feed, or its fields ran into each other: measured line by line
+        return None
     return _PageSums(*fields, first, last, second, lengths, two, third, non_ascii, stripped, codes)
 
 

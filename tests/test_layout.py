@@ -807,3 +807,16 @@ def test_compiled_line_rows_are_the_array_rows(
     got = np.zeros((20, len(lines)), dtype=np.int64)
     assert _fill_line_rows(got, arr, page, marks, page_width, cfg) == want_lines
     assert got.tolist() == want.tolist()
+
+
+@pytest.mark.parametrize(
+    "lines", [["中文", "a\nb"], ["a\n", "中"], ["\n", "", "x"], ["会议\n要求", "各部门", "把工作"]]
+)
+def test_a_line_holding_a_line_feed_is_measured_line_by_line(lines: list[str]) -> None:
+    from cleaning import jit
+    from cleaning.layout import _line_sums
+
+    assert _line_sums(lines, True) is None
+    with jit.numpy_definitions():
+        assert _line_sums(lines, True) is None
+    _same(lines)
