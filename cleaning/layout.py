@@ -1960,19 +1960,21 @@ class PageEvents(EventRecord):
         dec = self._dec
         names = list(_SPAN_NAMES)
         n = dec.out.shape[1]
-        rule, first, last = (np.empty(2 * n, dtype=np.int64) for _ in range(3))
+        extra = sorted(dec.py_events.items())
+        # the compiled loop's spans, then those of the decisions made in Python, in one array each
+        rule, first, last = (np.empty(2 * n + len(extra), dtype=np.int64) for _ in range(3))
         kernel = _spans_kernel if jit.enabled() else _spans_kernel.py_func
         size = kernel(dec.out, rule, first, last)
-        rule, first, last = rule[:size], first[:size], last[:size]
-        extra = sorted(dec.py_events.items())
         if extra:
             for _, e in extra:
                 if e.rule not in names:
                     names.append(e.rule)
-            rule = np.concatenate((rule, np.array([names.index(e.rule) for _, e in extra], np.int64)))
-            first = np.concatenate((first, np.array([e.line for _, e in extra], np.int64)))
-            last = np.concatenate((last, np.array([e.line_end for _, e in extra], np.int64)))
-        return names, rule, first, last
+            end = size + len(extra)
+            rule[size:end] = [names.index(e.rule) for _, e in extra]
+            first[size:end] = [e.line for _, e in extra]
+            last[size:end] = [e.line_end for _, e in extra]
+            size = end
+        return names, rule[:size], first[:size], last[:size]
 
     def expand(self) -> list[Event]:
         """One event per decision, as :func:`_build_blocks` makes them line by line."""
