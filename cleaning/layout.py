@@ -2169,17 +2169,17 @@ def _arrays(page: _Page, ambiguous_wide: bool) -> _Arrays:
     return arrays
 
 
-def _arrays_of(
+def _line_ends(
     filled: list[str],
     present: np.ndarray,
-    widths: np.ndarray,
-    latin: np.ndarray,
-    indented: np.ndarray,
     first: np.ndarray,
     last: np.ndarray,
     second: np.ndarray,
     ambiguous_wide: bool,
-) -> _Arrays:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """What :func:`_arrays_of` reads at each line's ends: the flags of its last character,
+    whether it is paragraph-final, the cells of its first character and of the punctuation that
+    may hang past the column."""
     flags = _flag_table()
     last_flags = flags[last]
     # a paragraph-final line: a terminal mark at the end settles it, only a closing quote or
@@ -2199,6 +2199,78 @@ def _arrays_of(
             (flags[before] & _F_FORBIDDEN) != 0, (cells[before] & _CELL_MASK).astype(np.int64), 0
         )
     first_cells = (_char_tables(ambiguous_wide)[first] & _CELL_MASK).astype(np.int64)
+    return last_flags, final, first_cells, hanging
+
+
+@jit.kernel
+def _line_ends_kernel(
+    present: np.ndarray,
+    first: np.ndarray,
+    last: np.ndarray,
+    second: np.ndarray,
+    flags: np.ndarray,
+    cells: np.ndarray,
+    wide_cells: np.ndarray,
+    last_flags: np.ndarray,
+    final: np.ndarray,
+    check: np.ndarray,
+    first_cells: np.ndarray,
+    hanging: np.ndarray,
+) -> None:
+    """:func:`_line_ends` line by line, but for the paragraph-final test of the lines that end in
+    a closing quote, bracket or dash (``check``: for Python to make)."""
+    mask = np.uint64((1 << _FIELD_BITS) - 1)
+    for i in range(last.shape[0]):
+        lf = flags[last[i]]
+        last_flags[i] = lf
+        final[i] = (lf & _F_TERMINAL) != 0 and present[i]
+        check[i] = (lf & (_F_FINAL_LAST | _F_TERMINAL)) == _F_FINAL_LAST and present[i]
+        h = np.int64(0)  # (kept signed: an unsigned term would turn the sum into a float)
+        if lf & _F_FORBIDDEN:
+            h = np.int64(wide_cells[last[i]] & mask)
+            if flags[second[i]] & _F_FORBIDDEN:
+                h += np.int64(wide_cells[second[i]] & mask)
+        hanging[i] = h
+        first_cells[i] = np.int64(cells[first[i]] & mask)
+
+
+def _arrays_of(
+    filled: list[str],
+    present: np.ndarray,
+    widths: np.ndarray,
+    latin: np.ndarray,
+    indented: np.ndarray,
+    first: np.ndarray,
+    last: np.ndarray,
+    second: np.ndarray,
+    ambiguous_wide: bool,
+) -> _Arrays:
+    if jit.enabled():
+        n = len(last)
+        last_flags = np.empty(n, dtype=np.uint8)
+        final = np.empty(n, dtype=np.bool_)
+        check = np.empty(n, dtype=np.bool_)
+        first_cells, hanging = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+        _line_ends_kernel(
+            present,
+            first,
+            last,
+            second,
+            _flag_table(),
+            _char_tables(ambiguous_wide),
+            _char_tables(True),
+            last_flags,
+            final,
+            check,
+            first_cells,
+            hanging,
+        )
+        for i in check.nonzero()[0].tolist():
+            final[i] = is_para_final(filled[i])
+    else:
+        last_flags, final, first_cells, hanging = _line_ends(
+            filled, present, first, last, second, ambiguous_wide
+        )
     return _Arrays(
         filled, present, widths, latin, indented, first, last, last_flags, first_cells, final, hanging
     )

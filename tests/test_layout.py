@@ -820,3 +820,48 @@ def test_a_line_holding_a_line_feed_is_measured_line_by_line(lines: list[str]) -
     with jit.numpy_definitions():
         assert _line_sums(lines, True) is None
     _same(lines)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.one_of(st.lists(_LINE, min_size=2, max_size=30), st.lists(_ENGLISH_LINE, min_size=2, max_size=30)),
+    st.booleans(),
+)
+def test_compiled_line_ends_are_the_array_line_ends(lines: list[str], ambiguous_wide: bool) -> None:
+    """The page arrays read at the lines' ends (last character's flags, paragraph-final, first
+    and hanging cells) are the same from the compiled pass and from the array expressions."""
+    import numpy as np
+
+    from cleaning import jit
+    from cleaning.layout import _arrays_of, _line_ends, _prepare_page
+
+    page = _prepare_page(lines, LayoutConfig(ambiguous_wide=ambiguous_wide))
+    arr = page.arrays
+    assert arr is not None
+    second = np.array([ord(t[-2]) if len(t) > 1 else 0 for t in arr.filled], dtype=np.int64)
+    want = _line_ends(arr.filled, arr.present, arr.first, arr.last, second, ambiguous_wide)
+    args = (arr.filled, arr.present, arr.widths, arr.latin, arr.indented, arr.first, arr.last, second)
+    got = _arrays_of(*args, ambiguous_wide)
+    with jit.numpy_definitions():
+        plain = _arrays_of(*args, ambiguous_wide)
+    for name, value in zip(("last_flags", "final", "first_cells", "hanging"), want, strict=True):
+        for arrays in (got, plain):
+            a = getattr(arrays, name)
+            assert a.dtype == value.dtype and a.tolist() == value.tolist(), name
+    # the kernel's plain definition, given the same tables
+    from cleaning.layout import _char_tables, _flag_table, _line_ends_kernel
+
+    n = len(lines)
+    out = [
+        np.empty(n, np.uint8),
+        np.empty(n, bool),
+        np.empty(n, bool),
+        np.empty(n, np.int64),
+        np.empty(n, np.int64),
+    ]
+    tables = (_flag_table(), _char_tables(ambiguous_wide), _char_tables(True))
+    _line_ends_kernel.py_func(arr.present, arr.first, arr.last, second, *tables, *out)
+    last_flags, final, check, first_cells, hanging = out
+    assert last_flags.tolist() == want[0].tolist() and first_cells.tolist() == want[2].tolist()
+    assert hanging.tolist() == want[3].tolist()
+    assert (final | check).tolist() == (want[1] | check).tolist()  # checked lines: is_para_final
