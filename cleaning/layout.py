@@ -522,6 +522,87 @@ def _prepare(lines: list[str], cfg: LayoutConfig) -> list[_Line | None]:
     return [page[i] for i in range(len(page))]
 
 
+# what :func:`_line_kinds_kernel` says of a line, as bits
+_LK_TRAILING, _LK_PLAIN, _LK_ODD, _LK_PRESENT, _LK_HAN_LATIN = 1, 2, 4, 8, 16
+
+
+def _line_kinds(
+    sums: _PageSums,
+) -> tuple[list[int], list[int], np.ndarray, np.ndarray, tuple[list, list, list], np.ndarray, np.ndarray]:
+    """What :func:`_prepare_page` reads from a page's sums before it looks at lines one by one:
+    the lines with trailing whitespace, those with the usual indent (cut off at once: ``first``
+    and ``second`` of the sums are updated for them), which lines are visible, the lines to look
+    at one by one (with their trailing whitespace, visibility and Latin count), and the Latin and
+    indent columns."""
+    trailing = sums.stripped != sums.lengths
+    han_latin = sums.han * 4 < sums.letters
+    # ASCII text: for a line with trailing whitespace or an indent, the loop of _prepare_page
+    # decides from its text (or it is blank)
+    latin_a = (sums.non_ascii == 0) | han_latin
+    present = sums.visible != 0
+    first, second = sums.first, sums.second
+    indented_a = np.zeros(len(first), dtype=bool)
+    f = sums.first
+    plain_indent = sums.ideographic_indent & present & ~trailing
+    odd_a = (trailing | ~present | (f == 0x3000) | (f == 0x20) | (f == 0x09)) & ~plain_indent
+    plain = plain_indent.nonzero()[0]
+    if len(plain):
+        # their text is the line from its third character, ASCII when the indent was all that was not
+        indented_a[plain] = True
+        latin_a[plain] = (sums.non_ascii[plain] == 2) | han_latin[plain]
+        first[plain] = sums.third[plain]
+        second[plain[sums.lengths[plain] == 3]] = 0  # one character left: no last but one
+    odd_idx = odd_a.nonzero()[0]
+    odd_cols = (trailing[odd_idx].tolist(), present[odd_idx].tolist(), han_latin[odd_idx].tolist())
+    return trailing.nonzero()[0].tolist(), plain.tolist(), present, odd_idx, odd_cols, latin_a, indented_a
+
+
+@jit.kernel
+def _line_kinds_kernel(
+    lengths: np.ndarray,
+    stripped: np.ndarray,
+    visible: np.ndarray,
+    han: np.ndarray,
+    letters: np.ndarray,
+    non_ascii: np.ndarray,
+    two: np.ndarray,
+    third: np.ndarray,
+    first: np.ndarray,
+    second: np.ndarray,
+    kind: np.ndarray,
+    latin: np.ndarray,
+    indented: np.ndarray,
+) -> None:
+    """:func:`_line_kinds` line by line: ``kind`` holds its ``_LK_*`` bits, ``latin`` and
+    ``indented`` its columns; ``first`` and ``second`` are updated for the usual indent."""
+    for i in range(lengths.shape[0]):
+        trailing = stripped[i] != lengths[i]
+        present = visible[i] != 0
+        han_latin = han[i] * 4 < letters[i]
+        plain = two[i] and present and not trailing
+        f = first[i]
+        odd = (trailing or not present or f == 0x3000 or f == 0x20 or f == 0x09) and not plain
+        k = 0
+        if trailing:
+            k |= _LK_TRAILING
+        if plain:
+            k |= _LK_PLAIN
+        if odd:
+            k |= _LK_ODD
+        if present:
+            k |= _LK_PRESENT
+        if han_latin:
+            k |= _LK_HAN_LATIN
+        kind[i] = k
+        latin[i] = non_ascii[i] == 0 or han_latin
+        indented[i] = plain
+        if plain:
+            latin[i] = non_ascii[i] == 2 or han_latin
+            first[i] = third[i]
+            if lengths[i] == 3:
+                second[i] = 0
+
+
 def _prepare_page(lines: list[str], cfg: LayoutConfig) -> _Page:
     """:func:`_prepare_reference` as columns from page arrays; only blank lines, lines with
     trailing whitespace and lines starting with a space, a tab or U+3000 (possible indents) are
@@ -530,41 +611,53 @@ def _prepare_page(lines: list[str], cfg: LayoutConfig) -> _Page:
     sums = _line_sums(lines, cfg.ambiguous_wide) if n > 1 else None
     if sums is None:
         return _Page.of(_prepare_reference(lines, cfg))
-    # a line's text is the line without trailing whitespace: only lines that have some are cut
-    trailing = sums.stripped != sums.lengths
-    texts: list[str | None] = list(lines)
-    for i in trailing.nonzero()[0].tolist():
-        texts[i] = lines[i].rstrip()
-    han_latin = sums.han * 4 < sums.letters
-    # ASCII text: for a line with trailing whitespace or an indent, the loop below decides from
-    # its text (or it is blank)
-    latin_a = (sums.non_ascii == 0) | han_latin
-    present = sums.visible != 0
     widths_a, first, last, second = sums.cells, sums.first, sums.last, sums.second
-    indented_a = np.zeros(n, dtype=bool)
-    f = sums.first
+    if jit.enabled():
+        kind = np.empty(n, dtype=np.uint8)
+        latin_a, indented_a = np.empty(n, dtype=np.bool_), np.empty(n, dtype=np.bool_)
+        _line_kinds_kernel(
+            sums.lengths,
+            sums.stripped,
+            sums.visible,
+            sums.han,
+            sums.letters,
+            sums.non_ascii,
+            sums.ideographic_indent,
+            sums.third,
+            first,
+            second,
+            kind,
+            latin_a,
+            indented_a,
+        )
+        trailing_lines = (kind & _LK_TRAILING).nonzero()[0].tolist()
+        plain = (kind & _LK_PLAIN).nonzero()[0].tolist()
+        present = (kind & _LK_PRESENT) != 0
+        odd_idx = (kind & _LK_ODD).nonzero()[0]
+        odd_kind = kind[odd_idx].tolist()
+        odd_cols = (
+            [k & _LK_TRAILING != 0 for k in odd_kind],
+            [k & _LK_PRESENT != 0 for k in odd_kind],
+            [k & _LK_HAN_LATIN != 0 for k in odd_kind],
+        )
+    else:
+        trailing_lines, plain, present, odd_idx, odd_cols, latin_a, indented_a = _line_kinds(sums)
+    # a line's text is the line without trailing whitespace: only lines that have some are cut
+    texts: list[str | None] = list(lines)
+    for i in trailing_lines:
+        texts[i] = lines[i].rstrip()
     # the usual indent (two U+3000 and a visible line) is cut off for all such lines at once:
-    # their text is the line from its third character, ASCII when the indent was all that was not
-    plain_indent = sums.ideographic_indent & present & ~trailing
-    odd_a = (trailing | ~present | (f == 0x3000) | (f == 0x20) | (f == 0x09)) & ~plain_indent
-    plain = plain_indent.nonzero()[0]
-    if len(plain):
-        for i in plain.tolist():
-            texts[i] = texts[i][2:]
-        indented_a[plain] = True
-        latin_a[plain] = (sums.non_ascii[plain] == 2) | han_latin[plain]
-        first[plain] = sums.third[plain]
-        second[plain[sums.lengths[plain] == 3]] = 0  # one character left: no last but one
+    # their text is the line from its third character
+    for i in plain:
+        texts[i] = texts[i][2:]  # type: ignore[index]
     widths = widths_a.tolist()
     latin = latin_a.tolist()
     indented = indented_a.tolist()
     trailing_space = [False] * n
     trailing_a = np.zeros(n, dtype=bool)
-    odd_idx = odd_a.nonzero()[0]
     odd = odd_idx.tolist()
     indent = _INDENT.match
     amb = cfg.ambiguous_wide
-    odd_cols = (trailing[odd_idx].tolist(), present[odd_idx].tolist(), han_latin[odd_idx].tolist())
     changed: list[int] = []  # the odd lines whose text is not the stripped line
     for i, tr, vis, hl in zip(odd, *odd_cols, strict=True):
         if not vis:

@@ -865,3 +865,54 @@ def test_compiled_line_ends_are_the_array_line_ends(lines: list[str], ambiguous_
     assert last_flags.tolist() == want[0].tolist() and first_cells.tolist() == want[2].tolist()
     assert hanging.tolist() == want[3].tolist()
     assert (final | check).tolist() == (want[1] | check).tolist()  # checked lines: is_para_final
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(_LINE, _SPACED_LINE, st.sampled_from(["\u3000\u3000中", "\u3000\u3000a", "\u3000\u3000"])),
+        min_size=2,
+        max_size=20,
+    )
+)
+def test_compiled_line_kinds_are_the_array_line_kinds(lines: list[str]) -> None:
+    """The one-pass sorting of a page's lines (trailing whitespace, the usual indent, lines to
+    look at one by one) gives what the array expressions give, updates included."""
+    import numpy as np
+
+    from cleaning.layout import (
+        _LK_HAN_LATIN,
+        _LK_ODD,
+        _LK_PLAIN,
+        _LK_PRESENT,
+        _LK_TRAILING,
+        _line_kinds,
+        _line_kinds_kernel,
+        _line_sums,
+    )
+
+    want_sums, got_sums = _line_sums(lines, True), _line_sums(lines, True)
+    assert want_sums is not None and got_sums is not None
+    trailing, plain, present, odd_idx, odd_cols, latin, indented = _line_kinds(want_sums)
+    n = len(lines)
+    kind, got_latin, got_indented = np.empty(n, np.uint8), np.empty(n, bool), np.empty(n, bool)
+    s = got_sums
+    args = (s.lengths, s.stripped, s.visible, s.han, s.letters, s.non_ascii, s.ideographic_indent, s.third)
+    from cleaning import jit
+
+    compiled = (_line_kinds_kernel,) if jit.enabled() else ()
+    for kernel in (*compiled, _line_kinds_kernel.py_func):
+        got_sums = _line_sums(lines, True)
+        assert got_sums is not None
+        kernel(*args, got_sums.first, got_sums.second, kind, got_latin, got_indented)
+        assert (kind & _LK_TRAILING).nonzero()[0].tolist() == trailing
+        assert (kind & _LK_PLAIN).nonzero()[0].tolist() == plain
+        assert ((kind & _LK_PRESENT) != 0).tolist() == present.tolist()
+        assert (kind & _LK_ODD).nonzero()[0].tolist() == odd_idx.tolist()
+        odd_kind = kind[odd_idx]
+        assert ((odd_kind & _LK_TRAILING) != 0).tolist() == odd_cols[0]
+        assert ((odd_kind & _LK_PRESENT) != 0).tolist() == odd_cols[1]
+        assert ((odd_kind & _LK_HAN_LATIN) != 0).tolist() == odd_cols[2]
+        assert got_latin.tolist() == latin.tolist() and got_indented.tolist() == indented.tolist()
+        assert got_sums.first.tolist() == want_sums.first.tolist()
+        assert got_sums.second.tolist() == want_sums.second.tolist()
