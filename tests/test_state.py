@@ -12,6 +12,7 @@ import textwrap
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -335,15 +336,15 @@ def test_rows_that_fail_halfway_leave_nothing_behind(
     (tmp_path / "in" / "b-bad.txt").write_text(
         "这一页的行会在半路出错。\n\n第二段也在这里。\n", encoding="utf-8"
     )
-    real = cleaning.pipeline.guess_lang
+    real = cleaning.pipeline._article_values
 
-    def fails_on_the_bad_page(text: str) -> str:
-        # called for each article after its paragraph columns have grown
-        if "半路" in text:
+    def fails_on_the_bad_page(*args: Any) -> tuple[Any, ...]:
+        # called for each article after its paragraph columns have grown; args[4] is its text
+        if "半路" in args[4]:
             raise ValueError("rows failed halfway")
-        return real(text)
+        return real(*args)
 
-    monkeypatch.setattr(cleaning.pipeline, "guess_lang", fails_on_the_bad_page)
+    monkeypatch.setattr(cleaning.pipeline, "_article_values", fails_on_the_bad_page)
     params = params_for()
     plan = plan_task.fn(params, "r1")
     stats = process_shard_task.fn(plan["shards"][0], params)
