@@ -321,9 +321,10 @@ def _article_values(
     )
 
 
-def _article_texts(items: list[Item]) -> list[str]:
-    """Each article's text: its paragraphs joined by line feeds."""
-    return ["\n".join([p.text for p in item.paragraphs]) for item in items]
+def _article_texts(items: list[Item]) -> tuple[list[list[str]], list[str]]:
+    """Each article's paragraph texts, and its text: those joined by line feeds."""
+    bodies = [[p.text for p in item.paragraphs] for item in items]
+    return bodies, list(map("\n".join, bodies))
 
 
 def _article_langs(items: list[Item], texts: list[str]) -> list[str]:
@@ -339,12 +340,11 @@ def document_rows(result: DocResult, cfg: CleaningConfig) -> tuple[list[dict], l
     metadata = json.dumps(doc.metadata, ensure_ascii=False, sort_keys=True) if doc.metadata else None
     articles: list[dict] = []
     paragraphs: list[dict] = []
-    texts = _article_texts(result.items)
+    bodies, texts = _article_texts(result.items)
     langs = _article_langs(result.items, texts)
     for pos, item in enumerate(result.items):
         aid = article_id(doc.source_path, pos)
-        body = [p.text for p in item.paragraphs]
-        text = texts[pos]
+        body, text = bodies[pos], texts[pos]
         # the article's text joins its paragraphs: no hint in it, no damage in any of them
         # (a hint straddling a joining newline only costs the exact count)
         damages = [repair.count_damage(t) for t in body] if repair.may_have_damage(text) else [0] * len(body)
@@ -443,15 +443,14 @@ def _append_columns(
         [p.line_end for item in items for p in item.paragraphs],
     )
     article_rules = index.rules_of([item.line_start for item in items], [item.line_end for item in items])
-    texts = _article_texts(items)
+    bodies, texts = _article_texts(items)
     langs = _article_langs(items, texts)
     taken = 0
     for pos, item in enumerate(items):
         aid = article_id(source_path, pos)
         paras = item.paragraphs
         n = len(paras)
-        body = [p.text for p in paras]
-        text = texts[pos]
+        body, text = bodies[pos], texts[pos]
         damages = [repair.count_damage(t) for t in body] if repair.may_have_damage(text) else [0] * n
         starts = [p.line_start for p in paras]
         ends = [p.line_end for p in paras]
