@@ -101,40 +101,6 @@ def _class_table() -> tuple[np.ndarray, np.ndarray]:
 
 
 @jit.kernel
-def _bit_counts(codes: np.ndarray, table: np.ndarray, top: int, out: np.ndarray) -> None:
-    """``out[k]``: the characters of ``codes`` with bit ``k`` of ``table`` (none above ``top``)."""
-    for i in range(codes.shape[0]):
-        c = codes[i]
-        if c > top:
-            continue
-        v = table[c]
-        k = 0
-        while v:
-            out[k] += v & 1
-            v >>= 1
-            k += 1
-
-
-def _class_counts(s: str) -> list[int]:
-    """[Han, Traditional-only, Simplified-only, kana, hangul, Latin letters] in ``s``."""
-    table, per_bit = _class_table()
-    # lone surrogates (possible in a str) encode as themselves and fall in no class
-    codes = np.frombuffer(s.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    if jit.enabled():  # one compiled pass: a few numpy calls cost more on an article's 1200 characters
-        out = np.zeros(6, dtype=np.int64)
-        _bit_counts(codes, table, _TABLE_TOP, out)
-        return out.tolist()
-    return (np.bincount(table[np.minimum(codes, _TABLE_TOP)], minlength=64) @ per_bit).tolist()
-
-
-def guess_lang(text: str, sample: int = 1200) -> str:
-    s = text[:sample]
-    if s.isascii():
-        return "en" if len(_LATIN.findall(s)) >= 20 else "und"
-    return _label(*_class_counts(s))
-
-
-@jit.kernel
 def _class_histograms(
     codes: np.ndarray, ends: np.ndarray, table: np.ndarray, top: int, out: np.ndarray
 ) -> None:
@@ -147,6 +113,25 @@ def _class_histograms(
         c = codes[i]
         if c <= top:
             out[j, table[c]] += 1
+
+
+def _class_counts(s: str) -> list[int]:
+    """[Han, Traditional-only, Simplified-only, kana, hangul, Latin letters] in ``s``."""
+    table, per_bit = _class_table()
+    # lone surrogates (possible in a str) encode as themselves and fall in no class
+    codes = np.frombuffer(s.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    if jit.enabled():  # one compiled pass: a few numpy calls cost more on an article's 1200 characters
+        hist = np.zeros((1, 64), dtype=np.int64)
+        _class_histograms(codes, np.array([len(codes)], dtype=np.int64), table, _TABLE_TOP, hist)
+        return (hist[0] @ per_bit).tolist()
+    return (np.bincount(table[np.minimum(codes, _TABLE_TOP)], minlength=64) @ per_bit).tolist()
+
+
+def guess_lang(text: str, sample: int = 1200) -> str:
+    s = text[:sample]
+    if s.isascii():
+        return "en" if len(_LATIN.findall(s)) >= 20 else "und"
+    return _label(*_class_counts(s))
 
 
 def guess_langs(texts: Sequence[str], sample: int = 1200) -> list[str]:
