@@ -18,6 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 
 from cleaning.config import CleaningConfig
@@ -43,8 +44,9 @@ def warm_up(cfg: CleaningConfig | None = None) -> float:
 
     Never raises: a failure here is logged at debug level and the stages load on first use.
     """
-    from cleaning import decode, layout, parquet_io, segment
+    from cleaning import decode, jit, layout, parquet_io, segment
     from cleaning.dedup import dedup_map, reduce_index
+    from cleaning.dedup import reduce as dedup_reduce
     from cleaning.dedup.index import MAP_INPUT_COLUMNS
     from cleaning.english import zipf
     from cleaning.model import Reject, SourceDoc
@@ -82,6 +84,9 @@ def warm_up(cfg: CleaningConfig | None = None) -> float:
             path = Path(tmp) / "index.parquet"
             parquet_io.write_table(dedup_map(inputs, cfg.dedup), path)
             reduce_index([str(path)], cfg.dedup)
+        if jit.enabled():
+            # the bucket grouping of 2**31 values or more, which no sample reaches
+            dedup_reduce._shared_slots(np.zeros(2, dtype=np.uint64), 10)
     except Exception as exc:  # warming up is optional: the stages load on first use instead
         log.debug("warm-up skipped: %s", exc)
     return time.perf_counter() - t0
