@@ -40,7 +40,10 @@ class OutputConfig(BaseModel):
     rows_per_file: int = Field(
         250_000, ge=1000, description="Upper bound of paragraph rows in one output Parquet file."
     )
-    compression: str = Field("zstd", description="Parquet compression codec.")
+    compression: str = Field(
+        "zstd",
+        description="Parquet codec of the published tables (the internal files under .presswash/ use LZ4).",
+    )
 
 
 class CleaningConfig(BaseModel):

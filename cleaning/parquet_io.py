@@ -13,6 +13,8 @@ source is gone was already done.
 
 from __future__ import annotations
 
+import functools
+import io
 import json
 import os
 import shutil
@@ -24,22 +26,56 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from cleaning.schema import METADATA_VERSION_KEY, RAW_COLUMNS, SCHEMA_VERSION, table_name
+from cleaning.schema import (
+    DISTINCT_COLUMNS,
+    INTERNAL_COMPRESSION,
+    INTERNAL_TABLES,
+    METADATA_VERSION_KEY,
+    RAW_COLUMNS,
+    SCHEMA_VERSION,
+    table_name,
+)
 
 # Rows per row group: small enough for readers to skip, large enough for zstd.
 ROW_GROUP_ROWS = 50_000
 JOURNAL_NAME = "publish-journal.json"
 
 
+@functools.lru_cache(maxsize=64)
+def _leaf_paths(schema: pa.Schema) -> tuple[tuple[str, str], ...]:
+    """(top-level column, Parquet leaf path) of every leaf column of ``schema``.
+
+    Per-column writer settings address leaves: a list column ``rules`` is stored as
+    ``rules.list.element``, and a setting given for ``rules`` alone is silently not applied.
+    The paths are read from the Parquet schema Arrow derives, so they follow its naming.
+    """
+    buf = io.BytesIO()
+    pq.write_table(schema.empty_table(), buf)
+    parquet_schema = pq.ParquetFile(pa.BufferReader(buf.getvalue())).schema
+    return tuple(
+        (parquet_schema.column(i).path.split(".")[0], parquet_schema.column(i).path)
+        for i in range(len(parquet_schema))
+    )
+
+
 def _encoding(schema: pa.Schema, compression: str) -> dict[str, Any]:
-    """Compression and dictionary settings for a table: ``compression`` and dictionaries
-    everywhere, except on the table's :data:`cleaning.schema.RAW_COLUMNS` (hash values)."""
-    raw = set(RAW_COLUMNS.get(table_name(schema) or "", ()))
-    if not raw:
-        return {"compression": compression, "use_dictionary": True}
+    """Writer settings for a table, per leaf column, from :mod:`cleaning.schema`'s storage rules:
+
+    - the codec: ``compression`` for public tables, :data:`INTERNAL_COMPRESSION` for
+      :data:`INTERNAL_TABLES`, none for the table's :data:`RAW_COLUMNS` (hash values);
+    - dictionaries everywhere except on raw columns and :data:`DISTINCT_COLUMNS`;
+    - statistics except on raw and distinct columns and on list columns.
+    """
+    name = table_name(schema) or ""
+    codec = INTERNAL_COMPRESSION if name in INTERNAL_TABLES else compression
+    raw = set(RAW_COLUMNS.get(name, ()))
+    nested = {f.name for f in schema if pa.types.is_nested(f.type)}
+    leaves = _leaf_paths(schema.remove_metadata())
+    plain = raw | DISTINCT_COLUMNS
     return {
-        "compression": {f.name: ("none" if f.name in raw else compression) for f in schema},
-        "use_dictionary": [f.name for f in schema if f.name not in raw],
+        "compression": {path: ("none" if top in raw else codec) for top, path in leaves},
+        "use_dictionary": [path for top, path in leaves if top not in plain],
+        "write_statistics": [path for top, path in leaves if top not in plain and top not in nested],
     }
 
 
@@ -110,7 +146,6 @@ def write_table(
             table,
             fh,
             row_group_size=ROW_GROUP_ROWS,
-            write_statistics=True,
             **_encoding(table.schema, compression),
         )
         fh.flush()
@@ -137,9 +172,7 @@ class ParquetAppender:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._tmp = _tmp_name(self.path)
         self._fh = open(self._tmp, "wb")
-        self._writer = pq.ParquetWriter(
-            self._fh, self.schema, write_statistics=True, **_encoding(self.schema, compression)
-        )
+        self._writer = pq.ParquetWriter(self._fh, self.schema, **_encoding(self.schema, compression))
 
     def write(self, table: pa.Table) -> None:
         if table.num_rows == 0:

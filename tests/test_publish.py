@@ -10,6 +10,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -17,7 +18,7 @@ import pytest
 
 from cleaning import parquet_io
 from cleaning.parquet_io import PublishError, PublishPlan, publish, recover
-from cleaning.schema import REJECTS, SCHEMA_VERSION
+from cleaning.schema import PARAGRAPHS, REJECTS, SCHEMA_VERSION
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -237,6 +238,65 @@ def test_hash_columns_of_the_index_are_stored_raw_and_read_back_equal(tmp_path: 
             for i in range(meta.num_columns)
         }
         assert {codecs[c] for c in RAW_COLUMNS["dedup_index"]} == {"UNCOMPRESSED"}
-        assert codecs["key"] == "ZSTD"
+        assert codecs["key"] == "LZ4"  # an internal table: the internal codec
         assert pq.read_table(path).equals(index)
     assert whole.read_bytes() == appended.read_bytes()
+
+
+def _chunks(path: Path) -> dict[str, Any]:
+    meta = pq.ParquetFile(path).metadata.row_group(0)
+    return {meta.column(i).path_in_schema: meta.column(i) for i in range(meta.num_columns)}
+
+
+def test_public_tables_use_the_output_codec_and_internal_tables_lz4(tmp_path: Path) -> None:
+    from cleaning.schema import INTERNAL_TABLES, PUBLIC_TABLES, UNIT_SCHEMAS, table_name
+
+    assert {table_name(s) for s in UNIT_SCHEMAS.values()} <= INTERNAL_TABLES
+    assert not {table_name(s) for s in PUBLIC_TABLES.values()} & INTERNAL_TABLES
+    for schema, codec in ((PARAGRAPHS, "ZSTD"), (UNIT_SCHEMAS["paragraphs"], "LZ4")):
+        path = tmp_path / f"{table_name(schema)}.parquet"
+        parquet_io.write_table(schema.empty_table(), path, schema)
+        parquet_io.write_table(_paragraph_rows(schema), path, schema)
+        assert {c.compression for c in _chunks(path).values()} == {codec}
+    path = tmp_path / "gzip.parquet"
+    parquet_io.write_table(_paragraph_rows(PARAGRAPHS), path, PARAGRAPHS, compression="gzip")
+    assert {c.compression for c in _chunks(path).values()} == {"GZIP"}
+
+
+def _paragraph_rows(schema: pa.Schema) -> pa.Table:
+    rows = [
+        {
+            "id": f"a-{i:04d}",
+            "article_id": "a",
+            "source_path": "x.txt",
+            "position": i,
+            "text": f"第{i}段。完善城市网络建设。",
+            "char_count": 12,
+            "status": "kept",
+            "source_line_start": i,
+            "source_line_end": i,
+            "joins": ["layout.column_break_join"] if i % 3 == 0 else [],
+            "rules": ["normalize.ascii_punct_to_fullwidth"] if i % 2 else [],
+            "damage_count": 0,
+            "_input": "x.txt",
+            "_article_position": 0,
+        }
+        for i in range(200)
+    ]
+    return pa.Table.from_pylist([{k: r[k] for k in schema.names if k in r} for r in rows], schema=schema)
+
+
+def test_distinct_and_list_columns_carry_no_statistics_and_reach_their_leaves(tmp_path: Path) -> None:
+    """Writer settings address Parquet leaves: a list column's settings must reach
+    ``rules.list.element``, not be dropped for naming ``rules``."""
+    path = tmp_path / "p.parquet"
+    parquet_io.write_table(_paragraph_rows(PARAGRAPHS), path, PARAGRAPHS)
+    chunks = _chunks(path)
+    assert not chunks["text"].is_stats_set and not chunks["id"].is_stats_set
+    assert not chunks["rules.list.element"].is_stats_set
+    assert chunks["position"].is_stats_set and chunks["status"].is_stats_set
+    assert "RLE_DICTIONARY" in chunks["rules.list.element"].encodings
+    assert "RLE_DICTIONARY" in chunks["status"].encodings
+    assert "RLE_DICTIONARY" not in chunks["text"].encodings
+    assert chunks["rules.list.element"].compression == "ZSTD"
+    assert pq.read_table(path).equals(_paragraph_rows(PARAGRAPHS))
