@@ -299,12 +299,52 @@ _key_text = st.one_of(
     pairs=st.lists(st.tuples(st.integers(0, 11), st.integers(0, 11)), max_size=40),
 )
 def test_intersections_kernel_equals_numpy(way: str, keys: list[tuple[str, int]], pairs: list) -> None:
-    sh = _shingles([k for k, _ in keys], [u for _, u in keys])
+    texts, units = [k for k, _ in keys], [u for _, u in keys]
+    with jit.numpy_definitions():
+        reference = _shingles(texts, units)
     n = len(keys)
     child = np.array([a % n for a, _ in pairs], dtype=np.int64)
     parent = np.array([b % n for _, b in pairs], dtype=np.int64)
-    got = _kernel(R._intersect_kernel, way)(sh.sets, sh.set_off, child, parent)
-    assert np.array_equal(got, sh.intersections_numpy(child, parent))
+    counts = np.diff(reference.seq_off)
+    sets, set_off, t = R._set_tables(reference.seq, counts, _kernel(R._set_tables_kernel, way))
+    # the same distinct sets, each row's values in first-occurrence order instead of sorted
+    assert np.array_equal(set_off, reference.set_off)
+    assert np.array_equal(np.sort(sets), reference.sets)
+    got = _kernel(R._table_intersect_kernel, way)(sets, set_off, t.table, t.offsets, t.zero, child, parent)
+    assert np.array_equal(got, reference.intersections_numpy(child, parent))
+    if jit.enabled():  # what verification runs
+        assert np.array_equal(_shingles(texts, units).intersections(child, parent), got)
+
+
+@pytest.mark.parametrize("way", WAYS)
+@settings(max_examples=80, deadline=None)
+@given(
+    rows=st.lists(
+        st.lists(
+            st.integers(0, 2**32 - 1) | st.integers(0, 40) | st.sampled_from([0, 2**31, 2**32 - 1]),
+            max_size=70,
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    spread=st.booleans(),
+    pairs=st.lists(st.tuples(st.integers(0, 5), st.integers(0, 5)), max_size=30),
+)
+def test_set_tables_on_any_hashes(way: str, rows: list[list[int]], spread: bool, pairs: list) -> None:
+    """Distinct sets and intersections by hash table on values that crowd the tables (small values,
+    multiples of one step, repeats) and on the hash 0, which the tables cannot hold as a value."""
+    step = 2**20 if spread else 1
+    rows = [[(v * step) % 2**32 for v in values] for values in rows]
+    hashes = np.array([v for values in rows for v in values], dtype=np.uint32)
+    counts = np.array([len(v) for v in rows], dtype=np.int64)
+    sets, set_off, t = R._set_tables(hashes, counts, _kernel(R._set_tables_kernel, way))
+    got_sets = [(sets[a:b] & np.uint64(0xFFFFFFFF)).tolist() for a, b in itertools.pairwise(set_off.tolist())]
+    assert got_sets == [list(dict.fromkeys(values)) for values in rows]
+    assert (sets >> np.uint64(32)).tolist() == [k for k, values in enumerate(got_sets) for _ in values]
+    child = np.array([a % len(rows) for a, _ in pairs], dtype=np.int64)
+    parent = np.array([b % len(rows) for _, b in pairs], dtype=np.int64)
+    got = _kernel(R._table_intersect_kernel, way)(sets, set_off, t.table, t.offsets, t.zero, child, parent)
+    assert got.tolist() == [len(set(rows[a]) & set(rows[b])) for a, b in zip(child, parent, strict=True)]
 
 
 def _fragments(text: str, rng: random.Random) -> list[str]:

@@ -24,12 +24,13 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache, partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -808,10 +809,15 @@ def _sorted_unique(values: np.ndarray) -> np.ndarray:
 
 
 class _Shingles:
-    """Shingle hashes of a block's rows: the sequences (for alignment) and the sorted sets.
+    """Shingle hashes of a block's rows: the sequences (for alignment) and the distinct sets.
 
-    ``sets`` holds ``local_row << 32 | hash`` sorted and de-duplicated, so one
-    ``searchsorted`` finds any shingle of any row of the block.
+    ``sets`` holds each row's distinct hashes as ``local_row << 32 | hash``, rows in order
+    (row ``k``'s are ``sets[set_off[k]:set_off[k + 1]]``). With kernels, a row's values come in
+    first-occurrence order and each row also gets an open-addressing hash table of its set
+    (:func:`_set_tables_kernel`): deduplicating by table is a probe or two per shingle where
+    sorting the block's shingles cost four times as much, and an intersection probes the
+    smaller set in the other's table. The numpy definition sorts the whole block instead
+    (values sorted inside each row), which its ``searchsorted`` needs.
     """
 
     def __init__(self, rows: np.ndarray, keys: _BlockKeys, units: np.ndarray, cfg: DedupConfig):
@@ -820,6 +826,10 @@ class _Shingles:
         self.seq = hashes
         self.seq_off = np.zeros(len(rows) + 1, dtype=np.int64)
         np.cumsum(counts, out=self.seq_off[1:])
+        self.tables: _SetTables | None = None
+        if jit.enabled():
+            self.sets, self.set_off, self.tables = _set_tables(hashes, counts, _set_tables_kernel)
+            return
         owner = np.repeat(np.arange(len(rows), dtype=np.uint64), counts)
         self.sets = _sorted_unique((owner << np.uint64(32)) | hashes.astype(np.uint64))
         self.set_off = np.searchsorted(self.sets >> np.uint64(32), np.arange(len(rows) + 1, dtype=np.uint64))
@@ -829,19 +839,25 @@ class _Shingles:
 
     def intersections(self, child: np.ndarray, parent: np.ndarray) -> np.ndarray:
         """|set(child) & set(parent)| for arrays of local rows."""
-        if jit.enabled():
-            return _intersect_kernel(self.sets, self.set_off, child, parent)
+        if self.tables is not None:
+            t = self.tables
+            return _table_intersect_kernel(self.sets, self.set_off, t.table, t.offsets, t.zero, child, parent)
         return self.intersections_numpy(child, parent)
+
+    def sorted_sets(self) -> np.ndarray:
+        """``sets`` with each row's values in ascending order (the layout, ``set_off``, is the same)."""
+        return self.sets if self.tables is None else np.sort(self.sets)
 
     def intersections_numpy(self, child: np.ndarray, parent: np.ndarray) -> np.ndarray:
         """The numpy definition of :meth:`intersections`."""
+        sets = self.sorted_sets()
         sizes = self.set_sizes(child)
         at = np.repeat(self.set_off[child], sizes) + _local_index(sizes)
         query = (np.repeat(parent.astype(np.uint64), sizes) << np.uint64(32)) | (
-            self.sets[at] & np.uint64(0xFFFFFFFF)
+            sets[at] & np.uint64(0xFFFFFFFF)
         )
-        pos = np.minimum(np.searchsorted(self.sets, query), max(len(self.sets) - 1, 0))
-        hit = self.sets[pos] == query if len(self.sets) else np.zeros(len(query), dtype=bool)
+        pos = np.minimum(np.searchsorted(sets, query), max(len(sets) - 1, 0))
+        hit = sets[pos] == query if len(sets) else np.zeros(len(query), dtype=bool)
         pair = np.repeat(np.arange(len(child), dtype=np.int64), sizes)
         return np.bincount(pair[hit], minlength=len(child))
 
@@ -849,28 +865,131 @@ class _Shingles:
         return self.seq[self.seq_off[local] : self.seq_off[local + 1]]
 
     def hash_set(self, local: int) -> np.ndarray:
-        return (self.sets[self.set_off[local] : self.set_off[local + 1]] & np.uint64(0xFFFFFFFF)).astype(
+        """Row ``local``'s distinct hashes, ascending (:func:`_alignment` searches them)."""
+        values = (self.sets[self.set_off[local] : self.set_off[local + 1]] & np.uint64(0xFFFFFFFF)).astype(
             np.uint32
         )
+        return values if self.tables is None else np.sort(values)
+
+
+@dataclass(slots=True)
+class _SetTables:
+    """Per row of a block, an open-addressing table (linear probing) of its distinct shingle hashes:
+    row ``k``'s is ``table[offsets[k]:offsets[k + 1]]``, a power of two at least twice its
+    shingle count; 0 marks an empty slot, so a row holding the hash 0 says so in ``zero``."""
+
+    table: np.ndarray  # uint32
+    offsets: np.ndarray  # int64, one more than there are rows
+    zero: np.ndarray  # bool
+
+
+def _set_tables(
+    hashes: np.ndarray, counts: np.ndarray, kernel: Callable[..., Any]
+) -> tuple[np.ndarray, np.ndarray, _SetTables]:
+    """``(sets, set_off, tables)`` of :class:`_Shingles` by ``kernel`` (:func:`_set_tables_kernel`,
+    compiled or as plain Python)."""
+    n = len(counts)
+    # each table a power of two >= 2 x the row's shingles (4 at least): probes stay short
+    bits = np.maximum(2, np.ceil(np.log2(np.maximum(2 * counts, 1))).astype(np.int64))
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.left_shift(1, bits), out=offsets[1:])
+    table = np.zeros(int(offsets[-1]), dtype=np.uint32)
+    zero = np.zeros(n, dtype=np.bool_)
+    sets = np.empty(len(hashes), dtype=np.uint64)
+    set_off = np.zeros(n + 1, dtype=np.int64)
+    used = kernel(hashes, counts, bits, table, offsets, zero, sets, set_off)
+    return sets[:used].copy(), set_off, _SetTables(table, offsets, zero)
 
 
 @jit.kernel
-def _intersect_kernel(
-    sets: np.ndarray, set_off: np.ndarray, child: np.ndarray, parent: np.ndarray
-) -> np.ndarray:
-    """:meth:`_Shingles.intersections`: a merge of the two sorted sets of every pair."""
+def _set_tables_kernel(
+    hashes: np.ndarray,
+    counts: np.ndarray,
+    bits: np.ndarray,
+    table: np.ndarray,
+    tab_off: np.ndarray,
+    zero: np.ndarray,
+    sets: np.ndarray,
+    set_off: np.ndarray,
+) -> int:
+    """Insert each row's hashes (``counts[k]`` of them, rows back to back in ``hashes``) into its
+    table (all 0 on entry, ``2 ** bits[k]`` slots) and write each value the first time it is
+    seen to ``sets`` as ``k << 32 | hash``; fills ``set_off`` and ``zero``, returns the number of
+    values written."""
     low = np.uint64(0xFFFFFFFF)
+    gold = np.uint64(0x9E3779B1)
+    pos = 0
+    i = 0
+    for k in range(counts.shape[0]):
+        t0 = tab_off[k]
+        mask = (1 << bits[k]) - 1
+        shift = np.uint64(32 - bits[k])
+        high = np.uint64(k) << np.uint64(32)
+        set_off[k] = pos
+        for _ in range(counts[k]):
+            x = np.uint64(hashes[i])
+            i += 1
+            if x == 0:  # 0 marks empty slots: the hash 0 is a flag
+                if not zero[k]:
+                    zero[k] = True
+                    sets[pos] = high
+                    pos += 1
+                continue
+            h = np.int64(((x * gold) & low) >> shift)
+            while True:
+                y = np.uint64(table[t0 + h])
+                if y == 0:
+                    table[t0 + h] = x
+                    sets[pos] = high | x
+                    pos += 1
+                    break
+                if y == x:
+                    break
+                h = (h + 1) & mask
+    set_off[counts.shape[0]] = pos
+    return pos
+
+
+@jit.kernel
+def _table_intersect_kernel(
+    sets: np.ndarray,
+    set_off: np.ndarray,
+    table: np.ndarray,
+    tab_off: np.ndarray,
+    zero: np.ndarray,
+    child: np.ndarray,
+    parent: np.ndarray,
+) -> np.ndarray:
+    """:meth:`_Shingles.intersections`: the smaller set of every pair looked up in the other's table."""
+    low = np.uint64(0xFFFFFFFF)
+    gold = np.uint64(0x9E3779B1)
     out = np.zeros(child.shape[0], dtype=np.int64)
     for k in range(child.shape[0]):
-        i, i_end = set_off[child[k]], set_off[child[k] + 1]
-        j, j_end = set_off[parent[k]], set_off[parent[k] + 1]
+        s, t = child[k], parent[k]
+        if set_off[s + 1] - set_off[s] > set_off[t + 1] - set_off[t]:
+            s, t = t, s
+        t0 = tab_off[t]
+        size = tab_off[t + 1] - t0
+        mask = size - 1
+        bits = 0
+        while (1 << bits) < size:
+            bits += 1
+        shift = np.uint64(32 - bits)
         shared = 0
-        while i < i_end and j < j_end:  # without branches: which side moves is data, not control
-            a = sets[i] & low
-            b = sets[j] & low
-            shared += a == b
-            i += a <= b
-            j += b <= a
+        for j in range(set_off[s], set_off[s + 1]):
+            x = sets[j] & low
+            if x == 0:
+                shared += zero[t]
+                continue
+            h = np.int64(((x * gold) & low) >> shift)
+            while True:
+                y = np.uint64(table[t0 + h])
+                if y == x:
+                    shared += 1
+                    break
+                if y == 0:
+                    break
+                h = (h + 1) & mask
         out[k] = shared
     return out
 
