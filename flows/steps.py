@@ -694,9 +694,13 @@ def _unit_table(
     return t.filter(pc.is_in(t[INPUT_COL], value_set=pa.array(live, pa.string())))
 
 
-def _write_decisions(batches: Any, path: Path) -> int:
-    """Stream decision batches into one Parquet file; returns its row count."""
-    out = parquet_io.ParquetAppender(path, DECISION_SCHEMA)
+# what finalize_unit reads of a unit's decisions: its paragraphs' dedup columns, matched by id
+STAGED_DECISION_COLUMNS = ["id", *DECISION_COLUMNS]
+
+
+def _write_decisions(batches: Any, path: Path, schema: pa.Schema = DECISION_SCHEMA) -> int:
+    """Stream decision batches (of ``schema``) into one Parquet file; returns its row count."""
+    out = parquet_io.ParquetAppender(path, schema)
     try:
         for batch in batches:
             out.write(pa.Table.from_batches([batch]))
@@ -716,6 +720,7 @@ def reduce_dedup(catalog: dict[str, dict[str, Any]], params: FlowParams, run_id:
     table with its reason texts.
     """
     from cleaning.dedup import article_reprints, reduce_index
+    from cleaning.dedup.reduce import decision_schema
     from flows.runners import default_workers
 
     clock = _Clock()
@@ -740,9 +745,13 @@ def reduce_dedup(catalog: dict[str, dict[str, Any]], params: FlowParams, run_id:
 
     # the reduce runs alone, after every shard: it verifies on as many threads as the run has workers
     reduced = reduce_index(list(index_paths.values()), cfg.dedup, threads=params.workers or default_workers())
-    # each unit's index holds exactly its live paragraphs: its rows are the unit's decisions
+    # each unit's index holds exactly its live paragraphs: its rows are the unit's decisions. Only
+    # the columns finalize_unit applies (no reason texts: they were never read), in the index
+    # file's row order, which is the unit's paragraph order: finalize pairs them by position.
+    staged = decision_schema(STAGED_DECISION_COLUMNS)
     for uid, path in index_paths.items():
-        _write_decisions(reduced.batches(reduced.rows_of(path)), staging / "decisions" / f"{uid}.parquet")
+        batches = reduced.batches(reduced.rows_of(path, file_order=True), columns=staged.names)
+        _write_decisions(batches, staging / "decisions" / f"{uid}.parquet", staged)
 
     articles = (
         pa.concat_tables(art_cols)
@@ -776,11 +785,19 @@ def _apply_decisions(para: pa.Table, decisions: pa.Table, columns: list[str] = D
     """Rows with the dedup columns taken from ``decisions`` (matched by id, order kept)."""
     if decisions.num_rows == 0 or para.num_rows == 0:
         return para
-    pos = pc.index_in(para["id"], value_set=decisions["id"])
+    # the flow stages decisions in the rows' own order: then row i's decision is decisions' row i,
+    # with no hash look-up of every id (one chunk, as the look-up's take gives)
+    aligned = decisions.num_rows == para.num_rows and decisions["id"].equals(para["id"])
+    pos = None if aligned else pc.index_in(para["id"], value_set=decisions["id"])
     for col in columns:
         if col not in decisions.column_names:
             continue
-        new = pc.take(decisions[col], pos).cast(para.schema.field(col).type)
+        new = (
+            pa.chunked_array([decisions[col].combine_chunks()])
+            if pos is None
+            else pc.take(decisions[col], pos)
+        )
+        new = new.cast(para.schema.field(col).type)
         if col == "status":
             new = pc.fill_null(new, STATUS_KEPT)
         para = para.set_column(para.schema.get_field_index(col), col, new)
@@ -868,7 +885,7 @@ def finalize_unit(uid: str, live: list[str], params: FlowParams, run_id: str) ->
             public, staging / name, uid, PUBLIC_TABLES[name], rows_per_file, cfg.output.compression
         )
         staged[name] = [state.rel(p) for p in paths]
-    status = Counter(para["status"].to_pylist())
+    status = {r["values"]: r["counts"] for r in pc.value_counts(para["status"]).to_pylist()}
     stats = state.unit_stats(uid)
     return {
         "unit": uid,

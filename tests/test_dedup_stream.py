@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -27,6 +28,7 @@ from cleaning.dedup import (
     dedup_reduce,
     reduce_index,
 )
+from cleaning.dedup.reduce import decision_schema
 from cleaning.schema import DECISION_SCHEMA
 from tests.test_dedup_engine import EN, LONG_ZH, _noisy, _rows, _table
 
@@ -61,6 +63,39 @@ def test_batches_of_any_size_give_the_whole_table(tmp_path: Path) -> None:
     for size in (1, 4, 1000):
         got = pa.Table.from_batches(list(reduced.batches(size=size)), schema=DECISION_SCHEMA)
         assert got.equals(whole)
+
+
+def test_rows_of_in_file_order_follow_each_files_rows(tmp_path: Path) -> None:
+    """Files whose rows are not in id order, and an id in two files (it counts for the first only)."""
+    paths = _files(tmp_path)
+    rng = np.random.default_rng(7)
+    tables = [pq.read_table(p) for p in paths]
+    tables[2] = pa.concat_tables([tables[2], tables[0].slice(1, 1)])  # X-001 again, in z
+    for path, t in zip(paths, tables, strict=True):
+        pq.write_table(t.take(pa.array(rng.permutation(t.num_rows))), path)
+    reduced = reduce_index(paths, CFG)
+    seen: set[str] = set()
+    for path in sorted(paths):
+        file_ids = pq.read_table(path, columns=["id"]).column("id").to_pylist()
+        in_order = reduced.rows_of(path, file_order=True)
+        assert sorted(in_order.tolist()) == reduced.rows_of(path).tolist()
+        assert reduced.ids.take(pa.array(in_order)).to_pylist() == [i for i in file_ids if i not in seen]
+        seen.update(file_ids)
+    assert len(seen) == len(reduced) == 15
+
+
+def test_batches_of_some_columns_are_those_columns_of_the_table(tmp_path: Path) -> None:
+    paths = _files(tmp_path)
+    reduced = reduce_index(paths, CFG)
+    whole = reduced.table()
+    rows = np.random.default_rng(3).permutation(len(reduced))
+    for columns in (["id", "status", "cluster_id", "similarity"], ["reason"], ["key_chars", "id"]):
+        schema = decision_schema(columns)
+        assert schema.names == [c for c in DECISION_SCHEMA.names if c in columns]
+        got = pa.Table.from_batches(list(reduced.batches(rows, size=3, columns=columns)), schema=schema)
+        assert got.equals(whole.take(pa.array(rows)).select(schema.names))
+    with pytest.raises(ValueError, match="not decision columns"):
+        decision_schema(["id", "text"])
 
 
 def test_rows_of_each_file_partition_the_decisions(tmp_path: Path) -> None:

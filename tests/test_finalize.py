@@ -143,3 +143,67 @@ def test_unit_article_columns_leave_out_the_text() -> None:
     for name, values in unit.items():
         if name in full:
             assert values == full[name], name
+
+
+_decision_status = st.sampled_from([*STATUSES, None])
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    statuses=st.lists(_decision_status, max_size=12),
+    chunk=st.integers(1, 5),
+    data=st.data(),
+)
+def test_decisions_in_the_rows_order_apply_as_looked_up_by_id(statuses: list, chunk: int, data) -> None:
+    """The flow stages decisions in the paragraphs' order; applied by position they give the table
+    (values, types and chunk layout) that the look-up by id gives for the same decisions in any
+    other order, or for some rows missing."""
+    from flows.steps import DECISION_COLUMNS, _apply_decisions
+
+    n = len(statuses)
+    ids = [f"p{i}" for i in range(n)]
+    para = (
+        pa.Table.from_batches(
+            [
+                pa.record_batch(
+                    {
+                        "id": pa.array(ids[lo : lo + chunk], pa.string()),
+                        "text": pa.array([f"t{i}" for i in range(lo, min(n, lo + chunk))], pa.string()),
+                        **{
+                            f.name: pa.nulls(min(n, lo + chunk) - lo, f.type)
+                            for f in PARAGRAPHS
+                            if f.name in DECISION_COLUMNS
+                        },
+                    }
+                )
+                for lo in range(0, n, chunk)
+            ]
+        )
+        if n
+        else None
+    )
+    if para is None:
+        return
+    flagged = [s not in (None, STATUS_KEPT) for s in statuses]
+    decisions = pa.table(
+        {
+            "id": ids,
+            "status": pa.array(statuses, pa.string()),
+            "relation": [("near" if f else None) for f in flagged],
+            "duplicate_of": [("p0" if f else None) for f in flagged],
+            "cluster_id": [("p0" if f else None) for f in flagged],
+            "similarity": pa.array([(0.75 if f else None) for f in flagged], pa.float32()),
+            "containment": pa.array([(0.5 if f else None) for f in flagged], pa.float32()),
+        }
+    )
+    aligned = _apply_decisions(para, decisions)
+    order = data.draw(st.permutations(range(n)))
+    shuffled = _apply_decisions(para, decisions.take(pa.array(order, pa.int64())))
+    assert aligned.equals(shuffled)
+    assert [c.num_chunks for c in aligned.columns] == [c.num_chunks for c in shuffled.columns]
+    assert aligned["status"].null_count == 0
+    # a row without a decision: looked up by id, it stays kept
+    if n > 1:
+        partial = _apply_decisions(para, decisions.slice(1))
+        assert partial["status"].to_pylist()[0] == STATUS_KEPT
+        assert partial.slice(1).equals(aligned.slice(1))

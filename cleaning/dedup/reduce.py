@@ -1548,6 +1548,7 @@ class Reduced:
         self.unit = idx.unit
         self.key_chars = idx.key_chars.astype(np.int32)
         self.file = idx.file
+        self._row = idx.row  # each row's row in its file
         self._edges = edges
         rows = np.arange(n, dtype=np.int64)
         # exact repeats follow their group's representative: its edge if it is flagged
@@ -1569,9 +1570,14 @@ class Reduced:
     def __len__(self) -> int:
         return len(self.relation)
 
-    def rows_of(self, path: str | Path) -> np.ndarray:
-        """This reduce's rows (ascending, i.e. by id) read from the index file ``path``."""
-        return np.flatnonzero(self.file == self.paths.index(str(path)))
+    def rows_of(self, path: str | Path, file_order: bool = False) -> np.ndarray:
+        """This reduce's rows read from the index file ``path``: ascending (i.e. by id), or with
+        ``file_order`` in the order of that file's own rows (the map writes a unit's index in its
+        paragraphs' order, so a step can pair decisions and paragraphs by position)."""
+        rows = np.flatnonzero(self.file == self.paths.index(str(path)))
+        if file_order:
+            rows = rows[np.argsort(self._row[rows], kind="stable")]
+        return rows
 
     def status_counts(self) -> dict[str, int]:
         relation = self.relation.astype(np.int64) + 1
@@ -1589,52 +1595,67 @@ class Reduced:
         return np.where(self.relation >= 0, self.parent, np.where(self._cluster_self, rows, -1))
 
     def batches(
-        self, rows: np.ndarray | None = None, size: int = DECISION_BATCH_ROWS
+        self,
+        rows: np.ndarray | None = None,
+        size: int = DECISION_BATCH_ROWS,
+        columns: Sequence[str] | None = None,
     ) -> Iterator[pa.RecordBatch]:
-        """Decision rows for ``rows`` (default: all, by id), ``size`` rows per batch."""
+        """Decision rows for ``rows`` (default: all, by id), ``size`` rows per batch.
+
+        ``columns``: only these columns of :data:`DECISION_SCHEMA` (in its order), for a caller
+        that needs a few: the reason texts, most of a batch's cost, are made only when asked for.
+        """
+        schema = decision_schema(columns)
         if rows is None:
             rows = np.arange(len(self), dtype=np.int64)
         for lo in range(0, len(rows), size):
-            yield self._batch(np.asarray(rows[lo : lo + size], dtype=np.int64))
+            yield self._batch(np.asarray(rows[lo : lo + size], dtype=np.int64), schema)
 
     def table(self) -> pa.Table:
         """All decisions as one table, rows sorted by id."""
         return pa.Table.from_batches(list(self.batches()), schema=DECISION_SCHEMA)
 
-    def _batch(self, rows: np.ndarray) -> pa.RecordBatch:
+    def _batch(self, rows: np.ndarray, schema: pa.Schema = DECISION_SCHEMA) -> pa.RecordBatch:
         ids = self.ids
         relation = self.relation[rows]
         flagged = relation >= 0
-        parent = self.parent[rows]
-        cluster = np.where(flagged, parent, np.where(self._cluster_self[rows], rows, -1))
+        rel_take = pa.array(relation.astype(np.int64), mask=~flagged)
         edge = self._edge[rows]
         has_edge = edge >= 0
-        sim, cont, _ = self._edges.ratios(np.maximum(edge, 0)) if len(self._edges) else (1.0, 1.0, 1.0)
-        sim = np.where(has_edge, sim, 1.0)
-        cont = np.where(has_edge, cont, 1.0)
-        status = np.where(relation < 0, 0, np.where(relation <= _RELATION_CODE["near"], 1, 2))
-        rel_take = pa.array(relation.astype(np.int64), mask=~flagged)
-        reason = self._reasons(rows, flagged, edge, has_edge)
-        return pa.RecordBatch.from_arrays(
-            [
-                _flat(x)
-                for x in (
-                    ids.take(pa.array(rows)),
-                    _STATUS_NAMES.take(pa.array(status.astype(np.int64))),
-                    _RELATION_NAMES.take(rel_take),
-                    ids.take(pa.array(parent, mask=~flagged)),
-                    ids.take(pa.array(cluster, mask=cluster < 0)),
-                    pa.array(sim.astype(np.float32), mask=~flagged),
-                    pa.array(cont.astype(np.float32), mask=~flagged),
-                    _RULE_NAMES.take(rel_take),
-                    reason,
-                    self.article_id.take(pa.array(rows)),
-                    self.source_path.take(pa.array(rows)),
-                    pa.array(self.key_chars[rows]),
+
+        def cluster() -> pa.Array:
+            at = np.where(flagged, self.parent[rows], np.where(self._cluster_self[rows], rows, -1))
+            return ids.take(pa.array(at, mask=at < 0))
+
+        ratios: list[tuple] = []  # the edges' ratios, computed once if a column needs them
+
+        def ratio(which: int) -> pa.Array:
+            if not ratios:
+                ratios.append(
+                    self._edges.ratios(np.maximum(edge, 0)) if len(self._edges) else (1.0, 1.0, 1.0)
                 )
-            ],
-            schema=DECISION_SCHEMA,
-        )
+            return pa.array(np.where(has_edge, ratios[0][which], 1.0).astype(np.float32), mask=~flagged)
+
+        # each column made only if the schema asks for it
+        make = {
+            "id": lambda: ids.take(pa.array(rows)),
+            "status": lambda: _STATUS_NAMES.take(
+                pa.array(
+                    np.where(relation < 0, 0, np.where(relation <= _RELATION_CODE["near"], 1, 2)), pa.int64()
+                )
+            ),
+            "relation": lambda: _RELATION_NAMES.take(rel_take),
+            "duplicate_of": lambda: ids.take(pa.array(self.parent[rows], mask=~flagged)),
+            "cluster_id": cluster,
+            "similarity": lambda: ratio(0),
+            "containment": lambda: ratio(1),
+            "rule": lambda: _RULE_NAMES.take(rel_take),
+            "reason": lambda: self._reasons(rows, flagged, edge, has_edge),
+            "article_id": lambda: self.article_id.take(pa.array(rows)),
+            "source_path": lambda: self.source_path.take(pa.array(rows)),
+            "key_chars": lambda: pa.array(self.key_chars[rows]),
+        }
+        return pa.RecordBatch.from_arrays([_flat(make[name]()) for name in schema.names], schema=schema)
 
     def _reasons(
         self, rows: np.ndarray, flagged: np.ndarray, edge: np.ndarray, has_edge: np.ndarray
@@ -1682,6 +1703,16 @@ class Reduced:
         joined_plain = pc.binary_join_element_wise("exact repeat of ", head_ids, " (same dedup key)", "")
         out = pc.if_else(pa.array(via), joined_via, texts)
         return pc.if_else(pa.array(plain), joined_plain, out)
+
+
+def decision_schema(columns: Sequence[str] | None = None) -> pa.Schema:
+    """:data:`DECISION_SCHEMA`, or the part of it with these columns (in its order)."""
+    if columns is None:
+        return DECISION_SCHEMA
+    wanted = set(columns)
+    if wanted - set(DECISION_SCHEMA.names):
+        raise ValueError(f"not decision columns: {sorted(wanted - set(DECISION_SCHEMA.names))}")
+    return pa.schema([f for f in DECISION_SCHEMA if f.name in wanted], metadata=DECISION_SCHEMA.metadata)
 
 
 def _gather(values: np.ndarray, at: np.ndarray, fill: float) -> np.ndarray:
@@ -1786,7 +1817,7 @@ def _reduce_index(index_paths: Sequence[str | Path], cfg: DedupConfig, threads: 
     del parts
     own_edge = _assign(n, edges, prio)
     # what the decisions do not need any more
-    idx.prio = idx.key_tokens = idx.key_hash = idx.row = np.empty(0, np.int64)
+    idx.prio = idx.key_tokens = idx.key_hash = np.empty(0, np.int64)
     idx.dest = []
     _release()
     return Reduced(idx, cfg, representative, edges, own_edge)
