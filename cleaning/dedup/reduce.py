@@ -888,39 +888,40 @@ def _set_tables(
 ) -> tuple[np.ndarray, np.ndarray, _SetTables]:
     """``(sets, set_off, tables)`` of :class:`_Shingles` by ``kernel`` (:func:`_set_tables_kernel`,
     compiled or as plain Python)."""
-    n = len(counts)
-    # each table a power of two >= 2 x the row's shingles (4 at least): probes stay short
-    bits = np.maximum(2, np.ceil(np.log2(np.maximum(2 * counts, 1))).astype(np.int64))
-    offsets = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.left_shift(1, bits), out=offsets[1:])
-    table = np.zeros(int(offsets[-1]), dtype=np.uint32)
-    zero = np.zeros(n, dtype=np.bool_)
-    sets = np.empty(len(hashes), dtype=np.uint64)
-    set_off = np.zeros(n + 1, dtype=np.int64)
-    used = kernel(hashes, counts, bits, table, offsets, zero, sets, set_off)
-    return sets[:used].copy(), set_off, _SetTables(table, offsets, zero)
+    sets, set_off, table, offsets, zero = kernel(hashes, counts)
+    return sets, set_off, _SetTables(table, offsets, zero)
 
 
 @jit.kernel
 def _set_tables_kernel(
-    hashes: np.ndarray,
-    counts: np.ndarray,
-    bits: np.ndarray,
-    table: np.ndarray,
-    tab_off: np.ndarray,
-    zero: np.ndarray,
-    sets: np.ndarray,
-    set_off: np.ndarray,
-) -> int:
-    """Insert each row's hashes (``counts[k]`` of them, rows back to back in ``hashes``) into its
-    table (all 0 on entry, ``2 ** bits[k]`` slots) and write each value the first time it is
-    seen to ``sets`` as ``k << 32 | hash``; fills ``set_off`` and ``zero``, returns the number of
-    values written."""
+    hashes: np.ndarray, counts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Insert each row's hashes (``counts[k]`` of them, rows back to back in ``hashes``) into a
+    table of its own, a power of two at least twice its count (4 at least: probes stay short),
+    and write each value the first time it is seen to ``sets`` as ``k << 32 | hash``. Returns
+    ``(sets, set_off, table, table offsets, zero)``; ``sets`` is a view of a buffer sized for
+    every hash (a block's repeats are few)."""
     low = np.uint64(0xFFFFFFFF)
     gold = np.uint64(0x9E3779B1)
+    n = counts.shape[0]
+    bits = np.empty(n, dtype=np.int64)
+    tab_off = np.empty(n + 1, dtype=np.int64)
+    size = 0
+    for k in range(n):
+        b = 2
+        while (1 << b) < 2 * counts[k]:
+            b += 1
+        bits[k] = b
+        tab_off[k] = size
+        size += 1 << b
+    tab_off[n] = size
+    table = np.zeros(size, dtype=np.uint32)
+    zero = np.zeros(n, dtype=np.bool_)
+    sets = np.empty(hashes.shape[0], dtype=np.uint64)
+    set_off = np.empty(n + 1, dtype=np.int64)
     pos = 0
     i = 0
-    for k in range(counts.shape[0]):
+    for k in range(n):
         t0 = tab_off[k]
         mask = (1 << bits[k]) - 1
         shift = np.uint64(32 - bits[k])
@@ -946,8 +947,8 @@ def _set_tables_kernel(
                 if y == x:
                     break
                 h = (h + 1) & mask
-    set_off[counts.shape[0]] = pos
-    return pos
+    set_off[n] = pos
+    return sets[:pos], set_off, table, tab_off, zero
 
 
 @jit.kernel
