@@ -113,7 +113,7 @@ def test_slot_groups_keep_and_gather_every_repeated_value(
     # few distinct low bits: groups of several values, repeated and not
     values = np.array([(b * 0x9E3779B97F4A7C15) % 2**64 for b, _ in members], dtype=np.uint64)
     rows = np.array([r for _, r in members], dtype=np.int64 if wide else np.int32)
-    got_v, got_r = _kernel(R._slot_groups, way)(values, rows, bits)
+    got_v, got_r = _kernel(R._slot_groups, way)(values, rows, bits, 0)
     assert got_v.dtype == values.dtype and got_r.dtype == rows.dtype
     # exactly the values whose slot is shared, each with its row
     slot = values & np.uint64((1 << bits) - 1)
@@ -134,21 +134,56 @@ def test_slot_groups_keep_and_gather_every_repeated_value(
     heads=st.integers(1, 4),
     max_bucket=st.sampled_from([None, 2, 3, 8]),
     seed=st.integers(0, 2**16),
+    part_bits=st.sampled_from([0, 0, 1, 3, 10]),
 )
 def test_star_pairs_by_slot_groups_equal_numpy(
-    way: str, members: list[tuple[int, int]], heads: int, max_bucket: int | None, seed: int
+    way: str,
+    members: list[tuple[int, int]],
+    heads: int,
+    max_bucket: int | None,
+    seed: int,
+    part_bits: int,
 ) -> None:
-    """The kernel path of :func:`R._star_pairs` (slot groups, then stars) finds the numpy
-    definition's pairs, in its own order."""
+    """The kernel path of :func:`R._star_pairs` (slot groups, the values split by their top bits
+    first or not, then stars) finds the numpy definition's pairs, in its own order."""
     bucket = np.array([(b * 0x9E3779B97F4A7C15) % 2**64 for b, _ in members], dtype=np.uint64)
     rows = np.array([r for _, r in members], dtype=np.int64)
     prio = np.random.default_rng(seed).permutation(31).astype(np.int64)
     if len(bucket) < 2:
         return
     expected = R._star_pairs_numpy(bucket, rows, prio, heads, max_bucket)
-    b, r = _kernel(R._slot_groups, way)(bucket, rows, 10)
+    b, r = _kernel(R._slot_groups, way)(bucket, rows, 10, part_bits)
     got = _kernel(R._star_kernel, way)(b, r, prio, heads, max_bucket or 0)
     assert _pair_multiset(got) == _pair_multiset(expected)
+
+
+@pytest.mark.parametrize("way", WAYS)
+@settings(max_examples=100, deadline=None)
+@given(
+    members=st.lists(st.tuples(st.integers(0, 60), st.integers(0, 30)), max_size=200),
+    part_bits=st.integers(1, 10),
+    top=st.booleans(),
+)
+def test_slot_groups_by_parts_gather_every_repeated_value(
+    way: str, members: list[tuple[int, int]], part_bits: int, top: bool
+) -> None:
+    """Split by top bits first: every repeated value is kept with all its rows, equal values lie
+    together and sorted inside their group. ``top``: values differing in their top bits only."""
+    if top:  # one low half for all: only the parts (top bits) tell the values apart
+        values = np.array([((b * 0x9E3779B1) % 2**32) << 32 | 5 for b, _ in members], dtype=np.uint64)
+    else:
+        values = np.array([(b * 0x9E3779B97F4A7C15) % 2**64 for b, _ in members], dtype=np.uint64)
+    rows = np.array([r for _, r in members], dtype=np.int32)
+    got_v, got_r = _kernel(R._slot_groups, way)(values, rows, 10, part_bits)
+    assert got_v.dtype == values.dtype and got_r.dtype == rows.dtype
+    got = list(zip(got_v.tolist(), got_r.tolist(), strict=True))
+    repeated = {v for v in values.tolist() if values.tolist().count(v) > 1}
+    assert sorted(p for p in got if p[0] in repeated) == sorted(
+        p for p in zip(values.tolist(), rows.tolist(), strict=True) if p[0] in repeated
+    )
+    # each value's copies lie together
+    runs = [v for k, v in enumerate(got_v.tolist()) if k == 0 or got_v[k - 1] != v]
+    assert len(runs) == len(set(runs))
 
 
 @pytest.mark.parametrize("way", WAYS)
