@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
@@ -636,3 +637,59 @@ def test_reduce_with_kernels_equals_numpy_on_real_text(lang: str, tmp_path: Path
         mp.undo()
     assert spilled.equals(reference) and spilled_reference.equals(reference)
     assert all(t.equals(reference) for t in threaded)
+
+
+# ------------------------------------------------------------------ canonical order
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.integers(0, 6),
+            st.sampled_from(["a.txt", "b.txt", "c/a.txt"]),
+            st.integers(-1, 3),
+            st.integers(0, 3),
+        ),
+        min_size=1,
+        max_size=40,
+    ),
+    wide=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_priority_equals_the_sort_with_ids(rows: list[tuple], wide: bool, seed: int) -> None:
+    """The canonical rank without comparing ids (rows are in id order: a stable sort keeps it)
+    equals the five-key sort with the id last; ``wide``: keys too wide to pack, sorted by Arrow."""
+    ids = sorted(f"p{i:03d}-{np.random.default_rng(seed + i).integers(99)}" for i in range(len(rows)))
+    scale = 2**40 if wide else 1
+    idx = R._Index(
+        paths=[],
+        dest=[],
+        ids=pa.array(ids, pa.string()),
+        article_id=pa.array(ids, pa.string()),
+        source_path=pa.chunked_array([pa.array([r[1] for r in rows]).dictionary_encode()]),
+        unit=np.zeros(len(rows), np.int8),
+        key_chars=np.array([r[0] * scale for r in rows], dtype=np.int64),
+        key_tokens=np.zeros(len(rows), np.int32),
+        key_hash=np.zeros(len(rows), np.uint64),
+        prio=np.empty(0, np.int64),
+        file=np.zeros(len(rows), np.int32),
+        row=np.arange(len(rows), dtype=np.int32),
+    )
+    article_position = np.array([r[2] * scale for r in rows], dtype=np.int64 if wide else np.int32)
+    position = np.array([r[3] for r in rows], dtype=np.int32)
+    order = pc.sort_indices(
+        pa.table(
+            {
+                "neg_len": -idx.key_chars,
+                "source_path": pa.array([r[1] for r in rows]),
+                "article_position": article_position,
+                "position": position,
+                "id": idx.ids,
+            }
+        ),
+        [(c, "ascending") for c in ("neg_len", "source_path", "article_position", "position", "id")],
+    ).to_numpy()
+    expected = np.empty(len(order), dtype=np.int64)
+    expected[order] = np.arange(len(order))
+    assert R._priority(idx, article_position, position).tolist() == expected.tolist()

@@ -227,29 +227,34 @@ def _local_index(counts: np.ndarray) -> np.ndarray:
 
 
 def _priority(idx: _Index, article_position: np.ndarray, position: np.ndarray) -> np.ndarray:
-    """Rank of every row in canonical order (0 = most complete, earliest)."""
-    order_table = pa.table(
-        {
-            "neg_len": -idx.key_chars,
-            "source_path": _value_rank(idx.source_path),
-            "article_position": article_position,
-            "position": position,
-            "id": idx.ids,
-        }
-    )
-    order = pc.sort_indices(
-        order_table,
-        [
-            ("neg_len", "ascending"),
-            ("source_path", "ascending"),
-            ("article_position", "ascending"),
-            ("position", "ascending"),
-            ("id", "ascending"),
-        ],
-    ).to_numpy()
+    """Rank of every row in canonical order (0 = most complete, earliest).
+
+    The rows are in ascending id order, ids unique (:func:`_load`), so the last key, the id, is
+    the row order itself: a stable sort on the other keys gives it without comparing strings.
+    """
+    keys = [-idx.key_chars, _value_rank(idx.source_path), article_position, position]
+    order = _stable_order(keys)
     prio = np.empty(len(order), dtype=np.int64)
     prio[order] = np.arange(len(order), dtype=np.int64)
     return prio
+
+
+def _stable_order(keys: list[np.ndarray]) -> np.ndarray:
+    """Indices of a stable ascending sort by the integer ``keys`` (the first the most significant):
+    one sort of the keys packed into a uint64 when their ranges fit in 63 bits together, else
+    Arrow's (stable) multi-key sort."""
+    n = len(keys[0])
+    if n == 0:
+        return np.empty(0, np.int64)
+    shifted = [k.astype(np.int64) - int(k.min()) for k in keys]
+    widths = [int(k.max()).bit_length() for k in shifted]
+    if sum(widths) > 63:
+        table = pa.table({str(i): k for i, k in enumerate(shifted)})
+        return pc.sort_indices(table, [(str(i), "ascending") for i in range(len(keys))]).to_numpy()
+    packed = np.zeros(n, dtype=np.uint64)
+    for k, width in zip(shifted, widths, strict=True):
+        packed = (packed << np.uint64(width)) | k.astype(np.uint64)
+    return np.argsort(packed, kind="stable")
 
 
 def _value_rank(col: pa.ChunkedArray) -> np.ndarray:
