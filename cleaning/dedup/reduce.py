@@ -350,7 +350,8 @@ def _slot_groups(
     bounds = np.zeros(parts + 1, dtype=np.int64)
     if part_bits == 0:
         bounds[1] = n
-        src_v, src_r = values, rows
+        src_v = values
+        src_r = rows
     else:
         shift = np.uint64(64 - part_bits)
         for i in range(n):
@@ -375,8 +376,11 @@ def _slot_groups(
         while (1 << table_bits) < 2 * largest:
             table_bits += 1
     at = np.empty(1 << table_bits, dtype=np.int32)
-    out_v = np.empty(n, dtype=values.dtype)
-    out_r = np.empty(n, dtype=rows.dtype)
+    # Groups are made a part at a time in out_v / out_r. Split: a scratch pair the size of the
+    # largest part, each part's groups then copied back into the split arrays (they never pass
+    # the part's end, where the next part starts). One part: arrays of the groups' exact size.
+    out_v = np.empty(largest if part_bits > 0 else 0, dtype=values.dtype)
+    out_r = np.empty(largest if part_bits > 0 else 0, dtype=rows.dtype)
     total = 0
     for part in range(parts):
         lo, hi = bounds[part], bounds[part + 1]
@@ -391,14 +395,17 @@ def _slot_groups(
             at[s] = 0
         for i in range(lo, hi):
             at[src_v[i] & mask] += 1
-        first = total
+        used = 0
         for s in range(1 << b):
             c = at[s]
             if c >= 2:
-                at[s] = total
-                total += c
+                at[s] = used
+                used += c
             else:
                 at[s] = -1
+        if part_bits == 0:
+            out_v = np.empty(used, dtype=values.dtype)
+            out_r = np.empty(used, dtype=rows.dtype)
         for i in range(lo, hi):
             s = src_v[i] & mask
             p = at[s]
@@ -407,11 +414,11 @@ def _slot_groups(
                 out_r[p] = src_r[i]
                 at[s] = p + 1
         # each group (a run of equal slots) sorted by value: a Shell sort, as groups are a few values
-        start = first
-        while start < total:
+        start = 0
+        while start < used:
             slot = out_v[start] & mask
             end = start + 1
-            while end < total and (out_v[end] & mask) == slot:
+            while end < used and (out_v[end] & mask) == slot:
                 end += 1
             size = end - start
             if size > 2 or (size == 2 and out_v[start] > out_v[start + 1]):
@@ -431,7 +438,16 @@ def _slot_groups(
                         out_r[j] = r
                     gap //= 3
             start = end
-    return out_v[:total], out_r[:total]
+        if part_bits == 0:
+            total = used
+        else:
+            for i in range(used):
+                src_v[total + i] = out_v[i]
+                src_r[total + i] = out_r[i]
+            total += used
+    if part_bits == 0:
+        return out_v, out_r
+    return src_v[:total], src_r[:total]
 
 
 @jit.kernel
