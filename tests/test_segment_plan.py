@@ -174,6 +174,44 @@ def test_plan_tags_as_classify_does(blocks: list[Block], cfg: SegmentConfig, dat
     assert planned == reference
 
 
+# paragraphs whose keys differ from their text (digits, inner and outer whitespace), and entries
+# of a furniture set given as raw lines or as keys
+_KEYED = [*_TEXTS, "第 3 版", "第3版", "第12版  要闻", " 2023年6月11日\u3000星期日 ", "PAGE  3", "— 12 —"]
+
+
+@pytest.mark.skipif(not jit.enabled(), reason="the plan needs the kernels")
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from(_KEYED), min_size=1, max_size=14),
+    st.lists(
+        st.sampled_from([*_KEYED, *map(furniture_key, _KEYED), "", "第0版 要闻"]), min_size=1, max_size=5
+    ),
+    st.lists(st.booleans(), min_size=14, max_size=14),
+    st.sampled_from([1, 2, 3, segment._KEY_HASH_BITS]),
+)
+def test_furniture_candidates_hold_every_repeated_line(
+    texts: list[str], entries: list[str], narrow: list[bool], bits: int
+) -> None:
+    """Every narrow paragraph that is an entry of the furniture set, or whose key is one, is a
+    candidate (with 1 to 3 hash bits nearly every key collides: more candidates, never fewer)."""
+    texts = [t.strip() for t in texts if "\n" not in t]
+    if not texts:
+        return
+    cand = np.array([segment._C_NARROW if w else 0 for w in narrow[: len(texts)]], dtype=np.uint8)
+    furniture = frozenset(entries)
+    before = segment._KEY_HASH_BITS
+    segment._KEY_HASH_BITS = bits
+    try:
+        got = segment._furniture_candidates(textscan.codes_of("\n".join(texts)), cand, furniture).tolist()
+    finally:
+        segment._KEY_HASH_BITS = before
+    hits = [k for k, t in enumerate(texts) if cand[k] and (t in furniture or furniture_key(t) in furniture)]
+    assert set(hits) <= set(got) <= set(np.flatnonzero(cand).tolist())
+    if bits == segment._KEY_HASH_BITS:
+        keys = {furniture_key(e) for e in furniture}
+        assert set(got) == {k for k in np.flatnonzero(cand).tolist() if furniture_key(texts[k]) in keys}
+
+
 def _real_pages(texts: list[str]) -> list[list[Block]]:
     cfg = CleaningConfig()
     pages = []
