@@ -1820,21 +1820,28 @@ class _Decisions:
         self.py_events: dict[int, Event] = {}
         self.py_rules: dict[int, str] = {}
 
-    def parts(self, first: int, last: int, code: Sequence[int] | None = None) -> list[str]:
+    def parts(
+        self, first: int, last: int, code: Sequence[int] | None = None, seps: Sequence[int] | None = None
+    ) -> list[str]:
         """The parts of the block from line ``first`` to ``last``, as the loop builds them
-        (``code``: the decision codes as a list, when the caller has them)."""
+        (``code``, ``seps``: the page's decision codes and separators as lists, when the caller
+        has them: a page's blocks are assembled from one list of each, not two slices a block)."""
         texts = self.texts
         if code is None:
             code = self.out[_O_CODE, first : last + 1].tolist()
             base = first
         else:
             base = 0
-        seps = self.out[_O_SEP, first : last + 1].tolist()
+        if seps is None:
+            seps = self.out[_O_SEP, first : last + 1].tolist()
+            sep_base = first
+        else:
+            sep_base = 0
         parts = [texts[first]]
         for k in range(first + 1, last + 1):
             if code[k - base] != _C_JOIN:
                 continue
-            sep = seps[k - first]
+            sep = seps[k - sep_base]
             if sep == _S_CUT:
                 parts[-1] = parts[-1][:-1]
             parts.append(_SEP_TEXT[sep] + texts[k])
@@ -1988,11 +1995,18 @@ def _assemble(dec: _Decisions, page: _Page, table: np.ndarray) -> list[Block]:
             append(Block(texts[s], s + 1, s + 1, [], indented[s], after_blank[s]))
             continue
         if not code_l:
-            code_l, rule_l = out[_O_CODE].tolist(), out[_O_RULE].tolist()
+            code_l, rule_l, sep_l = out[_O_CODE].tolist(), out[_O_RULE].tolist(), out[_O_SEP].tolist()
         members = [j for j in range(s + 1, last + 1) if code_l[j] == _C_JOIN]
         joins = [dec.py_rules.get(j) or _KERNEL_RULES[rule_l[j]] for j in members]
         append(
-            Block("".join(dec.parts(s, last, code_l)), s + 1, last + 1, joins, indented[s], after_blank[s])
+            Block(
+                "".join(dec.parts(s, last, code_l, sep_l)),
+                s + 1,
+                last + 1,
+                joins,
+                indented[s],
+                after_blank[s],
+            )
         )
         # the lines lifted out while this block was open follow it
         for j in range(s + 1, rows[b + 1][0] if b + 1 < len(rows) else len(texts)):
