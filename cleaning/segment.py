@@ -451,10 +451,14 @@ def _weekday_inside(t: str) -> bool:
     return "星" in t or "周" in t or "週" in t or "礼" in t or "禮" in t
 
 
+@lru_cache(maxsize=4096)
 def _furniture_pattern_of(t: str, max_cells: int) -> str | None:
     """:func:`furniture_pattern` of a stripped text without prose punctuation. Each pattern runs
     only on text holding what every match of it holds (a test generates matches and checks): on
-    the date lines of Taiwan news that spares two of the three searches before the match."""
+    the date lines of Taiwan news that spares two of the three searches before the match.
+
+    Cached: layout tests a page's lines for liftable furniture, and segment tests the same texts
+    again as the paragraphs they became (running heads, date lines); the second test is a look-up."""
     if not t or _wider_than(t, max_cells):
         return None
     has_year = "年" in t

@@ -335,6 +335,19 @@ def test_furniture_pattern_is_each_pattern_in_turn() -> None:
             ), text
 
 
+def test_furniture_pattern_cache_keys_text_and_width() -> None:
+    """The cached pattern test gives what the test itself gives, for the same text asked again at
+    another width (layout asks at 70 cells, segment at the configured width) and in any order."""
+    texts = [a + b for a, b in itertools.product(["", *_FURNITURE_PIECES], repeat=2)]
+    for order in (texts, texts[::-1]):
+        for max_cells in (70, 8, 30, 70):
+            for text in order:
+                t = text.strip()
+                if t and not segment._has_prose_punct(t):
+                    cached = segment._furniture_pattern_of(t, max_cells)
+                    assert cached == segment._furniture_pattern_of.__wrapped__(t, max_cells), (t, max_cells)
+
+
 def test_every_lead_match_holds_a_flagged_character() -> None:
     @_MATCHES
     @given(st.from_regex(segment._LEAD_ANY))
