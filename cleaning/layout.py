@@ -633,7 +633,8 @@ def _prepare_page(lines: list[str], cfg: LayoutConfig) -> _Page:
         trailing_lines = (kind & _LK_TRAILING).nonzero()[0].tolist()
         plain = (kind & _LK_PLAIN).nonzero()[0].tolist()
         present = (kind & _LK_PRESENT) != 0
-        odd_idx = (kind & _LK_ODD).nonzero()[0]
+        # blank lines are odd too, and the most of them: they are set apart below, all at once
+        odd_idx = ((kind & (_LK_ODD | _LK_PRESENT)) == (_LK_ODD | _LK_PRESENT)).nonzero()[0]
         odd_kind = kind[odd_idx].tolist()
         odd_cols = (
             [k & _LK_TRAILING != 0 for k in odd_kind],
@@ -646,6 +647,7 @@ def _prepare_page(lines: list[str], cfg: LayoutConfig) -> _Page:
     texts: list[str | None] = list(lines)
     for i in trailing_lines:
         texts[i] = lines[i].rstrip()
+    blank = (~present).nonzero()[0].tolist()
     # the usual indent (two U+3000 and a visible line) is cut off for all such lines at once:
     # their text is the line from its third character
     for i in plain:
@@ -661,8 +663,7 @@ def _prepare_page(lines: list[str], cfg: LayoutConfig) -> _Page:
     changed: list[int] = []  # the odd lines whose text is not the stripped line
     for i, tr, vis, hl in zip(odd, *odd_cols, strict=True):
         if not vis:
-            texts[i] = None
-            continue
+            continue  # blank: set apart below
         st = texts[i]
         if tr:
             # trailing whitespace counts up to 2 cells (a space the break fell on is kept)
@@ -688,7 +689,8 @@ def _prepare_page(lines: list[str], cfg: LayoutConfig) -> _Page:
         indented_a[changed] = [indented[i] for i in changed]
         latin_a[changed] = [latin[i] for i in changed]
     filled = texts[:]
-    for i in (~present).nonzero()[0].tolist():
+    for i in blank:
+        texts[i] = None
         filled[i] = "\x00"
     latin_a &= present
     arrays = _arrays_of(filled, present, widths_a, latin_a, indented_a, first, last, second, amb)
