@@ -852,6 +852,10 @@ _PAGE_NUMBER_CHARS = r"[\d\sA-Z\-—–·]"
 # the others when the paragraph is a numbered heading if _SECTION_HEADING matches it
 _P_CLASSIFY, _P_BODY, _P_UNINDENTED, _P_HEADLINE_LIKE, _P_ASK_HEADLINE_LIKE = range(5)
 _P_SECTION = 8
+# _classify decides, and the paragraph is no repeated furniture (the plan found its key is no
+# entry's): _classify is given no furniture, so it does not key the paragraph again
+_P_CLASSIFY_UNREPEATED = 16
+_UNREPEATED: frozenset[str] = frozenset()
 
 
 def _may_be_furniture(flags: np.ndarray, first: np.ndarray) -> np.ndarray:
@@ -1133,6 +1137,12 @@ def _page_plan(
             )
     if hits:
         plan[hits] = _P_CLASSIFY
+    if furniture:
+        # every paragraph left to _classify that is no candidate fails its repeated-furniture
+        # test (a wide one never reaches it)
+        unrepeated = plan == _P_CLASSIFY
+        unrepeated[narrow] = False
+        plan[unrepeated] = _P_CLASSIFY_UNREPEATED
     return plan
 
 
@@ -1321,6 +1331,8 @@ def segment_blocks(
         else:
             if how == _P_CLASSIFY:
                 t = _classify(b, text, cfg, furniture, indented_page, widest)
+            elif how == _P_CLASSIFY_UNREPEATED:
+                t = _classify(b, text, cfg, _UNREPEATED, indented_page, widest)
             else:
                 t = _planned_tag(b, text, how, cfg, furniture, indented_page, widest)
             if t.tag == "headline":

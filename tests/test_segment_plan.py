@@ -212,6 +212,38 @@ def test_furniture_candidates_hold_every_repeated_line(
         assert set(got) == {k for k in np.flatnonzero(cand).tolist() if furniture_key(texts[k]) in keys}
 
 
+@pytest.mark.skipif(not jit.enabled(), reason="the plan needs the kernels")
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from(_KEYED), min_size=1, max_size=14),
+    st.lists(st.sampled_from([*_KEYED, *map(furniture_key, _KEYED)]), min_size=1, max_size=5),
+    _CONFIG,
+)
+def test_plan_spares_classify_only_the_unrepeated(
+    texts: list[str], entries: list[str], cfg: SegmentConfig
+) -> None:
+    """A paragraph the plan leaves to _classify without the furniture set is no repeated line:
+    _classify given the set tags it as _classify given none does."""
+    blocks = _numbered(
+        [Block(text=t, line_start=1, line_end=1) for t in texts if "\n" not in t] or [Block("x", 1, 1)]
+    )
+    stripped = [b.text.strip() for b in blocks]
+    furniture = frozenset(entries)
+    indented = np.zeros(len(blocks), dtype=bool)
+    widest = segment._widest_special(cfg, False)
+    plan = segment._page_plan(stripped, indented, cfg, furniture, False, widest)
+    assert plan is not None
+    for b, t, how in zip(blocks, stripped, plan.tolist(), strict=True):
+        if how == segment._P_CLASSIFY_UNREPEATED:
+            with_set = segment._classify(b, t, cfg, furniture, False, widest)
+            without = segment._classify(b, t, cfg, frozenset(), False, widest)
+            assert (with_set.tag, with_set.rule, with_set.detail) == (
+                without.tag,
+                without.rule,
+                without.detail,
+            )
+
+
 def _real_pages(texts: list[str]) -> list[list[Block]]:
     cfg = CleaningConfig()
     pages = []
