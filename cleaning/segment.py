@@ -1128,20 +1128,19 @@ def _page_plan(
             narrow_last = int(np.flatnonzero(cand & _C_NARROW)[-1])
             hits += _lines_matching_among(_ROLE_HINT, texts, among, narrow_last)
     if furniture:
-        narrow = _furniture_candidates(codes, cand, furniture)
-        if len(narrow):
-            short = [texts[k] for k in narrow.tolist()]
+        maybe_repeated = _furniture_candidates(codes, cand, furniture)
+        if len(maybe_repeated):
+            short = [texts[k] for k in maybe_repeated.tolist()]
             keys = _page_keys(short)
-            plan[narrow[[t in furniture or key in furniture for t, key in zip(short, keys, strict=True)]]] = (
-                _P_CLASSIFY
-            )
+            repeated = [t in furniture or key in furniture for t, key in zip(short, keys, strict=True)]
+            plan[maybe_repeated[repeated]] = _P_CLASSIFY
     if hits:
         plan[hits] = _P_CLASSIFY
     if furniture:
         # every paragraph left to _classify that is no candidate fails its repeated-furniture
         # test (a wide one never reaches it)
         unrepeated = plan == _P_CLASSIFY
-        unrepeated[narrow] = False
+        unrepeated[maybe_repeated] = False
         plan[unrepeated] = _P_CLASSIFY_UNREPEATED
     return plan
 
