@@ -150,7 +150,7 @@ def write_catalog(path: str | Path, catalog: dict[str, CatalogEntry]) -> None:
         d = catalog[sp].as_dict()
         d.pop("source_path")
         sources[sp] = d
-    write_json_atomic(path, {"version": CATALOG_VERSION, "sources": sources})
+    write_json_atomic(path, {"version": CATALOG_VERSION, "sources": sources}, indent=None)
 
 
 # How many files past the one being hashed :func:`sha256_files` asks the kernel to read ahead.

@@ -518,7 +518,7 @@ class _UnitWriter:
             }
         )
         # written last: its presence marks the unit complete
-        parquet_io.write_json_atomic(self.state.unit_dir(self.uid) / "stats.json", stats)
+        parquet_io.write_json_atomic(self.state.unit_dir(self.uid) / "stats.json", stats, indent=None)
 
     def abort(self) -> None:
         for f in self.files.values():
