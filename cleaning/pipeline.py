@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -142,22 +143,49 @@ _ID_SUFFIXES = [f"-{i:03d}" for i in range(1000)]  # formatted once, not per par
 _JOINS_OF = attrgetter("joins")
 
 
+# Rule name -> its bit, for every document of the process: a mask then names the same rules on
+# every page, so each distinct mask is turned into its sorted names once per process (a run's
+# pages share a few hundred masks) instead of once per page. New names are rare; the lock keeps
+# two threads (the thread task runner) from giving two names one bit.
+_RULE_BITS: dict[str, int] = {}
+_RULE_LIST: list[tuple[int, str]] = []  # (1 << bit, name) in bit order
+_MASK_NAMES: dict[int, list[str]] = {}
+_RULE_BITS_LOCK = threading.Lock()
+_MAX_BITS = 62  # the bits an int64 mask holds, and room for the OR of any of them
+
+
+def _shared_bits(names: list[str]) -> list[int] | None:
+    """The process-wide bits of ``names``, or None when one is past :data:`_MAX_BITS`."""
+    got = list(map(_RULE_BITS.get, names))
+    if None in got:
+        with _RULE_BITS_LOCK:
+            for name in names:
+                if name not in _RULE_BITS:
+                    _RULE_BITS[name] = len(_RULE_LIST)
+                    _RULE_LIST.append((1 << len(_RULE_LIST), name))
+        got = list(map(_RULE_BITS.__getitem__, names))
+    return got if max(got, default=0) < _MAX_BITS else None
+
+
 class _RuleIndex:
     """Which rules fired on which source lines, for the per-row ``rules`` column.
 
     Built once per document as one bit mask per source line (a bit per rule
     name), so a lookup ORs the masks of the span's lines, and each distinct
     mask is turned into its sorted rule names once: a page has a few hundred
-    events but only a few distinct masks. The events' spans set their bits in
-    compiled passes (a page's layout and segment records give theirs as arrays),
-    and :meth:`rules_of` ORs the spans of all of a document's rows in another.
+    events but only a few distinct masks, and the pages of a run share most of
+    theirs (the bits are the process's, :data:`_RULE_BITS`, while they fit an
+    int64; a document with more names gets bits of its own). The events' spans
+    set their bits in compiled passes (a page's layout and segment records give
+    theirs as arrays), and :meth:`rules_of` ORs the spans of all of a
+    document's rows in another.
     """
 
     __slots__ = ("_array", "_file_mask", "_list", "_names", "_rules")
 
     def __init__(self, events: list[Event], n_lines: int = 0) -> None:
-        bits: dict[str, int] = {}  # rule name -> its bit's index, in order of first sight
-        file_mask = 0
+        bits: dict[str, int] = {}  # rule name -> its index here, in order of first sight
+        file_rules: list[int] = []
         # every span of the document, the plain events' and each record's, ORed in one pass below
         rule: list[int] = []
         start: list[int] = []
@@ -171,7 +199,7 @@ class _RuleIndex:
                 continue
             k = bits.setdefault(e.rule, len(bits))
             if e.line is None:
-                file_mask |= 1 << k
+                file_rules.append(k)
                 continue
             rule.append(k)
             start.append(e.line)
@@ -185,22 +213,34 @@ class _RuleIndex:
             spans = tuple(np.concatenate(part) for part in zip(spans, *record_spans, strict=True))
         # events point at the document's lines; the masks grow should one point further
         size = max(n_lines + 2, int(spans[2].max(initial=0)) + 1)
-        if len(bits) <= 62:
+        shared = _shared_bits(list(bits))
+        if shared is not None:  # the process's bits and mask names
+            to_shared = np.array(shared, dtype=np.int64)
             masks = np.zeros(size, dtype=np.int64)
             kernel = _or_span_bits if jit.enabled() else _or_span_bits.py_func
-            kernel(np.left_shift(1, spans[0]), *spans[1:], masks)
+            kernel(np.left_shift(1, to_shared[spans[0]]), *spans[1:], masks)
             # rules_of's kernel reads the array; rules_in the list, made on its first call
             self._array: np.ndarray | None = masks if jit.enabled() else None
             self._list: list[int] | None = None if jit.enabled() else masks.tolist()
+            self._file_mask = reduce(or_, [1 << shared[k] for k in file_rules], 0)
+            self._rules = _RULE_LIST
+            self._names = _MASK_NAMES
+            return
+        if len(bits) <= _MAX_BITS:
+            masks = np.zeros(size, dtype=np.int64)
+            kernel = _or_span_bits if jit.enabled() else _or_span_bits.py_func
+            kernel(np.left_shift(1, spans[0]), *spans[1:], masks)
+            self._array = masks if jit.enabled() else None
+            self._list = None if jit.enabled() else masks.tolist()
         else:  # more rules than an int64 holds bits for: Python ints, in plain Python
             self._list = [0] * size
             _or_span_bits.py_func(
                 np.array([1 << k for k in spans[0].tolist()], dtype=object), *spans[1:], self._list
             )
             self._array = None
-        self._file_mask = file_mask
+        self._file_mask = reduce(or_, [1 << k for k in file_rules], 0)
         self._rules = [(1 << k, rule) for rule, k in bits.items()]
-        self._names: dict[int, list[str]] = {}
+        self._names = {}
 
     @property
     def _masks(self) -> list[int]:
@@ -222,8 +262,12 @@ class _RuleIndex:
             mask = reduce(or_, self._masks[max(start, 0) : end + 1], self._file_mask)
         return list(self._names_of(mask))  # each row owns its list
 
-    def rules_of(self, starts: list[int], ends: list[int]) -> list[list[str]]:
-        """:meth:`rules_in` of each span, the spans' masks ORed in one compiled pass."""
+    def rules_of(self, starts: list[int], ends: list[int], shared: bool = False) -> list[list[str]]:
+        """:meth:`rules_in` of each span, the spans' masks ORed in one compiled pass.
+
+        ``shared``: spans with the same rules get one list, to be read only (the column path
+        hands them to Arrow), instead of a copy each.
+        """
         if self._array is None or not starts:
             return list(map(self.rules_in, starts, ends))
         out = np.empty(len(starts), dtype=np.int64)
@@ -233,7 +277,8 @@ class _RuleIndex:
         for mask in set(masks).difference(names):
             self._names_of(mask)
         # every mask's names are made: the rows' lists by C-level loops, each row its own copy
-        return list(map(list, map(names.__getitem__, masks)))
+        rows = map(names.__getitem__, masks)
+        return list(rows) if shared else list(map(list, rows))
 
 
 @jit.kernel
@@ -402,6 +447,9 @@ def add_document_columns(
 
     A document adds all its rows or none: should it raise, every column is cut back to its length
     before the call, so the caller can record the error and go on with the next document.
+
+    The list values of the paragraph rows (``joins``, ``rules``) are read only: rows with the
+    same rules share one list, and ``joins`` holds the paragraphs' own lists (no copy per row).
     """
     sizes = [(col, len(col)) for col in (*articles.values(), *paragraphs.values())]
     try:
@@ -422,6 +470,21 @@ def _picker(positions: list[int]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]
     return lambda values: ()
 
 
+# The article columns a caller gathers (its dict's keys) -> their names in article-tuple order and
+# a pick of their values from each article's tuple: a caller passes the same keys for every page.
+_Pick = Callable[[tuple[Any, ...]], tuple[Any, ...]]
+_ARTICLE_PICKS: dict[tuple[str, ...], tuple[list[str], _Pick]] = {}
+
+
+def _article_pick(articles: dict[str, list]) -> tuple[list[str], _Pick]:
+    keys = tuple(articles)
+    got = _ARTICLE_PICKS.get(keys)
+    if got is None:
+        gathered = [k for k, name in enumerate(_ARTICLE_FIELDS) if name in articles]
+        got = _ARTICLE_PICKS[keys] = ([_ARTICLE_FIELDS[k] for k in gathered], _picker(gathered))
+    return got
+
+
 def _append_columns(
     result: DocResult, cfg: CleaningConfig, articles: dict[str, list], paragraphs: dict[str, list]
 ) -> None:
@@ -430,52 +493,52 @@ def _append_columns(
     metadata = json.dumps(doc.metadata, ensure_ascii=False, sort_keys=True) if doc.metadata else None
     source_path = doc.source_path
     p_cols = paragraphs
-    p_const = [(p_cols[name], value) for name, value in _PARAGRAPH_CONSTANTS.items()]
-    # the article columns gathered (the flow's unit files leave out the text), and a pick of
-    # their values from each article's tuple
-    gathered = [k for k, name in enumerate(_ARTICLE_FIELDS) if name in articles]
-    a_targets = [articles[_ARTICLE_FIELDS[k]] for k in gathered]
-    pick = _picker(gathered)
+    # the article columns gathered (the flow's unit files leave out the text)
+    names, pick = _article_pick(articles)
+    a_targets = list(map(articles.__getitem__, names))
     items = result.items
+    paras = [p for item in items for p in item.paragraphs]
+    total = len(paras)
+    starts = [p.line_start for p in paras]
+    ends = [p.line_end for p in paras]
     # every row's rules in two compiled passes: the paragraphs', then the articles'
-    para_rules = index.rules_of(
-        [p.line_start for item in items for p in item.paragraphs],
-        [p.line_end for item in items for p in item.paragraphs],
-    )
+    para_rules = index.rules_of(starts, ends, shared=True)
     article_rules = index.rules_of([item.line_start for item in items], [item.line_end for item in items])
     bodies, texts = _article_texts(items)
     langs = _article_langs(items, texts)
-    taken = 0
-    for pos, item in enumerate(items):
+    # the columns whose values change with the article, a paragraph at a time
+    ids, article_ids, positions, damage_counts = (
+        p_cols["id"],
+        p_cols["article_id"],
+        p_cols["position"],
+        p_cols["damage_count"],
+    )
+    for pos, (body, text) in enumerate(zip(bodies, texts, strict=True)):
         aid = article_id(source_path, pos)
-        paras = item.paragraphs
-        n = len(paras)
-        body, text = bodies[pos], texts[pos]
+        n = len(body)
         damages = [repair.count_damage(t) for t in body] if repair.may_have_damage(text) else [0] * n
-        starts = [p.line_start for p in paras]
-        ends = [p.line_end for p in paras]
-        p_cols["id"].extend(
+        ids.extend(
             [aid + suffix for suffix in _ID_SUFFIXES[:n]]
             if n <= len(_ID_SUFFIXES)
             else [paragraph_id(aid, i) for i in range(n)]
         )
-        p_cols["article_id"].extend([aid] * n)
-        p_cols["source_path"].extend([source_path] * n)
-        p_cols["position"].extend(range(n))
-        p_cols["text"].extend(body)
-        p_cols["char_count"].extend(map(len, body))
-        for col, value in p_const:
-            col.extend([value] * n)
-        p_cols["source_line_start"].extend(starts)
-        p_cols["source_line_end"].extend(ends)
-        p_cols["joins"].extend(map(list, map(_JOINS_OF, paras)))  # each row its own list
-        p_cols["rules"].extend(para_rules[taken : taken + n])
-        taken += n
-        p_cols["damage_count"].extend(damages)
+        article_ids.extend([aid] * n)
+        positions.extend(range(n))
+        damage_counts.extend(damages)
         rules = article_rules[pos]
         values = _article_values(result, cfg, pos, aid, text, damages, rules, metadata, langs[pos])
         # the values the gathered columns take, appended by one C-level loop
         deque(map(list.append, a_targets, pick(values)), maxlen=0)
+    # the other paragraph columns, each extended once for the whole document
+    p_cols["source_path"].extend([source_path] * total)
+    p_cols["text"].extend([p.text for p in paras])
+    p_cols["char_count"].extend([len(p.text) for p in paras])
+    for name, value in _PARAGRAPH_CONSTANTS.items():
+        p_cols[name].extend([value] * total)
+    p_cols["source_line_start"].extend(starts)
+    p_cols["source_line_end"].extend(ends)
+    p_cols["joins"].extend(map(_JOINS_OF, paras))  # the paragraphs' own lists (read-only)
+    p_cols["rules"].extend(para_rules)
 
 
 # Pipeline order, so that on one line a repair is listed before the normalization that followed it.

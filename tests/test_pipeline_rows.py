@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cleaning import jit, repair
+from cleaning import jit, pipeline, repair
 from cleaning.config import CleaningConfig
 from cleaning.model import Byline, DecodeInfo, Event, EventRecord, Item, Paragraph, Reject, SourceDoc
 from cleaning.pipeline import (
@@ -81,6 +81,43 @@ def test_rules_of_is_rules_in_of_each_span(
     if len(got) > 1:  # each row owns its list
         got[0].append("changed")
         assert "changed" not in got[1]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    events_st, st.lists(st.tuples(st.integers(0, 50), st.integers(-1, 12)), max_size=10), st.integers(0, 45)
+)
+def test_process_bits_give_a_documents_own_bits_rules(
+    events: list[Event], spans: list[tuple[int, int]], n_lines: int
+) -> None:
+    """The bits shared by the process's documents name the rules a document's own bits name,
+    and the shared lists of rules_of(shared=True) hold the same rules."""
+    starts = [start for start, _ in spans]
+    ends = [start + length for start, length in spans]
+    shared = _RuleIndex(events, n_lines)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(pipeline, "_shared_bits", lambda names: None)  # every document its own bits
+        own = _RuleIndex(events, n_lines)
+    assert shared.rules_of(starts, ends, shared=True) == own.rules_of(starts, ends)
+    for start, end in zip(starts, ends, strict=True):
+        assert shared.rules_in(start, end) == own.rules_in(start, end)
+
+
+def test_more_rules_than_the_process_bits_hold_get_a_documents_own_bits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, empty in (("_RULE_BITS", {}), ("_RULE_LIST", []), ("_MASK_NAMES", {})):
+        monkeypatch.setattr(pipeline, name, empty)  # a fresh process
+    first = _RuleIndex([Event("a.b", "x", "d", line=1)], 1)
+    many = [Event(f"many.{k:03d}", "x", "d", line=k + 1) for k in range(pipeline._MAX_BITS + 3)]
+    index = _RuleIndex(many, len(many))
+    assert index._names is not pipeline._MASK_NAMES  # its own bits
+    assert [index.rules_in(k + 1, k + 1) for k in range(len(many))] == [[e.rule] for e in many]
+    assert index.rules_of([1, 2], [2, 3]) == [["many.000", "many.001"], ["many.001", "many.002"]]
+    # a document of names that have bits of the process still gets them
+    assert first._names is pipeline._MASK_NAMES
+    again = _RuleIndex([Event("a.b", "x", "d", line=1)], 1)
+    assert again._names is pipeline._MASK_NAMES and again.rules_of([1], [1]) == [["a.b"]]
 
 
 def test_each_row_owns_its_rules_list() -> None:
