@@ -9,6 +9,7 @@ reference definitions. The two must agree bit for bit on keys of every kind
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,7 @@ from cleaning import jit
 from cleaning.dedup import DedupConfig, minhash
 from cleaning.dedup import index as index_module
 from cleaning.dedup.index import dedup_map
-from cleaning.dedup.key import UNIT_CHAR, UNIT_LATIN_CHAR, UNIT_WORD, keys_and_units
+from cleaning.dedup.key import UNIT_CHAR, UNIT_LATIN_CHAR, UNIT_WORD, KeyCodes, key_codes, keys_and_units
 from cleaning.dedup.minhash import (
     anchors,
     band_hashes,
@@ -221,6 +222,49 @@ def test_dedup_map_identical_with_and_without_kernels_on_real_text(cfg: DedupCon
     assert compiled.equals(reference, check_metadata=True)
     keys, _units = keys_and_units(table.column("text").to_pylist(), cfg)
     assert compiled.column("key").to_pylist() == keys
+
+
+def _strings_first(texts: list[str], cfg: DedupConfig) -> tuple[list[str], KeyCodes]:
+    """key_codes by the keys as strings, encoded: what the index computed from before."""
+    keys, units = keys_and_units(texts, cfg)
+    offsets = np.zeros(len(keys) + 1, dtype=np.int64)
+    np.cumsum([len(k) for k in keys], out=offsets[1:])
+    codes = np.frombuffer("".join(keys).encode("utf-32-le"), dtype=np.uint32)
+    return keys, KeyCodes(np.asarray(units, dtype=np.int8), codes, offsets)
+
+
+@pytest.mark.parametrize("batch_chars", [40, 500_000])
+def test_dedup_map_from_keys_made_as_code_points_equals_from_strings(
+    monkeypatch: pytest.MonkeyPatch, batch_chars: int
+) -> None:
+    """A Chinese shard's keys come as code points only: the index rows are those the keys as
+    strings give (in one batch and in many)."""
+    seed = Path(__file__).resolve().parents[1] / "data" / "raw" / "000_77a03ed607cd6b14.txt"
+    texts = [ln for ln in seed.read_text(encoding="utf-8").splitlines() if not ln.isascii()] * 3
+    table = _paragraphs(texts)
+    monkeypatch.setattr(index_module, "_BATCH_CHARS", batch_chars)
+    assert (key_codes(texts, CFG)[0] is None) == jit.enabled()
+    got = dedup_map(table, CFG)
+    with monkeypatch.context() as mp:
+        mp.setattr(index_module, "key_codes", _strings_first)
+        want = dedup_map(table, CFG)
+    assert got.equals(want, check_metadata=True)
+
+
+@pytest.mark.parametrize("way", [pytest.param("compiled", marks=needs_jit), "python"])
+@settings(max_examples=50, deadline=None)
+@given(st.lists(_KEY, max_size=12))
+def test_key_column_of_keys_given_as_code_points_only(way: str, keys: list[str]) -> None:
+    offsets = np.zeros(len(keys) + 1, dtype=np.int64)
+    np.cumsum([len(k) for k in keys], out=offsets[1:])
+    codes = np.frombuffer("".join(keys).encode("utf-32-le"), dtype=np.uint32)
+    want = pa.array(keys, type=pa.string())
+    if way == "compiled":
+        got = index_module._string_array(None, codes, offsets)
+    else:
+        with jit.numpy_definitions():
+            got = index_module._string_array(None, codes, offsets)
+    assert got.equals(want) and got.type == want.type
 
 
 @pytest.mark.parametrize("way", [pytest.param("compiled", marks=needs_jit), "python"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 import unicodedata
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ from shared_corpora import chronam_pages, cn_law_texts, tw_contents
 from cleaning import jit
 from cleaning.dedup import DedupConfig, dedup_key, key_and_unit
 from cleaning.dedup import key as key_mod
-from cleaning.dedup.key import UNIT_CHAR, UNIT_WORD, keys_and_units
+from cleaning.dedup.key import UNIT_CHAR, UNIT_WORD, key_codes, keys_and_units
 
 
 def test_halfwidth_and_fullwidth_punctuation_give_one_key() -> None:
@@ -114,6 +115,50 @@ def test_batched_keys_equal_one_by_one(texts: list[str]) -> None:
     for cfg in _BATCH_CONFIGS:
         keys, units = keys_and_units(texts, cfg)
         assert list(zip(keys, units, strict=True)) == [key_and_unit(t, cfg) for t in texts]
+
+
+def _assert_key_codes_are_the_keys(texts: list[str], cfg: DedupConfig) -> bool:
+    """key_codes gives keys_and_units's keys and units, as code points; True when it made them as
+    code points only."""
+    keys, units = keys_and_units(texts, cfg)
+    strings, (got_units, codes, offsets) = key_codes(texts, cfg)
+    assert strings is None or strings == keys
+    assert got_units.dtype == np.int8 and got_units.tolist() == units
+    assert codes.dtype == np.uint32 and offsets.dtype == np.int64 and len(offsets) == len(keys) + 1
+    text = codes.tobytes().decode("utf-32-le")
+    bounds = offsets.tolist()
+    assert bounds[0] == 0 and bounds[-1] == len(text)
+    assert [text[lo:hi] for lo, hi in itertools.pairwise(bounds)] == keys
+    return strings is None
+
+
+@settings(deadline=None)  # the first example may compile a kernel
+@given(
+    st.lists(
+        st.one_of(
+            st.text(alphabet=_NEWS_ALPHABET, max_size=80),
+            st.text(alphabet=st.sampled_from("史燕二中文，。Ａ１"), min_size=1, max_size=40),
+            st.text(max_size=40),
+        ),
+        max_size=12,
+    )
+)
+def test_key_codes_are_the_keys(texts: list[str]) -> None:
+    for cfg in _BATCH_CONFIGS:
+        _assert_key_codes_are_the_keys(texts, cfg)
+
+
+def test_key_codes_of_chinese_text_are_made_as_code_points_only() -> None:
+    seed = Path(__file__).resolve().parents[1] / "data" / "raw" / "000_77a03ed607cd6b14.txt"
+    texts = [ln for ln in seed.read_text(encoding="utf-8").splitlines() if not ln.isascii()]
+    texts += [t.replace("，", ",") + "ＡＢ１" for t in texts[::7]]
+    cfg = DedupConfig()
+    assert _assert_key_codes_are_the_keys(texts, cfg) == jit.enabled()
+    # an ASCII-only text, a letter the fold table has no entry for: the keys are made as strings
+    assert not _assert_key_codes_are_the_keys([*texts, "2024"], cfg)
+    assert not _assert_key_codes_are_the_keys([*texts, "史燕ﬁ"], cfg)
+    for other in _BATCH_CONFIGS:
+        _assert_key_codes_are_the_keys(texts, other)
 
 
 # Characters that compose, decompose or reorder under NFKC, among plain letters: the batched path

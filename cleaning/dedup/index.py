@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pyarrow as pa
 
 from cleaning import jit
 from cleaning.dedup.config import DedupConfig
-from cleaning.dedup.key import keys_and_units
+from cleaning.dedup.key import key_codes
 from cleaning.dedup.minhash import (
     SKETCH_PERMS,
     anchors,
@@ -48,16 +50,21 @@ def _sketch_array(sig: np.ndarray, eligible: np.ndarray) -> pa.Array:
     )
 
 
-def _string_array(keys: list[str], codes: np.ndarray, offsets: np.ndarray) -> pa.Array:
+def _string_array(keys: list[str] | None, codes: np.ndarray, offsets: np.ndarray) -> pa.Array:
     """``pa.array(keys, pa.string())`` from the keys' code points (key ``k`` is
     ``codes[offsets[k]:offsets[k + 1]]``), UTF-8 encoded by a kernel: no conversion of a Python
-    string per key."""
+    string per key. ``keys`` None: the keys as strings are made from the code points if needed."""
+    if keys is None and (not jit.enabled() or len(codes) >= 2**29):
+        text, bounds = codes.tobytes().decode("utf-32-le"), offsets.tolist()
+        keys = [text[lo:hi] for lo, hi in pairwise(bounds)]
     if not jit.enabled():
         return pa.array(keys, type=pa.string())
     byte_off, data = _utf8_kernel(codes, offsets)
     if byte_off[-1] >= 2**31:  # past what int32 offsets hold: Arrow's own conversion decides
         return pa.array(keys, type=pa.string())
-    return pa.StringArray.from_buffers(len(keys), pa.py_buffer(byte_off.astype(np.int32)), pa.py_buffer(data))
+    return pa.StringArray.from_buffers(
+        len(offsets) - 1, pa.py_buffer(byte_off.astype(np.int32)), pa.py_buffer(data)
+    )
 
 
 @jit.kernel
@@ -93,11 +100,11 @@ def _utf8_kernel(codes: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np
     return byte_off, data[:p]
 
 
-def _batch_rows(keys: list[str], units: list[int], cfg: DedupConfig) -> dict[str, pa.Array]:
-    unit_arr = np.asarray(units, dtype=np.int8)
-    offsets = np.zeros(len(keys) + 1, dtype=np.int64)
-    np.cumsum(np.fromiter(map(len, keys), dtype=np.int64, count=len(keys)), out=offsets[1:])
-    codes = np.frombuffer("".join(keys).encode("utf-32-le"), dtype=np.uint32)
+def _code_rows(
+    keys: list[str] | None, unit_arr: np.ndarray, codes: np.ndarray, offsets: np.ndarray, cfg: DedupConfig
+) -> dict[str, pa.Array]:
+    """The index columns of the keys ``codes[offsets[k]:offsets[k + 1]]`` (``keys``, as strings, may
+    be None with compiled kernels: the key column is encoded from the code points)."""
     enc = encode_codes(codes, offsets, unit_arr)  # encode(keys, unit_arr), keeping the code points
     tokens = enc.token_counts
     eligible = tokens >= cfg.min_signature_tokens
@@ -145,16 +152,29 @@ def dedup_map(paragraphs: pa.Table, cfg: DedupConfig, texts: list[str | None] | 
     elif len(texts) != paragraphs.num_rows:
         raise ValueError(f"dedup_map: {len(texts)} texts for {paragraphs.num_rows} rows")
     schema = index_schema(cfg)
-    keys, units = keys_and_units(["" if t is None else t for t in texts], cfg)
+    if None in texts:
+        texts = ["" if t is None else t for t in texts]
+    # the keys as code points, which the index columns are computed from (as strings too when
+    # they were made as strings)
+    keys, (units, codes, offsets) = key_codes(texts, cfg)
     parts: dict[str, list[pa.Array]] = {}
-    ends = np.cumsum(np.fromiter(map(len, keys), dtype=np.int64, count=len(keys)))
+    ends = offsets[1:]
+    n = len(ends)
     lo = 0
-    while lo < len(keys):
+    while lo < n:
         # the shortest run of keys from lo with at least _BATCH_CHARS characters (at least one key)
         before = int(ends[lo - 1]) if lo else 0
         hi = max(int(np.searchsorted(ends, before + _BATCH_CHARS, side="left")) + 1, lo + 1)
-        hi = min(hi, len(keys))
-        for name, arr in _batch_rows(keys[lo:hi], units[lo:hi], cfg).items():
+        hi = min(hi, n)
+        first, last = int(offsets[lo]), int(offsets[hi])
+        batch = _code_rows(
+            None if keys is None else keys[lo:hi],
+            units[lo:hi],
+            codes[first:last],
+            offsets[lo : hi + 1] - first,
+            cfg,
+        )
+        for name, arr in batch.items():
             parts.setdefault(name, []).append(arr)
         lo = hi
     columns: dict[str, pa.Array | pa.ChunkedArray] = {

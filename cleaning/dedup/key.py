@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import cache
+from typing import NamedTuple
 
 import numpy as np
 
@@ -486,8 +487,25 @@ class _Letters:
         return joined, renumber[self.unmapped_rows[rows[self.unmapped_rows]]].tolist()
 
 
-def _batch_keys(texts: list[str], cfg: DedupConfig) -> tuple[list[str], list[int]] | None:
-    """Keys of texts in a few whole-batch passes (None: a text holds NUL, use the slow path)."""
+class KeyCodes(NamedTuple):
+    """Keys as code points: key ``k`` is ``codes[offsets[k]:offsets[k + 1]]`` (``uint32``, the keys
+    concatenated; ``offsets`` ``int64``, one more than keys), with each key's unit (``int8``)."""
+
+    units: np.ndarray
+    codes: np.ndarray
+    offsets: np.ndarray
+
+
+def _batch_keys(
+    texts: list[str], cfg: DedupConfig, as_codes: bool = False
+) -> tuple[list[str], list[int]] | KeyCodes | None:
+    """Keys of texts in a few whole-batch passes (None: a text holds NUL, use the slow path).
+
+    ``as_codes``: when every key comes out of the compiled letters pass as it is (a batch of
+    CJK text with no ASCII-only text, no text for the one-by-one path and no letter left to
+    :func:`_fold_letters`: the usual Chinese batch), the keys as :class:`KeyCodes`, no string
+    made per key.
+    """
     n = len(texts)
     if cfg.unit == "jieba":
         return None
@@ -544,6 +562,19 @@ def _batch_keys(texts: list[str], cfg: DedupConfig) -> tuple[list[str], list[int
     else:
         cjk = letters.cjk
     char_like = cjk if cfg.latin_unit != "char" else np.ones(len(other_rows), dtype=bool)
+    if (
+        as_codes
+        and jit.enabled()
+        and len(other_rows) == n
+        and char_like.all()
+        and not len(letters.unmapped_rows)
+    ):
+        # each text's folded letters are its key: the letters pass's output without the separators
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(letters.letter_counts, out=offsets[1:])
+        codes = letters.letters[letters.letters != 0]
+        codes.flags.writeable = False  # as the encoded keys of the other path: the kernels' same types
+        return KeyCodes(np.where(cjk, UNIT_CHAR, UNIT_LATIN_CHAR).astype(np.int8), codes, offsets)
     for members, separator in ((char_like, ""), (~char_like, " ")):
         if not members.any():
             continue
@@ -573,7 +604,7 @@ def keys_and_units(texts: list[str], cfg: DedupConfig) -> tuple[list[str], list[
     """:func:`key_and_unit` of every text, batched (same results)."""
     if texts:
         batched = _batch_keys(texts, cfg)
-        if batched is not None:
+        if batched is not None and not isinstance(batched, KeyCodes):
             return batched
     keys: list[str] = []
     units: list[int] = []
@@ -582,3 +613,20 @@ def keys_and_units(texts: list[str], cfg: DedupConfig) -> tuple[list[str], list[
         keys.append(k)
         units.append(u)
     return keys, units
+
+
+def key_codes(texts: list[str], cfg: DedupConfig) -> tuple[list[str] | None, KeyCodes]:
+    """:func:`keys_and_units` of ``texts`` with the keys as :class:`KeyCodes` too, for the index.
+
+    The keys as strings are None when they were made as code points only (the usual Chinese
+    batch, compiled kernels): the index needs their code points, and making a string per key
+    to encode it again cost more than the rest of the keying.
+    """
+    batched = _batch_keys(texts, cfg, as_codes=True) if texts else None
+    if isinstance(batched, KeyCodes):
+        return None, batched
+    keys, units = batched if batched is not None else keys_and_units(texts, cfg)
+    offsets = np.zeros(len(keys) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, keys), dtype=np.int64, count=len(keys)), out=offsets[1:])
+    codes = np.frombuffer("".join(keys).encode("utf-32-le"), dtype=np.uint32)
+    return keys, KeyCodes(np.asarray(units, dtype=np.int8), codes, offsets)
