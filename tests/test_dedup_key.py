@@ -154,11 +154,16 @@ def test_key_codes_of_chinese_text_are_made_as_code_points_only() -> None:
     texts += [t.replace("，", ",") + "ＡＢ１" for t in texts[::7]]
     cfg = DedupConfig()
     assert _assert_key_codes_are_the_keys(texts, cfg) == jit.enabled()
-    # an ASCII-only text, a letter the fold table has no entry for: the keys are made as strings
-    assert not _assert_key_codes_are_the_keys([*texts, "2024"], cfg)
-    assert not _assert_key_codes_are_the_keys([*texts, "史燕ﬁ"], cfg)
+    # among them an ASCII-only text, a letter the fold table has no entry for, a text for the
+    # one-by-one path, word keys: those keys alone are made as strings
+    mixed = [*texts[:5], "2024", "史燕ﬁ", texts[5], "⼀二", "The council met on Tuesday.", *texts[6:9]]
+    for k in range(len(mixed)):
+        assert _assert_key_codes_are_the_keys(mixed[k:] + mixed[:k], cfg) == jit.enabled()
+    # no text for the letters pass: every key made as a string
+    assert not _assert_key_codes_are_the_keys(["2024", "The council met."], cfg)
     for other in _BATCH_CONFIGS:
         _assert_key_codes_are_the_keys(texts, other)
+        _assert_key_codes_are_the_keys(mixed, other)
 
 
 # Characters that compose, decompose or reorder under NFKC, among plain letters: the batched path

@@ -501,10 +501,9 @@ def _batch_keys(
 ) -> tuple[list[str], list[int]] | KeyCodes | None:
     """Keys of texts in a few whole-batch passes (None: a text holds NUL, use the slow path).
 
-    ``as_codes``: when every key comes out of the compiled letters pass as it is (a batch of
-    CJK text with no ASCII-only text, no text for the one-by-one path and no letter left to
-    :func:`_fold_letters`: the usual Chinese batch), the keys as :class:`KeyCodes`, no string
-    made per key.
+    ``as_codes`` (with compiled kernels, when the batch has text for the letters pass): the keys
+    as :class:`KeyCodes`; a key the letters pass gives as it is (a character key whose letters
+    the table folds, as in almost all Chinese text) is never made a string.
     """
     n = len(texts)
     if cfg.unit == "jieba":
@@ -562,20 +561,13 @@ def _batch_keys(
     else:
         cjk = letters.cjk
     char_like = cjk if cfg.latin_unit != "char" else np.ones(len(other_rows), dtype=bool)
-    if (
-        as_codes
-        and jit.enabled()
-        and len(other_rows) == n
-        and char_like.all()
-        and not len(letters.unmapped_rows)
-    ):
-        # each text's folded letters are its key: the letters pass's output without the separators
-        offsets = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(letters.letter_counts, out=offsets[1:])
-        codes = letters.letters[letters.letters != 0]
-        codes.flags.writeable = False  # as the encoded keys of the other path: the kernels' same types
-        return KeyCodes(np.where(cjk, UNIT_CHAR, UNIT_LATIN_CHAR).astype(np.int8), codes, offsets)
-    for members, separator in ((char_like, ""), (~char_like, " ")):
+    # as_codes: the texts whose letters are their keys (character keys, every letter folded by the
+    # table) keep them as code points; only the other texts' keys are made as strings
+    fast = None
+    if as_codes and jit.enabled():
+        fast = char_like.copy()
+        fast[letters.unmapped_rows] = False
+    for members, separator in ((char_like if fast is None else char_like & ~fast, ""), (~char_like, " ")):
         if not members.any():
             continue
         if separator:
@@ -597,7 +589,59 @@ def _batch_keys(
         rows = other_rows[members]
         keys[rows] = parts
         units[rows] = UNIT_WORD if separator else np.where(cjk[members], UNIT_CHAR, UNIT_LATIN_CHAR)
-    return keys.tolist(), units.tolist()
+    if fast is None:
+        return keys.tolist(), units.tolist()
+    units[other_rows[fast]] = np.where(cjk[fast], UNIT_CHAR, UNIT_LATIN_CHAR)
+    return _key_codes_of(keys, units.astype(np.int8), other_rows[fast], fast, letters)
+
+
+def _key_codes_of(
+    keys: np.ndarray, units: np.ndarray, fast_rows: np.ndarray, fast: np.ndarray, letters: _Letters
+) -> KeyCodes:
+    """The keys as :class:`KeyCodes`: rows ``fast_rows`` (``fast`` among the rows of ``letters``)
+    are their letters, the others' keys are the strings in ``keys``."""
+    # the letters of every text of the letters pass, without their separators, and where each starts
+    letter_codes = letters.letters[letters.letters != 0]
+    counts = letters.letter_counts
+    n = len(keys)
+    if len(fast_rows) == n:  # the usual Chinese batch: the letters are the keys, in order
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        codes = letter_codes
+    else:
+        is_fast = np.zeros(n, dtype=bool)
+        is_fast[fast_rows] = True
+        string_rows = np.flatnonzero(~is_fast)
+        strings = keys[string_rows].tolist()
+        lengths = np.empty(n, dtype=np.int64)
+        lengths[fast_rows] = counts[fast]
+        lengths[string_rows] = np.fromiter(map(len, strings), dtype=np.int64, count=len(strings))
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        # each row's key in one source array (the letters, then the strings encoded), copied in order
+        source = np.concatenate(
+            [letter_codes, np.frombuffer("".join(strings).encode("utf-32-le"), dtype=np.uint32)]
+        )
+        starts = np.empty(n, dtype=np.int64)
+        starts[fast_rows] = (np.cumsum(counts) - counts)[fast]
+        starts[string_rows] = len(letter_codes) + np.cumsum(lengths[string_rows]) - lengths[string_rows]
+        codes = np.empty(int(offsets[-1]), dtype=np.uint32)
+        kernel = _copy_segments if jit.enabled() else _copy_segments.py_func
+        kernel(source, starts, lengths, offsets, codes)
+    codes.flags.writeable = False  # as the encoded keys of the other path: the kernels' same types
+    return KeyCodes(units, codes, offsets)
+
+
+@jit.kernel
+def _copy_segments(
+    source: np.ndarray, starts: np.ndarray, lengths: np.ndarray, offsets: np.ndarray, out: np.ndarray
+) -> None:
+    """``out[offsets[k]:offsets[k] + lengths[k]] = source[starts[k]:starts[k] + lengths[k]]`` for each k."""
+    for k in range(lengths.shape[0]):
+        s = starts[k]
+        d = offsets[k]
+        for i in range(lengths[k]):
+            out[d + i] = source[s + i]
 
 
 def keys_and_units(texts: list[str], cfg: DedupConfig) -> tuple[list[str], list[int]]:
