@@ -600,14 +600,16 @@ def _key_codes_of(
 ) -> KeyCodes:
     """The keys as :class:`KeyCodes`: rows ``fast_rows`` (``fast`` among the rows of ``letters``)
     are their letters, the others' keys are the strings in ``keys``."""
-    # the letters of every text of the letters pass, without their separators, and where each starts
-    letter_codes = letters.letters[letters.letters != 0]
     counts = letters.letter_counts
+    # where each text's letters start in the letters pass's output (a separator follows each)
+    letter_starts = np.cumsum(counts) - counts + np.arange(len(counts))
+    kernel = _copy_segments if jit.enabled() else _copy_segments.py_func
     n = len(keys)
     if len(fast_rows) == n:  # the usual Chinese batch: the letters are the keys, in order
         offsets = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(counts, out=offsets[1:])
-        codes = letter_codes
+        codes = np.empty(int(offsets[-1]), dtype=np.uint32)
+        kernel(letters.letters, letter_starts, counts, offsets, codes)
     else:
         is_fast = np.zeros(n, dtype=bool)
         is_fast[fast_rows] = True
@@ -615,19 +617,21 @@ def _key_codes_of(
         strings = keys[string_rows].tolist()
         lengths = np.empty(n, dtype=np.int64)
         lengths[fast_rows] = counts[fast]
-        lengths[string_rows] = np.fromiter(map(len, strings), dtype=np.int64, count=len(strings))
+        string_lengths = np.fromiter(map(len, strings), dtype=np.int64, count=len(strings))
+        lengths[string_rows] = string_lengths
         offsets = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
-        # each row's key in one source array (the letters, then the strings encoded), copied in order
-        source = np.concatenate(
-            [letter_codes, np.frombuffer("".join(strings).encode("utf-32-le"), dtype=np.uint32)]
-        )
-        starts = np.empty(n, dtype=np.int64)
-        starts[fast_rows] = (np.cumsum(counts) - counts)[fast]
-        starts[string_rows] = len(letter_codes) + np.cumsum(lengths[string_rows]) - lengths[string_rows]
+        # each row's key copied into place: from the letters, and from the strings encoded
         codes = np.empty(int(offsets[-1]), dtype=np.uint32)
-        kernel = _copy_segments if jit.enabled() else _copy_segments.py_func
-        kernel(source, starts, lengths, offsets, codes)
+        kernel(letters.letters, letter_starts[fast], counts[fast], offsets[fast_rows], codes)
+        string_codes = np.frombuffer("".join(strings).encode("utf-32-le"), dtype=np.uint32)
+        kernel(
+            string_codes,
+            np.cumsum(string_lengths) - string_lengths,
+            string_lengths,
+            offsets[string_rows],
+            codes,
+        )
     codes.flags.writeable = False  # as the encoded keys of the other path: the kernels' same types
     return KeyCodes(units, codes, offsets)
 
