@@ -478,7 +478,7 @@ class _UnitWriter:
             columns = self.columns[name]
             if not columns["id"]:
                 return
-            table = pa.Table.from_pydict(columns, schema=UNIT_SCHEMAS[name])
+            table = self._table(columns, UNIT_SCHEMAS[name])
             texts = columns.get("text")
             self.columns[name] = empty_columns(UNIT_SCHEMAS[name])
         else:
@@ -502,6 +502,26 @@ class _UnitWriter:
             )
             # the text list the table was built from: dedup_map need not convert it back
             self.files["index"].write(dedup_map(dedup_in, self.cfg.dedup, texts))
+
+    # The dedup outcome columns: before dedup every row holds the same value (kept, no duplicate)
+    _REPEATED = frozenset(DECISION_COLUMNS + ARTICLE_DECISION_COLUMNS)
+
+    @classmethod
+    def _table(cls, columns: dict[str, list], schema: pa.Schema) -> pa.Table:
+        """``pa.Table.from_pydict(columns, schema=schema)``, a column of one repeated value made as
+        such (a batch's dedup outcome columns: Arrow converts no value per row)."""
+        n = len(columns["id"])
+        arrays = []
+        for col in schema:
+            values = columns[col.name]
+            if col.name in cls._REPEATED and values and values.count(values[0]) == n:
+                value = values[0]
+                arrays.append(
+                    pa.nulls(n, col.type) if value is None else pa.repeat(pa.scalar(value, col.type), n)
+                )
+            else:
+                arrays.append(pa.array(values, type=col.type))
+        return pa.Table.from_arrays(arrays, schema=schema)
 
     def close(self, sources: dict[str, dict[str, int]], summary: dict[str, Any]) -> None:
         for name in UNIT_SCHEMAS:

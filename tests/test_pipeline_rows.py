@@ -26,6 +26,7 @@ from cleaning.pipeline import (
     process_document,
 )
 from cleaning.schema import ARTICLES, PARAGRAPHS
+from flows.steps import _UnitWriter
 
 RULES = ["layout.join_wrapped_line", "segment.body", "repair.ftfy", "decode.utf8_strict", "a.b", "z.y"]
 
@@ -260,6 +261,26 @@ def test_columns_are_the_rows_of_the_seed(simplified: bool) -> None:
     result = process_document(doc, cfg)
     assert isinstance(result, DocResult)
     _assert_columns_are_the_rows([result, result], cfg)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.lists(st.lists(PARAGRAPH, min_size=1, max_size=4), min_size=1, max_size=4), max_size=3),
+    st.sampled_from([None, "status", "relation", "similarity"]),
+)
+def test_unit_writer_table_is_arrows_conversion(docs: list[list[list[str]]], changed: str | None) -> None:
+    """The unit writer makes a column of one repeated value as such: the same table as
+    from_pydict, also when a dedup column's values differ (or one row's value does)."""
+    arts, paras = _columns_of([_result(articles) for articles in docs], CFG_DEFAULT)
+    if changed and paras[changed]:
+        paras[changed][-1] = {"status": "duplicate", "relation": "exact", "similarity": 0.5}[changed]
+        arts[changed if changed in arts else "status"][0] = "duplicate" if changed != "similarity" else 0.25
+    for columns, schema in ((arts, ARTICLES), (paras, PARAGRAPHS)):
+        if not columns["id"]:
+            continue
+        got = _UnitWriter._table(columns, schema)
+        want = pa.Table.from_pydict(columns, schema=schema)
+        assert got.equals(want) and got.schema.equals(want.schema, check_metadata=True)
 
 
 def test_a_failing_document_adds_no_rows() -> None:
