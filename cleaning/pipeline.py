@@ -151,7 +151,7 @@ _RULE_BITS: dict[str, int] = {}
 _RULE_LIST: list[tuple[int, str]] = []  # (1 << bit, name) in bit order
 _MASK_NAMES: dict[int, list[str]] = {}
 _RULE_BITS_LOCK = threading.Lock()
-_MAX_BITS = 62  # the bits an int64 mask holds, and room for the OR of any of them
+_MAX_BITS = 62  # the rule bits an int64 mask takes here (bits 0 to 61, clear of the sign bit)
 
 
 def _shared_bits(names: list[str]) -> list[int] | None:
@@ -276,7 +276,7 @@ class _RuleIndex:
         names = self._names
         for mask in set(masks).difference(names):
             self._names_of(mask)
-        # every mask's names are made: the rows' lists by C-level loops, each row its own copy
+        # every mask's names are made: the rows' lists by C-level loops (a copy each unless shared)
         rows = map(names.__getitem__, masks)
         return list(rows) if shared else list(map(list, rows))
 
