@@ -25,7 +25,7 @@ from ftfy.badness import is_bad
 from ftfy.chardata import CHARMAP_ENCODINGS
 from pydantic import BaseModel, ConfigDict, Field
 
-from cleaning import mojibake, textscan
+from cleaning import jit, mojibake, textscan
 from cleaning.model import Event
 from cleaning.rules import register
 
@@ -252,9 +252,53 @@ _HINT_CHARS = (
 )
 
 
+# The compiled pre-scan's flag bits. On clean Chinese text nearly all hinted lines hold only a
+# common Han character of _LEGACY_FIRST_CLASS (於 項 須 陸 ...): twenty times more lines than need
+# repair. Such a line matches no hint but _UTF8_AS_LEGACY_HINT, a fixed run of three classes,
+# which the scan tests exactly; only lines with another hint character go to needs_repair.
+_R_OTHER, _R_FIRST, _R_SECOND, _R_THIRD = 1, 2, 4, 8
+_OTHER_HINT_CHARS = f"[{_FTFY_LEAD_CLASS}{_FTFY_ALWAYS_CLASS}{_LATIN1_LEAD_CLASS}锟烫屯\ufffd?&]"
+
+
 @cache
 def _hint_table() -> np.ndarray:
-    return textscan.class_table(((_HINT_CHARS, 1),))
+    # the three classes of _UTF8_AS_LEGACY_HINT, read off the compiled pattern so they cannot drift
+    from re import _parser  # the standard library's own pattern parser
+
+    parsed = _parser.parse(_UTF8_AS_LEGACY_HINT.pattern, _UTF8_AS_LEGACY_HINT.flags)
+    first, second, third = (_compiler_one(item) for item in parsed)
+    return textscan.class_table(
+        ((_OTHER_HINT_CHARS, _R_OTHER), (first, _R_FIRST), (second, _R_SECOND), (third, _R_THIRD))
+    )
+
+
+def _compiler_one(item: tuple[object, object]) -> re.Pattern[str]:
+    """One parsed item of a pattern (here a character class) compiled alone."""
+    from re import _compiler, _parser
+
+    return _compiler.compile(_parser.SubPattern(_parser.State(), [item]), _UTF8_AS_LEGACY_HINT.flags)
+
+
+@jit.kernel
+def _hinted_lines(codes: np.ndarray, table: np.ndarray, out: np.ndarray) -> None:
+    """``out[k]``: for the ``k``-th ``"\\n"``-separated line of ``codes``, ``_R_OTHER`` if it holds an
+    :data:`_OTHER_HINT_CHARS` character, ``_R_FIRST`` if :data:`_UTF8_AS_LEGACY_HINT` matches in it
+    (three consecutive characters of its classes; none of them is a line feed)."""
+    n = codes.shape[0]
+    line = 0
+    acc = 0
+    for i in range(n):
+        c = codes[i]
+        if c == 10:
+            out[line] = acc
+            line += 1
+            acc = 0
+            continue
+        t = table[c]
+        acc |= t & 1
+        if t & 2 and i + 2 < n and table[codes[i + 1]] & 4 and table[codes[i + 2]] & 8:
+            acc |= 2
+    out[line] = acc
 
 
 def needs_repair(line: str, cfg: RepairConfig | None = None) -> bool:
@@ -382,11 +426,15 @@ def lines_needing_repair(lines: list[str], cfg: RepairConfig) -> list[int]:
     """
     if not lines:
         return []
-    flags = textscan.line_flags(lines, _hint_table())
-    if flags is not None:
-        # one compiled pass finds the few lines holding a hint character; the tests run on those
-        return [i for i in np.flatnonzero(flags).tolist() if needs_repair(lines[i], cfg)]
     text = "\n".join(lines)
+    if jit.enabled() and text.count("\n") == len(lines) - 1:
+        # one compiled pass settles the lines matching _UTF8_AS_LEGACY_HINT and finds the few
+        # holding another hint character; needs_repair runs on those alone
+        flags = np.zeros(len(lines), dtype=np.uint8)
+        _hinted_lines(textscan.codes_of(text), _hint_table(), flags)
+        return [
+            i for i in np.flatnonzero(flags).tolist() if flags[i] & _R_FIRST or needs_repair(lines[i], cfg)
+        ]
     starts = list(accumulate((len(ln) + 1 for ln in lines[:-1]), initial=0))
     hit: set[int] = set()
     hints = _HINTS + ((re.compile("&"),) if cfg.ftfy_unescape_html else ())

@@ -12,12 +12,13 @@ import re
 from pathlib import Path
 
 import ftfy.bad_codecs  # noqa: F401  (registers sloppy-windows-1252)
+import numpy as np
 import pytest
 import shared_corpora
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cleaning import jit, repair
+from cleaning import jit, repair, textscan
 from cleaning.decode import DecodeConfig, decode_bytes
 from cleaning.pipeline import split_lines
 from cleaning.repair import (
@@ -263,6 +264,33 @@ def test_compiled_pre_scan_finds_exactly_the_hinted_lines(lines: list[str], cfg:
     fast = repair_lines(lines, cfg)
     assert fast[0] == plain[0]
     assert [(e.rule, e.line, e.detail) for e in fast[1]] == [(e.rule, e.line, e.detail) for e in plain[1]]
+
+
+# Common Han characters of the legacy triple's first class next to characters of its other two.
+_TRIPLED = st.text(
+    alphabet=st.one_of(
+        st.sampled_from(list("於項須陸陳電響顧，。 ab?&")),
+        st.sampled_from(list(_MOJIBAKE_SAMPLE)),
+    ),
+    max_size=30,
+)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.lists(_TRIPLED, max_size=6))
+def test_compiled_triple_scan_matches_the_regexes(lines: list[str]) -> None:
+    """The scan settles _UTF8_AS_LEGACY_HINT itself (compiled and as plain Python) and sends only the
+    lines holding another hint character to needs_repair: the same lines as needs_repair on all."""
+    table = repair._hint_table()
+    other = re.compile(repair._OTHER_HINT_CHARS)
+    flags = np.zeros(len(lines), dtype=np.uint8)
+    if lines:
+        repair._hinted_lines.py_func(textscan.codes_of("\n".join(lines)), table, flags)
+    for ln, f in zip(lines, flags.tolist(), strict=True):
+        assert bool(f & repair._R_FIRST) == bool(repair._UTF8_AS_LEGACY_HINT.search(ln))
+        assert bool(f & repair._R_OTHER) == bool(other.search(ln))
+    if jit.enabled():
+        assert lines_needing_repair(lines, CFG) == [i for i, ln in enumerate(lines) if needs_repair(ln, CFG)]
 
 
 def test_compiled_pre_scan_on_real_text(real_lines: list[str]) -> None:
