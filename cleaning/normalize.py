@@ -31,7 +31,7 @@ from itertools import accumulate
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from cleaning import textscan
+from cleaning import jit, textscan
 from cleaning.model import Event
 from cleaning.rules import register
 
@@ -439,6 +439,43 @@ def _hint_table() -> np.ndarray:
     )
 
 
+_N_SPACE_PAIR = 32  # set by _hit_lines: a _SPACE_HINT match (a mark next to a space) in the line
+
+
+@jit.kernel
+def _hit_lines(codes: np.ndarray, table: np.ndarray, flags: np.ndarray, hits: np.ndarray) -> int:
+    """The lines of ``codes`` (joined by line feeds) that :data:`_HINTS` (or :data:`_HINTS_NO_CJK`
+    on a page without :data:`_CJK_CTX_RE`) match in, written to ``hits`` in order; returns how
+    many. ``flags`` is scratch space, one per line. A mark and a space are never a line feed, so
+    a ``_SPACE_HINT`` pair never straddles two lines."""
+    n = codes.shape[0]
+    line = 0
+    acc = 0
+    for i in range(n):
+        c = codes[i]
+        if c == 10:
+            flags[line] = acc
+            line += 1
+            acc = 0
+            continue
+        acc |= table[c]
+        if c == 32:
+            before = i > 0 and table[codes[i - 1]] & _N_SPACE_MARK
+            if before or (i + 1 < n and table[codes[i + 1]] & _N_SPACE_MARK):
+                acc |= _N_SPACE_PAIR
+    flags[line] = acc
+    page = 0
+    for k in range(line + 1):
+        page |= flags[k]
+    marks = _N_ANY | _N_SPACE_PAIR | (_N_MARK if page & _N_CJK_CTX else 0)
+    count = 0
+    for k in range(line + 1):
+        if flags[k] & marks:
+            hits[count] = k
+            count += 1
+    return count
+
+
 _MAX_PASSES = 4
 
 
@@ -478,16 +515,17 @@ def lines_needing_normalization(lines: list[str]) -> list[int]:
     if not lines:
         return []
     text = "\n".join(lines)
-    flags = textscan.line_flags(lines, _hint_table(), text)
-    if flags is not None:
-        # one compiled pass: the class hints are settled per line by the flags; the space hint
-        # (two characters) is tested on the lines holding one of its marks and a space
-        marks = _N_ANY | (_N_MARK if (flags & _N_CJK_CTX).any() else 0)
-        hit = set(np.flatnonzero(flags & marks).tolist())
-        both = _N_SPACE_MARK | _N_SPACE
-        near = np.flatnonzero(((flags & both) == both) & ((flags & marks) == 0))
-        hit.update(i for i in near.tolist() if _SPACE_HINT.search(lines[i]))
-    elif text.count("\n") != len(lines) - 1:  # a line holding a line break: test each line alone
+    one_per_line = text.count("\n") == len(lines) - 1
+    if jit.enabled() and one_per_line:
+        # one compiled pass settles every hint, the space hint's pairs included, and lists the
+        # lines (the numpy steps and a set per page cost more than the scan itself)
+        scratch = np.empty(len(lines), dtype=np.uint8)
+        found = np.empty(len(lines), dtype=np.int64)
+        hits = found[: _hit_lines(textscan.codes_of(text), _hint_table(), scratch, found)].tolist()
+        if unicodedata.is_normalized("NFC", text):
+            return hits
+        hit = set(hits)
+    elif not one_per_line:  # a line holding a line break: test each line alone
         return [
             i
             for i, ln in enumerate(lines)

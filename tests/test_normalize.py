@@ -232,6 +232,36 @@ def test_compiled_scan_finds_the_lines_the_regex_scan_finds(lines: list[str]) ->
     assert lines_needing_normalization(lines) == by_regex
 
 
+# Marks and spaces side by side: the kernel settles the space hint's two-character pairs itself.
+_SPACED = st.text(alphabet=st.sampled_from(list("  ，。“”…—·～中文a,()\u2028\uf900")), max_size=20)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.one_of(st.lists(_SPACED, max_size=6), st.lists(_TEXT, max_size=4)))
+def test_hit_lines_kernel_definition_matches_the_regex_scan(lines: list[str]) -> None:
+    """The kernel's plain Python definition lists the same lines as the regexes (kernels off);
+    the compiled one is compared with them by the test above."""
+    import unicodedata
+
+    import numpy as np
+
+    from cleaning import jit, normalize, textscan
+    from cleaning.normalize import lines_needing_normalization
+
+    with jit.numpy_definitions():
+        by_regex = lines_needing_normalization(lines)
+    if not lines:
+        return
+    found = np.empty(len(lines), dtype=np.int64)
+    scratch = np.empty(len(lines), dtype=np.uint8)
+    codes = textscan.codes_of("\n".join(lines))
+    k = normalize._hit_lines.py_func(codes, normalize._hint_table(), scratch, found)
+    not_nfc = {i for i, ln in enumerate(lines) if not unicodedata.is_normalized("NFC", ln)}  # added after
+    assert sorted(set(found[:k].tolist()) | not_nfc) == by_regex
+    if jit.enabled():
+        assert lines_needing_normalization(lines) == by_regex
+
+
 def test_english_ocr_pages_agree_with_the_reference(real_lines: list[str]) -> None:
     english = [ln for ln in real_lines if ln.isascii()]
     assert len(english) > 100
