@@ -509,12 +509,14 @@ def _apply(line: str, rules: list[_Rule]) -> tuple[str, list[tuple[str, str, str
     return text, changes
 
 
-def lines_needing_normalization(lines: list[str]) -> list[int]:
+def lines_needing_normalization(lines: list[str], text: str | None = None) -> list[int]:
     """Indexes of the lines some rule may change; the tests run once over the joined text (with
-    kernels on, as one compiled pass over its code points)."""
+    kernels on, as one compiled pass over its code points). ``text``: ``"\\n".join(lines)`` when
+    the caller has it."""
     if not lines:
         return []
-    text = "\n".join(lines)
+    if text is None:
+        text = "\n".join(lines)
     one_per_line = text.count("\n") == len(lines) - 1
     if jit.enabled() and one_per_line:
         # one compiled pass settles every hint, the space hint's pairs included, and lists the
@@ -547,12 +549,15 @@ def lines_needing_normalization(lines: list[str]) -> list[int]:
     return sorted(hit)
 
 
-def normalize_lines(lines: list[str], cfg: NormalizeConfig) -> tuple[list[str], list[Event]]:
-    """Normalize each line; the output has exactly as many lines as the input."""
+def normalize_lines(
+    lines: list[str], cfg: NormalizeConfig, text: str | None = None
+) -> tuple[list[str], list[Event]]:
+    """Normalize each line; the output has exactly as many lines as the input. ``text``:
+    ``"\\n".join(lines)`` when the caller has it."""
     out = list(lines)
     events: list[Event] = []
     rules = _rules(cfg)
-    for i in lines_needing_normalization(lines):
+    for i in lines_needing_normalization(lines, text):
         new, changes = _apply(lines[i], rules)
         if not changes:
             continue

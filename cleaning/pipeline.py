@@ -118,9 +118,13 @@ def process_document(
     events: list[Event] = [*doc.events, *decoded.events]
     info = decoded.info
     lines = decoded.lines
-    lines, ev = repair.repair_lines(lines, cfg.repair)
+    # the page joined once for both pre-scans: repair changes a line on few pages
+    text = "\n".join(lines)
+    repaired, ev = repair.repair_lines(lines, cfg.repair, text)
     events.extend(ev)
-    lines, ev = normalize.normalize_lines(lines, cfg.normalize)
+    if repaired != lines:
+        text = None
+    lines, ev = normalize.normalize_lines(repaired, cfg.normalize, text)
     events.extend(ev)
     blocks, ev = layout.build_blocks(lines, cfg.layout, compact=True)
     events.extend(ev)

@@ -416,17 +416,19 @@ def _repair_line(
     return text
 
 
-def lines_needing_repair(lines: list[str], cfg: RepairConfig) -> list[int]:
+def lines_needing_repair(lines: list[str], cfg: RepairConfig, text: str | None = None) -> list[int]:
     """Indexes of the lines some repair step may change or flag (the others take the fast path).
 
     With kernels on, one compiled pass over the page finds the lines holding a
     :data:`_HINT_CHARS` character and :func:`needs_repair` tests those alone. Without,
     each test runs once over the joined text rather than once per line: for short
-    lines the per-call overhead would cost more than the scan.
+    lines the per-call overhead would cost more than the scan. ``text``: ``"\\n".join(lines)``
+    when the caller has it.
     """
     if not lines:
         return []
-    text = "\n".join(lines)
+    if text is None:
+        text = "\n".join(lines)
     if jit.enabled() and text.count("\n") == len(lines) - 1:
         # one compiled pass settles the lines matching _UTF8_AS_LEGACY_HINT and finds the few
         # holding another hint character; needs_repair runs on those alone
@@ -448,12 +450,15 @@ def lines_needing_repair(lines: list[str], cfg: RepairConfig) -> list[int]:
     return sorted(hit)
 
 
-def repair_lines(lines: list[str], cfg: RepairConfig) -> tuple[list[str], list[Event]]:
-    """Repair each line; the output has exactly as many lines as the input."""
+def repair_lines(
+    lines: list[str], cfg: RepairConfig, text: str | None = None
+) -> tuple[list[str], list[Event]]:
+    """Repair each line; the output has exactly as many lines as the input. ``text``:
+    ``"\\n".join(lines)`` when the caller has it."""
     events: list[Event] = []
     fix_cfg = ftfy_config(cfg)
     out = list(lines)
-    for i in lines_needing_repair(lines, cfg):
+    for i in lines_needing_repair(lines, cfg, text):
         out[i] = _repair_line(lines[i], i + 1, cfg, fix_cfg, events)
     return out, events
 

@@ -26,12 +26,26 @@ from cleaning import jit
 NUM_CODE_POINTS = 0x110000
 
 
+# The last text codes_of encoded, and its code points: the stages of a page scan the same joined
+# lines one after another (repair's and normalize's pre-scans when repair changed no line), and
+# comparing two strings costs far less than encoding one. The arrays are read-only (frombuffer
+# over bytes), so sharing one is safe; the pair is replaced whole, so threads see a matching one.
+_last_codes: tuple[str, np.ndarray] = ("", np.zeros(0, dtype=np.uint8))
+
+
 def codes_of(text: str) -> np.ndarray:
     """The code points of ``text``: ``uint8`` for ASCII text (a quarter of the bytes to encode and
-    scan), else ``uint32``; lone surrogates encode as themselves."""
+    scan), else ``uint32``; lone surrogates encode as themselves. Read-only."""
+    global _last_codes
+    last = _last_codes
+    if text == last[0]:
+        return last[1]
     if text.isascii():
-        return np.frombuffer(text.encode("ascii"), dtype=np.uint8)
-    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        codes = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+    else:
+        codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    _last_codes = (text, codes)
+    return codes
 
 
 @cache

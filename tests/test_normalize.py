@@ -260,6 +260,7 @@ def test_hit_lines_kernel_definition_matches_the_regex_scan(lines: list[str]) ->
     assert sorted(set(found[:k].tolist()) | not_nfc) == by_regex
     if jit.enabled():
         assert lines_needing_normalization(lines) == by_regex
+        assert lines_needing_normalization(lines, "\n".join(lines)) == by_regex  # the caller's join
 
 
 def test_english_ocr_pages_agree_with_the_reference(real_lines: list[str]) -> None:

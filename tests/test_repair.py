@@ -290,7 +290,9 @@ def test_compiled_triple_scan_matches_the_regexes(lines: list[str]) -> None:
         assert bool(f & repair._R_FIRST) == bool(repair._UTF8_AS_LEGACY_HINT.search(ln))
         assert bool(f & repair._R_OTHER) == bool(other.search(ln))
     if jit.enabled():
-        assert lines_needing_repair(lines, CFG) == [i for i, ln in enumerate(lines) if needs_repair(ln, CFG)]
+        exact = [i for i, ln in enumerate(lines) if needs_repair(ln, CFG)]
+        assert lines_needing_repair(lines, CFG) == exact
+        assert lines_needing_repair(lines, CFG, "\n".join(lines)) == exact  # the caller's join
 
 
 def test_compiled_pre_scan_on_real_text(real_lines: list[str]) -> None:

@@ -43,6 +43,19 @@ def test_codes_of() -> None:
     assert codes.tolist() == [0x61, 0x4E2D, 0xD800, 0x20000]
 
 
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.lists(st.text(alphabet="ab中\ud800\U00020000\n", max_size=4), min_size=1, max_size=5))
+def test_codes_of_reuses_only_the_same_text(texts: list[str]) -> None:
+    """The last text's code points are reused for an equal text (a new string object too), never
+    for another one, and the shared array cannot be written to."""
+    for text in texts:
+        again = "".join(list(text))  # equal, and a new object unless empty or one character
+        codes = textscan.codes_of(text)
+        assert textscan.codes_of(again).tolist() == codes.tolist() == [ord(c) for c in text]
+        assert codes.dtype == (np.uint8 if text.isascii() else np.uint32)
+        assert not codes.flags.writeable
+
+
 @settings(max_examples=300, deadline=None)
 @given(_LINES)
 def test_line_flags_are_each_lines_classes(table: np.ndarray, lines: list[str]) -> None:
