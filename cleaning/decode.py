@@ -421,8 +421,8 @@ def decode_bytes(data: bytes, cfg: DecodeConfig) -> DecodeResult:
         utf8_text = None
 
     head = data[: cfg.sniff_bytes]
-    nuls = head.count(0)
     controls = len(head.translate(None, _NOT_CONTROL_BYTES))
+    nuls = head.count(0) if controls else 0  # NUL is a control byte: none without one (most pages)
     binary_like = controls > cfg.max_control_ratio * len(head)
     # UTF-16 without BOM shows as NUL bytes (ASCII code units) or, for Chinese
     # without ASCII, as "control" bytes (low bytes of Han code units). UTF-8 text
