@@ -233,11 +233,9 @@ def _pair_chars(codecs: tuple[str, ...], leads: range, trails: range) -> str:
 # read in pairs give (E? c)(c E?)(c c). A line without such a triple holds no
 # such mojibake of two or more characters.
 _LEGACY_FIRST_CLASS = _pair_chars(mojibake.UTF8_MISREAD_AS, range(0xE0, 0xF0), range(0x80, 0xC0))
-_UTF8_AS_LEGACY_HINT = re.compile(
-    f"[{_LEGACY_FIRST_CLASS}]"
-    f"[{_pair_chars(mojibake.UTF8_MISREAD_AS, range(0x80, 0xC0), range(0xE0, 0xF0))}]"
-    f"[{_pair_chars(mojibake.UTF8_MISREAD_AS, range(0x80, 0xC0), range(0x80, 0xC0))}]"
-)
+_LEGACY_SECOND_CLASS = _pair_chars(mojibake.UTF8_MISREAD_AS, range(0x80, 0xC0), range(0xE0, 0xF0))
+_LEGACY_THIRD_CLASS = _pair_chars(mojibake.UTF8_MISREAD_AS, range(0x80, 0xC0), range(0x80, 0xC0))
+_UTF8_AS_LEGACY_HINT = re.compile(f"[{_LEGACY_FIRST_CLASS}][{_LEGACY_SECOND_CLASS}][{_LEGACY_THIRD_CLASS}]")
 # GBK/Big5 read as Latin-1/cp1252: a double-byte character, a Latin-1 letter
 # or symbol (lead byte 0xA1-0xFF) and a trail byte.
 _LATIN1_LEAD_CLASS = "\xa1-\xff"
@@ -245,38 +243,32 @@ _LATIN1_PAIRS_HINT = re.compile(f"[{_LATIN1_LEAD_CLASS}][{mojibake.TRAIL_CLASS}]
 _HINTS = (_FTFY_LEAD, _FTFY_ALWAYS, _DAMAGE_HINT, _UTF8_AS_LEGACY_HINT, _LATIN1_PAIRS_HINT)
 # A character of every possible match of every hint (each hint's first character class; the
 # damage markers' first characters; "&" and "?", the hints some configurations add): a line
-# without one takes the fast path, whatever the configuration. The compiled per-line scan
-# (lines_needing_repair) reads it as a table; tests/test_repair.py checks the claim.
-_HINT_CHARS = (
-    f"[{_FTFY_LEAD_CLASS}{_FTFY_ALWAYS_CLASS}{_LEGACY_FIRST_CLASS}{_LATIN1_LEAD_CLASS}锟烫屯\ufffd?&]"
-)
+# without one takes the fast path, whatever the configuration; tests/test_repair.py checks the
+# claim. The compiled pre-scan (lines_needing_repair) splits it: a character of
+# _LEGACY_FIRST_CLASS is a hint only as the start of a _UTF8_AS_LEGACY_HINT run. On clean Chinese
+# text nearly all hinted lines hold only such a common Han character (於 項 須 陸 ...): twenty times
+# more lines than need repair. Such a line matches no hint but _UTF8_AS_LEGACY_HINT, a fixed run of
+# three classes, which the scan tests exactly; only lines with another hint character go to
+# needs_repair.
+_OTHER_HINT_CLASS = f"{_FTFY_LEAD_CLASS}{_FTFY_ALWAYS_CLASS}{_LATIN1_LEAD_CLASS}锟烫屯\ufffd?&"
+_OTHER_HINT_CHARS = f"[{_OTHER_HINT_CLASS}]"
+_HINT_CHARS = f"[{_OTHER_HINT_CLASS}{_LEGACY_FIRST_CLASS}]"
 
-
-# The compiled pre-scan's flag bits. On clean Chinese text nearly all hinted lines hold only a
-# common Han character of _LEGACY_FIRST_CLASS (於 項 須 陸 ...): twenty times more lines than need
-# repair. Such a line matches no hint but _UTF8_AS_LEGACY_HINT, a fixed run of three classes,
-# which the scan tests exactly; only lines with another hint character go to needs_repair.
+# The compiled pre-scan's flag bits.
 _R_OTHER, _R_FIRST, _R_SECOND, _R_THIRD = 1, 2, 4, 8
-_OTHER_HINT_CHARS = f"[{_FTFY_LEAD_CLASS}{_FTFY_ALWAYS_CLASS}{_LATIN1_LEAD_CLASS}锟烫屯\ufffd?&]"
 
 
 @cache
 def _hint_table() -> np.ndarray:
-    # the three classes of _UTF8_AS_LEGACY_HINT, read off the compiled pattern so they cannot drift
-    from re import _parser  # the standard library's own pattern parser
-
-    parsed = _parser.parse(_UTF8_AS_LEGACY_HINT.pattern, _UTF8_AS_LEGACY_HINT.flags)
-    first, second, third = (_compiler_one(item) for item in parsed)
+    # the three classes of _UTF8_AS_LEGACY_HINT, the very strings the pattern is built from
     return textscan.class_table(
-        ((_OTHER_HINT_CHARS, _R_OTHER), (first, _R_FIRST), (second, _R_SECOND), (third, _R_THIRD))
+        (
+            (_OTHER_HINT_CHARS, _R_OTHER),
+            (f"[{_LEGACY_FIRST_CLASS}]", _R_FIRST),
+            (f"[{_LEGACY_SECOND_CLASS}]", _R_SECOND),
+            (f"[{_LEGACY_THIRD_CLASS}]", _R_THIRD),
+        )
     )
-
-
-def _compiler_one(item: tuple[object, object]) -> re.Pattern[str]:
-    """One parsed item of a pattern (here a character class) compiled alone."""
-    from re import _compiler, _parser
-
-    return _compiler.compile(_parser.SubPattern(_parser.State(), [item]), _UTF8_AS_LEGACY_HINT.flags)
 
 
 @jit.kernel
@@ -419,8 +411,9 @@ def _repair_line(
 def lines_needing_repair(lines: list[str], cfg: RepairConfig, text: str | None = None) -> list[int]:
     """Indexes of the lines some repair step may change or flag (the others take the fast path).
 
-    With kernels on, one compiled pass over the page finds the lines holding a
-    :data:`_HINT_CHARS` character and :func:`needs_repair` tests those alone. Without,
+    With kernels on, one compiled pass over the page settles the lines holding a
+    :data:`_UTF8_AS_LEGACY_HINT` run and finds those holding an :data:`_OTHER_HINT_CHARS`
+    character, which :func:`needs_repair` tests alone. Without,
     each test runs once over the joined text rather than once per line: for short
     lines the per-call overhead would cost more than the scan. ``text``: ``"\\n".join(lines)``
     when the caller has it.
