@@ -218,33 +218,27 @@ class _RuleIndex:
         # events point at the document's lines; the masks grow should one point further
         size = max(n_lines + 2, int(spans[2].max(initial=0)) + 1)
         shared = _shared_bits(list(bits))
-        if shared is not None:  # the process's bits and mask names
-            to_shared = np.array(shared, dtype=np.int64)
+        # each rule's bit: the process's (and its mask names) while they fit, else this document's
+        bit_of = shared if shared is not None else list(range(len(bits)))
+        if max(bit_of, default=0) < _MAX_BITS:
             masks = np.zeros(size, dtype=np.int64)
             kernel = _or_span_bits if jit.enabled() else _or_span_bits.py_func
-            kernel(np.left_shift(1, to_shared[spans[0]]), *spans[1:], masks)
+            kernel(np.left_shift(1, np.array(bit_of, dtype=np.int64)[spans[0]]), *spans[1:], masks)
             # rules_of's kernel reads the array; rules_in the list, made on its first call
             self._array: np.ndarray | None = masks if jit.enabled() else None
             self._list: list[int] | None = None if jit.enabled() else masks.tolist()
-            self._file_mask = reduce(or_, [1 << shared[k] for k in file_rules], 0)
-            self._rules = _RULE_LIST
-            self._names = _MASK_NAMES
-            return
-        if len(bits) <= _MAX_BITS:
-            masks = np.zeros(size, dtype=np.int64)
-            kernel = _or_span_bits if jit.enabled() else _or_span_bits.py_func
-            kernel(np.left_shift(1, spans[0]), *spans[1:], masks)
-            self._array = masks if jit.enabled() else None
-            self._list = None if jit.enabled() else masks.tolist()
         else:  # more rules than an int64 holds bits for: Python ints, in plain Python
             self._list = [0] * size
             _or_span_bits.py_func(
                 np.array([1 << k for k in spans[0].tolist()], dtype=object), *spans[1:], self._list
             )
             self._array = None
-        self._file_mask = reduce(or_, [1 << k for k in file_rules], 0)
-        self._rules = [(1 << k, rule) for rule, k in bits.items()]
-        self._names = {}
+        self._file_mask = reduce(or_, [1 << bit_of[k] for k in file_rules], 0)
+        if shared is not None:
+            self._rules, self._names = _RULE_LIST, _MASK_NAMES
+        else:
+            self._rules = [(1 << k, rule) for rule, k in bits.items()]
+            self._names = {}
 
     @property
     def _masks(self) -> list[int]:
