@@ -422,8 +422,9 @@ _HINTS_NO_CJK = (re.compile(f"[{_CHARS_ANY_CONTEXT}]"), _SPACE_HINT)
 
 # The hints as flag bits per code point, for the compiled per-line scan (cleaning.textscan):
 # _CHAR_HINT is _N_ANY | _N_MARK, _HINTS_NO_CJK's class _N_ANY, _CJK_CTX_RE _N_CJK_CTX, and
-# every _SPACE_HINT match holds an _N_SPACE_MARK character and an ASCII space (_N_SPACE).
-_N_ANY, _N_MARK, _N_SPACE_MARK, _N_CJK_CTX, _N_SPACE = 1, 2, 4, 8, 16
+# every _SPACE_HINT match is an _N_SPACE_MARK character next to an ASCII space (_hit_lines
+# tests the pair itself).
+_N_ANY, _N_MARK, _N_SPACE_MARK, _N_CJK_CTX = 1, 2, 4, 8
 
 
 @cache
@@ -434,12 +435,11 @@ def _hint_table() -> np.ndarray:
             (f"[{_CJK_CONTEXT_MARKS}]", _N_MARK),
             (f"[{FW_CLASS}{SHARED_CLASS}]", _N_SPACE_MARK),
             (_CJK_CTX_RE.pattern, _N_CJK_CTX),
-            (" ", _N_SPACE),
         )
     )
 
 
-_N_SPACE_PAIR = 32  # set by _hit_lines: a _SPACE_HINT match (a mark next to a space) in the line
+_N_SPACE_PAIR = 16  # set by _hit_lines: a _SPACE_HINT match (a mark next to a space) in the line
 
 
 @jit.kernel
