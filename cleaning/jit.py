@@ -38,7 +38,38 @@ def _numba() -> Any | None:
         import numba
     except Exception:  # not installed, or built against another numpy: fall back, never fail
         return None
+    _load_array_functions_without_blas_probe()
     return numba
+
+
+# The module whose import numba's ``numba.np.arraymath`` uses as a BLAS probe.
+_BLAS_PROBE = "scipy.linalg.cython_blas"
+
+
+def _load_array_functions_without_blas_probe() -> None:
+    """Import ``numba.np.arraymath`` with its BLAS probe answered "absent".
+
+    numba imports ``numba.np.arraymath`` when it starts its compiler in a process, and that
+    module's import probes for a BLAS by importing ``scipy.linalg.cython_blas``, which imports all
+    of ``scipy.linalg``: 0.3-0.5 CPU s in every fresh process, a tenth of a small shard task, for
+    a library no kernel uses. The probe's answer only picks how ``np.convolve`` and
+    ``np.correlate`` compute a float inner product (BLAS or a plain loop); ``np.dot`` and
+    ``np.linalg`` in compiled code look for the BLAS again when they are compiled, so other
+    compiled code in the process keeps them. The probe's module is hidden only for this one
+    import and never when scipy.linalg is already loaded (then the probe costs nothing).
+    """
+    import sys
+
+    if "numba.np.arraymath" in sys.modules or _BLAS_PROBE in sys.modules:
+        return
+    sys.modules[_BLAS_PROBE] = None  # type: ignore[assignment]  # import raises ImportError
+    try:
+        import numba.np.arraymath  # noqa: F401
+    except Exception:  # numba starts its compiler the usual way on the first kernel
+        pass
+    finally:
+        if sys.modules.get(_BLAS_PROBE, 0) is None:
+            del sys.modules[_BLAS_PROBE]
 
 
 _switched_off = False

@@ -36,6 +36,28 @@ def test_importing_cleaning_does_not_import_numba() -> None:
     assert out.stdout.strip() == "False"
 
 
+def test_starting_the_compiler_does_not_load_scipy_linalg() -> None:
+    # numba's BLAS probe would import all of scipy.linalg (0.3-0.5 s per process); np.dot in
+    # compiled code must still find the BLAS, and scipy.linalg must still import afterwards
+    code = (
+        "import sys\n"
+        "from cleaning import jit\n"
+        "if not jit.enabled(): print('off'); raise SystemExit\n"
+        "import numpy as np\n"
+        "from cleaning.textscan import _line_or\n"
+        "_line_or(np.zeros(3, np.uint32), np.zeros(4, np.uint8), np.zeros(1, np.uint8))\n"
+        "print('scipy.linalg' in sys.modules)\n"
+        "import numba\n"
+        "print(numba.njit(lambda a, b: np.dot(a, b))(np.ones(3), np.ones(3)))\n"
+        "import scipy.linalg.cython_blas\n"
+        "print('scipy.linalg' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    if out.stdout.strip() == "off":
+        pytest.skip("numba is not importable here")
+    assert out.stdout.split() == ["False", "3.0", "True"]
+
+
 @pytest.mark.parametrize("value", ["0", "off", "False"])
 def test_env_switch_turns_kernels_off(value: str) -> None:
     code = (
