@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -172,3 +173,77 @@ def test_code_line_flags_are_line_flags(table: np.ndarray) -> None:
     got = textscan.code_line_flags(textscan.codes_of("\n".join(lines)), len(lines), table)
     if jit.enabled():
         assert got is not None and got.tolist() == _expected(lines)
+
+
+def _matched_by_regex(pattern: str, stop: int) -> np.ndarray:
+    rx = re.compile(pattern)
+    return np.array([rx.fullmatch(chr(c)) is not None for c in range(stop)], dtype=bool)
+
+
+@pytest.mark.parametrize("pattern", [r"\d", "[\u4e00-\u9fff\u3000]", r"[\W_]", "[\ud800-\udfff]"])
+def test_tables_kept_on_disk_are_the_regexes(
+    pattern: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(textscan.TABLE_CACHE_ENV, str(tmp_path))
+    stop = 0xE000  # the BMP up to the private use area: quick to check char by char
+    expected = _matched_by_regex(pattern, stop)
+    computed = textscan.code_points_matching(pattern, stop)
+    assert len(list(tmp_path.glob("*.npy"))) == 1
+    reread = textscan.code_points_matching(pattern, stop)  # from the file
+    assert np.array_equal(computed, expected) and np.array_equal(reread, expected)
+    assert reread.dtype == bool and reread.flags.writeable
+
+
+def test_a_damaged_table_file_is_computed_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(textscan.TABLE_CACHE_ENV, str(tmp_path))
+    first = textscan.code_points_matching(r"\d", 5000)
+    (path,) = tmp_path.glob("*.npy")
+    path.write_bytes(path.read_bytes()[:40])  # a truncated write by some other program
+    assert np.array_equal(textscan.code_points_matching(r"\d", 5000), first)
+    assert np.array_equal(textscan.code_points_matching(r"\d", 5000), first)  # rewritten whole
+    assert path.stat().st_size > 40
+
+
+def test_tables_are_keyed_by_pattern_flags_and_length(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(textscan.TABLE_CACHE_ENV, str(tmp_path))
+    textscan.code_points_matching("[a-z]", 1000)
+    textscan.code_points_matching(re.compile("[a-z]", re.IGNORECASE), 1000)
+    upper = textscan.code_points_matching(re.compile("[a-z]", re.IGNORECASE), 1000)
+    textscan.code_points_matching("[a-z]", 2000)
+    assert len(list(tmp_path.glob("*.npy"))) == 3
+    assert upper[ord("A")] and not textscan.code_points_matching("[a-z]", 1000)[ord("A")]
+
+
+@pytest.mark.parametrize("setting", ["0", "off"])
+def test_the_table_cache_can_be_switched_off(
+    setting: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(textscan.TABLE_CACHE_ENV, setting)
+    monkeypatch.chdir(tmp_path)
+    assert textscan.table_cache_dir() is None
+    assert textscan.code_points_matching(r"\d", 100).sum() == 10
+    assert not list(tmp_path.iterdir())
+
+
+def test_an_unwritable_cache_leaves_tables_uncached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv(textscan.TABLE_CACHE_ENV, str(blocker / "tables"))
+    assert textscan.code_points_matching(r"\d", 100).sum() == 10
+    assert list(tmp_path.iterdir()) == [blocker]
+
+
+def test_patterns_without_source_text_are_not_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a word scan matches each class item compiled from its parse (no source text): two such
+    # patterns would share one key, so each is matched itself and none is kept
+    monkeypatch.setenv(textscan.TABLE_CACHE_ENV, str(tmp_path))
+    patterns = ((re.compile("x[0-9]"), 1), (re.compile("y[a-c]"), 2))
+    for _ in range(2):
+        scan = textscan.word_scan(patterns)
+        assert scan is not None
+        lines = ["x5", "yb", "y5 xb", "x"]
+        got = textscan.line_words(textscan.codes_of("\n".join(lines)), len(lines), scan)
+        assert got is None or got.tolist() == [1, 2, 0, 0]
+    assert not list(tmp_path.iterdir())
