@@ -349,9 +349,9 @@ def main(argv: list[str] | None = None) -> int:
     what = "layout" if args.layout_only else "layout+segment"
 
     from cleaning.english import zipf
-    from cleaning.layout import _jieba_freq
+    from cleaning.layout import LayoutConfig, _jieba_freq
 
-    _jieba_freq()  # dictionaries load before anything is timed
+    _jieba_freq(LayoutConfig().min_seam_word_freq)  # dictionaries load before anything is timed
     zipf("the")
     if args.against:
         return against(args.against, args.sets.split(","), args.pages, args.seed, max(args.repeat, 1))

@@ -395,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
     from cleaning.english import zipf
     from cleaning.layout import _jieba_freq
 
-    _jieba_freq()  # load the dictionaries before timing anything
+    _jieba_freq(LayoutConfig().min_seam_word_freq)  # load the dictionaries before timing anything
     zipf("the")
     sets = args.sets.split(",")
     print(HEADER)

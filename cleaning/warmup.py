@@ -2,9 +2,9 @@
 
 The stages load several things lazily, once per process: numba and the compiled
 kernels of the furniture pre-pass and dedup (importing numba and starting its
-compiler take ~1 s even when every kernel comes from the on-disk cache), jieba's
-dictionary for seam words (~0.25 s), wordfreq's English list, the per-code-point
-tables of layout, the furniture pre-pass and the dedup key. A caller with idle
+compiler take ~0.6 s even when every kernel comes from the on-disk cache), jieba's
+dictionary for seam words (~0.1 s), wordfreq's English list, the per-code-point
+tables of layout, the furniture pre-pass and the dedup key (from their on-disk cache). A caller with idle
 time to fill can pay for them then: ``presswash run`` does it while its temporary
 Prefect server boots, so the first shard task in the same process starts without
 them. Nothing here changes what the stages compute; the stages work the same
@@ -61,7 +61,9 @@ def warm_up(cfg: CleaningConfig | None = None) -> float:
     t0 = time.perf_counter()
     cfg = cfg or CleaningConfig()
     try:
-        layout._jieba_freq()  # seam words: loaded at the first broken paragraph otherwise
+        layout._jieba_freq(
+            cfg.layout.min_seam_word_freq
+        )  # seam words: at the first broken paragraph otherwise
         # a legacy-encoded page: the UTF-8 evidence scan and the cp1252 reading's table
         decode.decode_bytes(_SAMPLE_PAGES[0].encode("gb18030"), cfg.decode)
         decode._latin_counts(_SAMPLE_PAGES[1])

@@ -103,19 +103,29 @@ def test_broken_paragraph_needs_evidence() -> None:
     assert len(_texts([head, "", "措施和优良的作风抓好重点大项目建设工作。"], off)) == 2
 
 
-def test_seam_dictionary_matches_jieba() -> None:
-    """The table read from jieba's file gives every word jieba's own FREQ gives it."""
+@pytest.mark.parametrize("min_freq", [0, 1, 3, 100, 1000, 99_999])
+def test_seam_dictionary_matches_jieba(min_freq: int) -> None:
+    """The table read from jieba's file gives every word of at least ``min_freq`` the frequency
+    jieba's own FREQ gives it, and holds no other word."""
     import jieba
 
     from cleaning.layout import _jieba_freq
 
     jieba.dt.check_initialized()
-    table = _jieba_freq()
-    words = {w: f for w, f in jieba.dt.FREQ.items() if f > 0}
-    assert len(table) == len(words)
-    assert all(int(table[w]) == f for w, f in words.items())
+    table = _jieba_freq(min_freq)
+    words = {w: f for w, f in jieba.dt.FREQ.items() if f > 0 and f >= min_freq}
+    assert table == words
     # jieba's prefixes (frequency 0) are absent here; absent reads as 0 in seam_word
-    assert all(int(table.get(w, 0)) == 0 for w, f in jieba.dt.FREQ.items() if f == 0)
+    assert not any(w in table for w, f in jieba.dt.FREQ.items() if f == 0)
+
+
+def test_seam_words_below_the_threshold_never_count() -> None:
+    # 完善 is frequent: accepted up to its frequency, never above it
+    freq = seam_word("需求，完", "善城市网络建设。", min_freq=1)[1]
+    assert seam_word("需求，完", "善城市网络建设。", min_freq=freq)[0] == "完善"
+    assert seam_word("需求，完", "善城市网络建设。", min_freq=freq + 1) != ("完善", freq)
+    # a threshold of 0 accepts any Han seam, dictionary word or not, as it always did
+    assert seam_word("以有力的", "措施和", min_freq=0) is not None
 
 
 def test_seam_word_lookup() -> None:

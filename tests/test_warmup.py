@@ -13,9 +13,15 @@ from cleaning.warmup import warm_up
 
 
 def test_warm_up_loads_every_kernel_and_the_seam_dictionary() -> None:
-    seconds = warm_up(CleaningConfig())
+    _jieba_freq.cache_clear()
+    cfg = CleaningConfig()
+    seconds = warm_up(cfg)
     assert seconds >= 0
+    # the table the layout stage will ask for, at the configured threshold
     assert _jieba_freq.cache_info().currsize == 1
+    misses = _jieba_freq.cache_info().misses
+    _jieba_freq(cfg.layout.min_seam_word_freq)
+    assert _jieba_freq.cache_info().misses == misses
     if jit.enabled():
         kernels = [
             o
