@@ -252,6 +252,15 @@ def test_every_hint_match_holds_a_hint_character(text: str) -> None:
 
 
 @settings(max_examples=300, deadline=None, derandomize=True)
+@given(_HINTED)
+def test_may_have_damage_is_the_damage_hint(text: str) -> None:
+    """The character pre-check of ``may_have_damage`` answers as the hint pattern alone does."""
+    assert repair.may_have_damage(text) == (repair._DAMAGE_HINT.search(text) is not None)
+    if count_damage(text):
+        assert repair.may_have_damage(text)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
 @given(st.lists(_HINTED, max_size=6), st.sampled_from([RepairConfig(), RepairConfig(min_question_run=1)]))
 def test_compiled_pre_scan_finds_exactly_the_hinted_lines(lines: list[str], cfg: RepairConfig) -> None:
     exact = [i for i, ln in enumerate(lines) if needs_repair(ln, cfg)]
