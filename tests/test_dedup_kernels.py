@@ -25,10 +25,12 @@ from cleaning.dedup import index as index_module
 from cleaning.dedup.index import dedup_map
 from cleaning.dedup.key import UNIT_CHAR, UNIT_LATIN_CHAR, UNIT_WORD, KeyCodes, key_codes, keys_and_units
 from cleaning.dedup.minhash import (
+    anchor_windows,
     anchors,
     band_hashes,
     encode,
     fmix32,
+    key_windows,
     minhash_signatures,
     permutations,
     shingle_hashes,
@@ -168,6 +170,85 @@ def test_shingles_of_codes_on_long_keys_edge_shapes_and_widths() -> None:
                     codes, enc.offsets, u != UNIT_WORD, widths, pows, inv_pow, out, counts
                 )
             assert_same((out[:used], counts), shingle_hashes(enc, u, cfg))
+
+
+def _key_windows_of_codes(keys: list[str], units: list[int], cfg: DedupConfig = CFG) -> tuple:
+    """:func:`key_windows` of the keys, and what it stands for: the token counts, shingles and
+    anchor windows of their encoding."""
+    u = np.asarray(units, dtype=np.int8)
+    enc = encode(keys, u)
+    codes = np.frombuffer("".join(keys).encode("utf-32-le"), dtype=np.uint32)
+    want = (
+        enc.token_counts,
+        *shingle_hashes(enc, u, cfg),
+        *windows(enc, anchor_windows(u, cfg), whole_if_short=False),
+    )
+    return key_windows(codes, enc.offsets, u, cfg), want
+
+
+@needs_jit
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(_KEY, st.sampled_from([UNIT_CHAR, UNIT_WORD, UNIT_LATIN_CHAR])), max_size=10))
+def test_key_windows_equal_the_encodings_windows(rows: list[tuple[str, int]]) -> None:
+    keys = [k for k, _ in rows]
+    units = [u for _, u in rows]
+    (got, want), (got_ref, want_ref) = both(lambda: _key_windows_of_codes(keys, units))
+    assert_same(got, want)
+    assert_same(got_ref, want_ref)
+    assert_same(got, want_ref)
+
+
+def test_key_windows_on_long_keys_edge_shapes_and_widths() -> None:
+    rng = np.random.default_rng(5)
+    long_cjk = "".join(chr(c) for c in rng.integers(0x4E00, 0x4E80, 20_000))
+    long_words = " ".join("w" + str(i % 97) for i in range(5_000))
+    cases = [
+        ([], []),
+        ([""], [UNIT_CHAR]),
+        (["一"], [UNIT_CHAR]),
+        (["a"], [UNIT_WORD]),
+        ([" ", "  a  b ", "a", "   "], [UNIT_WORD, UNIT_WORD, UNIT_WORD, UNIT_WORD]),
+        (
+            [long_cjk, "", long_words, "𠀀𠀁𠀂𠀃𠀄", "ab cd", "一二三四五六七八九"],
+            [UNIT_CHAR, UNIT_CHAR, UNIT_WORD, UNIT_CHAR, UNIT_LATIN_CHAR, UNIT_CHAR],
+        ),
+    ]
+    configs = (
+        CFG,
+        DedupConfig(char_ngram=2, word_ngram=1, latin_char_ngram=9, anchor_window_chars=2),
+        DedupConfig(char_ngram=8, anchor_window_chars=30, anchor_window_words=1),
+    )
+    for cfg in configs:
+        for keys, units in cases:
+            got, want = _key_windows_of_codes(keys, units, cfg)
+            assert_same(got, want)
+            # the kernel's plain Python definition (what numba compiles), on the short keys
+            short = [k for k in keys if len(k) < 100]
+            u = np.array([x for k, x in zip(keys, units, strict=True) if len(k) < 100], dtype=np.int8)
+            enc = encode(short, u)
+            pows, inv_pow = minhash._powers(max(len(k) for k in [*short, ""]) + 1)
+            n, size = len(short), len(enc.prefix) - 1
+            tokens, counts, full_counts = (np.empty(n, dtype=np.int64) for _ in range(3))
+            sh, h = np.empty(size, dtype=np.uint32), np.empty(size, dtype=np.uint64)
+            codes = np.frombuffer("".join(short).encode("utf-32-le"), dtype=np.uint32)
+            with np.errstate(over="ignore"):  # uint64 arithmetic wraps, as compiled
+                used_sh, used_h = minhash._key_windows_kernel.py_func(
+                    codes,
+                    enc.offsets,
+                    u != UNIT_WORD,
+                    minhash.shingle_widths(u, cfg),
+                    anchor_windows(u, cfg),
+                    pows,
+                    inv_pow,
+                    tokens,
+                    sh,
+                    counts,
+                    h,
+                    full_counts,
+                )
+            with jit.numpy_definitions():
+                _, reference = _key_windows_of_codes(short, list(u), cfg)
+            assert_same((tokens, sh[:used_sh], counts, h[:used_h], full_counts), reference)
 
 
 @needs_jit

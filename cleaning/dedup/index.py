@@ -12,11 +12,10 @@ from cleaning.dedup.config import DedupConfig
 from cleaning.dedup.key import key_codes
 from cleaning.dedup.minhash import (
     SKETCH_PERMS,
-    anchors,
+    anchors_of_windows,
     band_hashes,
-    encode_codes,
+    key_windows,
     minhash_signatures,
-    shingle_hashes,
 )
 from cleaning.dedup.xxh3 import xxh3_64_of_strings
 from cleaning.schema import DEDUP_INDEX, DEDUP_INDEX_KEY
@@ -105,21 +104,20 @@ def _code_rows(
 ) -> dict[str, pa.Array]:
     """The index columns of the keys ``codes[offsets[k]:offsets[k + 1]]`` (``keys``, as strings, may
     be None with compiled kernels: the key column is encoded from the code points)."""
-    enc = encode_codes(codes, offsets, unit_arr)  # encode(keys, unit_arr), keeping the code points
-    tokens = enc.token_counts
+    # the token counts, shingles and anchor windows of encode_codes(codes, offsets, unit_arr)
+    tokens, sh, counts, window_hashes, window_counts = key_windows(codes, offsets, unit_arr, cfg)
     eligible = tokens >= cfg.min_signature_tokens
-    sh, counts = shingle_hashes(enc, unit_arr, cfg)
     if not eligible.all():
         sh = sh[np.repeat(eligible, counts)]
     sig = minhash_signatures(sh, counts[eligible], cfg)
     bands = band_hashes(sig, cfg)
     band_counts = np.where(eligible, cfg.bands, 0)
-    ah, acounts, head, tail = anchors(enc, unit_arr, eligible, cfg)
-    key_arr = _string_array(keys, codes, enc.offsets)
+    ah, acounts, head, tail = anchors_of_windows(window_hashes, window_counts, eligible, cfg)
+    key_arr = _string_array(keys, codes, offsets)
     return {
         "unit": pa.array(unit_arr, type=pa.int8()),
         "key": key_arr,
-        "key_chars": pa.array(np.diff(enc.offsets).astype(np.int32)),
+        "key_chars": pa.array(np.diff(offsets).astype(np.int32)),
         "key_tokens": pa.array(tokens.astype(np.int32)),
         # xxh3 of the keys' UTF-8, hashed where the key column holds it (no bytes object per key)
         "key_hash": pa.array(xxh3_64_of_strings(key_arr)),

@@ -251,6 +251,50 @@ def shingle_hashes_of_codes(
     return out[:used].copy(), counts
 
 
+def key_windows(
+    codes: np.ndarray, offsets: np.ndarray, units: np.ndarray, cfg: DedupConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """What the index computes from :func:`encode_codes` of the keys, in one compiled pass.
+
+    Returns ``(token counts, shingle hashes, shingle counts, anchor window hashes, anchor window
+    counts)``: ``encode_codes(...).token_counts``, :func:`shingle_hashes` and ``windows(enc,
+    anchor_windows(units, cfg), whole_if_short=False)``. The kernel hashes each key's windows
+    from a prefix sum over that key alone (as :func:`shingle_hashes_of_codes` does), so the
+    block-wide prefix, power and token arrays, a few times the batch's size in memory freshly
+    written and read again per pass, are never made.
+    """
+    units = np.asarray(units, dtype=np.int8)
+    if not jit.enabled():
+        enc = encode_codes(codes, offsets, units)
+        sh, counts = shingle_hashes(enc, units, cfg)
+        h, full_counts = windows(enc, anchor_windows(units, cfg), whole_if_short=False)
+        return enc.token_counts, sh, counts, h, full_counts
+    n = len(offsets) - 1
+    longest = int(np.diff(offsets).max()) if n else 0
+    pows, inv_pow = _powers(longest + 1)
+    tokens = np.empty(n, dtype=np.int64)
+    counts = np.empty(n, dtype=np.int64)
+    full_counts = np.empty(n, dtype=np.int64)
+    # a key has at most one shingle and one window per code point
+    sh = np.empty(len(codes), dtype=np.uint32)
+    h = np.empty(len(codes), dtype=_U64)
+    used_sh, used_h = _key_windows_kernel(
+        codes,
+        offsets,
+        units != UNIT_WORD,
+        shingle_widths(units, cfg),
+        anchor_windows(units, cfg),
+        pows,
+        inv_pow,
+        tokens,
+        sh,
+        counts,
+        h,
+        full_counts,
+    )
+    return tokens, sh[:used_sh], counts, h[:used_h], full_counts
+
+
 def minhash_signatures(hashes: np.ndarray, counts: np.ndarray, cfg: DedupConfig) -> np.ndarray:
     """MinHash signatures ``(len(counts), num_perm) uint32`` of consecutive groups of shingle hashes.
 
@@ -326,8 +370,16 @@ def anchors(
     sort: the same window is an anchor in a short fragment whenever it is one in
     the long copy (the long copy's limit is the lower one).
     """
-    n = len(units)
     h, full_counts = windows(enc, anchor_windows(units, cfg), whole_if_short=False)
+    return anchors_of_windows(h, full_counts, eligible, cfg)
+
+
+def anchors_of_windows(
+    h: np.ndarray, full_counts: np.ndarray, eligible: np.ndarray, cfg: DedupConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`anchors` of the keys' anchor windows (``h``, ``full_counts`` per key), as
+    :func:`windows` or :func:`key_windows` give them."""
+    n = len(full_counts)
     head = np.zeros(n, dtype=_U64)
     tail = np.zeros(n, dtype=_U64)
     ends = np.cumsum(full_counts)
@@ -495,6 +547,98 @@ def _key_shingles_kernel(
             out[pos] = np.uint32(h >> _U64(32))
             pos += 1
     return pos
+
+
+@jit.kernel
+def _key_windows_kernel(
+    codes: np.ndarray,
+    offsets: np.ndarray,
+    char_unit: np.ndarray,
+    shingle_w: np.ndarray,
+    anchor_w: np.ndarray,
+    pows: np.ndarray,
+    inv_pow: np.ndarray,
+    tokens: np.ndarray,
+    sh_out: np.ndarray,
+    sh_counts: np.ndarray,
+    win_out: np.ndarray,
+    win_counts: np.ndarray,
+) -> tuple[int, int]:
+    """:func:`key_windows`: each key's tokens counted, its shingles hashed as
+    :func:`_key_shingles_kernel` does (high 32 bits into ``sh_out``) and its full windows of
+    ``anchor_w[k]`` tokens hashed as :func:`windows` does (into ``win_out``), from one prefix sum
+    over the key alone; returns how many shingles and windows."""
+    longest = 0
+    for k in range(offsets.shape[0] - 1):
+        longest = max(longest, offsets[k + 1] - offsets[k])
+    prefix = np.empty(longest + 1, dtype=_U64)
+    # token spans of a word key (a character key's token j is character j)
+    tok_start = np.empty(longest, dtype=np.int64)
+    tok_end = np.empty(longest, dtype=np.int64)
+    n_sh = 0
+    n_win = 0
+    for k in range(offsets.shape[0] - 1):
+        lo = offsets[k]
+        size = offsets[k + 1] - lo
+        acc = _U64(0)
+        prefix[0] = acc
+        for i in range(size):
+            acc += (_U64(codes[lo + i]) + _U64(1)) * pows[i]
+            prefix[i + 1] = acc
+        chars = char_unit[k]
+        t = size
+        if not chars:
+            t = 0
+            in_word = False
+            for p in range(size):
+                if codes[lo + p] == _SPACE:
+                    if in_word:
+                        tok_end[t] = p
+                        t += 1
+                        in_word = False
+                elif not in_word:
+                    tok_start[t] = p
+                    in_word = True
+            if in_word:
+                tok_end[t] = size
+                t += 1
+        tokens[k] = t
+        # shingles: every window of w tokens, the whole key when it has fewer
+        w = shingle_w[k]
+        n = t - w + 1 if t >= w else (1 if t > 0 else 0)
+        sh_counts[k] = n
+        for j in range(n):
+            last = min(j + w - 1, t - 1)
+            if chars:
+                s, e = j, last + 1
+            else:
+                s, e = tok_start[j], tok_end[last]
+            h = (prefix[e] - prefix[s]) * inv_pow[s]
+            h ^= h >> _U64(33)
+            h *= _FMIX64_1
+            h ^= h >> _U64(33)
+            h *= _FMIX64_2
+            h ^= h >> _U64(33)
+            sh_out[n_sh] = np.uint32(h >> _U64(32))
+            n_sh += 1
+        # anchor windows: only whole windows of w tokens
+        w = anchor_w[k]
+        n = t - w + 1 if t >= w else 0
+        win_counts[k] = n
+        for j in range(n):
+            if chars:
+                s, e = j, j + w
+            else:
+                s, e = tok_start[j], tok_end[j + w - 1]
+            h = (prefix[e] - prefix[s]) * inv_pow[s]
+            h ^= h >> _U64(33)
+            h *= _FMIX64_1
+            h ^= h >> _U64(33)
+            h *= _FMIX64_2
+            h ^= h >> _U64(33)
+            win_out[n_win] = h
+            n_win += 1
+    return n_sh, n_win
 
 
 @jit.kernel
