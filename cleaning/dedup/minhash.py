@@ -645,13 +645,17 @@ def _key_windows_kernel(
 def _minhash_kernel(
     hashes: np.ndarray, starts: np.ndarray, ends: np.ndarray, a: np.ndarray, b: np.ndarray, sig: np.ndarray
 ) -> None:
-    """:func:`minhash_signatures`: ``fmix32`` then ``min(a*h + b mod 2^32)`` over each group."""
+    """:func:`minhash_signatures`: ``fmix32`` then ``min(a*h + b mod 2^32)`` over each group.
+
+    Two shingles per pass over the permutations: the row and ``a``, ``b`` are loaded and the row
+    stored once for both (a min is a min in any order, so the values are the same)."""
     num_perm = a.shape[0]
     for i in range(starts.shape[0]):
         row = sig[i]
         for k in range(num_perm):
             row[k] = np.uint32(_M32)
-        for j in range(starts[i], ends[i]):
+        end = ends[i]
+        for j in range(starts[i], end, 2):
             h = _U64(hashes[j])
             h ^= h >> _U64(16)
             h = (h * _FMIX32_1) & _M32
@@ -659,10 +663,21 @@ def _minhash_kernel(
             h = (h * _FMIX32_2) & _M32
             h ^= h >> _U64(16)
             h32 = np.uint32(h)
-            # branch-free min over the permutations: the compiler turns this loop into vector
-            # multiply and min instructions (about 6x the compare-and-store it replaced)
-            for k in range(num_perm):
-                row[k] = min(row[k], np.uint32(a[k] * h32 + b[k]))
+            if j + 1 < end:
+                g = _U64(hashes[j + 1])
+                g ^= g >> _U64(16)
+                g = (g * _FMIX32_1) & _M32
+                g ^= g >> _U64(13)
+                g = (g * _FMIX32_2) & _M32
+                g ^= g >> _U64(16)
+                g32 = np.uint32(g)
+                # branch-free min over the permutations: the compiler turns this loop into vector
+                # multiply and min instructions (about 6x the compare-and-store it replaced)
+                for k in range(num_perm):
+                    row[k] = min(row[k], min(np.uint32(a[k] * h32 + b[k]), np.uint32(a[k] * g32 + b[k])))
+            else:  # the group's last shingle, when it has an odd number
+                for k in range(num_perm):
+                    row[k] = min(row[k], np.uint32(a[k] * h32 + b[k]))
 
 
 @jit.kernel
