@@ -9,6 +9,10 @@ shards at once) and with the machine code cached on disk beside the module
 writable), so a machine compiles each kernel once and later processes load it
 in milliseconds.
 
+A step several kernels of one module share (a hash finalizer, a sort) is a
+:class:`Device`: written once, a plain function when called from Python, and
+compiled inline into each kernel that calls it.
+
 Every kernel has a numpy definition next to it that gives the same result; the
 tests compare the two. The numpy definition runs when numba is missing or
 cannot be imported (a platform without a wheel, a numba older than the installed
@@ -22,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import types
 from collections.abc import Callable, Iterator
 from functools import cache
 from typing import Any
@@ -112,7 +117,7 @@ class Kernel:
             raise RuntimeError(f"{self.__name__}: compiled kernels are off; use the numpy definition")
         with self._lock:  # two shard threads may call a kernel for the first time together
             if self._compiled is None:
-                self._compiled = numba.njit(cache=True, nogil=True)(self.py_func)
+                self._compiled = numba.njit(cache=True, nogil=True)(_with_devices(self.py_func, numba))
         return self._compiled
 
     def __call__(self, *args: Any) -> Any:
@@ -123,3 +128,56 @@ class Kernel:
 def kernel(fn: Callable[..., Any]) -> Kernel:
     """Decorator: ``fn`` becomes a :class:`Kernel` (compiled lazily, cached on disk, GIL released)."""
     return Kernel(fn)
+
+
+class Device:
+    """A small function that kernels call, so a step several kernels share is written once.
+
+    Called from Python (a kernel's numpy definition, or any caller) it is the plain function. When
+    a kernel that names it is compiled, the kernel sees it compiled and inlined in its place, so the
+    call costs nothing in a hot loop. numba's on-disk cache of a kernel is invalidated by edits to
+    the kernel's own source file only, so a device must be defined in the module of the kernels
+    that call it (checked when they compile).
+    """
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.py_func = fn
+        self.__name__ = fn.__name__
+        self.__doc__ = fn.__doc__
+        self._compiled: Any = None
+
+    def __call__(self, *args: Any) -> Any:
+        return self.py_func(*args)
+
+    def compiled(self, numba: Any) -> Any:
+        if self._compiled is None:
+            self._compiled = numba.njit(inline="always", nogil=True)(_with_devices(self.py_func, numba))
+        return self._compiled
+
+
+def device(fn: Callable[..., Any]) -> Device:
+    """Decorator: ``fn`` becomes a :class:`Device`, a helper kernels of its module call inline."""
+    return Device(fn)
+
+
+def _with_devices(fn: Callable[..., Any], numba: Any) -> Callable[..., Any]:
+    """``fn`` itself, or when it names devices, a copy of it whose globals hold them compiled (numba
+    reads a global's value when it compiles, so the module's own names are left alone)."""
+    devices = {
+        name: fn.__globals__[name]
+        for name in fn.__code__.co_names
+        if isinstance(fn.__globals__.get(name), Device)
+    }
+    if not devices:
+        return fn
+    for name, dev in devices.items():
+        if dev.py_func.__module__ != fn.__module__:
+            raise ValueError(
+                f"{fn.__name__} calls device {name} of {dev.py_func.__module__}: a device must be "
+                f"defined in its callers' module ({fn.__module__}), whose edits renew their cache"
+            )
+    namespace = dict(fn.__globals__)
+    namespace.update({name: dev.compiled(numba) for name, dev in devices.items()})
+    copy = types.FunctionType(fn.__code__, namespace, fn.__name__, fn.__defaults__, fn.__closure__)
+    copy.__qualname__, copy.__module__, copy.__doc__ = fn.__qualname__, fn.__module__, fn.__doc__
+    return copy

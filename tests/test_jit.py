@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from cleaning import jit
+from cleaning.dedup.minhash import fmix64
 
 
 @jit.kernel
@@ -28,6 +29,50 @@ def test_kernel_matches_its_python_definition() -> None:
         pytest.skip("numba is not importable here")
     assert np.array_equal(_running_min(values), expected)
     assert _running_min(values).dtype == np.uint32
+
+
+@jit.device
+def _mix(x: np.uint64) -> np.uint64:
+    x ^= x >> np.uint64(31)
+    return x * np.uint64(0x9E3779B97F4A7C15)
+
+
+@jit.device
+def _twice_mixed(x: np.uint64) -> np.uint64:
+    return _mix(_mix(x))  # a device calling a device
+
+
+@jit.kernel
+def _mixed(values: np.ndarray, out: np.ndarray) -> None:
+    for i in range(values.shape[0]):
+        out[i] = _twice_mixed(values[i]) ^ _mix(values[i])
+
+
+def test_a_device_is_the_same_function_in_a_kernel_and_in_python() -> None:
+    values = np.array([0, 1, 2**40 + 7, 2**64 - 1], dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        expected = np.zeros(4, dtype=np.uint64)
+        _mixed.py_func(values, expected)
+        assert expected[1] == _mix(_mix(np.uint64(1))) ^ _mix(np.uint64(1))
+    if not jit.enabled():
+        pytest.skip("numba is not importable here")
+    got = np.zeros(4, dtype=np.uint64)
+    _mixed(values, got)
+    assert got.tolist() == expected.tolist()
+
+
+def _mixes_elsewhere(values: np.ndarray, out: np.ndarray) -> None:
+    for i in range(values.shape[0]):
+        out[i] = fmix64(values[i])
+
+
+def test_a_kernel_may_not_call_a_device_of_another_module() -> None:
+    # numba renews a kernel's disk cache on edits to the kernel's own file only
+    assert isinstance(fmix64, jit.Device)
+    if not jit.enabled():
+        pytest.skip("numba is not importable here")
+    with pytest.raises(ValueError, match="a device must be defined in its callers' module"):
+        jit.kernel(_mixes_elsewhere)(np.ones(2, dtype=np.uint64), np.zeros(2, dtype=np.uint64))
 
 
 def test_importing_cleaning_does_not_import_numba() -> None:
