@@ -48,8 +48,10 @@ _CHUNK_SHINGLES = 1 << 17
 SKETCH_PERMS = 64
 
 
+@jit.device
 def fmix64(h: np.ndarray) -> np.ndarray:
-    """MurmurHash3 64-bit finalizer (a bijection with good avalanche), wrapping arithmetic."""
+    """MurmurHash3 64-bit finalizer (a bijection with good avalanche), wrapping arithmetic; of an
+    array, or of one ``uint64`` inside a kernel (compiled inline there)."""
     h = h ^ (h >> _U64(33))
     h = h * _FMIX64_1
     h = h ^ (h >> _U64(33))
@@ -472,11 +474,7 @@ def _windows_kernel(
             f = first + j
             s = tok_start[f]
             h = (prefix[tok_end[min(f + width[k] - 1, last)]] - prefix[s]) * inv_pow[s]
-            h ^= h >> _U64(33)
-            h *= _FMIX64_1
-            h ^= h >> _U64(33)
-            h *= _FMIX64_2
-            h ^= h >> _U64(33)
+            h = fmix64(h)
             out[pos] = h
             pos += 1
 
@@ -539,11 +537,7 @@ def _key_shingles_kernel(
             else:
                 s, e = tok_start[j], tok_end[last]
             h = (prefix[e] - prefix[s]) * inv_pow[s]
-            h ^= h >> _U64(33)
-            h *= _FMIX64_1
-            h ^= h >> _U64(33)
-            h *= _FMIX64_2
-            h ^= h >> _U64(33)
+            h = fmix64(h)
             out[pos] = np.uint32(h >> _U64(32))
             pos += 1
     return pos
@@ -614,11 +608,7 @@ def _key_windows_kernel(
             else:
                 s, e = tok_start[j], tok_end[last]
             h = (prefix[e] - prefix[s]) * inv_pow[s]
-            h ^= h >> _U64(33)
-            h *= _FMIX64_1
-            h ^= h >> _U64(33)
-            h *= _FMIX64_2
-            h ^= h >> _U64(33)
+            h = fmix64(h)
             sh_out[n_sh] = np.uint32(h >> _U64(32))
             n_sh += 1
         # anchor windows: only whole windows of w tokens
@@ -631,11 +621,7 @@ def _key_windows_kernel(
             else:
                 s, e = tok_start[j], tok_end[j + w - 1]
             h = (prefix[e] - prefix[s]) * inv_pow[s]
-            h ^= h >> _U64(33)
-            h *= _FMIX64_1
-            h ^= h >> _U64(33)
-            h *= _FMIX64_2
-            h ^= h >> _U64(33)
+            h = fmix64(h)
             win_out[n_win] = h
             n_win += 1
     return n_sh, n_win
@@ -695,11 +681,7 @@ def _band_kernel(sig: np.ndarray, seeds: np.ndarray, rows: int, out: np.ndarray)
         for r in range(rows):
             for band in range(nb):
                 x = h[band] ^ _U64(sig[i, band * rows + r])
-                x ^= x >> _U64(33)
-                x *= _FMIX64_1
-                x ^= x >> _U64(33)
-                x *= _FMIX64_2
-                x ^= x >> _U64(33)
+                x = fmix64(x)
                 h[band] = x
 
 
