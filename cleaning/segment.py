@@ -1496,9 +1496,11 @@ def _key_flags() -> np.ndarray:
 
 
 @jit.kernel
-def _line_key_hashes(codes: np.ndarray, flags: np.ndarray, mask: int, out: np.ndarray) -> None:
+def _line_key_hashes(codes: np.ndarray, flags: np.ndarray, mask: int, out: np.ndarray) -> int:
     """``out[k]``: a hash of :func:`furniture_key` of the ``k``-th ``"\\n"``-separated line of
-    ``codes``; 0 for an empty key and only for it.
+    ``codes``; 0 for an empty key and only for it. Returns the number of lines, of which those past
+    ``out``'s size are counted only: the caller that expects as many lines as ``out`` holds learns
+    from it whether one of its lines held a line feed, without counting them in the text first.
 
     The key is never built: whitespace runs inside the line count as one space, leading and
     trailing ones as nothing, a digit run as one ``0``. Two polynomial hashes, reduced modulo
@@ -1514,11 +1516,12 @@ def _line_key_hashes(codes: np.ndarray, flags: np.ndarray, mask: int, out: np.nd
     digits = False  # the key's last character is a folded digit run
     for i in range(n + 1):
         if i == n or codes[i] == 10:
-            if size == 0:
-                out[line] = 0
-            else:
-                v = (h1 * 2147483648 + h2) & mask
-                out[line] = v if v != 0 else 1
+            if line < out.shape[0]:
+                if size == 0:
+                    out[line] = 0
+                else:
+                    v = (h1 * 2147483648 + h2) & mask
+                    out[line] = v if v != 0 else 1
             line += 1
             h1 = 0
             h2 = 0
@@ -1553,12 +1556,12 @@ def _line_key_hashes(codes: np.ndarray, flags: np.ndarray, mask: int, out: np.nd
         x = h2 * 999983 + c + 1
         h2 = (x & 2147483647) + (x >> 31)
         size += 1
+    return line
 
 
-def _value_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct values and how often each occurs, by a sort (``np.unique`` hashes int64 in numpy 2,
-    several times slower on these arrays)."""
-    v = np.sort(values)
+def _run_lengths(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values of the sorted ``v`` and how often each occurs (``np.unique`` hashes
+    int64 in numpy 2, several times slower on these arrays)."""
     if not len(v):
         return v, np.zeros(0, dtype=np.int64)
     starts = np.flatnonzero(np.concatenate(([True], v[1:] != v[:-1])))
@@ -1573,23 +1576,31 @@ def _candidate_lines_hashed(pages: list[list[str]], need: int) -> list[list[tupl
     found; a collision only adds lines, whose exact count the caller takes anyway.
     """
     lines = list(chain.from_iterable(pages))
-    text = "\n".join(lines)
-    if not lines or text.count("\n") != len(lines) - 1:
-        return None if lines else [[] for _ in pages]
-    codes = textscan.codes_of(text)
-    # a page number and a hash share one int64, so one sort finds the distinct (page, key) pairs
-    bits = min(_KEY_HASH_BITS, 62 - len(pages).bit_length())
-    mask = (1 << bits) - 1
+    if not lines:
+        return [[] for _ in pages]
+    codes = textscan.codes_of("\n".join(lines))
+    # a hash and a page number share one int64, the hash in the high bits: one sort then finds the
+    # distinct (key, page) pairs, grouped by key, so the pages of a key are counted without a
+    # second sort
+    page_bits = len(pages).bit_length()
+    bits = min(_KEY_HASH_BITS, 62 - page_bits)
     hashes = np.empty(len(lines), dtype=np.int64)
-    _line_key_hashes(codes, _key_flags(), mask, hashes)
+    if _line_key_hashes(codes, _key_flags(), (1 << bits) - 1, hashes) != len(lines):
+        return None
     sizes = np.fromiter(map(len, pages), dtype=np.int64, count=len(pages))
     page_of = np.repeat(np.arange(len(pages), dtype=np.int64), sizes)
-    values, counts = _value_counts(_value_counts((page_of << bits) | hashes)[0] & mask)
+    pairs = np.sort((hashes << page_bits) | page_of)
+    distinct = np.empty(len(pairs), dtype=bool)
+    distinct[0] = True
+    np.not_equal(pairs[1:], pairs[:-1], out=distinct[1:])
+    values, counts = _run_lengths(pairs[distinct] >> page_bits)
     wanted = values[(counts >= need) & (values != 0)]
     out: list[list[tuple[str, str]]] = [[] for _ in pages]
     if not len(wanted):
         return out
-    for k in np.flatnonzero(np.isin(hashes, wanted)).tolist():
+    # ``wanted`` is sorted: a binary search per line (np.isin sorts both arrays together)
+    at = np.minimum(np.searchsorted(wanted, hashes), len(wanted) - 1)
+    for k in np.flatnonzero(wanted[at] == hashes).tolist():
         out[int(page_of[k])].append((lines[k], furniture_key(lines[k])))
     return out
 

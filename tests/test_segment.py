@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cleaning import jit, segment
+from cleaning import jit, segment, textscan
 from cleaning.model import Block, expand_events
 from cleaning.segment import (
     _PROSE_PUNCT,
@@ -316,6 +316,21 @@ def test_key_flags_are_the_key_regexes() -> None:
         ch = chr(cp)
         assert bool(flags[cp] & segment._K_SPACE) == bool(re.match(r"\s", ch)), hex(cp)
         assert bool(flags[cp] & segment._K_DIGIT) == bool(re.match(r"\d", ch)), hex(cp)
+
+
+def test_line_key_hashes_counts_lines_past_its_output() -> None:
+    """The kernel returns how many lines it found and writes only those ``out`` holds: a caller
+    learns that a line held a line feed from the count, and no write goes past the array."""
+    lines = ["城市晚报", "第1版", "", "  要闻 12 "]
+    expected = _kernel_hashes(lines, definition=True)
+    codes = textscan.codes_of("\n".join(lines))
+    kernels = [segment._line_key_hashes.py_func] + ([segment._line_key_hashes] if jit.enabled() else [])
+    for kernel in kernels:
+        for size in range(len(lines) + 1):
+            out = np.full(size + 1, -1, dtype=np.int64)
+            assert kernel(codes, segment._key_flags(), (1 << 52) - 1, out[:size]) == len(lines)
+            assert out[:size].tolist() == expected[:size]
+            assert out[size] == -1
 
 
 def test_repeated_furniture_on_a_line_holding_a_newline() -> None:
