@@ -33,7 +33,6 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
-from itertools import chain
 from operator import attrgetter
 
 import numpy as np
@@ -1575,19 +1574,21 @@ def _candidate_lines_hashed(pages: list[list[str]], need: int) -> list[list[tupl
     A hash is on at least as many pages as each key it stands for, so every candidate key is
     found; a collision only adds lines, whose exact count the caller takes anyway.
     """
-    lines = list(chain.from_iterable(pages))
-    if not lines:
+    sizes = np.fromiter(map(len, pages), dtype=np.int64, count=len(pages))
+    n_lines = int(sizes.sum())
+    if not n_lines:
         return [[] for _ in pages]
-    codes = textscan.codes_of("\n".join(lines))
+    # each page joined, then the pages: twice the copying, yet some two times quicker than joining
+    # the one list of all the lines (or making that list)
+    codes = textscan.codes_of("\n".join(["\n".join(page) for page in pages if page]))
     # a hash and a page number share one int64, the hash in the high bits: one sort then finds the
     # distinct (key, page) pairs, grouped by key, so the pages of a key are counted without a
     # second sort
     page_bits = len(pages).bit_length()
     bits = min(_KEY_HASH_BITS, 62 - page_bits)
-    hashes = np.empty(len(lines), dtype=np.int64)
-    if _line_key_hashes(codes, _key_flags(), (1 << bits) - 1, hashes) != len(lines):
+    hashes = np.empty(n_lines, dtype=np.int64)
+    if _line_key_hashes(codes, _key_flags(), (1 << bits) - 1, hashes) != n_lines:
         return None
-    sizes = np.fromiter(map(len, pages), dtype=np.int64, count=len(pages))
     page_of = np.repeat(np.arange(len(pages), dtype=np.int64), sizes)
     pairs = np.sort((hashes << page_bits) | page_of)
     distinct = np.empty(len(pairs), dtype=bool)
@@ -1600,8 +1601,11 @@ def _candidate_lines_hashed(pages: list[list[str]], need: int) -> list[list[tupl
         return out
     # ``wanted`` is sorted: a binary search per line (np.isin sorts both arrays together)
     at = np.minimum(np.searchsorted(wanted, hashes), len(wanted) - 1)
-    for k in np.flatnonzero(wanted[at] == hashes).tolist():
-        out[int(page_of[k])].append((lines[k], furniture_key(lines[k])))
+    found = np.flatnonzero(wanted[at] == hashes)
+    first_line = (np.cumsum(sizes) - sizes).tolist()
+    for k, p in zip(found.tolist(), page_of[found].tolist(), strict=True):
+        line = pages[p][k - first_line[p]]
+        out[p].append((line, furniture_key(line)))
     return out
 
 
