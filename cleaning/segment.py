@@ -930,10 +930,12 @@ def _block_scan(
     flags: np.ndarray,
     first: np.ndarray,
     last: np.ndarray,
-) -> None:
+) -> int:
     """Per ``"\\n"``-separated line ``k`` of ``codes``: ``cells[k]`` its :func:`display_width`,
     ``flags[k]`` the OR of ``table`` over its characters, ``first[k]`` / ``last[k]`` the
-    ``edge_table`` bits of its first and last character (0 for an empty line)."""
+    ``edge_table`` bits of its first and last character (0 for an empty line). Returns the number
+    of lines; those past the arrays' size are counted only (a paragraph held a line feed)."""
+    size = cells.shape[0]
     k = 0
     width = 0
     acc = 0
@@ -941,9 +943,10 @@ def _block_scan(
     prev = 0
     for i in range(codes.shape[0] + 1):
         if i == codes.shape[0] or codes[i] == 10:
-            cells[k] = width
-            flags[k] = acc
-            last[k] = 0 if start else edge_table[prev]
+            if k < size:
+                cells[k] = width
+                flags[k] = acc
+                last[k] = 0 if start else edge_table[prev]
             k += 1
             width = 0
             acc = 0
@@ -959,9 +962,11 @@ def _block_scan(
         else:
             width += 1
         if start:
-            first[k] = edge_table[c]
+            if k < size:
+                first[k] = edge_table[c]
             start = False
         prev = c
+    return k
 
 
 # what _plan_lines leaves to the patterns (``cand``): the paragraph opens like an end marker or a
@@ -1080,16 +1085,14 @@ def _page_plan(
     ``texts``: the paragraphs' stripped texts; ``widest``: :func:`_widest_special`."""
     if not jit.enabled() or not texts:
         return None
-    joined = "\n".join(texts)
-    if joined.count("\n") != len(texts) - 1:
-        return None
     n = len(texts)
     cells = np.empty(n, dtype=np.int64)
     flags = np.empty(n, dtype=np.uint16)
     first = np.zeros(n, dtype=np.uint8)
     last = np.zeros(n, dtype=np.uint8)
-    codes = textscan.codes_of(joined)
-    _block_scan(codes, _char_table(), _edge_table(), cells, flags, first, last)
+    codes = textscan.codes_of("\n".join(texts))
+    if _block_scan(codes, _char_table(), _edge_table(), cells, flags, first, last) != n:
+        return None  # a paragraph holds a line feed
     params = np.array(
         [
             widest,

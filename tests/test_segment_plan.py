@@ -486,7 +486,7 @@ def test_block_scan_measures_each_paragraph(texts: list[str]) -> None:
     for kernel in kernels:
         cells, flags = np.empty(n, np.int64), np.empty(n, np.uint16)
         first, last = np.zeros(n, np.uint8), np.zeros(n, np.uint8)
-        kernel(
+        found = kernel(
             textscan.codes_of("\n".join(texts)),
             segment._char_table(),
             segment._edge_table(),
@@ -495,6 +495,7 @@ def test_block_scan_measures_each_paragraph(texts: list[str]) -> None:
             first,
             last,
         )
+        assert found == n
         got.append((cells.tolist(), flags.tolist(), first.tolist(), last.tolist()))
     assert all(g == got[0] for g in got)
     cells, flags, first, last = got[0]
@@ -504,6 +505,27 @@ def test_block_scan_measures_each_paragraph(texts: list[str]) -> None:
         assert flags[k] == int(_flags(text)[0])
         assert first[k] == (edge[ord(text[0])] if text else 0)
         assert last[k] == (edge[ord(text[-1])] if text else 0)
+
+
+@pytest.mark.skipif(not jit.enabled(), reason="the plan needs the kernels")
+def test_page_plan_gives_up_on_a_paragraph_holding_a_line_feed() -> None:
+    """The scan counts the lines it found (writing only those its arrays hold): one more than the
+    paragraphs means a paragraph held a line feed, and _classify then tags every paragraph."""
+    cfg = SegmentConfig()
+    for texts in (["第一版", "本报讯 记者\n张三", "正文。"], ["正文。", "第二行\n"], ["\n"]):
+        indented = np.zeros(len(texts), bool)
+        assert segment._page_plan(texts, indented, cfg, frozenset(), False, 100) is None
+        blocks = [Block(text=t, line_start=k + 1, line_end=k + 1) for k, t in enumerate(texts)]
+        assert _outcome(blocks, cfg, frozenset()) == _both_ways(blocks, cfg)[1]
+    n = 2
+    cells, flags = np.full(n + 1, -1, np.int64), np.full(n + 1, 7, np.uint16)
+    first, last = np.full(n + 1, 9, np.uint8), np.full(n + 1, 9, np.uint8)
+    codes = textscan.codes_of("甲\n乙\n丙\n丁")
+    kernels = [segment._block_scan.py_func, segment._block_scan]
+    for kernel in kernels:
+        args = (segment._char_table(), segment._edge_table(), cells[:n], flags[:n], first[:n], last[:n])
+        assert kernel(codes, *args) == 4
+        assert (cells[n], flags[n], first[n], last[n]) == (-1, 7, 9, 9)  # nothing written past the arrays
 
 
 def _plan_reference(
