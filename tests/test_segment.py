@@ -288,7 +288,7 @@ def _kernel_hashes(lines: list[str], definition: bool = False) -> list[int]:
     codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     out = np.empty(text.count("\n") + 1, dtype=np.int64)
     kernel = segment._line_key_hashes.py_func if definition else segment._line_key_hashes
-    kernel(codes, segment._key_flags(), (1 << 52) - 1, out)
+    kernel(codes, segment._key_flags(), (1 << 52) - 1, out, segment._EVERY_LINE)
     return out.tolist()
 
 
@@ -328,9 +328,28 @@ def test_line_key_hashes_counts_lines_past_its_output() -> None:
     for kernel in kernels:
         for size in range(len(lines) + 1):
             out = np.full(size + 1, -1, dtype=np.int64)
-            assert kernel(codes, segment._key_flags(), (1 << 52) - 1, out[:size]) == len(lines)
+            found = kernel(codes, segment._key_flags(), (1 << 52) - 1, out[:size], segment._EVERY_LINE)
+            assert found == len(lines)
             assert out[:size].tolist() == expected[:size]
             assert out[size] == -1
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.one_of(_SPACEY, FURNITURE_LINES, st.text(max_size=8)), min_size=1, max_size=10),
+    st.data(),
+)
+def test_line_key_hashes_of_only_some_lines(page: list[str], data: st.DataObject) -> None:
+    """With ``only``, the lines it holds get the hash they get alone, the others 0."""
+    page = [ln for ln in page if "\n" not in ln] or [""]
+    only = np.array(data.draw(st.lists(st.booleans(), min_size=len(page), max_size=len(page))), dtype=bool)
+    every = _kernel_hashes(page, definition=True)
+    codes = textscan.codes_of("\n".join(page))
+    kernels = [segment._line_key_hashes.py_func] + ([segment._line_key_hashes] if jit.enabled() else [])
+    for kernel in kernels:
+        out = np.empty(len(page), dtype=np.int64)
+        assert kernel(codes, segment._key_flags(), (1 << 52) - 1, out, only) == len(page)
+        assert out.tolist() == [h if keep else 0 for h, keep in zip(every, only.tolist(), strict=True)]
 
 
 def test_repeated_furniture_on_a_line_holding_a_newline() -> None:
