@@ -990,10 +990,11 @@ def _plan_lines(
     params: np.ndarray,
     plan: np.ndarray,
     cand: np.ndarray,
-) -> None:
+) -> int:
     """Per paragraph ``k`` (its :func:`_block_scan` columns and indent): ``plan[k]`` what the page
     arrays decide (``_P_*``; ``_P_CLASSIFY`` where a flag already sends it to _classify) and
-    ``cand[k]`` its ``_C_*`` bits, the tests left to the patterns. ``params``: ``_PP_*``.
+    ``cand[k]`` its ``_C_*`` bits, the tests left to the patterns. ``params``: ``_PP_*``. Returns
+    the last narrow paragraph (``_C_NARROW``), -1 when there is none.
 
     Numpy's whole-array expressions cost a microsecond or more each, some sixty per page,
     whatever the page's size; this is one loop (tests compare it with those expressions)."""
@@ -1004,6 +1005,7 @@ def _plan_lines(
     indented_page = params[_PP_INDENTED_PAGE] != 0
     captions = params[_PP_CAPTIONS] != 0
     sections = params[_PP_SECTIONS] != 0
+    last_narrow = -1
     for k in range(cells.shape[0]):
         c = cells[k]
         f = np.int64(flags[k])
@@ -1015,6 +1017,7 @@ def _plan_lines(
             special = True
         if not wide:
             cb = _C_NARROW
+            last_narrow = k
             if (fi & _EDGE_BY) != 0:
                 special = True
             elif (
@@ -1057,6 +1060,7 @@ def _plan_lines(
         if sections and (fi & _EDGE_SECTION) != 0 and c <= max_headline:
             p += _P_SECTION
         plan[k] = p
+    return last_narrow
 
 
 def _lines_matching_among(rx: re.Pattern[str], texts: list[str], among: list[int], last: int) -> list[int]:
@@ -1107,7 +1111,7 @@ def _page_plan(
     )
     plan = np.empty(n, dtype=np.int8)
     cand = np.empty(n, dtype=np.uint8)
-    _plan_lines(cells, flags, first, last, indented, params, plan, cand)
+    narrow_last = _plan_lines(cells, flags, first, last, indented, params, plan, cand)
     # The paragraphs a pattern may still send to _classify: an end marker or a lead marker (its
     # pattern settles it: the lines of a numbered list open with "（一）" as the old-style dateline
     # "（倫敦廿日哈瓦斯電）" does), a caption's credit, a byline's role (as one pass over the
@@ -1127,7 +1131,6 @@ def _page_plan(
         hits += _lines_matching_among(_CAPTION_HINT, texts, among, n - 1)
         among = [k for k, b in zip(ks, bits, strict=True) if b & _C_ROLE]
         if among:
-            narrow_last = int(np.flatnonzero(cand & _C_NARROW)[-1])
             hits += _lines_matching_among(_ROLE_HINT, texts, among, narrow_last)
     if furniture:
         maybe_repeated = _furniture_candidates(codes, cand, furniture)

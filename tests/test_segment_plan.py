@@ -607,8 +607,11 @@ def test_plan_lines_is_the_array_expressions(seed: int) -> None:
     kernels = [segment._plan_lines.py_func] + ([segment._plan_lines] if jit.enabled() else [])
     for kernel in kernels:
         plan, cand = np.empty(n, np.int8), np.empty(n, np.uint8)
-        kernel(cells, flags, first, last, indented, np.array(params, dtype=np.int64), plan, cand)
+        pp = np.array(params, dtype=np.int64)
+        last_narrow = kernel(cells, flags, first, last, indented, pp, plan, cand)
         assert (plan.tolist(), cand.tolist()) == expected
+        narrow = np.flatnonzero(cand & segment._C_NARROW)
+        assert last_narrow == (int(narrow[-1]) if len(narrow) else -1)
 
 
 def test_char_table_cells_are_display_width() -> None:
