@@ -1986,19 +1986,31 @@ def _assemble(dec: _Decisions, page: _Page, table: np.ndarray) -> list[Block]:
     after_blank = (out[_O_BLANKS] > 0).tolist()
     blocks: list[Block] = []
     append = blocks.append
-    rows = table.tolist()
+    # the table's columns as four lists: a list per row was an allocation per block
+    firsts, lasts, counts, keys = table.T.tolist()
+    routine_text = _ROUTINE_TEXT.get
     code_l: list[int] = []
-    for b, (s, last, k, key) in enumerate(rows):
-        routine = _ROUTINE_TEXT.get(key)
+    for b, s in enumerate(firsts):
+        key = keys[b]
+        routine = routine_text(key)
         if routine is not None:
             name, sep = routine
+            last = lasts[b]
             append(
-                Block(sep.join(texts[s : last + 1]), s + 1, last + 1, [name] * k, indented[s], after_blank[s])
+                Block(
+                    sep.join(texts[s : last + 1]),
+                    s + 1,
+                    last + 1,
+                    [name] * counts[b],
+                    indented[s],
+                    after_blank[s],
+                )
             )
             continue
         if key == _KEY_NONE:
             append(Block(texts[s], s + 1, s + 1, [], indented[s], after_blank[s]))
             continue
+        last = lasts[b]
         if not code_l:
             code_l, rule_l, sep_l = out[_O_CODE].tolist(), out[_O_RULE].tolist(), out[_O_SEP].tolist()
         members = [j for j in range(s + 1, last + 1) if code_l[j] == _C_JOIN]
@@ -2014,7 +2026,7 @@ def _assemble(dec: _Decisions, page: _Page, table: np.ndarray) -> list[Block]:
             )
         )
         # the lines lifted out while this block was open follow it
-        for j in range(s + 1, rows[b + 1][0] if b + 1 < len(rows) else len(texts)):
+        for j in range(s + 1, firsts[b + 1] if b + 1 < len(firsts) else len(texts)):
             if code_l[j] == _C_LIFT:
                 append(Block(texts[j], j + 1, j + 1, indented=indented[j], after_blank=after_blank[j]))
     return blocks
