@@ -1620,13 +1620,16 @@ def _line_matrix(
             ln[_I_ROLE, role] = [segment.starts_with_role(texts[i]) for i in role]
         _credit_hints(ln, page, arr, text, words)
     furniture: dict[int, str] = {}
-    # ``hinted`` is None only when lifting is off (a line feed inside a line returned above)
+    # ``hinted`` is None only when lifting is off (a line feed inside a line returned above).
+    # A hinted line's text holds the hint its source line does (no hint word holds whitespace,
+    # all the text leaves out): only the patterns are run, not ``_LIFT_HINT`` again.
+    pattern = segment.furniture_pattern
     for i in sorted(hinted or ()):
         t = texts[i]
-        name = _liftable_furniture(t) if t is not None else None
-        if name is not None:
-            furniture[i] = name
-            ln[_I_LIFT, i] = 1
+        if t is not None and (name := pattern(t)) in _LIFTED_FURNITURE:
+            furniture[i] = name  # type: ignore[assignment]
+    if furniture:
+        ln[_I_LIFT, list(furniture)] = 1
     if wrapped and furniture:
         _past_furniture_hints(ln, texts)
     return ln, furniture

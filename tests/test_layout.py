@@ -926,3 +926,43 @@ def test_compiled_line_kinds_are_the_array_line_kinds(lines: list[str]) -> None:
         assert got_latin.tolist() == latin.tolist() and got_indented.tolist() == indented.tolist()
         assert got_sums.first.tolist() == want_sums.first.tolist()
         assert got_sums.second.tolist() == want_sums.second.tolist()
+
+
+_FURNITURE_LINE = st.tuples(
+    st.sampled_from(["", "\u3000\u3000", "  ", "\t", "\u3000"]),
+    st.sampled_from(
+        ["第3版", "2020年6月16日 星期二", "第12版 要闻", "Page 6", "VOL. 12", "1916年", "版权所有"]
+    ),
+    st.sampled_from(["", " ", "  ", "\u3000"]),
+).map("".join)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(_LINE, _FURNITURE_LINE, _HINT_EDGE), min_size=2, max_size=20), st.booleans())
+def test_lifted_furniture_is_what_the_line_test_finds(lines: list[str], kernels: bool) -> None:
+    """The furniture the line matrix lifts (only the hinted lines, their patterns run without the
+    hint pattern again) is what :func:`_liftable_furniture` finds in each line's text, indented
+    or followed by whitespace, with the kernels and with the numpy definitions."""
+    import contextlib
+
+    from cleaning import jit
+    from cleaning.layout import (
+        _I_LIFT,
+        _W_LIFT,
+        _hint_words,
+        _hinted_lines,
+        _liftable_furniture,
+        _line_matrix,
+        _page_column_width,
+    )
+
+    with contextlib.nullcontext() if kernels else jit.numpy_definitions():
+        page = _prepare_page(lines, CFG)
+        arr = _arrays(page, CFG.ambiguous_wide)
+        words = _hint_words(page)
+        hinted = (words & _W_LIFT).nonzero()[0].tolist() if words is not None else _hinted_lines(lines)
+        got = _line_matrix(page, arr, CFG, hinted, _page_column_width(arr, CFG), words)
+    assert got is not None
+    want = {i: name for i, t in enumerate(page.texts) if t is not None and (name := _liftable_furniture(t))}
+    assert got[1] == want
+    assert got[0][_I_LIFT].nonzero()[0].tolist() == sorted(want)
