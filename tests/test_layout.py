@@ -966,3 +966,27 @@ def test_lifted_furniture_is_what_the_line_test_finds(lines: list[str], kernels:
     want = {i: name for i, t in enumerate(page.texts) if t is not None and (name := _liftable_furniture(t))}
     assert got[1] == want
     assert got[0][_I_LIFT].nonzero()[0].tolist() == sorted(want)
+
+
+@pytest.mark.parametrize("ambiguous_wide", [True, False])
+def test_char_classes_stand_for_the_packed_table(ambiguous_wide: bool) -> None:
+    """The byte per code point the compiled line pass reads gives, through its addends, every
+    code point's packed fields, and whitespace exactly where ``str.isspace`` sees it."""
+    import numpy as np
+
+    from cleaning.layout import (
+        _CC_SPACE,
+        _CLASS_ADDENDS,
+        _SPACE_TOP,
+        _char_classes,
+        _char_tables,
+        _space_table,
+    )
+
+    classes = _char_classes(ambiguous_wide)
+    assert classes.dtype == np.uint8 and int(classes.max()) < len(_CLASS_ADDENDS)
+    assert np.array_equal(_CLASS_ADDENDS[classes], _char_tables(ambiguous_wide))
+    space = (classes & _CC_SPACE) != 0
+    assert np.array_equal(space[:_SPACE_TOP], _space_table())
+    assert not space[_SPACE_TOP:].any()
+    assert space.nonzero()[0].tolist() == [c for c in range(0x110000) if chr(c).isspace()]
