@@ -94,11 +94,37 @@ def test_star_pairs_of_large_buckets_equal_numpy() -> None:
     bucket = rng.integers(0, 40, 5000).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
     rows = rng.integers(0, 4000, 5000)
     prio = rng.permutation(4000).astype(np.int64)
-    for max_bucket in (None, 64, 200):
+    for max_bucket, few_repeats in itertools.product((None, 64, 200), (False, True)):
         expected = R._star_pairs_numpy(bucket, rows, prio, 3, max_bucket)
-        got = R._star_pairs(bucket, rows, prio, 3, max_bucket)
+        got = R._star_pairs(bucket, rows, prio, 3, max_bucket, few_repeats=few_repeats)
         assert _pair_multiset(got) == _pair_multiset(expected)
         assert got[0].dtype == expected[0].dtype
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    unique=st.integers(0, 3000),
+    repeats=st.lists(st.tuples(st.integers(0, 50), st.integers(2, 6)), max_size=40),
+    heads=st.integers(1, 4),
+    seed=st.integers(0, 2**16),
+)
+def test_star_pairs_of_mostly_unique_values_equal_numpy(
+    unique: int, repeats: list[tuple[int, int]], heads: int, seed: int
+) -> None:
+    """``few_repeats`` (LSH bands: a value first dropped when its slot holds no other) finds the
+    numpy definition's pairs, whether or not the values are mostly unique."""
+    rng = np.random.default_rng(seed)
+    values = [int(v) for v in rng.integers(0, 2**63, unique, dtype=np.int64)]
+    for v, times in repeats:
+        values += [(v * 0x9E3779B97F4A7C15) % 2**64] * times
+    bucket = np.array(values, dtype=np.uint64)[rng.permutation(len(values))]
+    rows = rng.permutation(len(bucket)).astype(np.int64)
+    prio = rng.permutation(max(len(bucket), 1)).astype(np.int64)
+    if len(bucket) < 2:
+        return
+    expected = R._star_pairs_numpy(bucket, rows, prio, heads, None)
+    got = R._star_pairs(bucket, rows, prio, heads, None, few_repeats=True)
+    assert _pair_multiset(got) == _pair_multiset(expected)
 
 
 @pytest.mark.parametrize("way", WAYS)
