@@ -520,7 +520,7 @@ def test_truncation_types_equal_numpy(seed: int, english: bool) -> None:
 @given(
     seed=st.integers(0, 2**16),
     rows=st.integers(1, 40),
-    width=st.sampled_from([0, 8, 64]),
+    width=st.sampled_from([0, 5, 8, 13, 64]),
     cfg=st.sampled_from(
         [CFG, DedupConfig(near_threshold=0.8, containment_threshold=0.7, min_fragment_tokens=5)]
     ),

@@ -1211,7 +1211,8 @@ def _screen(
         pairs,
         n_sh,
         tokens,
-        sketch,
+        _sketch_words(sketch),
+        sketch.shape[1],
         has,
         float(cfg.containment_threshold),
         float(cfg.near_threshold),
@@ -1221,12 +1222,24 @@ def _screen(
     return pairs[keep]
 
 
+def _sketch_words(sketch: np.ndarray) -> np.ndarray:
+    """``(n, width) uint8`` sketches as ``(n, ceil(width / 8)) uint64`` words, zero-padded (a view
+    when the width is a multiple of 8): :func:`_screen_kernel` compares eight bytes at a time."""
+    n, width = sketch.shape
+    if width % 8 == 0 and sketch.flags.c_contiguous:
+        return sketch.view(np.uint64).reshape(n, width // 8)
+    padded = np.zeros((n, -(-width // 8) * 8), dtype=np.uint8)
+    padded[:, :width] = sketch
+    return padded.view(np.uint64)
+
+
 @jit.kernel
 def _screen_kernel(
     pairs: np.ndarray,
     n_sh: np.ndarray,
     tokens: np.ndarray,
-    sketch: np.ndarray,
+    words: np.ndarray,
+    k: int,
     has: np.ndarray,
     t: float,
     near_threshold: float,
@@ -1234,9 +1247,12 @@ def _screen_kernel(
     kept_share: float,
 ) -> np.ndarray:
     """:func:`_screen`'s mask, pair by pair, with the numpy definition's arithmetic in the same
-    order (so the same floating-point results)."""
-    k = sketch.shape[1]
+    order (so the same floating-point results). ``words``: the ``k``-byte sketches as
+    :func:`_sketch_words`; equal bytes are counted a word at a time (the zero bytes of the XOR),
+    the padding's bytes, equal in every row, taken off."""
     keep = np.zeros(pairs.shape[0], dtype=np.bool_)
+    low7 = np.uint64(0x7F7F7F7F7F7F7F7F)
+    pad = 8 * words.shape[1] - k
     for i in range(pairs.shape[0]):
         c, p = pairs[i, 0], pairs[i, 1]
         small = min(n_sh[c], n_sh[p])
@@ -1250,9 +1266,16 @@ def _screen_kernel(
         if not np.isfinite(j_need):
             continue
         if k and has[c] and has[p]:
-            same = 0
-            for j in range(k):
-                same += sketch[c, j] == sketch[p, j]
+            same = -pad
+            for j in range(words.shape[1]):
+                z = words[c, j] ^ words[p, j]
+                # a 1 in each byte that is 0, then those summed by shifts (no multiply: it would
+                # overflow, which plain Python's numpy scalars warn about)
+                y = ~(((z & low7) + low7) | z | low7) >> np.uint64(7)
+                y += y >> np.uint64(8)
+                y += y >> np.uint64(16)
+                y += y >> np.uint64(32)
+                same += np.int64(y & np.uint64(0xFF))
             match = same / k
             est = min(max((match - 1 / 256) / (1 - 1 / 256), 0.0), 1.0)
             jn = min(max(j_need, 0.0), 1.0)
