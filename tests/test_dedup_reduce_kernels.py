@@ -246,6 +246,26 @@ def test_exact_heads_kernel_equals_numpy(
     assert got.tolist() == R._exact_heads_numpy(key_hash, key_chars, prio).tolist()
 
 
+@pytest.mark.parametrize("way", WAYS)
+@settings(max_examples=100, deadline=None)
+@given(
+    pairs=st.lists(st.tuples(st.integers(0, 9), st.integers(0, 9)), max_size=80),
+    counts=st.lists(st.integers(0, 5), min_size=10, max_size=10),
+    min_shared=st.integers(1, 4),
+)
+def test_shared_enough_kernel_equals_numpy(
+    way: str, pairs: list[tuple[int, int]], counts: list[int], min_shared: int
+) -> None:
+    """The anchor pairs found often enough: the kernel's runs of equal codes against numpy's."""
+    n = 10
+    code = np.sort(np.array([lo * n + hi for lo, hi in pairs], dtype=np.int64))
+    anchor_counts = np.array(counts, dtype=np.int64)
+    expected = R._shared_enough_numpy(code, n, anchor_counts, min_shared)
+    got = _kernel(R._shared_enough, way)(code, n, anchor_counts, min_shared)
+    for g, e in zip(got, expected, strict=True):
+        assert g.tolist() == e.tolist() and g.dtype == e.dtype
+
+
 # ----------------------------------------------------------- shingle sets, alignment
 
 

@@ -683,6 +683,16 @@ def _anchor_pairs(idx: _Index, rep: np.ndarray, cfg: DedupConfig) -> tuple[np.nd
         return code, code
     # a pair must share min_shared_anchors anchors (fewer when one side has fewer anchors)
     code.sort()
+    shared = _shared_enough if jit.enabled() else _shared_enough_numpy
+    return shared(code, n, anchor_counts, cfg.min_shared_anchors)
+
+
+def _shared_enough_numpy(
+    code: np.ndarray, n: int, anchor_counts: np.ndarray, min_shared: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Of the sorted pair codes ``lo * n + hi`` (a pair once per anchor it shares), the pairs
+    found ``min_shared`` times, or as often as the side with fewer anchors has anchors (once at
+    least): ``(lo, hi)`` in code order."""
     new = np.ones(len(code), dtype=bool)
     new[1:] = code[1:] != code[:-1]
     starts = np.flatnonzero(new)
@@ -690,9 +700,32 @@ def _anchor_pairs(idx: _Index, rep: np.ndarray, cfg: DedupConfig) -> tuple[np.nd
     code = code[starts]
     del new, starts
     lo, hi = code // n, code % n
-    need = np.minimum(cfg.min_shared_anchors, np.minimum(anchor_counts[lo], anchor_counts[hi]))
+    need = np.minimum(min_shared, np.minimum(anchor_counts[lo], anchor_counts[hi]))
     ok = shared >= np.maximum(need, 1)
     return lo[ok], hi[ok]
+
+
+@jit.kernel
+def _shared_enough(
+    code: np.ndarray, n: int, anchor_counts: np.ndarray, min_shared: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_shared_enough_numpy` in one pass over the runs of equal codes (no temporaries the
+    size of the codes: they were six numpy passes)."""
+    lo = np.empty(code.shape[0], dtype=np.int64)
+    hi = np.empty(code.shape[0], dtype=np.int64)
+    out = 0
+    i = 0
+    while i < code.shape[0]:
+        j = i + 1
+        while j < code.shape[0] and code[j] == code[i]:
+            j += 1
+        a, b = code[i] // n, code[i] % n
+        if j - i >= max(min(min_shared, min(anchor_counts[a], anchor_counts[b])), 1):
+            lo[out] = a
+            hi[out] = b
+            out += 1
+        i = j
+    return lo[:out], hi[:out]
 
 
 class _PairSet:
