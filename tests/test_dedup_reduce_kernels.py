@@ -266,6 +266,35 @@ def test_shared_enough_kernel_equals_numpy(
         assert g.tolist() == e.tolist() and g.dtype == e.dtype
 
 
+@pytest.mark.parametrize("way", WAYS)
+@settings(max_examples=80, deadline=None)
+@given(
+    lists=st.lists(st.lists(st.integers(0, 2**64 - 1), max_size=6), max_size=30),
+    cut=st.integers(0, 5),
+    seed=st.integers(0, 2**16),
+)
+def test_rep_anchors_equal_the_numpy_gather(way: str, lists: list[list[int]], cut: int, seed: int) -> None:
+    """A row group's anchors by their buffers and a kernel, as the numpy path gathers them: every
+    row's count, the representatives' anchors and rows in order (sliced columns too)."""
+    col = pa.array(lists, pa.list_(pa.uint64()))[min(cut, len(lists)) :]
+    rng = np.random.default_rng(seed)
+    where = rng.permutation(40)[: len(col)].astype(np.int32)
+    rep = rng.random(40) < 0.7
+    values, counts = R._list_values(col)
+    want_counts = np.full(40, -1, dtype=np.int64)
+    want_counts[where] = counts
+    rows = np.repeat(where, counts)
+    keep = rep[rows]
+    got_counts = np.full(40, -1, dtype=np.int64)
+    out_v = np.empty(len(values) + 3, dtype=np.uint64)
+    out_r = np.empty(len(values) + 3, dtype=np.int32)
+    flat, offsets = R._list_buffers(col)
+    done = _kernel(R._rep_anchors, way)(flat, offsets, where, rep, got_counts, out_v, out_r, 3)
+    assert got_counts.tolist() == want_counts.tolist()
+    assert out_v[3:done].tolist() == values[keep].tolist()
+    assert out_r[3:done].tolist() == rows[keep].tolist()
+
+
 # ----------------------------------------------------------- shingle sets, alignment
 
 

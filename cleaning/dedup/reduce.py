@@ -609,6 +609,21 @@ def _anchor_ranges(
     every range's anchors to its own temporary file, then the ranges are read back
     one by one. ``counts_out`` gets every row's number of anchors before the first yield.
     """
+    if ranges == 1 and jit.enabled():
+        # the row groups' columns held as read (as much as the filtered copies took), then the
+        # representatives' anchors copied out once, into arrays sized for all of them: no
+        # per-row-group flatten, repeat, mask and final concatenation
+        groups = [(where, *_list_buffers(col)) for where, col in idx.read("anchors")]
+        total = sum(int(offsets[-1] - offsets[0]) for _, _, offsets in groups)
+        out_v = np.empty(total, dtype=np.uint64)
+        out_r = np.empty(total, dtype=np.int32)
+        done = 0
+        for where, values, offsets in groups:
+            done = _rep_anchors(values, offsets, where, rep, counts_out, out_v, out_r, done)
+        if groups:
+            del groups
+            yield out_v[:done], out_r[:done]
+        return
     if ranges == 1:
         values_parts, rows_parts = [], []
         for where, col in idx.read("anchors"):
@@ -663,6 +678,42 @@ def _anchor_ranges(
             (spill / f"r{g}").unlink()
         if len(values):
             yield values, rows
+
+
+def _list_buffers(col: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(values, ``len + 1`` offsets into them) of a list<uint64> column without null lists (the
+    index's list columns have none, as :func:`_list_values` assumes): views of its buffers."""
+    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    offsets = arr.offsets.to_numpy()
+    values = arr.values.to_numpy(zero_copy_only=False).astype(np.uint64, copy=False)
+    return values, offsets
+
+
+@jit.kernel
+def _rep_anchors(
+    values: np.ndarray,
+    offsets: np.ndarray,
+    where: np.ndarray,
+    rep: np.ndarray,
+    counts_out: np.ndarray,
+    out_v: np.ndarray,
+    out_r: np.ndarray,
+    done: int,
+) -> int:
+    """Row ``where[i]``'s anchors are ``values[offsets[i]:offsets[i + 1]]``: count them in
+    ``counts_out``, and for a representative (``rep``) append them to ``out_v`` from ``done`` on,
+    the row to ``out_r``; returns the new end. The order of the numpy path in
+    :func:`_anchor_ranges` (rows as read, each row's anchors in its order)."""
+    for i in range(where.shape[0]):
+        row = where[i]
+        lo, hi = offsets[i], offsets[i + 1]
+        counts_out[row] = hi - lo
+        if rep[row]:
+            for j in range(lo, hi):
+                out_v[done] = values[j]
+                out_r[done] = row
+                done += 1
+    return done
 
 
 def _anchor_pairs(idx: _Index, rep: np.ndarray, cfg: DedupConfig) -> tuple[np.ndarray, np.ndarray]:
