@@ -707,7 +707,11 @@ def live_units(catalog: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
 def _unit_table(
     state: StateDir, uid: str, name: str, live: list[str], columns: list[str] | None = None
 ) -> pa.Table:
-    t = pq.read_table(state.unit_dir(uid) / f"{name}.parquet", columns=columns)
+    # the file's own reader, not pq.read_table's dataset scan: a fifth less CPU on a unit's files
+    # (zh 21 MB), and one chunk per column where the scan gives one per row group (values, types
+    # and metadata are the same)
+    with pq.ParquetFile(state.unit_dir(uid) / f"{name}.parquet") as pf:
+        t = pf.read(columns=columns)
     stats_sources = set(state.unit_stats(uid)["sources"])
     if set(live) >= stats_sources:
         return t
