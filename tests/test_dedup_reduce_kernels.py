@@ -295,6 +295,18 @@ def test_rep_anchors_equal_the_numpy_gather(way: str, lists: list[list[int]], cu
     assert out_r[3:done].tolist() == rows[keep].tolist()
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    pairs=st.lists(st.tuples(st.integers(0, 30), st.integers(0, 30)), max_size=60), extra=st.integers(0, 5)
+)
+def test_row_set_equals_sorted_unique(pairs: list[tuple[int, int]], extra: int) -> None:
+    """The candidates' rows by a mask over all rows, as the sort gives them (none: empty)."""
+    arr = np.array(pairs, dtype=np.int64).reshape(-1, 2)
+    got = R._row_set(arr, 31 + extra)
+    want = R._sorted_unique(arr.reshape(-1).copy())
+    assert got.tolist() == want.tolist() and got.dtype == want.dtype
+
+
 # ----------------------------------------------------------- shingle sets, alignment
 
 

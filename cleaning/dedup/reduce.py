@@ -584,16 +584,17 @@ def _band_pairs(idx: _Index, rep: np.ndarray, cfg: DedupConfig) -> Iterator[tupl
     rows_b = np.empty(matrix.shape[1], dtype=np.int64)
     done = 0
     for where, col in idx.read("bands"):
-        values, counts = _list_values(col)
+        values, offsets = _list_buffers(col)  # views: no flattened copy
+        values = values[offsets[0] : offsets[-1]]
         # a row has all its bands or none (too short for a signature)
-        rows = where[counts == cfg.bands]
+        rows = where[np.diff(offsets) == cfg.bands]
         mine = rep[rows]
         size = int(mine.sum())
         if size:
             matrix[:, done : done + size] = values.reshape(-1, cfg.bands)[mine].T
             rows_b[done : done + size] = rows[mine]
             done += size
-        del values, counts
+        del values, offsets
     for band in range(cfg.bands):
         yield _star_pairs(
             matrix[band, :done], rows_b[:done], idx.prio, cfg.bucket_heads, None, few_repeats=True
@@ -977,6 +978,15 @@ def _positions(values: np.ndarray, n: int) -> np.ndarray:
     at = np.zeros(n, dtype=np.int32 if len(values) < 2**31 else np.int64)
     at[values] = np.arange(len(values), dtype=at.dtype)
     return at
+
+
+def _row_set(rows: np.ndarray, n: int) -> np.ndarray:
+    """The distinct values of ``rows`` (row numbers below ``n``), ascending, as
+    ``_sorted_unique(rows.reshape(-1).copy())`` gives them: by a mask over the ``n`` rows, no sort
+    (the candidate pairs name their rows twice each; 460k on the zh 21 MB set: 9 -> 1 ms)."""
+    seen = np.zeros(n, dtype=bool)
+    seen[rows.reshape(-1)] = True
+    return np.flatnonzero(seen)
 
 
 def _sorted_unique(values: np.ndarray) -> np.ndarray:
@@ -1981,7 +1991,7 @@ def _reduce_index(index_paths: Sequence[str | Path], cfg: DedupConfig, threads: 
     _release()
     pairs = _candidates(idx, rep, cfg) if n else np.empty((0, 2), np.int64)
     _release()
-    cand_rows = _sorted_unique(pairs.reshape(-1).copy())
+    cand_rows = _row_set(pairs, n)
     if len(pairs):
         # sketches of candidate rows only, screened on local row numbers (a lookup table, not a
         # binary search per pair)
@@ -2000,7 +2010,7 @@ def _reduce_index(index_paths: Sequence[str | Path], cfg: DedupConfig, threads: 
         del sketches, cand_tokens, cand_units, local
         pairs = cand_rows[np.concatenate(kept)]
         del kept
-        cand_rows = _sorted_unique(pairs.reshape(-1).copy())
+        cand_rows = _row_set(pairs, n)
     cand_keys, key_at = _read_keys(idx, cand_rows)
     key_of = np.zeros(n, dtype=np.int64)
     key_of[cand_rows] = key_at
