@@ -307,6 +307,42 @@ def test_row_set_equals_sorted_unique(pairs: list[tuple[int, int]], extra: int) 
     assert got.tolist() == want.tolist() and got.dtype == want.dtype
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    pairs=st.lists(st.tuples(st.integers(0, 30), st.integers(0, 30)), min_size=1, max_size=80),
+    block_chars=st.sampled_from([1, 40, 10**9]),
+    huge=st.booleans(),
+)
+def test_pair_blocks_in_stable_parent_order(
+    pairs: list[tuple[int, int]], block_chars: int, huge: bool
+) -> None:
+    """Blocks hold the pairs in the order of a stable sort by parent, cut where the key text
+    passes the bound; ``huge`` row numbers take the argsort path instead of the key sort."""
+    arr = np.array(pairs, dtype=np.int64) + (2**61 if huge else 0)
+    chars = np.random.default_rng(len(pairs)).integers(0, 20, 31)
+    key_chars = _Lookup(chars)
+    want = arr[np.argsort(arr[:, 1], kind="stable")]
+    cost = np.cumsum(key_chars[want[:, 0]] + key_chars[want[:, 1]])
+    cuts = np.flatnonzero(np.diff(cost // block_chars)) + 1
+    mp = pytest.MonkeyPatch()
+    mp.setattr(R, "_VERIFY_BLOCK_CHARS", block_chars)
+    try:
+        got = R._pair_blocks(arr, key_chars)
+    finally:
+        mp.undo()
+    assert [b.tolist() for b in got] == [b.tolist() for b in np.split(want, cuts)]
+
+
+class _Lookup:
+    """``key_chars`` of any row number (rows past 2**61 too: no table would hold them)."""
+
+    def __init__(self, chars: np.ndarray) -> None:
+        self.chars = chars
+
+    def __getitem__(self, rows: np.ndarray) -> np.ndarray:
+        return self.chars[rows % len(self.chars)]
+
+
 # ----------------------------------------------------------- shingle sets, alignment
 
 

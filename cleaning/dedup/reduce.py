@@ -1313,7 +1313,7 @@ def _screen(
         int(cfg.min_fragment_tokens),
         1.0 - cfg.truncation_min_missing,
     )
-    return pairs[keep]
+    return np.compress(keep, pairs, axis=0)  # a boolean index of an (m, 2) array is ~8x slower
 
 
 def _sketch_words(sketch: np.ndarray) -> np.ndarray:
@@ -1427,7 +1427,17 @@ def _pair_blocks(pairs: np.ndarray, key_chars: np.ndarray) -> list[np.ndarray]:
     """Candidate pairs in blocks of bounded key text, grouped by parent (rows recur less)."""
     if len(pairs) == 0:
         return []
-    pairs = pairs[np.argsort(pairs[:, 1], kind="stable")]
+    m = len(pairs)
+    if int(pairs[:, 1].max()) < 2**62 // m:
+        # the stable order by parent as a plain sort of the distinct keys parent * m + position
+        # (no stable argsort), the rows gathered by np.take: fancy indexing of an (m, 2) array
+        # takes ~8x as long (107k pairs of the zh 21 MB set: 16 -> 3 ms)
+        key = pairs[:, 1].astype(np.int64) * m + np.arange(m, dtype=np.int64)
+        key.sort()
+        pairs = np.take(pairs, key % m, axis=0)
+        del key
+    else:
+        pairs = np.take(pairs, np.argsort(pairs[:, 1], kind="stable"), axis=0)
     cost = np.cumsum(key_chars[pairs[:, 0]] + key_chars[pairs[:, 1]])
     block = cost // _VERIFY_BLOCK_CHARS
     cuts = np.flatnonzero(np.diff(block)) + 1
