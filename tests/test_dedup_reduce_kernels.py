@@ -816,3 +816,21 @@ def test_priority_equals_the_sort_with_ids(rows: list[tuple], wide: bool, seed: 
     expected = np.empty(len(order), dtype=np.int64)
     expected[order] = np.arange(len(order))
     assert R._priority(idx, article_position, position).tolist() == expected.tolist()
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    keys=st.lists(
+        st.lists(st.integers(-(2**16), 2**16), min_size=1, max_size=50).map(np.array),
+        min_size=1,
+        max_size=4,
+    ),
+    widen=st.sampled_from([0, 10, 25, 45]),
+)
+def test_stable_order_equals_lexsort(keys: list[np.ndarray], widen: int) -> None:
+    """The stable multi-key order, whether the keys pack with the row number (a plain sort),
+    without it (a stable argsort) or not at all (Arrow): numpy's lexsort, which is stable."""
+    n = min(len(k) for k in keys)
+    keys = [k[:n].astype(np.int64) << widen for k in keys]
+    got = R._stable_order(keys)
+    assert got.tolist() == np.lexsort(keys[::-1]).tolist()

