@@ -834,3 +834,31 @@ def test_stable_order_equals_lexsort(keys: list[np.ndarray], widen: int) -> None
     keys = [k[:n].astype(np.int64) << widen for k in keys]
     got = R._stable_order(keys)
     assert got.tolist() == np.lexsort(keys[::-1]).tolist()
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    rows=st.lists(st.one_of(st.none(), st.just(b""), st.binary(min_size=4, max_size=4)), max_size=30),
+    odd=st.booleans(),
+    cut=st.integers(0, 3),
+)
+def test_sketches_by_byte_rows_equal_row_by_row(rows: list[bytes | None], odd: bool, cut: int) -> None:
+    """The sketch matrix (rows copied as single items) equals one built row by row: end to end
+    sketches, missing and empty ones, a sliced column; ``odd``: one shorter row forces the
+    index-array path."""
+    if odd and rows:
+        rows = [*rows, b"\x01\x02"]
+    col = pa.array(rows, pa.binary())[min(cut, len(rows)) :]
+    got = R._sketches(col)
+    values = col.to_pylist()
+    width = max((len(v) for v in values if v is not None), default=0)
+    want = np.zeros((len(values), width), dtype=np.uint8)
+    for i, v in enumerate(values):
+        if v is not None and len(v) == width:
+            want[i] = np.frombuffer(v, dtype=np.uint8)
+    assert got.shape == want.shape and np.array_equal(got, want)
+    out = np.zeros((len(values) + 2, width), dtype=np.uint8)
+    if width:
+        where = np.random.default_rng(len(values)).permutation(len(values) + 2)[: len(values)]
+        R._byte_rows(out)[where] = R._byte_rows(got)
+        assert np.array_equal(out[where], want)

@@ -598,7 +598,7 @@ def _band_pairs(idx: _Index, rep: np.ndarray, cfg: DedupConfig) -> Iterator[tupl
         mine = rep[rows]
         size = int(mine.sum())
         if size:
-            matrix[:, done : done + size] = values.reshape(-1, cfg.bands)[mine].T
+            matrix[:, done : done + size] = np.compress(mine, values.reshape(-1, cfg.bands), axis=0).T
             rows_b[done : done + size] = rows[mine]
             done += size
         del values, offsets
@@ -1280,9 +1280,9 @@ def _sketches(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
     width = int(lengths.max())
     has = lengths == width
     out = np.zeros((n, width), dtype=np.uint8)
-    if np.all(has | (lengths == 0)):
+    if width and np.all(has | (lengths == 0)):
         # the sketches lie end to end: one reshape, no (rows x width) index array
-        out[has] = data[offsets[0] : offsets[-1]].reshape(-1, width)
+        _byte_rows(out)[has] = _byte_rows(data[offsets[0] : offsets[-1]].reshape(-1, width))
     else:
         out[has] = data[offsets[:-1][has][:, None] + np.arange(width)]
     return out
@@ -2136,8 +2136,15 @@ def _candidate_sketches(idx: _Index, rows: np.ndarray) -> np.ndarray:
         if part.shape[1] > out.shape[1]:
             out = np.zeros((len(rows), part.shape[1]), dtype=np.uint8)
         if part.shape[1]:
-            out[where] = part
+            _byte_rows(out)[where] = _byte_rows(part)
     return out
+
+
+def _byte_rows(a: np.ndarray) -> np.ndarray:
+    """A C-contiguous ``(n, width)`` array as ``n`` items of ``width`` bytes (a view): numpy
+    copies rows picked by a mask or an index array several times faster as single items than as
+    rows of an ``(n, width)`` array (the candidates' sketches: 2-4x)."""
+    return a.view(np.dtype((np.void, a.shape[1] * a.itemsize))).reshape(-1)
 
 
 _STATUS_NAMES = pa.array([STATUS_KEPT, STATUS_DUPLICATE, STATUS_TRUNCATED], pa.string())
