@@ -479,6 +479,86 @@ def _windows_kernel(
             pos += 1
 
 
+@jit.device
+def _key_scratch(offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Work arrays for the longest key of ``offsets``: its prefix sums and token spans."""
+    longest = 0
+    for k in range(offsets.shape[0] - 1):
+        longest = max(longest, offsets[k + 1] - offsets[k])
+    return (
+        np.empty(longest + 1, dtype=_U64),
+        np.empty(longest, dtype=np.int64),
+        np.empty(longest, dtype=np.int64),
+    )
+
+
+@jit.device
+def _key_tokens(
+    codes: np.ndarray,
+    lo: int,
+    size: int,
+    chars: bool,
+    pows: np.ndarray,
+    prefix: np.ndarray,
+    tok_start: np.ndarray,
+    tok_end: np.ndarray,
+) -> int:
+    """One key, ``codes[lo:lo + size]``: its prefix sums of ``(code + 1) * K^i`` into ``prefix``
+    and, for a word key, its space-separated tokens' spans into ``tok_start``/``tok_end`` (a
+    character key's token j is character j); returns its token count. Positions are local to
+    the key: ``(P[e] - P[s]) * K^-s`` is the same sum whatever the key's offset."""
+    acc = _U64(0)
+    prefix[0] = acc
+    for i in range(size):
+        acc += (_U64(codes[lo + i]) + _U64(1)) * pows[i]
+        prefix[i + 1] = acc
+    if chars:
+        return size
+    t = 0
+    in_word = False
+    for p in range(size):
+        if codes[lo + p] == _SPACE:
+            if in_word:
+                tok_end[t] = p
+                t += 1
+                in_word = False
+        elif not in_word:
+            tok_start[t] = p
+            in_word = True
+    if in_word:
+        tok_end[t] = size
+        t += 1
+    return t
+
+
+@jit.device
+def _key_shingles(
+    prefix: np.ndarray,
+    inv_pow: np.ndarray,
+    tok_start: np.ndarray,
+    tok_end: np.ndarray,
+    chars: bool,
+    t: int,
+    w: int,
+    out: np.ndarray,
+    pos: int,
+) -> int:
+    """The shingles of one key of ``t`` tokens (:func:`_key_tokens`): every window of ``w`` tokens,
+    the whole key when it has fewer, hashed as :func:`windows` does, high 32 bits into
+    ``out[pos:]``; returns the position after them."""
+    n = t - w + 1 if t >= w else (1 if t > 0 else 0)
+    for j in range(n):
+        last = min(j + w - 1, t - 1)
+        if chars:
+            s, e = j, last + 1
+        else:
+            s, e = tok_start[j], tok_end[last]
+        h = fmix64((prefix[e] - prefix[s]) * inv_pow[s])
+        out[pos] = np.uint32(h >> _U64(32))
+        pos += 1
+    return pos
+
+
 @jit.kernel
 def _key_shingles_kernel(
     codes: np.ndarray,
@@ -492,54 +572,16 @@ def _key_shingles_kernel(
 ) -> int:
     """:func:`shingle_hashes_of_codes`: every window of ``width[k]`` tokens of every key (the whole
     key when it has fewer), hashed as :func:`windows` does, high 32 bits into ``out``; returns
-    how many. Positions are local to the key: ``(P[e] - P[s]) * K^-s`` is the same sum of
-    ``(code + 1) * K^(i - s)`` whatever the key's offset."""
-    longest = 0
-    for k in range(offsets.shape[0] - 1):
-        longest = max(longest, offsets[k + 1] - offsets[k])
-    prefix = np.empty(longest + 1, dtype=_U64)
-    # token spans of a word key (a character key's token j is character j)
-    tok_start = np.empty(longest, dtype=np.int64)
-    tok_end = np.empty(longest, dtype=np.int64)
+    how many."""
+    prefix, tok_start, tok_end = _key_scratch(offsets)
     pos = 0
     for k in range(offsets.shape[0] - 1):
         lo = offsets[k]
-        size = offsets[k + 1] - lo
-        acc = _U64(0)
-        prefix[0] = acc
-        for i in range(size):
-            acc += (_U64(codes[lo + i]) + _U64(1)) * pows[i]
-            prefix[i + 1] = acc
         chars = char_unit[k]
-        t = size
-        if not chars:
-            t = 0
-            in_word = False
-            for p in range(size):
-                if codes[lo + p] == _SPACE:
-                    if in_word:
-                        tok_end[t] = p
-                        t += 1
-                        in_word = False
-                elif not in_word:
-                    tok_start[t] = p
-                    in_word = True
-            if in_word:
-                tok_end[t] = size
-                t += 1
-        w = width[k]
-        n = t - w + 1 if t >= w else (1 if t > 0 else 0)
-        counts[k] = n
-        for j in range(n):
-            last = min(j + w - 1, t - 1)
-            if chars:
-                s, e = j, last + 1
-            else:
-                s, e = tok_start[j], tok_end[last]
-            h = (prefix[e] - prefix[s]) * inv_pow[s]
-            h = fmix64(h)
-            out[pos] = np.uint32(h >> _U64(32))
-            pos += 1
+        t = _key_tokens(codes, lo, offsets[k + 1] - lo, chars, pows, prefix, tok_start, tok_end)
+        end = _key_shingles(prefix, inv_pow, tok_start, tok_end, chars, t, width[k], out, pos)
+        counts[k] = end - pos
+        pos = end
     return pos
 
 
@@ -562,55 +604,17 @@ def _key_windows_kernel(
     :func:`_key_shingles_kernel` does (high 32 bits into ``sh_out``) and its full windows of
     ``anchor_w[k]`` tokens hashed as :func:`windows` does (into ``win_out``), from one prefix sum
     over the key alone; returns how many shingles and windows."""
-    longest = 0
-    for k in range(offsets.shape[0] - 1):
-        longest = max(longest, offsets[k + 1] - offsets[k])
-    prefix = np.empty(longest + 1, dtype=_U64)
-    # token spans of a word key (a character key's token j is character j)
-    tok_start = np.empty(longest, dtype=np.int64)
-    tok_end = np.empty(longest, dtype=np.int64)
+    prefix, tok_start, tok_end = _key_scratch(offsets)
     n_sh = 0
     n_win = 0
     for k in range(offsets.shape[0] - 1):
         lo = offsets[k]
-        size = offsets[k + 1] - lo
-        acc = _U64(0)
-        prefix[0] = acc
-        for i in range(size):
-            acc += (_U64(codes[lo + i]) + _U64(1)) * pows[i]
-            prefix[i + 1] = acc
         chars = char_unit[k]
-        t = size
-        if not chars:
-            t = 0
-            in_word = False
-            for p in range(size):
-                if codes[lo + p] == _SPACE:
-                    if in_word:
-                        tok_end[t] = p
-                        t += 1
-                        in_word = False
-                elif not in_word:
-                    tok_start[t] = p
-                    in_word = True
-            if in_word:
-                tok_end[t] = size
-                t += 1
+        t = _key_tokens(codes, lo, offsets[k + 1] - lo, chars, pows, prefix, tok_start, tok_end)
         tokens[k] = t
-        # shingles: every window of w tokens, the whole key when it has fewer
-        w = shingle_w[k]
-        n = t - w + 1 if t >= w else (1 if t > 0 else 0)
-        sh_counts[k] = n
-        for j in range(n):
-            last = min(j + w - 1, t - 1)
-            if chars:
-                s, e = j, last + 1
-            else:
-                s, e = tok_start[j], tok_end[last]
-            h = (prefix[e] - prefix[s]) * inv_pow[s]
-            h = fmix64(h)
-            sh_out[n_sh] = np.uint32(h >> _U64(32))
-            n_sh += 1
+        end = _key_shingles(prefix, inv_pow, tok_start, tok_end, chars, t, shingle_w[k], sh_out, n_sh)
+        sh_counts[k] = end - n_sh
+        n_sh = end
         # anchor windows: only whole windows of w tokens
         w = anchor_w[k]
         n = t - w + 1 if t >= w else 0
@@ -620,9 +624,7 @@ def _key_windows_kernel(
                 s, e = j, j + w
             else:
                 s, e = tok_start[j], tok_end[j + w - 1]
-            h = (prefix[e] - prefix[s]) * inv_pow[s]
-            h = fmix64(h)
-            win_out[n_win] = h
+            win_out[n_win] = fmix64((prefix[e] - prefix[s]) * inv_pow[s])
             n_win += 1
     return n_sh, n_win
 
