@@ -99,19 +99,10 @@ def test_kernels_equal_numpy_on_any_keys(rows: list[tuple[str, int]]) -> None:
 
 @needs_jit
 def test_kernels_equal_numpy_on_long_keys_and_edge_shapes() -> None:
-    rng = np.random.default_rng(3)
-    long_cjk = "".join(chr(c) for c in rng.integers(0x4E00, 0x4E80, 20_000))
-    long_words = " ".join("w" + str(i % 97) for i in range(5_000))
-    cases = [
-        ([], []),
-        ([""], [UNIT_CHAR]),
-        (["一"], [UNIT_CHAR]),
-        (["a"], [UNIT_WORD]),
-        ([" ", "  a  b ", "a"], [UNIT_WORD, UNIT_WORD, UNIT_WORD]),
-        ([long_cjk, "", long_words, "𠀀𠀁𠀂𠀃𠀄"], [UNIT_CHAR, UNIT_CHAR, UNIT_WORD, UNIT_CHAR]),
-    ]
+    cases = _edge_key_cases(3)
     for keys, units in cases:
         assert_same(*both(lambda keys=keys, units=units: everything(keys, units)))
+    long_cjk = cases[-1][0][0]
     small = DedupConfig(num_perm=8, bands=2, rows=4, char_ngram=5, anchor_window_chars=2, max_anchors=3)
     assert_same(*both(lambda: everything([long_cjk, "一二"], [UNIT_CHAR, UNIT_CHAR], small)))
 
@@ -125,45 +116,15 @@ def _shingles_of_codes(keys: list[str], units: list[int], cfg: DedupConfig = CFG
 
 
 @needs_jit
-@settings(max_examples=150, deadline=None)
-@given(st.lists(st.tuples(_KEY, st.sampled_from([UNIT_CHAR, UNIT_WORD, UNIT_LATIN_CHAR])), max_size=10))
-def test_shingles_of_codes_equal_shingles_of_the_encoding(rows: list[tuple[str, int]]) -> None:
-    keys = [k for k, _ in rows]
-    units = [u for _, u in rows]
-    (got, want), (got_ref, want_ref) = both(lambda: _shingles_of_codes(keys, units))
-    assert_same(got, want)
-    assert_same(got_ref, want_ref)
-    assert_same(got, want_ref)
-
-
-@needs_jit
 def test_shingles_of_codes_on_long_keys_edge_shapes_and_widths() -> None:
-    rng = np.random.default_rng(4)
-    long_cjk = "".join(chr(c) for c in rng.integers(0x4E00, 0x4E80, 20_000))
-    long_words = " ".join("w" + str(i % 97) for i in range(5_000))
-    cases = [
-        ([], []),
-        ([""], [UNIT_CHAR]),
-        (["一"], [UNIT_CHAR]),
-        (["a"], [UNIT_WORD]),
-        ([" ", "  a  b ", "a", "   "], [UNIT_WORD, UNIT_WORD, UNIT_WORD, UNIT_WORD]),
-        (
-            [long_cjk, "", long_words, "𠀀𠀁𠀂𠀃𠀄", "ab cd"],
-            [UNIT_CHAR, UNIT_CHAR, UNIT_WORD, UNIT_CHAR, UNIT_LATIN_CHAR],
-        ),
-    ]
     for cfg in (CFG, DedupConfig(char_ngram=2, word_ngram=1, latin_char_ngram=9)):
-        for keys, units in cases:
+        for keys, units in _edge_key_cases(4):
             got, want = _shingles_of_codes(keys, units, cfg)
             assert_same(got, want)
             # the kernel's plain Python definition (what numba compiles), on the short keys
-            short = [k for k in keys if len(k) < 100]
-            u = np.array([x for k, x in zip(keys, units, strict=True) if len(k) < 100], dtype=np.int8)
-            enc = encode(short, u)
-            pows, inv_pow = minhash._powers(max(len(k) for k in [*short, ""]) + 1)
+            short, u, enc, pows, inv_pow, codes = _plain_kernel_inputs(keys, units)
             out = np.empty(len(enc.prefix) - 1, dtype=np.uint32)
             counts = np.empty(len(short), dtype=np.int64)
-            codes = np.frombuffer("".join(short).encode("utf-32-le"), dtype=np.uint32)
             widths = minhash.shingle_widths(u, cfg)
             with np.errstate(over="ignore"):  # uint64 arithmetic wraps, as compiled
                 used = minhash._key_shingles_kernel.py_func(
@@ -187,22 +148,26 @@ def _key_windows_of_codes(keys: list[str], units: list[int], cfg: DedupConfig = 
 
 
 @needs_jit
+@pytest.mark.parametrize("of_codes", [_shingles_of_codes, _key_windows_of_codes])
 @settings(max_examples=150, deadline=None)
 @given(st.lists(st.tuples(_KEY, st.sampled_from([UNIT_CHAR, UNIT_WORD, UNIT_LATIN_CHAR])), max_size=10))
-def test_key_windows_equal_the_encodings_windows(rows: list[tuple[str, int]]) -> None:
+def test_key_kernels_equal_the_encodings_values(of_codes: Callable, rows: list[tuple[str, int]]) -> None:
+    """The shingles (and anchor windows) hashed from the keys' code points equal those of
+    :func:`encode`, with the kernels and with the numpy definitions."""
     keys = [k for k, _ in rows]
     units = [u for _, u in rows]
-    (got, want), (got_ref, want_ref) = both(lambda: _key_windows_of_codes(keys, units))
+    (got, want), (got_ref, want_ref) = both(lambda: of_codes(keys, units))
     assert_same(got, want)
     assert_same(got_ref, want_ref)
     assert_same(got, want_ref)
 
 
-def test_key_windows_on_long_keys_edge_shapes_and_widths() -> None:
-    rng = np.random.default_rng(5)
+def _edge_key_cases(seed: int) -> list[tuple[list[str], list[int]]]:
+    """Keys of every unit: none, empty, one character, blank, and very long."""
+    rng = np.random.default_rng(seed)
     long_cjk = "".join(chr(c) for c in rng.integers(0x4E00, 0x4E80, 20_000))
     long_words = " ".join("w" + str(i % 97) for i in range(5_000))
-    cases = [
+    return [
         ([], []),
         ([""], [UNIT_CHAR]),
         (["一"], [UNIT_CHAR]),
@@ -213,24 +178,34 @@ def test_key_windows_on_long_keys_edge_shapes_and_widths() -> None:
             [UNIT_CHAR, UNIT_CHAR, UNIT_WORD, UNIT_CHAR, UNIT_LATIN_CHAR, UNIT_CHAR],
         ),
     ]
+
+
+def _plain_kernel_inputs(keys: list[str], units: list[int]) -> tuple:
+    """The short keys (under 100 characters) of ``keys``, their units, encoding, powers and code
+    points: what a key kernel's plain Python definition is run on (it is slow on long keys)."""
+    short = [k for k in keys if len(k) < 100]
+    u = np.array([x for k, x in zip(keys, units, strict=True) if len(k) < 100], dtype=np.int8)
+    enc = encode(short, u)
+    pows, inv_pow = minhash._powers(max(len(k) for k in [*short, ""]) + 1)
+    codes = np.frombuffer("".join(short).encode("utf-32-le"), dtype=np.uint32)
+    return short, u, enc, pows, inv_pow, codes
+
+
+def test_key_windows_on_long_keys_edge_shapes_and_widths() -> None:
     configs = (
         CFG,
         DedupConfig(char_ngram=2, word_ngram=1, latin_char_ngram=9, anchor_window_chars=2),
         DedupConfig(char_ngram=8, anchor_window_chars=30, anchor_window_words=1),
     )
     for cfg in configs:
-        for keys, units in cases:
+        for keys, units in _edge_key_cases(5):
             got, want = _key_windows_of_codes(keys, units, cfg)
             assert_same(got, want)
             # the kernel's plain Python definition (what numba compiles), on the short keys
-            short = [k for k in keys if len(k) < 100]
-            u = np.array([x for k, x in zip(keys, units, strict=True) if len(k) < 100], dtype=np.int8)
-            enc = encode(short, u)
-            pows, inv_pow = minhash._powers(max(len(k) for k in [*short, ""]) + 1)
+            short, u, enc, pows, inv_pow, codes = _plain_kernel_inputs(keys, units)
             n, size = len(short), len(enc.prefix) - 1
             tokens, counts, full_counts = (np.empty(n, dtype=np.int64) for _ in range(3))
             sh, h = np.empty(size, dtype=np.uint32), np.empty(size, dtype=np.uint64)
-            codes = np.frombuffer("".join(short).encode("utf-32-le"), dtype=np.uint32)
             with np.errstate(over="ignore"):  # uint64 arithmetic wraps, as compiled
                 used_sh, used_h = minhash._key_windows_kernel.py_func(
                     codes,

@@ -408,6 +408,28 @@ def anchors_of_windows(
 # float64), hence the typed module constants, which numba freezes.
 
 
+@jit.device
+def _word_spans(
+    codes: np.ndarray, lo: int, hi: int, base: int, tok_start: np.ndarray, tok_end: np.ndarray, ntok: int
+) -> int:
+    """The space-separated tokens of ``codes[lo:hi]``: their spans, less ``base``, written into
+    ``tok_start``/``tok_end`` from position ``ntok``; returns the position after them."""
+    in_word = False
+    for p in range(lo, hi):
+        if codes[p] == _SPACE:
+            if in_word:
+                tok_end[ntok] = p - base
+                ntok += 1
+                in_word = False
+        elif not in_word:
+            tok_start[ntok] = p - base
+            in_word = True
+    if in_word:
+        tok_end[ntok] = hi - base
+        ntok += 1
+    return ntok
+
+
 @jit.kernel
 def _encode_kernel(
     codes: np.ndarray,
@@ -437,19 +459,7 @@ def _encode_kernel(
                 tok_end[ntok] = p + 1
                 ntok += 1
         else:
-            in_word = False
-            for p in range(lo, hi):
-                if codes[p] == _SPACE:
-                    if in_word:
-                        tok_end[ntok] = p
-                        ntok += 1
-                        in_word = False
-                elif not in_word:
-                    tok_start[ntok] = p
-                    in_word = True
-            if in_word:
-                tok_end[ntok] = hi
-                ntok += 1
+            ntok = _word_spans(codes, lo, hi, 0, tok_start, tok_end, ntok)
     tok_off[nkeys] = ntok
     return ntok
 
@@ -514,21 +524,7 @@ def _key_tokens(
         prefix[i + 1] = acc
     if chars:
         return size
-    t = 0
-    in_word = False
-    for p in range(size):
-        if codes[lo + p] == _SPACE:
-            if in_word:
-                tok_end[t] = p
-                t += 1
-                in_word = False
-        elif not in_word:
-            tok_start[t] = p
-            in_word = True
-    if in_word:
-        tok_end[t] = size
-        t += 1
-    return t
+    return _word_spans(codes, lo, lo + size, lo, tok_start, tok_end, 0)
 
 
 @jit.device
@@ -629,6 +625,19 @@ def _key_windows_kernel(
     return n_sh, n_win
 
 
+@jit.device
+def _fmix32_one(value: np.uint32) -> np.uint32:
+    """:func:`fmix32` of one value, in 64-bit arithmetic masked to 32 bits (compiled code widens a
+    product of two ``uint32`` to 64 bits)."""
+    h = _U64(value)
+    h ^= h >> _U64(16)
+    h = (h * _FMIX32_1) & _M32
+    h ^= h >> _U64(13)
+    h = (h * _FMIX32_2) & _M32
+    h ^= h >> _U64(16)
+    return np.uint32(h)
+
+
 @jit.kernel
 def _minhash_kernel(
     hashes: np.ndarray, starts: np.ndarray, ends: np.ndarray, a: np.ndarray, b: np.ndarray, sig: np.ndarray
@@ -644,21 +653,9 @@ def _minhash_kernel(
             row[k] = np.uint32(_M32)
         end = ends[i]
         for j in range(starts[i], end, 2):
-            h = _U64(hashes[j])
-            h ^= h >> _U64(16)
-            h = (h * _FMIX32_1) & _M32
-            h ^= h >> _U64(13)
-            h = (h * _FMIX32_2) & _M32
-            h ^= h >> _U64(16)
-            h32 = np.uint32(h)
+            h32 = _fmix32_one(hashes[j])
             if j + 1 < end:
-                g = _U64(hashes[j + 1])
-                g ^= g >> _U64(16)
-                g = (g * _FMIX32_1) & _M32
-                g ^= g >> _U64(13)
-                g = (g * _FMIX32_2) & _M32
-                g ^= g >> _U64(16)
-                g32 = np.uint32(g)
+                g32 = _fmix32_one(hashes[j + 1])
                 # branch-free min over the permutations: the compiler turns this loop into vector
                 # multiply and min instructions (about 6x the compare-and-store it replaced)
                 for k in range(num_perm):
