@@ -122,15 +122,12 @@ def test_shingles_of_codes_on_long_keys_edge_shapes_and_widths() -> None:
             got, want = _shingles_of_codes(keys, units, cfg)
             assert_same(got, want)
             # the kernel's plain Python definition (what numba compiles), on the short keys
-            short, u, enc, pows, inv_pow, codes = _plain_kernel_inputs(keys, units)
-            out = np.empty(len(enc.prefix) - 1, dtype=np.uint32)
-            counts = np.empty(len(short), dtype=np.int64)
-            widths = minhash.shingle_widths(u, cfg)
+            _, u, enc, codes = _plain_kernel_inputs(keys, units)
             with np.errstate(over="ignore"):  # uint64 arithmetic wraps, as compiled
-                used = minhash._key_shingles_kernel.py_func(
-                    codes, enc.offsets, u != UNIT_WORD, widths, pows, inv_pow, out, counts
+                plain = minhash._shingles_by_kernel(
+                    codes, enc.offsets, u, cfg, minhash._key_shingles_kernel.py_func
                 )
-            assert_same((out[:used], counts), shingle_hashes(enc, u, cfg))
+            assert_same(plain, shingle_hashes(enc, u, cfg))
 
 
 def _key_windows_of_codes(keys: list[str], units: list[int], cfg: DedupConfig = CFG) -> tuple:
@@ -181,14 +178,13 @@ def _edge_key_cases(seed: int) -> list[tuple[list[str], list[int]]]:
 
 
 def _plain_kernel_inputs(keys: list[str], units: list[int]) -> tuple:
-    """The short keys (under 100 characters) of ``keys``, their units, encoding, powers and code
-    points: what a key kernel's plain Python definition is run on (it is slow on long keys)."""
+    """The short keys (under 100 characters) of ``keys``, their units, encoding and code points:
+    what a key kernel's plain Python definition is run on (it is slow on long keys)."""
     short = [k for k in keys if len(k) < 100]
     u = np.array([x for k, x in zip(keys, units, strict=True) if len(k) < 100], dtype=np.int8)
     enc = encode(short, u)
-    pows, inv_pow = minhash._powers(max(len(k) for k in [*short, ""]) + 1)
     codes = np.frombuffer("".join(short).encode("utf-32-le"), dtype=np.uint32)
-    return short, u, enc, pows, inv_pow, codes
+    return short, u, enc, codes
 
 
 def test_key_windows_on_long_keys_edge_shapes_and_widths() -> None:
@@ -202,28 +198,14 @@ def test_key_windows_on_long_keys_edge_shapes_and_widths() -> None:
             got, want = _key_windows_of_codes(keys, units, cfg)
             assert_same(got, want)
             # the kernel's plain Python definition (what numba compiles), on the short keys
-            short, u, enc, pows, inv_pow, codes = _plain_kernel_inputs(keys, units)
-            n, size = len(short), len(enc.prefix) - 1
-            tokens, counts, full_counts = (np.empty(n, dtype=np.int64) for _ in range(3))
-            sh, h = np.empty(size, dtype=np.uint32), np.empty(size, dtype=np.uint64)
+            short, u, enc, codes = _plain_kernel_inputs(keys, units)
             with np.errstate(over="ignore"):  # uint64 arithmetic wraps, as compiled
-                used_sh, used_h = minhash._key_windows_kernel.py_func(
-                    codes,
-                    enc.offsets,
-                    u != UNIT_WORD,
-                    minhash.shingle_widths(u, cfg),
-                    anchor_windows(u, cfg),
-                    pows,
-                    inv_pow,
-                    tokens,
-                    sh,
-                    counts,
-                    h,
-                    full_counts,
+                plain = minhash._key_windows_by_kernel(
+                    codes, enc.offsets, u, cfg, minhash._key_windows_kernel.py_func
                 )
             with jit.numpy_definitions():
                 _, reference = _key_windows_of_codes(short, list(u), cfg)
-            assert_same((tokens, sh[:used_sh], counts, h[:used_h], full_counts), reference)
+            assert_same(plain, reference)
 
 
 @needs_jit

@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 import numpy as np
 
@@ -243,13 +245,24 @@ def shingle_hashes_of_codes(
     units = np.asarray(units, dtype=np.int8)
     if not jit.enabled():
         return shingle_hashes(encode_codes(codes, offsets, units), units, cfg)
+    return _shingles_by_kernel(codes, offsets, units, cfg, _key_shingles_kernel)
+
+
+def _key_powers(offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_powers` for the longest key of ``offsets``, as the per-key kernels index them."""
     longest = int(np.diff(offsets).max()) if len(offsets) > 1 else 0
-    pows, inv_pow = _powers(longest + 1)
+    return _powers(longest + 1)
+
+
+def _shingles_by_kernel(
+    codes: np.ndarray, offsets: np.ndarray, units: np.ndarray, cfg: DedupConfig, kernel: Callable[..., Any]
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`shingle_hashes_of_codes` by ``kernel``: :func:`_key_shingles_kernel`, or its plain
+    definition (the tests)."""
+    pows, inv_pow = _key_powers(offsets)
     out = np.empty(len(codes), dtype=np.uint32)
     counts = np.empty(len(offsets) - 1, dtype=np.int64)
-    used = _key_shingles_kernel(
-        codes, offsets, units != UNIT_WORD, shingle_widths(units, cfg), pows, inv_pow, out, counts
-    )
+    used = kernel(codes, offsets, units != UNIT_WORD, shingle_widths(units, cfg), pows, inv_pow, out, counts)
     return out[:used].copy(), counts
 
 
@@ -271,16 +284,23 @@ def key_windows(
         sh, counts = shingle_hashes(enc, units, cfg)
         h, full_counts = windows(enc, anchor_windows(units, cfg), whole_if_short=False)
         return enc.token_counts, sh, counts, h, full_counts
+    return _key_windows_by_kernel(codes, offsets, units, cfg, _key_windows_kernel)
+
+
+def _key_windows_by_kernel(
+    codes: np.ndarray, offsets: np.ndarray, units: np.ndarray, cfg: DedupConfig, kernel: Callable[..., Any]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`key_windows` by ``kernel``: :func:`_key_windows_kernel`, or its plain definition
+    (the tests)."""
     n = len(offsets) - 1
-    longest = int(np.diff(offsets).max()) if n else 0
-    pows, inv_pow = _powers(longest + 1)
+    pows, inv_pow = _key_powers(offsets)
     tokens = np.empty(n, dtype=np.int64)
     counts = np.empty(n, dtype=np.int64)
     full_counts = np.empty(n, dtype=np.int64)
     # a key has at most one shingle and one window per code point
     sh = np.empty(len(codes), dtype=np.uint32)
     h = np.empty(len(codes), dtype=_U64)
-    used_sh, used_h = _key_windows_kernel(
+    used_sh, used_h = kernel(
         codes,
         offsets,
         units != UNIT_WORD,
