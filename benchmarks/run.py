@@ -1284,4 +1284,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # The presswash command's exit (no interpreter teardown), here too: the bare steps of the
+    # Prefect comparison and `presswash run` then end the same way.
+    from flows.cli import run_then_exit
+
+    run_then_exit(main)

@@ -8,12 +8,14 @@ fast and work without any Prefect server.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -369,5 +371,41 @@ def main(argv: list[str] | None = None) -> int:
         return _fail("interrupted", 130)
 
 
+def run_then_exit(command: Callable[[], int]) -> NoReturn:
+    """Run ``command`` as a program's whole life and exit with its status, without teardown.
+
+    After a run the interpreter spends ~0.5 s of CPU tearing down what the run imported
+    (Prefect, numba, pyarrow, pandas: thousands of modules), ~0.9 s with Prefect, on work
+    nobody needs: the process is ending. So this exits at the end of the ``atexit``
+    handlers instead, with ``os._exit``. Everything that must happen at exit still does,
+    in the interpreter's usual order: non-daemon threads are joined and Prefect's log and
+    event workers drain (both before ``atexit``); the ``atexit`` handlers registered after
+    this one starts (logging's flush, Prefect's, Dask's, temporary directories) run first,
+    since the handler registered here runs last; then the standard streams are flushed.
+    The outputs do not depend on it: every file is closed and renamed into place before a
+    step returns. An uncaught exception exits the usual way.
+    """
+    status: list[int] = []
+
+    def exit_now() -> None:
+        if not status:  # an uncaught exception: let the interpreter finish as usual
+            return
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):  # a closed pipe: nothing more can be written
+                pass
+        os._exit(status[0])
+
+    atexit.register(exit_now)
+    status.append(command())
+    sys.exit(status[0])
+
+
+def entry() -> NoReturn:
+    """The ``presswash`` console script: :func:`main` with the command line, then a quick exit."""
+    run_then_exit(main)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

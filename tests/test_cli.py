@@ -44,6 +44,42 @@ def test_help_and_light_commands_do_not_import_prefect() -> None:
     assert "run the clean-corpus flow" in r.stdout
 
 
+_EXIT_PROBE = (
+    "import atexit, sys\n"
+    "from flows.cli import run_then_exit\n"
+    "class Teardown:\n"
+    "    def __del__(self):\n"
+    "        sys.stderr.write('torn down')\n"
+    "kept = Teardown()\n"
+    "def command():\n"
+    "    atexit.register(lambda: print('a later handler ran'))\n"
+    "    sys.stdout.write('x' * 100_000)  # still in the buffer at exit\n"
+    "    {body}\n"
+    "run_then_exit(command)\n"
+)
+
+
+def test_the_command_exits_with_its_status_after_its_handlers_without_teardown() -> None:
+    r = _py(_EXIT_PROBE.format(body="return 3"))
+    assert r.returncode == 3, r.stderr
+    assert r.stdout.count("x") == 100_000 and "a later handler ran" in r.stdout
+    assert "torn down" not in r.stderr  # the interpreter's teardown was skipped
+
+
+def test_an_uncaught_exception_exits_the_usual_way() -> None:
+    r = _py(_EXIT_PROBE.format(body="raise ValueError('boom')"))
+    assert r.returncode == 1
+    assert "ValueError: boom" in r.stderr and "torn down" in r.stderr
+    assert r.stdout.count("x") == 100_000 and "a later handler ran" in r.stdout
+    r = _py(_EXIT_PROBE.format(body="raise SystemExit(2)"))
+    assert r.returncode == 2 and "a later handler ran" in r.stdout
+
+
+def test_the_console_script_is_the_quick_exit_entry() -> None:
+    scripts = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["scripts"]
+    assert scripts["presswash"] == "flows.cli:entry"
+
+
 def test_schema_lists_every_public_column(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["schema"]) == 0
     out = capsys.readouterr().out
