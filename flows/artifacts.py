@@ -32,7 +32,9 @@ def start_progress(total: int) -> UUID | None:
 
     try:
         return create_progress_artifact(
-            progress=0.0 if total else 100.0, description=f"Shards processed (of {total})"
+            progress=0.0 if total else 100.0,
+            description=f"Shards processed (of {total})",
+            _sync=True,  # the flow is async, but these calls are made from its blocking body
         )
     except Exception as exc:
         log.debug("progress artifact not created: %s", exc)
@@ -45,7 +47,7 @@ def update_progress(artifact_id: UUID | None, done: int, total: int) -> None:
     from prefect.artifacts import update_progress_artifact
 
     try:
-        update_progress_artifact(artifact_id, progress=round(100.0 * done / total, 1))
+        update_progress_artifact(artifact_id, progress=round(100.0 * done / total, 1), _sync=True)
     except Exception as exc:
         log.debug("progress artifact not updated: %s", exc)
 
@@ -146,11 +148,13 @@ def report(manifest: dict[str, Any], published: dict[str, Any]) -> None:
             table=shard_table(manifest),
             key=f"presswash-shards-{key}",
             description=f"Per-shard statistics of run {manifest['run_id']}",
+            _sync=True,
         )
         create_markdown_artifact(
             markdown=summary_markdown(manifest, published),
             key=f"presswash-summary-{key}",
             description="presswash run summary",
+            _sync=True,
         )
     except Exception as exc:
         log.warning("run report artifacts not created: %s", exc)

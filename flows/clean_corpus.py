@@ -107,8 +107,15 @@ def _logger() -> logging.Logger | logging.LoggerAdapter:
     validate_parameters=True,
     persist_result=False,
 )
-def clean_corpus(params: FlowParams) -> dict[str, Any]:
-    """Clean, deduplicate and publish the given inputs into ``params.out`` (cumulatively)."""
+async def clean_corpus(params: FlowParams) -> dict[str, Any]:
+    """Clean, deduplicate and publish the given inputs into ``params.out`` (cumulatively).
+
+    Async for one reason: at the end of a synchronous flow Prefect joins its heartbeat
+    thread, which sleeps in 1 s steps (~0.5 s per run); the asynchronous engine does not
+    wait for it. The body is the same synchronous code (the tasks run on the task runner,
+    and nothing else needs the event loop while it waits for them). From synchronous code,
+    ``asyncio.run(clean_corpus(params=...))``.
+    """
     log = _logger()
     # Tasks may run in other processes or on other machines (Dask): give them absolute paths.
     params = params.model_copy(update={"out": str(Path(params.out).absolute())})

@@ -8,14 +8,17 @@ fast and work without any Prefect server.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import atexit
 import json
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
+
+T = TypeVar("T")
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -141,6 +144,22 @@ def _params(args: argparse.Namespace) -> Any:
         raise SystemExit(_fail(f"cannot read config {args.config}: {exc}", EXIT_USAGE)) from None
 
 
+def _wait_for(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run ``coroutine`` to its end on a new event loop.
+
+    Not ``asyncio.run``: on Ctrl-C it only cancels the main task, which the flow sees at its
+    next ``await``, and the flow's body blocks until its tasks are done, so one Ctrl-C would
+    not stop the run. Here it raises ``KeyboardInterrupt`` where the body waits, as in any
+    synchronous program.
+    """
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coroutine)
+    finally:
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
+
+
 def _fail(message: str, code: int) -> int:
     print(f"presswash: {message}", file=sys.stderr)
     return code
@@ -217,7 +236,7 @@ def _run_flow(args: argparse.Namespace, params: Any, server: Any, started: float
 
     try:
         with ephemeral.api_server(server, while_waiting=warm_up):
-            summary = clean_corpus.with_options(task_runner=runner)(params=params)
+            summary = _wait_for(clean_corpus.with_options(task_runner=runner)(params=params))
     except RunLocked as exc:
         return _fail(str(exc), EXIT_LOCKED)
     except ephemeral.ServerStartError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -54,6 +55,43 @@ def test_run_without_a_server_uses_a_temporary_one_and_stops_it(tmp_path: Path) 
     # the run talked to our server, and every log and event reached it before it stopped
     assert "View at http://127.0.0.1:" in out
     assert "Error logging to API" not in out and "Traceback" not in out
+    assert not _servers_of(tmp_path / "home")
+
+
+def test_ctrl_c_stops_the_run_and_its_server(tmp_path: Path) -> None:
+    """One Ctrl-C while the shard tasks run: exit 130, nothing published, no server left."""
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    text = SEED.read_text(encoding="utf-8")
+    for i in range(60):  # one shard each: the run lasts seconds after its first task
+        (inputs / f"p{i:02}.txt").write_text(f"第{i}版\n\n{text}", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env.update(PREFECT_HOME=str(tmp_path / "home"), PREFECT_LOGGING_LEVEL="INFO")
+    argv = [sys.executable, "-m", "flows.cli", "run", str(inputs), "--out", str(tmp_path / "out")]
+    proc = subprocess.Popen(
+        [*argv, "--shard-bytes", "8000"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        seen = []
+        for line in proc.stdout:  # wait for the first finished shard task
+            seen.append(line)
+            if "Task run 'process-shard" in line:
+                break
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    out = "".join(seen) + rest
+    assert proc.returncode == 130, out[-3000:]
+    assert "presswash: interrupted" in out and "published" not in out
+    assert not (tmp_path / "out" / "manifest.json").exists()
     assert not _servers_of(tmp_path / "home")
 
 

@@ -5,6 +5,7 @@ Kept to a few flow runs on purpose: each costs about a second under the harness.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import shutil
@@ -56,7 +57,7 @@ def _run(workdir: Path, **kw) -> dict:
     from flows.clean_corpus import clean_corpus
 
     params = FlowParams(inputs=[str(workdir / "in")], out=str(workdir / "out"), **kw)
-    summary = clean_corpus(params=params)
+    summary = asyncio.run(clean_corpus(params=params))
     _check_invariants(workdir / "in", workdir / "out")
     return summary
 
@@ -177,7 +178,7 @@ def test_invalid_parameters_fail_before_any_task(tmp_path: Path) -> None:
         FlowParams.model_validate({"layout": {"no_such_setting": 1}})
     # the flow validates its parameters itself, before running anything
     with pytest.raises(Exception, match="shard_bytes"):
-        clean_corpus(params={"inputs": ["x"], "out": str(tmp_path / "o"), "shard_bytes": -5})
+        asyncio.run(clean_corpus(params={"inputs": ["x"], "out": str(tmp_path / "o"), "shard_bytes": -5}))
     assert not (tmp_path / "o").exists()
 
 

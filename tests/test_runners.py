@@ -8,6 +8,7 @@ one thread-runner reference run of the same pages.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from pathlib import Path
 
@@ -47,7 +48,9 @@ def reference(prefect_harness, pages: Path, tmp_path_factory: pytest.TempPathFac
     from flows.clean_corpus import clean_corpus
 
     out = tmp_path_factory.mktemp("thread")
-    summary = clean_corpus(params=FlowParams(inputs=[str(pages)], out=str(out), shard_bytes=SHARD_BYTES))
+    summary = asyncio.run(
+        clean_corpus(params=FlowParams(inputs=[str(pages)], out=str(out), shard_bytes=SHARD_BYTES))
+    )
     assert summary["duplicate"] > 0
     assert len(_digests(out)) >= 3 * 2  # three units: articles and paragraphs parts
     return summary, out
@@ -66,8 +69,10 @@ def test_dask_runner_gives_the_same_outputs(reference, pages: Path, tmp_path: Pa
 
     thread, thread_out = reference
     out = tmp_path / "dask"
-    dask = clean_corpus.with_options(task_runner=make_task_runner("dask", workers=2))(
-        params=FlowParams(inputs=[str(pages)], out=str(out), shard_bytes=SHARD_BYTES)
+    dask = asyncio.run(
+        clean_corpus.with_options(task_runner=make_task_runner("dask", workers=2))(
+            params=FlowParams(inputs=[str(pages)], out=str(out), shard_bytes=SHARD_BYTES)
+        )
     )
     assert thread["articles"] == dask["articles"] and thread["duplicate"] == dask["duplicate"]
     assert validate_output(out) == []
