@@ -207,6 +207,27 @@ def _jieba_freq(min_freq: int = 1) -> dict[str, int]:
     if spec is None or not spec.submodule_search_locations:
         raise ModuleNotFoundError("jieba is needed for the seam-word test of layout")
     path = Path(next(iter(spec.submodule_search_locations))) / "dict.txt"
+    # Reading the 5 MB file took ~0.2 s a process; the table it gives (~0.6 MB as
+    # "word frequency" lines) is kept on disk, keyed by the file's identity, and parsed back
+    # in a few milliseconds, entries in the same order.
+    packed = textscan.cached_array(
+        "layout-jieba-freq",
+        lambda: _pack_words(_read_jieba_freq(path, min_freq)),
+        textscan.file_identity(path),
+        min_freq,
+    )
+    tokens = iter(packed.tobytes().decode("utf-8").split())
+    return dict(zip(tokens, map(int, tokens), strict=True))  # word, frequency, word, ...
+
+
+def _pack_words(table: dict[str, int]) -> np.ndarray:
+    """``table`` as the UTF-8 bytes of its "word frequency" lines (words hold no whitespace)."""
+    text = "".join(f"{word} {freq}\n" for word, freq in table.items())
+    return np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+
+
+def _read_jieba_freq(path: Path, min_freq: int) -> dict[str, int]:
+    """:func:`_jieba_freq` read from jieba's dictionary file ``path``."""
     text = path.read_text(encoding="utf-8")
     # a frequency with fewer digits than min_freq is below it (the file writes no leading zeros;
     # one with leading zeros has more digits and is compared as a number below)
@@ -273,6 +294,13 @@ _CELL_MASK = np.uint64((1 << _FIELD_BITS) - 1)
 
 @cache
 def _char_tables(ambiguous_wide: bool) -> np.ndarray:
+    """:func:`_build_char_tables`, kept on disk between processes (~55 ms to build)."""
+    return textscan.cached_array(
+        "layout-char-tables", lambda: _build_char_tables(ambiguous_wide), ambiguous_wide
+    )
+
+
+def _build_char_tables(ambiguous_wide: bool) -> np.ndarray:
     """Per code point, packed: display cells (as :func:`display_width`), Han (as ``_HAN``), ASCII
     letter, visible (as ``_VISIBLE``)."""
     cells = np.ones(0x110000, dtype=np.uint64)
@@ -341,6 +369,13 @@ _CC_HAN, _CC_LETTER, _CC_VISIBLE, _CC_SPACE = 4, 8, 16, 32
 
 @cache
 def _char_classes(ambiguous_wide: bool) -> np.ndarray:
+    """:func:`_build_char_classes`, kept on disk between processes (~8 ms to build)."""
+    return textscan.cached_array(
+        "layout-char-classes", lambda: _build_char_classes(ambiguous_wide), ambiguous_wide
+    )
+
+
+def _build_char_classes(ambiguous_wide: bool) -> np.ndarray:
     """:func:`_char_tables` in one byte per code point (``_CC_*`` bits and the cells), with the
     whitespace of :func:`_space_table`: :data:`_CLASS_ADDENDS` turns a byte into the packed
     fields. The compiled line pass reads this table, an eighth of the packed one's size: on Han

@@ -871,6 +871,11 @@ def _may_be_furniture(flags: np.ndarray, first: np.ndarray) -> np.ndarray:
 
 @cache
 def _char_table() -> np.ndarray:
+    """:func:`_build_char_table`, kept on disk between processes (~15 ms to build)."""
+    return textscan.cached_array("segment-char-table", _build_char_table)
+
+
+def _build_char_table() -> np.ndarray:
     """``_CH_*`` of every code point, from the classes the tests themselves use."""
     table = textscan.class_table(
         (

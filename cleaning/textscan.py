@@ -22,7 +22,7 @@ import re
 import sys
 import threading
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
 from typing import NamedTuple
@@ -136,17 +136,87 @@ def _read_cached_table(path: Path, stop: int) -> np.ndarray | None:
 
 
 def _write_cached_table(path: Path, found: np.ndarray) -> None:
+    _write_array(path, np.packbits(found))
+
+
+def _write_array(path: Path, array: np.ndarray) -> None:
     """Staged then renamed, so a process never reads a half-written table; any failure (a
     read-only or full disk) leaves the table uncached."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "wb") as fh:
-            np.save(fh, np.packbits(found), allow_pickle=False)
+            np.save(fh, array, allow_pickle=False)
         os.replace(tmp, path)
     except OSError:
         with contextlib.suppress(OSError):
             tmp.unlink()
+
+
+def cached_array(name: str, build: Callable[[], np.ndarray], *params: object) -> np.ndarray:
+    """``build()``, kept on disk between processes beside :func:`code_points_matching`'s tables.
+
+    For the tables the stages derive from those answers and from ``unicodedata`` (flags of
+    every code point, fold maps, jieba's word list): 5-200 ms each to build, 50-100 ms a process
+    for the furniture pre-pass, layout and the dedup key together, against a millisecond or two
+    to read. A build reads constants of several modules, so the key is ``name``, ``params`` (what
+    the build depends on besides the package: its arguments, an input file's identity), the
+    source of every file of the package (any edit renews every table, as a kernel's edit renews
+    its cache) and the Python, Unicode and numpy versions. The table comes back read-only,
+    loaded or built alike; a non-numeric one (``object`` dtype) is not kept.
+    """
+    folder = table_cache_dir()
+    path: Path | None = None
+    if folder is not None:
+        key = repr(
+            (
+                name,
+                params,
+                _package_digest(),
+                sys.implementation.cache_tag,
+                sys.version_info[:3],
+                unicodedata.unidata_version,
+                np.__version__,
+            )
+        )
+        digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        path = folder / f"{name}-{digest}.npy"
+        try:
+            table = np.load(path, allow_pickle=False)
+        except Exception:  # absent, or unreadable: built again (and rewritten)
+            pass
+        else:
+            table.setflags(write=False)
+            return table
+    table = np.ascontiguousarray(build())
+    if path is not None and table.dtype != object:
+        _write_array(path, table)
+    table.setflags(write=False)
+    return table
+
+
+def file_identity(path: Path) -> tuple[str, int, int]:
+    """``path``, its size and modification time: a :func:`cached_array` parameter for a table
+    read from a file outside the package (another package's data, which its upgrades replace)."""
+    st = path.stat()
+    return str(path), st.st_size, st.st_mtime_ns
+
+
+@cache
+def _package_digest() -> str:
+    """A digest of every file of the ``cleaning`` package (sources and resources), for
+    :func:`cached_array`'s key: ~1 ms a process."""
+    root = Path(__file__).parent
+    files = []
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = [d for d in dirs if d != "__pycache__"]  # the caches themselves: thousands of files
+        files += [Path(folder, n).relative_to(root).as_posix() for n in names]
+    h = hashlib.sha256()
+    for name in sorted(files):
+        h.update(name.encode("utf-8", "surrogateescape") + b"\0")
+        h.update((root / name).read_bytes())
+        h.update(b"\0")
+    return h.hexdigest()
 
 
 def class_ranges(spec: str) -> list[tuple[int, int]]:
@@ -167,7 +237,17 @@ def class_ranges(spec: str) -> list[tuple[int, int]]:
 def class_table(classes: Sequence[tuple[str, int]], dtype: type = np.uint8) -> np.ndarray:
     """A read-only table (``uint8`` unless ``dtype`` says) over every code point: bit ``b`` is set
     on the characters the one-character regex ``pattern`` matches, for each ``(pattern, b)`` of
-    ``classes``."""
+    ``classes``.
+
+    Kept on disk whole (:func:`cached_array`): one read instead of one per class (2-4 ms each).
+    """
+    key = [(p if isinstance(p, str) else (p.pattern, p.flags), bit) for p, bit in classes]
+    if not all(isinstance(p if isinstance(p, str) else p[0], str) for p, _ in key):
+        return _class_table(classes, dtype)  # a pattern without source text: nothing to key by
+    return cached_array("class-table", lambda: _class_table(classes, dtype), key, np.dtype(dtype).str)
+
+
+def _class_table(classes: Sequence[tuple[str | re.Pattern[str], int]], dtype: type) -> np.ndarray:
     table = np.zeros(NUM_CODE_POINTS, dtype=dtype)
     for pattern, bit in classes:
         table[code_points_matching(pattern)] |= bit
@@ -286,19 +366,16 @@ def word_scan(patterns: Sequence[tuple[re.Pattern[str], int]]) -> WordScan | Non
     parsed = [(rx, _pattern_words(rx), bit) for rx, bit in patterns]
     if any(words is None for _, words, _ in parsed):
         return None
-    table = np.zeros(NUM_CODE_POINTS, dtype=np.uint8)
     classes: dict[str, int] = {}  # a class item's parse, as text -> its bit
+    class_items: list[tuple[re.Pattern[str], tuple[object, object]]] = []  # by bit, from 1
 
     def class_bit(rx: re.Pattern[str], item: tuple[object, object]) -> int:
         key = repr(item)
         if key not in classes:
             if len(classes) == 7:
                 raise OverflowError
-            b = len(classes) + 1
-            classes[key] = b
-            # the item alone, compiled with its pattern's flags: the characters it matches
-            one = _compiler.compile(_parser.SubPattern(_parser.State(), [item]), rx.flags)
-            table[code_points_matching(one)] |= 1 << b
+            classes[key] = len(classes) + 1
+            class_items.append((rx, item))
         return classes[key]
 
     rows: list[tuple[int, list[int], int, int]] = []  # first code point, items, look-ahead, bit
@@ -315,13 +392,24 @@ def word_scan(patterns: Sequence[tuple[re.Pattern[str], int]]) -> WordScan | Non
         return None
     rows.sort(key=lambda r: r[0])
     heads = sorted({r[0] for r in rows})
-    table[heads] |= 1
+
+    def build_table() -> np.ndarray:
+        table = np.zeros(NUM_CODE_POINTS, dtype=np.uint8)
+        for b, (rx, item) in enumerate(class_items, start=1):
+            # the item alone, compiled with its pattern's flags: the characters it matches (a
+            # pattern without source text, so matched anew here: 5-15 ms each)
+            one = _compiler.compile(_parser.SubPattern(_parser.State(), [item]), rx.flags)
+            table[code_points_matching(one)] |= 1 << b
+        table[heads] |= 1
+        return table
+
+    # the table follows from the patterns alone: kept on disk whole, keyed by them
+    table = cached_array("word-scan", build_table, [(rx.pattern, rx.flags, bit) for rx, bit in patterns])
     first_word = np.searchsorted([r[0] for r in rows], [*heads, NUM_CODE_POINTS])
     width = max(len(r[1]) for r in rows)
     items = np.zeros((len(rows), width), dtype=np.int64)
     for w, r in enumerate(rows):
         items[w, : len(r[1])] = r[1]
-    table.setflags(write=False)
     return WordScan(
         table,
         np.array(heads, dtype=np.int64),

@@ -237,7 +237,8 @@ def test_an_unwritable_cache_leaves_tables_uncached(tmp_path: Path, monkeypatch:
 
 def test_patterns_without_source_text_are_not_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # a word scan matches each class item compiled from its parse (no source text): two such
-    # patterns would share one key, so each is matched itself and none is kept
+    # patterns would share one key, so each is matched itself and none is kept; the scan's
+    # whole table is kept, keyed by the source patterns
     monkeypatch.setenv(textscan.TABLE_CACHE_ENV, str(tmp_path))
     patterns = ((re.compile("x[0-9]"), 1), (re.compile("y[a-c]"), 2))
     for _ in range(2):
@@ -246,4 +247,58 @@ def test_patterns_without_source_text_are_not_kept(tmp_path: Path, monkeypatch: 
         lines = ["x5", "yb", "y5 xb", "x"]
         got = textscan.line_words(textscan.codes_of("\n".join(lines)), len(lines), scan)
         assert got is None or got.tolist() == [1, 2, 0, 0]
+    assert [p.name.startswith("word-scan-") for p in tmp_path.iterdir()] == [True]
+
+
+def test_kept_arrays_come_back_equal_and_read_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(textscan.TABLE_CACHE_ENV, str(tmp_path))
+    calls: list[int] = []
+
+    def build() -> np.ndarray:
+        calls.append(1)
+        return np.arange(10, dtype=np.uint16) * 3
+
+    built = textscan.cached_array("t", build, 1)
+    loaded = textscan.cached_array("t", build, 1)
+    assert calls == [1] and len(list(tmp_path.glob("t-*.npy"))) == 1
+    for table in (built, loaded):
+        assert table.dtype == np.uint16 and not table.flags.writeable
+        assert np.array_equal(table, np.arange(10, dtype=np.uint16) * 3)
+    textscan.cached_array("t", build, 2)  # other parameters: another file
+    assert calls == [1, 1] and len(list(tmp_path.glob("t-*.npy"))) == 2
+
+
+def test_a_damaged_kept_array_is_built_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(textscan.TABLE_CACHE_ENV, str(tmp_path))
+    first = textscan.cached_array("t", lambda: np.arange(1000))
+    (path,) = tmp_path.glob("t-*.npy")
+    path.write_bytes(path.read_bytes()[:40])
+    assert np.array_equal(textscan.cached_array("t", lambda: np.arange(1000)), first)
+    assert np.array_equal(textscan.cached_array("t", lambda: np.zeros(1)), first)  # rewritten whole
+
+
+def test_arrays_are_not_kept_when_the_cache_is_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(textscan.TABLE_CACHE_ENV, "off")
+    monkeypatch.chdir(tmp_path)
+    table = textscan.cached_array("t", lambda: np.ones(3))
+    assert table.sum() == 3 and not table.flags.writeable
     assert not list(tmp_path.iterdir())
+
+
+def test_kept_class_tables_and_word_scans_are_the_built_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scan_patterns = ((re.compile(r"本报讯|记者(?=\s)|By"), 1), (re.compile("page [0-9]|图[一二]"), 2))
+    monkeypatch.setenv(textscan.TABLE_CACHE_ENV, "off")
+    plain_table = textscan.class_table(_CLASSES, np.uint16)
+    plain_scan = textscan.word_scan(scan_patterns)
+    monkeypatch.setenv(textscan.TABLE_CACHE_ENV, str(tmp_path))
+    for _ in range(2):  # built and kept, then read back
+        table = textscan.class_table(_CLASSES, np.uint16)
+        assert table.dtype == np.uint16 and np.array_equal(table, plain_table)
+        scan = textscan.word_scan(scan_patterns)
+        assert scan is not None and plain_scan is not None
+        for got, want in zip(scan, plain_scan, strict=True):
+            assert got.dtype == want.dtype and np.array_equal(got, want)
+    assert len(list(tmp_path.glob("class-table-*.npy"))) == 1
+    assert len(list(tmp_path.glob("word-scan-*.npy"))) == 1

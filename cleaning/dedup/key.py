@@ -19,7 +19,7 @@ import numpy as np
 
 from cleaning import jit, textscan
 from cleaning.dedup.config import DedupConfig
-from cleaning.lang import fold_traditional
+from cleaning.lang import _opencc_dictionary, fold_traditional
 
 UNIT_CHAR = 0  # CJK characters
 UNIT_WORD = 1  # space-separated words (or jieba words)
@@ -47,13 +47,8 @@ def _nfkc_first() -> re.Pattern[str]:
     """Non-word characters whose NFKC form has letters or digits (Kangxi radicals such as ``⼀``
     from PDF extraction, ``㈠``, ``℡``), and any character beyond the BMP: text containing one is
     normalized before punctuation is dropped, so they are not dropped as symbols."""
-    cps = [
-        cp
-        for cp in range(0x10000)
-        if not 0xD800 <= cp <= 0xDFFF
-        and _NON_WORD.match(chr(cp))
-        and any(c.isalnum() for c in unicodedata.normalize("NFKC", chr(cp)))
-    ]
+    # the BMP characters, kept on disk between processes (~35 ms to find; the pattern compiles in 1)
+    cps = textscan.cached_array("dedup-key-nfkc-first", _nfkc_first_bmp).tolist()
     spans: list[list[int]] = []
     for cp in cps:
         if spans and spans[-1][1] == cp - 1:
@@ -62,6 +57,18 @@ def _nfkc_first() -> re.Pattern[str]:
             spans.append([cp, cp])
     body = "".join(re.escape(chr(a)) + (f"-{re.escape(chr(b))}" if b > a else "") for a, b in spans)
     return re.compile(f"[{body}\U00010000-\U0010ffff]")
+
+
+def _nfkc_first_bmp() -> np.ndarray:
+    """The BMP code points of :func:`_nfkc_first`'s class, ascending (``int64``)."""
+    cps = [
+        cp
+        for cp in range(0x10000)
+        if not 0xD800 <= cp <= 0xDFFF
+        and _NON_WORD.match(chr(cp))
+        and any(c.isalnum() for c in unicodedata.normalize("NFKC", chr(cp)))
+    ]
+    return np.array(cps, dtype=np.int64)
 
 
 def is_cjk_text(letters: str) -> bool:
@@ -240,6 +247,11 @@ _F_SPACE = 16  # whitespace to str.split()
 
 @cache
 def _code_flags() -> np.ndarray:
+    """:func:`_build_code_flags`, kept on disk between processes (~80 ms to build)."""
+    return textscan.cached_array("dedup-key-code-flags", _build_code_flags)
+
+
+def _build_code_flags() -> np.ndarray:
     """``uint8`` flags of every code point (``_F_*``), derived from the same regexes and ``unicodedata``.
 
     A text made only of characters without ``_F_NFKC_UNSAFE`` is NFKC-normalized:
@@ -314,6 +326,15 @@ def _take_rows(codes: np.ndarray, lengths: np.ndarray, rows: np.ndarray) -> str:
 
 @cache
 def _fold_table(casefold: bool, traditional: bool) -> np.ndarray:
+    """:func:`_build_fold_table`, kept on disk between processes (~35 ms to build)."""
+    # the Traditional fold reads OpenCC's table (lang._tables): a new OpenCC renews the table
+    t2s = textscan.file_identity(_opencc_dictionary("TSCharacters.txt")) if traditional else None
+    return textscan.cached_array(
+        "dedup-key-fold-table", lambda: _build_fold_table(casefold, traditional), casefold, traditional, t2s
+    )
+
+
+def _build_fold_table(casefold: bool, traditional: bool) -> np.ndarray:
     """``uint32`` per code point: the one letter a key holds for this letter, or 0 where the
     batched path leaves the text to :func:`_fold_letters`.
 
