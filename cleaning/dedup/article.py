@@ -12,7 +12,7 @@ from cleaning.schema import ARTICLE_DECISION_SCHEMA, STATUS_DUPLICATE, STATUS_KE
 # Pair entries (article, article, characters) expanded at once from the clusters; the
 # run's clusters are worked through in slices of about this many entries.
 _PAIR_CHUNK = 2_000_000
-_RULE = pa.array(["dedup.article_reprint"], pa.string())
+_RULE = "dedup.article_reprint"
 
 
 def article_decisions(articles: pa.Table, paragraph_decisions: pa.Table, cfg: DedupConfig) -> pa.Table:
@@ -133,7 +133,11 @@ def article_reprints(
             "relation": relations.take(pa.array(relation.astype(np.int64))),
             "duplicate_of": art_ids.take(pa.array(parent, mask=~is_flagged)),
             "similarity": pa.array(sim.astype(np.float32), mask=~is_flagged),
-            "rule": _RULE.take(pa.array(np.zeros(n_art, dtype=np.int64), mask=~is_flagged)),
+            # the rule's name made here, not at import: pyarrow imports pandas (~0.3 s) on the
+            # first pa.array of a process, and importing the library should not pay for that
+            "rule": pa.array([_RULE], pa.string()).take(
+                pa.array(np.zeros(n_art, dtype=np.int64), mask=~is_flagged)
+            ),
             "reason": pa.array(reason_texts, pa.string()).take(pa.array(reason_at, mask=reason_at < 0)),
         },
         schema=ARTICLE_DECISION_SCHEMA,

@@ -1869,17 +1869,17 @@ class Reduced:
         # each column made only if the schema asks for it
         make = {
             "id": lambda: ids.take(pa.array(rows)),
-            "status": lambda: _STATUS_NAMES.take(
+            "status": lambda: _status_names().take(
                 pa.array(
                     np.where(relation < 0, 0, np.where(relation <= _RELATION_CODE["near"], 1, 2)), pa.int64()
                 )
             ),
-            "relation": lambda: _RELATION_NAMES.take(rel_take),
+            "relation": lambda: _relation_names().take(rel_take),
             "duplicate_of": lambda: ids.take(pa.array(self.parent[rows], mask=~flagged)),
             "cluster_id": cluster,
             "similarity": lambda: ratio(0),
             "containment": lambda: ratio(1),
-            "rule": lambda: _RULE_NAMES.take(rel_take),
+            "rule": lambda: _rule_names().take(rel_take),
             "reason": lambda: self._reasons(rows, flagged, edge, has_edge),
             "article_id": lambda: self.article_id.take(pa.array(rows)),
             "source_path": lambda: self.source_path.take(pa.array(rows)),
@@ -2147,6 +2147,18 @@ def _byte_rows(a: np.ndarray) -> np.ndarray:
     return a.view(np.dtype((np.void, a.shape[1] * a.itemsize))).reshape(-1)
 
 
-_STATUS_NAMES = pa.array([STATUS_KEPT, STATUS_DUPLICATE, STATUS_TRUNCATED], pa.string())
-_RELATION_NAMES = pa.array(list(_RELATIONS), pa.string())
-_RULE_NAMES = pa.array([RULE_BY_RELATION[r] for r in _RELATIONS], pa.string())
+# Made on first use, not at import: pyarrow imports pandas (~0.3 s) on the first ``pa.array``
+# of a process, and importing the library should not pay for that.
+@cache
+def _status_names() -> pa.Array:
+    return pa.array([STATUS_KEPT, STATUS_DUPLICATE, STATUS_TRUNCATED], pa.string())
+
+
+@cache
+def _relation_names() -> pa.Array:
+    return pa.array(list(_RELATIONS), pa.string())
+
+
+@cache
+def _rule_names() -> pa.Array:
+    return pa.array([RULE_BY_RELATION[r] for r in _RELATIONS], pa.string())
