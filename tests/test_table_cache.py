@@ -68,3 +68,24 @@ def test_the_kept_jieba_words_are_the_read_ones(tmp_path: Path, monkeypatch: pyt
     assert len(want) > 1000
     for got in _kept_twice(layout._jieba_freq, (min_freq,), tmp_path, monkeypatch):
         assert got == want and list(got) == list(want)  # the same entries in the same order
+
+
+def test_the_kept_pair_classes_are_the_decoded_ones(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cleaning import mojibake, repair
+
+    monkeypatch.setenv(textscan.TABLE_CACHE_ENV, str(tmp_path))
+    args = (mojibake.UTF8_MISREAD_AS, range(0xE0, 0xF0), range(0x80, 0xC0))
+    decoded = set()
+    for codec in args[0]:
+        for lead in args[1]:
+            for trail in args[2]:
+                try:
+                    ch = bytes([lead, trail]).decode(codec)
+                except UnicodeDecodeError:
+                    continue
+                if len(ch) == 1:
+                    decoded.add(ch)
+    want = repair._class(decoded)
+    assert [repair._pair_chars(*args) for _ in range(2)] == [want, want]  # built, then read back
+    assert len(list(tmp_path.glob("repair-pair-chars-*.npy"))) == 1
+    assert want == repair._LEGACY_FIRST_CLASS
