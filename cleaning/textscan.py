@@ -164,6 +164,10 @@ def cached_array(name: str, build: Callable[[], np.ndarray], *params: object) ->
     source of every file of the package (any edit renews every table, as a kernel's edit renews
     its cache) and the Python, Unicode and numpy versions. The table comes back read-only,
     loaded or built alike; a non-numeric one (``object`` dtype) is not kept.
+
+    The file is named by the name, a digest of the rest of the key but the package's source,
+    and a digest of that source: a table built after an edit replaces the one of the same name
+    and parameters built before it, so a developer's edits do not pile up copies (~35 MB a set).
     """
     folder = table_cache_dir()
     path: Path | None = None
@@ -172,15 +176,14 @@ def cached_array(name: str, build: Callable[[], np.ndarray], *params: object) ->
             (
                 name,
                 params,
-                _package_digest(),
                 sys.implementation.cache_tag,
                 sys.version_info[:3],
                 unicodedata.unidata_version,
                 np.__version__,
             )
         )
-        digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
-        path = folder / f"{name}-{digest}.npy"
+        stem = f"{name}-{hashlib.sha256(key.encode('utf-8', 'surrogatepass')).hexdigest()[:24]}"
+        path = folder / f"{stem}-{_package_digest()[:24]}.npy"
         try:
             table = np.load(path, allow_pickle=False)
         except Exception:  # absent, or unreadable: built again (and rewritten)
@@ -190,6 +193,9 @@ def cached_array(name: str, build: Callable[[], np.ndarray], *params: object) ->
             return table
     table = np.ascontiguousarray(build())
     if path is not None and table.dtype != object:
+        for older in path.parent.glob(f"{path.name.rsplit('-', 1)[0]}-*.npy"):
+            with contextlib.suppress(OSError):  # another process's may be gone already
+                older.unlink()
         _write_array(path, table)
     table.setflags(write=False)
     return table

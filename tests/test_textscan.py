@@ -302,3 +302,15 @@ def test_kept_class_tables_and_word_scans_are_the_built_ones(
             assert got.dtype == want.dtype and np.array_equal(got, want)
     assert len(list(tmp_path.glob("class-table-*.npy"))) == 1
     assert len(list(tmp_path.glob("word-scan-*.npy"))) == 1
+
+
+def test_a_table_built_after_an_edit_replaces_the_older_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(textscan.TABLE_CACHE_ENV, str(tmp_path))
+    textscan.cached_array("t", lambda: np.arange(3), 1)
+    textscan.cached_array("t", lambda: np.arange(3), 2)  # other parameters: kept beside it
+    monkeypatch.setattr(textscan, "_package_digest", lambda: "0" * 64)  # the package edited
+    assert textscan.cached_array("t", lambda: np.arange(4), 1).tolist() == [0, 1, 2, 3]
+    names = sorted(p.name for p in tmp_path.glob("t-*.npy"))
+    assert len(names) == 2 and sum(n.endswith("-" + "0" * 24 + ".npy") for n in names) == 1
