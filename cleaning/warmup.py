@@ -26,13 +26,19 @@ from cleaning.config import CleaningConfig
 log = logging.getLogger(__name__)
 
 # A wrapped Chinese page with a lead, a byline and a repeated paragraph, and a page of English
-# OCR with a hyphenated line end: between them every stage and every dedup kernel runs.
+# OCR with a hyphenated line end: between them every stage and every dedup kernel runs. The last
+# paragraph's lines share a column, so the page counts as hard-wrapped and layout's wrap-rule
+# scans (the marks' line pass) run too.
 _SAMPLE_PAGES = (
     "市开发区召开工作会议\n\n"
     "　　本报讯 (记者 黄啟峰) 会议要求各部门把各项工作落到实处,切实提高\n"
     "服务水平,进一步完善城市网络建设,推动全市经济社会高质量发展。\n"
     "　　会议要求各部门把各项工作落到实处,切实提高服务水平。\n"
-    "　　会议要求各部门把各项工作落到实处,切实提高服务\n",
+    "　　会议要求各部门把各项工作落到实处,切实提高服务\n"
+    "　　全市各单位要进一步完善城市网络建设,推动全市经济社会高质量发展\n"
+    "全市各单位要进一步完善城市网络建设,推动全市经济社会高质量发展,\n"
+    "切实提高服务水平,把各项工作落到实处,进一步完善城市网络建设,\n"
+    "会议要求各部门把各项工作落到实处,推动全市经济社会高质量发展。\n",
     "THE DAILY NEWS. PAGE 3.\n"
     "The council met on Tuesday evening and discussed the con-\n"
     "struction of the new bridge across the river at some length.\n",

@@ -29,7 +29,15 @@ def test_warm_up_loads_every_kernel_and_the_seam_dictionary() -> None:
             if isinstance(o, jit.Kernel) and o.py_func.__module__.startswith("cleaning.")
         ]
         assert kernels
-        assert [k.__name__ for k in kernels if k._compiled is None] == []
+        assert [
+            k.__name__ for k in kernels if k._compiled is None and k.__name__ not in _UNUSED_BY_STAGES
+        ] == []
+
+
+# Kernels of library functions the stages do not call when kernels are on: MinHash's separate
+# encode and window passes (``minhash.encode_codes``, ``minhash.windows``), which the dedup map's
+# and the reduce's fused key kernels replace. Loading them would only cost a fresh process time.
+_UNUSED_BY_STAGES = frozenset({"_encode_kernel", "_windows_kernel"})
 
 
 def test_warm_up_never_raises(monkeypatch: pytest.MonkeyPatch) -> None:
