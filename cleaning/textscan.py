@@ -194,8 +194,9 @@ def cached_array(name: str, build: Callable[[], np.ndarray], *params: object) ->
     table = np.ascontiguousarray(build())
     if path is not None and table.dtype != object:
         for older in path.parent.glob(f"{path.name.rsplit('-', 1)[0]}-*.npy"):
-            with contextlib.suppress(OSError):  # another process's may be gone already
-                older.unlink()
+            if older != path:  # another thread's or process's copy of this very table stays
+                with contextlib.suppress(OSError):  # another process's may be gone already
+                    older.unlink()
         _write_array(path, table)
     table.setflags(write=False)
     return table
