@@ -75,6 +75,9 @@ def test_ctrl_c_stops_the_run_and_its_server(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        # as from a terminal: a job started in the background (nohup, `&`) ignores SIGINT, and
+        # a child inherits that, so Python would never raise KeyboardInterrupt
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         assert proc.stdout is not None
