@@ -167,7 +167,7 @@ def test_a_second_run_on_the_same_output_is_refused(prefect_harness, workdir: Pa
         _run(workdir)
 
 
-def test_invalid_parameters_fail_before_any_task(tmp_path: Path) -> None:
+def test_invalid_parameters_fail_before_any_task(prefect_harness, tmp_path: Path) -> None:
     from flows.clean_corpus import clean_corpus
 
     with pytest.raises(ValidationError):
@@ -176,7 +176,9 @@ def test_invalid_parameters_fail_before_any_task(tmp_path: Path) -> None:
         FlowParams.model_validate({"shard_bytes": 0})
     with pytest.raises(ValidationError, match="Extra inputs"):
         FlowParams.model_validate({"layout": {"no_such_setting": 1}})
-    # the flow validates its parameters itself, before running anything
+    # the flow validates its parameters itself, before running anything (on the session's API
+    # server: a flow run starts by registering with one, and a temporary one may not start in
+    # Prefect's default 20 s on a busy machine)
     with pytest.raises(Exception, match="shard_bytes"):
         asyncio.run(clean_corpus(params={"inputs": ["x"], "out": str(tmp_path / "o"), "shard_bytes": -5}))
     assert not (tmp_path / "o").exists()
