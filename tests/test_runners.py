@@ -129,3 +129,18 @@ def test_steps_without_prefect_over_a_process_pool_give_the_same_outputs(
     assert manifest["timings"]["process_shard"]["calls"] == manifest["this_run"]["shards"] >= 3
     assert validate_output(out) == []
     assert _digests(out) == _digests(thread_out)
+
+
+def test_mapped_arguments_in_the_box_are_not_walked_and_reach_the_task_whole() -> None:
+    import pickle
+
+    from prefect.utilities.collections import visit_collection
+
+    from flows.clean_corpus import Opaque, _opened
+
+    shard = {"unit": "u", "files": [{"path": f"p{i}.txt", "bytes": i} for i in range(1000)]}
+    seen: list[object] = []
+    visit_collection([Opaque(shard)], visit_fn=seen.append, return_data=False)
+    assert len(seen) == 2  # the list and the box, nothing inside it
+    box = pickle.loads(pickle.dumps(Opaque(shard)))  # as to a process or Dask worker
+    assert _opened(box) == shard and _opened(shard) is shard
