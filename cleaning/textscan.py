@@ -91,10 +91,11 @@ _CACHE_OFF = {"0", "false", "no", "off"}
 
 
 def table_cache_dir() -> Path | None:
-    """Where :func:`code_points_matching` keeps its answers: ``$PRESSWASH_TABLE_CACHE`` when set
-    (``0``/``off``: keep none), else ``__pycache__/code-point-tables`` beside this module, as
-    Python keeps its bytecode and numba its kernels, else ``$XDG_CACHE_HOME/presswash`` (by
-    default ``~/.cache/presswash``) when the package's directory is read-only, else none."""
+    """Where :func:`code_points_matching` and :func:`cached_array` keep their tables:
+    ``$PRESSWASH_TABLE_CACHE`` when set (``0``/``off``: keep none), else
+    ``__pycache__/code-point-tables`` beside this module, as Python keeps its bytecode and numba
+    its kernels, else ``$XDG_CACHE_HOME/presswash`` (by default ``~/.cache/presswash``) when the
+    package's directory is read-only, else none."""
     setting = os.environ.get(TABLE_CACHE_ENV, "").strip()
     if setting.lower() in _CACHE_OFF:
         return None
@@ -107,22 +108,19 @@ def table_cache_dir() -> Path | None:
     return Path(user) / "presswash" / "code-point-tables"
 
 
+def _key_digest(*parts: object) -> str:
+    """A hex digest of ``parts`` and of the Python and Unicode versions whose ``re``,
+    ``unicodedata`` and codecs give the kept tables their values: the key of a kept table."""
+    key = repr((*parts, sys.implementation.cache_tag, sys.version_info[:3], unicodedata.unidata_version))
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def _cached_table_file(rx: re.Pattern[str], stop: int) -> Path | None:
     folder = table_cache_dir()
     # a pattern compiled from a parse (WordScan's class items) has no source text to key it by
     if folder is None or not isinstance(rx.pattern, str):
         return None
-    key = repr(
-        (
-            rx.pattern,
-            rx.flags,
-            stop,
-            sys.implementation.cache_tag,
-            sys.version_info[:3],
-            unicodedata.unidata_version,
-        )
-    )
-    return folder / f"{hashlib.sha256(key.encode('utf-8', 'surrogatepass')).hexdigest()[:32]}.npy"
+    return folder / f"{_key_digest(rx.pattern, rx.flags, stop)[:32]}.npy"
 
 
 def _read_cached_table(path: Path, stop: int) -> np.ndarray | None:
@@ -172,17 +170,7 @@ def cached_array(name: str, build: Callable[[], np.ndarray], *params: object) ->
     folder = table_cache_dir()
     path: Path | None = None
     if folder is not None:
-        key = repr(
-            (
-                name,
-                params,
-                sys.implementation.cache_tag,
-                sys.version_info[:3],
-                unicodedata.unidata_version,
-                np.__version__,
-            )
-        )
-        stem = f"{name}-{hashlib.sha256(key.encode('utf-8', 'surrogatepass')).hexdigest()[:24]}"
+        stem = f"{name}-{_key_digest(name, params, np.__version__)[:24]}"
         path = folder / f"{stem}-{_package_digest()[:24]}.npy"
         try:
             table = np.load(path, allow_pickle=False)
@@ -248,9 +236,9 @@ def class_table(classes: Sequence[tuple[str, int]], dtype: type = np.uint8) -> n
 
     Kept on disk whole (:func:`cached_array`): one read instead of one per class (2-4 ms each).
     """
-    key = [(p if isinstance(p, str) else (p.pattern, p.flags), bit) for p, bit in classes]
-    if not all(isinstance(p if isinstance(p, str) else p[0], str) for p, _ in key):
+    if any(not isinstance(p, str) and not isinstance(p.pattern, str) for p, _ in classes):
         return _class_table(classes, dtype)  # a pattern without source text: nothing to key by
+    key = [(p if isinstance(p, str) else (p.pattern, p.flags), bit) for p, bit in classes]
     return cached_array("class-table", lambda: _class_table(classes, dtype), key, np.dtype(dtype).str)
 
 
