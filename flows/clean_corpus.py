@@ -135,8 +135,10 @@ async def clean_corpus(params: FlowParams) -> dict[str, Any]:
     Async for one reason: at the end of a synchronous flow Prefect joins its heartbeat
     thread, which sleeps in 1 s steps (~0.5 s per run); the asynchronous engine does not
     wait for it. The body is the same synchronous code (the tasks run on the task runner,
-    and nothing else needs the event loop while it waits for them). From synchronous code,
-    ``asyncio.run(clean_corpus(params=...))``.
+    and nothing else needs the event loop while it waits for them). From synchronous code, run
+    it on an event loop: ``asyncio.run(clean_corpus(params=...))``, or as ``presswash run`` does
+    (``flows.cli._wait_for``), on a loop without ``asyncio.run``'s Ctrl-C handling, which only
+    cancels the main task and so cannot stop this body.
     """
     log = _logger()
     # Tasks may run in other processes or on other machines (Dask): give them absolute paths.
