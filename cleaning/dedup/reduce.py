@@ -24,7 +24,7 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -801,34 +801,70 @@ class _PairSet:
             return
         later = self.prio[u] > self.prio[v]
         child, parent = np.where(later, u, v).astype(np.int64), np.where(later, v, u)
-        self.parts.append(_sorted_unique(child * self.n + parent))
+        self.add_codes(_sorted_unique(child * self.n + parent))
+
+    def add_codes(self, codes: np.ndarray) -> None:
+        """Add pairs given as sorted, distinct codes (another set's :meth:`codes`)."""
+        self.parts.append(codes)
         if sum(len(x) for x in self.parts) > 2 * self.merged + 4_000_000:
             self.parts = [_sorted_unique(np.concatenate(self.parts))]
             self.merged = len(self.parts[0])
 
-    def pairs(self) -> np.ndarray:
+    def codes(self) -> np.ndarray:
+        """The pairs' codes, sorted and distinct; the set is empty afterwards."""
         code = _sorted_unique(np.concatenate(self.parts)) if self.parts else np.empty(0, np.int64)
         self.parts = []
+        return code
+
+    def pairs(self) -> np.ndarray:
+        code = self.codes()
         return np.stack([code // self.n, code % self.n], axis=1)
 
 
-def _candidates(idx: _Index, rep: np.ndarray, cfg: DedupConfig) -> np.ndarray:
-    """Candidate pairs among representatives, as ``(n, 2)`` int64 rows ``(child, parent)``."""
+def _affix_pairs(idx: _Index, rep: np.ndarray, cfg: DedupConfig) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Pairs of representatives whose first (``head``) or last (``tail``) characters hash alike."""
     n = len(idx)
-    prio = idx.prio
-    found = _PairSet(n, prio)
-    for u, v in _band_pairs(idx, rep, cfg):
-        found.add(u, v)
-    found.add(*_anchor_pairs(idx, rep, cfg))
     for name in ("head", "tail"):
         values = np.zeros(n, dtype=np.uint64)
         for where, col in idx.read(name):
             values[where] = _numpy(col, np.uint64)
         rows = np.flatnonzero((values != 0) & rep)
         values = values[rows]
-        found.add(*_star_pairs(values, rows, prio, cfg.bucket_heads, cfg.max_bucket))
+        yield _star_pairs(values, rows, idx.prio, cfg.bucket_heads, cfg.max_bucket)
         del values, rows
-    return found.pairs()
+
+
+def _candidates(idx: _Index, rep: np.ndarray, cfg: DedupConfig, threads: int = 1) -> np.ndarray:
+    """Candidate pairs among representatives, as ``(n, 2)`` int64 rows ``(child, parent)``.
+
+    Three finders propose them: the LSH bands, the shared anchors, and the head and tail
+    hashes. Each finder fills its own pair set, so with ``threads`` > 1 they run at once
+    (their kernels, sorts and Parquet reads release the GIL); the union is a sorted set,
+    the same whichever finder ends first.
+    """
+    n = len(idx)
+    finders: list[Callable[[], Iterable[tuple[np.ndarray, np.ndarray]]]] = [
+        lambda: [_anchor_pairs(idx, rep, cfg)],  # the longest: the first to start
+        lambda: _band_pairs(idx, rep, cfg),
+        lambda: _affix_pairs(idx, rep, cfg),
+    ]
+
+    def found_by(finder: Callable[[], Iterable[tuple[np.ndarray, np.ndarray]]]) -> np.ndarray:
+        found = _PairSet(n, idx.prio)
+        for u, v in finder():
+            found.add(u, v)
+        return found.codes()
+
+    if threads > 1:
+        with ThreadPoolExecutor(min(threads, len(finders)), thread_name_prefix="presswash-pairs") as pool:
+            parts = list(pool.map(found_by, finders))
+    else:
+        parts = [found_by(finder) for finder in finders]
+    union = _PairSet(n, idx.prio)
+    for codes in parts:
+        union.add_codes(codes)
+    del parts
+    return union.pairs()
 
 
 @dataclass(slots=True)
@@ -2006,7 +2042,7 @@ def _reduce_index(index_paths: Sequence[str | Path], cfg: DedupConfig, threads: 
     rep = representative == np.arange(n)
 
     _release()
-    pairs = _candidates(idx, rep, cfg) if n else np.empty((0, 2), np.int64)
+    pairs = _candidates(idx, rep, cfg, threads) if n else np.empty((0, 2), np.int64)
     _release()
     cand_rows = _row_set(pairs, n)
     if len(pairs):
