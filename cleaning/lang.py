@@ -25,7 +25,10 @@ from cleaning import jit
 _LATIN = re.compile(r"[A-Za-z]")
 
 
-def _opencc_dictionary(name: str) -> Path:
+def opencc_dictionary(name: str) -> Path:
+    """One of the character tables opencc-python-reimplemented ships (``TSCharacters.txt``,
+    ``STCharacters.txt``): the fold to Simplified and the script guess read them, and the dedup
+    key's kept tables are keyed by the file they were built from."""
     import opencc
 
     return Path(opencc.__file__).parent / "dictionary" / name
@@ -37,7 +40,7 @@ def _tables() -> tuple[dict[int, str], frozenset[str], frozenset[str]]:
     t2s: dict[int, str] = {}
     trad_only: set[str] = set()
     simp_only: set[str] = set()
-    for line in _opencc_dictionary("TSCharacters.txt").read_text(encoding="utf-8").splitlines():
+    for line in opencc_dictionary("TSCharacters.txt").read_text(encoding="utf-8").splitlines():
         parts = line.split("\t")
         if len(parts) != 2 or len(parts[0]) != 1:
             continue
@@ -45,7 +48,7 @@ def _tables() -> tuple[dict[int, str], frozenset[str], frozenset[str]]:
         if simps and simps[0] != trad and len(simps[0]) == 1:
             t2s[ord(trad)] = simps[0]
             trad_only.add(trad)
-    for line in _opencc_dictionary("STCharacters.txt").read_text(encoding="utf-8").splitlines():
+    for line in opencc_dictionary("STCharacters.txt").read_text(encoding="utf-8").splitlines():
         parts = line.split("\t")
         if len(parts) != 2 or len(parts[0]) != 1:
             continue

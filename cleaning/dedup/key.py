@@ -19,7 +19,7 @@ import numpy as np
 
 from cleaning import jit, textscan
 from cleaning.dedup.config import DedupConfig
-from cleaning.lang import _opencc_dictionary, fold_traditional
+from cleaning.lang import fold_traditional, opencc_dictionary
 
 UNIT_CHAR = 0  # CJK characters
 UNIT_WORD = 1  # space-separated words (or jieba words)
@@ -328,7 +328,7 @@ def _take_rows(codes: np.ndarray, lengths: np.ndarray, rows: np.ndarray) -> str:
 def _fold_table(casefold: bool, traditional: bool) -> np.ndarray:
     """:func:`_build_fold_table`, kept on disk between processes (~35 ms to build)."""
     # the Traditional fold reads OpenCC's table (lang._tables): a new OpenCC renews the table
-    t2s = textscan.file_identity(_opencc_dictionary("TSCharacters.txt")) if traditional else None
+    t2s = textscan.file_identity(opencc_dictionary("TSCharacters.txt")) if traditional else None
     return textscan.cached_array(
         "dedup-key-fold-table", lambda: _build_fold_table(casefold, traditional), casefold, traditional, t2s
     )
