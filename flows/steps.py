@@ -21,6 +21,7 @@ import platform
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
@@ -767,15 +768,23 @@ def reduce_dedup(catalog: dict[str, dict[str, Any]], params: FlowParams, run_id:
             del idx, ids
         index_paths[uid] = str(path)
 
-    # the reduce runs alone, after every shard: it verifies on as many threads as the run has workers
-    reduced = reduce_index(list(index_paths.values()), cfg.dedup, threads=params.workers or default_workers())
+    # the reduce runs alone, after every shard: it works on as many threads as the run has workers
+    threads = params.workers or default_workers()
+    reduced = reduce_index(list(index_paths.values()), cfg.dedup, threads=threads)
     # each unit's index holds exactly its live paragraphs: its rows are the unit's decisions. Only
     # the columns finalize_unit applies (no reason texts: they were never read), in the index
     # file's row order, which is the unit's paragraph order: finalize pairs them by position.
     staged = decision_schema(STAGED_DECISION_COLUMNS)
-    for uid, path in index_paths.items():
-        batches = reduced.batches(reduced.rows_of(path, file_order=True), columns=staged.names)
-        _write_decisions(batches, staging / "decisions" / f"{uid}.parquet", staged)
+
+    def stage_decisions(uid: str) -> None:
+        rows = reduced.rows_of(index_paths[uid], file_order=True)
+        _write_decisions(
+            reduced.batches(rows, columns=staged.names), staging / "decisions" / f"{uid}.parquet", staged
+        )
+
+    # a unit's file at a time per thread: building a batch and writing it release the GIL mostly
+    with ThreadPoolExecutor(threads, thread_name_prefix="presswash-decisions") as pool:
+        list(pool.map(stage_decisions, index_paths))
 
     articles = (
         pa.concat_tables(art_cols)
