@@ -24,8 +24,9 @@
 from __future__ import annotations
 
 import tempfile
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache, partial
@@ -724,19 +725,39 @@ def _rep_anchors(
     return done
 
 
-def _anchor_pairs(idx: _Index, rep: np.ndarray, cfg: DedupConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs sharing ``min_shared_anchors`` anchors (or all of the smaller side's)."""
+def _anchor_pairs(
+    idx: _Index, rep: np.ndarray, cfg: DedupConfig, threads: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs sharing ``min_shared_anchors`` anchors (or all of the smaller side's).
+
+    With ``threads`` > 1, the hash ranges read back from the spill are paired on that many
+    threads while the next one is read, at most ``threads`` ranges ahead of the one being
+    read (the codes are sorted after, so their order does not matter)."""
     n = len(idx)
     anchor_counts = np.zeros(n, dtype=np.int64)
     reps = int(rep.sum())
     ranges = 1 if reps <= _ANCHOR_SPILL_ROWS else min(1024, -(-8 * reps // _ANCHOR_SPILL_ROWS))
+
+    def range_codes(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        u, v = _star_pairs(values, rows, idx.prio, cfg.bucket_heads, cfg.max_bucket)
+        u, v = u.astype(np.int64), v.astype(np.int64)
+        return np.minimum(u, v) * n + np.maximum(u, v)
+
     codes: list[np.ndarray] = []
-    with tempfile.TemporaryDirectory(prefix="presswash-anchors-") as spill:
+    with (
+        tempfile.TemporaryDirectory(prefix="presswash-anchors-") as spill,
+        ThreadPoolExecutor(threads, thread_name_prefix="presswash-anchors") as pool,
+    ):
+        pending: deque[Future[np.ndarray]] = deque()
         for values, rows in _anchor_ranges(idx, rep, ranges, Path(spill), anchor_counts):
-            u, v = _star_pairs(values, rows, idx.prio, cfg.bucket_heads, cfg.max_bucket)
+            if ranges == 1 or threads == 1:
+                codes.append(range_codes(values, rows))
+            else:
+                pending.append(pool.submit(range_codes, values, rows))
+                while len(pending) > threads:
+                    codes.append(pending.popleft().result())
             del values, rows
-            u, v = u.astype(np.int64), v.astype(np.int64)
-            codes.append(np.minimum(u, v) * n + np.maximum(u, v))
+        codes.extend(f.result() for f in pending)
     code = np.concatenate(codes) if codes else np.empty(0, np.int64)
     if not len(code):
         return code, code
@@ -844,7 +865,7 @@ def _candidates(idx: _Index, rep: np.ndarray, cfg: DedupConfig, threads: int = 1
     """
     n = len(idx)
     finders: list[Callable[[], Iterable[tuple[np.ndarray, np.ndarray]]]] = [
-        lambda: [_anchor_pairs(idx, rep, cfg)],  # the longest: the first to start
+        lambda: [_anchor_pairs(idx, rep, cfg, threads)],  # the longest: the first to start
         lambda: _band_pairs(idx, rep, cfg),
         lambda: _affix_pairs(idx, rep, cfg),
     ]
