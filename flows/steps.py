@@ -782,18 +782,19 @@ def reduce_dedup(catalog: dict[str, dict[str, Any]], params: FlowParams, run_id:
             reduced.batches(rows, columns=staged.names), staging / "decisions" / f"{uid}.parquet", staged
         )
 
-    # a unit's file at a time per thread: building a batch and writing it release the GIL mostly
-    with ThreadPoolExecutor(threads, thread_name_prefix="presswash-decisions") as pool:
-        list(pool.map(stage_decisions, index_paths))
-
     articles = (
         pa.concat_tables(art_cols)
         if art_cols
         else ARTICLES.empty_table().select(["id", "source_path", "position"])
     )
-    art_decisions = article_reprints(
-        articles, reduced.article_id, reduced.cluster(), reduced.key_chars, cfg.dedup
-    )
+    # the article reprints beside the units' decision files, a unit's file at a time per thread:
+    # both only read the reduce's arrays, and their array work and writes release the GIL mostly
+    with ThreadPoolExecutor(threads, thread_name_prefix="presswash-decisions") as pool:
+        reprints = pool.submit(
+            article_reprints, articles, reduced.article_id, reduced.cluster(), reduced.key_chars, cfg.dedup
+        )
+        list(pool.map(stage_decisions, index_paths))
+        art_decisions = reprints.result()
     # articles were listed unit after unit: each unit's decisions are the next slice
     start = 0
     for uid, arts in zip(units, art_cols, strict=True):
