@@ -307,40 +307,75 @@ def test_row_set_equals_sorted_unique(pairs: list[tuple[int, int]], extra: int) 
     assert got.tolist() == want.tolist() and got.dtype == want.dtype
 
 
-@settings(max_examples=60, deadline=None)
+def _reference_blocks(
+    pairs: list[tuple[int, int]], key_chars: list[int], limit: int
+) -> list[list[tuple[int, int]]]:
+    """The definition of ``_pair_blocks``, written plainly: components of the pair graph numbered
+    by their first pair, pairs ordered by (component, parent, given order), greedy cuts by the
+    key characters of the distinct rows a block holds."""
+    root = list(range(len(key_chars)))
+
+    def find(x: int) -> int:
+        while root[x] != x:
+            x = root[x]
+        return x
+
+    for a, b in pairs:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            root[max(ra, rb)] = min(ra, rb)
+    number: dict[int, int] = {}
+    comp = [number.setdefault(find(a), len(number)) for a, _ in pairs]
+    ordered = [pairs[i] for i in sorted(range(len(pairs)), key=lambda i: (comp[i], pairs[i][1], i))]
+    blocks: list[list[tuple[int, int]]] = []
+    current: list[tuple[int, int]] = []
+    rows: set[int] = set()
+    size = 0
+    for a, b in ordered:
+        add = sum(key_chars[r] for r in {a, b} - rows)
+        if current and size + add > limit:
+            blocks.append(current)
+            current, rows, size = [], set(), 0
+            add = sum(key_chars[r] for r in {a, b})
+        current.append((a, b))
+        rows |= {a, b}
+        size += add
+    return [*blocks, current] if current else blocks
+
+
+@settings(max_examples=80, deadline=None)
 @given(
-    pairs=st.lists(st.tuples(st.integers(0, 30), st.integers(0, 30)), min_size=1, max_size=80),
-    block_chars=st.sampled_from([1, 40, 10**9]),
-    huge=st.booleans(),
+    pairs=st.sets(
+        st.tuples(st.integers(0, 30), st.integers(0, 30)).filter(lambda p: p[0] != p[1]),
+        min_size=1,
+        max_size=80,
+    ),
+    block_chars=st.sampled_from([1, 40, 100, 10**9]),
+    seed=st.integers(0, 3),
 )
-def test_pair_blocks_in_stable_parent_order(
-    pairs: list[tuple[int, int]], block_chars: int, huge: bool
+def test_pair_blocks_keep_components_together(
+    pairs: set[tuple[int, int]], block_chars: int, seed: int
 ) -> None:
-    """Blocks hold the pairs in the order of a stable sort by parent, cut where the key text
-    passes the bound; ``huge`` row numbers take the argsort path instead of the key sort."""
-    arr = np.array(pairs, dtype=np.int64) + (2**61 if huge else 0)
-    chars = np.random.default_rng(len(pairs)).integers(0, 20, 31)
-    key_chars = _Lookup(chars)
-    want = arr[np.argsort(arr[:, 1], kind="stable")]
-    cost = np.cumsum(key_chars[want[:, 0]] + key_chars[want[:, 1]])
-    cuts = np.flatnonzero(np.diff(cost // block_chars)) + 1
+    """Blocks as the plain definition gives them, with the kernels and without: a row's pairs
+    stay in one block as long as its component fits, and no block passes the bound unless it is
+    one pair."""
+    given_pairs = sorted(pairs, key=lambda p: (p[0] * 31 + p[1]) * (seed + 1) % 97)
+    arr = np.array(given_pairs, dtype=np.int64)
+    key_chars = np.random.default_rng(seed).integers(0, 20, 31)
+    want = _reference_blocks(given_pairs, key_chars.tolist(), block_chars)
     mp = pytest.MonkeyPatch()
     mp.setattr(R, "_VERIFY_BLOCK_CHARS", block_chars)
     try:
         got = R._pair_blocks(arr, key_chars)
+        with jit.numpy_definitions():
+            defined = R._pair_blocks(arr, key_chars)
     finally:
         mp.undo()
-    assert [b.tolist() for b in got] == [b.tolist() for b in np.split(want, cuts)]
-
-
-class _Lookup:
-    """``key_chars`` of any row number (rows past 2**61 too: no table would hold them)."""
-
-    def __init__(self, chars: np.ndarray) -> None:
-        self.chars = chars
-
-    def __getitem__(self, rows: np.ndarray) -> np.ndarray:
-        return self.chars[rows % len(self.chars)]
+    as_lists = [[tuple(p) for p in b.tolist()] for b in got]
+    assert as_lists == want
+    assert [[tuple(p) for p in b.tolist()] for b in defined] == want
+    for block in got:
+        assert len(block) == 1 or int(key_chars[np.unique(block)].sum()) <= block_chars
 
 
 # ----------------------------------------------------------- shingle sets, alignment
