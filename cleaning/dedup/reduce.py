@@ -1509,34 +1509,31 @@ def _pair_blocks(pairs: np.ndarray, key_chars: np.ndarray) -> list[np.ndarray]:
     return np.split(pairs, cuts(pairs, key_chars.astype(np.int64, copy=False), _VERIFY_BLOCK_CHARS))
 
 
+@jit.device
+def _root_of(root: np.ndarray, x: int) -> int:
+    """The root of ``x`` in the union-find forest ``root``, halving the path on the way."""
+    while root[x] != x:
+        root[x] = root[root[x]]
+        x = root[x]
+    return x
+
+
 @jit.kernel
 def _pair_components(pairs: np.ndarray, n: int) -> np.ndarray:
     """Per pair, the number of its connected component among rows ``0 .. n - 1``, components
-    numbered in the order of their first pair (union-find with path halving; without numba the
-    same loop in Python, as the definition)."""
+    numbered in the order of their first pair (union-find; without numba the same loop in
+    Python, as the definition)."""
     root = np.arange(n, dtype=np.int64)
     m = pairs.shape[0]
     for i in range(m):
-        a, b = pairs[i, 0], pairs[i, 1]
-        while root[a] != a:
-            root[a] = root[root[a]]
-            a = root[a]
-        while root[b] != b:
-            root[b] = root[root[b]]
-            b = root[b]
+        a, b = _root_of(root, pairs[i, 0]), _root_of(root, pairs[i, 1])
         if a != b:
-            if a < b:
-                root[b] = a
-            else:
-                root[a] = b
+            root[max(a, b)] = min(a, b)
     number = np.full(n, -1, dtype=np.int64)
     out = np.empty(m, dtype=np.int64)
     count = 0
     for i in range(m):
-        a = pairs[i, 0]
-        while root[a] != a:
-            root[a] = root[root[a]]
-            a = root[a]
+        a = _root_of(root, pairs[i, 0])
         if number[a] < 0:
             number[a] = count
             count += 1
@@ -1560,14 +1557,14 @@ def _block_cuts(pairs: np.ndarray, key_chars: np.ndarray, limit: int) -> np.ndar
         add = 0
         if block_of[a] != block:
             add += key_chars[a]
-        if block_of[b] != block and b != a:
+        if block_of[b] != block:
             add += key_chars[b]
         if i > start and size + add > limit:
             cuts[n_cuts] = i
             n_cuts += 1
             block += 1
             start = i
-            size = key_chars[a] + (key_chars[b] if b != a else 0)
+            size = key_chars[a] + key_chars[b]  # a pair joins two distinct rows
         else:
             size += add
         block_of[a] = block
