@@ -22,7 +22,7 @@ from prefect.utilities.annotations import quote, unmapped
 
 from cleaning import parquet_io
 from cleaning.state import RunLock, StateDir
-from flows import artifacts, steps
+from flows import artifacts, offload, steps
 from flows.params import FlowParams
 
 
@@ -71,17 +71,17 @@ def _opened(value: Any) -> Any:
 
 @task(name="process-shard", retry_condition_fn=_io_error, **_task_opts)
 def process_shard_task(shard: dict[str, Any] | Opaque, params: FlowParams) -> dict[str, Any]:
-    return steps.process_shard(_opened(shard), params)
+    return offload.run_step(steps.process_shard, _opened(shard), params)
 
 
 @task(name="dedup-reduce", retry_condition_fn=_io_error, **_task_opts)
 def reduce_task(catalog: dict[str, dict[str, Any]], params: FlowParams, run_id: str) -> dict[str, Any]:
-    return steps.reduce_dedup(catalog, params, run_id)
+    return offload.run_step(steps.reduce_dedup, catalog, params, run_id)
 
 
 @task(name="finalize-unit", retry_condition_fn=_io_error, **_task_opts)
 def finalize_task(uid: str, live: list[str] | Opaque, params: FlowParams, run_id: str) -> dict[str, Any]:
-    return steps.finalize_unit(uid, _opened(live), params, run_id)
+    return offload.run_step(steps.finalize_unit, uid, _opened(live), params, run_id)
 
 
 @task(name="publish", retry_condition_fn=_io_error, **_task_opts)
@@ -94,6 +94,24 @@ def publish_task(
     started: str,
 ) -> dict[str, Any]:
     return steps.publish_run(params, the_plan, shard_stats, finals, dedup_stats, started)
+
+
+def _step_workers(params: FlowParams, shards: int) -> int:
+    """Processes for the steps: ``workers`` with ``worker_processes`` and more than one shard, else
+    none (a single shard, or a run with nothing to process, gains nothing from a pool's start).
+    Only under a thread task runner, whose tasks run in this process: other runners' tasks run
+    in processes of their own (a Dask worker), where the pool would stay unused."""
+    if not params.worker_processes or shards < 2:
+        return 0
+    from prefect.context import FlowRunContext
+
+    ctx = FlowRunContext.get()
+    if ctx is not None and not isinstance(ctx.task_runner, ThreadPoolTaskRunner):
+        return 0
+    from flows.runners import default_workers
+
+    workers = params.workers or default_workers()
+    return workers if workers > 1 else 0
 
 
 def _opts(params: FlowParams) -> dict[str, Any]:
@@ -164,40 +182,42 @@ async def clean_corpus(params: FlowParams) -> dict[str, Any]:
             len(the_plan["skipped"]),
         )
 
-        progress = artifacts.start_progress(len(shards))
-        shard_stats: list[dict[str, Any]] = []
-        if shards:
-            futures = process_shard_task.with_options(**opts).map(
-                [Opaque(s) for s in shards], params=unmapped(params)
-            )
-            for done, fut in enumerate(as_completed(futures), start=1):
-                stats = fut.result()
-                shard_stats.append(stats)
-                artifacts.update_progress(progress, done, len(shards))
-                log.info(
-                    "shard %s: %d files, %d articles, %d paragraphs, %d rejects",
-                    stats["unit"],
-                    stats["files"],
-                    stats["articles"],
-                    stats["paragraphs"],
-                    stats["rejects"],
+        # the steps in worker processes (--runner process) when there is work for more than one
+        with offload.step_processes(_step_workers(params, len(shards))):
+            progress = artifacts.start_progress(len(shards))
+            shard_stats: list[dict[str, Any]] = []
+            if shards:
+                futures = process_shard_task.with_options(**opts).map(
+                    [Opaque(s) for s in shards], params=unmapped(params)
                 )
-        shard_stats.sort(key=lambda s: s["unit"])
+                for done, fut in enumerate(as_completed(futures), start=1):
+                    stats = fut.result()
+                    shard_stats.append(stats)
+                    artifacts.update_progress(progress, done, len(shards))
+                    log.info(
+                        "shard %s: %d files, %d articles, %d paragraphs, %d rejects",
+                        stats["unit"],
+                        stats["files"],
+                        stats["articles"],
+                        stats["paragraphs"],
+                        stats["rejects"],
+                    )
+            shard_stats.sort(key=lambda s: s["unit"])
 
-        catalog = the_plan["catalog"]
-        # quote(): the catalog and the plan are plain data (an entry per input file) with no
-        # futures inside; without it Prefect walks every entry looking for some. (Mapped
-        # arguments go in an Opaque box instead: see there.)
-        dedup_stats = reduce_task.with_options(**opts)(quote(catalog), params, run_id)
-        live = steps.live_units(catalog)
-        units = list(live)
-        if units:
-            fin_futures = finalize_task.with_options(**opts).map(
-                units, [Opaque(live[u]) for u in units], params=unmapped(params), run_id=unmapped(run_id)
-            )
-            finals = [f.result() for f in fin_futures]
-        else:
-            finals = []
+            catalog = the_plan["catalog"]
+            # quote(): the catalog and the plan are plain data (an entry per input file) with no
+            # futures inside; without it Prefect walks every entry looking for some. (Mapped
+            # arguments go in an Opaque box instead: see there.)
+            dedup_stats = reduce_task.with_options(**opts)(quote(catalog), params, run_id)
+            live = steps.live_units(catalog)
+            units = list(live)
+            if units:
+                fin_futures = finalize_task.with_options(**opts).map(
+                    units, [Opaque(live[u]) for u in units], params=unmapped(params), run_id=unmapped(run_id)
+                )
+                finals = [f.result() for f in fin_futures]
+            else:
+                finals = []
         _merge_shard_status(shard_stats, finals)
 
         published = publish_task.with_options(**opts)(

@@ -52,8 +52,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--runner",
         choices=("thread", "process", "dask"),
-        default="thread",
-        help="task runner: thread (default), process (one process per core) or dask",
+        default="process",
+        help="task runner: process (default: the steps in one worker process per core), thread "
+        "(all in this process) or dask",
     )
     p.add_argument(
         "--workers",
@@ -174,6 +175,15 @@ def _runner(args: argparse.Namespace, workers: int | None = None) -> Any:
         raise SystemExit(_fail(str(exc), EXIT_USAGE)) from None
 
 
+def _with_runner(args: argparse.Namespace, params: Any) -> Any:
+    """The parameters with what ``--runner`` asks of the flow: worker processes for ``process``
+    only (the option wins over a configuration file's ``worker_processes``)."""
+    wanted = args.runner == "process"
+    if params.worker_processes == wanted:
+        return params
+    return params.model_copy(update={"worker_processes": wanted})
+
+
 def format_summary(summary: dict[str, Any], elapsed: float | None = None) -> str:
     """The summary ``presswash run`` prints; ``elapsed``: the command's own wall seconds so far."""
     from flows.artifacts import timings_text
@@ -220,6 +230,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _run_flow(args: argparse.Namespace, params: Any, server: Any, started: float) -> int:
     runner = _runner(args, params.workers)
+    params = _with_runner(args, params)
 
     from cleaning.parquet_io import PublishError
     from cleaning.state import RunLocked
@@ -227,9 +238,10 @@ def _run_flow(args: argparse.Namespace, params: Any, server: Any, started: float
     from flows.clean_corpus import clean_corpus
 
     def warm_up() -> None:
-        # Shard tasks of the thread runner run in this process: load their compiled kernels and
-        # dictionaries now, while the temporary server boots, instead of in the first shard.
-        if args.runner == "thread":
+        # Shard tasks of the thread runner run in this process, and so do those of a process
+        # run with one shard: load their compiled kernels and dictionaries now, while the
+        # temporary server boots, instead of in the first shard.
+        if args.runner in ("thread", "process"):
             from cleaning.warmup import warm_up as load
 
             load(params.cleaning())
@@ -269,6 +281,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             EXIT_USAGE,
         )
     runner = _runner(args, params.workers)
+    params = _with_runner(args, params)
     from prefect.schedules import Cron
 
     from flows.clean_corpus import clean_corpus

@@ -52,6 +52,13 @@ class FlowParams(CleaningConfig):
         "workers x shard_bytes is cut into about this many shards (none under min_shard_bytes), "
         "so every worker has a shard; the dedup reduce, which runs alone, verifies on as many threads.",
     )
+    worker_processes: bool = Field(
+        False,
+        description="Run the shard, dedup and finalize steps in a pool of `workers` processes started "
+        "once per run, while Prefect tracks every task from the flow's process on threads (what "
+        "`presswash run --runner process`, the default, sets). Used when a run has more than one "
+        "shard and `workers` is above 1; otherwise the steps run in the task's own thread.",
+    )
     min_shard_bytes: int = Field(
         2**20,
         ge=1024,

@@ -1,8 +1,10 @@
 """Task runners for ``presswash run --runner …``.
 
 The shard work is CPU-bound Python, so threads share one core (the GIL); the
-``process`` and ``dask`` runners are the ones that use several cores. See
-the README ("Using several cores, and Dask") for measurements.
+``process`` and ``dask`` runners are the ones that use several cores. ``process``
+keeps Prefect's tasks on threads and runs their steps in worker processes
+(:mod:`flows.offload`, switched on by ``FlowParams.worker_processes``). See the
+README ("Using several cores, and Dask") for measurements.
 """
 
 from __future__ import annotations
@@ -18,20 +20,20 @@ def default_workers() -> int:
 
 
 def make_task_runner(kind: str = "thread", workers: int | None = None, address: str | None = None) -> Any:
-    """A Prefect task runner: ``thread`` (default), ``process`` or ``dask`` (local cluster or ``address``)."""
+    """A Prefect task runner: ``thread``, ``process`` or ``dask`` (local cluster or ``address``).
+
+    ``process`` is the thread runner with ``workers`` threads: the flow's parameters must also ask
+    for worker processes (``worker_processes``), which is what puts the steps in them.
+    """
     if kind not in RUNNERS:
         raise ValueError(f"unknown runner {kind!r}; choose one of {', '.join(RUNNERS)}")
     if address and kind != "dask":
         raise ValueError("--address needs --runner dask")
     n = workers or default_workers()
-    if kind == "thread":
+    if kind in ("thread", "process"):
         from prefect.task_runners import ThreadPoolTaskRunner
 
         return ThreadPoolTaskRunner(max_workers=n)
-    if kind == "process":
-        from prefect.task_runners import ProcessPoolTaskRunner
-
-        return ProcessPoolTaskRunner(max_workers=n)
     try:
         from prefect_dask import DaskTaskRunner
     except ImportError as exc:  # the dask extra is optional
