@@ -6,6 +6,7 @@
     python -m benchmarks.run --scaling            # 10 MB / 100 MB / 1 GB, and 1 vs 2 workers
     python -m benchmarks.run --prefect            # also `presswash run` vs the same steps without Prefect
     python -m benchmarks.run --prefect-only       # only that comparison
+    python -m benchmarks.run --runners            # `presswash run` with each runner, 1 and N workers
     python -m benchmarks.run --reduce-scaling UNIT_DIR...   # dedup_reduce time/memory vs paragraphs
 
 Inputs are built by :mod:`benchmarks.corpus` from the real corpora in ``$PRESSWASH_SHARED``
@@ -42,7 +43,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -1105,6 +1106,106 @@ def run_prefect_only(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def runners_compare(roots: list[Path], work: Path, workers: int, repeats: int) -> dict[str, Any]:
+    """``presswash run`` (ephemeral server, as the README runs it) with each runner, against the
+    flow's steps without Prefect on 1 and ``workers`` processes (``run_local`` over a process pool,
+    as the scaling runs do), in rounds whose order rotates.
+
+    Wall time is the figure: the CPU of a ``--runner process`` run is not all in this process's
+    children (the step workers are the children of the pool's server process, which nothing
+    waits for), so each run's CPU is taken from its manifest (the steps' own seconds, measured in
+    whichever process ran them).
+    """
+    import statistics
+
+    exe = shutil.which("presswash", path=str(Path(sys.executable).parent))
+    if exe is None:
+        return {"skipped": "the presswash command is not installed"}
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "180"
+    shard_bytes = DEFAULT_SHARD_BYTES
+
+    def flow(runner: str, n: int) -> Callable[[list[Path], Path], dict[str, Any]]:
+        def run(inputs: list[Path], out: Path) -> dict[str, Any]:
+            shutil.rmtree(out, ignore_errors=True)
+            cmd = [exe, "run", *map(str, inputs), "--out", str(out), "--runner", runner]
+            cmd += ["--workers", str(n), "--shard-bytes", str(shard_bytes)]
+            return _with_steps(_timed(cmd, env), out)
+
+        return run
+
+    def bare(n: int) -> Callable[[list[Path], Path], dict[str, Any]]:
+        def run(inputs: list[Path], out: Path) -> dict[str, Any]:
+            r = e2e_subprocess(inputs, out, n, shard_bytes)
+            return {"wall": r["wall"], "steps_cpu": r["cpu"]}
+
+        return run
+
+    ways = {
+        "steps without Prefect, 1 process": bare(1),
+        f"steps without Prefect, {workers} processes": bare(workers),
+        "presswash run --runner thread --workers 1": flow("thread", 1),
+        f"presswash run --runner thread --workers {workers}": flow("thread", workers),
+        f"presswash run --runner process --workers {workers}": flow("process", workers),
+    }
+    tiny = next(iter(sorted(roots[0].rglob("*.txt"))))
+    for k, way in enumerate(ways.values()):  # untimed: the disk cache, a fresh server's first run
+        way([tiny], work / f"tiny-{k}")
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in ways}
+    order = list(ways)
+    for r in range(repeats):
+        for name in order[r % len(order) :] + order[: r % len(order)]:
+            runs[name].append(ways[name](roots, work / "out"))
+            print(f"runners, round {r + 1}: {name} {runs[name][-1]['wall']:.1f} s", flush=True)
+    shutil.rmtree(work / "out", ignore_errors=True)
+    res: dict[str, Any] = {"workers": workers, "repeats": repeats, "ways": {}}
+    for name, timings in runs.items():
+        res["ways"][name] = {
+            "wall": min(t["wall"] for t in timings),
+            "median_wall": statistics.median(t["wall"] for t in timings),
+            "walls": [t["wall"] for t in timings],
+            "median_steps_cpu": statistics.median(t["steps_cpu"] for t in timings),
+        }
+    return res
+
+
+def _runners_report(p: dict[str, Any], mb: float) -> list[str]:
+    out = ["", "### Runners", ""]
+    if "skipped" in p:
+        return [*out, p["skipped"]]
+    ways = p["ways"]
+    base = next(iter(ways.values()))["wall"]
+    out += [
+        f"{p['repeats']} rounds, order rotating; each way's fastest run, its median, every run; "
+        "CPU of the steps from the manifest (median).",
+        "",
+        "| way | wall s | median wall s | MB/s wall | speed-up over 1 process | steps' CPU s "
+        "| every run, wall s |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for name, w in ways.items():
+        walls = ", ".join(f"{x:.1f}" for x in w["walls"])
+        out.append(
+            f"| {name} | {w['wall']:.1f} | {w['median_wall']:.1f} | {_rate(mb, w['wall']):.2f} "
+            f"| {base / w['wall']:.2f}x | {w['median_steps_cpu']:.1f} | {walls} |"
+        )
+    return out
+
+
+def run_runners_only(args: argparse.Namespace) -> dict[str, Any]:
+    sets = corpus.build_sets(args.size_mb, seed=args.seed)
+    mb = sum(s.mb for s in sets.values())
+    work = OUT_DIR / f"work-runners-{args.size_mb:g}"
+    p = runners_compare([s.root for s in sets.values()], work, max(args.workers), args.repeats)
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": "python -m benchmarks.run " + " ".join(sys.argv[1:]),
+        "machine": machine(),
+        "runners": p,
+        "report": _runners_report(p, mb),
+    }
+
+
 def run_scaling(args: argparse.Namespace) -> dict[str, Any]:
     shard_bytes = int(args.shard_mb * 2**20)
     sizes = args.scaling_sizes
@@ -1183,6 +1284,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--peer-mb", type=float, default=8.0, help="paragraph MB given to the peer comparison")
     p.add_argument("--prefect", action="store_true", help="time `presswash run` against the bare steps")
     p.add_argument("--prefect-only", action="store_true", help="only the Prefect overhead comparison")
+    p.add_argument(
+        "--runners",
+        action="store_true",
+        help="only `presswash run` with each runner (1 and the largest --workers) against the bare steps",
+    )
     p.add_argument(
         "--prefect-repeats", type=int, default=1, help="rounds of the Prefect comparison (fastest per way)"
     )
@@ -1288,6 +1394,8 @@ def main(argv: list[str] | None = None) -> int:
     compile_bytecode()
     if args.prefect_only:
         results = run_prefect_only(args)
+    elif args.runners:
+        results = run_runners_only(args)
     else:
         results = run_scaling(args) if args.scaling else run_main(args)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")

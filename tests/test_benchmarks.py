@@ -41,3 +41,20 @@ def test_end_to_end_and_stage_pass_agree(pages: Path, tmp_path: Path) -> None:
         for t in pq.read_table(p)["text"].to_pylist()
     ]
     assert sorted(staged) == sorted(published) and any("\n" in t for t in published)
+
+
+def test_runners_report_reads_the_fastest_run_of_each_way() -> None:
+    args = run.parse_args(["--runners", "--size-mb", "10", "--repeats", "2", "--workers", "1,2"])
+    assert args.runners and args.repeats == 2 and max(args.workers) == 2
+    ways = {
+        "steps without Prefect, 1 process": {"wall": 10.0, "median_wall": 11.0, "walls": [12.0, 10.0]},
+        "presswash run --runner process --workers 2": {"wall": 6.0, "median_wall": 6.5, "walls": [6.0, 7.0]},
+    }
+    for w in ways.values():
+        w["median_steps_cpu"] = 9.0
+    lines = run._runners_report({"repeats": 2, "ways": ways}, mb=20.0)
+    rows = [line for line in lines if line.startswith("| presswash") or line.startswith("| steps")]
+    assert rows[0].split(" | ")[1:6] == ["10.0", "11.0", "2.00", "1.00x", "9.0"]
+    assert rows[1].split(" | ")[1:6] == ["6.0", "6.5", "3.33", "1.67x", "9.0"]
+    assert rows[1].endswith("| 6.0, 7.0 |")
+    assert run._runners_report({"skipped": "no command"}, mb=1.0)[-1] == "no command"
