@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +28,14 @@ from flows.params import FlowParams
 
 
 def _io_error(task: Any, task_run: Any, state: Any) -> bool:
-    """Retry only I/O failures; a deterministic error would fail the same way again."""
+    """Retry only I/O failures; a deterministic error would fail the same way again.
+
+    A broken pool of step workers (one of them died: killed for memory, say) is retried too: it
+    fails every step the pool was running, not only the one whose worker died.
+    """
     try:
         state.result()
-    except (OSError, TimeoutError):
+    except (OSError, TimeoutError, BrokenProcessPool):
         return True
     except Exception:
         return False

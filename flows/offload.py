@@ -33,7 +33,8 @@ class StepPool:
     """A pool of ``workers`` processes that run step functions for the flow's tasks.
 
     A worker that dies (killed for memory, say) breaks a ``concurrent.futures`` pool for good:
-    the step that was running fails with ``BrokenProcessPool``, and the next step gets a new pool.
+    every step the pool was running fails with ``BrokenProcessPool`` (the flow's tasks retry
+    them), and the next step gets a new pool.
     """
 
     def __init__(self, workers: int) -> None:

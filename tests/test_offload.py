@@ -12,7 +12,7 @@ from concurrent.futures.process import BrokenProcessPool
 import pytest
 
 from flows import offload
-from flows.clean_corpus import _step_workers
+from flows.clean_corpus import _io_error, _step_workers
 from flows.cli import _with_runner
 from flows.params import FlowParams
 
@@ -72,3 +72,24 @@ def test_step_workers(worker_processes: bool, workers: int, shards: int, expecte
 def test_the_runner_option_decides_worker_processes(runner: str, expected: bool, configured: bool) -> None:
     params = FlowParams(worker_processes=configured)
     assert _with_runner(argparse.Namespace(runner=runner), params).worker_processes is expected
+
+
+class _Failed:
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+    def result(self) -> None:
+        raise self.exc
+
+
+@pytest.mark.parametrize(
+    ("exc", "retried"),
+    [
+        (OSError("disk full"), True),
+        (TimeoutError(), True),
+        (BrokenProcessPool("a worker died"), True),  # every step of the pool fails, not only its own
+        (ValueError("a bug"), False),
+    ],
+)
+def test_which_failures_are_retried(exc: BaseException, retried: bool) -> None:
+    assert _io_error(None, None, _Failed(exc)) is retried
