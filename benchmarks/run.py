@@ -615,6 +615,8 @@ def prefect_compare(roots: list[Path], work: Path, workers: int, repeats: int = 
             "-m",
             "benchmarks.run",
             "--direct-steps",
+            "--workers",
+            str(workers),
             "--work",
             str(out),
             *map(str, inputs),
@@ -727,16 +729,22 @@ def _with_steps(timed: dict[str, Any], out: Path) -> dict[str, Any]:
     }
 
 
-def direct_steps(roots: list[Path], out: Path) -> None:
-    """The flow's steps in order, sequentially, without Prefect (the baseline of the overhead)."""
+def direct_steps(roots: list[Path], out: Path, workers: int = 1) -> None:
+    """The flow's steps in order without Prefect (the baseline of the overhead); ``workers`` > 1:
+    the shard and finalize steps over that many processes, the reduce on as many threads."""
     import uuid
 
     from flows import steps
     from flows.params import FlowParams
 
-    params = FlowParams(inputs=[str(r) for r in roots], out=str(out))
+    params = FlowParams(inputs=[str(r) for r in roots], out=str(out), workers=workers)
     if hasattr(steps, "run_local"):
-        steps.run_local(params)  # the flow's own Prefect-free composition, kept in step with it
+        # the flow's own Prefect-free composition, kept in step with it
+        if workers > 1:
+            with ProcessPoolExecutor(workers) as pool:
+                steps.run_local(params, map_fn=pool.map)
+        else:
+            steps.run_local(params)
         return
     run_id = uuid.uuid4().hex
     started = steps.now_iso()
@@ -1095,7 +1103,10 @@ def reduce_scaling(unit_dirs: list[Path]) -> list[dict[str, Any]]:
 def run_prefect_only(args: argparse.Namespace) -> dict[str, Any]:
     sets = corpus.build_sets(args.size_mb, seed=args.seed)
     p = prefect_compare(
-        [s.root for s in sets.values()], OUT_DIR / f"work-prefect-{args.size_mb:g}", 1, args.prefect_repeats
+        [s.root for s in sets.values()],
+        OUT_DIR / f"work-prefect-{args.size_mb:g}",
+        args.prefect_workers,
+        args.prefect_repeats,
     )
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -1293,6 +1304,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--prefect-repeats", type=int, default=1, help="rounds of the Prefect comparison (fastest per way)"
     )
     p.add_argument(
+        "--prefect-workers",
+        type=int,
+        default=1,
+        help="workers of the Prefect comparison (above 1: `--runner process` against the bare steps "
+        "over as many processes)",
+    )
+    p.add_argument(
         "--naive-seconds", type=float, default=90.0, help="CPU budget of the naive baseline per set"
     )
     p.add_argument("--only", nargs="*", choices=["zh", "en"], help="measure only these sets")
@@ -1385,7 +1403,7 @@ def main(argv: list[str] | None = None) -> int:
         sink.unlink()
         return 0
     if args.direct_steps:
-        direct_steps(args.roots, args.work)
+        direct_steps(args.roots, args.work, args.workers[0])
         return 0
     if corpus.corpora_dir() is None:
         print(f"skipped: the real corpora are not in {corpus.shared_dir()}/corpora (set PRESSWASH_SHARED)")

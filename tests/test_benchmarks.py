@@ -46,6 +46,8 @@ def test_end_to_end_and_stage_pass_agree(pages: Path, tmp_path: Path) -> None:
 def test_runners_report_reads_the_fastest_run_of_each_way() -> None:
     args = run.parse_args(["--runners", "--size-mb", "10", "--repeats", "2", "--workers", "1,2"])
     assert args.runners and args.repeats == 2 and max(args.workers) == 2
+    assert run.parse_args(["--prefect-only"]).prefect_workers == 1
+    assert run.parse_args(["--prefect-only", "--prefect-workers", "2"]).prefect_workers == 2
     ways = {
         "steps without Prefect, 1 process": {"wall": 10.0, "median_wall": 11.0, "walls": [12.0, 10.0]},
         "presswash run --runner process --workers 2": {"wall": 6.0, "median_wall": 6.5, "walls": [6.0, 7.0]},
