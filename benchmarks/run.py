@@ -1007,26 +1007,42 @@ def _prefect_report(p: dict[str, Any]) -> list[str]:
     def walls(m: dict[str, Any]) -> str:
         return ", ".join(f"{w:.1f}" for w in m.get("walls", [m["wall"]]))
 
+    # With several workers the flow's steps run in processes that are not this process's children
+    # (the step pool's server forks them), so their CPU is not in the flow's figures, and the
+    # manifest's step seconds add up tasks that ran at once: only the wall times compare.
+    multi = p.get("workers", 1) > 1
+
+    def cpu(seconds: float) -> str:
+        return "–" if multi else f"{seconds:.1f}"
+
     bare, bare1 = p["bare"], p["bare_one_page"]
     out.append(
-        f"| bare steps, no Prefect | {bare['wall']:.1f} | {bare['cpu']:.1f} | | | | "
-        f"| {bare1['wall']:.1f} | {bare1['cpu']:.1f} | {walls(bare)} |"
+        f"| bare steps, no Prefect | {bare['wall']:.1f} | {cpu(bare['cpu'])} | | | | "
+        f"| {bare1['wall']:.1f} | {cpu(bare1['cpu'])} | {walls(bare)} |"
     )
     for mode, label in (("server", "flow, running server"), ("ephemeral", "flow, ephemeral server")):
         m, one = p[mode], p[f"{mode}_one_page"]
         fixed = m.get("fixed_wall", one["wall"] - bare1["wall"])
         in_run = m.get("in_run_share_wall", (m["wall"] - bare["wall"] - fixed) / m["wall"])
+        cpu_share = "–" if multi else f"{100 * (m['overhead_share_cpu'] or 0):.1f}%"
         out.append(
-            f"| {label} | {m['wall']:.1f} | {m['cpu']:.1f} | {100 * m['overhead_share_wall']:.1f}% "
-            f"| {100 * (m['overhead_share_cpu'] or 0):.1f}% | {fixed:.1f} s | {100 * in_run:.1f}% "
-            f"| {one['wall']:.1f} | {one['cpu']:.1f} | {walls(m)} |"
+            f"| {label} | {m['wall']:.1f} | {cpu(m['cpu'])} | {100 * m['overhead_share_wall']:.1f}% "
+            f"| {cpu_share} | {fixed:.1f} s | {100 * in_run:.1f}% "
+            f"| {one['wall']:.1f} | {cpu(one['cpu'])} | {walls(m)} |"
         )
+    if multi:
+        out += [
+            "",
+            f"{p['workers']} workers: the flow's steps ran in worker processes whose CPU the flow's "
+            "figures do not hold, and its step seconds add up tasks that ran at once, so the wall "
+            "times alone are compared (no CPU, no reading from inside the runs).",
+        ]
     if repeats > 1:
         shares = ", ".join(
             f"{mode} {100 * p[mode]['median_share_wall']:.1f}%" for mode in ("server", "ephemeral")
         )
         out += ["", f"Shares from the median runs instead: {shares}."]
-    if "direct_wall" in p["server"]:
+    if "direct_wall" in p["server"] and not multi:
         out += [
             "",
             "Measured from inside the same runs (medians): what each run took beyond its steps' own "
