@@ -181,6 +181,7 @@ def test_prefect_yaml_deploys_to_a_work_pool(work_pool_deployment) -> None:
     assert deployment["work_pool_name"] == "presswash"
     assert [s["schedule"]["cron"] for s in deployment["schedules"]] == ["0 3 * * *"]
     assert deployment["parameters"]["params"]["out"] == "data/clean"
+    assert deployment["parameters"]["params"]["worker_processes"] is True  # the steps in processes
     assert deployment["entrypoint"] == "flows/clean_corpus.py:clean_corpus"
 
 
