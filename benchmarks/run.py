@@ -1164,7 +1164,9 @@ def runners_compare(roots: list[Path], work: Path, workers: int, repeats: int) -
     def bare(n: int) -> Callable[[list[Path], Path], dict[str, Any]]:
         def run(inputs: list[Path], out: Path) -> dict[str, Any]:
             r = e2e_subprocess(inputs, out, n, shard_bytes)
-            return {"wall": r["wall"], "steps_cpu": r["cpu"]}
+            # the steps' own CPU from the manifest, as for the flow's runs
+            timings = json.loads((out / "out" / "manifest.json").read_text(encoding="utf-8"))["timings"]
+            return {"wall": r["wall"], "steps_cpu": sum(t["cpu_seconds"] for t in timings.values())}
 
         return run
 
