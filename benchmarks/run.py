@@ -622,8 +622,7 @@ def prefect_compare(roots: list[Path], work: Path, workers: int, repeats: int = 
             *map(str, inputs),
         ]
 
-    eph_env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
-    eph_env["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "180"
+    eph_env = _ephemeral_env()
     res: dict[str, Any] = {"workers": workers, "repeats": repeats}
     runs: dict[str, list[dict[str, Any]]] = {m: [] for m in ("bare", "server", "ephemeral")}
     try:
@@ -713,6 +712,14 @@ def _warm_up_seconds() -> float:
         [sys.executable, "-c", code], cwd=corpus.REPO_ROOT, capture_output=True, text=True, check=True
     )
     return float(proc.stdout.strip().splitlines()[-1])
+
+
+def _ephemeral_env() -> dict[str, str]:
+    """This environment for ``presswash run`` on Prefect's ephemeral server: no API URL, and a
+    long boot allowed (a loaded machine)."""
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "180"
+    return env
 
 
 def _with_steps(timed: dict[str, Any], out: Path) -> dict[str, Any]:
@@ -1148,8 +1155,7 @@ def runners_compare(roots: list[Path], work: Path, workers: int, repeats: int) -
     exe = shutil.which("presswash", path=str(Path(sys.executable).parent))
     if exe is None:
         return {"skipped": "the presswash command is not installed"}
-    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
-    env["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "180"
+    env = _ephemeral_env()
     shard_bytes = DEFAULT_SHARD_BYTES
 
     def flow(runner: str, n: int) -> Callable[[list[Path], Path], dict[str, Any]]:
@@ -1164,9 +1170,8 @@ def runners_compare(roots: list[Path], work: Path, workers: int, repeats: int) -
     def bare(n: int) -> Callable[[list[Path], Path], dict[str, Any]]:
         def run(inputs: list[Path], out: Path) -> dict[str, Any]:
             r = e2e_subprocess(inputs, out, n, shard_bytes)
-            # the steps' own CPU from the manifest, as for the flow's runs
-            timings = json.loads((out / "out" / "manifest.json").read_text(encoding="utf-8"))["timings"]
-            return {"wall": r["wall"], "steps_cpu": sum(t["cpu_seconds"] for t in timings.values())}
+            # the steps' own CPU from the manifest (e2e_pass publishes to out/out), as for the flow's runs
+            return _with_steps({"wall": r["wall"], "cpu": r["cpu"]}, out / "out")
 
         return run
 
