@@ -9,17 +9,20 @@ and the ``presswash.dataset.published`` event.
 
 from __future__ import annotations
 
+import itertools
 import logging
+import queue
 import uuid
+from collections.abc import Iterator
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from prefect.futures import as_completed
+from prefect.futures import PrefectFuture
 from prefect.task_runners import ThreadPoolTaskRunner
-from prefect.utilities.annotations import quote, unmapped
+from prefect.utilities.annotations import quote
 
 from cleaning import parquet_io
 from cleaning.state import RunLock, StateDir
@@ -101,22 +104,70 @@ def publish_task(
     return steps.publish_run(params, the_plan, shard_stats, finals, dedup_stats, started)
 
 
+def _thread_runner() -> bool:
+    """Whether this flow run's tasks run on a thread task runner (also true outside a flow run)."""
+    from prefect.context import FlowRunContext
+
+    ctx = FlowRunContext.get()
+    return ctx is None or isinstance(ctx.task_runner, ThreadPoolTaskRunner)
+
+
 def _step_workers(params: FlowParams, shards: int) -> int:
     """Processes for the steps: ``workers`` with ``worker_processes`` and more than one shard, else
     none (a single shard, or a run with nothing to process, gains nothing from a pool's start).
     Only under a thread task runner, whose tasks run in this process: other runners' tasks run
     in processes of their own (a Dask worker), where the pool would stay unused."""
-    if not params.worker_processes or shards < 2:
-        return 0
-    from prefect.context import FlowRunContext
-
-    ctx = FlowRunContext.get()
-    if ctx is not None and not isinstance(ctx.task_runner, ThreadPoolTaskRunner):
+    if not params.worker_processes or shards < 2 or not _thread_runner():
         return 0
     from flows.runners import default_workers
 
     workers = params.workers or default_workers()
     return workers if workers > 1 else 0
+
+
+def _task_slots(params: FlowParams) -> int | None:
+    """How many shard or finalize tasks the flow keeps submitted at once: ``workers`` (default
+    one per core) under a thread task runner, None (all of them) under another runner.
+
+    A thread runner takes as many tasks at once as it has threads. The flow's own runner (the
+    decorator's, which a deployment from ``prefect.yaml`` runs with) has no fixed number of them,
+    so it is the flow that bounds a run by ``workers``: the worker machine's cores by default,
+    as many as a pool of step processes has, or shard threads the process can hold. A task that
+    waits for its turn is not submitted yet, so it is not "Running" in the UI and its
+    ``timeout_seconds`` has not started. Other runners (a Dask cluster, maybe larger than this
+    machine) bound themselves by their workers.
+    """
+    if not _thread_runner():
+        return None
+    from flows.runners import default_workers
+
+    return params.workers or default_workers()
+
+
+def _submit_bounded(
+    task: Any, calls: list[dict[str, Any]], slots: int | None
+) -> Iterator[tuple[int, PrefectFuture]]:
+    """``(k, task.submit(**calls[k]))`` for every call, in the order they finish, with at most
+    ``slots`` of them submitted and not finished at any time (all at once when None)."""
+    finished: queue.SimpleQueue[tuple[int, PrefectFuture]] = queue.SimpleQueue()
+    waiting = iter(enumerate(calls))
+
+    def submit(k: int, call: dict[str, Any]) -> None:
+        fut = task.submit(**call)
+        fut.add_done_callback(lambda f: finished.put((k, f)))
+
+    running = 0
+    for k, call in itertools.islice(waiting, len(calls) if slots is None else max(slots, 1)):
+        submit(k, call)
+        running += 1
+    while running:
+        k, fut = finished.get()
+        running -= 1
+        nxt = next(waiting, None)
+        if nxt is not None:
+            submit(*nxt)
+            running += 1
+        yield k, fut
 
 
 def _opts(params: FlowParams) -> dict[str, Any]:
@@ -148,7 +199,8 @@ def _logger() -> logging.Logger | logging.LoggerAdapter:
 
 @flow(
     name="clean-corpus",
-    task_runner=ThreadPoolTaskRunner(max_workers=2),
+    # no bound of its own: the flow submits at most `workers` shard tasks at once (_task_slots)
+    task_runner=ThreadPoolTaskRunner(),
     validate_parameters=True,
     persist_result=False,
 )
@@ -188,14 +240,14 @@ async def clean_corpus(params: FlowParams) -> dict[str, Any]:
         )
 
         # the steps in worker processes (--runner process) when there is work for more than one
+        slots = _task_slots(params)
         with offload.step_processes(_step_workers(params, len(shards))):
             progress = artifacts.start_progress(len(shards))
             shard_stats: list[dict[str, Any]] = []
             if shards:
-                futures = process_shard_task.with_options(**opts).map(
-                    [Opaque(s) for s in shards], params=unmapped(params)
-                )
-                for done, fut in enumerate(as_completed(futures), start=1):
+                calls = [{"shard": Opaque(s), "params": params} for s in shards]
+                shard_task = process_shard_task.with_options(**opts)
+                for done, (_, fut) in enumerate(_submit_bounded(shard_task, calls, slots), start=1):
                     stats = fut.result()
                     shard_stats.append(stats)
                     artifacts.update_progress(progress, done, len(shards))
@@ -217,10 +269,14 @@ async def clean_corpus(params: FlowParams) -> dict[str, Any]:
             live = steps.live_units(catalog)
             units = list(live)
             if units:
-                fin_futures = finalize_task.with_options(**opts).map(
-                    units, [Opaque(live[u]) for u in units], params=unmapped(params), run_id=unmapped(run_id)
-                )
-                finals = [f.result() for f in fin_futures]
+                calls = [
+                    {"uid": u, "live": Opaque(live[u]), "params": params, "run_id": run_id} for u in units
+                ]
+                by_position = {
+                    k: fut.result()
+                    for k, fut in _submit_bounded(finalize_task.with_options(**opts), calls, slots)
+                }
+                finals = [by_position[k] for k in range(len(units))]
             else:
                 finals = []
         _merge_shard_status(shard_stats, finals)
