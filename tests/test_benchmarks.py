@@ -60,3 +60,14 @@ def test_runners_report_reads_the_fastest_run_of_each_way() -> None:
     assert rows[1].split(" | ")[1:6] == ["6.0", "6.5", "3.33", "1.67x", "9.0"]
     assert rows[1].endswith("| 6.0, 7.0 |")
     assert run._runners_report({"skipped": "no command"}, mb=1.0)[-1] == "no command"
+
+
+def test_machine_calibration_scales_the_target_by_the_naive_calls() -> None:
+    """ftfy at 1 MB/s (half the issue's 2) and jieba at 0.5 (half its 1): the target reads 2.5."""
+    mb = 10.0
+    nv = {"input_bytes": mb * run.corpus.MB, "cpu": {"repair": 10.0, "tokenize": 20.0, "minhash": 5.0}}
+    (line,) = [x for x in run.machine_calibration(nv) if x]
+    assert "`ftfy.fix_text` 1.00 MB/s per core (issue: ~2, 0.50x)" in line
+    assert "`jieba.lcut` 0.50 MB/s per core (issue: ~1, 0.50x)" in line
+    assert line.endswith("would be 2.50–2.50 MB/s per core on this machine.")
+    assert run.machine_calibration({"input_bytes": 1, "cpu": {"repair": 0.0}}) == []
