@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -188,12 +189,35 @@ def test_prefect_yaml_deploys_to_a_work_pool(work_pool_deployment) -> None:
 TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 
 
+def _most_at_once(api: str, flow_run_id: str, task_name: str) -> int:
+    """The most runs of ``task_name`` a flow run had running at the same time (from their start
+    and end times on the server)."""
+    runs = httpx.post(
+        f"{api}/task_runs/filter", json={"flow_runs": {"id": {"any_": [flow_run_id]}}}, timeout=10
+    ).json()
+    edges = sorted(
+        (datetime.fromisoformat(t[edge]), step)
+        for t in runs
+        if t["name"].startswith(task_name)
+        for edge, step in (("start_time", 1), ("end_time", -1))
+    )
+    most = now = 0
+    for _, step in edges:  # an end sorts before a start at the same instant
+        now += step
+        most = max(most, now)
+    return most
+
+
 def test_worker_runs_the_daily_deployment(work_pool_deployment, tmp_path: Path) -> None:
-    """``prefect worker start --pool presswash`` picks up a ``prefect deployment run`` and publishes."""
+    """``prefect worker start --pool presswash`` picks up a ``prefect deployment run`` and publishes,
+    with as many shard tasks at once as the run's ``workers`` (the flow decorator's runner, which
+    a deployment runs with, used to allow two)."""
     api, env = work_pool_deployment
     inp = tmp_path / "dumps"
     inp.mkdir()
-    (inp / "page.txt").write_text(SEED.read_text(encoding="utf-8"), encoding="utf-8")
+    seed = SEED.read_text(encoding="utf-8")
+    for k in range(4):  # four files of a few KB: four shards of shard_bytes=1024
+        (inp / f"page{k}.txt").write_text(seed.replace("本报讯", f"本报讯{k}"), encoding="utf-8")
     out = tmp_path / "clean"
     # Poll every second rather than every 10 s; the worker starts outside the checkout so that
     # only PRESSWASH_WORKDIR (prefect.yaml's pull step) can lead the flow run to the code.
@@ -209,7 +233,15 @@ def test_worker_runs_the_daily_deployment(work_pool_deployment, tmp_path: Path) 
             start_new_session=True,
         )
     try:
-        params = {"params": {"inputs": [str(inp)], "out": str(out)}}
+        params = {
+            "params": {
+                "inputs": [str(inp)],
+                "out": str(out),
+                "workers": 3,
+                "shard_bytes": 1024,
+                "min_shard_bytes": 1024,
+            }
+        }
         r = subprocess.run(
             [*PREFECT, "deployment", "run", "clean-corpus/daily", "--params", json.dumps(params)],
             cwd=REPO,
@@ -233,7 +265,8 @@ def test_worker_runs_the_daily_deployment(work_pool_deployment, tmp_path: Path) 
         assert run["parameters"]["params"]["out"] == str(out)
         assert validate_output(out) == []
         manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
-        assert [i["status"] for i in manifest["inputs"]] == ["processed"]
+        assert [i["status"] for i in manifest["inputs"]] == ["processed"] * 4
         assert manifest["counts"]["articles"] > 0
+        assert _most_at_once(api, run_id.group(1), "process-shard") == 3
     finally:
         _stop(worker)
