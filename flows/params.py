@@ -48,7 +48,8 @@ class FlowParams(CleaningConfig):
     workers: int | None = Field(
         None,
         ge=1,
-        description="Workers of the task runner (default: one per core). An input smaller than "
+        description="Shard (and finalize) tasks run at once, on a thread task runner, and the "
+        "processes of the step pool (default: one per core). An input smaller than "
         "workers x shard_bytes is cut into about this many shards (none under min_shard_bytes), "
         "so every worker has a shard; the dedup reduce, which runs alone, verifies on as many threads.",
     )
