@@ -63,11 +63,34 @@ def test_runners_report_reads_the_fastest_run_of_each_way() -> None:
 
 
 def test_machine_calibration_scales_the_target_by_the_naive_calls() -> None:
-    """ftfy at 1 MB/s (half the issue's 2) and jieba at 0.5 (half its 1): the target reads 2.5."""
+    """ftfy at 1 MB/s (half the issue's 2), jieba at 0.5 (half its 1), numpy signatures at 6
+    (0.4x its 15): the target reads 2.0-2.5 MB/s per core."""
     mb = 10.0
     nv = {"input_bytes": mb * run.corpus.MB, "cpu": {"repair": 10.0, "tokenize": 20.0, "minhash": 5.0}}
     (line,) = [x for x in run.machine_calibration(nv) if x]
     assert "`ftfy.fix_text` 1.00 MB/s per core (issue: ~2, 0.50x)" in line
     assert "`jieba.lcut` 0.50 MB/s per core (issue: ~1, 0.50x)" in line
     assert line.endswith("would be 2.50–2.50 MB/s per core on this machine.")
+    numpy_ref = {"input_bytes": 6 * run.corpus.MB, "cpu": 1.0}
+    (line,) = [x for x in run.machine_calibration(nv, numpy_ref) if x]
+    assert "character 3-grams 6.00 MB/s per core (issue: ~15, 0.40x)" in line
+    assert line.endswith("would be 2.00–2.50 MB/s per core on this machine.")
     assert run.machine_calibration({"input_bytes": 1, "cpu": {"repair": 0.0}}) == []
+
+
+def test_numpy_signatures_equal_a_paragraph_at_a_time(tmp_path: Path) -> None:
+    """The yardstick's whole-array passes give each paragraph the signature of its own 3-grams."""
+    import numpy as np
+
+    from benchmarks import naive
+
+    paragraphs = ["本报讯记者黄啟峰", "abc", "The council met on Tuesday.", "会议要求各部门"]
+    got = naive.char3_signatures(paragraphs)
+    for row, p in zip(got, paragraphs, strict=True):
+        c = np.array([ord(ch) for ch in p], dtype=np.uint64)
+        grams = ((c[:-2] * np.uint64(1000003)) ^ (c[1:-1] * np.uint64(8191)) ^ c[2:]) & naive._LOW32
+        perms = (naive._PERM_A[:, None] * grams[None, :] + naive._PERM_B[:, None]) & naive._LOW32
+        assert (row == perms.min(axis=1)).all()
+    (tmp_path / "p.txt").write_text("\n\n".join(paragraphs), encoding="utf-8")
+    ref = naive.numpy_signatures([tmp_path / "p.txt"], repeats=1)
+    assert ref["paragraphs"] == 4 and ref["input_bytes"] > 0 and ref["cpu"] >= 0
