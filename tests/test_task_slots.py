@@ -42,6 +42,13 @@ class _Gauge:
         with self.lock:
             self.now -= 1
 
+    def hold_until(self, most: int, timeout: float = 10.0) -> None:
+        """Wait (within a call) until ``most`` calls have run at once, or ``timeout`` passed: the
+        calls a bound lets run together meet however slowly the machine starts them."""
+        deadline = time.monotonic() + timeout
+        while self.most < most and time.monotonic() < deadline:
+            time.sleep(0.005)
+
 
 class _Future:
     """The part of a Prefect future ``_submit_bounded`` uses."""
@@ -59,12 +66,15 @@ class _Future:
 class _Task:
     """A task whose ``submit`` runs the call on a thread pool larger than any bound tested."""
 
-    def __init__(self, pool: ThreadPoolExecutor, gauge: _Gauge) -> None:
-        self.pool, self.gauge = pool, gauge
+    def __init__(self, pool: ThreadPoolExecutor, gauge: _Gauge, expected: int) -> None:
+        self.pool, self.gauge, self.expected = pool, gauge, expected
 
     def _call(self, x: int) -> int:
         with self.gauge:
-            time.sleep(0.1 + 0.03 * (x % 3))  # long enough to overlap; finishing out of order
+            # a call that ends before the expected peak waits for it (the test then fails on a
+            # peak too low only after the timeout); finishing out of order
+            self.gauge.hold_until(self.expected, timeout=5.0)
+            time.sleep(0.01 * (x % 3))
             return x * x
 
     def submit(self, x: int) -> _Future:
@@ -75,7 +85,7 @@ class _Task:
 def test_submit_bounded_keeps_at_most_slots_going_and_returns_all(slots: int | None, most: int) -> None:
     gauge = _Gauge()
     with ThreadPoolExecutor(16) as pool:
-        got = list(cc._submit_bounded(_Task(pool, gauge), [{"x": x} for x in range(10)], slots))
+        got = list(cc._submit_bounded(_Task(pool, gauge, most), [{"x": x} for x in range(10)], slots))
     assert sorted(k for k, _ in got) == list(range(10))
     assert all(fut.result() == k * k for k, fut in got)
     assert gauge.most == most
@@ -83,7 +93,7 @@ def test_submit_bounded_keeps_at_most_slots_going_and_returns_all(slots: int | N
 
 def test_submit_bounded_with_nothing_to_do() -> None:
     with ThreadPoolExecutor(1) as pool:
-        assert list(cc._submit_bounded(_Task(pool, _Gauge()), [], 2)) == []
+        assert list(cc._submit_bounded(_Task(pool, _Gauge(), 1), [], 2)) == []
 
 
 def test_task_slots_are_the_workers_outside_a_flow_run(tmp_path: Path) -> None:
@@ -108,7 +118,7 @@ def test_the_flow_runs_workers_shards_at_once_on_its_own_runner(
 
     def slow_shard(*args: Any) -> Any:
         with gauge:
-            time.sleep(0.5)  # long enough for the others to start beside it
+            gauge.hold_until(3)  # three at once, however slowly the tasks start
             return process_shard(*args)
 
     monkeypatch.setattr(steps, "process_shard", slow_shard)
