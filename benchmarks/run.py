@@ -316,6 +316,17 @@ def stage_pass(root: Path, work: Path, shard_bytes: int) -> dict[str, Any]:
 # --------------------------------------------------------------------------- end to end (the flow)
 
 
+def _run_local(params: Any, workers: int) -> dict[str, Any]:
+    """``flows.steps.run_local(params)``, its shard and finalize steps over ``workers`` processes
+    when above 1 (its reduce takes ``params.workers`` threads); returns the manifest."""
+    from flows import steps
+
+    if workers > 1:
+        with ProcessPoolExecutor(workers) as pool:
+            return steps.run_local(params, map_fn=pool.map)
+    return steps.run_local(params)
+
+
 def e2e_pass(roots: list[Path], work: Path, workers: int, shard_bytes: int) -> dict[str, Any]:
     """The whole flow without Prefect (``flows.steps.run_local``): plan (listing and hashing the
     inputs), the shard steps, the dedup reduce (paragraphs and article reprints), the finalize
@@ -323,7 +334,6 @@ def e2e_pass(roots: list[Path], work: Path, workers: int, shard_bytes: int) -> d
     finalize steps in that many processes, the reduce on that many threads, as the flow does."""
     import shutil
 
-    from flows import steps
     from flows.params import FlowParams
 
     out = work / "out"
@@ -338,11 +348,7 @@ def e2e_pass(roots: list[Path], work: Path, workers: int, shard_bytes: int) -> d
     sampler = RssSampler(interval=0.05, include_children=workers > 1).start()
     self0, child0 = _rusage_cpu()
     w0 = time.perf_counter()
-    if workers > 1:
-        with ProcessPoolExecutor(workers) as pool:
-            manifest = steps.run_local(params, map_fn=pool.map)
-    else:
-        manifest = steps.run_local(params)
+    manifest = _run_local(params, workers)
     wall = time.perf_counter() - w0
     self1, child1 = _rusage_cpu()
     sampler.stop()
@@ -596,8 +602,6 @@ def prefect_compare(roots: list[Path], work: Path, workers: int, repeats: int = 
     phases of a shared machine fall on every way alike. Noise on a shared machine only adds
     time, so the shares are taken from each way's fastest run (the medians are reported too).
     """
-    import statistics
-
     exe = shutil.which("presswash", path=str(Path(sys.executable).parent))
     if exe is None or not (corpus.REPO_ROOT / "flows" / "cli.py").exists():
         return {"skipped": "the presswash command (flows/) is not installed"}
@@ -746,12 +750,7 @@ def direct_steps(roots: list[Path], out: Path, workers: int = 1) -> None:
 
     params = FlowParams(inputs=[str(r) for r in roots], out=str(out), workers=workers)
     if hasattr(steps, "run_local"):
-        # the flow's own Prefect-free composition, kept in step with it
-        if workers > 1:
-            with ProcessPoolExecutor(workers) as pool:
-                steps.run_local(params, map_fn=pool.map)
-        else:
-            steps.run_local(params)
+        _run_local(params, workers)  # the flow's own Prefect-free composition, kept in step with it
         return
     run_id = uuid.uuid4().hex
     started = steps.now_iso()
@@ -1192,8 +1191,6 @@ def runners_compare(roots: list[Path], work: Path, workers: int, repeats: int) -
     waits for), so each run's CPU is taken from its manifest (the steps' own seconds, measured in
     whichever process ran them).
     """
-    import statistics
-
     exe = shutil.which("presswash", path=str(Path(sys.executable).parent))
     if exe is None:
         return {"skipped": "the presswash command is not installed"}

@@ -117,12 +117,10 @@ def _step_workers(params: FlowParams, shards: int) -> int:
     none (a single shard, or a run with nothing to process, gains nothing from a pool's start).
     Only under a thread task runner, whose tasks run in this process: other runners' tasks run
     in processes of their own (a Dask worker), where the pool would stay unused."""
-    if not params.worker_processes or shards < 2 or not _thread_runner():
+    if not params.worker_processes or shards < 2:
         return 0
-    from flows.runners import default_workers
-
-    workers = params.workers or default_workers()
-    return workers if workers > 1 else 0
+    workers = _task_slots(params)  # as many processes as tasks run at once
+    return workers if workers is not None and workers > 1 else 0
 
 
 def _task_slots(params: FlowParams) -> int | None:
