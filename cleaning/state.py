@@ -124,11 +124,17 @@ class StateDir:
         return removed
 
 
-def unit_id(fingerprint: str, files: list[tuple[str, str | None]]) -> str:
-    """Content address of a shard: same files, same bytes, same settings, same unit."""
+def unit_id(fingerprint: str, files: list[tuple[str, str | None]], scope: str = "") -> str:
+    """Content address of a shard: same files, same bytes, same settings, same unit.
+
+    ``scope`` names what else the unit's rows depend on: the block whose furniture a shard cut
+    out of a larger block takes (empty for a shard that finds its own, whose id is unchanged).
+    """
     h = hashlib.sha256(fingerprint.encode())
     for source_path, sha in sorted(files, key=lambda f: (f[0], f[1] or "")):
         h.update(b"\x1e" + source_path.encode("utf-8", "surrogateescape") + b"\x1f" + (sha or "-").encode())
+    if scope:
+        h.update(b"\x1d" + scope.encode())
     return h.hexdigest()[:16]
 
 

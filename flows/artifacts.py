@@ -84,6 +84,7 @@ def shard_table(manifest: dict[str, Any]) -> list[dict[str, Any]]:
 # The manifest's ``timings`` steps, in run order, with the names a run report shows.
 _STEP_LABELS = (
     ("plan", "plan"),
+    ("block_furniture", "block furniture"),
     ("process_shard", "shards"),
     ("dedup_reduce", "dedup reduce"),
     ("finalize_unit", "finalize"),

@@ -82,6 +82,11 @@ def process_shard_task(shard: dict[str, Any] | Opaque, params: FlowParams) -> di
     return offload.run_step(steps.process_shard, _opened(shard), params)
 
 
+@task(name="block-furniture", retry_condition_fn=_io_error, **_task_opts)
+def block_furniture_task(block: dict[str, Any] | Opaque, params: FlowParams) -> dict[str, Any]:
+    return offload.run_step(steps.block_furniture, _opened(block), params)
+
+
 @task(name="dedup-reduce", retry_condition_fn=_io_error, **_task_opts)
 def reduce_task(catalog: dict[str, dict[str, Any]], params: FlowParams, run_id: str) -> dict[str, Any]:
     return offload.run_step(steps.reduce_dedup, catalog, params, run_id)
@@ -100,8 +105,9 @@ def publish_task(
     finals: list[dict[str, Any]],
     dedup_stats: dict[str, Any],
     started: str,
+    block_stats: list[dict[str, Any]],
 ) -> dict[str, Any]:
-    return steps.publish_run(params, the_plan, shard_stats, finals, dedup_stats, started)
+    return steps.publish_run(params, the_plan, shard_stats, finals, dedup_stats, started, block_stats)
 
 
 def _thread_runner() -> bool:
@@ -242,6 +248,22 @@ async def clean_corpus(params: FlowParams) -> dict[str, Any]:
         with offload.step_processes(_step_workers(params, len(shards))):
             progress = artifacts.start_progress(len(shards))
             shard_stats: list[dict[str, Any]] = []
+            blocks = the_plan["furniture_blocks"]
+            block_stats: list[dict[str, Any]] = []
+            if blocks:
+                # blocks cut into several shards (a small input, many workers): their furniture
+                # is found over the whole block, before their shards, so rows do not depend on
+                # the cut
+                calls = [{"block": Opaque(b), "params": params} for b in blocks]
+                for _, fut in _submit_bounded(block_furniture_task.with_options(**opts), calls, slots):
+                    found = fut.result()
+                    block_stats.append(found)
+                    log.info(
+                        "block %s (%d files, cut into shards): %d furniture lines",
+                        found["block"],
+                        found["files"],
+                        found["furniture_lines"],
+                    )
             if shards:
                 calls = [{"shard": Opaque(s), "params": params} for s in shards]
                 shard_task = process_shard_task.with_options(**opts)
@@ -280,7 +302,13 @@ async def clean_corpus(params: FlowParams) -> dict[str, Any]:
         _merge_shard_status(shard_stats, finals)
 
         published = publish_task.with_options(**opts)(
-            params, quote(the_plan), quote(shard_stats), quote(finals), dedup_stats, started
+            params,
+            quote(the_plan),
+            quote(shard_stats),
+            quote(finals),
+            dedup_stats,
+            started,
+            quote(sorted(block_stats, key=lambda b: b["block"])),
         )
         manifest = published["manifest"]
         artifacts.report(manifest, published)

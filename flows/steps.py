@@ -201,7 +201,14 @@ def plan(params: FlowParams, run_id: str) -> dict[str, Any]:
                 }
             )
 
-    shards = _cut_shards(todo, shard_size(params, sum(f["size"] for f in todo)), fingerprint, state)
+    shards, blocks = _cut_shards(
+        todo,
+        params.shard_bytes,
+        shard_size(params, sum(f["size"] for f in todo)),
+        fingerprint,
+        state,
+        state.staging(run_id) / "furniture",
+    )
     for shard in shards:
         for f in shard["files"]:
             new_catalog[f["source_path"]] = CatalogEntry(
@@ -244,6 +251,7 @@ def plan(params: FlowParams, run_id: str) -> dict[str, Any]:
         "listing_rejects": sorted(r.source_path for r in pending),
         "listing_unit": listing_unit,
         "shards": shards,
+        "furniture_blocks": blocks,
         "catalog": {sp: e.as_dict() for sp, e in sorted(new_catalog.items())},
         "timing": clock.read(),
     }
@@ -297,34 +305,72 @@ def _dedupe_rejects(rejects: list[Reject]) -> list[Reject]:
     return [by_path[sp] for sp in sorted(by_path)]
 
 
-def _cut_shards(
-    todo: list[dict[str, Any]], shard_bytes: int, fingerprint: str, state: StateDir
-) -> list[dict[str, Any]]:
-    """Consecutive files (in source-path order) until ``shard_bytes``; one big file is one shard."""
-    shards: list[list[dict[str, Any]]] = []
+def _cut(files: list[dict[str, Any]], limit: int) -> list[list[dict[str, Any]]]:
+    """Consecutive files until ``limit`` bytes; one big file is a part of its own."""
+    parts: list[list[dict[str, Any]]] = []
     current: list[dict[str, Any]] = []
     size = 0
-    for f in sorted(todo, key=lambda f: f["source_path"]):
-        if current and size + f["size"] > shard_bytes:
-            shards.append(current)
+    for f in files:
+        if current and size + f["size"] > limit:
+            parts.append(current)
             current, size = [], 0
         current.append(f)
         size += f["size"]
     if current:
-        shards.append(current)
-    out = []
-    for files in shards:
-        uid = unit_id(fingerprint, [(f["source_path"], f["sha256"]) for f in files])
-        out.append(
-            {
+        parts.append(current)
+    return parts
+
+
+def _cut_shards(
+    todo: list[dict[str, Any]],
+    block_bytes: int,
+    shard_bytes: int,
+    fingerprint: str,
+    state: StateDir,
+    furniture_dir: Path,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The shards of the files to process, and the blocks split across shards.
+
+    Files (in source-path order) are cut into *blocks* of ``block_bytes`` (``FlowParams.shard_bytes``),
+    a cut that depends on the input alone. A block is one shard, unless ``shard_bytes`` is lower
+    (an input too small to give every worker a block): then it is cut further, and its shards
+    take the furniture found over the whole block (:func:`block_furniture`, run before them, writes
+    it to a file under ``furniture_dir`` that each such shard names). So the rows of a run do not
+    depend on the number of workers. Returns ``(shards, blocks)``, the blocks being those split
+    with a shard still to make (a split block's shards all reused need no furniture).
+    """
+    shards: list[dict[str, Any]] = []
+    blocks: list[dict[str, Any]] = []
+    for block in _cut(sorted(todo, key=lambda f: f["source_path"]), block_bytes):
+        parts = _cut(block, shard_bytes)
+        scope = ""
+        if len(parts) > 1:
+            # the split shards' units differ from the units of the same files cut on their own,
+            # whose furniture comes from those files only
+            scope = unit_id(fingerprint, [(f["source_path"], f["sha256"]) for f in block])
+        first = len(shards)
+        for files in parts:
+            uid = unit_id(fingerprint, [(f["source_path"], f["sha256"]) for f in files], scope)
+            shard = {
                 "unit": uid,
                 "files": files,
                 "bytes": sum(f["size"] for f in files),
                 # a unit left complete by an interrupted run with the same plan is reused
                 "reuse": state.unit_complete(uid),
             }
-        )
-    return out
+            if scope:
+                shard["furniture"] = str(furniture_dir / f"{scope}.json")
+            shards.append(shard)
+        if scope and not all(s["reuse"] for s in shards[first:]):
+            blocks.append(
+                {
+                    "block": scope,
+                    "files": block,
+                    "bytes": sum(f["size"] for f in block),
+                    "path": str(furniture_dir / f"{scope}.json"),
+                }
+            )
+    return shards, blocks
 
 
 def write_listing_unit(state: StateDir, rejects: list[Reject], fingerprint: str, cfg: Any) -> str:
@@ -409,6 +455,47 @@ def _furniture(files: list[Any], cfg: Any, max_pages: int) -> _PrePass:
     except Exception as exc:
         log.warning("furniture detection failed, continuing without: %s", exc)
     return pre
+
+
+def block_furniture(block: dict[str, Any], params: FlowParams) -> dict[str, Any]:
+    """Find the repeated furniture of a block cut into several shards; write it where they read it.
+
+    The same sample a shard of the whole block would take (its first ``furniture_max_pages``
+    pages), so a run's rows do not depend on how many shards the block was cut into. The file
+    (JSON: the block, its sampled pages, the furniture keys) is written atomically under the
+    run's staging directory and goes with the publish. Returns a small summary.
+    """
+    from cleaning.reader import InputFile
+
+    clock = _Clock()
+    path = Path(block["path"])
+    summary = {"block": block["block"], "files": len(block["files"])}
+    if path.exists():  # found by an earlier try of this run
+        found = json.loads(path.read_text(encoding="utf-8"))
+        return {**summary, "furniture_lines": len(found["furniture"]), "reused": True, **clock.read()}
+    cfg = params.cleaning()
+    inputs = [
+        InputFile(path=Path(f["path"]), source_path=f["source_path"], size=f["size"]) for f in block["files"]
+    ]
+    pre = _furniture(inputs, cfg, params.furniture_max_pages)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    parquet_io.write_json_atomic(
+        path,
+        {"block": block["block"], "sampled_pages": len(pre.decoded), "furniture": sorted(pre.furniture)},
+    )
+    return {**summary, "furniture_lines": len(pre.furniture), "reused": False, **clock.read()}
+
+
+def _block_furniture_of(shard: dict[str, Any]) -> frozenset[str]:
+    """The furniture :func:`block_furniture` found for a shard's block."""
+    path = Path(shard["furniture"])
+    try:
+        return frozenset(json.loads(path.read_text(encoding="utf-8"))["furniture"])
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(
+            f"{path}: the furniture of shard {shard['unit']}'s block is missing; "
+            "block_furniture runs before the shards of a split block"
+        ) from exc
 
 
 class _UnitWriter:
@@ -612,7 +699,10 @@ def _clean_shard(
     inputs = [
         InputFile(path=Path(f["path"]), source_path=f["source_path"], size=f["size"]) for f in shard["files"]
     ]
-    prepass = _furniture(inputs, cfg, params.furniture_max_pages)
+    if shard.get("furniture"):  # a shard of a split block: its block's, found before
+        prepass = _PrePass(furniture=_block_furniture_of(shard))
+    else:
+        prepass = _furniture(inputs, cfg, params.furniture_max_pages)
     furniture, decoded = prepass.furniture, prepass.decoded
 
     encodings: Counter[str] = Counter()
@@ -672,6 +762,7 @@ def _clean_shard(
         "normalizations": stage_events.get("normalize", 0),
         "joins": joins,
         "furniture_lines": len(furniture),
+        "furniture_of": "block" if shard.get("furniture") else "shard",
     }
     return sources, summary
 
@@ -946,6 +1037,7 @@ def build_manifest(
     dedup_stats: dict[str, Any],
     files: dict[str, list[str]],
     started: str,
+    block_stats: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     processed = set(the_plan["processed"]) | set(the_plan["listing_rejects"])
     skipped = set(the_plan["skipped"])
@@ -993,6 +1085,8 @@ def build_manifest(
         "skipped": len(skipped),
         "duplicate_inputs": the_plan["duplicate_inputs"],
         "shards": len(the_plan["shards"]),
+        # blocks of shard_bytes cut into several shards, whose furniture was found first
+        "furniture_blocks": len(block_stats or []),
     }
     cfg = params.cleaning()
     dedup_info: dict[str, Any] = {"parameters": cfg.dedup.model_dump(mode="json")}
@@ -1007,6 +1101,7 @@ def build_manifest(
     dedup_info["reduce_seconds"] = dedup_stats.get("seconds")
     timings = {
         "plan": _timing([the_plan["timing"]]),
+        **({"block_furniture": _timing(block_stats)} if block_stats else {}),
         "process_shard": _timing(shard_stats),
         "dedup_reduce": _timing([dedup_stats]),
         "finalize_unit": _timing(finals),
@@ -1049,8 +1144,12 @@ def publish_run(
     finals: list[dict[str, Any]],
     dedup_stats: dict[str, Any],
     started: str,
+    block_stats: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Stage catalog and manifest, then move everything into place (manifest last)."""
+    """Stage catalog and manifest, then move everything into place (manifest last).
+
+    ``block_stats``: what :func:`block_furniture` returned for the blocks cut into shards.
+    """
     state = StateDir(params.out)
     run_id = the_plan["run_id"]
     staging = state.staging(run_id)
@@ -1091,7 +1190,9 @@ def publish_run(
     write_catalog(staging / "catalog.json", catalog)
     moves.append((state.rel(staging / "catalog.json"), state.rel(state.catalog_path)))
 
-    manifest = build_manifest(params, the_plan, shard_stats, finals, dedup_stats, final_files, started)
+    manifest = build_manifest(
+        params, the_plan, shard_stats, finals, dedup_stats, final_files, started, block_stats
+    )
     parquet_io.write_json_atomic(staging / "manifest.json", manifest)
     moves.append((state.rel(staging / "manifest.json"), "manifest.json"))
 
@@ -1234,6 +1335,7 @@ def run_local(
         parquet_io.recover(state.out, state.root)
         state.clear_staging()
         the_plan = plan(params, run_id)
+        block_stats = list(map_fn(block_furniture, the_plan["furniture_blocks"], repeat(params)))
         shard_stats = sorted(
             map_fn(process_shard, the_plan["shards"], repeat(params)), key=lambda s: s["unit"]
         )
@@ -1245,5 +1347,5 @@ def run_local(
         for s in shard_stats:
             for key in ("kept", "duplicate", "truncated"):
                 s[key] = by_unit.get(s["unit"], {}).get(key, 0)
-        published = publish_run(params, the_plan, shard_stats, finals, dedup_stats, started)
+        published = publish_run(params, the_plan, shard_stats, finals, dedup_stats, started, block_stats)
     return published["manifest"]
