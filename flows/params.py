@@ -69,8 +69,9 @@ class FlowParams(CleaningConfig):
     furniture_max_pages: int = Field(
         2000,
         ge=0,
-        description="Pages of a shard sampled to find repeated page furniture (running heads, "
-        "page footers); bounds the memory of that pass.",
+        description="Pages sampled to find repeated page furniture (running heads, page footers): "
+        "the first this many of each block of shard_bytes input bytes, whatever the number of "
+        "workers; bounds the memory of that pass.",
     )
     trust_mtime: bool = Field(
         True,
