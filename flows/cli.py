@@ -89,6 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", metavar="FILE", help="TOML file with flow parameters")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--all", action="store_true", help="also show routine decisions (paragraph breaks)")
+    p.add_argument(
+        "--inputs",
+        nargs="+",
+        metavar="PATH",
+        help="the inputs of the run FILE is part of: find repeated page furniture over FILE's block "
+        "of them, and give the run's ids, as a run over them does (default: FILE's own pages)",
+    )
     p.set_defaults(func=cmd_explain)
 
     p = sub.add_parser("rules", help="list every named rule with its summary")
@@ -303,7 +310,16 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from flows.explain import explain_file
 
     params = _params(argparse.Namespace(config=args.config))
-    report = explain_file(args.file, params.cleaning())
+    try:
+        report = explain_file(
+            args.file,
+            params.cleaning(),
+            inputs=args.inputs,
+            shard_bytes=params.shard_bytes,
+            furniture_max_pages=params.furniture_max_pages,
+        )
+    except ValueError as exc:  # FILE is not among --inputs
+        return _fail(str(exc), EXIT_USAGE)
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
     else:

@@ -77,18 +77,67 @@ def _item_dict(item: Any, pos: int, art: dict | None, paras: list[dict]) -> dict
     }
 
 
-def explain_file(path: str | Path, cfg: CleaningConfig) -> dict[str, Any]:
-    """Everything ``explain`` shows, as plain data (``--json`` prints it as is)."""
+def run_block(
+    path: str | Path, inputs: list[str], cfg: CleaningConfig, shard_bytes: int
+) -> tuple[Any, list[Any]]:
+    """``path`` as a run over ``inputs`` lists it, and the block of those inputs it falls in.
+
+    The block is what a run that processes all of ``inputs`` (a first run, or ``--force``) finds
+    repeated furniture over: ``shard_bytes`` of consecutive files in source-path order
+    (:func:`flows.steps.plan`). Raises ValueError when ``path`` is not among the inputs.
+    """
+    from cleaning.reader import list_inputs
+    from flows.steps import _cut
+
+    files, _ = list_inputs(inputs, cfg.read)
+    by_source = {f.source_path: f for f in files}  # a file given twice counts once, as in a run
+    target = Path(path).resolve()
+    found = [f for f in by_source.values() if Path(f.path).resolve() == target]
+    if not found:
+        raise ValueError(f"{path} is not among the inputs {', '.join(inputs)}")
+    listed = [{"source_path": sp, "size": by_source[sp].size} for sp in sorted(by_source)]
+    for block in _cut(listed, shard_bytes):
+        if any(f["source_path"] == found[0].source_path for f in block):
+            return found[0], [by_source[f["source_path"]] for f in block]
+    raise AssertionError("a listed file is in some block")  # pragma: no cover
+
+
+def explain_file(
+    path: str | Path,
+    cfg: CleaningConfig,
+    inputs: list[str] | None = None,
+    shard_bytes: int = 32 * 2**20,
+    furniture_max_pages: int = 2000,
+) -> dict[str, Any]:
+    """Everything ``explain`` shows, as plain data (``--json`` prints it as is).
+
+    With ``inputs`` (the inputs of a run ``path`` belongs to), repeated page furniture is found
+    over ``path``'s block of them and the ids are the run's (:func:`run_block`); without, over
+    ``path``'s own pages.
+    """
     import pyarrow as pa
 
     from cleaning.dedup import dedup_map, dedup_reduce
     from cleaning.parquet_io import write_table
     from cleaning.pipeline import document_rows, explain_lines, process_document
     from cleaning.reader import list_inputs, read_file
-    from flows.steps import predecode
+    from flows.steps import _furniture, predecode
 
-    files, rejects = list_inputs([str(path)], cfg.read)
     report: dict[str, Any] = {"file": str(path), "documents": [], "rejects": [], "dedup": []}
+    block_furniture: frozenset[str] | None = None
+    if inputs:
+        target, block = run_block(path, inputs, cfg, shard_bytes)
+        files, rejects = [target], []
+        pre = _furniture(block, cfg, furniture_max_pages)
+        block_furniture = pre.furniture
+        report["furniture_block"] = {
+            "files": len(block),
+            "first": block[0].source_path,
+            "last": block[-1].source_path,
+            "sampled_pages": len(pre.decoded),
+        }
+    else:
+        files, rejects = list_inputs([str(path)], cfg.read)
     report["rejects"] = [_reject(r) for r in rejects]
     all_paras: list[dict] = []
     para_text: dict[str, str] = {}
@@ -97,7 +146,9 @@ def explain_file(path: str | Path, cfg: CleaningConfig) -> dict[str, Any]:
         decoded: list[Any] = [None if isinstance(d, Reject) else predecode(d, cfg) for d in docs]
         pages = [dec.lines for dec in decoded if dec is not None]
         furniture: frozenset[str] = frozenset()
-        if len(pages) >= 2:
+        if block_furniture is not None:
+            furniture = block_furniture
+        elif len(pages) >= 2:
             from cleaning.segment import repeated_furniture
 
             furniture = frozenset(repeated_furniture(pages, cfg.segment))
@@ -181,6 +232,13 @@ def render(report: dict[str, Any], show_all: bool = False) -> str:
     """The report for a person: one line per change or decision, in source order."""
     out: list[str] = []
     w = out.append
+    block = report.get("furniture_block")
+    if block:
+        w(
+            f"furniture found over the run's block of {block['files']} files ({block['first']} … "
+            f"{block['last']}), {block['sampled_pages']} pages sampled"
+        )
+        w("")
     for doc in report["documents"]:
         w(f"== {doc['source_path']}  (sha256 {doc['sha256'][:12]}…)")
         d = doc["decode"]

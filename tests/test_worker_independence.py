@@ -125,3 +125,34 @@ def test_the_flow_finds_a_split_blocks_furniture_before_its_shards(
     assert summary["files_processed"] == PAGES
     assert summary["timings"]["block_furniture"]["calls"] == 1
     assert _published(tmp_path / "flow") == _published(tmp_path / "one")
+
+
+def test_explain_with_the_runs_inputs_finds_the_runs_furniture_and_ids(
+    pages: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One page alone has nothing repeated; explained as part of the run's inputs, its running
+    head is the furniture the run found, and its paragraph ids are the run's."""
+    from cleaning.segment import furniture_key
+    from flows.cli import main
+    from flows.explain import explain_file
+
+    page = pages / "p04.txt"
+    alone = explain_file(page, FlowParams(inputs=["x"]).cleaning())
+    assert alone["documents"][0]["furniture"] == []
+
+    steps.run_local(_params(pages, tmp_path / "out", 2))
+    run_ids = {p["id"] for p in _published(tmp_path / "out")["paragraphs"] if p["source_path"] == "p04.txt"}
+    assert main(["explain", str(page), "--inputs", str(pages), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    block = {"files": PAGES, "first": "p00.txt", "last": "p09.txt", "sampled_pages": PAGES}
+    assert report["furniture_block"] == block
+    (doc,) = report["documents"]
+    assert doc["furniture"] == [furniture_key(HEADER)]
+    kinds = {it["kind"] for it in doc["items"] if any(p["text"] == HEADER for p in it["paragraphs"])}
+    assert kinds == {"furniture"}
+    assert {p["id"] for it in doc["items"] for p in it["paragraphs"]} == run_ids
+
+    assert main(["explain", str(page), "--inputs", str(pages)]) == 0
+    assert "furniture found over the run's block of 10 files (p00.txt … p09.txt)" in capsys.readouterr().out
+    # a file that is not among the inputs is a usage error, not an empty report
+    assert main(["explain", str(page), "--inputs", str(tmp_path / "out" / "articles")]) == 2
