@@ -367,7 +367,7 @@ def _cut_shards(
                     "block": scope,
                     "files": block,
                     "bytes": sum(f["size"] for f in block),
-                    "path": str(furniture_dir / f"{scope}.json"),
+                    "path": shards[first]["furniture"],
                 }
             )
     return shards, blocks
@@ -457,6 +457,13 @@ def _furniture(files: list[Any], cfg: Any, max_pages: int) -> _PrePass:
     return pre
 
 
+def _input_files(files: list[dict[str, Any]]) -> list[Any]:
+    """The planned files of a shard or block (``plan``'s dicts) as the reader's ``InputFile``."""
+    from cleaning.reader import InputFile
+
+    return [InputFile(path=Path(f["path"]), source_path=f["source_path"], size=f["size"]) for f in files]
+
+
 def block_furniture(block: dict[str, Any], params: FlowParams) -> dict[str, Any]:
     """Find the repeated furniture of a block cut into several shards; write it where they read it.
 
@@ -465,19 +472,13 @@ def block_furniture(block: dict[str, Any], params: FlowParams) -> dict[str, Any]
     (JSON: the block, its sampled pages, the furniture keys) is written atomically under the
     run's staging directory and goes with the publish. Returns a small summary.
     """
-    from cleaning.reader import InputFile
-
     clock = _Clock()
     path = Path(block["path"])
     summary = {"block": block["block"], "files": len(block["files"])}
     if path.exists():  # found by an earlier try of this run
         found = json.loads(path.read_text(encoding="utf-8"))
         return {**summary, "furniture_lines": len(found["furniture"]), "reused": True, **clock.read()}
-    cfg = params.cleaning()
-    inputs = [
-        InputFile(path=Path(f["path"]), source_path=f["source_path"], size=f["size"]) for f in block["files"]
-    ]
-    pre = _furniture(inputs, cfg, params.furniture_max_pages)
+    pre = _furniture(_input_files(block["files"]), params.cleaning(), params.furniture_max_pages)
     path.parent.mkdir(parents=True, exist_ok=True)
     parquet_io.write_json_atomic(
         path,
@@ -694,11 +695,9 @@ def _clean_shard(
     shard: dict[str, Any], params: FlowParams, cfg: Any, writer: _UnitWriter
 ) -> tuple[dict[str, dict[str, int]], dict[str, Any]]:
     from cleaning.pipeline import process_document
-    from cleaning.reader import InputFile, read_file
+    from cleaning.reader import read_file
 
-    inputs = [
-        InputFile(path=Path(f["path"]), source_path=f["source_path"], size=f["size"]) for f in shard["files"]
-    ]
+    inputs = _input_files(shard["files"])
     if shard.get("furniture"):  # a shard of a split block: its block's, found before
         prepass = _PrePass(furniture=_block_furniture_of(shard))
     else:
