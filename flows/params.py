@@ -43,7 +43,9 @@ class FlowParams(CleaningConfig):
         32 * 2**20,
         ge=1024,
         description="Input bytes per shard task. Shards are the unit of parallelism and of "
-        "incremental state; larger shards mean less per-task overhead, more memory per task.",
+        "incremental state; larger shards mean less per-task overhead, more memory per task. Also "
+        "the block over which repeated page furniture is found (see furniture_max_pages), so "
+        "changing it may change which lines are furniture; workers never does.",
     )
     workers: int | None = Field(
         None,
