@@ -354,7 +354,7 @@ def e2e_pass(roots: list[Path], work: Path, workers: int, shard_bytes: int) -> d
     sampler.stop()
     timings = manifest["timings"]
     # each step's seconds by the manifest, summed over its tasks (over the workers, with several)
-    phases = {name: timings[step]["seconds"] for step, name in _E2E_STEPS.items()}
+    phases = {name: timings[step]["seconds"] for step, name in _E2E_STEPS.items() if step in timings}
     if workers == 1:
         phases["start-up and publish"] = wall - sum(phases.values())
     counts = manifest["counts"]
@@ -382,6 +382,7 @@ def e2e_pass(roots: list[Path], work: Path, workers: int, shard_bytes: int) -> d
 # the manifest's step timings, by the names the report gives the phases
 _E2E_STEPS = {
     "plan": "plan",
+    "block_furniture": "block furniture",  # only in a run that cut a block into several shards
     "process_shard": "shards",
     "dedup_reduce": "dedup reduce",
     "finalize_unit": "finalize",
@@ -724,6 +725,27 @@ def _ephemeral_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
     env["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "180"
     return env
+
+
+def published_digest(out: Path) -> str:
+    """A digest of the rows a run published under ``out``, whatever files hold them.
+
+    Each public table is read whole, ordered by ``id`` (rejects by source path and reason), and
+    its Arrow stream hashed: runs that cut the input into other shards (another runner, another
+    number of workers) write other files, and must give the same digest.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    h = hashlib.sha256()
+    for name, order in (("articles", ["id"]), ("paragraphs", ["id"]), ("rejects", ["source_path", "reason"])):
+        table = pq.read_table(out / name).replace_schema_metadata(None)
+        table = table.sort_by([(c, "ascending") for c in order]).combine_chunks()
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table)
+        h.update(name.encode() + b"\0" + sink.getvalue().to_pybytes())
+    return h.hexdigest()[:16]
 
 
 def _with_steps(timed: dict[str, Any], out: Path) -> dict[str, Any]:
@@ -1226,10 +1248,14 @@ def runners_compare(roots: list[Path], work: Path, workers: int, repeats: int) -
         way([tiny], work / f"tiny-{k}")
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in ways}
     order = list(ways)
+    digests: dict[str, str] = {}
     for r in range(repeats):
         for name in order[r % len(order) :] + order[: r % len(order)]:
             runs[name].append(ways[name](roots, work / "out"))
             print(f"runners, round {r + 1}: {name} {runs[name][-1]['wall']:.1f} s", flush=True)
+            if name not in digests:  # untimed: what each way published, once
+                bare_out = work / "out" / "out"  # e2e_pass publishes one level down
+                digests[name] = published_digest(bare_out if bare_out.is_dir() else work / "out")
     shutil.rmtree(work / "out", ignore_errors=True)
     res: dict[str, Any] = {"workers": workers, "repeats": repeats, "ways": {}}
     for name, timings in runs.items():
@@ -1238,6 +1264,7 @@ def runners_compare(roots: list[Path], work: Path, workers: int, repeats: int) -
             "median_wall": statistics.median(t["wall"] for t in timings),
             "walls": [t["wall"] for t in timings],
             "median_steps_cpu": statistics.median(t["steps_cpu"] for t in timings),
+            "digest": digests[name],
         }
     return res
 
@@ -1262,7 +1289,17 @@ def _runners_report(p: dict[str, Any], mb: float) -> list[str]:
             f"| {name} | {w['wall']:.1f} | {w['median_wall']:.1f} | {_rate(mb, w['wall']):.2f} "
             f"| {base / w['wall']:.2f}x | {w['median_steps_cpu']:.1f} | {walls} |"
         )
-    return out
+    return [*out, "", _same_rows({name: w.get("digest") for name, w in ways.items()})]
+
+
+def _same_rows(digests: dict[str, str | None]) -> str:
+    """One line: whether every way published the same rows (:func:`published_digest`)."""
+    known = {name: d for name, d in digests.items() if d}
+    if len(known) < 2:
+        return "Published rows: not compared."
+    if len(set(known.values())) == 1:
+        return f"Published rows: the same for every way (digest `{next(iter(known.values()))}`)."
+    return "Published rows DIFFER: " + "; ".join(f"{name} `{d}`" for name, d in known.items()) + "."
 
 
 def run_runners_only(args: argparse.Namespace) -> dict[str, Any]:
@@ -1303,6 +1340,8 @@ def run_scaling(args: argparse.Namespace) -> dict[str, Any]:
         work.mkdir(parents=True)
         print(f"scaling: {_size_label(size)} end to end, 1 worker ...", flush=True)
         r = e2e_subprocess(roots, work, 1, shard_bytes)
+        if float(size) == float(args.size_mb):  # the workers' comparison below reuses this run
+            r["digest"] = published_digest(work / "out")  # untimed
         res["sizes"][str(float(size))] = r
         print(f"  {json.dumps(r)}", flush=True)
         peak = max(r["peak_rss_sampled"], r["peak_rss_self"])
@@ -1332,6 +1371,7 @@ def run_scaling(args: argparse.Namespace) -> dict[str, Any]:
         else:
             print(f"scaling: {_size_label(wsize)} with {w} worker(s) ...", flush=True)
             r = e2e_subprocess(roots, work, w, shard_bytes)
+            r["digest"] = published_digest(work / "out")  # untimed
         res["workers"][str(w)] = r
         base = base or r["wall"]
         wlines.append(
@@ -1341,6 +1381,8 @@ def run_scaling(args: argparse.Namespace) -> dict[str, Any]:
         print(wlines[-1], flush=True)
         shutil.rmtree(work, ignore_errors=True)
     res["report"] = lines + wlines
+    digests = {f"{w} worker(s)": r.get("digest") for w, r in res["workers"].items()}
+    res["report"] += ["", _same_rows(digests)]
     return res
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -60,6 +61,37 @@ def test_runners_report_reads_the_fastest_run_of_each_way() -> None:
     assert rows[1].split(" | ")[1:6] == ["6.0", "6.5", "3.33", "1.67x", "9.0"]
     assert rows[1].endswith("| 6.0, 7.0 |")
     assert run._runners_report({"skipped": "no command"}, mb=1.0)[-1] == "no command"
+    assert lines[-1] == "Published rows: not compared."  # no digests in these ways
+
+
+def test_published_digest_is_the_rows_not_the_files(pages: Path, tmp_path: Path) -> None:
+    """One worker and three cut the pages into other shards, so other files: the same digest."""
+    from flows import steps
+    from flows.params import FlowParams
+
+    def published(name: str, workers: int) -> Path:
+        out = tmp_path / name
+        params = FlowParams(inputs=[str(pages)], out=str(out), workers=workers, min_shard_bytes=1024)
+        manifest = steps.run_local(params)
+        assert manifest["this_run"]["shards"] == (1 if workers == 1 else 3)
+        return out
+
+    one, three = published("one", 1), published("three", 3)
+    assert sorted(p.name for p in (one / "paragraphs").iterdir()) != sorted(
+        p.name for p in (three / "paragraphs").iterdir()
+    )
+    digest = run.published_digest(one)
+    assert digest == run.published_digest(three)
+    assert run._same_rows({"1 worker(s)": digest, "3 worker(s)": digest}).startswith(
+        f"Published rows: the same for every way (digest `{digest}`)"
+    )
+    # a changed row changes it
+    part = sorted((three / "articles").glob("*.parquet"))[0]
+    table = pq.read_table(part)
+    title = table.schema.get_field_index("title")
+    pq.write_table(table.set_column(title, "title", pa.array(["?"] * len(table))), part)
+    assert run.published_digest(three) != digest
+    assert run._same_rows({"a": digest, "b": "0" * 16}).startswith("Published rows DIFFER: a `")
 
 
 def test_machine_calibration_scales_the_target_by_the_naive_calls() -> None:
