@@ -730,7 +730,7 @@ def _ephemeral_env() -> dict[str, str]:
 def published_digest(out: Path) -> str:
     """A digest of the rows a run published under ``out``, whatever files hold them.
 
-    Each public table is read whole, ordered by ``id`` (rejects by source path and reason), and
+    Each public table is read whole, ordered by ``id`` (rejects by source path, reason, detail), and
     its Arrow stream hashed: runs that cut the input into other shards (another runner, another
     number of workers) write other files, and must give the same digest.
     """
@@ -738,7 +738,11 @@ def published_digest(out: Path) -> str:
     import pyarrow.parquet as pq
 
     h = hashlib.sha256()
-    for name, order in (("articles", ["id"]), ("paragraphs", ["id"]), ("rejects", ["source_path", "reason"])):
+    for name, order in (
+        ("articles", ["id"]),
+        ("paragraphs", ["id"]),
+        ("rejects", ["source_path", "reason", "detail"]),
+    ):
         table = pq.read_table(out / name).replace_schema_metadata(None)
         table = table.sort_by([(c, "ascending") for c in order]).combine_chunks()
         sink = pa.BufferOutputStream()
