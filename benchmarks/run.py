@@ -1228,7 +1228,7 @@ def runners_compare(roots: list[Path], work: Path, workers: int, repeats: int) -
             shutil.rmtree(out, ignore_errors=True)
             cmd = [exe, "run", *map(str, inputs), "--out", str(out), "--runner", runner]
             cmd += ["--workers", str(n), "--shard-bytes", str(shard_bytes)]
-            return _with_steps(_timed(cmd, env), out)
+            return {**_with_steps(_timed(cmd, env), out), "published": out}
 
         return run
 
@@ -1236,7 +1236,10 @@ def runners_compare(roots: list[Path], work: Path, workers: int, repeats: int) -
         def run(inputs: list[Path], out: Path) -> dict[str, Any]:
             r = e2e_subprocess(inputs, out, n, shard_bytes)
             # the steps' own CPU from the manifest (e2e_pass publishes to out/out), as for the flow's runs
-            return _with_steps({"wall": r["wall"], "cpu": r["cpu"]}, out / "out")
+            return {
+                **_with_steps({"wall": r["wall"], "cpu": r["cpu"]}, out / "out"),
+                "published": out / "out",
+            }
 
         return run
 
@@ -1258,8 +1261,7 @@ def runners_compare(roots: list[Path], work: Path, workers: int, repeats: int) -
             runs[name].append(ways[name](roots, work / "out"))
             print(f"runners, round {r + 1}: {name} {runs[name][-1]['wall']:.1f} s", flush=True)
             if name not in digests:  # untimed: what each way published, once
-                bare_out = work / "out" / "out"  # e2e_pass publishes one level down
-                digests[name] = published_digest(bare_out if bare_out.is_dir() else work / "out")
+                digests[name] = published_digest(runs[name][-1]["published"])
     shutil.rmtree(work / "out", ignore_errors=True)
     res: dict[str, Any] = {"workers": workers, "repeats": repeats, "ways": {}}
     for name, timings in runs.items():

@@ -106,14 +106,15 @@ def explain_file(
     path: str | Path,
     cfg: CleaningConfig,
     inputs: list[str] | None = None,
-    shard_bytes: int = 32 * 2**20,
-    furniture_max_pages: int = 2000,
+    shard_bytes: int | None = None,
+    furniture_max_pages: int | None = None,
 ) -> dict[str, Any]:
     """Everything ``explain`` shows, as plain data (``--json`` prints it as is).
 
     With ``inputs`` (the inputs of a run ``path`` belongs to), repeated page furniture is found
     over ``path``'s block of them and the ids are the run's (:func:`run_block`); without, over
-    ``path``'s own pages.
+    ``path``'s own pages. ``shard_bytes`` and ``furniture_max_pages``: the run's, by default
+    :class:`flows.params.FlowParams`'s.
     """
     import pyarrow as pa
 
@@ -126,6 +127,13 @@ def explain_file(
     report: dict[str, Any] = {"file": str(path), "documents": [], "rejects": [], "dedup": []}
     block_furniture: frozenset[str] | None = None
     if inputs:
+        from flows.params import FlowParams
+
+        defaults = FlowParams.model_fields
+        if shard_bytes is None:
+            shard_bytes = defaults["shard_bytes"].default
+        if furniture_max_pages is None:
+            furniture_max_pages = defaults["furniture_max_pages"].default
         target, block = run_block(path, inputs, cfg, shard_bytes)
         files, rejects = [target], []
         pre = _furniture(block, cfg, furniture_max_pages)
