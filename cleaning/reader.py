@@ -38,6 +38,7 @@ import glob
 import gzip
 import hashlib
 import io
+import itertools
 import json
 import os
 import stat
@@ -220,11 +221,20 @@ class ReadConfig(BaseModel):
 
 @dataclass(slots=True)
 class InputFile:
-    """One file to read: where it is, and the name ids are built from."""
+    """One file to read: where it is, and the name ids are built from.
+
+    ``part``: only a part of a large file, read as the whole file's reading reads it: of a zip,
+    the members from index ``start`` to ``stop`` (exclusive) of its entries (:func:`zip_parts`);
+    of a JSONL file, the lines from byte ``start`` to ``stop``, ``lines`` lines before them
+    (:func:`jsonl_parts`). ``sha256`` is then the file's, taken as given instead of hashing the
+    whole file for each part.
+    """
 
     path: Path
     source_path: str
     size: int
+    part: tuple[int, ...] | None = None
+    sha256: str | None = None
 
 
 # --------------------------------------------------------------------------- names
@@ -1032,23 +1042,31 @@ def _jsonl_record(
     return SourceDoc(source_path=path, source_sha256=sha, data=text, metadata=obj)
 
 
-def _iter_lines(stream: Any, limit: int) -> Iterator[tuple[int, Any, int]]:
+def _iter_lines(
+    stream: Any, limit: int, lineno: int = 0, stop: int | None = None
+) -> Iterator[tuple[int, Any, int]]:
     """(line number, line or None when longer than ``limit``, its length) without unbounded reads.
 
     ``stream`` is a binary or a text stream; lengths are in its units (bytes or characters).
+    ``lineno``: the lines before the stream's position; ``stop``: read no line that starts at or
+    after this many bytes (a part of a binary stream).
     """
-    lineno = 0
     nl = "\n" if isinstance(stream, io.TextIOBase) else b"\n"
+    pos = 0
     while True:
+        if stop is not None and pos >= stop:
+            return
         line = stream.readline(limit + 1)
         if not line:
             return
+        pos += len(line)
         lineno += 1
         if len(line) > limit and not line.endswith(nl):
             total = len(line)
             while True:  # skip the rest of the over-long line in bounded pieces
                 rest = stream.readline(_CHUNK)
                 total += len(rest)
+                pos += len(rest)
                 if not rest or rest.endswith(nl):
                     break
             yield lineno, None, total
@@ -1057,9 +1075,22 @@ def _iter_lines(stream: Any, limit: int) -> Iterator[tuple[int, Any, int]]:
 
 
 def _jsonl_docs(
-    stream: io.BufferedReader, base: str, sha: str, cfg: ReadConfig
+    stream: io.BufferedReader,
+    base: str,
+    sha: str,
+    cfg: ReadConfig,
+    part: tuple[int, ...] | None = None,
 ) -> Iterator[SourceDoc | Reject]:
-    """Records of a JSONL byte stream: UTF-8 (JSON's encoding), or UTF-16 with a byte-order mark."""
+    """Records of a JSONL byte stream: UTF-8 (JSON's encoding), or UTF-16 with a byte-order mark.
+
+    ``part``: ``(start, stop, lines)`` of :func:`jsonl_parts`, the stream at byte 0 of the file.
+    """
+    if part is not None and part[0] > 0:
+        # a later part of a file jsonl_parts cut (UTF-8, records in it): its lines from start
+        stream.seek(part[0])
+        for lineno, line, length in _iter_lines(stream, cfg.max_record_bytes, part[2], part[1] - part[0]):
+            yield from _jsonl_line(line, lineno, length, base, sha, cfg)
+        return
     head = stream.peek(65536)[:65536]
     lines: Any = stream
     limit = cfg.max_record_bytes
@@ -1078,44 +1109,95 @@ def _jsonl_docs(
             )
             return
     records = 0
-    for lineno, line, length in _iter_lines(lines, limit):
-        if line is None:
+    stop = part[1] if part is not None else None
+    for lineno, line, length in _iter_lines(lines, limit, 0, stop if lines is stream else None):
+        for got in _jsonl_line(line, lineno, length, base, sha, cfg):
             records += 1
-            yield Reject(
-                f"{base}#L{lineno}",
-                "line_too_long",
-                f"record longer than max_record_bytes={cfg.max_record_bytes}",
-                sha,
-                length,
-            )
-            continue
-        if isinstance(line, bytes):
-            if lineno == 1 and line.startswith(codecs.BOM_UTF8):
-                line = line[3:]
-            if not line.strip():
-                continue  # blank lines separate nothing and are no records
-            records += 1
-            try:
-                text_line = line.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                yield Reject(
-                    f"{base}#L{lineno}", "jsonl_invalid", f"not UTF-8 at byte {exc.start}", sha, length
-                )
-                continue
-        else:
-            text_line = line.lstrip("\ufeff") if lineno == 1 else line
-            if not text_line.strip():
-                continue
-            records += 1
-        yield _jsonl_record(text_line, lineno, base, sha, length, cfg)
-    if records == 0:
+            yield got
+    if records == 0 and part is None:
         yield Reject(base, "empty", "no JSONL records", sha)
 
 
+def _jsonl_line(
+    line: Any, lineno: int, length: int, base: str, sha: str, cfg: ReadConfig
+) -> Iterator[SourceDoc | Reject]:
+    """The record of one line of :func:`_iter_lines` (none for a blank line)."""
+    if line is None:
+        yield Reject(
+            f"{base}#L{lineno}",
+            "line_too_long",
+            f"record longer than max_record_bytes={cfg.max_record_bytes}",
+            sha,
+            length,
+        )
+        return
+    if isinstance(line, bytes):
+        if lineno == 1 and line.startswith(codecs.BOM_UTF8):
+            line = line[3:]
+        if not line.strip():
+            return  # blank lines separate nothing and are no records
+        try:
+            text_line = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            yield Reject(f"{base}#L{lineno}", "jsonl_invalid", f"not UTF-8 at byte {exc.start}", sha, length)
+            return
+    else:
+        text_line = line.lstrip("\ufeff") if lineno == 1 else line
+        if not text_line.strip():
+            return
+    yield _jsonl_record(text_line, lineno, base, sha, length, cfg)
+
+
 def _read_jsonl(f: InputFile, cfg: ReadConfig) -> Iterator[SourceDoc | Reject]:
-    sha = _sha256_file(f.path)
+    sha = f.sha256 if f.part is not None and f.sha256 else _sha256_file(f.path)
     with _open(f.path) as fh:
-        yield from _jsonl_docs(io.BufferedReader(fh, _CHUNK), f.source_path, sha, cfg)  # type: ignore[arg-type]
+        stream = io.BufferedReader(fh, _CHUNK)  # type: ignore[arg-type]
+        yield from _jsonl_docs(stream, f.source_path, sha, cfg, f.part)
+
+
+def jsonl_parts(path: Path, cfg: ReadConfig, part_bytes: int) -> list[tuple[tuple[int, ...], int]] | None:
+    """Cut a JSONL file at line ends into parts of about ``part_bytes`` bytes, so that shards can
+    read one large file in parallel: ``((start, stop, lines before), bytes)`` per part, one pass
+    over the file counting line feeds.
+
+    ``None`` when the file is read whole: it fits one part, its head is no UTF-8 JSONL (a
+    UTF-16 file, binary data: its reading rejects or transcodes it whole), or it holds no
+    record (its reading rejects it as empty).
+    """
+    try:
+        with _open(path) as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size <= part_bytes:
+                return None
+            head = fh.read(65536)
+            if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+                return None
+            sniff = sniff_bytes(head, cfg)
+            if sniff.binary is not None or sniff.wide:
+                return None
+            fh.seek(0)
+            cuts: list[tuple[int, int]] = [(0, 0)]  # (byte, lines before it)
+            pos = lines = 0
+            target = part_bytes
+            blank = True
+            while chunk := fh.read(_CHUNK):
+                blank = blank and not chunk.strip()
+                while target < pos + len(chunk):
+                    at = chunk.find(b"\n", max(target - pos, 0))
+                    if at < 0:
+                        break  # the line goes on in the next chunk
+                    cut = pos + at + 1
+                    if cut < size:
+                        cuts.append((cut, lines + chunk.count(b"\n", 0, at + 1)))
+                    target = cut + part_bytes
+                lines += chunk.count(b"\n")
+                pos += len(chunk)
+    except (OSError, _Rejected):
+        return None
+    if blank or len(cuts) < 2:
+        return None
+    bounds = [*cuts, (size, lines)]
+    return [((a, b, n), b - a) for (a, n), (b, _) in itertools.pairwise(bounds)]
 
 
 def _read_jsonl_gz(f: InputFile, cfg: ReadConfig) -> Iterator[SourceDoc | Reject]:
@@ -1187,7 +1269,7 @@ def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int, cfg: R
 
 
 def _read_zip(f: InputFile, cfg: ReadConfig) -> Iterator[SourceDoc | Reject]:
-    sha = _sha256_file(f.path)
+    sha = f.sha256 if f.part is not None and f.sha256 else _sha256_file(f.path)
     with _open(f.path) as fh:
         declared = _declared_member_count(fh)
         if declared is not None and declared > cfg.max_zip_members:
@@ -1207,6 +1289,62 @@ def _read_zip(f: InputFile, cfg: ReadConfig) -> Iterator[SourceDoc | Reject]:
             return
         with zf:
             yield from _zip_members(zf, f, sha, cfg, os.fstat(fh.fileno()).st_size)
+
+
+def file_parts(path: Path, cfg: ReadConfig, part_bytes: int) -> list[tuple[tuple[int, ...], int]] | None:
+    """The parts a large zip or JSONL file is read in (:func:`zip_parts`, :func:`jsonl_parts`),
+    or ``None`` for a file read whole (any other kind, or one those decline to cut)."""
+    kind = _suffix_kind(path.name, cfg.extensions)
+    if kind == ".zip":
+        return zip_parts(path, cfg, part_bytes)
+    if kind is not None and kind.endswith(".jsonl"):
+        return jsonl_parts(path, cfg, part_bytes)
+    return None
+
+
+def zip_parts(path: Path, cfg: ReadConfig, part_bytes: int) -> list[tuple[tuple[int, ...], int]] | None:
+    """Cut a zip archive's entries into parts of about ``part_bytes`` compressed bytes, so that
+    shards can read one large archive in parallel: ``((start, stop), bytes)`` per part, the bytes
+    adding up to the archive's size. Read from the central directory only.
+
+    ``None`` when the archive is read whole: it fits one part, cannot be opened, or is one
+    whose reading depends on what earlier members inflate to (gzip members, totals near the
+    archive limits); reading it whole then reports it as before.
+    """
+    try:
+        with _open(path) as fh:
+            declared = _declared_member_count(fh)
+            if declared is not None and declared > cfg.max_zip_members:
+                return None
+            size = os.fstat(fh.fileno()).st_size
+            if size <= part_bytes:
+                return None
+            with zipfile.ZipFile(fh) as zf:
+                infos = zf.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, OSError):
+        return None
+    total = sum(i.file_size for i in infos)
+    if (
+        len(infos) > cfg.max_zip_members
+        or total > cfg.max_zip_total_bytes
+        or _check_ratio(total, max(size, 1), cfg)
+        or any(i.filename.lower().endswith(".gz") for i in infos)
+    ):
+        return None
+    parts: list[tuple[tuple[int, ...], int]] = []
+    start = acc = 0
+    for k, info in enumerate(infos):
+        if k > start and acc + info.compress_size > part_bytes:
+            parts.append(((start, k), acc))
+            start, acc = k, 0
+        acc += info.compress_size
+    parts.append(((start, len(infos)), acc))
+    if len(parts) < 2:
+        return None
+    # local headers and the central directory: counted with the last part
+    last, n = parts[-1]
+    parts[-1] = (last, n + size - sum(p[1] for p in parts))
+    return parts
 
 
 def _declared_member_count(fh: BinaryIO) -> int | None:
@@ -1255,6 +1393,21 @@ def _zip_members(
     seen: set[str] = set()
     inflated = 0
     produced = 0
+    if f.part is not None:
+        # a part of the archive: the names and sizes of the members before it, from the central
+        # directory, as reading them would have left them (zip_parts only cuts archives whose
+        # members read to their declared sizes and stay within the budget)
+        start, stop = f.part
+        for info in infos[:start]:
+            name = _member_name(info)
+            safe = _unsafe_member(info.filename) is None
+            if info.is_dir() or (safe and cfg.skip_hidden and _hidden_member(name)):
+                continue
+            produced += 1
+            if safe and name not in seen:
+                seen.add(name)
+                inflated += info.file_size
+        infos = infos[start:stop]
     for info in infos:
         if info.is_dir():
             continue
@@ -1330,7 +1483,7 @@ def _zip_members(
             yield from _jsonl_docs(io.BufferedReader(io.BytesIO(data)), path, sha, cfg)
         else:
             yield _text_doc(path, sha, data, cfg)
-    if produced == 0:
+    if produced == 0 and f.part is None:
         yield Reject(f.source_path, "empty", "the archive holds no files", sha, f.size)
 
 
