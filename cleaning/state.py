@@ -50,10 +50,16 @@ class CatalogEntry:
     mtime_ns: int | None
     fingerprint: str
     unit: str
+    # every unit holding the file's rows when a large archive was cut into parts (``unit`` is
+    # the first of them); empty for a file in one unit
+    units: list[str] | None = None
+
+    def all_units(self) -> list[str]:
+        return list(self.units) if self.units else [self.unit]
 
     def as_dict(self) -> dict[str, Any]:
         # by hand: dataclasses.asdict deep-copies field by field, a plan makes one per input
-        return {
+        d = {
             "source_path": self.source_path,
             "sha256": self.sha256,
             "size": self.size,
@@ -61,6 +67,14 @@ class CatalogEntry:
             "fingerprint": self.fingerprint,
             "unit": self.unit,
         }
+        if self.units:
+            d["units"] = list(self.units)
+        return d
+
+
+def entry_units(entry: dict[str, Any]) -> list[str]:
+    """The units of a catalog entry in its dict form (:meth:`CatalogEntry.as_dict`)."""
+    return list(entry.get("units") or [entry["unit"]])
 
 
 class StateDir:
@@ -129,6 +143,7 @@ def unit_id(fingerprint: str, files: list[tuple[str, str | None]], scope: str = 
 
     ``scope`` names what else the unit's rows depend on: the block whose furniture a shard cut
     out of a larger block takes (empty for a shard that finds its own, whose id is unchanged).
+    A part of an archive is named by its source path and its range (:func:`part_name`).
     """
     h = hashlib.sha256(fingerprint.encode())
     for source_path, sha in sorted(files, key=lambda f: (f[0], f[1] or "")):
@@ -136,6 +151,11 @@ def unit_id(fingerprint: str, files: list[tuple[str, str | None]], scope: str = 
     if scope:
         h.update(b"\x1d" + scope.encode())
     return h.hexdigest()[:16]
+
+
+def part_name(source_path: str, part: list[int] | tuple[int, ...] | None) -> str:
+    """``source_path`` as :func:`unit_id` names it: with the range of a part of it."""
+    return source_path if part is None else f"{source_path}\x1c" + ":".join(map(str, part))
 
 
 def load_catalog(state: StateDir) -> dict[str, CatalogEntry]:

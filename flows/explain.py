@@ -79,15 +79,17 @@ def _item_dict(item: Any, pos: int, art: dict | None, paras: list[dict]) -> dict
 
 def run_block(
     path: str | Path, inputs: list[str], cfg: CleaningConfig, shard_bytes: int
-) -> tuple[Any, list[Any]]:
-    """``path`` as a run over ``inputs`` lists it, and the block of those inputs it falls in.
+) -> list[tuple[Any, list[Any]]]:
+    """``path`` as a run over ``inputs`` reads it, with the block of those inputs it falls in:
+    ``(file, block)`` pairs, several when ``path`` is a large archive cut into parts that fall
+    in several blocks (``file`` is then each part).
 
     The block is what a run that processes all of ``inputs`` (a first run, or ``--force``) finds
     repeated furniture over: ``shard_bytes`` of consecutive files in source-path order
     (:func:`flows.steps.plan`). Raises ValueError when ``path`` is not among the inputs.
     """
     from cleaning.reader import list_inputs
-    from flows.steps import _cut
+    from flows.steps import _cut, _input_files, _merge_parts, _split_archives, part_bytes
 
     files, _ = list_inputs(inputs, cfg.read)
     by_source = {f.source_path: f for f in files}  # a file given twice counts once, as in a run
@@ -95,11 +97,18 @@ def run_block(
     found = [f for f in by_source.values() if Path(f.path).resolve() == target]
     if not found:
         raise ValueError(f"{path} is not among the inputs {', '.join(inputs)}")
-    listed = [{"source_path": sp, "size": by_source[sp].size} for sp in sorted(by_source)]
+    listed = [
+        {"path": str(by_source[sp].path), "source_path": sp, "size": by_source[sp].size}
+        for sp in sorted(by_source)
+    ]
+    listed = _split_archives(listed, cfg.read, part_bytes(shard_bytes))
+    pairs = []
     for block in _cut(listed, shard_bytes):
-        if any(f["source_path"] == found[0].source_path for f in block):
-            return found[0], [by_source[f["source_path"]] for f in block]
-    raise AssertionError("a listed file is in some block")  # pragma: no cover
+        block = _merge_parts(block)
+        mine = [f for f in block if f["source_path"] == found[0].source_path]
+        if mine:
+            pairs.append((_input_files(mine)[0], _input_files(block)))
+    return pairs
 
 
 def explain_file(
@@ -125,7 +134,7 @@ def explain_file(
     from flows.steps import _furniture, predecode
 
     report: dict[str, Any] = {"file": str(path), "documents": [], "rejects": [], "dedup": []}
-    block_furniture: frozenset[str] | None = None
+    block_furniture: list[frozenset[str]] = []  # of each file read, with inputs
     if inputs:
         from flows.params import FlowParams
 
@@ -134,28 +143,35 @@ def explain_file(
             shard_bytes = defaults["shard_bytes"].default
         if furniture_max_pages is None:
             furniture_max_pages = defaults["furniture_max_pages"].default
-        target, block = run_block(path, inputs, cfg, shard_bytes)
-        files, rejects = [target], []
-        pre = _furniture(block, cfg, furniture_max_pages)
-        block_furniture = pre.furniture
-        report["furniture_block"] = {
-            "files": len(block),
-            "first": block[0].source_path,
-            "last": block[-1].source_path,
-            "sampled_pages": len(pre.decoded),
-        }
+        pairs = run_block(path, inputs, cfg, shard_bytes)
+        files, rejects = [f for f, _ in pairs], []
+        blocks = []
+        for _, block in pairs:
+            pre = _furniture(block, cfg, furniture_max_pages)
+            block_furniture.append(pre.furniture)
+            blocks.append(
+                {
+                    "files": len(block),
+                    "first": block[0].source_path,
+                    "last": block[-1].source_path,
+                    "sampled_pages": len(pre.decoded),
+                }
+            )
+        report["furniture_block"] = blocks[0]
+        if len(blocks) > 1:  # an archive the run cuts into parts in several blocks
+            report["furniture_blocks"] = blocks
     else:
         files, rejects = list_inputs([str(path)], cfg.read)
     report["rejects"] = [_reject(r) for r in rejects]
     all_paras: list[dict] = []
     para_text: dict[str, str] = {}
-    for f in files:
+    for k, f in enumerate(files):
         docs = [d for d in read_file(f, cfg.read)]
         decoded: list[Any] = [None if isinstance(d, Reject) else predecode(d, cfg) for d in docs]
         pages = [dec.lines for dec in decoded if dec is not None]
         furniture: frozenset[str] = frozenset()
-        if block_furniture is not None:
-            furniture = block_furniture
+        if block_furniture:
+            furniture = block_furniture[k]
         elif len(pages) >= 2:
             from cleaning.segment import repeated_furniture
 
@@ -240,12 +256,13 @@ def render(report: dict[str, Any], show_all: bool = False) -> str:
     """The report for a person: one line per change or decision, in source order."""
     out: list[str] = []
     w = out.append
-    block = report.get("furniture_block")
-    if block:
+    blocks = report.get("furniture_blocks") or [b for b in [report.get("furniture_block")] if b]
+    for block in blocks:
         w(
             f"furniture found over the run's block of {block['files']} files ({block['first']} … "
             f"{block['last']}), {block['sampled_pages']} pages sampled"
         )
+    if blocks:
         w("")
     for doc in report["documents"]:
         w(f"== {doc['source_path']}  (sha256 {doc['sha256'][:12]}…)")

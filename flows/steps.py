@@ -48,7 +48,16 @@ from cleaning.schema import (
     STATUSES,
     UNIT_SCHEMAS,
 )
-from cleaning.state import CatalogEntry, StateDir, load_catalog, sha256_files, unit_id, write_catalog
+from cleaning.state import (
+    CatalogEntry,
+    StateDir,
+    entry_units,
+    load_catalog,
+    part_name,
+    sha256_files,
+    unit_id,
+    write_catalog,
+)
 from flows.params import FlowParams
 
 log = logging.getLogger("presswash")
@@ -185,11 +194,11 @@ def plan(params: FlowParams, run_id: str) -> dict[str, Any]:
             and old is not None
             and old.sha256 == sha
             and old.fingerprint == fingerprint
-            and state.unit_complete(old.unit)
+            and all(map(state.unit_complete, old.all_units()))
         )
         if unchanged:
             skipped.append(sp)
-            new_catalog[sp] = CatalogEntry(sp, sha, size, mtime, fingerprint, old.unit)
+            new_catalog[sp] = CatalogEntry(sp, sha, size, mtime, fingerprint, old.unit, old.units)
         else:
             todo.append(
                 {
@@ -201,6 +210,9 @@ def plan(params: FlowParams, run_id: str) -> dict[str, Any]:
                 }
             )
 
+    # a large zip archive or JSONL file becomes parts, so that its shards run in parallel and
+    # stay as small as any other
+    todo = _split_archives(todo, cfg.read, part_bytes(params.shard_bytes))
     shards, blocks = _cut_shards(
         todo,
         params.shard_bytes,
@@ -209,10 +221,21 @@ def plan(params: FlowParams, run_id: str) -> dict[str, Any]:
         state,
         state.staging(run_id) / "furniture",
     )
+    units_of: dict[str, list[str]] = defaultdict(list)
     for shard in shards:
         for f in shard["files"]:
+            units_of[f["source_path"]].append(shard["unit"])
+    for shard in shards:
+        for f in shard["files"]:
+            units = units_of[f["source_path"]]
             new_catalog[f["source_path"]] = CatalogEntry(
-                f["source_path"], f["sha256"], f["size"], f["mtime"], fingerprint, shard["unit"]
+                f["source_path"],
+                f["sha256"],
+                f.get("file_size", f["size"]),
+                f["mtime"],
+                fingerprint,
+                units[0],
+                units if len(units) > 1 else None,
             )
 
     rejected_inputs: list[str] = []
@@ -225,7 +248,7 @@ def plan(params: FlowParams, run_id: str) -> dict[str, Any]:
             and old is not None
             and old.sha256 == r.source_sha256
             and old.fingerprint == fingerprint
-            and state.unit_complete(old.unit)
+            and all(map(state.unit_complete, old.all_units()))
         ):
             skipped.append(r.source_path)
             new_catalog[r.source_path] = old
@@ -247,7 +270,7 @@ def plan(params: FlowParams, run_id: str) -> dict[str, Any]:
         "given": given,
         "duplicate_inputs": duplicates,
         "skipped": sorted(set(skipped)),
-        "processed": sorted(f["source_path"] for f in todo),
+        "processed": sorted({f["source_path"] for f in todo}),  # an archive cut into parts: once
         "listing_rejects": sorted(r.source_path for r in pending),
         "listing_unit": listing_unit,
         "shards": shards,
@@ -321,6 +344,64 @@ def _cut(files: list[dict[str, Any]], limit: int) -> list[list[dict[str, Any]]]:
     return parts
 
 
+# A large file is cut into parts of 1/PARTS_PER_BLOCK of a block (1 MiB of the default 32 MiB):
+# fine enough for the cut that gives every worker a shard, and a function of shard_bytes alone,
+# like the blocks, so the rows do not depend on workers or min_shard_bytes.
+PARTS_PER_BLOCK = 32
+
+
+def part_bytes(shard_bytes: int) -> int:
+    """The bytes of the parts a large zip or JSONL file is cut into (:func:`_split_archives`)."""
+    return max(shard_bytes // PARTS_PER_BLOCK, 1)
+
+
+def _split_archives(files: list[dict[str, Any]], read_cfg: Any, part_bytes: int) -> list[dict[str, Any]]:
+    """``files`` with each zip archive or JSONL file larger than ``part_bytes`` replaced by its
+    parts (:func:`cleaning.reader.file_parts`): entries of the same file with a ``part`` (a range
+    of members or of lines), ``size`` the part's bytes, ``file_size`` the file's and ``whole``
+    the part that would be the whole file."""
+    from cleaning.reader import file_parts
+
+    out: list[dict[str, Any]] = []
+    for f in files:
+        parts = None
+        if f["size"] > part_bytes:
+            parts = file_parts(Path(f["path"]), read_cfg, part_bytes)
+        if not parts:
+            out.append(f)
+            continue
+        first, last = parts[0][0], parts[-1][0]
+        whole = [first[0], last[1], *first[2:]]
+        out.extend(
+            {**f, "size": n, "file_size": f["size"], "part": list(part), "whole": whole} for part, n in parts
+        )
+    return out
+
+
+def _merge_parts(files: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Consecutive parts of one file as one part (a shard opens the file once)."""
+    merged: list[dict[str, Any]] = []
+    for f in files:
+        last = merged[-1] if merged else None
+        if last is not None and "part" in f and "part" in last and last["source_path"] == f["source_path"]:
+            part = [last["part"][0], f["part"][1], *last["part"][2:]]
+            merged[-1] = {**last, "size": last["size"] + f["size"], "part": part}
+        else:
+            merged.append(f)
+    # a file whose parts all came together is read whole, as a file never cut is
+    return [_whole(f) if "part" in f and f["part"] == f["whole"] else f for f in merged]
+
+
+def _whole(f: dict[str, Any]) -> dict[str, Any]:
+    whole = {k: v for k, v in f.items() if k not in ("part", "file_size", "whole")}
+    whole["size"] = f["file_size"]
+    return whole
+
+
+def _unit_names(files: list[dict[str, Any]]) -> list[tuple[str, str | None]]:
+    return [(part_name(f["source_path"], f.get("part")), f["sha256"]) for f in files]
+
+
 def _cut_shards(
     todo: list[dict[str, Any]],
     block_bytes: int,
@@ -342,15 +423,16 @@ def _cut_shards(
     shards: list[dict[str, Any]] = []
     blocks: list[dict[str, Any]] = []
     for block in _cut(sorted(todo, key=lambda f: f["source_path"]), block_bytes):
-        parts = _cut(block, shard_bytes)
+        parts = [_merge_parts(files) for files in _cut(block, shard_bytes)]
+        block = _merge_parts(block)
         scope = ""
         if len(parts) > 1:
             # the split shards' units differ from the units of the same files cut on their own,
             # whose furniture comes from those files only
-            scope = unit_id(fingerprint, [(f["source_path"], f["sha256"]) for f in block])
+            scope = unit_id(fingerprint, _unit_names(block))
         first = len(shards)
         for files in parts:
-            uid = unit_id(fingerprint, [(f["source_path"], f["sha256"]) for f in files], scope)
+            uid = unit_id(fingerprint, _unit_names(files), scope)
             shard = {
                 "unit": uid,
                 "files": files,
@@ -461,7 +543,16 @@ def _input_files(files: list[dict[str, Any]]) -> list[Any]:
     """The planned files of a shard or block (``plan``'s dicts) as the reader's ``InputFile``."""
     from cleaning.reader import InputFile
 
-    return [InputFile(path=Path(f["path"]), source_path=f["source_path"], size=f["size"]) for f in files]
+    return [
+        InputFile(
+            path=Path(f["path"]),
+            source_path=f["source_path"],
+            size=f["size"],
+            part=tuple(f["part"]) if f.get("part") else None,
+            sha256=f.get("sha256") if f.get("part") else None,
+        )
+        for f in files
+    ]
 
 
 def block_furniture(block: dict[str, Any], params: FlowParams) -> dict[str, Any]:
@@ -791,7 +882,8 @@ def live_units(catalog: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
     """unit -> the input source paths whose current rows live in it."""
     units: dict[str, list[str]] = defaultdict(list)
     for sp, e in catalog.items():
-        units[e["unit"]].append(sp)
+        for u in entry_units(e):
+            units[u].append(sp)
     return {u: sorted(v) for u, v in sorted(units.items())}
 
 
@@ -1042,9 +1134,10 @@ def build_manifest(
     skipped = set(the_plan["skipped"])
     given = set(the_plan["given"])
     catalog = the_plan["catalog"]
-    per_source: dict[str, dict[str, int]] = {}
+    per_source: dict[str, Counter[str]] = defaultdict(Counter)
     for fin in finals:
-        per_source.update(fin["sources"])
+        for sp, c in fin["sources"].items():
+            per_source[sp].update(c)  # an archive cut into parts: the sum of its units
     inputs = []
     for sp in sorted(catalog):
         e = catalog[sp]
@@ -1068,6 +1161,7 @@ def build_manifest(
                 "bytes": e["size"],
                 "status": status,
                 "unit": e["unit"],
+                **({"units": e["units"]} if e.get("units") else {}),
                 "articles": c.get("articles", 0),
                 "rejects": c.get("rejects", 0),
             }
@@ -1197,7 +1291,7 @@ def publish_run(
 
     plan_ = parquet_io.PublishPlan(run_id=run_id, moves=moves, removes=removes, cleanup=[state.rel(staging)])
     applied = parquet_io.publish(out, state.root, plan_)
-    removed_units = state.collect_garbage({e.unit for e in catalog.values()})
+    removed_units = state.collect_garbage({u for e in catalog.values() for u in e.all_units()})
     return {
         "manifest": manifest,
         "changed_files": [d for _, d in applied.moves if d.endswith(".parquet") and not d.startswith(".")],
