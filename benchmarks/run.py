@@ -7,6 +7,7 @@
     python -m benchmarks.run --prefect            # also `presswash run` vs the same steps without Prefect
     python -m benchmarks.run --prefect-only       # only that comparison
     python -m benchmarks.run --runners            # `presswash run` with each runner, 1 and N workers
+    python -m benchmarks.run --runners --as-archive  # the same, each set packed as one zip
     python -m benchmarks.run --reduce-scaling UNIT_DIR...   # dedup_reduce time/memory vs paragraphs
 
 Inputs are built by :mod:`benchmarks.corpus` from the real corpora in ``$PRESSWASH_SHARED``
@@ -1207,7 +1208,9 @@ def run_prefect_only(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def runners_compare(roots: list[Path], work: Path, workers: int, repeats: int) -> dict[str, Any]:
+def runners_compare(
+    roots: list[Path], work: Path, workers: int, repeats: int, tiny: Path | None = None
+) -> dict[str, Any]:
     """``presswash run`` (ephemeral server, as the README runs it) with each runner, against the
     flow's steps without Prefect on 1 and ``workers`` processes (``run_local`` over a process pool,
     as the scaling runs do), in rounds whose order rotates.
@@ -1250,7 +1253,7 @@ def runners_compare(roots: list[Path], work: Path, workers: int, repeats: int) -
         f"presswash run --runner thread --workers {workers}": flow("thread", workers),
         f"presswash run --runner process --workers {workers}": flow("process", workers),
     }
-    tiny = next(iter(sorted(roots[0].rglob("*.txt"))))
+    tiny = tiny or next(iter(sorted(roots[0].rglob("*.txt"))))
     for k, way in enumerate(ways.values()):  # untimed: the disk cache, a fresh server's first run
         way([tiny], work / f"tiny-{k}")
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in ways}
@@ -1281,6 +1284,8 @@ def _runners_report(p: dict[str, Any], mb: float) -> list[str]:
         return [*out, p["skipped"]]
     ways = p["ways"]
     base = next(iter(ways.values()))["wall"]
+    if p.get("inputs"):
+        out += [f"Inputs: {', '.join(p['inputs'])}.", ""]
     out += [
         f"{p['repeats']} rounds, order rotating; each way's fastest run, its median, every run; "
         "CPU of the steps from the manifest (median).",
@@ -1308,11 +1313,31 @@ def _same_rows(digests: dict[str, str | None]) -> str:
     return "Published rows DIFFER: " + "; ".join(f"{name} `{d}`" for name, d in known.items()) + "."
 
 
+def pack_archive(root: Path, dest: Path) -> Path:
+    """The pages under ``root`` as one zip archive (deflated, in path order): a dump as it is
+    often shipped, which a run cuts into parts of its members."""
+    import zipfile
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + ".tmp")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
+        for page in sorted(root.rglob("*.txt")):
+            zf.write(page, page.relative_to(root).as_posix())
+    tmp.replace(dest)
+    return dest
+
+
 def run_runners_only(args: argparse.Namespace) -> dict[str, Any]:
     sets = corpus.build_sets(args.size_mb, seed=args.seed)
     mb = sum(s.mb for s in sets.values())
     work = OUT_DIR / f"work-runners-{args.size_mb:g}"
-    p = runners_compare([s.root for s in sets.values()], work, max(args.workers), args.repeats)
+    roots = [s.root for s in sets.values()]
+    tiny = None
+    if args.as_archive:  # each set as one zip: the run cuts it into parts for the workers
+        tiny = next(iter(sorted(roots[0].rglob("*.txt"))))
+        roots = [pack_archive(s.root, work / "archives" / f"{s.root.name}.zip") for s in sets.values()]
+    p = runners_compare(roots, work, max(args.workers), args.repeats, tiny)
+    p["inputs"] = [r.name for r in roots]
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": "python -m benchmarks.run " + " ".join(sys.argv[1:]),
@@ -1409,6 +1434,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--runners",
         action="store_true",
         help="only `presswash run` with each runner (1 and the largest --workers) against the bare steps",
+    )
+    p.add_argument(
+        "--as-archive",
+        action="store_true",
+        help="with --runners: each set packed as one zip archive (a run reads it in parts)",
     )
     p.add_argument(
         "--prefect-repeats", type=int, default=1, help="rounds of the Prefect comparison (fastest per way)"

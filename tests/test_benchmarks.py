@@ -126,3 +126,15 @@ def test_numpy_signatures_equal_a_paragraph_at_a_time(tmp_path: Path) -> None:
     (tmp_path / "p.txt").write_text("\n\n".join(paragraphs), encoding="utf-8")
     ref = naive.numpy_signatures([tmp_path / "p.txt"], repeats=1)
     assert ref["paragraphs"] == 4 and ref["input_bytes"] > 0 and ref["cpu"] >= 0
+
+
+def test_pack_archive_holds_the_pages_a_run_reads_as_the_directory(pages: Path, tmp_path: Path) -> None:
+    """``--as-archive`` measures the same pages: the zip's members are the directory's files."""
+    from cleaning.reader import InputFile, read_file
+
+    archive = run.pack_archive(pages, tmp_path / "set" / "pages.zip")
+    docs = [d for d in read_file(InputFile(archive, "pages.zip", archive.stat().st_size))]
+    files = sorted(pages.rglob("*.txt"))
+    assert [d.source_path for d in docs] == [f"pages.zip!{f.relative_to(pages).as_posix()}" for f in files]
+    assert [d.data for d in docs] == [f.read_bytes() for f in files]
+    assert [p.name for p in archive.parent.iterdir()] == ["pages.zip"]  # no staging file left
