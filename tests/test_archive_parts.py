@@ -10,14 +10,19 @@ numbers), so the rows do not depend on the cut.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
+import tempfile
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
 
 from cleaning.reader import InputFile, ReadConfig, jsonl_parts, read_file, zip_parts
 from cleaning.state import StateDir, load_catalog
@@ -206,3 +211,53 @@ def test_explain_reads_each_part_with_its_block(dump: Path, tmp_path: Path) -> N
     explained = sorted((it["id"], it["kind"]) for d in report["documents"] for it in d["items"])
     published = pq.read_table(tmp_path / "out" / "articles", columns=["id", "kind"]).to_pylist()
     assert explained == sorted((a["id"], a["kind"]) for a in published)
+
+
+_LINE = st.one_of(
+    st.builds(lambda t: json.dumps({"text": t}, ensure_ascii=False), st.text(min_size=1, max_size=300)),
+    st.builds(lambda t: json.dumps({"content": t, "n": 1}), st.text(max_size=50)),
+    st.sampled_from(["", "  ", "{bad", "[1]", '{"title": "x"}', "\ufeff{}", '{"text": "a\\ud800b"}']),
+    st.builds(lambda n: json.dumps({"text": "长" * n}, ensure_ascii=False), st.integers(2000, 4000)),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(_LINE, min_size=1, max_size=40),
+    st.sampled_from([b"\n", b"\r\n"]),
+    st.booleans(),
+    st.integers(16, 3000),
+)
+def test_any_jsonl_reads_the_same_in_parts(lines: list[str], eol: bytes, bom: bool, part_bytes: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "feed.jsonl"
+        path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + eol.join(x.encode("utf-8") for x in lines))
+        parts = jsonl_parts(path, CFG, part_bytes)
+        event("cut" if parts else "read whole")
+        if parts is None:
+            return
+        whole = _docs([InputFile(path, "feed.jsonl", path.stat().st_size)])
+        sha = hashlib.sha256(path.read_bytes()).hexdigest()
+        assert _docs([InputFile(path, "feed.jsonl", n, part=p, sha256=sha) for p, n in parts]) == whole
+
+
+_NAME = st.sampled_from(["a.txt", "b/c.txt", "a.txt", ".h.txt", "../x.txt", "d.md", "e.jsonl", "f.zip", "g/"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(_NAME, st.text(max_size=400)), min_size=1, max_size=30), st.integers(16, 2000))
+def test_any_zip_reads_the_same_in_parts(members: list[tuple[str, str]], part_bytes: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "dump.zip"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # duplicate names, on purpose
+            with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+                for name, text in members:
+                    zf.writestr(name, "" if name.endswith("/") else text)
+        parts = zip_parts(path, CFG, part_bytes)
+        event("cut" if parts else "read whole")
+        if parts is None:
+            return
+        whole = _docs([InputFile(path, "dump.zip", path.stat().st_size)])
+        sha = hashlib.sha256(path.read_bytes()).hexdigest()
+        assert _docs([InputFile(path, "dump.zip", n, part=p, sha256=sha) for p, n in parts]) == whole
