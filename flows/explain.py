@@ -146,7 +146,7 @@ def explain_file(
         pairs = run_block(path, inputs, cfg, shard_bytes)
         files, rejects = [f for f, _ in pairs], []
         blocks = []
-        for _, block in pairs:
+        for part, block in pairs:
             pre = _furniture(block, cfg, furniture_max_pages)
             block_furniture.append(pre.furniture)
             blocks.append(
@@ -155,6 +155,8 @@ def explain_file(
                     "first": block[0].source_path,
                     "last": block[-1].source_path,
                     "sampled_pages": len(pre.decoded),
+                    # the part of FILE read with this block's furniture (members or bytes)
+                    **({"part": list(part.part)} if part.part is not None else {}),
                 }
             )
         report["furniture_block"] = blocks[0]
@@ -252,15 +254,24 @@ def _reject(r: Reject) -> dict[str, Any]:
     return {"source_path": r.source_path, "reason": r.reason, "detail": r.detail}
 
 
+def _part_text(part: list[int]) -> str:
+    """A part of a file (:class:`cleaning.reader.InputFile`), for a person."""
+    if len(part) == 3:  # a JSONL file's byte range, and the lines before it
+        return f"bytes {part[0]} to {part[1]} (from line {part[2] + 1})"
+    return f"archive entries {part[0]} to {part[1] - 1}"
+
+
 def render(report: dict[str, Any], show_all: bool = False) -> str:
     """The report for a person: one line per change or decision, in source order."""
     out: list[str] = []
     w = out.append
     blocks = report.get("furniture_blocks") or [b for b in [report.get("furniture_block")] if b]
     for block in blocks:
+        part = block.get("part")
         w(
             f"furniture found over the run's block of {block['files']} files ({block['first']} … "
             f"{block['last']}), {block['sampled_pages']} pages sampled"
+            + (f"; for {report['file']}'s {_part_text(part)}" if part else "")
         )
     if blocks:
         w("")

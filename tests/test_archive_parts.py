@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from cleaning.reader import InputFile, ReadConfig, jsonl_parts, read_file, zip_parts
 from cleaning.state import StateDir, load_catalog
 from flows import steps
-from flows.explain import explain_file
+from flows.explain import explain_file, render
 from flows.params import FlowParams
 
 HAN = "城市网络建设工作推进会议召开本报讯记者市民反映问题部门要求年底前见到成效道路改造垃圾分类老旧小区"
@@ -208,6 +208,10 @@ def test_explain_reads_each_part_with_its_block(dump: Path, tmp_path: Path) -> N
     cfg = FlowParams(inputs=["x"]).cleaning()
     report = explain_file(_file(dump), cfg, inputs=[str(dump)], shard_bytes=shard_bytes)
     assert len(report["furniture_blocks"]) == manifest["this_run"]["shards"]
+    parts = [b["part"] for b in report["furniture_blocks"]]
+    assert parts[0][0] == 0 and [p[1] for p in parts[:-1]] == [p[0] for p in parts[1:]]
+    shown = render(report)
+    assert shown.count("archive entries" if _file(dump).suffix == ".zip" else "bytes ") >= len(parts)
     explained = sorted((it["id"], it["kind"]) for d in report["documents"] for it in d["items"])
     published = pq.read_table(tmp_path / "out" / "articles", columns=["id", "kind"]).to_pylist()
     assert explained == sorted((a["id"], a["kind"]) for a in published)
