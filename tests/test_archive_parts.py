@@ -217,6 +217,15 @@ def test_explain_reads_each_part_with_its_block(dump: Path, tmp_path: Path) -> N
     assert explained == sorted((a["id"], a["kind"]) for a in published)
 
 
+def _reads_the_same_in_parts(path: Path, parts: list[tuple[tuple[int, ...], int]] | None) -> None:
+    event("cut" if parts else "read whole")
+    if parts is None:
+        return
+    whole = _docs([InputFile(path, path.name, path.stat().st_size)])
+    sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert _docs([InputFile(path, path.name, n, part=p, sha256=sha) for p, n in parts]) == whole
+
+
 _LINE = st.one_of(
     st.builds(lambda t: json.dumps({"text": t}, ensure_ascii=False), st.text(min_size=1, max_size=300)),
     st.builds(lambda t: json.dumps({"content": t, "n": 1}), st.text(max_size=50)),
@@ -236,13 +245,7 @@ def test_any_jsonl_reads_the_same_in_parts(lines: list[str], eol: bytes, bom: bo
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "feed.jsonl"
         path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + eol.join(x.encode("utf-8") for x in lines))
-        parts = jsonl_parts(path, CFG, part_bytes)
-        event("cut" if parts else "read whole")
-        if parts is None:
-            return
-        whole = _docs([InputFile(path, "feed.jsonl", path.stat().st_size)])
-        sha = hashlib.sha256(path.read_bytes()).hexdigest()
-        assert _docs([InputFile(path, "feed.jsonl", n, part=p, sha256=sha) for p, n in parts]) == whole
+        _reads_the_same_in_parts(path, jsonl_parts(path, CFG, part_bytes))
 
 
 _NAME = st.sampled_from(["a.txt", "b/c.txt", "a.txt", ".h.txt", "../x.txt", "d.md", "e.jsonl", "f.zip", "g/"])
@@ -258,10 +261,4 @@ def test_any_zip_reads_the_same_in_parts(members: list[tuple[str, str]], part_by
             with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
                 for name, text in members:
                     zf.writestr(name, "" if name.endswith("/") else text)
-        parts = zip_parts(path, CFG, part_bytes)
-        event("cut" if parts else "read whole")
-        if parts is None:
-            return
-        whole = _docs([InputFile(path, "dump.zip", path.stat().st_size)])
-        sha = hashlib.sha256(path.read_bytes()).hexdigest()
-        assert _docs([InputFile(path, "dump.zip", n, part=p, sha256=sha) for p, n in parts]) == whole
+        _reads_the_same_in_parts(path, zip_parts(path, CFG, part_bytes))
