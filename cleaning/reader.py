@@ -1181,7 +1181,9 @@ def jsonl_parts(path: Path, cfg: ReadConfig, part_bytes: int) -> list[tuple[tupl
             target = part_bytes
             blank = True
             while chunk := fh.read(_CHUNK):
-                blank = blank and not chunk.strip()
+                # blank as its reading sees it: a BOM opening the file is no record either
+                text = chunk[3:] if pos == 0 and chunk.startswith(codecs.BOM_UTF8) else chunk
+                blank = blank and not text.strip()
                 while target < pos + len(chunk):
                     at = chunk.find(b"\n", max(target - pos, 0))
                     if at < 0:
@@ -1393,6 +1395,7 @@ def _zip_members(
     seen: set[str] = set()
     inflated = 0
     produced = 0
+    last = True  # this reading reaches the archive's last entry
     if f.part is not None:
         # a part of the archive: the names and sizes of the members before it, from the central
         # directory, as reading them would have left them (zip_parts only cuts archives whose
@@ -1407,6 +1410,7 @@ def _zip_members(
             if safe and name not in seen:
                 seen.add(name)
                 inflated += info.file_size
+        last = stop >= len(infos)
         infos = infos[start:stop]
     for info in infos:
         if info.is_dir():
@@ -1483,7 +1487,7 @@ def _zip_members(
             yield from _jsonl_docs(io.BufferedReader(io.BytesIO(data)), path, sha, cfg)
         else:
             yield _text_doc(path, sha, data, cfg)
-    if produced == 0 and f.part is None:
+    if produced == 0 and last:  # nothing in the whole archive (the last part counts all before it)
         yield Reject(f.source_path, "empty", "the archive holds no files", sha, f.size)
 
 

@@ -122,13 +122,18 @@ def test_files_read_whole(tmp_path: Path) -> None:
     assert zip_parts(tmp_path / "gz.zip", CFG, 1024) is None
     (tmp_path / "bad.zip").write_bytes(b"PK\x03\x04" + b"\x00" * 5000)
     assert zip_parts(tmp_path / "bad.zip", CFG, 1024) is None
+    with zipfile.ZipFile(tmp_path / "hidden.zip", "w") as zf:  # cut, and still reported as empty
+        for k in range(4):
+            zf.writestr(f".h{k}.txt", "x" * 500)
+    assert _reads_the_same_in_parts(tmp_path / "hidden.zip", zip_parts(tmp_path / "hidden.zip", CFG, 600))
     feed = _feed(tmp_path / "feed.jsonl")
     assert jsonl_parts(feed, CFG, feed.stat().st_size) is None
     # UTF-16 (transcoded whole), blank (rejected whole as empty), binary (rejected whole)
     (tmp_path / "u16.jsonl").write_bytes(feed.read_text(encoding="utf-8-sig").encode("utf-16"))
     (tmp_path / "blank.jsonl").write_bytes(b"\n  \n" * 3000)
+    (tmp_path / "bom.jsonl").write_bytes(b"\xef\xbb\xbf" + b"\n  \n" * 3000)
     (tmp_path / "bin.jsonl").write_bytes(bytes(range(256)) * 100)
-    for name in ("u16.jsonl", "blank.jsonl", "bin.jsonl"):
+    for name in ("u16.jsonl", "blank.jsonl", "bom.jsonl", "bin.jsonl"):
         assert jsonl_parts(tmp_path / name, CFG, 1024) is None, name
 
 
@@ -217,13 +222,14 @@ def test_explain_reads_each_part_with_its_block(dump: Path, tmp_path: Path) -> N
     assert explained == sorted((a["id"], a["kind"]) for a in published)
 
 
-def _reads_the_same_in_parts(path: Path, parts: list[tuple[tuple[int, ...], int]] | None) -> None:
-    event("cut" if parts else "read whole")
+def _reads_the_same_in_parts(path: Path, parts: list[tuple[tuple[int, ...], int]] | None) -> bool:
+    """Reading ``parts`` gives what reading ``path`` whole gives; False when it was not cut."""
     if parts is None:
-        return
+        return False
     whole = _docs([InputFile(path, path.name, path.stat().st_size)])
     sha = hashlib.sha256(path.read_bytes()).hexdigest()
     assert _docs([InputFile(path, path.name, n, part=p, sha256=sha) for p, n in parts]) == whole
+    return True
 
 
 _LINE = st.one_of(
@@ -245,7 +251,7 @@ def test_any_jsonl_reads_the_same_in_parts(lines: list[str], eol: bytes, bom: bo
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "feed.jsonl"
         path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + eol.join(x.encode("utf-8") for x in lines))
-        _reads_the_same_in_parts(path, jsonl_parts(path, CFG, part_bytes))
+        event("cut" if _reads_the_same_in_parts(path, jsonl_parts(path, CFG, part_bytes)) else "read whole")
 
 
 _NAME = st.sampled_from(["a.txt", "b/c.txt", "a.txt", ".h.txt", "../x.txt", "d.md", "e.jsonl", "f.zip", "g/"])
@@ -261,4 +267,4 @@ def test_any_zip_reads_the_same_in_parts(members: list[tuple[str, str]], part_by
             with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
                 for name, text in members:
                     zf.writestr(name, "" if name.endswith("/") else text)
-        _reads_the_same_in_parts(path, zip_parts(path, CFG, part_bytes))
+        event("cut" if _reads_the_same_in_parts(path, zip_parts(path, CFG, part_bytes)) else "read whole")
