@@ -89,6 +89,7 @@ def run_block(
     (:func:`flows.steps.plan`). Raises ValueError when ``path`` is not among the inputs.
     """
     from cleaning.reader import list_inputs
+    from cleaning.state import sha256_files
     from flows.steps import _cut, _input_files, _merge_parts, _split_archives, part_bytes
 
     files, _ = list_inputs(inputs, cfg.read)
@@ -102,6 +103,14 @@ def run_block(
         for sp in sorted(by_source)
     ]
     listed = _split_archives(listed, cfg.read, part_bytes(shard_bytes))
+    # a file read in parts is hashed once here, as the plan does, not once for each part read
+    hashes: dict[str, str | None] = {}
+    for f in listed:
+        if "part" in f:
+            if f["source_path"] not in hashes:
+                got = next(sha256_files([f["path"]]))
+                hashes[f["source_path"]] = got if isinstance(got, str) else None  # else its reading says
+            f["sha256"] = hashes[f["source_path"]]
     pairs = []
     for block in _cut(listed, shard_bytes):
         block = _merge_parts(block)
