@@ -810,6 +810,12 @@ def _sha256_file(path: Path) -> str:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
+def _input_sha256(f: InputFile) -> str:
+    """The SHA-256 the documents of ``f`` carry: the plan's for a part (hashing the whole file for
+    each part would read it once a part), else the file's, hashed now."""
+    return f.sha256 if f.part is not None and f.sha256 else _sha256_file(f.path)
+
+
 _RATIO_STEP = 16 * 1024
 
 
@@ -1149,7 +1155,7 @@ def _jsonl_line(
 
 
 def _read_jsonl(f: InputFile, cfg: ReadConfig) -> Iterator[SourceDoc | Reject]:
-    sha = f.sha256 if f.part is not None and f.sha256 else _sha256_file(f.path)
+    sha = _input_sha256(f)
     with _open(f.path) as fh:
         stream = io.BufferedReader(fh, _CHUNK)  # type: ignore[arg-type]
         yield from _jsonl_docs(stream, f.source_path, sha, cfg, f.part)
@@ -1271,7 +1277,7 @@ def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int, cfg: R
 
 
 def _read_zip(f: InputFile, cfg: ReadConfig) -> Iterator[SourceDoc | Reject]:
-    sha = f.sha256 if f.part is not None and f.sha256 else _sha256_file(f.path)
+    sha = _input_sha256(f)
     with _open(f.path) as fh:
         declared = _declared_member_count(fh)
         if declared is not None and declared > cfg.max_zip_members:
