@@ -226,8 +226,12 @@ class InputFile:
     ``part``: only a part of a large file, read as the whole file's reading reads it: of a zip,
     the members from index ``start`` to ``stop`` (exclusive) of its entries (:func:`zip_parts`);
     of a JSONL file, the lines from byte ``start`` to ``stop``, ``lines`` lines before them
-    (:func:`jsonl_parts`). ``sha256`` is then the file's, taken as given instead of hashing the
-    whole file for each part.
+    (:func:`jsonl_parts`); of a gzipped JSONL file, the same in inflated bytes, and the
+    compressed size the part was cut for (:func:`jsonl_gz_parts`). ``sha256`` is then the
+    file's, taken as given instead of hashing the whole file for each part. ``gz_index``: a seek
+    index of a gzipped part's file (:func:`jsonl_gz_parts`), so the part starts reading where
+    it begins instead of inflating the file up to there; without it (or should it not load)
+    the part is read the slow way, to the same records.
     """
 
     path: Path
@@ -235,6 +239,7 @@ class InputFile:
     size: int
     part: tuple[int, ...] | None = None
     sha256: str | None = None
+    gz_index: str | None = None
 
 
 # --------------------------------------------------------------------------- names
@@ -1209,6 +1214,9 @@ def jsonl_parts(path: Path, cfg: ReadConfig, part_bytes: int) -> list[tuple[tupl
 
 
 def _read_jsonl_gz(f: InputFile, cfg: ReadConfig) -> Iterator[SourceDoc | Reject]:
+    if f.part is not None:
+        yield from _read_jsonl_gz_part(f, cfg)
+        return
     sha, _out, problem = _verify_gzip(f.path, cfg)
     if problem is not None:
         yield Reject(f.source_path, problem.reason, problem.detail, sha, f.size)
@@ -1218,6 +1226,146 @@ def _read_jsonl_gz(f: InputFile, cfg: ReadConfig) -> Iterator[SourceDoc | Reject
             yield from _jsonl_docs(io.BufferedReader(gz, _CHUNK), f.source_path, sha, cfg)  # type: ignore[arg-type]
         except (EOFError, gzip.BadGzipFile, zlib.error) as exc:  # changed since the first pass
             yield Reject(f.source_path, "gzip_corrupt", f"changed while read: {exc}", sha, f.size)
+
+
+# A gzipped JSONL file is cut (jsonl_gz_parts) into parts of about part_bytes *compressed* bytes,
+# as a whole .gz file weighs its compressed size in the shard cut. The compressed bytes are fed to
+# the inflater in pieces of a size that depends on part_bytes alone (an eighth of it, within these
+# bounds), so a cut depends on the file and part_bytes alone.
+_GZ_FEED = 16 * 1024
+_GZ_FEED_MIN = 256
+# Inflated bytes between the points of a part's seek index: a part starts by inflating at most
+# this much past the point before it (about 10 ms). The index keeps 32 KiB of window a point.
+GZ_INDEX_SPACING = 4 * _MIB
+
+
+def _inflated(fh: BinaryIO, feed: int) -> Iterator[tuple[int, bytes]]:
+    """(compressed bytes fed so far, what they inflated to) of a gzip file of one or more members
+    (NUL padding between them is skipped, as Python's gzip does), fed ``feed`` bytes at a time.
+    Raises ``zlib.error`` on a corrupt stream and ``EOFError`` on a truncated one."""
+    inflater = zlib.decompressobj(wbits=31)
+    fed = 0
+    while data := fh.read(feed):
+        fed += len(data)
+        while data:
+            if inflater.eof:  # a member ended inside this feed: padding, or the next member
+                data = data.lstrip(b"\x00")
+                if not data:
+                    break
+                inflater = zlib.decompressobj(wbits=31)
+            yield fed, inflater.decompress(data)
+            data = inflater.unused_data if inflater.eof else b""
+    if not inflater.eof:
+        raise EOFError("the stream ends before its end marker")
+
+
+def jsonl_gz_parts(path: Path, cfg: ReadConfig, part_bytes: int) -> list[tuple[tuple[int, ...], int]] | None:
+    """Cut a gzipped JSONL file at line ends into parts of about ``part_bytes`` compressed bytes:
+    ``((start, stop, lines before, compressed size), compressed bytes)`` per part, ``start`` and
+    ``stop`` in inflated bytes. One pass inflates the whole file, with the checks the whole
+    file's reading makes first (:func:`_verify_gzip`), so a part is read without them. The
+    parts are read faster with the file's seek index (:func:`write_gz_index`).
+
+    ``None`` when the file is read whole: it fits one part, or its reading would reject it
+    whole or read it other than as UTF-8 lines (a truncated, corrupt, oversized or bomb-like
+    stream; a UTF-16, binary or blank file).
+    """
+    try:
+        with _open(path) as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size <= part_bytes:
+                return None
+            cuts: list[tuple[int, int, int]] = [(0, 0, 0)]  # (inflated byte, lines before, fed)
+            head = b""
+            out = lines = 0
+            target = part_bytes
+            blank = True
+            for fed, chunk in _inflated(fh, min(_GZ_FEED, max(_GZ_FEED_MIN, part_bytes // 8))):
+                if len(head) < 65536:
+                    head += chunk[: 65536 - len(head)]
+                # blank as its reading sees it: a BOM opening the file is no record either
+                text = chunk[3:] if out == 0 and chunk.startswith(codecs.BOM_UTF8) else chunk
+                blank = blank and not text.strip()
+                if fed >= target and (at := chunk.find(b"\n")) >= 0:
+                    # the first line end the feeds from the target on inflate to
+                    cuts.append((out + at + 1, lines + chunk.count(b"\n", 0, at + 1), fed))
+                    target = fed + part_bytes
+                out += len(chunk)
+                lines += chunk.count(b"\n")
+                # the whole reading's limits, with room: its ratio check runs at other points
+                if out > cfg.max_decompressed_bytes or _check_ratio(2 * out, fed, cfg):
+                    return None
+    except (OSError, EOFError, zlib.error):
+        return None
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return None
+    sniff = sniff_bytes(head, cfg)
+    if sniff.binary is not None or sniff.wide or blank:
+        return None
+    if cuts[-1][0] >= out:  # a cut at the very end starts no part
+        cuts.pop()
+    if len(cuts) < 2:
+        return None
+    bounds = [*cuts, (out, lines, size)]
+    return [((a, b, n, size), c2 - c1) for (a, n, c1), (b, _, c2) in itertools.pairwise(bounds)]
+
+
+def write_gz_index(path: Path, index_path: Path) -> bool:
+    """Write the seek index of a gzip file (``indexed_gzip``) for the parts of
+    :func:`jsonl_gz_parts` to start from (``InputFile.gz_index``): one more pass inflating the
+    file, the index written atomically. False when it cannot be made; the parts are then read
+    without it, to the same records."""
+    try:
+        import indexed_gzip
+    except ImportError:
+        return False
+    index_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = index_path.with_name(f".{index_path.name}.tmp-{os.getpid()}")
+    try:
+        with indexed_gzip.IndexedGzipFile(str(path), spacing=GZ_INDEX_SPACING) as gz:
+            gz.build_full_index()
+            gz.export_index(str(tmp))
+        os.replace(tmp, index_path)
+    except Exception:  # ZranError, OSError: the parts read the slow way
+        tmp.unlink(missing_ok=True)
+        return False
+    return True
+
+
+def _gz_stream(fh: BinaryIO, index: str | None) -> io.BufferedIOBase:
+    """The inflated bytes of the gzip file ``fh``, seekable: through its seek index when there is
+    one that loads, else through Python's gzip (a seek forward inflates up to the offset)."""
+    if index is not None and os.path.exists(index):
+        try:
+            import indexed_gzip
+
+            return indexed_gzip.IndexedGzipFile(fileobj=fh, index_file=index, buffer_size=_CHUNK)
+        except Exception:  # ImportError, ZranError: a missing or damaged index costs time only
+            fh.seek(0)
+    return io.BufferedReader(gzip.GzipFile(fileobj=fh, mode="rb"), _CHUNK)  # type: ignore[arg-type]
+
+
+def _read_jsonl_gz_part(f: InputFile, cfg: ReadConfig) -> Iterator[SourceDoc | Reject]:
+    """The records of a part of a gzipped JSONL file (:func:`jsonl_gz_parts`, which checked the
+    whole stream when it cut it)."""
+    sha = _input_sha256(f)
+    start, stop, lines, compressed = f.part  # type: ignore[misc]
+    with _open(f.path) as fh:
+        now = os.fstat(fh.fileno()).st_size
+        if now != compressed:
+            detail = f"changed while read: {now} bytes, {compressed} when the run was planned"
+            yield Reject(f.source_path, "gzip_corrupt", detail, sha, now)
+            return
+        try:
+            with _gz_stream(fh, f.gz_index) as stream:
+                yield from _jsonl_docs(stream, f.source_path, sha, cfg, (start, stop, lines))  # type: ignore[arg-type]
+        except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+            yield Reject(f.source_path, "gzip_corrupt", f"changed while read: {exc}", sha, now)
+        except Exception as exc:  # the seek index's errors (indexed_gzip.ZranError)
+            if type(exc).__module__.startswith("indexed_gzip"):
+                yield Reject(f.source_path, "gzip_corrupt", f"changed while read: {exc}", sha, now)
+            else:
+                raise
 
 
 # ----- zip
@@ -1300,13 +1448,16 @@ def _read_zip(f: InputFile, cfg: ReadConfig) -> Iterator[SourceDoc | Reject]:
 
 
 def file_parts(path: Path, cfg: ReadConfig, part_bytes: int) -> list[tuple[tuple[int, ...], int]] | None:
-    """The parts a large zip or JSONL file is read in (:func:`zip_parts`, :func:`jsonl_parts`),
-    or ``None`` for a file read whole (any other kind, or one those decline to cut)."""
+    """The parts a large zip, JSONL or gzipped JSONL file is read in (:func:`zip_parts`,
+    :func:`jsonl_parts`, :func:`jsonl_gz_parts`), or ``None`` for a file read whole (any other
+    kind, or one those decline to cut)."""
     kind = _suffix_kind(path.name, cfg.extensions)
     if kind == ".zip":
         return zip_parts(path, cfg, part_bytes)
     if kind is not None and kind.endswith(".jsonl"):
         return jsonl_parts(path, cfg, part_bytes)
+    if kind is not None and kind.endswith(".jsonl.gz"):
+        return jsonl_gz_parts(path, cfg, part_bytes)
     return None
 
 
@@ -1518,7 +1669,8 @@ def read_file(f: InputFile, cfg: ReadConfig | None = None) -> Iterator[SourceDoc
 
     ``.txt``: one document of raw bytes. ``.jsonl``: one ``str`` document per record
     (``source_path#L<n>``). ``.gz`` of either: verified in a first pass, then
-    streamed. ``.zip``: members read in memory (``archive.zip!member``). Every
+    streamed (a part of a ``.jsonl.gz``: verified by :func:`jsonl_gz_parts` when it was cut).
+    ``.zip``: members read in memory (``archive.zip!member``). Every
     document carries the SHA-256 of the raw input file (the container for JSONL
     and zip), so a cache can key on it.
     """
