@@ -267,6 +267,8 @@ def _part_text(part: list[int]) -> str:
     """A part of a file (:class:`cleaning.reader.InputFile`), for a person."""
     if len(part) == 3:  # a JSONL file's byte range, and the lines before it
         return f"bytes {part[0]} to {part[1]} (from line {part[2] + 1})"
+    if len(part) == 4:  # a gzipped JSONL file's: bytes of what it inflates to
+        return f"inflated bytes {part[0]} to {part[1]} (from line {part[2] + 1})"
     return f"archive entries {part[0]} to {part[1] - 1}"
 
 

@@ -210,7 +210,7 @@ def plan(params: FlowParams, run_id: str) -> dict[str, Any]:
                 }
             )
 
-    # a large zip archive or JSONL file becomes parts, so that its shards run in parallel and
+    # a large zip archive or (gzipped) JSONL file becomes parts, so that its shards run in parallel and
     # stay as small as any other
     todo = _split_archives(todo, cfg.read, part_bytes(params.shard_bytes))
     shards, blocks = _cut_shards(
@@ -221,6 +221,7 @@ def plan(params: FlowParams, run_id: str) -> dict[str, Any]:
         state,
         state.staging(run_id) / "furniture",
     )
+    _index_gzip_parts([*shards, *blocks], state.staging(run_id) / "gzindex")
     units_of: dict[str, list[str]] = defaultdict(list)
     for shard in shards:
         for f in shard["files"]:
@@ -356,9 +357,9 @@ def part_bytes(shard_bytes: int) -> int:
 
 
 def _split_archives(files: list[dict[str, Any]], read_cfg: Any, part_bytes: int) -> list[dict[str, Any]]:
-    """``files`` with each zip archive or JSONL file larger than ``part_bytes`` replaced by its
-    parts (:func:`cleaning.reader.file_parts`): entries of the same file with a ``part`` (a range
-    of members or of lines), ``size`` the part's bytes, ``file_size`` the file's and ``whole``
+    """``files`` with each zip archive or (gzipped) JSONL file larger than ``part_bytes`` replaced
+    by its parts (:func:`cleaning.reader.file_parts`): entries of the same file with a ``part`` (a
+    range of members or of lines), ``size`` the part's bytes, ``file_size`` the file's and ``whole``
     the part that would be the whole file."""
     from cleaning.reader import file_parts
 
@@ -378,6 +379,27 @@ def _split_archives(files: list[dict[str, Any]], read_cfg: Any, part_bytes: int)
     return out
 
 
+def _index_gzip_parts(groups: list[dict[str, Any]], index_dir: Path) -> None:
+    """Give the parts of gzipped files that the shards and blocks of ``groups`` read a seek index
+    (``gz_index``), written to ``index_dir`` once per file, named by its SHA-256. Only a file
+    some shard reads in parts needs one: a file whose parts all fell in one shard is read whole."""
+    from cleaning.reader import write_gz_index
+
+    made: dict[str, str | None] = {}
+    for group in groups:
+        if group.get("reuse"):
+            continue
+        for f in group["files"]:
+            if "part" not in f or not f["path"].lower().endswith(".gz"):
+                continue
+            sha = f["sha256"]
+            if sha not in made:
+                index = index_dir / f"{sha}.gzidx"
+                made[sha] = str(index) if write_gz_index(Path(f["path"]), index) else None
+            if made[sha] is not None:
+                f["gz_index"] = made[sha]
+
+
 def _merge_parts(files: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Consecutive parts of one file as one part (a shard opens the file once)."""
     merged: list[dict[str, Any]] = []
@@ -393,7 +415,7 @@ def _merge_parts(files: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _whole(f: dict[str, Any]) -> dict[str, Any]:
-    whole = {k: v for k, v in f.items() if k not in ("part", "file_size", "whole")}
+    whole = {k: v for k, v in f.items() if k not in ("part", "file_size", "whole", "gz_index")}
     whole["size"] = f["file_size"]
     return whole
 
@@ -550,6 +572,7 @@ def _input_files(files: list[dict[str, Any]]) -> list[Any]:
             size=f["size"],
             part=tuple(f["part"]) if f.get("part") else None,
             sha256=f.get("sha256") if f.get("part") else None,
+            gz_index=f.get("gz_index") if f.get("part") else None,
         )
         for f in files
     ]
