@@ -1,16 +1,19 @@
-"""A large zip archive or JSONL file is cut into parts, read by several shards.
+"""A large zip archive or (gzipped) JSONL file is cut into parts, read by several shards.
 
 One file used to be one shard: a dump shipped as one zip or one JSONL file ran on one worker
 however many the run had, and held the whole file's work in one task. The plan now cuts such a
 file larger than the finest shard into parts (a zip's members, from its central directory; a
-JSONL file's lines, at line ends), which the blocks and shards take like files. A part is read
-as the whole file's reading reads it (the same rejects, duplicate-name decisions and line
-numbers), so the rows do not depend on the cut.
+JSONL file's lines, at line ends; a gzipped JSONL file's lines, at line ends of what it inflates
+to, each part starting from a seek index), which the blocks and shards take like files. A part
+is read as the whole file's reading reads it (the same rejects, duplicate-name decisions and
+line numbers), so the rows do not depend on the cut.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import itertools
 import json
 import random
 import tempfile
@@ -24,7 +27,16 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from cleaning.reader import InputFile, ReadConfig, jsonl_parts, read_file, zip_parts
+from cleaning.reader import (
+    InputFile,
+    ReadConfig,
+    file_parts,
+    jsonl_gz_parts,
+    jsonl_parts,
+    read_file,
+    write_gz_index,
+    zip_parts,
+)
 from cleaning.state import StateDir, load_catalog
 from flows import steps
 from flows.explain import explain_file, render
@@ -63,11 +75,12 @@ def _archive(path: Path, seed: int = 0, odd_members: bool = True) -> Path:
     return path
 
 
-def _feed(path: Path, seed: int = 0) -> Path:
-    """A JSONL file of pages with, between them, the lines a reading rejects or skips."""
+def _feed(path: Path, seed: int = 0, pages: int = PAGES) -> Path:
+    """A JSONL file of pages with, between them, the lines a reading rejects or skips; gzipped
+    (in two members) when ``path`` ends in ``.gz``."""
     rng = random.Random(seed)
     lines = []
-    for k in range(PAGES):
+    for k in range(pages):
         lines.append(json.dumps({"id": k, "text": _page(rng, k)}, ensure_ascii=False))
         if k == 5:
             lines += ["", "   ", "{not json", json.dumps({"title": "no text"}), "[1, 2]"]
@@ -75,8 +88,20 @@ def _feed(path: Path, seed: int = 0) -> Path:
             lines.append(json.dumps({"text": "长" * 3000}, ensure_ascii=False))  # over max_record_bytes
         if k == 25:
             lines.append(json.dumps({"content": _page(rng, 99)}, ensure_ascii=False) + "\r")
-    path.write_bytes(b"\xef\xbb\xbf" + "\n".join(lines).encode("utf-8") + b"\n")
+    data = b"\xef\xbb\xbf" + "\n".join(lines).encode("utf-8") + b"\n"
+    if path.suffix == ".gz":  # `cat a.gz b.gz` is one gzip file: it reads as one stream
+        half = data.rindex(b"\n", 0, len(data) // 2) + 1
+        data = gzip.compress(data[:half], mtime=0) + gzip.compress(data[half:], mtime=0)
+    path.write_bytes(data)
     return path
+
+
+def _dump(path: Path, kind: str, seed: int = 0) -> Path:
+    """The test file of ``kind``: an archive, a JSONL file, a gzipped one (more pages: it cuts by
+    compressed bytes)."""
+    if kind == "zip":
+        return _archive(path, seed)
+    return _feed(path, seed, PAGES * 4 if kind == "jsonl.gz" else PAGES)
 
 
 CFG = ReadConfig(max_record_bytes=8000)
@@ -92,12 +117,12 @@ def _docs(files: list[InputFile]) -> list[tuple[Any, ...]]:
 
 
 @pytest.mark.parametrize("part_bytes", [1024, 5000, 20_000])
-@pytest.mark.parametrize("kind", ["zip", "jsonl"])
+@pytest.mark.parametrize("kind", ["zip", "jsonl", "jsonl.gz"])
 def test_the_parts_read_as_the_whole_file(tmp_path: Path, part_bytes: int, kind: str) -> None:
-    path = _archive(tmp_path / "dump.zip") if kind == "zip" else _feed(tmp_path / "dump.jsonl")
+    path = _dump(tmp_path / f"dump.{kind}", kind)
     size = path.stat().st_size
     whole = InputFile(path, path.name, size)
-    parts = (zip_parts if kind == "zip" else jsonl_parts)(path, CFG, part_bytes)
+    parts = file_parts(path, CFG, part_bytes)
     assert parts is not None and len(parts) >= 2
     assert sum(n for _, n in parts) == size
     assert [p[1] for p, _ in parts[:-1]] == [p[0] for p, _ in parts[1:]]  # consecutive, no gap
@@ -111,6 +136,13 @@ def test_the_parts_read_as_the_whole_file(tmp_path: Path, part_bytes: int, kind:
     else:
         assert {"jsonl_invalid", "jsonl_no_text", "line_too_long"} <= reasons
         assert any(sp.endswith("#L1") for sp, *_ in want)  # the first record, after the BOM
+    if kind == "jsonl.gz":  # each part from the seek index: what the parts read without it
+        index = tmp_path / "dump.gzidx"
+        assert write_gz_index(path, index)
+        indexed = [InputFile(path, path.name, n, part, sha, str(index)) for part, n in parts]
+        assert _docs(indexed) == want
+        index.write_bytes(b"not an index")  # a damaged index costs time, never records
+        assert _docs(indexed) == want
 
 
 def test_files_read_whole(tmp_path: Path) -> None:
@@ -135,6 +167,22 @@ def test_files_read_whole(tmp_path: Path) -> None:
     (tmp_path / "bin.jsonl").write_bytes(bytes(range(256)) * 100)
     for name in ("u16.jsonl", "blank.jsonl", "bom.jsonl", "bin.jsonl"):
         assert jsonl_parts(tmp_path / name, CFG, 1024) is None, name
+        # gzipped, and what its reading rejects whole or reads other than as UTF-8 lines
+        (tmp_path / f"{name}.gz").write_bytes(gzip.compress((tmp_path / name).read_bytes()))
+        assert jsonl_gz_parts(tmp_path / f"{name}.gz", CFG, 256) is None, name
+    packed = _feed(tmp_path / "feed.jsonl.gz", pages=PAGES * 4).read_bytes()
+    assert jsonl_gz_parts(tmp_path / "feed.jsonl.gz", CFG, len(packed)) is None  # fits one part
+    damaged = {
+        "truncated.jsonl.gz": packed[: len(packed) // 2],
+        "corrupt.jsonl.gz": packed[:5000] + bytes(b ^ 0x5A for b in packed[5000:5100]) + packed[5100:],
+        "trailing.jsonl.gz": packed + b"PK\x03\x04 not gzip",
+        "bomb.jsonl.gz": gzip.compress(b'{"text": "' + b"a" * (40 << 20) + b'"}\n' * 2),
+    }
+    for name, data in damaged.items():
+        (tmp_path / name).write_bytes(data)
+        assert jsonl_gz_parts(tmp_path / name, CFG, 256) is None, name
+        (rejected,) = read_file(InputFile(tmp_path / name, name, len(data)), CFG)  # rejected whole
+        assert rejected.reason.startswith("gzip_"), name
 
 
 def _params(inputs: Path, out: Path, workers: int, shard_bytes: int = 10**6) -> FlowParams:
@@ -153,11 +201,11 @@ def _rows(out: Path) -> dict[str, list[dict]]:
     }
 
 
-@pytest.fixture(params=["zip", "jsonl"])
+@pytest.fixture(params=["zip", "jsonl", "jsonl.gz"])
 def dump(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
     d = tmp_path / "in"
     d.mkdir()
-    _archive(d / "dump.zip") if request.param == "zip" else _feed(d / "dump.jsonl")
+    _dump(d / f"dump.{request.param}", request.param)
     return d
 
 
@@ -196,7 +244,7 @@ def test_a_rerun_keeps_the_parts_and_a_changed_archive_replaces_them(dump: Path,
     assert again["this_run"]["skipped"] == 1 and again["this_run"]["shards"] == 0
     assert sorted(p.name for p in units_dir.iterdir()) == first
     path = _file(dump)
-    _archive(path, seed=1) if path.suffix == ".zip" else _feed(path, seed=1)
+    _dump(path, path.name.partition(".")[2], seed=1)
     changed = steps.run_local(_params(dump, out, 3))
     assert changed["this_run"]["processed"] == 1
     now = sorted(p.name for p in units_dir.iterdir())
@@ -268,3 +316,49 @@ def test_any_zip_reads_the_same_in_parts(members: list[tuple[str, str]], part_by
                 for name, text in members:
                     zf.writestr(name, "" if name.endswith("/") else text)
         event("cut" if _reads_the_same_in_parts(path, zip_parts(path, CFG, part_bytes)) else "read whole")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(_LINE, min_size=1, max_size=40),
+    st.sampled_from([b"\n", b"\r\n"]),
+    st.lists(st.integers(0, 10_000), max_size=3),
+    st.booleans(),
+    st.integers(16, 3000),
+)
+def test_any_gzipped_jsonl_reads_the_same_in_parts(
+    lines: list[str], eol: bytes, splits: list[int], padded: bool, part_bytes: int
+) -> None:
+    """Cut anywhere in the inflated stream, of one or more members (NUL padding between them)."""
+    data = eol.join(x.encode("utf-8") for x in lines)
+    bounds = sorted({0, len(data), *(k % (len(data) + 1) for k in splits)})
+    pad = b"\0\0" if padded else b""
+    packed = pad.join(gzip.compress(data[a:b], mtime=0) for a, b in itertools.pairwise(bounds))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "feed.jsonl.gz"
+        path.write_bytes(packed)
+        parts = jsonl_gz_parts(path, CFG, part_bytes)
+        event("cut" if _reads_the_same_in_parts(path, parts) else "read whole")
+
+
+def test_the_plan_indexes_a_gzipped_file_it_reads_in_parts(tmp_path: Path) -> None:
+    dump = tmp_path / "in"
+    dump.mkdir()
+    path = _dump(dump / "dump.jsonl.gz", "jsonl.gz")
+    params = _params(dump, tmp_path / "out", 3)
+    the_plan = steps.plan(params, "run")
+    files = [f for shard in the_plan["shards"] for f in shard["files"]]
+    assert len(files) >= 2 and all("part" in f for f in files)
+    (index,) = {f["gz_index"] for f in files}  # one index, for all the parts
+    assert Path(index).is_file() and Path(index).parent.parent == StateDir(params.out).staging("run")
+    # one shard reads the file whole: nothing to index
+    assert "gz_index" not in steps.plan(_params(dump, tmp_path / "one", 1), "run")["shards"][0]["files"][0]
+    # a file changed since the plan cut it: its parts reject it, none reads the other file's lines
+    part = InputFile(path, path.name, 1, tuple(files[1]["part"]), "sha", index)
+    path.write_bytes(path.read_bytes() + b"\0")
+    (rej,) = read_file(part, CFG)
+    assert rej.reason == "gzip_corrupt" and "changed while read" in rej.detail
+    # the run's staging, the index with it, goes with the publish
+    _feed(path, pages=PAGES * 4)
+    steps.run_local(params)
+    assert not list((tmp_path / "out").rglob("*.gzidx"))
