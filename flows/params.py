@@ -45,8 +45,9 @@ class FlowParams(CleaningConfig):
         description="Input bytes per shard task. Shards are the unit of parallelism and of "
         "incremental state; larger shards mean less per-task overhead, more memory per task. Also "
         "the block over which repeated page furniture is found (see furniture_max_pages), so "
-        "changing it may change which lines are furniture; workers never does. A zip or JSONL file "
-        "larger than shard_bytes / 32 is cut into parts of that size, which shards read like files.",
+        "changing it may change which lines are furniture; workers never does. A zip, JSONL or "
+        "gzipped JSONL file larger than shard_bytes / 32 (compressed bytes for a .gz) is cut into "
+        "parts of that size, which shards read like files.",
     )
     workers: int | None = Field(
         None,
