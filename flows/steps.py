@@ -13,7 +13,9 @@ parts) → :func:`publish_run` (journal, atomic moves, manifest last).
 
 from __future__ import annotations
 
+import bisect
 import gc
+import itertools
 import json
 import logging
 import os
@@ -345,6 +347,32 @@ def _cut(files: list[dict[str, Any]], limit: int) -> list[list[dict[str, Any]]]:
     return parts
 
 
+def _cut_even(files: list[dict[str, Any]], limit: int) -> list[list[dict[str, Any]]]:
+    """Consecutive files in pieces of about equal bytes, each cut at the file boundary nearest to
+    its share of the total: as many pieces as ``limit`` needs (``total / limit``, rounded up), or
+    as :func:`_cut` makes if fewer (files larger than ``limit`` each fill one). :func:`_cut`'s greedy
+    fill left a last piece of what did not fit (shards of 8.4, 1.4 and 8.4 MB for two workers),
+    one worker then doing two shards' work while the other waited."""
+    sizes = [f["size"] for f in files]
+    total = sum(sizes)
+    n = min(len(_cut(files, limit)), max(1, -(-total // max(limit, 1))))
+    if n == 1:
+        return [files] if files else []
+    ends = list(itertools.accumulate(sizes))  # ends[i]: the bytes of files[0] to files[i]
+    pieces: list[list[dict[str, Any]]] = []
+    start = 0
+    for k in range(1, n):
+        target = total * k / n
+        last = len(files) - (n - k) - 1  # the latest cut that leaves a file for each piece after
+        i = min(bisect.bisect_left(ends, target, start, last + 1), last)  # the first end >= target
+        if i > start and target - ends[i - 1] <= ends[i] - target:
+            i -= 1  # the end before it is as near
+        pieces.append(files[start : i + 1])
+        start = i + 1
+    pieces.append(files[start:])
+    return pieces
+
+
 # A large file is cut into parts of 1/PARTS_PER_BLOCK of a block (1 MiB of the default 32 MiB):
 # fine enough for the cut that gives every worker a shard, and a function of shard_bytes alone,
 # like the blocks, so the rows do not depend on workers or min_shard_bytes.
@@ -445,7 +473,7 @@ def _cut_shards(
     shards: list[dict[str, Any]] = []
     blocks: list[dict[str, Any]] = []
     for block in _cut(sorted(todo, key=lambda f: f["source_path"]), block_bytes):
-        parts = [_merge_parts(files) for files in _cut(block, shard_bytes)]
+        parts = [_merge_parts(files) for files in _cut_even(block, shard_bytes)]
         block = _merge_parts(block)
         scope = ""
         if len(parts) > 1:

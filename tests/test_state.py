@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cleaning.state import (
     CatalogEntry,
@@ -285,6 +287,33 @@ def test_a_named_path_through_a_link_and_dot_dot_is_judged_where_the_os_reads_it
     got = plan(FlowParams(inputs=[str(data / "raw" / "a.txt"), sneaky], out=str(data / "clean")), "r1")
     planned = sorted(f["source_path"] for s in got["shards"] for f in s["files"])
     assert planned == ["a.txt"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(1, 5000), min_size=1, max_size=60), st.integers(1, 20_000))
+def test_the_shards_of_a_block_are_as_even_as_its_files_allow(sizes: list[int], limit: int) -> None:
+    from flows.steps import _cut, _cut_even
+
+    files = [{"size": n, "k": k} for k, n in enumerate(sizes)]
+    pieces = _cut_even(files, limit)
+    assert [f for piece in pieces for f in piece] == files and all(pieces)  # in order, none empty
+    total = sum(sizes)
+    # as many as the limit needs, never more than the greedy fill
+    assert len(pieces) == min(len(_cut(files, limit)), -(-total // limit))
+    # each cut at the file boundary nearest its share: of files small beside a piece, every piece
+    # is within a file of the even share
+    share = total / len(pieces)
+    if max(sizes) <= share / 4:
+        assert all(abs(sum(f["size"] for f in piece) - share) <= max(sizes) for piece in pieces)
+
+
+def test_parts_of_one_file_make_a_shard_a_worker() -> None:
+    from flows.steps import _cut, _cut_even
+
+    parts = [{"size": 1_015_808} for _ in range(17)] + [{"size": 891_296}]  # a 18 MB .jsonl.gz
+    limit = -(-sum(p["size"] for p in parts) // 2)  # two workers
+    assert [len(p) for p in _cut(parts, limit)] == [8, 8, 2]  # the greedy fill: three shards
+    assert [len(p) for p in _cut_even(parts, limit)] == [9, 9]
 
 
 def test_a_mid_sized_input_gives_every_worker_a_shard(tmp_path: Path, params_for) -> None:
