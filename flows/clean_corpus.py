@@ -234,7 +234,7 @@ async def clean_corpus(params: FlowParams) -> dict[str, Any]:
         state.clear_staging()
 
         the_plan = plan_task.with_options(**opts)(params, run_id)
-        shards = the_plan["shards"]
+        shards = steps.largest_first(the_plan["shards"])
         log.info(
             "%d inputs: %d to process in %d shards, %d unchanged",
             len(the_plan["given"]),

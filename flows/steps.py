@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 import gc
+import heapq
 import itertools
 import json
 import logging
@@ -128,6 +129,7 @@ def plan(params: FlowParams, run_id: str) -> dict[str, Any]:
     into a small unit of their own, so they are accounted for like any file.
     """
     from cleaning.reader import list_inputs
+    from flows.runners import default_workers
 
     clock = _Clock()
     cfg = params.cleaning()
@@ -218,7 +220,8 @@ def plan(params: FlowParams, run_id: str) -> dict[str, Any]:
     shards, blocks = _cut_shards(
         todo,
         params.shard_bytes,
-        shard_size(params, sum(f["size"] for f in todo)),
+        params.workers or default_workers(),
+        params.min_shard_bytes,
         fingerprint,
         state,
         state.staging(run_id) / "furniture",
@@ -283,13 +286,47 @@ def plan(params: FlowParams, run_id: str) -> dict[str, Any]:
     }
 
 
-def shard_size(params: FlowParams, todo_bytes: int) -> int:
-    """Bytes per shard: ``shard_bytes``, lowered so a mid-sized input gives every worker a shard."""
-    from flows.runners import default_workers
+# The wall time a run's shards may take over the even share of the workers before blocks are cut
+# into more shards: each split block costs a block-furniture step (its sample read once more).
+BALANCE_SLACK = 1.15
 
-    workers = params.workers or default_workers()
-    even = -(-todo_bytes // workers)  # ceil: at most ``workers`` shards of this size
-    return min(params.shard_bytes, max(params.min_shard_bytes, even))
+
+def _longest_first(sizes: list[float], workers: int) -> float:
+    """The busiest worker's bytes when ``workers`` take ``sizes`` largest first, each the next
+    piece as it gets free (how the flow hands its shards out)."""
+    loads = [0.0] * workers
+    for size in sorted(sizes, reverse=True):
+        heapq.heapreplace(loads, loads[0] + size)
+    return max(loads)
+
+
+def largest_first(shards: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The order to hand shards to the workers in: the largest first (a unit to reuse costs
+    nothing, last), so the last shards to start are small ones and no worker is left running a
+    large one while the others wait, as :func:`split_counts` plans."""
+    return sorted(shards, key=lambda s: 0 if s.get("reuse") else -s["bytes"])
+
+
+def split_counts(blocks: list[int], files: list[int], workers: int, min_shard_bytes: int) -> list[int]:
+    """How many shards each block (of ``blocks[i]`` bytes, ``files[i]`` files or parts) is cut into,
+    so that ``workers`` taking the shards largest first finish within :data:`BALANCE_SLACK` of the
+    even share: the block whose shards are largest is cut once more until they do, or until its
+    shards would fall below ``min_shard_bytes`` or have no file each.
+
+    A small input (one block) is so cut into about ``workers`` shards; three blocks on two workers
+    into four shards (one block in two), where whole blocks left one worker a block behind.
+    """
+    counts = [1] * len(blocks)
+    even = sum(blocks) / max(workers, 1)
+    while workers > 1 and blocks:
+        pieces = [size / n for size, n in zip(blocks, counts, strict=True) for _ in range(n)]
+        if _longest_first(pieces, workers) <= BALANCE_SLACK * even:
+            break
+        i = max(range(len(blocks)), key=lambda k: blocks[k] / counts[k])
+        if blocks[i] / (counts[i] + 1) < min_shard_bytes or counts[i] + 1 > files[i]:
+            break
+        counts[i] += 1
+    return counts
 
 
 def _outside(files: list[Any], root: Path) -> list[Any]:
@@ -347,16 +384,15 @@ def _cut(files: list[dict[str, Any]], limit: int) -> list[list[dict[str, Any]]]:
     return parts
 
 
-def _cut_even(files: list[dict[str, Any]], limit: int) -> list[list[dict[str, Any]]]:
-    """Consecutive files in pieces of about equal bytes, each cut at the file boundary nearest to
-    its share of the total: as many pieces as ``limit`` needs (``total / limit``, rounded up), or
-    as :func:`_cut` makes if fewer (files larger than ``limit`` each fill one). :func:`_cut`'s greedy
-    fill left a last piece of what did not fit (shards of 8.4, 1.4 and 8.4 MB for two workers),
-    one worker then doing two shards' work while the other waited."""
+def _cut_even(files: list[dict[str, Any]], n: int) -> list[list[dict[str, Any]]]:
+    """Consecutive files in ``n`` pieces (at most one a file) of about equal bytes, each cut at the
+    file boundary nearest to its share of the total. (A greedy fill up to a size left a last piece
+    of what did not fit: shards of 8.4, 1.4 and 8.4 MB for two workers, one worker then doing two
+    shards' work while the other waited.)"""
     sizes = [f["size"] for f in files]
     total = sum(sizes)
-    n = min(len(_cut(files, limit)), max(1, -(-total // max(limit, 1))))
-    if n == 1:
+    n = min(n, len(files))
+    if n <= 1:
         return [files] if files else []
     ends = list(itertools.accumulate(sizes))  # ends[i]: the bytes of files[0] to files[i]
     pieces: list[list[dict[str, Any]]] = []
@@ -455,7 +491,8 @@ def _unit_names(files: list[dict[str, Any]]) -> list[tuple[str, str | None]]:
 def _cut_shards(
     todo: list[dict[str, Any]],
     block_bytes: int,
-    shard_bytes: int,
+    workers: int,
+    min_shard_bytes: int,
     fingerprint: str,
     state: StateDir,
     furniture_dir: Path,
@@ -463,17 +500,26 @@ def _cut_shards(
     """The shards of the files to process, and the blocks split across shards.
 
     Files (in source-path order) are cut into *blocks* of ``block_bytes`` (``FlowParams.shard_bytes``),
-    a cut that depends on the input alone. A block is one shard, unless ``shard_bytes`` is lower
-    (an input too small to give every worker a block): then it is cut further, and its shards
-    take the furniture found over the whole block (:func:`block_furniture`, run before them, writes
-    it to a file under ``furniture_dir`` that each such shard names). So the rows of a run do not
+    a cut that depends on the input alone. A block is one shard, unless the blocks would keep the
+    workers unevenly busy (:func:`split_counts`: an input too small to give every worker a block,
+    or a last block one worker would run alone): then it is cut further, and its shards take the
+    furniture found over the whole block (:func:`block_furniture`, run before them, writes it to
+    a file under ``furniture_dir`` that each such shard names). So the rows of a run do not
     depend on the number of workers. Returns ``(shards, blocks)``, the blocks being those split
     with a shard still to make (a split block's shards all reused need no furniture).
     """
     shards: list[dict[str, Any]] = []
     blocks: list[dict[str, Any]] = []
-    for block in _cut(sorted(todo, key=lambda f: f["source_path"]), block_bytes):
-        parts = [_merge_parts(files) for files in _cut_even(block, shard_bytes)]
+    cut = _cut(sorted(todo, key=lambda f: f["source_path"]), block_bytes)
+    # a block is cut between its files or parts, so into at most as many shards as it has
+    counts = split_counts(
+        [sum(f["size"] for f in block) for block in cut],
+        [len(block) for block in cut],
+        workers,
+        min_shard_bytes,
+    )
+    for block, n in zip(cut, counts, strict=True):
+        parts = [_merge_parts(files) for files in _cut_even(block, n)]
         block = _merge_parts(block)
         scope = ""
         if len(parts) > 1:
@@ -1481,7 +1527,7 @@ def run_local(
         the_plan = plan(params, run_id)
         block_stats = list(map_fn(block_furniture, the_plan["furniture_blocks"], repeat(params)))
         shard_stats = sorted(
-            map_fn(process_shard, the_plan["shards"], repeat(params)), key=lambda s: s["unit"]
+            map_fn(process_shard, largest_first(the_plan["shards"]), repeat(params)), key=lambda s: s["unit"]
         )
         catalog = the_plan["catalog"]
         dedup_stats = reduce_dedup(catalog, params, run_id)

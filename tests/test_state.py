@@ -290,19 +290,17 @@ def test_a_named_path_through_a_link_and_dot_dot_is_judged_where_the_os_reads_it
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.integers(1, 5000), min_size=1, max_size=60), st.integers(1, 20_000))
-def test_the_shards_of_a_block_are_as_even_as_its_files_allow(sizes: list[int], limit: int) -> None:
-    from flows.steps import _cut, _cut_even
+@given(st.lists(st.integers(1, 5000), min_size=1, max_size=60), st.integers(1, 80))
+def test_the_shards_of_a_block_are_as_even_as_its_files_allow(sizes: list[int], n: int) -> None:
+    from flows.steps import _cut_even
 
-    files = [{"size": n, "k": k} for k, n in enumerate(sizes)]
-    pieces = _cut_even(files, limit)
+    files = [{"size": size, "k": k} for k, size in enumerate(sizes)]
+    pieces = _cut_even(files, n)
     assert [f for piece in pieces for f in piece] == files and all(pieces)  # in order, none empty
-    total = sum(sizes)
-    # as many as the limit needs, never more than the greedy fill
-    assert len(pieces) == min(len(_cut(files, limit)), -(-total // limit))
+    assert len(pieces) == min(n, len(files))
     # each cut at the file boundary nearest its share: of files small beside a piece, every piece
     # is within a file of the even share
-    share = total / len(pieces)
+    share = sum(sizes) / len(pieces)
     if max(sizes) <= share / 4:
         assert all(abs(sum(f["size"] for f in piece) - share) <= max(sizes) for piece in pieces)
 
@@ -311,9 +309,32 @@ def test_parts_of_one_file_make_a_shard_a_worker() -> None:
     from flows.steps import _cut, _cut_even
 
     parts = [{"size": 1_015_808} for _ in range(17)] + [{"size": 891_296}]  # a 18 MB .jsonl.gz
-    limit = -(-sum(p["size"] for p in parts) // 2)  # two workers
-    assert [len(p) for p in _cut(parts, limit)] == [8, 8, 2]  # the greedy fill: three shards
-    assert [len(p) for p in _cut_even(parts, limit)] == [9, 9]
+    limit = -(-sum(p["size"] for p in parts) // 2)  # the even share of two workers
+    assert [len(p) for p in _cut(parts, limit)] == [8, 8, 2]  # a greedy fill: three shards
+    assert [len(p) for p in _cut_even(parts, 2)] == [9, 9]
+
+
+@pytest.mark.parametrize(
+    ("blocks", "workers", "counts"),
+    [
+        ([32, 32, 32], 2, [2, 1, 1]),  # 100 MB on two workers: 16+32 and 16+32, not 32+32 and 32
+        ([32, 32, 32], 3, [1, 1, 1]),
+        ([32, 32, 32, 32], 2, [1, 1, 1, 1]),
+        ([21], 2, [2]),  # a small input: a shard a worker
+        ([21], 4, [4]),
+        ([21], 1, [1]),
+        ([32, 4], 2, [2, 1]),  # 16+4 and 16
+        ([3], 8, [3]),  # never below min_shard_bytes (1 here)
+    ],
+)
+def test_blocks_are_cut_until_the_workers_are_evenly_busy(
+    blocks: list[int], workers: int, counts: list[int]
+) -> None:
+    from flows.steps import split_counts
+
+    mib = 2**20
+    assert split_counts([b * mib for b in blocks], [100] * len(blocks), workers, mib) == counts
+    assert split_counts([21 * mib], [2], 4, mib) == [2]  # at most a shard a file
 
 
 def test_a_mid_sized_input_gives_every_worker_a_shard(tmp_path: Path, params_for) -> None:
