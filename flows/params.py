@@ -55,7 +55,9 @@ class FlowParams(CleaningConfig):
         description="Shard (and finalize) tasks run at once, on a thread task runner, and the "
         "processes of the step pool (default: one per core). An input smaller than "
         "workers x shard_bytes is cut into about this many shards (none under min_shard_bytes), "
-        "so every worker has a shard; the dedup reduce, which runs alone, verifies on as many threads.",
+        "so every worker has a shard, and a larger one into more shards where its blocks of "
+        "shard_bytes would keep the workers unevenly busy; the dedup reduce, which runs alone, "
+        "verifies on as many threads.",
     )
     worker_processes: bool = Field(
         False,
