@@ -324,7 +324,7 @@ def _run_local(params: Any, workers: int) -> dict[str, Any]:
 
     if workers > 1:
         with ProcessPoolExecutor(workers) as pool:
-            return steps.run_local(params, map_fn=pool.map)
+            return steps.run_local(params, executor=pool)
     return steps.run_local(params)
 
 

@@ -9,9 +9,7 @@ and the ``presswash.dataset.published`` event.
 
 from __future__ import annotations
 
-import itertools
 import logging
-import queue
 import uuid
 from collections.abc import Iterator
 from concurrent.futures.process import BrokenProcessPool
@@ -153,25 +151,7 @@ def _submit_bounded(
 ) -> Iterator[tuple[int, PrefectFuture]]:
     """``(k, task.submit(**calls[k]))`` for every call, in the order they finish, with at most
     ``slots`` of them submitted and not finished at any time (all at once when None)."""
-    finished: queue.SimpleQueue[tuple[int, PrefectFuture]] = queue.SimpleQueue()
-    waiting = iter(enumerate(calls))
-
-    def submit(k: int, call: dict[str, Any]) -> None:
-        fut = task.submit(**call)
-        fut.add_done_callback(lambda f: finished.put((k, f)))
-
-    running = 0
-    for k, call in itertools.islice(waiting, len(calls) if slots is None else max(slots, 1)):
-        submit(k, call)
-        running += 1
-    while running:
-        k, fut = finished.get()
-        running -= 1
-        nxt = next(waiting, None)
-        if nxt is not None:
-            submit(*nxt)
-            running += 1
-        yield k, fut
+    return steps.in_order(lambda k: task.submit(**calls[k]), [None] * len(calls), slots)
 
 
 def _opts(params: FlowParams) -> dict[str, Any]:
@@ -234,7 +214,7 @@ async def clean_corpus(params: FlowParams) -> dict[str, Any]:
         state.clear_staging()
 
         the_plan = plan_task.with_options(**opts)(params, run_id)
-        shards = steps.largest_first(the_plan["shards"])
+        shards = the_plan["shards"]
         log.info(
             "%d inputs: %d to process in %d shards, %d unchanged",
             len(the_plan["given"]),
@@ -248,37 +228,43 @@ async def clean_corpus(params: FlowParams) -> dict[str, Any]:
         with offload.step_processes(_step_workers(params, len(shards))):
             progress = artifacts.start_progress(len(shards))
             shard_stats: list[dict[str, Any]] = []
-            blocks = the_plan["furniture_blocks"]
             block_stats: list[dict[str, Any]] = []
-            if blocks:
-                # blocks cut into several shards (a small input, many workers): their furniture
-                # is found over the whole block, before their shards, so rows do not depend on
-                # the cut
-                calls = [{"block": Opaque(b), "params": params} for b in blocks]
-                for _, fut in _submit_bounded(block_furniture_task.with_options(**opts), calls, slots):
-                    found = fut.result()
-                    block_stats.append(found)
+            # blocks cut into several shards (a small input, many workers): their furniture is
+            # found over the whole block, before their shards, so rows do not depend on the cut;
+            # the shards of whole blocks run beside those steps (steps.shard_jobs)
+            jobs, after = steps.shard_jobs(the_plan["furniture_blocks"], the_plan["shards"])
+            tasks = {
+                "block": block_furniture_task.with_options(**opts),
+                "shard": process_shard_task.with_options(**opts),
+            }
+
+            def submit(k: int) -> PrefectFuture:
+                kind, job = jobs[k]
+                return tasks[kind].submit(**{kind: Opaque(job), "params": params})
+
+            done = 0
+            for k, fut in steps.in_order(submit, after, slots):
+                stats = fut.result()
+                if jobs[k][0] == "block":
+                    block_stats.append(stats)
                     log.info(
                         "block %s (%d files, cut into shards): %d furniture lines",
-                        found["block"],
-                        found["files"],
-                        found["furniture_lines"],
-                    )
-            if shards:
-                calls = [{"shard": Opaque(s), "params": params} for s in shards]
-                shard_task = process_shard_task.with_options(**opts)
-                for done, (_, fut) in enumerate(_submit_bounded(shard_task, calls, slots), start=1):
-                    stats = fut.result()
-                    shard_stats.append(stats)
-                    artifacts.update_progress(progress, done, len(shards))
-                    log.info(
-                        "shard %s: %d files, %d articles, %d paragraphs, %d rejects",
-                        stats["unit"],
+                        stats["block"],
                         stats["files"],
-                        stats["articles"],
-                        stats["paragraphs"],
-                        stats["rejects"],
+                        stats["furniture_lines"],
                     )
+                    continue
+                shard_stats.append(stats)
+                done += 1
+                artifacts.update_progress(progress, done, len(shards))
+                log.info(
+                    "shard %s: %d files, %d articles, %d paragraphs, %d rejects",
+                    stats["unit"],
+                    stats["files"],
+                    stats["articles"],
+                    stats["paragraphs"],
+                    stats["rejects"],
+                )
             shard_stats.sort(key=lambda s: s["unit"])
 
             catalog = the_plan["catalog"]

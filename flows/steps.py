@@ -21,10 +21,11 @@ import json
 import logging
 import os
 import platform
+import queue
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
@@ -305,6 +306,62 @@ def largest_first(shards: list[dict[str, Any]]) -> list[dict[str, Any]]:
     nothing, last), so the last shards to start are small ones and no worker is left running a
     large one while the others wait, as :func:`split_counts` plans."""
     return sorted(shards, key=lambda s: 0 if s.get("reuse") else -s["bytes"])
+
+
+def in_order(
+    submit: Callable[[int], Any], after: list[int | None], slots: int | None
+) -> Iterator[tuple[int, Any]]:
+    """Submit jobs ``0 … len(after) - 1`` (``submit(k)`` returns a future with
+    ``add_done_callback``), each in turn as soon as it may: with at most ``slots`` submitted and
+    not finished (all at once when None), and job ``k`` only once job ``after[k]`` has finished.
+    Yields ``(k, future)`` as they finish. The jobs a finished one lets go are submitted only when
+    the caller asks for the next, so a caller that raises on a failed job (``future.result()``)
+    submits none of its dependents.
+
+    The flow's shard steps wait so for their block's furniture and no longer for every block's:
+    the shards of whole blocks run beside a block-furniture step.
+    """
+    finished: queue.SimpleQueue[tuple[int, Any]] = queue.SimpleQueue()
+    done: set[int] = set()
+    waiting = list(range(len(after)))
+    running = 0
+
+    def submit_ready() -> None:
+        nonlocal running
+        for k in list(waiting):
+            if slots is not None and running >= max(slots, 1):
+                return
+            if after[k] is None or after[k] in done:
+                waiting.remove(k)
+                fut = submit(k)
+                fut.add_done_callback(lambda f, k=k: finished.put((k, f)))
+                running += 1
+
+    submit_ready()
+    while running:
+        k, fut = finished.get()
+        running -= 1
+        yield k, fut
+        done.add(k)
+        submit_ready()
+    if waiting:  # after[] named a job that never ran: a caller's mistake, not a state to hide
+        raise ValueError(f"jobs {waiting} wait for jobs that are not among them")
+
+
+def shard_jobs(
+    blocks: list[dict[str, Any]], shards: list[dict[str, Any]]
+) -> tuple[list[tuple[str, dict[str, Any]]], list[int | None]]:
+    """The steps that find split blocks' furniture and the shard steps, in the order to run them
+    (:func:`in_order`): ``("block", block)`` jobs first, then ``("shard", shard)`` jobs largest
+    first (:func:`largest_first`), each shard of a split block after its block's job."""
+    jobs: list[tuple[str, dict[str, Any]]] = [("block", b) for b in blocks]
+    by_path = {b["path"]: k for k, b in enumerate(blocks)}
+    after: list[int | None] = [None] * len(blocks)
+    for shard in largest_first(shards):
+        jobs.append(("shard", shard))
+        # a reused shard names its block's furniture but reads nothing: it waits for nothing
+        after.append(None if shard.get("reuse") else by_path.get(shard.get("furniture", "")))
+    return jobs, after
 
 
 def split_counts(blocks: list[int], files: list[int], workers: int, min_shard_bytes: int) -> list[int]:
@@ -1502,14 +1559,19 @@ def validate_output(out: str | Path) -> list[str]:
 
 
 def run_local(
-    params: FlowParams, run_id: str | None = None, map_fn: Callable[..., Iterable[Any]] = map
+    params: FlowParams,
+    run_id: str | None = None,
+    map_fn: Callable[..., Iterable[Any]] = map,
+    executor: Executor | None = None,
 ) -> dict[str, Any]:
     """The whole flow without Prefect: the same steps in the same order.
 
     For tests (a fault-injection run costs no API server start-up) and for
     measuring the pipeline and what orchestration adds; :func:`flows.clean_corpus.clean_corpus`
     is the real thing. ``map_fn`` runs the shard and finalize steps (``map``: one after the
-    other in this process; an executor's ``map``: in its workers). Returns the published manifest.
+    other in this process; an executor's ``map``: in its workers). ``executor``: run them in its
+    workers, the shard steps as the flow hands them out (:func:`shard_jobs`: a split block's
+    shards after its furniture, the others beside it). Returns the published manifest.
     """
     import uuid
     from itertools import repeat
@@ -1525,10 +1587,22 @@ def run_local(
         parquet_io.recover(state.out, state.root)
         state.clear_staging()
         the_plan = plan(params, run_id)
-        block_stats = list(map_fn(block_furniture, the_plan["furniture_blocks"], repeat(params)))
-        shard_stats = sorted(
-            map_fn(process_shard, largest_first(the_plan["shards"]), repeat(params)), key=lambda s: s["unit"]
-        )
+        if executor is not None:
+            map_fn = executor.map
+            jobs, after = shard_jobs(the_plan["furniture_blocks"], the_plan["shards"])
+            steps_of = {"block": block_furniture, "shard": process_shard}
+            done = dict(
+                (k, fut.result())
+                for k, fut in in_order(
+                    lambda k: executor.submit(steps_of[jobs[k][0]], jobs[k][1], params), after, None
+                )
+            )
+            block_stats = [done[k] for k, (kind, _) in enumerate(jobs) if kind == "block"]
+            shard_stats = [done[k] for k, (kind, _) in enumerate(jobs) if kind == "shard"]
+        else:  # one after the other: each block's furniture, then the shards
+            block_stats = list(map_fn(block_furniture, the_plan["furniture_blocks"], repeat(params)))
+            shard_stats = list(map_fn(process_shard, largest_first(the_plan["shards"]), repeat(params)))
+        shard_stats.sort(key=lambda s: s["unit"])
         catalog = the_plan["catalog"]
         dedup_stats = reduce_dedup(catalog, params, run_id)
         live = live_units(catalog)

@@ -115,7 +115,7 @@ def test_cli_process_runner_gives_the_same_outputs(
 def test_steps_without_prefect_over_a_process_pool_give_the_same_outputs(
     reference, pages: Path, tmp_path: Path
 ) -> None:
-    """``run_local`` with an executor's map (how the benchmark runs the flow on several workers)."""
+    """``run_local`` with an executor (how the benchmark runs the flow on several workers)."""
     from concurrent.futures import ProcessPoolExecutor
 
     from flows.steps import run_local
@@ -124,7 +124,7 @@ def test_steps_without_prefect_over_a_process_pool_give_the_same_outputs(
     out = tmp_path / "bare-pool"
     with ProcessPoolExecutor(2) as pool:
         manifest = run_local(
-            FlowParams(inputs=[str(pages)], out=str(out), shard_bytes=SHARD_BYTES, workers=2), map_fn=pool.map
+            FlowParams(inputs=[str(pages)], out=str(out), shard_bytes=SHARD_BYTES, workers=2), executor=pool
         )
     assert manifest["timings"]["process_shard"]["calls"] == manifest["this_run"]["shards"] >= 3
     assert validate_output(out) == []

@@ -96,6 +96,69 @@ def test_submit_bounded_with_nothing_to_do() -> None:
         assert list(cc._submit_bounded(_Task(pool, _Gauge(), 1), [], 2)) == []
 
 
+class _Log:
+    """Jobs that record when they start and end, one failing on request."""
+
+    def __init__(self, pool: ThreadPoolExecutor, fail: int | None = None) -> None:
+        self.pool, self.fail = pool, fail
+        self.lock = threading.Lock()
+        self.events: list[tuple[str, int]] = []
+
+    def _run(self, k: int) -> int:
+        with self.lock:
+            self.events.append(("start", k))
+        time.sleep(0.02 if k % 2 else 0.005)
+        with self.lock:
+            self.events.append(("end", k))
+        if k == self.fail:
+            raise RuntimeError(f"job {k} failed")
+        return k
+
+    def submit(self, k: int) -> _Future:
+        return _Future(self.pool.submit(self._run, k))
+
+
+@pytest.mark.parametrize("slots", [1, 2, None])
+def test_a_job_starts_only_after_the_one_it_waits_for(slots: int | None) -> None:
+    after = [None, None, 0, 1, 0, None, 3]
+    with ThreadPoolExecutor(8) as pool:
+        log = _Log(pool)
+        got = [(k, fut.result()) for k, fut in steps.in_order(log.submit, after, slots)]
+    assert sorted(got) == [(k, k) for k in range(len(after))]
+    at = {event: n for n, event in enumerate(log.events)}
+    for k, first in enumerate(after):
+        if first is not None:
+            assert at[("end", first)] < at[("start", k)], (k, log.events)
+
+
+def test_the_jobs_of_a_failed_job_are_never_submitted() -> None:
+    with ThreadPoolExecutor(4) as pool:
+        log = _Log(pool, fail=0)
+        with pytest.raises(RuntimeError, match="job 0 failed"):
+            for _, fut in steps.in_order(log.submit, [None, 0, 0, None], None):
+                fut.result()
+        with pytest.raises(ValueError, match="wait for jobs"):
+            list(steps.in_order(log.submit, [None, 5], None))
+    started = {k for what, k in log.events if what == "start"}
+    assert 0 in started and not started & {1, 2}
+
+
+def test_split_shards_wait_for_their_block_and_whole_blocks_do_not() -> None:
+    blocks = [{"path": "f/a.json"}, {"path": "f/b.json"}]
+    shards = [
+        {"bytes": 5, "furniture": "f/a.json"},
+        {"bytes": 30},
+        {"bytes": 6, "furniture": "f/a.json"},
+        {"bytes": 4, "furniture": "f/b.json"},
+        {"bytes": 50, "furniture": "f/b.json", "reuse": True},
+        {"bytes": 20},
+    ]
+    jobs, after = steps.shard_jobs(blocks, shards)
+    assert [kind for kind, _ in jobs] == ["block", "block"] + ["shard"] * 6
+    assert [job.get("bytes") for _, job in jobs[2:]] == [30, 20, 6, 5, 4, 50]  # largest first
+    assert after == [None, None, None, None, 0, 0, 1, None]  # a reused shard reads nothing
+
+
 def test_task_slots_are_the_workers_outside_a_flow_run(tmp_path: Path) -> None:
     params = FlowParams(inputs=[str(tmp_path)], out=str(tmp_path / "out"))
     assert cc._task_slots(params) == default_workers()
