@@ -322,29 +322,30 @@ def in_order(
     the shards of whole blocks run beside a block-furniture step.
     """
     finished: queue.SimpleQueue[tuple[int, Any]] = queue.SimpleQueue()
-    done: set[int] = set()
-    waiting = list(range(len(after)))
+    ready = [k for k, first in enumerate(after) if first is None]  # in order: a heap already
+    dependents: defaultdict[int, list[int]] = defaultdict(list)
+    for k, first in enumerate(after):
+        if first is not None:
+            dependents[first].append(k)
     running = 0
 
     def submit_ready() -> None:
         nonlocal running
-        for k in list(waiting):
-            if slots is not None and running >= max(slots, 1):
-                return
-            if after[k] is None or after[k] in done:
-                waiting.remove(k)
-                fut = submit(k)
-                fut.add_done_callback(lambda f, k=k: finished.put((k, f)))
-                running += 1
+        while ready and (slots is None or running < max(slots, 1)):
+            k = heapq.heappop(ready)  # the first in order of those that may go
+            submit(k).add_done_callback(lambda f, k=k: finished.put((k, f)))
+            running += 1
 
     submit_ready()
     while running:
         k, fut = finished.get()
         running -= 1
         yield k, fut
-        done.add(k)
+        for d in dependents.pop(k, ()):
+            heapq.heappush(ready, d)
         submit_ready()
-    if waiting:  # after[] named a job that never ran: a caller's mistake, not a state to hide
+    if dependents:  # after[] named a job that never ran: a caller's mistake, not a state to hide
+        waiting = sorted(k for ks in dependents.values() for k in ks)
         raise ValueError(f"jobs {waiting} wait for jobs that are not among them")
 
 
@@ -1591,12 +1592,12 @@ def run_local(
             map_fn = executor.map
             jobs, after = shard_jobs(the_plan["furniture_blocks"], the_plan["shards"])
             steps_of = {"block": block_furniture, "shard": process_shard}
-            done = dict(
-                (k, fut.result())
-                for k, fut in in_order(
-                    lambda k: executor.submit(steps_of[jobs[k][0]], jobs[k][1], params), after, None
-                )
-            )
+
+            def submit(k: int) -> Any:
+                kind, job = jobs[k]
+                return executor.submit(steps_of[kind], job, params)
+
+            done = {k: fut.result() for k, fut in in_order(submit, after, None)}
             block_stats = [done[k] for k, (kind, _) in enumerate(jobs) if kind == "block"]
             shard_stats = [done[k] for k, (kind, _) in enumerate(jobs) if kind == "shard"]
         else:  # one after the other: each block's furniture, then the shards
