@@ -1276,16 +1276,15 @@ def jsonl_gz_parts(path: Path, cfg: ReadConfig, part_bytes: int) -> list[tuple[t
             if size <= part_bytes:
                 return None
             cuts: list[tuple[int, int, int]] = [(0, 0, 0)]  # (inflated byte, lines before, fed)
-            head = b""
+            head = b""  # the first 64 KiB inflated, sniffed as the whole reading sniffs them
             out = lines = 0
             target = part_bytes
-            blank = True
+            blank_after_head = True
             for fed, chunk in _inflated(fh, min(_GZ_FEED, max(_GZ_FEED_MIN, part_bytes // 8))):
                 if len(head) < 65536:
                     head += chunk[: 65536 - len(head)]
-                # blank as its reading sees it: a BOM opening the file is no record either
-                text = chunk[3:] if out == 0 and chunk.startswith(codecs.BOM_UTF8) else chunk
-                blank = blank and not text.strip()
+                if blank_after_head and out + len(chunk) > 65536:
+                    blank_after_head = not chunk[max(65536 - out, 0) :].strip()
                 if fed >= target and (at := chunk.find(b"\n")) >= 0:
                     # the first line end the feeds from the target on inflate to
                     cuts.append((out + at + 1, lines + chunk.count(b"\n", 0, at + 1), fed))
@@ -1300,6 +1299,8 @@ def jsonl_gz_parts(path: Path, cfg: ReadConfig, part_bytes: int) -> list[tuple[t
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return None
     sniff = sniff_bytes(head, cfg)
+    # blank as its reading sees it (rejected whole as empty): a BOM opening the file is no record
+    blank = blank_after_head and not head.removeprefix(codecs.BOM_UTF8).strip()
     if sniff.binary is not None or sniff.wide or blank:
         return None
     if cuts[-1][0] >= out:  # a cut at the very end starts no part

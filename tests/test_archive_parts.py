@@ -15,6 +15,7 @@ import gzip
 import hashlib
 import itertools
 import json
+import os
 import random
 import tempfile
 import warnings
@@ -170,6 +171,12 @@ def test_files_read_whole(tmp_path: Path) -> None:
         # gzipped, and what its reading rejects whole or reads other than as UTF-8 lines
         (tmp_path / f"{name}.gz").write_bytes(gzip.compress((tmp_path / name).read_bytes()))
         assert jsonl_gz_parts(tmp_path / f"{name}.gz", CFG, 256) is None, name
+    # blank beyond the first 64 KiB the cut sniffs, as a whole; a record after it is cut
+    (tmp_path / "long-blank.jsonl.gz").write_bytes(gzip.compress(b"\xef\xbb\xbf" + b"\n  \n" * 30000))
+    assert jsonl_gz_parts(tmp_path / "long-blank.jsonl.gz", CFG, 256) is None
+    late = tmp_path / "late.jsonl.gz"
+    late.write_bytes(gzip.compress(b"\n" * 100_000 + os.urandom(3000).hex().encode() + b'\n{"text": "x"}\n'))
+    assert _reads_the_same_in_parts(late, jsonl_gz_parts(late, CFG, 256))
     packed = _feed(tmp_path / "feed.jsonl.gz", pages=PAGES * 4).read_bytes()
     assert jsonl_gz_parts(tmp_path / "feed.jsonl.gz", CFG, len(packed)) is None  # fits one part
     damaged = {
