@@ -1166,6 +1166,16 @@ def _read_jsonl(f: InputFile, cfg: ReadConfig) -> Iterator[SourceDoc | Reject]:
         yield from _jsonl_docs(stream, f.source_path, sha, cfg, f.part)
 
 
+def _utf8_lines(head: bytes, cfg: ReadConfig) -> bool:
+    """Whether :func:`_jsonl_docs` reads a JSONL stream opening with ``head`` (its first 64 KiB)
+    as UTF-8 lines, the only reading a cut into parts keeps: not UTF-16 (transcoded whole), not
+    binary or BOM-less wide text (rejected whole)."""
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return False
+    sniff = sniff_bytes(head, cfg)
+    return sniff.binary is None and not sniff.wide
+
+
 def jsonl_parts(path: Path, cfg: ReadConfig, part_bytes: int) -> list[tuple[tuple[int, ...], int]] | None:
     """Cut a JSONL file at line ends into parts of about ``part_bytes`` bytes, so that shards can
     read one large file in parallel: ``((start, stop, lines before), bytes)`` per part, one pass
@@ -1180,11 +1190,7 @@ def jsonl_parts(path: Path, cfg: ReadConfig, part_bytes: int) -> list[tuple[tupl
             size = os.fstat(fh.fileno()).st_size
             if size <= part_bytes:
                 return None
-            head = fh.read(65536)
-            if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-                return None
-            sniff = sniff_bytes(head, cfg)
-            if sniff.binary is not None or sniff.wide:
+            if not _utf8_lines(fh.read(65536), cfg):
                 return None
             fh.seek(0)
             cuts: list[tuple[int, int]] = [(0, 0)]  # (byte, lines before it)
@@ -1296,12 +1302,9 @@ def jsonl_gz_parts(path: Path, cfg: ReadConfig, part_bytes: int) -> list[tuple[t
                     return None
     except (OSError, EOFError, zlib.error):
         return None
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return None
-    sniff = sniff_bytes(head, cfg)
     # blank as its reading sees it (rejected whole as empty): a BOM opening the file is no record
     blank = blank_after_head and not head.removeprefix(codecs.BOM_UTF8).strip()
-    if sniff.binary is not None or sniff.wide or blank:
+    if blank or not _utf8_lines(head, cfg):
         return None
     if cuts[-1][0] >= out:  # a cut at the very end starts no part
         cuts.pop()
@@ -1360,13 +1363,12 @@ def _read_jsonl_gz_part(f: InputFile, cfg: ReadConfig) -> Iterator[SourceDoc | R
         try:
             with _gz_stream(fh, f.gz_index) as stream:
                 yield from _jsonl_docs(stream, f.source_path, sha, cfg, (start, stop, lines))  # type: ignore[arg-type]
-        except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
-            yield Reject(f.source_path, "gzip_corrupt", f"changed while read: {exc}", sha, now)
-        except Exception as exc:  # the seek index's errors (indexed_gzip.ZranError)
-            if type(exc).__module__.startswith("indexed_gzip"):
-                yield Reject(f.source_path, "gzip_corrupt", f"changed while read: {exc}", sha, now)
-            else:
+        except Exception as exc:
+            # the stream no longer inflates as it did when cut (the seek index's ZranError too)
+            inflating = isinstance(exc, (EOFError, gzip.BadGzipFile, zlib.error))
+            if not inflating and not type(exc).__module__.startswith("indexed_gzip"):
                 raise
+            yield Reject(f.source_path, "gzip_corrupt", f"changed while read: {exc}", sha, now)
 
 
 # ----- zip
