@@ -24,7 +24,7 @@ import platform
 import queue
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -1560,19 +1560,16 @@ def validate_output(out: str | Path) -> list[str]:
 
 
 def run_local(
-    params: FlowParams,
-    run_id: str | None = None,
-    map_fn: Callable[..., Iterable[Any]] = map,
-    executor: Executor | None = None,
+    params: FlowParams, run_id: str | None = None, executor: Executor | None = None
 ) -> dict[str, Any]:
     """The whole flow without Prefect: the same steps in the same order.
 
     For tests (a fault-injection run costs no API server start-up) and for
     measuring the pipeline and what orchestration adds; :func:`flows.clean_corpus.clean_corpus`
-    is the real thing. ``map_fn`` runs the shard and finalize steps (``map``: one after the
-    other in this process; an executor's ``map``: in its workers). ``executor``: run them in its
-    workers, the shard steps as the flow hands them out (:func:`shard_jobs`: a split block's
-    shards after its furniture, the others beside it). Returns the published manifest.
+    is the real thing. The shard and finalize steps run one after the other in this process, or
+    with ``executor`` in its workers, the shard steps as the flow hands them out
+    (:func:`shard_jobs`: a split block's shards after its furniture, the others beside it).
+    Returns the published manifest.
     """
     import uuid
     from itertools import repeat
@@ -1588,8 +1585,8 @@ def run_local(
         parquet_io.recover(state.out, state.root)
         state.clear_staging()
         the_plan = plan(params, run_id)
+        map_fn = map if executor is None else executor.map
         if executor is not None:
-            map_fn = executor.map
             jobs, after = shard_jobs(the_plan["furniture_blocks"], the_plan["shards"])
             steps_of = {"block": block_furniture, "shard": process_shard}
 
